@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+import {ConsortiumBound} from "./ConsortiumBound.sol";
+import {IConsortium} from "./interfaces/IConsortium.sol";
+import {IAccessGrants} from "./interfaces/IAccessGrants.sol";
+import {IDataRegistry} from "./interfaces/IDataRegistry.sol";
+
+/// @title Access requests, their review, and the grants they become.
+contract AccessGrants is IAccessGrants, ConsortiumBound {
+    /// @dev From this grade up, the coordinator co-approves every grant.
+    uint8 public constant CO_APPROVAL_GRADE = 3;
+
+    IDataRegistry private immutable _registry;
+
+    mapping(bytes32 grantId => Grant) private _grants;
+
+    constructor(IConsortium consortium_, IDataRegistry registry_) ConsortiumBound(consortium_) {
+        _registry = registry_;
+    }
+
+    // ------------------------------------------------------------------ writes
+
+    function requestAccess(bytes32 grantId, RequestInput calldata input) external whenLedgerNotPaused {
+        if (_consortium.sponsorOf(msg.sender) == 0 && _consortium.departmentOf(msg.sender) == 0) {
+            revert GrantsNotConsumer(msg.sender);
+        }
+        if (grantId == 0 || input.duration == 0 || input.maxUses == 0 || input.actions == 0) {
+            revert GrantsInvalidTerms(grantId, input.duration, input.maxUses, input.actions);
+        }
+        if (_grants[grantId].status != Status.None) revert GrantsRequestExists(grantId);
+        (, , bool frozen) = _registry.useStatus(input.datasetId);
+        if (frozen) revert GrantsDatasetFrozen(input.datasetId);
+        _grants[grantId] = Grant({
+            grantee: msg.sender,
+            status: Status.Pending,
+            actions: input.actions,
+            expiresAt: 0,
+            maxUses: input.maxUses,
+            duration: input.duration,
+            requestedAt: uint64(block.timestamp),
+            pricePerUse: 0,
+            datasetId: input.datasetId,
+            purposeHash: input.purposeHash,
+            fieldScope: input.fieldScope
+        });
+        emit AccessRequested(
+            grantId,
+            input.datasetId,
+            msg.sender,
+            input.purposeHash,
+            input.fieldScope,
+            input.actions,
+            input.duration,
+            input.maxUses
+        );
+    }
+
+    function approve(bytes32 grantId, bytes32 reasonHash, uint96 pricePerUse) external whenLedgerNotPaused {
+        Grant storage g = _withStatus(grantId, Status.Pending);
+        (bytes32 owner, uint8 grade, bool frozen) = _registry.useStatus(g.datasetId);
+        if (_consortium.departmentOf(msg.sender) != owner) revert GrantsNotReviewer(msg.sender, g.datasetId);
+        if (frozen) revert GrantsDatasetFrozen(g.datasetId);
+        bool coApprovalRequired = grade >= CO_APPROVAL_GRADE;
+        g.pricePerUse = pricePerUse;
+        emit RequestApproved(grantId, g.datasetId, msg.sender, reasonHash, pricePerUse, coApprovalRequired);
+        if (coApprovalRequired) {
+            g.status = Status.AwaitingCoApproval;
+        } else {
+            _activate(grantId, g);
+        }
+    }
+
+    function coApprove(bytes32 grantId, bytes32 reasonHash) external whenLedgerNotPaused {
+        Grant storage g = _withStatus(grantId, Status.AwaitingCoApproval);
+        if (!_callerIsCoordinator()) revert GrantsNotCoordinator(msg.sender);
+        (, , bool frozen) = _registry.useStatus(g.datasetId);
+        if (frozen) revert GrantsDatasetFrozen(g.datasetId);
+        emit RequestCoApproved(grantId, g.datasetId, msg.sender, reasonHash);
+        _activate(grantId, g);
+    }
+
+    function reject(bytes32 grantId, bytes32 reasonHash) external whenLedgerNotPaused {
+        Grant storage g = _existing(grantId);
+        bool byOwner = _callerIsOwner(g.datasetId);
+        if (g.status == Status.Pending) {
+            if (!byOwner) revert GrantsNotReviewer(msg.sender, g.datasetId);
+        } else if (g.status == Status.AwaitingCoApproval) {
+            if (!byOwner && !_callerIsCoordinator()) revert GrantsNotOwnerOrCoordinator(msg.sender, grantId);
+        } else {
+            revert GrantsUnexpectedStatus(grantId, g.status);
+        }
+        g.status = Status.Rejected;
+        emit RequestRejected(grantId, g.datasetId, msg.sender, reasonHash);
+    }
+
+    function withdraw(bytes32 grantId) external whenLedgerNotPaused {
+        Grant storage g = _existing(grantId);
+        if (g.grantee != msg.sender) revert GrantsNotGrantee(msg.sender, grantId);
+        if (g.status != Status.Pending && g.status != Status.AwaitingCoApproval) {
+            revert GrantsUnexpectedStatus(grantId, g.status);
+        }
+        g.status = Status.Withdrawn;
+        emit RequestWithdrawn(grantId, g.datasetId, msg.sender);
+    }
+
+    function revoke(bytes32 grantId, bytes32 reasonHash) external whenLedgerNotPaused {
+        Grant storage g = _withStatus(grantId, Status.Active);
+        if (!_callerIsOwner(g.datasetId) && !_callerIsCoordinator()) {
+            revert GrantsNotOwnerOrCoordinator(msg.sender, grantId);
+        }
+        g.status = Status.Revoked;
+        emit GrantRevoked(grantId, g.datasetId, msg.sender, reasonHash);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    function grant(bytes32 grantId) external view returns (Grant memory) {
+        return _existing(grantId);
+    }
+
+    function useTerms(
+        bytes32 grantId
+    )
+        external
+        view
+        returns (address grantee, Status status, uint16 actions, uint64 expiresAt, uint32 maxUses, bytes32 datasetId)
+    {
+        Grant storage g = _grants[grantId];
+        return (g.grantee, g.status, g.actions, g.expiresAt, g.maxUses, g.datasetId);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _existing(bytes32 grantId) private view returns (Grant storage g) {
+        g = _grants[grantId];
+        if (g.status == Status.None) revert GrantsUnknownGrant(grantId);
+    }
+
+    function _withStatus(bytes32 grantId, Status expected) private view returns (Grant storage g) {
+        g = _existing(grantId);
+        if (g.status != expected) revert GrantsUnexpectedStatus(grantId, g.status);
+    }
+
+    function _callerIsOwner(bytes32 datasetId) private view returns (bool) {
+        (bytes32 owner, , ) = _registry.useStatus(datasetId);
+        return _consortium.departmentOf(msg.sender) == owner;
+    }
+
+    function _activate(bytes32 grantId, Grant storage g) private {
+        uint64 expiresAt = uint64(block.timestamp) + g.duration;
+        g.status = Status.Active;
+        g.expiresAt = expiresAt;
+        emit GrantActivated(grantId, g.datasetId, g.grantee, expiresAt, g.maxUses);
+    }
+}

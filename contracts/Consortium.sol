@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {IConsortium} from "./interfaces/IConsortium.sol";
+
+/// @title The member departments of the provledger consortium and everyone's role.
+contract Consortium is IConsortium, AccessControl, Pausable {
+    bytes32 public constant COORDINATOR_ROLE = keccak256("COORDINATOR_ROLE");
+    bytes32 public constant AUDITOR_ROLE = keccak256("AUDITOR_ROLE");
+    bytes32 public constant DEPARTMENT_ROLE = keccak256("DEPARTMENT_ROLE");
+    bytes32 public constant CONSUMER_ROLE = keccak256("CONSUMER_ROLE");
+
+    uint64 public immutable votingPeriod;
+
+    bool private _foundingClosed;
+    bytes32[] private _memberIds;
+    mapping(bytes32 departmentId => Department) private _departments;
+    mapping(bytes32 departmentId => address[]) private _serviceAccounts;
+    mapping(address account => bytes32 departmentId) private _accountDepartment;
+    mapping(address consumer => bytes32 departmentId) private _consumerSponsor;
+    mapping(bytes32 proposalId => Proposal) private _proposals;
+    mapping(bytes32 proposalId => mapping(bytes32 departmentId => bool)) private _voted;
+
+    /**
+     * @dev `coordinator` seats the founding departments and may appoint auditors and further
+     * coordinators. DEPARTMENT_ROLE and CONSUMER_ROLE are administered by nobody: they change
+     * only through this contract's functions, so that membership always follows the votes.
+     */
+    constructor(address coordinator, uint64 votingPeriod_) {
+        if (coordinator == address(0)) revert ConsortiumInvalidArgument(coordinator, 0);
+        votingPeriod = votingPeriod_;
+        _setRoleAdmin(COORDINATOR_ROLE, COORDINATOR_ROLE);
+        _setRoleAdmin(AUDITOR_ROLE, COORDINATOR_ROLE);
+        _grantRole(COORDINATOR_ROLE, coordinator);
+    }
+
+    modifier onlyMemberOrCoordinator() {
+        if (_activeDepartmentOf(msg.sender) == 0 && !hasRole(COORDINATOR_ROLE, msg.sender)) {
+            revert ConsortiumNotMemberOrCoordinator(msg.sender);
+        }
+        _;
+    }
+
+    // ------------------------------------------------------------------ founding
+
+    function seatFoundingDepartment(
+        bytes32 departmentId,
+        string calldata name,
+        address validator,
+        address serviceAccount
+    ) external onlyRole(COORDINATOR_ROLE) {
+        if (_foundingClosed) revert ConsortiumFoundingClosed();
+        _checkNewDepartment(departmentId, name, validator, serviceAccount);
+        _admit(departmentId, name, validator, serviceAccount, 0);
+    }
+
+    function closeFounding() external onlyRole(COORDINATOR_ROLE) {
+        if (_foundingClosed) revert ConsortiumFoundingClosed();
+        _foundingClosed = true;
+        emit FoundingClosed(msg.sender, uint32(_memberIds.length));
+    }
+
+    // ------------------------------------------------------------------ proposals
+
+    function proposeAdmission(
+        bytes32 proposalId,
+        bytes32 departmentId,
+        string calldata name,
+        address validator,
+        address serviceAccount
+    ) external whenNotPaused onlyMemberOrCoordinator {
+        _checkNewDepartment(departmentId, name, validator, serviceAccount);
+        _open(proposalId, ProposalKind.Admit, departmentId, name, validator, serviceAccount);
+    }
+
+    function proposeRemoval(bytes32 proposalId, bytes32 departmentId) external whenNotPaused onlyMemberOrCoordinator {
+        Department storage dept = _departments[departmentId];
+        if (!dept.active) revert ConsortiumUnknownDepartment(departmentId);
+        if (_memberIds.length == 1) revert ConsortiumLastDepartment(departmentId);
+        _open(proposalId, ProposalKind.Remove, departmentId, dept.name, dept.validator, address(0));
+    }
+
+    function vote(bytes32 proposalId) external whenNotPaused {
+        bytes32 voter = _requireDepartment(msg.sender);
+        Proposal storage p = _openProposal(proposalId);
+        if (_voted[proposalId][voter]) revert ConsortiumAlreadyVoted(proposalId, voter);
+        _voted[proposalId][voter] = true;
+        p.yesVotes += 1;
+        emit ProposalVoted(proposalId, voter, msg.sender, p.yesVotes);
+    }
+
+    function execute(bytes32 proposalId) external whenNotPaused onlyMemberOrCoordinator {
+        Proposal storage p = _openProposal(proposalId);
+        if (p.yesVotes < p.quorum) revert ConsortiumNoMajority(proposalId, p.yesVotes, p.quorum);
+        p.status = ProposalStatus.Executed;
+        emit ProposalExecuted(proposalId, msg.sender);
+        if (p.kind == ProposalKind.Admit) {
+            // The department may have been seated another way since the vote opened.
+            _checkNewDepartment(p.departmentId, p.name, p.validator, p.serviceAccount);
+            _admit(p.departmentId, p.name, p.validator, p.serviceAccount, proposalId);
+        } else {
+            _remove(p.departmentId, proposalId);
+        }
+    }
+
+    // ------------------------------------------------------------------ accounts
+
+    function addServiceAccount(address account) external whenNotPaused {
+        bytes32 departmentId = _requireDepartment(msg.sender);
+        _checkFreeAccount(account);
+        _addServiceAccount(departmentId, account);
+    }
+
+    function removeServiceAccount(address account) external whenNotPaused {
+        bytes32 departmentId = _requireDepartment(msg.sender);
+        if (_accountDepartment[account] != departmentId) revert ConsortiumNotADepartment(account);
+        address[] storage accounts = _serviceAccounts[departmentId];
+        if (accounts.length == 1) revert ConsortiumLastServiceAccount(departmentId);
+        for (uint256 i = 0; i < accounts.length; i++) {
+            if (accounts[i] == account) {
+                accounts[i] = accounts[accounts.length - 1];
+                accounts.pop();
+                break;
+            }
+        }
+        delete _accountDepartment[account];
+        _revokeRole(DEPARTMENT_ROLE, account);
+        emit ServiceAccountRemoved(departmentId, account, msg.sender);
+    }
+
+    function registerConsumer(address consumer, bytes32 profileHash) external whenNotPaused {
+        bytes32 sponsor = _requireDepartment(msg.sender);
+        _checkFreeAccount(consumer);
+        _consumerSponsor[consumer] = sponsor;
+        _grantRole(CONSUMER_ROLE, consumer);
+        emit ConsumerRegistered(consumer, sponsor, msg.sender, profileHash);
+    }
+
+    function removeConsumer(address consumer) external whenNotPaused {
+        bytes32 sponsor = _consumerSponsor[consumer];
+        if (sponsor == 0) revert ConsortiumUnknownConsumer(consumer);
+        if (_activeDepartmentOf(msg.sender) != sponsor && !hasRole(COORDINATOR_ROLE, msg.sender)) {
+            revert ConsortiumNotSponsor(msg.sender, consumer);
+        }
+        delete _consumerSponsor[consumer];
+        _revokeRole(CONSUMER_ROLE, consumer);
+        emit ConsumerRemoved(consumer, sponsor, msg.sender);
+    }
+
+    // ------------------------------------------------------------------ emergency
+
+    function pause() external onlyRole(COORDINATOR_ROLE) {
+        _pause();
+    }
+
+    function unpause() external onlyRole(COORDINATOR_ROLE) {
+        _unpause();
+    }
+
+    // ------------------------------------------------------------------ views
+
+    function departmentOf(address account) external view returns (bytes32) {
+        return _activeDepartmentOf(account);
+    }
+
+    function isMember(bytes32 departmentId) external view returns (bool) {
+        return _departments[departmentId].active;
+    }
+
+    function department(bytes32 departmentId) external view returns (Department memory) {
+        Department memory dept = _departments[departmentId];
+        if (dept.admittedAt == 0) revert ConsortiumUnknownDepartment(departmentId);
+        return dept;
+    }
+
+    function serviceAccounts(bytes32 departmentId) external view returns (address[] memory) {
+        return _serviceAccounts[departmentId];
+    }
+
+    function members() external view returns (bytes32[] memory) {
+        return _memberIds;
+    }
+
+    function proposal(bytes32 proposalId) external view returns (Proposal memory) {
+        Proposal memory p = _proposals[proposalId];
+        if (p.status == ProposalStatus.None) revert ConsortiumUnknownProposal(proposalId);
+        return p;
+    }
+
+    function sponsorOf(address consumer) external view returns (bytes32) {
+        return _consumerSponsor[consumer];
+    }
+
+    function isCoordinator(address account) external view returns (bool) {
+        return hasRole(COORDINATOR_ROLE, account);
+    }
+
+    function isAuditor(address account) external view returns (bool) {
+        return hasRole(AUDITOR_ROLE, account);
+    }
+
+    function paused() public view override(IConsortium, Pausable) returns (bool) {
+        return super.paused();
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _activeDepartmentOf(address account) private view returns (bytes32) {
+        bytes32 departmentId = _accountDepartment[account];
+        return _departments[departmentId].active ? departmentId : bytes32(0);
+    }
+
+    function _requireDepartment(address account) private view returns (bytes32 departmentId) {
+        departmentId = _activeDepartmentOf(account);
+        if (departmentId == 0) revert ConsortiumNotADepartment(account);
+    }
+
+    function _checkNewDepartment(
+        bytes32 departmentId,
+        string memory name,
+        address validator,
+        address serviceAccount
+    ) private view {
+        if (departmentId == 0 || bytes(name).length == 0) revert ConsortiumInvalidArgument(address(0), departmentId);
+        if (validator == address(0)) revert ConsortiumInvalidArgument(validator, departmentId);
+        if (_departments[departmentId].admittedAt != 0) revert ConsortiumDepartmentExists(departmentId);
+        _checkFreeAccount(serviceAccount);
+    }
+
+    function _checkFreeAccount(address account) private view {
+        if (account == address(0)) revert ConsortiumInvalidArgument(account, 0);
+        bytes32 serving = _accountDepartment[account];
+        if (serving != 0 || _consumerSponsor[account] != 0) revert ConsortiumAccountInUse(account, serving);
+    }
+
+    function _open(
+        bytes32 proposalId,
+        ProposalKind kind,
+        bytes32 departmentId,
+        string memory name,
+        address validator,
+        address serviceAccount
+    ) private {
+        if (proposalId == 0) revert ConsortiumInvalidArgument(address(0), proposalId);
+        if (_proposals[proposalId].status != ProposalStatus.None) revert ConsortiumProposalExists(proposalId);
+        uint32 quorum = uint32(_memberIds.length / 2 + 1);
+        uint64 deadline = uint64(block.timestamp) + votingPeriod;
+        _proposals[proposalId] = Proposal({
+            kind: kind,
+            status: ProposalStatus.Open,
+            yesVotes: 0,
+            quorum: quorum,
+            deadline: deadline,
+            departmentId: departmentId,
+            validator: validator,
+            serviceAccount: serviceAccount,
+            proposer: msg.sender,
+            name: name
+        });
+        emit ProposalOpened(proposalId, kind, departmentId, msg.sender, validator, serviceAccount, name, quorum, deadline);
+    }
+
+    function _openProposal(bytes32 proposalId) private view returns (Proposal storage p) {
+        p = _proposals[proposalId];
+        if (p.status == ProposalStatus.None) revert ConsortiumUnknownProposal(proposalId);
+        if (p.status != ProposalStatus.Open) revert ConsortiumProposalClosed(proposalId, p.status);
+        if (block.timestamp > p.deadline) revert ConsortiumProposalExpired(proposalId, p.deadline);
+    }
+
+    function _admit(
+        bytes32 departmentId,
+        string memory name,
+        address validator,
+        address serviceAccount,
+        bytes32 proposalId
+    ) private {
+        _departments[departmentId] = Department({
+            name: name,
+            validator: validator,
+            active: true,
+            admittedAt: uint64(block.timestamp)
+        });
+        _memberIds.push(departmentId);
+        emit DepartmentAdmitted(departmentId, validator, proposalId, name, serviceAccount);
+        _addServiceAccount(departmentId, serviceAccount);
+    }
+
+    function _remove(bytes32 departmentId, bytes32 proposalId) private {
+        Department storage dept = _departments[departmentId];
+        if (!dept.active) revert ConsortiumUnknownDepartment(departmentId);
+        if (_memberIds.length == 1) revert ConsortiumLastDepartment(departmentId);
+        dept.active = false;
+        for (uint256 i = 0; i < _memberIds.length; i++) {
+            if (_memberIds[i] == departmentId) {
+                _memberIds[i] = _memberIds[_memberIds.length - 1];
+                _memberIds.pop();
+                break;
+            }
+        }
+        address[] storage accounts = _serviceAccounts[departmentId];
+        for (uint256 i = 0; i < accounts.length; i++) {
+            _revokeRole(DEPARTMENT_ROLE, accounts[i]);
+        }
+        emit DepartmentRemoved(departmentId, dept.validator, proposalId);
+    }
+
+    function _addServiceAccount(bytes32 departmentId, address account) private {
+        _accountDepartment[account] = departmentId;
+        _serviceAccounts[departmentId].push(account);
+        _grantRole(DEPARTMENT_ROLE, account);
+        emit ServiceAccountAdded(departmentId, account, msg.sender);
+    }
+}

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+import {ConsortiumBound} from "./ConsortiumBound.sol";
+import {IConsortium} from "./interfaces/IConsortium.sol";
+import {IDataRegistry} from "./interfaces/IDataRegistry.sol";
+
+/// @title Datasets, their ownership and rights, lineage, versions and freezes.
+contract DataRegistry is IDataRegistry, ConsortiumBound {
+    uint8 private constant _MAX_GRADE = 4;
+
+    mapping(bytes32 datasetId => Dataset) private _datasets;
+    mapping(bytes32 datasetId => Rights) private _rights;
+    mapping(bytes32 datasetId => bytes32[]) private _parents;
+    mapping(bytes32 datasetId => mapping(uint32 version => Version)) private _versions;
+    mapping(bytes32 datasetId => mapping(bytes32 contentRoot => uint32 version)) private _versionOfRoot;
+
+    constructor(IConsortium consortium_) ConsortiumBound(consortium_) {}
+
+    // ------------------------------------------------------------------ writes
+
+    function registerDataset(bytes32 datasetId, DatasetInput calldata input) external whenLedgerNotPaused {
+        bytes32 owner = _callerDepartment();
+        if (datasetId == 0) revert RegistryInvalidArgument(datasetId, 0);
+        if (_datasets[datasetId].registeredAt != 0) revert RegistryDatasetExists(datasetId);
+        if (input.grade == 0 || input.grade > _MAX_GRADE) revert RegistryInvalidGrade(input.grade);
+        for (uint256 i = 0; i < input.parents.length; i++) {
+            if (_datasets[input.parents[i]].registeredAt == 0) revert RegistryUnknownParent(datasetId, input.parents[i]);
+        }
+        _datasets[datasetId] = Dataset({
+            ownerDepartment: owner,
+            metadataHash: input.metadataHash,
+            category: input.category,
+            grade: input.grade,
+            frozen: false,
+            updateInterval: input.updateInterval,
+            versionCount: 0,
+            registeredAt: uint64(block.timestamp)
+        });
+        _parents[datasetId] = input.parents;
+        emit DatasetRegistered(
+            datasetId,
+            owner,
+            msg.sender,
+            input.metadataHash,
+            input.category,
+            input.grade,
+            input.updateInterval,
+            input.parents
+        );
+        _setRights(datasetId, input.rights);
+    }
+
+    function setRights(bytes32 datasetId, Rights calldata rights) external whenLedgerNotPaused {
+        _requireOwner(datasetId);
+        _setRights(datasetId, rights);
+    }
+
+    function updateMetadata(bytes32 datasetId, bytes32 metadataHash) external whenLedgerNotPaused {
+        _requireOwner(datasetId).metadataHash = metadataHash;
+        emit MetadataUpdated(datasetId, msg.sender, metadataHash);
+    }
+
+    function addVersion(
+        bytes32 datasetId,
+        bytes32 contentRoot,
+        bytes32 schemaHash,
+        uint64 sizeBytes,
+        uint64 recordCount
+    ) external whenLedgerNotPaused returns (uint32 version_) {
+        Dataset storage ds = _requireOwner(datasetId);
+        if (contentRoot == 0) revert RegistryInvalidArgument(datasetId, contentRoot);
+        if (_versionOfRoot[datasetId][contentRoot] != 0) revert RegistryVersionExists(datasetId, contentRoot);
+        version_ = ds.versionCount + 1;
+        ds.versionCount = version_;
+        _versions[datasetId][version_] = Version({
+            contentRoot: contentRoot,
+            schemaHash: schemaHash,
+            sizeBytes: sizeBytes,
+            recordCount: recordCount,
+            anchoredAt: uint64(block.timestamp)
+        });
+        _versionOfRoot[datasetId][contentRoot] = version_;
+        emit VersionAdded(datasetId, version_, contentRoot, schemaHash, sizeBytes, recordCount, msg.sender);
+    }
+
+    function freeze(bytes32 datasetId, bytes32 reasonHash) external whenLedgerNotPaused {
+        Dataset storage ds = _requireOwnerOrCoordinator(datasetId);
+        if (ds.frozen) revert RegistryDatasetFrozen(datasetId);
+        ds.frozen = true;
+        emit DatasetFrozen(datasetId, msg.sender, reasonHash);
+    }
+
+    function unfreeze(bytes32 datasetId, bytes32 reasonHash) external whenLedgerNotPaused {
+        Dataset storage ds = _requireOwnerOrCoordinator(datasetId);
+        if (!ds.frozen) revert RegistryDatasetNotFrozen(datasetId);
+        ds.frozen = false;
+        emit DatasetUnfrozen(datasetId, msg.sender, reasonHash);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    function dataset(bytes32 datasetId) external view returns (Dataset memory) {
+        return _existing(datasetId);
+    }
+
+    function rightsOf(bytes32 datasetId) external view returns (Rights memory) {
+        _existing(datasetId);
+        return _rights[datasetId];
+    }
+
+    function parentsOf(bytes32 datasetId) external view returns (bytes32[] memory) {
+        _existing(datasetId);
+        return _parents[datasetId];
+    }
+
+    function version(bytes32 datasetId, uint32 version_) external view returns (Version memory) {
+        Dataset storage ds = _existing(datasetId);
+        if (version_ == 0 || version_ > ds.versionCount) revert RegistryUnknownVersion(datasetId, version_);
+        return _versions[datasetId][version_];
+    }
+
+    function versionOfRoot(bytes32 datasetId, bytes32 contentRoot) external view returns (uint32) {
+        return _versionOfRoot[datasetId][contentRoot];
+    }
+
+    function useStatus(bytes32 datasetId) external view returns (bytes32 ownerDepartment, uint8 grade, bool frozen) {
+        Dataset storage ds = _existing(datasetId);
+        return (ds.ownerDepartment, ds.grade, ds.frozen);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _existing(bytes32 datasetId) private view returns (Dataset storage ds) {
+        ds = _datasets[datasetId];
+        if (ds.registeredAt == 0) revert RegistryUnknownDataset(datasetId);
+    }
+
+    function _requireOwner(bytes32 datasetId) private view returns (Dataset storage ds) {
+        ds = _existing(datasetId);
+        if (_consortium.departmentOf(msg.sender) != ds.ownerDepartment) revert RegistryNotOwner(msg.sender, datasetId);
+    }
+
+    function _requireOwnerOrCoordinator(bytes32 datasetId) private view returns (Dataset storage ds) {
+        ds = _existing(datasetId);
+        if (_consortium.departmentOf(msg.sender) != ds.ownerDepartment && !_callerIsCoordinator()) {
+            revert RegistryNotOwnerOrCoordinator(msg.sender, datasetId);
+        }
+    }
+
+    function _setRights(bytes32 datasetId, Rights calldata rights) private {
+        _requireMember(datasetId, rights.ownershipHolder);
+        for (uint256 i = 0; i < rights.usageRightHolders.length; i++) {
+            _requireMember(datasetId, rights.usageRightHolders[i]);
+        }
+        _rights[datasetId] = rights;
+        emit RightsSet(datasetId, rights.ownershipHolder, msg.sender, rights.usageRightHolders, rights.revenueBeneficiary);
+    }
+
+    function _requireMember(bytes32 datasetId, bytes32 departmentId) private view {
+        if (!_consortium.isMember(departmentId)) revert RegistryInvalidArgument(datasetId, departmentId);
+    }
+}

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+import {ConsortiumBound} from "./ConsortiumBound.sol";
+import {IConsortium} from "./interfaces/IConsortium.sol";
+import {IAccessGrants} from "./interfaces/IAccessGrants.sol";
+import {IDataRegistry} from "./interfaces/IDataRegistry.sol";
+import {IUsageLog} from "./interfaces/IUsageLog.sol";
+
+/// @title The log of every use of data, each checked against its grant, and settlements.
+contract UsageLog is IUsageLog, ConsortiumBound {
+    /// @dev Actions the grantee records itself; every other action is recorded by the owner.
+    uint16 private constant _GRANTEE_ACTIONS = uint16(1 << uint8(Action.Analyse)) | uint16(1 << uint8(Action.Share));
+
+    /// @dev One read of a grant and its dataset, shared by a run of uses of that grant.
+    struct Terms {
+        address grantee;
+        IAccessGrants.Status status;
+        uint16 actions;
+        uint64 expiresAt;
+        uint32 maxUses;
+        bytes32 datasetId;
+        bool callerIsOwner;
+        bool frozen;
+    }
+
+    struct Statement {
+        bytes32 termsDigest;
+        bytes32 statementHash;
+        bool ownerAcknowledged;
+        bool consumerAcknowledged;
+    }
+
+    IDataRegistry private immutable _registry;
+    IAccessGrants private immutable _grants;
+
+    mapping(bytes32 grantId => uint32) private _used;
+    mapping(bytes32 id => bool) private _ids;
+    mapping(bytes32 statementId => Statement) private _statements;
+
+    constructor(IConsortium consortium_, IDataRegistry registry_, IAccessGrants grants_) ConsortiumBound(consortium_) {
+        _registry = registry_;
+        _grants = grants_;
+    }
+
+    // ------------------------------------------------------------------ uses
+
+    function recordUse(bytes32 useId, UseInput calldata use) external whenLedgerNotPaused returns (uint32 sequence) {
+        _claim(useId);
+        Terms memory t = _terms(use.grantId, _consortium.departmentOf(msg.sender));
+        sequence = _used[use.grantId];
+        Refusal refusal = _check(t, use.action, sequence);
+        if (refusal != Refusal.None) _revertFor(refusal, t, use);
+        sequence += 1;
+        _used[use.grantId] = sequence;
+        emit UseRecorded(use.grantId, t.datasetId, msg.sender, use.action, use.evidenceHash, sequence);
+    }
+
+    function recordUses(
+        bytes32 batchId,
+        UseInput[] calldata uses
+    ) external whenLedgerNotPaused returns (uint32 recorded) {
+        if (uses.length == 0) revert UsageEmptyBatch(batchId);
+        _claim(batchId);
+        bytes32 callerDepartment = _consortium.departmentOf(msg.sender);
+        uint256 i = 0;
+        while (i < uses.length) {
+            bytes32 grantId = uses[i].grantId;
+            Terms memory t = _terms(grantId, callerDepartment);
+            uint32 before = _used[grantId];
+            uint32 used = before;
+            for (; i < uses.length && uses[i].grantId == grantId; i++) {
+                UseInput calldata use = uses[i];
+                Refusal refusal = _check(t, use.action, used);
+                if (refusal == Refusal.None) {
+                    used += 1;
+                    emit UseRecorded(grantId, t.datasetId, msg.sender, use.action, use.evidenceHash, used);
+                } else {
+                    emit UseRefused(grantId, msg.sender, use.action, use.evidenceHash, refusal);
+                }
+            }
+            if (used != before) {
+                _used[grantId] = used;
+                recorded += used - before;
+            }
+        }
+        emit UsesBatchRecorded(batchId, msg.sender, recorded, uint32(uses.length) - recorded);
+    }
+
+    // ------------------------------------------------------------------ settlement
+
+    function acknowledgeStatement(StatementInput calldata input) external whenLedgerNotPaused {
+        bool isOwner = _consortium.departmentOf(msg.sender) == input.ownerDepartment && input.ownerDepartment != 0;
+        if (!isOwner && msg.sender != input.consumer) revert UsageNotStatementParty(msg.sender, input.statementId);
+        Statement storage s = _statements[input.statementId];
+        bytes32 digest = keccak256(abi.encode(input));
+        if (s.termsDigest == 0) {
+            s.termsDigest = digest;
+            s.statementHash = input.statementHash;
+        } else if (s.termsDigest != digest) {
+            revert UsageStatementMismatch(input.statementId, s.statementHash);
+        }
+        if (isOwner ? s.ownerAcknowledged : s.consumerAcknowledged) {
+            revert UsageStatementAcknowledged(input.statementId, msg.sender);
+        }
+        if (isOwner) {
+            s.ownerAcknowledged = true;
+        } else {
+            s.consumerAcknowledged = true;
+        }
+        emit StatementAcknowledged(
+            input.statementId,
+            input.ownerDepartment,
+            input.consumer,
+            msg.sender,
+            input.periodStart,
+            input.periodEnd,
+            input.amount,
+            input.statementHash
+        );
+        if (s.ownerAcknowledged && s.consumerAcknowledged) emit StatementSettled(input.statementId, input.statementHash);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    function usesOf(bytes32 grantId) external view returns (uint32) {
+        return _used[grantId];
+    }
+
+    function idUsed(bytes32 id) external view returns (bool) {
+        return _ids[id];
+    }
+
+    function statement(
+        bytes32 statementId
+    ) external view returns (bytes32 statementHash, bool ownerAcknowledged, bool consumerAcknowledged) {
+        Statement storage s = _statements[statementId];
+        return (s.statementHash, s.ownerAcknowledged, s.consumerAcknowledged);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _claim(bytes32 id) private {
+        if (id == 0) revert UsageEmptyBatch(id);
+        if (_ids[id]) revert UsageIdUsed(id);
+        _ids[id] = true;
+    }
+
+    function _terms(bytes32 grantId, bytes32 callerDepartment) private view returns (Terms memory t) {
+        (t.grantee, t.status, t.actions, t.expiresAt, t.maxUses, t.datasetId) = _grants.useTerms(grantId);
+        if (t.status == IAccessGrants.Status.None) return t;
+        (bytes32 owner, , bool frozen) = _registry.useStatus(t.datasetId);
+        t.callerIsOwner = callerDepartment != 0 && callerDepartment == owner;
+        t.frozen = frozen;
+    }
+
+    function _check(Terms memory t, Action action, uint32 used) private view returns (Refusal) {
+        if (t.status == IAccessGrants.Status.None) return Refusal.UnknownGrant;
+        uint16 bit = uint16(1 << uint8(action));
+        bool allowed = (bit & _GRANTEE_ACTIONS) != 0 ? msg.sender == t.grantee : t.callerIsOwner;
+        if (!allowed) return Refusal.CallerNotAllowed;
+        if (t.status == IAccessGrants.Status.Revoked) return Refusal.Revoked;
+        if (t.status != IAccessGrants.Status.Active) return Refusal.NotActive;
+        if (block.timestamp >= t.expiresAt) return Refusal.Expired;
+        if (t.frozen) return Refusal.DatasetFrozen;
+        if (t.actions & bit == 0) return Refusal.ActionNotGranted;
+        if (used >= t.maxUses) return Refusal.QuotaExhausted;
+        return Refusal.None;
+    }
+
+    function _revertFor(Refusal refusal, Terms memory t, UseInput calldata use) private view {
+        if (refusal == Refusal.UnknownGrant) revert UsageUnknownGrant(use.grantId);
+        if (refusal == Refusal.CallerNotAllowed) revert UsageCallerNotAllowed(msg.sender, use.grantId, use.action);
+        if (refusal == Refusal.Revoked) revert UsageGrantRevoked(use.grantId);
+        if (refusal == Refusal.NotActive) revert UsageGrantNotActive(use.grantId, t.status);
+        if (refusal == Refusal.Expired) revert UsageGrantExpired(use.grantId, t.expiresAt);
+        if (refusal == Refusal.DatasetFrozen) revert UsageDatasetFrozen(t.datasetId);
+        if (refusal == Refusal.ActionNotGranted) revert UsageActionNotGranted(use.grantId, use.action);
+        revert UsageQuotaExhausted(use.grantId, t.maxUses);
+    }
+}

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+/**
+ * @dev The member departments of the consortium, the roles of everyone else, and the
+ * majority votes that admit or remove a department. Every other provledger contract asks
+ * this one who a caller is and whether the ledger is paused.
+ *
+ * Roles (OpenZeppelin AccessControl):
+ * - a department acts through its service accounts (DEPARTMENT_ROLE);
+ * - the coordinator (COORDINATOR_ROLE) seats the founding departments, co-approves grants on
+ *   sensitive grades, opens quality issues and can pause the ledger;
+ * - auditors (AUDITOR_ROLE) are appointed by the coordinator;
+ * - consumers (CONSUMER_ROLE) are sponsored by a member department.
+ */
+interface IConsortium {
+    enum ProposalKind {
+        Admit,
+        Remove
+    }
+
+    enum ProposalStatus {
+        None,
+        Open,
+        Executed
+    }
+
+    struct Department {
+        string name;
+        address validator;
+        bool active;
+        uint64 admittedAt;
+    }
+
+    struct Proposal {
+        ProposalKind kind;
+        ProposalStatus status;
+        uint32 yesVotes;
+        uint32 quorum;
+        uint64 deadline;
+        bytes32 departmentId;
+        address validator;
+        address serviceAccount;
+        address proposer;
+        string name;
+    }
+
+    /// @dev The founding phase is over: departments now join only by a members' vote.
+    error ConsortiumFoundingClosed();
+    /// @dev `departmentId` is already a member (or was one: ids are never reused).
+    error ConsortiumDepartmentExists(bytes32 departmentId);
+    /// @dev `departmentId` is not an active member department.
+    error ConsortiumUnknownDepartment(bytes32 departmentId);
+    /// @dev `account` is not a service account of an active member department.
+    error ConsortiumNotADepartment(address account);
+    /// @dev `account` already serves department `departmentId`, or is a consumer.
+    error ConsortiumAccountInUse(address account, bytes32 departmentId);
+    /// @dev `account` is the zero address, or an id or name is empty.
+    error ConsortiumInvalidArgument(address account, bytes32 id);
+    /// @dev A department must keep at least one service account.
+    error ConsortiumLastServiceAccount(bytes32 departmentId);
+    /// @dev A proposal with `proposalId` already exists.
+    error ConsortiumProposalExists(bytes32 proposalId);
+    /// @dev No proposal with `proposalId`.
+    error ConsortiumUnknownProposal(bytes32 proposalId);
+    /// @dev The proposal is no longer open.
+    error ConsortiumProposalClosed(bytes32 proposalId, ProposalStatus status);
+    /// @dev The proposal's voting period ended at `deadline`.
+    error ConsortiumProposalExpired(bytes32 proposalId, uint64 deadline);
+    /// @dev Department `departmentId` already voted on `proposalId`.
+    error ConsortiumAlreadyVoted(bytes32 proposalId, bytes32 departmentId);
+    /// @dev The proposal has `yesVotes`, fewer than the `quorum` a majority needs.
+    error ConsortiumNoMajority(bytes32 proposalId, uint32 yesVotes, uint32 quorum);
+    /// @dev The consortium cannot remove its last department.
+    error ConsortiumLastDepartment(bytes32 departmentId);
+    /// @dev `account` is not a consumer.
+    error ConsortiumUnknownConsumer(address account);
+    /// @dev `account` may not act for the sponsor of `consumer`.
+    error ConsortiumNotSponsor(address account, address consumer);
+    /// @dev `account` is neither a member department's service account nor the coordinator.
+    error ConsortiumNotMemberOrCoordinator(address account);
+    /// @dev The ledger is paused in an emergency; no writes until the coordinator unpauses it.
+    error ConsortiumIsPaused();
+
+    /// @dev Department `departmentId` became a member, with `validator` as its consensus signer.
+    event DepartmentAdmitted(
+        bytes32 indexed departmentId,
+        address indexed validator,
+        bytes32 indexed proposalId,
+        string name,
+        address serviceAccount
+    );
+    /// @dev Department `departmentId` stopped being a member; `validator` stops signing blocks.
+    event DepartmentRemoved(bytes32 indexed departmentId, address indexed validator, bytes32 indexed proposalId);
+    /// @dev `account` now acts for department `departmentId`.
+    event ServiceAccountAdded(bytes32 indexed departmentId, address indexed account, address indexed by);
+    /// @dev `account` no longer acts for department `departmentId`.
+    event ServiceAccountRemoved(bytes32 indexed departmentId, address indexed account, address indexed by);
+    /// @dev No more founding departments can be seated.
+    event FoundingClosed(address indexed by, uint32 memberCount);
+    /// @dev A proposal to admit or remove `departmentId` was opened.
+    event ProposalOpened(
+        bytes32 indexed proposalId,
+        ProposalKind indexed kind,
+        bytes32 indexed departmentId,
+        address proposer,
+        address validator,
+        address serviceAccount,
+        string name,
+        uint32 quorum,
+        uint64 deadline
+    );
+    /// @dev Department `voterDepartment` voted for `proposalId`.
+    event ProposalVoted(bytes32 indexed proposalId, bytes32 indexed voterDepartment, address indexed voter, uint32 yesVotes);
+    /// @dev `proposalId` passed and took effect.
+    event ProposalExecuted(bytes32 indexed proposalId, address indexed by);
+    /// @dev Department `sponsor` vouches for `consumer`, described off-chain by `profileHash`.
+    event ConsumerRegistered(address indexed consumer, bytes32 indexed sponsor, address indexed by, bytes32 profileHash);
+    /// @dev `consumer` lost its consumer role.
+    event ConsumerRemoved(address indexed consumer, bytes32 indexed sponsor, address indexed by);
+
+    /**
+     * @dev Seats a founding department before the consortium starts voting.
+     *
+     * Requirements:
+     * - the caller has COORDINATOR_ROLE; the founding phase is open;
+     * - `departmentId` is new and not zero; `validator` and `serviceAccount` are not zero;
+     * - `serviceAccount` serves no department and is not a consumer.
+     *
+     * Emits {DepartmentAdmitted} (with a zero proposal id) and {ServiceAccountAdded}.
+     */
+    function seatFoundingDepartment(
+        bytes32 departmentId,
+        string calldata name,
+        address validator,
+        address serviceAccount
+    ) external;
+
+    /**
+     * @dev Ends the founding phase.
+     *
+     * Requirements:
+     * - the caller has COORDINATOR_ROLE; the founding phase is open.
+     *
+     * Emits {FoundingClosed}.
+     */
+    function closeFounding() external;
+
+    /**
+     * @dev Opens a proposal to admit a new department.
+     *
+     * Requirements:
+     * - the caller is a member department's service account or the coordinator; not paused;
+     * - `proposalId` is new; `departmentId` was never a member; accounts are not zero.
+     *
+     * Emits {ProposalOpened}.
+     */
+    function proposeAdmission(
+        bytes32 proposalId,
+        bytes32 departmentId,
+        string calldata name,
+        address validator,
+        address serviceAccount
+    ) external;
+
+    /**
+     * @dev Opens a proposal to remove a member department.
+     *
+     * Requirements:
+     * - the caller is a member department's service account or the coordinator; not paused;
+     * - `proposalId` is new; `departmentId` is an active member.
+     *
+     * Emits {ProposalOpened}.
+     */
+    function proposeRemoval(bytes32 proposalId, bytes32 departmentId) external;
+
+    /**
+     * @dev Casts the caller's department's vote for `proposalId`.
+     *
+     * Requirements:
+     * - the caller is a member department's service account; not paused;
+     * - the proposal is open and before its deadline; the department has not voted on it.
+     *
+     * Emits {ProposalVoted}.
+     */
+    function vote(bytes32 proposalId) external;
+
+    /**
+     * @dev Carries out a proposal that a majority of member departments voted for.
+     *
+     * Requirements:
+     * - the caller is a member department's service account or the coordinator; not paused;
+     * - the proposal is open, before its deadline, and has reached its quorum.
+     *
+     * Emits {ProposalExecuted} and {DepartmentAdmitted} or {DepartmentRemoved}.
+     */
+    function execute(bytes32 proposalId) external;
+
+    /**
+     * @dev Adds a service account to the caller's department.
+     *
+     * Requirements:
+     * - the caller is a service account of an active department; not paused;
+     * - `account` is not zero, serves no department and is not a consumer.
+     *
+     * Emits {ServiceAccountAdded}.
+     */
+    function addServiceAccount(address account) external;
+
+    /**
+     * @dev Removes a service account from the caller's department.
+     *
+     * Requirements:
+     * - the caller is a service account of the same department; not paused;
+     * - the department keeps at least one service account.
+     *
+     * Emits {ServiceAccountRemoved}.
+     */
+    function removeServiceAccount(address account) external;
+
+    /**
+     * @dev Makes `consumer` a data consumer sponsored by the caller's department.
+     *
+     * Requirements:
+     * - the caller is a service account of an active department; not paused;
+     * - `consumer` is not zero, not a consumer yet and serves no department.
+     *
+     * Emits {ConsumerRegistered}.
+     */
+    function registerConsumer(address consumer, bytes32 profileHash) external;
+
+    /**
+     * @dev Takes the consumer role away from `consumer`.
+     *
+     * Requirements:
+     * - the caller serves the consumer's sponsor department, or is the coordinator; not paused.
+     *
+     * Emits {ConsumerRemoved}.
+     */
+    function removeConsumer(address consumer) external;
+
+    /**
+     * @dev Stops every write on the ledger in an emergency.
+     *
+     * Requirements:
+     * - the caller has COORDINATOR_ROLE; not paused.
+     *
+     * Emits {Paused}.
+     */
+    function pause() external;
+
+    /**
+     * @dev Lets writes resume.
+     *
+     * Requirements:
+     * - the caller has COORDINATOR_ROLE; paused.
+     *
+     * Emits {Unpaused}.
+     */
+    function unpause() external;
+
+    /// @dev The active department `account` serves, or zero.
+    function departmentOf(address account) external view returns (bytes32);
+
+    /// @dev Whether `departmentId` is an active member.
+    function isMember(bytes32 departmentId) external view returns (bool);
+
+    /// @dev The department, active or not; reverts with {ConsortiumUnknownDepartment} if never seated.
+    function department(bytes32 departmentId) external view returns (Department memory);
+
+    /// @dev The service accounts of `departmentId`.
+    function serviceAccounts(bytes32 departmentId) external view returns (address[] memory);
+
+    /// @dev The ids of all active member departments.
+    function members() external view returns (bytes32[] memory);
+
+    /// @dev The proposal; reverts with {ConsortiumUnknownProposal} if absent.
+    function proposal(bytes32 proposalId) external view returns (Proposal memory);
+
+    /// @dev The department that sponsors `consumer`, or zero if it is no consumer.
+    function sponsorOf(address consumer) external view returns (bytes32);
+
+    /// @dev Whether `account` holds COORDINATOR_ROLE.
+    function isCoordinator(address account) external view returns (bool);
+
+    /// @dev Whether `account` holds AUDITOR_ROLE.
+    function isAuditor(address account) external view returns (bool);
+
+    /// @dev Whether the ledger is paused.
+    function paused() external view returns (bool);
+}

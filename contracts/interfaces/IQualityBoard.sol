@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+/**
+ * @dev The PDMA quality loop: an issue against a dataset version is opened, returned to the
+ * department that owns the dataset, repaired by a newer version, then verified and closed,
+ * or reopened and returned again.
+ *
+ * Who acts: the coordinator, auditors and member departments open issues; the opener or the
+ * coordinator returns, verifies, closes and reopens them; the owning department repairs.
+ *
+ * Lifecycle: Open -> Returned -> Repaired -> Closed, with Repaired -> Returned on reopening.
+ */
+interface IQualityBoard {
+    enum IssueStatus {
+        None,
+        Open,
+        Returned,
+        Repaired,
+        Closed
+    }
+
+    struct Issue {
+        bytes32 datasetId;
+        bytes32 sourceDepartment;
+        address opener;
+        uint32 version;
+        uint32 repairedVersion;
+        IssueStatus status;
+        uint64 openedAt;
+        bytes32 reportHash;
+    }
+
+    /// @dev An issue with `issueId` already exists.
+    error QualityIssueExists(bytes32 issueId);
+    /// @dev No issue with `issueId`.
+    error QualityUnknownIssue(bytes32 issueId);
+    /// @dev `issueId` is in `status`, where this step is not allowed.
+    error QualityUnexpectedStatus(bytes32 issueId, IssueStatus status);
+    /// @dev `account` may not open quality issues.
+    error QualityNotInspector(address account);
+    /// @dev `account` is neither the issue's opener nor the coordinator.
+    error QualityNotReviewer(address account, bytes32 issueId);
+    /// @dev `account` does not serve the source department of `issueId`.
+    error QualityNotSource(address account, bytes32 issueId);
+    /// @dev `repairedVersion` is not a version of the dataset newer than `version`.
+    error QualityInvalidRepair(bytes32 issueId, uint32 version, uint32 repairedVersion);
+
+    /// @dev `opener` found a problem, described by `reportHash`, in `version` of `datasetId`.
+    event IssueOpened(
+        bytes32 indexed issueId,
+        bytes32 indexed datasetId,
+        bytes32 indexed sourceDepartment,
+        address opener,
+        uint32 version,
+        bytes32 reportHash
+    );
+    /// @dev The issue went back to the department owning the data.
+    event IssueReturned(bytes32 indexed issueId, bytes32 indexed datasetId, bytes32 indexed sourceDepartment, address by, bytes32 noteHash);
+    /// @dev The source department repaired the issue with `repairedVersion`.
+    event IssueRepaired(bytes32 indexed issueId, bytes32 indexed datasetId, address indexed by, uint32 repairedVersion, bytes32 noteHash);
+    /// @dev The repair was verified, as described by `reportHash`, and the issue closed.
+    event IssueClosed(bytes32 indexed issueId, bytes32 indexed datasetId, address indexed by, bytes32 reportHash);
+    /// @dev The repair did not hold; the issue is returned again.
+    event IssueReopened(bytes32 indexed issueId, bytes32 indexed datasetId, address indexed by, bytes32 reasonHash);
+
+    /**
+     * @dev Opens an issue against an existing version of a dataset.
+     *
+     * Requirements:
+     * - the caller is the coordinator, an auditor or a member department's service account;
+     * - not paused; `issueId` is new and not zero; the version exists.
+     *
+     * Emits {IssueOpened}.
+     */
+    function openIssue(bytes32 issueId, bytes32 datasetId, uint32 version, bytes32 reportHash) external;
+
+    /**
+     * @dev Returns an open issue to the source department.
+     *
+     * Requirements:
+     * - the caller is the opener or the coordinator; not paused; the issue is Open.
+     *
+     * Emits {IssueReturned}.
+     */
+    function returnToSource(bytes32 issueId, bytes32 noteHash) external;
+
+    /**
+     * @dev Declares the issue repaired by a newer version.
+     *
+     * Requirements:
+     * - the caller serves the source department; not paused; the issue is Returned;
+     * - `repairedVersion` exists and is newer than the version at issue.
+     *
+     * Emits {IssueRepaired}.
+     */
+    function submitRepair(bytes32 issueId, uint32 repairedVersion, bytes32 noteHash) external;
+
+    /**
+     * @dev Verifies the repair and closes the issue.
+     *
+     * Requirements:
+     * - the caller is the opener or the coordinator; not paused; the issue is Repaired.
+     *
+     * Emits {IssueClosed}.
+     */
+    function verifyAndClose(bytes32 issueId, bytes32 reportHash) external;
+
+    /**
+     * @dev Rejects the repair; the issue is returned to the source department again.
+     *
+     * Requirements:
+     * - the caller is the opener or the coordinator; not paused; the issue is Repaired.
+     *
+     * Emits {IssueReopened} and {IssueReturned}.
+     */
+    function reopen(bytes32 issueId, bytes32 reasonHash) external;
+
+    /// @dev The issue; reverts with {QualityUnknownIssue}.
+    function issue(bytes32 issueId) external view returns (Issue memory);
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+import {IAccessGrants} from "./IAccessGrants.sol";
+
+/**
+ * @dev Every use of data, checked against its grant at the moment it is recorded, and the
+ * settlement statements both sides of a grant acknowledge.
+ *
+ * Who records what: the department owning the dataset records the uses it serves (collect,
+ * store, manage, share-out, open, settle, query, download) through its service accounts; the
+ * grantee records its own analysis and onward sharing. A use must also be among the actions
+ * its grant allows (bit `1 << action` of the grant's `actions`).
+ *
+ * {recordUse} reverts on a refused use. {recordUses} records a whole batch in one
+ * transaction: it keeps the uses that pass and logs each refused one with {UseRefused}, so
+ * one bad use neither sinks the batch nor goes unseen. Batch and use ids are single-use, so a
+ * resent transaction is refused instead of counted twice.
+ */
+interface IUsageLog {
+    enum Action {
+        Collect,
+        Store,
+        Manage,
+        Share,
+        Open,
+        Analyse,
+        Settle,
+        Query,
+        Download
+    }
+
+    enum Refusal {
+        None,
+        UnknownGrant,
+        CallerNotAllowed,
+        Revoked,
+        NotActive,
+        Expired,
+        DatasetFrozen,
+        ActionNotGranted,
+        QuotaExhausted
+    }
+
+    struct UseInput {
+        bytes32 grantId;
+        Action action;
+        bytes32 evidenceHash;
+    }
+
+    struct StatementInput {
+        bytes32 statementId;
+        bytes32 ownerDepartment;
+        address consumer;
+        uint64 periodStart;
+        uint64 periodEnd;
+        uint128 amount;
+        bytes32 statementHash;
+    }
+
+    /// @dev The batch or use id `id` was recorded already.
+    error UsageIdUsed(bytes32 id);
+    /// @dev A batch holds at least one use; an id is not zero.
+    error UsageEmptyBatch(bytes32 id);
+    /// @dev No grant with `grantId`.
+    error UsageUnknownGrant(bytes32 grantId);
+    /// @dev `account` may not record `action` under `grantId`.
+    error UsageCallerNotAllowed(address account, bytes32 grantId, Action action);
+    /// @dev `grantId` was revoked.
+    error UsageGrantRevoked(bytes32 grantId);
+    /// @dev `grantId` is in `status`, not Active.
+    error UsageGrantNotActive(bytes32 grantId, IAccessGrants.Status status);
+    /// @dev `grantId` expired at `expiresAt`.
+    error UsageGrantExpired(bytes32 grantId, uint64 expiresAt);
+    /// @dev The dataset of the grant is frozen.
+    error UsageDatasetFrozen(bytes32 datasetId);
+    /// @dev `grantId` does not allow `action`.
+    error UsageActionNotGranted(bytes32 grantId, Action action);
+    /// @dev All `maxUses` uses of `grantId` are spent.
+    error UsageQuotaExhausted(bytes32 grantId, uint32 maxUses);
+    /// @dev `account` is neither the owner department's service account nor the consumer.
+    error UsageNotStatementParty(address account, bytes32 statementId);
+    /// @dev The statement differs from the one the other side acknowledged as `statementHash`.
+    error UsageStatementMismatch(bytes32 statementId, bytes32 statementHash);
+    /// @dev `account`'s side already acknowledged `statementId`.
+    error UsageStatementAcknowledged(bytes32 statementId, address account);
+
+    /// @dev Use number `sequence` of `grantId`, by `actor`, with evidence `evidenceHash`
+    /// (for a delivery: the hash of exactly the bytes delivered).
+    event UseRecorded(
+        bytes32 indexed grantId,
+        bytes32 indexed datasetId,
+        address indexed actor,
+        Action action,
+        bytes32 evidenceHash,
+        uint32 sequence
+    );
+    /// @dev A use of `grantId` was refused for `reason`.
+    event UseRefused(bytes32 indexed grantId, address indexed actor, Action action, bytes32 evidenceHash, Refusal reason);
+    /// @dev Batch `batchId` recorded `recorded` uses and refused `refused`.
+    event UsesBatchRecorded(bytes32 indexed batchId, address indexed actor, uint32 recorded, uint32 refused);
+    /// @dev `party` acknowledged `statementId` for the period and amount given.
+    event StatementAcknowledged(
+        bytes32 indexed statementId,
+        bytes32 indexed ownerDepartment,
+        address indexed consumer,
+        address party,
+        uint64 periodStart,
+        uint64 periodEnd,
+        uint128 amount,
+        bytes32 statementHash
+    );
+    /// @dev Both sides acknowledged `statementId`.
+    event StatementSettled(bytes32 indexed statementId, bytes32 statementHash);
+
+    /**
+     * @dev Records one use, checked against its grant.
+     *
+     * Requirements:
+     * - not paused; `useId` is new and not zero;
+     * - the grant exists, is Active, unexpired, within quota and allows `action`;
+     * - its dataset is not frozen; the caller may record `action` (see above).
+     *
+     * Emits {UseRecorded}.
+     */
+    function recordUse(bytes32 useId, UseInput calldata use) external returns (uint32 sequence);
+
+    /**
+     * @dev Records a batch of uses in one transaction. Uses of the same grant placed next to
+     * each other are checked against one read of the grant.
+     *
+     * Requirements:
+     * - not paused; `batchId` is new and not zero; `uses` is not empty.
+     *
+     * Emits {UseRecorded} or {UseRefused} per use, then {UsesBatchRecorded}.
+     */
+    function recordUses(bytes32 batchId, UseInput[] calldata uses) external returns (uint32 recorded);
+
+    /**
+     * @dev Acknowledges a settlement statement. The first side fixes its terms; the other
+     * side must acknowledge the same terms, and then the statement is settled.
+     *
+     * Requirements:
+     * - not paused; the caller serves `ownerDepartment` or is `consumer`;
+     * - the caller's side has not acknowledged it; the terms match the first acknowledgement.
+     *
+     * Emits {StatementAcknowledged}, and {StatementSettled} on the second side.
+     */
+    function acknowledgeStatement(StatementInput calldata statement) external;
+
+    /// @dev How many uses of `grantId` were recorded.
+    function usesOf(bytes32 grantId) external view returns (uint32);
+
+    /// @dev Whether the batch or use id was recorded.
+    function idUsed(bytes32 id) external view returns (bool);
+
+    /// @dev The statement's hash and which sides acknowledged it.
+    function statement(
+        bytes32 statementId
+    ) external view returns (bytes32 statementHash, bool ownerAcknowledged, bool consumerAcknowledged);
+}

@@ -1,0 +1,173 @@
+"""Chains to talk to: a local anvil started on demand, or any EVM JSON-RPC endpoint.
+
+``LocalChain`` starts a real anvil node (the binary npm installs under ``node_modules``) on a
+free 127.0.0.1 port and stops it when the ``with`` block ends. ``connect`` opens a web3
+connection to any URL and adds the proof-of-authority middleware where the chain's blocks
+carry Clique signatures in their extra data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from eth_account import Account
+from web3 import HTTPProvider, Web3
+from web3.middleware import ExtraDataToPOAMiddleware
+
+from ledger.errors import ChainStartFailed, ChainUnavailable
+
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+"""anvil's well-known development mnemonic: its accounts are funded on every local chain."""
+
+_ANVIL_PACKAGES = ("anvil-linux-amd64", "anvil-linux-arm64", "anvil-darwin-arm64", "anvil-darwin-amd64")
+_CLIQUE_EXTRA_DATA = 32 + 65
+
+
+def find_anvil(project_root: Path) -> Path:
+    """The anvil binary npm installed under ``project_root``, else one on PATH."""
+    for package in _ANVIL_PACKAGES:
+        candidate = project_root / "node_modules" / "@foundry-rs" / package / "bin" / "anvil"
+        if candidate.is_file():
+            return candidate
+    on_path = shutil.which("anvil")
+    if on_path is None:
+        raise ChainStartFailed("anvil", "not under node_modules/@foundry-rs and not on PATH (run `npm ci`)")
+    return Path(on_path)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def connect(url: str, *, poa: bool | None = None, timeout: float = 10.0) -> Web3:
+    """A web3 connection to ``url``; ``poa=None`` detects Clique from the latest block."""
+    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    try:
+        latest = w3.eth.get_block("latest")
+    except Exception as err:
+        raise ChainUnavailable(url) from err
+    if poa is None:
+        poa = len(latest["extraData"]) >= _CLIQUE_EXTRA_DATA
+    if poa:
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
+class LocalChain:
+    """A real anvil node on 127.0.0.1 for as long as the ``with`` block runs.
+
+    ``block_time=None`` mines each transaction at once; a number mines a block every so many
+    seconds. The first ``accounts`` keys of :data:`ANVIL_MNEMONIC` are funded.
+    """
+
+    def __init__(
+        self,
+        anvil: Path,
+        *,
+        block_time: float | None = None,
+        chain_id: int = 31337,
+        accounts: int = 10,
+        port: int | None = None,
+        startup_timeout: float = 20.0,
+    ) -> None:
+        self.anvil = anvil
+        self.block_time = block_time
+        self.chain_id = chain_id
+        self.account_count = accounts
+        self.port = port or free_port()
+        self.startup_timeout = startup_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def private_keys(self) -> list[str]:
+        Account.enable_unaudited_hdwallet_features()
+        return [
+            Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.to_0x_hex()
+            for i in range(self.account_count)
+        ]
+
+    def start(self) -> LocalChain:
+        args = [
+            str(self.anvil), "--host", "127.0.0.1", "--port", str(self.port),
+            "--chain-id", str(self.chain_id), "--accounts", str(self.account_count),
+            "--mnemonic", ANVIL_MNEMONIC, "--hardfork", "paris", "--gas-price", "1", "--base-fee", "0",
+            "--disable-code-size-limit",
+        ]
+        if self.block_time is not None:
+            args += ["--block-time", str(self.block_time)]
+        self._process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                stderr = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                raise ChainStartFailed("anvil", f"exited with {self._process.returncode}: {stderr.strip()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise ChainStartFailed("anvil", f"no answer on {self.url} after {self.startup_timeout} s")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def web3(self) -> Web3:
+        return connect(self.url, poa=False)
+
+    def __enter__(self) -> LocalChain:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ledger.chain", description="Run a local anvil chain.")
+    parser.add_argument("--block-time", type=float, default=None, help="seconds per block (default: mine at once)")
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--chain-id", type=int, default=31337)
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root holding node_modules")
+    args = parser.parse_args(argv)
+    chain = LocalChain(find_anvil(args.root), block_time=args.block_time, chain_id=args.chain_id, port=args.port)
+    with chain:
+        print(chain.url, flush=True)
+        try:
+            while chain._process is not None and chain._process.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

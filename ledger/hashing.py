@@ -1,0 +1,111 @@
+"""Content roots of files and directories, hashed in streaming chunks with constant memory.
+
+A file is cut into fixed-size chunks; each chunk's SHA-256 digest is one Merkle item, and
+the file's content root is the root over those items (see :mod:`ledger.merkle`). A directory's
+items are ``sha256(relative_path || 0x00 || file_root)`` for each file in path order, so that a
+renamed, added or removed file changes the root as surely as a changed byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.merkle import MerkleTree
+
+DEFAULT_CHUNK_SIZE = 1 << 20
+
+Progress = Callable[[int], None]
+"""Called with the number of bytes just hashed."""
+
+
+@dataclass(frozen=True)
+class FileRoot:
+    """A file's content root and the digest of each of its chunks."""
+
+    path: str
+    size: int
+    chunk_size: int
+    chunk_digests: tuple[bytes, ...]
+    root: bytes
+
+
+@dataclass(frozen=True)
+class ContentRoot:
+    """The root of a file or a directory, with the roots of the files under it."""
+
+    root: bytes
+    size: int
+    files: tuple[FileRoot, ...]
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(len(f.chunk_digests) for f in self.files)
+
+
+def chunk_digests(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress | None = None) -> Iterator[bytes]:
+    """The SHA-256 digest of each chunk of ``path``; an empty file has one empty chunk."""
+    buffer = bytearray(chunk_size)
+    view = memoryview(buffer)
+    sha256 = hashlib.sha256
+    emitted = False
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            filled = 0
+            while filled < chunk_size:
+                n = f.readinto(view[filled:])
+                if not n:
+                    break
+                filled += n
+            if filled == 0 and emitted:
+                return
+            yield sha256(view[:filled]).digest()
+            emitted = True
+            if progress is not None:
+                progress(filled)
+            if filled < chunk_size:
+                return
+
+
+def hash_file(
+    path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, name: str | None = None, progress: Progress | None = None
+) -> FileRoot:
+    """The content root of one file."""
+    digests = tuple(chunk_digests(path, chunk_size, progress))
+    return FileRoot(
+        path=name if name is not None else Path(path).name,
+        size=os.path.getsize(path),
+        chunk_size=chunk_size,
+        chunk_digests=digests,
+        root=MerkleTree.from_items(digests).root,
+    )
+
+
+def directory_item(file: FileRoot) -> bytes:
+    """The Merkle item standing for ``file`` inside a directory."""
+    return hashlib.sha256(file.path.encode() + b"\x00" + file.root).digest()
+
+
+def _files_under(directory: Path) -> list[Path]:
+    paths = [p for p in directory.rglob("*") if p.is_file()]
+    return sorted(paths, key=lambda p: p.relative_to(directory).as_posix())
+
+
+def content_root(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress | None = None) -> ContentRoot:
+    """The content root of a file, or of every file under a directory."""
+    path = Path(path)
+    if path.is_file():
+        file = hash_file(path, chunk_size, progress=progress)
+        return ContentRoot(root=file.root, size=file.size, files=(file,))
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is neither a file nor a directory")
+    files = tuple(
+        hash_file(p, chunk_size, name=p.relative_to(path).as_posix(), progress=progress) for p in _files_under(path)
+    )
+    if not files:
+        raise ValueError(f"directory {path} holds no files")
+    root = MerkleTree.from_items(directory_item(f) for f in files).root
+    return ContentRoot(root=root, size=sum(f.size for f in files), files=files)

@@ -1,0 +1,100 @@
+// Gas used by every external write of the suite, and gas per use of `recordUses` by batch size.
+// Run with `make gas` (npx hardhat run scripts/gas.js); prints a table and writes build/gas.json.
+const fs = require("fs");
+const path = require("path");
+const { ethers } = require("hardhat");
+const f = require("../tests/contracts/fixture");
+
+const rows = [];
+
+async function measure(label, txPromise, perUse = 0) {
+  const receipt = await (await txPromise).wait();
+  const gas = Number(receipt.gasUsed);
+  rows.push({ call: label, gas, perUse: perUse ? Math.round(gas / perUse) : null });
+  return receipt;
+}
+
+const uses = (grantIds, n) =>
+  Array.from({ length: n }, (_, i) => ({
+    grantId: grantIds[i % grantIds.length],
+    action: f.Action.Download,
+    evidenceHash: ethers.sha256(ethers.toUtf8Bytes(`delivery ${i}`)),
+  })).sort((a, b) => (a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0));
+
+async function grantsFor(s, datasetId, count, tag) {
+  const ids = [];
+  for (let i = 0; i < count; i++) {
+    const grantId = f.id(`${tag}-${i}`);
+    await s.grants.connect(s.consumer).requestAccess(grantId, f.requestInput(datasetId, { maxUses: 1_000_000 }));
+    await s.grants.connect(s.deptA).approve(grantId, f.hash("ok"), 0);
+    ids.push(grantId);
+  }
+  return ids;
+}
+
+async function main() {
+  const s = await f.deploySuite();
+  const { consortium, registry, grants, usage, anchors, quality, deptA, deptB, consumer, coordinator } = s;
+
+  await measure("Consortium.proposeAdmission", consortium.connect(deptA).proposeAdmission(
+    f.id("p1"), f.id("water-authority"), "Water Authority", s.spare.address, s.signers[12].address));
+  await measure("Consortium.vote", consortium.connect(deptA).vote(f.id("p1")));
+  await consortium.connect(deptB).vote(f.id("p1"));
+  await measure("Consortium.execute (admit)", consortium.connect(deptA).execute(f.id("p1")));
+  await measure("Consortium.registerConsumer", consortium.connect(deptA).registerConsumer(s.signers[13].address, f.hash("p")));
+
+  const datasetId = f.id("census-2026");
+  await measure("DataRegistry.registerDataset", registry.connect(deptA).registerDataset(datasetId, f.datasetInput()));
+  await measure("DataRegistry.addVersion", registry.connect(deptA).addVersion(datasetId, f.hash("root v1"), f.hash("schema"), 1 << 30, 1_000_000));
+  await measure("DataRegistry.freeze", registry.connect(deptA).freeze(datasetId, f.hash("incident")));
+  await measure("DataRegistry.unfreeze", registry.connect(deptA).unfreeze(datasetId, f.hash("resolved")));
+
+  await measure("AccessGrants.requestAccess", grants.connect(consumer).requestAccess(f.id("g"), f.requestInput(datasetId)));
+  await measure("AccessGrants.approve (grade 1)", grants.connect(deptA).approve(f.id("g"), f.hash("ok"), 5));
+  const sensitive = f.id("medical-records");
+  await registry.connect(deptA).registerDataset(sensitive, f.datasetInput({ grade: 3 }));
+  await grants.connect(consumer).requestAccess(f.id("g3"), f.requestInput(sensitive));
+  await measure("AccessGrants.approve (grade 3)", grants.connect(deptA).approve(f.id("g3"), f.hash("ok"), 0));
+  await measure("AccessGrants.coApprove", grants.connect(coordinator).coApprove(f.id("g3"), f.hash("ok")));
+  await measure("AccessGrants.revoke", grants.connect(deptA).revoke(f.id("g3"), f.hash("misuse")));
+
+  await measure("UsageLog.recordUse", usage.connect(deptA).recordUse(f.id("u1"),
+    { grantId: f.id("g"), action: f.Action.Download, evidenceHash: f.hash("bytes") }));
+  const oneGrant = await grantsFor(s, datasetId, 1, "bench");
+  const tenGrants = await grantsFor(s, datasetId, 10, "bench10");
+  for (const n of [1, 10, 100]) {
+    await measure(`UsageLog.recordUses x${n} (1 grant)`, usage.connect(deptA).recordUses(f.id(`b1-${n}`), uses(oneGrant, n)), n);
+  }
+  await measure("UsageLog.recordUses x100 (10 grants)", usage.connect(deptA).recordUses(f.id("b10"), uses(tenGrants, 100)), 100);
+  const statement = {
+    statementId: f.id("st-1"), ownerDepartment: f.DEPT_A, consumer: consumer.address,
+    periodStart: 0, periodEnd: 86400, amount: 500, statementHash: f.hash("statement"),
+  };
+  await measure("UsageLog.acknowledgeStatement (1st side)", usage.connect(deptA).acknowledgeStatement(statement));
+  await measure("UsageLog.acknowledgeStatement (2nd side)", usage.connect(consumer).acknowledgeStatement(statement));
+
+  await measure("AnchorRegistry.anchor", anchors.connect(deptA).anchor(f.hash("root"), 1_000_000, f.AnchorKind.DeliveryReceipts));
+
+  await measure("QualityBoard.openIssue", quality.connect(coordinator).openIssue(f.id("q1"), datasetId, 1, f.hash("report")));
+  await measure("QualityBoard.returnToSource", quality.connect(coordinator).returnToSource(f.id("q1"), f.hash("note")));
+  await registry.connect(deptA).addVersion(datasetId, f.hash("root v2"), f.hash("schema"), 1 << 30, 1_000_000);
+  await measure("QualityBoard.submitRepair", quality.connect(deptA).submitRepair(f.id("q1"), 2, f.hash("fixed")));
+  await measure("QualityBoard.verifyAndClose", quality.connect(coordinator).verifyAndClose(f.id("q1"), f.hash("ok")));
+
+  const width = Math.max(...rows.map((r) => r.call.length));
+  console.log(`${"call".padEnd(width)}  ${"gas".padStart(9)}  ${"gas/use".padStart(8)}`);
+  for (const r of rows) {
+    console.log(`${r.call.padEnd(width)}  ${String(r.gas).padStart(9)}  ${r.perUse === null ? "" : String(r.perUse).padStart(8)}`);
+  }
+  const batch100 = rows.find((r) => r.call === "UsageLog.recordUses x100 (1 grant)").perUse;
+  console.log(`\ngas per use in batches of 100: ${batch100} (target <= 8000; one transaction per use: ` +
+    `${rows.find((r) => r.call === "UsageLog.recordUse").gas})`);
+  const out = path.join(__dirname, "..", "build", "gas.json");
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify({ rows, gasPerUseBatch100: batch100 }, null, 2));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,85 @@
+// One deployment of the whole suite, shared by every contract test through loadFixture.
+const { ethers } = require("hardhat");
+
+const VOTING_PERIOD = 7n * 24n * 3600n;
+const DAY = 24n * 3600n;
+
+const id = (text) => ethers.encodeBytes32String(text);
+const hash = (text) => ethers.keccak256(ethers.toUtf8Bytes(text));
+
+// Action numbers as in IUsageLog.Action, and the grant bit of each.
+const Action = { Collect: 0, Store: 1, Manage: 2, Share: 3, Open: 4, Analyse: 5, Settle: 6, Query: 7, Download: 8 };
+const actionBits = (...actions) => actions.reduce((mask, a) => mask | (1 << a), 0);
+const GrantStatus = { None: 0, Pending: 1, AwaitingCoApproval: 2, Active: 3, Rejected: 4, Withdrawn: 5, Revoked: 6 };
+const Refusal = {
+  None: 0, UnknownGrant: 1, CallerNotAllowed: 2, Revoked: 3, NotActive: 4,
+  Expired: 5, DatasetFrozen: 6, ActionNotGranted: 7, QuotaExhausted: 8,
+};
+const ProposalKind = { Admit: 0, Remove: 1 };
+const ProposalStatus = { None: 0, Open: 1, Executed: 2 };
+const IssueStatus = { None: 0, Open: 1, Returned: 2, Repaired: 3, Closed: 4 };
+const AnchorKind = { DatasetVersions: 0, DeliveryReceipts: 1, LifecycleEvidence: 2, QualityReports: 3, SettlementStatements: 4 };
+
+const DEPT_A = id("stats-bureau");
+const DEPT_B = id("health-commission");
+const DEPT_C = id("public-security");
+
+async function deploySuite() {
+  const signers = await ethers.getSigners();
+  const [coordinator, deptA, deptB, deptC, consumer, consumer2, auditor, outsider, validatorA, validatorB, validatorC, spare] =
+    signers;
+
+  const consortium = await ethers.deployContract("Consortium", [coordinator.address, VOTING_PERIOD]);
+  const registry = await ethers.deployContract("DataRegistry", [consortium.target]);
+  const grants = await ethers.deployContract("AccessGrants", [consortium.target, registry.target]);
+  const usage = await ethers.deployContract("UsageLog", [consortium.target, registry.target, grants.target]);
+  const anchors = await ethers.deployContract("AnchorRegistry", [consortium.target]);
+  const quality = await ethers.deployContract("QualityBoard", [consortium.target, registry.target]);
+
+  await consortium.seatFoundingDepartment(DEPT_A, "Statistics Bureau", validatorA.address, deptA.address);
+  await consortium.seatFoundingDepartment(DEPT_B, "Health Commission", validatorB.address, deptB.address);
+  await consortium.seatFoundingDepartment(DEPT_C, "Public Security", validatorC.address, deptC.address);
+  await consortium.closeFounding();
+  await consortium.connect(deptA).registerConsumer(consumer.address, hash("consumer profile"));
+  await consortium.connect(deptB).registerConsumer(consumer2.address, hash("consumer2 profile"));
+  await consortium.grantRole(await consortium.AUDITOR_ROLE(), auditor.address);
+
+  return {
+    consortium, registry, grants, usage, anchors, quality,
+    coordinator, deptA, deptB, deptC, consumer, consumer2, auditor, outsider,
+    validatorA, validatorB, validatorC, spare, signers,
+  };
+}
+
+function datasetInput({ grade = 1, parents = [], owner = DEPT_A, usage = [DEPT_B], beneficiary, interval = 86400 } = {}) {
+  return {
+    metadataHash: hash("catalog entry"),
+    category: id("population"),
+    grade,
+    updateInterval: interval,
+    rights: { ownershipHolder: owner, usageRightHolders: usage, revenueBeneficiary: beneficiary ?? ethers.ZeroAddress },
+    parents,
+  };
+}
+
+function requestInput(datasetId, { actions = actionBits(Action.Query, Action.Download, Action.Analyse), duration = 30n * DAY, maxUses = 100, fieldScope = 0b1011n } = {}) {
+  return { datasetId, purposeHash: hash("purpose: public health research"), fieldScope, actions, duration, maxUses };
+}
+
+// A suite with one dataset owned by DEPT_A (grade 1, one version) and an active grant to `consumer`.
+async function deployWithGrant() {
+  const s = await deploySuite();
+  const datasetId = id("census-2026");
+  await s.registry.connect(s.deptA).registerDataset(datasetId, datasetInput());
+  await s.registry.connect(s.deptA).addVersion(datasetId, hash("root v1"), hash("schema v1"), 1024, 10);
+  const grantId = id("grant-1");
+  await s.grants.connect(s.consumer).requestAccess(grantId, requestInput(datasetId));
+  await s.grants.connect(s.deptA).approve(grantId, hash("approved"), 0);
+  return { ...s, datasetId, grantId };
+}
+
+module.exports = {
+  deploySuite, deployWithGrant, datasetInput, requestInput, id, hash, actionBits,
+  Action, GrantStatus, Refusal, ProposalKind, ProposalStatus, IssueStatus, AnchorKind,
+  DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD, DAY,
+};
