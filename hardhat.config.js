@@ -5,7 +5,12 @@ require("@nomicfoundation/hardhat-ethers");
 require("@nomicfoundation/hardhat-chai-matchers");
 
 const solc = require("solc");
-const SOLC_VERSION = require("solc/package.json").version;
+// One compiler version and one set of settings for Hardhat and for ledger/compile.py.
+const compiler = require("./contracts/compiler.json");
+const SOLC_VERSION = compiler.version;
+if (require("solc/package.json").version !== SOLC_VERSION) {
+  throw new Error(`contracts/compiler.json wants solc ${SOLC_VERSION}; npm installed ${require("solc/package.json").version}`);
+}
 
 subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args, hre, runSuper) => {
   if (args.solcVersion !== SOLC_VERSION) return runSuper();
@@ -20,10 +25,7 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args, hre, runSuper) => {
 module.exports = {
   solidity: {
     version: SOLC_VERSION,
-    settings: {
-      optimizer: { enabled: true, runs: 200 },
-      evmVersion: "paris",
-    },
+    settings: compiler.settings,
   },
   networks: {
     hardhat: { hardfork: "merge" },

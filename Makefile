@@ -1,0 +1,50 @@
+# provledger: `make test` sets up everything it needs on a fresh machine, then reuses it.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+ARTIFACTS_STAMP := build/contracts/.compiled
+SOURCES := $(shell find contracts -name '*.sol') contracts/compiler.json hardhat.config.js
+
+.PHONY: test setup compile contract-test pytest gas bench clean
+
+test: setup compile contract-test pytest
+
+setup: $(VENV_STAMP) $(NPM_STAMP)
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+compile: $(ARTIFACTS_STAMP)
+
+$(ARTIFACTS_STAMP): $(SOURCES) ledger/compile.py scripts/solc $(VENV_STAMP) $(NPM_STAMP)
+	npx hardhat compile
+	$(PY) -m ledger.compile
+	touch $@
+
+contract-test: $(ARTIFACTS_STAMP)
+	npx hardhat test
+
+# pytest exits 5 when it collects nothing; an empty selection is not a failure.
+pytest: $(ARTIFACTS_STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; }
+
+gas: $(ARTIFACTS_STAMP)
+	npx hardhat run scripts/gas.js
+
+bench: $(ARTIFACTS_STAMP)
+	$(PY) -m scripts.bench
+
+clean:
+	rm -rf build .venv node_modules

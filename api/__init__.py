@@ -1,0 +1,1 @@
+"""provledger api: the HTTP face of a department node."""

@@ -1,0 +1,1 @@
+"""provledger ledger: the one place Python talks to the chain."""

@@ -1,0 +1,100 @@
+"""The exceptions of ``ledger``: one root, leaves built from typed arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LedgerError(Exception):
+    """Root of every error raised by ``ledger``."""
+
+
+# ---------------------------------------------------------------- compiling
+
+
+class CompilationFailed(LedgerError):
+    """The Solidity compiler refused the sources."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        super().__init__("compilation failed:\n" + "\n".join(messages))
+
+
+# ---------------------------------------------------------------- chains
+
+
+class ChainUnavailable(LedgerError, ConnectionError):
+    """No EVM JSON-RPC endpoint answers at ``url``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(f"no chain answers at {url}")
+
+
+class ChainStartFailed(LedgerError, RuntimeError):
+    """A local chain process could not be started."""
+
+    def __init__(self, program: str, reason: str) -> None:
+        self.program = program
+        self.reason = reason
+        super().__init__(f"{program} did not start: {reason}")
+
+
+# ---------------------------------------------------------------- Merkle proofs
+
+
+class RootMismatch(LedgerError, ValueError):
+    """A proof leads to ``calculated`` where ``expected`` was anchored."""
+
+    def __init__(self, expected: bytes, calculated: bytes) -> None:
+        self.expected = expected
+        self.calculated = calculated
+        super().__init__(f"root mismatch: expected 0x{expected.hex()}, calculated 0x{calculated.hex()}")
+
+
+class InvalidProof(LedgerError, ValueError):
+    """Node ``index`` of a proof is malformed."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        self.index = index
+        self.reason = reason
+        super().__init__(f"proof node {index}: {reason}")
+
+
+# ---------------------------------------------------------------- transactions
+
+
+class ContractError(LedgerError):
+    """A contract call reverted with the custom error ``name`` and its decoded ``args``."""
+
+    def __init__(self, name: str, args: dict[str, Any], contract: str | None = None) -> None:
+        self.name = name
+        self.args = args
+        self.contract = contract
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
+        where = f"{contract}: " if contract else ""
+        super().__init__(f"{where}{name}({shown})")
+
+
+class TransactionReverted(LedgerError):
+    """A transaction was mined but reverted without a decodable reason."""
+
+    def __init__(self, tx_hash: str, reason: str = "") -> None:
+        self.tx_hash = tx_hash
+        self.reason = reason
+        super().__init__(f"transaction {tx_hash} reverted{': ' + reason if reason else ''}")
+
+
+class TransactionTimeout(LedgerError, TimeoutError):
+    """No receipt for ``tx_hash`` within ``seconds``."""
+
+    def __init__(self, tx_hash: str, seconds: float) -> None:
+        self.tx_hash = tx_hash
+        self.seconds = seconds
+        super().__init__(f"no receipt for {tx_hash} after {seconds:.0f} s")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)

@@ -1,0 +1,1 @@
+"""provledger node: the service each department runs beside its chain node."""
