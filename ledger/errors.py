@@ -98,3 +98,15 @@ def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
+
+
+# ---------------------------------------------------------------- deployments
+
+
+class ManifestMismatch(LedgerError):
+    """A deployment manifest does not match ``contract``'s compiled artifact or the chain."""
+
+    def __init__(self, contract: str, reason: str) -> None:
+        self.contract = contract
+        self.reason = reason
+        super().__init__(f"manifest mismatch for {contract}: {reason}")

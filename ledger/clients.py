@@ -1,0 +1,226 @@
+"""Typed clients, one per contract: Python methods in, dataclasses out, custom errors raised
+as :class:`ledger.errors.ContractError` with the error's name and arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, ClassVar
+
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import Web3Exception
+from web3.types import TxReceipt
+
+from ledger.revert import ErrorDecoder
+from ledger.tx import SentTransaction, TransactionSender
+
+# ---------------------------------------------------------------- enums, as in the contracts
+
+
+class ProposalKind(IntEnum):
+    ADMIT = 0
+    REMOVE = 1
+
+
+class GrantStatus(IntEnum):
+    NONE = 0
+    PENDING = 1
+    AWAITING_CO_APPROVAL = 2
+    ACTIVE = 3
+    REJECTED = 4
+    WITHDRAWN = 5
+    REVOKED = 6
+
+
+class Action(IntEnum):
+    COLLECT = 0
+    STORE = 1
+    MANAGE = 2
+    SHARE = 3
+    OPEN = 4
+    ANALYSE = 5
+    SETTLE = 6
+    QUERY = 7
+    DOWNLOAD = 8
+
+    @staticmethod
+    def mask(*actions: Action) -> int:
+        """The grant bitmask allowing ``actions``."""
+        bits = 0
+        for action in actions:
+            bits |= 1 << int(action)
+        return bits
+
+
+class Refusal(IntEnum):
+    NONE = 0
+    UNKNOWN_GRANT = 1
+    CALLER_NOT_ALLOWED = 2
+    REVOKED = 3
+    NOT_ACTIVE = 4
+    EXPIRED = 5
+    DATASET_FROZEN = 6
+    ACTION_NOT_GRANTED = 7
+    QUOTA_EXHAUSTED = 8
+
+
+class AnchorKind(IntEnum):
+    DATASET_VERSIONS = 0
+    DELIVERY_RECEIPTS = 1
+    LIFECYCLE_EVIDENCE = 2
+    QUALITY_REPORTS = 3
+    SETTLEMENT_STATEMENTS = 4
+
+
+class IssueStatus(IntEnum):
+    NONE = 0
+    OPEN = 1
+    RETURNED = 2
+    REPAIRED = 3
+    CLOSED = 4
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Department:
+    name: str
+    validator: str
+    active: bool
+    admitted_at: int
+
+
+@dataclass(frozen=True)
+class Dataset:
+    owner_department: bytes
+    metadata_hash: bytes
+    category: bytes
+    grade: int
+    frozen: bool
+    update_interval: int
+    version_count: int
+    registered_at: int
+
+
+@dataclass(frozen=True)
+class Version:
+    content_root: bytes
+    schema_hash: bytes
+    size_bytes: int
+    record_count: int
+    anchored_at: int
+
+
+@dataclass(frozen=True)
+class Rights:
+    ownership_holder: bytes
+    usage_right_holders: tuple[bytes, ...] = ()
+    revenue_beneficiary: str = "0x0000000000000000000000000000000000000000"
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.ownership_holder, list(self.usage_right_holders), self.revenue_beneficiary)
+
+
+@dataclass(frozen=True)
+class Grant:
+    grantee: str
+    status: GrantStatus
+    actions: int
+    expires_at: int
+    max_uses: int
+    duration: int
+    requested_at: int
+    price_per_use: int
+    dataset_id: bytes
+    purpose_hash: bytes
+    field_scope: int
+
+
+@dataclass(frozen=True)
+class Use:
+    grant_id: bytes
+    action: Action
+    evidence_hash: bytes
+
+    def as_tuple(self) -> tuple[bytes, int, bytes]:
+        return (self.grant_id, int(self.action), self.evidence_hash)
+
+
+@dataclass(frozen=True)
+class Statement:
+    statement_id: bytes
+    owner_department: bytes
+    consumer: str
+    period_start: int
+    period_end: int
+    amount: int
+    statement_hash: bytes
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.statement_id, self.owner_department, self.consumer, self.period_start,
+                self.period_end, self.amount, self.statement_hash)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    department: bytes
+    by: str
+    leaf_count: int
+    kind: AnchorKind
+    anchored_at: int
+    block_number: int
+
+
+@dataclass(frozen=True)
+class Issue:
+    dataset_id: bytes
+    source_department: bytes
+    opener: str
+    version: int
+    repaired_version: int
+    status: IssueStatus
+    opened_at: int
+    report_hash: bytes
+
+
+# ---------------------------------------------------------------- base
+
+
+class ContractClient:
+    """Calls and transactions on one deployed contract, with errors decoded."""
+
+    contract_name: ClassVar[str]
+
+    def __init__(self, w3: Web3, address: str, abi: list[dict[str, Any]], sender: TransactionSender | None = None,
+                 errors: ErrorDecoder | None = None) -> None:
+        self.w3 = w3
+        self.contract: Contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
+        self.sender = sender
+        self.errors = errors or (sender.errors if sender else ErrorDecoder().add_abi(self.contract_name, abi))
+
+    @property
+    def address(self) -> str:
+        return str(self.contract.address)
+
+    def with_sender(self, sender: TransactionSender) -> ContractClient:
+        """The same client, sending as another account."""
+        return type(self)(self.w3, self.address, list(self.contract.abi), sender, self.errors)
+
+    def _call(self, function: str, *args: Any) -> Any:
+        try:
+            return self.contract.get_function_by_name(function)(*args).call()
+        except Web3Exception as err:
+            raise self.errors.from_web3(err) from err
+
+    def _send(self, function: str, *args: Any) -> TxReceipt:
+        return self._sender().transact(self.contract.get_function_by_name(function)(*args))
+
+    def _submit(self, function: str, *args: Any, gas: int | None = None) -> SentTransaction:
+        return self._sender().send(self.contract.get_function_by_name(function)(*args), gas=gas)
+
+    def _sender(self) -> TransactionSender:
+        if self.sender is None:
+            raise RuntimeError(f"{self.contract_name} client at {self.address} is read-only: no sender given")
+        return self.sender

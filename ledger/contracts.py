@@ -1,0 +1,209 @@
+"""One typed client per provledger contract (see ``contracts/interfaces`` for the rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from web3.types import TxReceipt
+
+from ledger.clients import (
+    Anchor, AnchorKind, ContractClient, Dataset, Department, Grant, GrantStatus, Issue,
+    IssueStatus, ProposalKind, Rights, Statement, Use, Version,
+)
+from ledger.tx import SentTransaction
+
+ZERO32 = b"\x00" * 32
+
+
+class ConsortiumClient(ContractClient):
+    contract_name = "Consortium"
+
+    def seat_founding_department(self, department_id: bytes, name: str, validator: str, service_account: str) -> TxReceipt:
+        return self._send("seatFoundingDepartment", department_id, name, validator, service_account)
+
+    def close_founding(self) -> TxReceipt:
+        return self._send("closeFounding")
+
+    def propose_admission(self, proposal_id: bytes, department_id: bytes, name: str, validator: str,
+                          service_account: str) -> TxReceipt:
+        return self._send("proposeAdmission", proposal_id, department_id, name, validator, service_account)
+
+    def propose_removal(self, proposal_id: bytes, department_id: bytes) -> TxReceipt:
+        return self._send("proposeRemoval", proposal_id, department_id)
+
+    def vote(self, proposal_id: bytes) -> TxReceipt:
+        return self._send("vote", proposal_id)
+
+    def execute(self, proposal_id: bytes) -> TxReceipt:
+        return self._send("execute", proposal_id)
+
+    def add_service_account(self, account: str) -> TxReceipt:
+        return self._send("addServiceAccount", account)
+
+    def register_consumer(self, consumer: str, profile_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("registerConsumer", consumer, profile_hash)
+
+    def appoint_auditor(self, account: str) -> TxReceipt:
+        return self._send("grantRole", self._call("AUDITOR_ROLE"), account)
+
+    def pause(self) -> TxReceipt:
+        return self._send("pause")
+
+    def unpause(self) -> TxReceipt:
+        return self._send("unpause")
+
+    def department_of(self, account: str) -> bytes:
+        return bytes(self._call("departmentOf", account))
+
+    def department(self, department_id: bytes) -> Department:
+        return Department(*self._call("department", department_id))
+
+    def members(self) -> list[bytes]:
+        return [bytes(m) for m in self._call("members")]
+
+    def proposal_kind(self, proposal_id: bytes) -> ProposalKind:
+        return ProposalKind(self._call("proposal", proposal_id)[0])
+
+    def sponsor_of(self, consumer: str) -> bytes:
+        return bytes(self._call("sponsorOf", consumer))
+
+    def is_coordinator(self, account: str) -> bool:
+        return bool(self._call("isCoordinator", account))
+
+    def is_auditor(self, account: str) -> bool:
+        return bool(self._call("isAuditor", account))
+
+    def paused(self) -> bool:
+        return bool(self._call("paused"))
+
+
+class DataRegistryClient(ContractClient):
+    contract_name = "DataRegistry"
+
+    def register_dataset(self, dataset_id: bytes, *, metadata_hash: bytes, category: bytes, grade: int,
+                         update_interval: int, rights: Rights, parents: Sequence[bytes] = ()) -> TxReceipt:
+        payload = (metadata_hash, category, grade, update_interval, rights.as_tuple(), list(parents))
+        return self._send("registerDataset", dataset_id, payload)
+
+    def add_version(self, dataset_id: bytes, content_root: bytes, schema_hash: bytes, size_bytes: int,
+                    record_count: int) -> TxReceipt:
+        return self._send("addVersion", dataset_id, content_root, schema_hash, size_bytes, record_count)
+
+    def set_rights(self, dataset_id: bytes, rights: Rights) -> TxReceipt:
+        return self._send("setRights", dataset_id, rights.as_tuple())
+
+    def freeze(self, dataset_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("freeze", dataset_id, reason_hash)
+
+    def unfreeze(self, dataset_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("unfreeze", dataset_id, reason_hash)
+
+    def dataset(self, dataset_id: bytes) -> Dataset:
+        return Dataset(*self._call("dataset", dataset_id))
+
+    def version(self, dataset_id: bytes, version: int) -> Version:
+        return Version(*self._call("version", dataset_id, version))
+
+    def version_of_root(self, dataset_id: bytes, content_root: bytes) -> int:
+        return int(self._call("versionOfRoot", dataset_id, content_root))
+
+    def parents_of(self, dataset_id: bytes) -> list[bytes]:
+        return [bytes(p) for p in self._call("parentsOf", dataset_id)]
+
+
+class AccessGrantsClient(ContractClient):
+    contract_name = "AccessGrants"
+
+    def request_access(self, grant_id: bytes, *, dataset_id: bytes, purpose_hash: bytes, field_scope: int,
+                       actions: int, duration: int, max_uses: int) -> TxReceipt:
+        payload = (dataset_id, purpose_hash, field_scope, actions, duration, max_uses)
+        return self._send("requestAccess", grant_id, payload)
+
+    def approve(self, grant_id: bytes, reason_hash: bytes = ZERO32, price_per_use: int = 0) -> TxReceipt:
+        return self._send("approve", grant_id, reason_hash, price_per_use)
+
+    def co_approve(self, grant_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("coApprove", grant_id, reason_hash)
+
+    def reject(self, grant_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("reject", grant_id, reason_hash)
+
+    def withdraw(self, grant_id: bytes) -> TxReceipt:
+        return self._send("withdraw", grant_id)
+
+    def revoke(self, grant_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("revoke", grant_id, reason_hash)
+
+    def grant(self, grant_id: bytes) -> Grant:
+        values = list(self._call("grant", grant_id))
+        values[1] = GrantStatus(values[1])
+        return Grant(*values)
+
+
+class UsageLogClient(ContractClient):
+    contract_name = "UsageLog"
+
+    def record_use(self, use_id: bytes, use: Use) -> TxReceipt:
+        return self._send("recordUse", use_id, use.as_tuple())
+
+    def record_uses(self, batch_id: bytes, uses: Sequence[Use]) -> TxReceipt:
+        return self._send("recordUses", batch_id, [u.as_tuple() for u in uses])
+
+    def submit_uses(self, batch_id: bytes, uses: Sequence[Use], gas: int | None = None) -> SentTransaction:
+        """Send a batch without waiting for it, to pipeline many batches."""
+        return self._submit("recordUses", batch_id, [u.as_tuple() for u in uses], gas=gas)
+
+    def acknowledge_statement(self, statement: Statement) -> TxReceipt:
+        return self._send("acknowledgeStatement", statement.as_tuple())
+
+    def uses_of(self, grant_id: bytes) -> int:
+        return int(self._call("usesOf", grant_id))
+
+    def id_used(self, use_or_batch_id: bytes) -> bool:
+        return bool(self._call("idUsed", use_or_batch_id))
+
+
+class AnchorRegistryClient(ContractClient):
+    contract_name = "AnchorRegistry"
+
+    def anchor(self, root: bytes, leaf_count: int, kind: AnchorKind) -> TxReceipt:
+        return self._send("anchor", root, leaf_count, int(kind))
+
+    def anchor_of(self, root: bytes) -> Anchor:
+        values = list(self._call("anchorOf", root))
+        values[3] = AnchorKind(values[3])
+        return Anchor(*values)
+
+    def verify_inclusion(self, root: bytes, item: bytes, proof: Sequence[bytes]) -> bool:
+        return bool(self._call("verifyInclusion", root, item, list(proof)))
+
+
+class QualityBoardClient(ContractClient):
+    contract_name = "QualityBoard"
+
+    def open_issue(self, issue_id: bytes, dataset_id: bytes, version: int, report_hash: bytes) -> TxReceipt:
+        return self._send("openIssue", issue_id, dataset_id, version, report_hash)
+
+    def return_to_source(self, issue_id: bytes, note_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("returnToSource", issue_id, note_hash)
+
+    def submit_repair(self, issue_id: bytes, repaired_version: int, note_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("submitRepair", issue_id, repaired_version, note_hash)
+
+    def verify_and_close(self, issue_id: bytes, report_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("verifyAndClose", issue_id, report_hash)
+
+    def reopen(self, issue_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("reopen", issue_id, reason_hash)
+
+    def issue(self, issue_id: bytes) -> Issue:
+        values = list(self._call("issue", issue_id))
+        values[5] = IssueStatus(values[5])
+        return Issue(*values)
+
+
+CLIENTS: dict[str, type[ContractClient]] = {
+    c.contract_name: c
+    for c in (ConsortiumClient, DataRegistryClient, AccessGrantsClient, UsageLogClient, AnchorRegistryClient,
+              QualityBoardClient)
+}

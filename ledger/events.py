@@ -1,0 +1,107 @@
+"""Decode every provledger contract event into a typed record, fetching logs in chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+from hexbytes import HexBytes
+from web3 import Web3
+from web3._utils.events import get_event_data
+from web3.types import FilterParams, LogReceipt
+
+from ledger.errors import ChainUnavailable
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    """One decoded log: which contract emitted which event, with what, where in the chain."""
+
+    contract: str
+    name: str
+    args: Mapping[str, Any]
+    address: str
+    block_number: int
+    block_hash: HexBytes
+    tx_hash: HexBytes
+    log_index: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """Chain order: block, then position in the block."""
+        return (self.block_number, self.log_index)
+
+
+class EventDecoder:
+    """Knows the events of every deployed contract by address and topic."""
+
+    def __init__(self, w3: Web3) -> None:
+        self._codec = w3.codec
+        self._contracts: dict[str, str] = {}
+        self._events: dict[tuple[str, bytes], dict[str, Any]] = {}
+
+    def add_contract(self, name: str, address: str, abi: Iterable[Mapping[str, Any]]) -> EventDecoder:
+        address = to_checksum_address(address)
+        self._contracts[address] = name
+        for item in abi:
+            if item.get("type") == "event" and not item.get("anonymous"):
+                self._events[(address, event_abi_to_log_topic(dict(item)))] = dict(item)
+        return self
+
+    @property
+    def addresses(self) -> list[str]:
+        return list(self._contracts)
+
+    def decode(self, log: LogReceipt) -> ChainEvent | None:
+        """The record of ``log``, or None if it is not a known event of a known contract."""
+        address = to_checksum_address(log["address"])
+        if not log["topics"]:
+            return None
+        abi = self._events.get((address, bytes(log["topics"][0])))
+        if abi is None:
+            return None
+        data = get_event_data(self._codec, abi, log)  # type: ignore[arg-type]
+        return ChainEvent(
+            contract=self._contracts[address],
+            name=data["event"],
+            args=dict(data["args"]),
+            address=address,
+            block_number=log["blockNumber"],
+            block_hash=HexBytes(log["blockHash"]),
+            tx_hash=HexBytes(log["transactionHash"]),
+            log_index=log["logIndex"],
+        )
+
+
+def block_ranges(start: int, end: int, chunk: int) -> Iterator[tuple[int, int]]:
+    """Inclusive ranges covering ``start..end`` with at most ``chunk`` blocks each."""
+    while start <= end:
+        stop = min(start + chunk - 1, end)
+        yield start, stop
+        start = stop + 1
+
+
+def fetch_events(
+    w3: Web3,
+    decoder: EventDecoder,
+    from_block: int,
+    to_block: int,
+    *,
+    chunk: int = 2000,
+    topics: list[Any] | None = None,
+) -> Iterator[ChainEvent]:
+    """Every known event of the decoder's contracts in ``from_block..to_block``, in chain order."""
+    for start, stop in block_ranges(from_block, to_block, chunk):
+        params: FilterParams = {"address": decoder.addresses, "fromBlock": start, "toBlock": stop}  # type: ignore[typeddict-item]
+        if topics:
+            params["topics"] = topics
+        try:
+            logs = w3.eth.get_logs(params)
+        except (ConnectionError, OSError) as err:
+            raise ChainUnavailable(str(w3.provider)) from err
+        for log in logs:
+            event = decoder.decode(log)
+            if event is not None:
+                yield event

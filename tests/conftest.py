@@ -1,0 +1,21 @@
+"""Fixtures shared by every Python test: a real anvil chain and the compiled contracts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ledger.chain import LocalChain, find_anvil
+from ledger.compile import PROJECT_ROOT, ContractArtifact, compile_contracts
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> dict[str, ContractArtifact]:
+    return compile_contracts()
+
+
+@pytest.fixture(scope="session")
+def chain() -> Iterator[LocalChain]:
+    with LocalChain(find_anvil(PROJECT_ROOT), accounts=20) as local:
+        yield local

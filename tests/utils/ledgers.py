@@ -1,0 +1,53 @@
+"""Factories for tests: senders for anvil's funded accounts and a freshly deployed suite."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from ledger.chain import LocalChain
+from ledger.compile import ContractArtifact
+from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_id
+from ledger.tx import TransactionSender
+
+DEPARTMENTS = ("stats-bureau", "health-commission", "public-security")
+
+
+@dataclass
+class Suite:
+    """A deployed suite with a ledger per role: coordinator, three departments, consumers, auditor."""
+
+    coordinator: Ledger
+    departments: list[Ledger]
+    consumers: list[Ledger]
+    auditor: Ledger
+    outsider: Ledger
+    accounts: list[LocalAccount]
+
+
+def sender(chain: LocalChain, index: int) -> TransactionSender:
+    w3 = chain.web3()
+    return TransactionSender(w3, Account.from_key(chain.private_keys[index]))
+
+
+def deploy(chain: LocalChain, artifacts: Mapping[str, ContractArtifact]) -> Suite:
+    """Accounts: 0 coordinator, 1-3 departments, 4-6 their validators, 7-8 consumers, 9 auditor, 10 outsider."""
+    senders = [sender(chain, i) for i in range(11)]
+    accounts = [s.account for s in senders]
+    founders = [
+        FoundingDepartment(department_id(code), code.replace("-", " ").title(), accounts[4 + i].address,
+                           accounts[1 + i].address)
+        for i, code in enumerate(DEPARTMENTS)
+    ]
+    manifest = deploy_suite(senders[0], artifacts, founders=founders)
+    coordinator = Ledger(senders[0].w3, manifest, artifacts, senders[0])
+    departments = [coordinator.as_account(senders[i]) for i in (1, 2, 3)]
+    consumers = [coordinator.as_account(senders[i]) for i in (7, 8)]
+    departments[0].consortium.register_consumer(accounts[7].address)
+    departments[1].consortium.register_consumer(accounts[8].address)
+    coordinator.consortium.appoint_auditor(accounts[9].address)
+    return Suite(coordinator, departments, consumers, coordinator.as_account(senders[9]),
+                 coordinator.as_account(senders[10]), accounts)
