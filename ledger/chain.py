@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chain-id", type=int, default=31337)
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root holding node_modules")
     args = parser.parse_args(argv)
+    # SIGTERM must unwind the with block, or the anvil in its own session outlives us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     chain = LocalChain(find_anvil(args.root), block_time=args.block_time, chain_id=args.chain_id, port=args.port)
     with chain:
         print(chain.url, flush=True)

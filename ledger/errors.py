@@ -65,13 +65,13 @@ class InvalidProof(LedgerError, ValueError):
 
 
 class ContractError(LedgerError):
-    """A contract call reverted with the custom error ``name`` and its decoded ``args``."""
+    """A contract call reverted with the custom error ``name`` and its decoded ``arguments``."""
 
-    def __init__(self, name: str, args: dict[str, Any], contract: str | None = None) -> None:
+    def __init__(self, name: str, arguments: dict[str, Any], contract: str | None = None) -> None:
         self.name = name
-        self.args = args
+        self.arguments = arguments
         self.contract = contract
-        shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in arguments.items())
         where = f"{contract}: " if contract else ""
         super().__init__(f"{where}{name}({shown})")
 
