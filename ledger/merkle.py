@@ -12,6 +12,7 @@ unless another hashlib-style constructor is passed in.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
@@ -104,6 +105,49 @@ class MerkleTree:
     def proofs(self) -> Iterator[list[bytes]]:
         """The proof of every leaf, in leaf order."""
         return (self.proof(i) for i in range(self.leaf_count))
+
+    def all_proofs(self) -> list[ProofPath]:
+        """Every leaf's proof, built from the root down in one pass over the tree.
+
+        A node's proof is its sibling followed by its parent's proof, so each proof is a chain
+        of ``(sibling, rest)`` pairs whose tails are shared with its neighbours' proofs: all
+        proofs of a tree of n leaves take 2n pairs, not n log n siblings. :func:`unfold`
+        turns one into a list of siblings.
+        """
+        # Millions of pairs would set off the cycle collector over and over; they hold only
+        # bytes and other pairs, so there is no cycle for it to find.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._proof_paths()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _proof_paths(self) -> list[ProofPath]:
+        above: list[ProofPath] = [None]
+        for level in reversed(self._levels[:-1]):
+            lefts, rights = level[0::2], level[1::2]
+            paths: list[ProofPath] = [None] * len(level)
+            # A left child's sibling is the right one and vice versa; both share the parent's path.
+            paths[0::2] = list(zip(rights, above)) + ([(None, above[-1])] if len(level) % 2 else [])
+            paths[1::2] = list(zip(lefts, above))[: len(rights)]
+            above = paths
+        return above
+
+
+ProofPath = tuple[bytes | None, "ProofPath"] | None
+"""A proof as a chain of ``(sibling or None where a node was carried up, rest of the proof)``."""
+
+
+def unfold(path: ProofPath) -> list[bytes]:
+    """The siblings along a proof path from :meth:`MerkleTree.all_proofs`, bottom up."""
+    siblings = []
+    while path is not None:
+        sibling, path = path
+        if sibling is not None:
+            siblings.append(sibling)
+    return siblings
 
 
 def root_from_proof(leaf: bytes, proof: Sequence[bytes], hasher: Hasher = hashlib.sha256) -> bytes:

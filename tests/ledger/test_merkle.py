@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import InvalidProof, RootMismatch
-from ledger.merkle import MerkleTree, leaf_hash, node_hash, root_from_proof, verify_inclusion
+from ledger.merkle import MerkleTree, leaf_hash, node_hash, root_from_proof, unfold, verify_inclusion
 from tests.utils import merkle_reference as ref
 
 VECTORS = sorted((Path(__file__).parent.parent / "vectors").glob("merkle_*.json"))
@@ -109,3 +109,4 @@ def test_build_prove_verify_round_trip_matches_the_reference(items: list[bytes])
     for index, (item, proof) in enumerate(zip(items, tree.proofs())):
         assert proof == ref.proof(items, index)
         verify_inclusion(tree.root, item, proof)
+    assert [unfold(path) for path in tree.all_proofs()] == list(tree.proofs())

@@ -1,0 +1,133 @@
+"""`make bench`: provledger's figures, each beside a baseline run in the same process.
+
+Prints a table and writes bench/results.json with the machine's core count and CPU model.
+Benchmarks are not tests: nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from eth_account import Account
+
+from ledger.chain import LocalChain, find_anvil
+from ledger.clients import AnchorKind
+from ledger.compile import PROJECT_ROOT, compile_contracts
+from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_id
+from ledger.merkle import MerkleTree, unfold, verify_inclusion
+from ledger.tx import TransactionSender
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    baseline: float
+    baseline_name: str
+    target: str
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else float("nan")
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def hashlib_tree(items: list[bytes]) -> bytes:
+    """The baseline: the same leaf and node hashes in the plainest hashlib loop."""
+    sha256 = hashlib.sha256
+    level = [sha256(b"\x00" + item).digest() for item in items]
+    while len(level) > 1:
+        parents = [
+            sha256(b"\x01" + a + b if a < b else b"\x01" + b + a).digest() for a, b in zip(level[0::2], level[1::2])
+        ]
+        if len(level) % 2:
+            parents.append(level[-1])
+        level = parents
+    return level[0]
+
+
+def bench_anchoring(leaves: int) -> list[Figure]:
+    items = [hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(leaves)]
+    baseline, expected_root = _timed(lambda: hashlib_tree(items))
+    build, tree = _timed(lambda: MerkleTree.from_items(items))
+    assert isinstance(tree, MerkleTree) and tree.root == expected_root
+    proving, paths = _timed(tree.all_proofs)
+    assert isinstance(paths, list) and len(paths) == leaves
+    for index in random.Random(7).sample(range(leaves), 200):
+        verify_inclusion(tree.root, items[index], unfold(paths[index]))
+
+    artifacts = compile_contracts()
+    with LocalChain(find_anvil(PROJECT_ROOT), accounts=2) as chain:
+        coordinator = TransactionSender(chain.web3(), Account.from_key(chain.private_keys[0]), poll_interval=0.002)
+        department = Account.from_key(chain.private_keys[1])
+        manifest = deploy_suite(coordinator, artifacts, founders=[
+            FoundingDepartment(department_id("bench"), "Bench", department.address, department.address)])
+        sender = TransactionSender(chain.web3(), department, poll_interval=0.002)
+        ledger = Ledger(sender.w3, manifest, artifacts, sender)
+        anchoring, _ = _timed(lambda: ledger.anchors.anchor(tree.root, leaves, AnchorKind.DELIVERY_RECEIPTS))
+        onchain_ok = ledger.anchors.verify_inclusion(tree.root, items[leaves // 3], unfold(paths[leaves // 3]))
+        assert onchain_ok
+    total = build + proving + anchoring
+    return [
+        Figure(f"{leaves:,} hashes: tree", build, "s", baseline, "hashlib alone, same tree", ""),
+        Figure(f"{leaves:,} hashes: every proof", proving, "s", baseline, "hashlib alone, same tree", ""),
+        Figure(f"{leaves:,} hashes: one anchoring transaction", anchoring, "s", baseline, "hashlib alone, same tree", ""),
+        Figure(f"{leaves:,} hashes anchored: tree + every proof + tx", total, "s", baseline,
+               "hashlib alone, same tree", "<= 2x"),
+    ]
+
+
+def machine() -> dict[str, object]:
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "system": platform.platform()}
+
+
+def print_table(figures: list[Figure]) -> None:
+    width = max(len(f.name) for f in figures)
+    print(f"{'figure'.ljust(width)}  {'value':>10}  {'baseline':>10}  {'ratio':>7}  target")
+    for f in figures:
+        print(f"{f.name.ljust(width)}  {f.value:>9.3f}{f.unit}  {f.baseline:>9.3f}{f.unit}  {f.ratio:>6.2f}x  {f.target}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("--leaves", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results.json")
+    args = parser.parse_args(argv)
+    figures = bench_anchoring(args.leaves)
+    print_table(figures)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
+    }, indent=2))
+    print(f"\nwritten {args.out.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
