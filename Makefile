@@ -10,9 +10,9 @@ NPM_STAMP := node_modules/.installed
 ARTIFACTS_STAMP := build/contracts/.compiled
 SOURCES := $(shell find contracts -name '*.sol') contracts/compiler.json hardhat.config.js
 
-.PHONY: test setup compile contract-test pytest gas bench clean
+.PHONY: test setup compile typecheck contract-test pytest gas bench clean
 
-test: setup compile contract-test pytest
+test: setup compile typecheck contract-test pytest
 
 setup: $(VENV_STAMP) $(NPM_STAMP)
 
@@ -32,6 +32,9 @@ $(ARTIFACTS_STAMP): $(SOURCES) ledger/compile.py scripts/solc $(VENV_STAMP) $(NP
 	npx hardhat compile
 	$(PY) -m ledger.compile
 	touch $@
+
+typecheck: $(VENV_STAMP)
+	$(PY) -m mypy
 
 contract-test: $(ARTIFACTS_STAMP)
 	npx hardhat test

@@ -206,7 +206,7 @@ class ContractClient:
 
     def with_sender(self, sender: TransactionSender) -> ContractClient:
         """The same client, sending as another account."""
-        return type(self)(self.w3, self.address, list(self.contract.abi), sender, self.errors)
+        return type(self)(self.w3, self.address, [dict(item) for item in self.contract.abi], sender, self.errors)
 
     def _call(self, function: str, *args: Any) -> Any:
         try:

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3._utils.events import get_event_data
@@ -47,7 +48,7 @@ class EventDecoder:
         self._contracts[address] = name
         for item in abi:
             if item.get("type") == "event" and not item.get("anonymous"):
-                self._events[(address, event_abi_to_log_topic(dict(item)))] = dict(item)
+                self._events[(address, event_abi_to_log_topic(dict(item)))] = dict(item)  # type: ignore[arg-type]
         return self
 
     @property
@@ -62,7 +63,7 @@ class EventDecoder:
         abi = self._events.get((address, bytes(log["topics"][0])))
         if abi is None:
             return None
-        data = get_event_data(self._codec, abi, log)  # type: ignore[arg-type]
+        data = get_event_data(self._codec, abi, log)
         return ChainEvent(
             contract=self._contracts[address],
             name=data["event"],

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from eth_abi import decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_abi.abi import decode
+from eth_utils.abi import function_signature_to_4byte_selector
 from hexbytes import HexBytes
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 

@@ -16,11 +16,12 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import TransactionNotFound, Web3Exception
-from web3.types import TxParams, TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 from ledger.errors import TransactionReverted, TransactionTimeout
 from ledger.revert import ErrorDecoder
@@ -54,7 +55,7 @@ class NonceManager:
     order; a failed send gives its nonce back by re-reading the account's pending count.
     """
 
-    def __init__(self, w3: Web3, address: str) -> None:
+    def __init__(self, w3: Web3, address: ChecksumAddress) -> None:
         self._w3 = w3
         self._address = address
         self._lock = threading.Lock()
@@ -114,12 +115,12 @@ class TransactionSender:
         self.gas_price = w3.eth.gas_price
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         return self.account.address
 
     def estimate_gas(self, call: ContractFunction, value: int = 0) -> int:
         """Gas for ``call`` with the margin; a revert raises its decoded error."""
-        params: TxParams = {"from": self.address, "value": value}
+        params: TxParams = {"from": self.address, "value": Wei(value)}
         try:
             estimate = call.estimate_gas(params)
         except Web3Exception as err:
