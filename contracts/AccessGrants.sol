@@ -84,7 +84,7 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
         Grant storage g = _existing(grantId);
         bool byOwner = _callerIsOwner(g.datasetId);
         if (g.status == Status.Pending) {
-            if (!byOwner && !_callerIsCoordinator()) revert GrantsNotReviewer(msg.sender, g.datasetId);
+            if (!byOwner) revert GrantsNotReviewer(msg.sender, g.datasetId);
         } else if (g.status == Status.AwaitingCoApproval) {
             if (!byOwner && !_callerIsCoordinator()) revert GrantsNotOwnerOrCoordinator(msg.sender, grantId);
         } else {
