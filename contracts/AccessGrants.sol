@@ -10,6 +10,8 @@ import {IDataRegistry} from "./interfaces/IDataRegistry.sol";
 contract AccessGrants is IAccessGrants, ConsortiumBound {
     /// @dev From this grade up, the coordinator co-approves every grant.
     uint8 public constant CO_APPROVAL_GRADE = 3;
+    /// @dev Bounds expiry far below uint64's limit.
+    uint64 public constant MAX_DURATION = 100 * 365 days;
 
     IDataRegistry private immutable _registry;
 
@@ -22,15 +24,20 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
     // ------------------------------------------------------------------ writes
 
     function requestAccess(bytes32 grantId, RequestInput calldata input) external whenLedgerNotPaused {
-        if (_consortium.sponsorOf(msg.sender) == 0 && _consortium.departmentOf(msg.sender) == 0) {
-            revert GrantsNotConsumer(msg.sender);
-        }
-        if (grantId == 0 || input.duration == 0 || input.maxUses == 0 || input.actions == 0) {
+        _requireRegistered(msg.sender);
+        if (
+            grantId == 0 ||
+            input.duration == 0 ||
+            input.duration > MAX_DURATION ||
+            input.maxUses == 0 ||
+            input.actions == 0
+        ) {
             revert GrantsInvalidTerms(grantId, input.duration, input.maxUses, input.actions);
         }
         if (_grants[grantId].status != Status.None) revert GrantsRequestExists(grantId);
-        (, , bool frozen) = _registry.useStatus(input.datasetId);
+        (bytes32 owner, , bool frozen) = _registry.useStatus(input.datasetId);
         if (frozen) revert GrantsDatasetFrozen(input.datasetId);
+        if (_consortium.departmentOf(msg.sender) == owner) revert GrantsOwnDataset(input.datasetId);
         _grants[grantId] = Grant({
             grantee: msg.sender,
             status: Status.Pending,
@@ -61,6 +68,7 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
         (bytes32 owner, uint8 grade, bool frozen) = _registry.useStatus(g.datasetId);
         if (_consortium.departmentOf(msg.sender) != owner) revert GrantsNotReviewer(msg.sender, g.datasetId);
         if (frozen) revert GrantsDatasetFrozen(g.datasetId);
+        _requireRegistered(g.grantee);
         bool coApprovalRequired = grade >= CO_APPROVAL_GRADE;
         g.pricePerUse = pricePerUse;
         emit RequestApproved(grantId, g.datasetId, msg.sender, reasonHash, pricePerUse, coApprovalRequired);
@@ -76,6 +84,7 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
         if (!_callerIsCoordinator()) revert GrantsNotCoordinator(msg.sender);
         (, , bool frozen) = _registry.useStatus(g.datasetId);
         if (frozen) revert GrantsDatasetFrozen(g.datasetId);
+        _requireRegistered(g.grantee);
         emit RequestCoApproved(grantId, g.datasetId, msg.sender, reasonHash);
         _activate(grantId, g);
     }
@@ -140,6 +149,13 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
     function _withStatus(bytes32 grantId, Status expected) private view returns (Grant storage g) {
         g = _existing(grantId);
         if (g.status != expected) revert GrantsUnexpectedStatus(grantId, g.status);
+    }
+
+    /// @dev Consumers removed by their sponsor, and departments voted out, get no new grants.
+    function _requireRegistered(address account) private view {
+        if (_consortium.sponsorOf(account) == 0 && _consortium.departmentOf(account) == 0) {
+            revert GrantsNotConsumer(account);
+        }
     }
 
     function _callerIsOwner(bytes32 datasetId) private view returns (bool) {

@@ -54,6 +54,7 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         sequence += 1;
         _used[use.grantId] = sequence;
         emit UseRecorded(use.grantId, t.datasetId, msg.sender, use.action, use.evidenceHash, sequence);
+        emit UsesBatchRecorded(useId, msg.sender, 1, 0);
     }
 
     function recordUses(
@@ -95,6 +96,7 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         Statement storage s = _statements[input.statementId];
         bytes32 digest = keccak256(abi.encode(input));
         if (s.termsDigest == 0) {
+            if (!isOwner) revert UsageStatementNotIssued(input.statementId, msg.sender);
             s.termsDigest = digest;
             s.statementHash = input.statementHash;
         } else if (s.termsDigest != digest) {
@@ -141,7 +143,7 @@ contract UsageLog is IUsageLog, ConsortiumBound {
     // ------------------------------------------------------------------ internals
 
     function _claim(bytes32 id) private {
-        if (id == 0) revert UsageEmptyBatch(id);
+        if (id == 0) revert UsageInvalidId(id);
         if (_ids[id]) revert UsageIdUsed(id);
         _ids[id] = true;
     }

@@ -53,7 +53,7 @@ interface IAccessGrants {
     error GrantsUnknownGrant(bytes32 grantId);
     /// @dev `account` is neither a consumer nor a member department's service account.
     error GrantsNotConsumer(address account);
-    /// @dev A request needs a non-zero id, duration, quota and at least one action.
+    /// @dev A request needs a non-zero id, quota and action set, and a duration of 1 s to 100 years.
     error GrantsInvalidTerms(bytes32 grantId, uint64 duration, uint32 maxUses, uint16 actions);
     /// @dev `account` does not serve the department that owns `datasetId`.
     error GrantsNotReviewer(address account, bytes32 datasetId);
@@ -67,6 +67,8 @@ interface IAccessGrants {
     error GrantsUnexpectedStatus(bytes32 grantId, Status status);
     /// @dev `datasetId` is frozen.
     error GrantsDatasetFrozen(bytes32 datasetId);
+    /// @dev A department needs no grant for its own dataset `datasetId`.
+    error GrantsOwnDataset(bytes32 datasetId);
 
     /// @dev `grantee` asked for access to `datasetId`.
     event AccessRequested(
@@ -104,8 +106,9 @@ interface IAccessGrants {
      *
      * Requirements:
      * - the caller is a consumer or a member department's service account; not paused;
-     * - `grantId` is new and not zero; the dataset exists and is not frozen;
-     * - duration, maxUses and actions are not zero.
+     * - `grantId` is new and not zero; the dataset exists, is not frozen and is not the
+     *   caller's own department's;
+     * - maxUses and actions are not zero; duration is 1 s to 100 years.
      *
      * Emits {AccessRequested}.
      */
@@ -117,7 +120,8 @@ interface IAccessGrants {
      *
      * Requirements:
      * - the caller serves the department owning the dataset; not paused;
-     * - the request is Pending; the dataset is not frozen.
+     * - the request is Pending; the dataset is not frozen;
+     * - the grantee is still a consumer or a member department's service account.
      *
      * Emits {RequestApproved}, and {GrantActivated} unless co-approval is required.
      */
@@ -128,7 +132,8 @@ interface IAccessGrants {
      *
      * Requirements:
      * - the caller is the coordinator; not paused;
-     * - the request is AwaitingCoApproval; the dataset is not frozen.
+     * - the request is AwaitingCoApproval; the dataset is not frozen;
+     * - the grantee is still a consumer or a member department's service account.
      *
      * Emits {RequestCoApproved} and {GrantActivated}.
      */

@@ -60,8 +60,10 @@ interface IUsageLog {
 
     /// @dev The batch or use id `id` was recorded already.
     error UsageIdUsed(bytes32 id);
-    /// @dev A batch holds at least one use; an id is not zero.
-    error UsageEmptyBatch(bytes32 id);
+    /// @dev A batch holds at least one use.
+    error UsageEmptyBatch(bytes32 batchId);
+    /// @dev Use and batch ids are not zero.
+    error UsageInvalidId(bytes32 id);
     /// @dev No grant with `grantId`.
     error UsageUnknownGrant(bytes32 grantId);
     /// @dev `account` may not record `action` under `grantId`.
@@ -82,6 +84,8 @@ interface IUsageLog {
     error UsageNotStatementParty(address account, bytes32 statementId);
     /// @dev The statement differs from the one the other side acknowledged as `statementHash`.
     error UsageStatementMismatch(bytes32 statementId, bytes32 statementHash);
+    /// @dev Only the owner department issues a statement: the consumer acknowledges it after.
+    error UsageStatementNotIssued(bytes32 statementId, address account);
     /// @dev `account`'s side already acknowledged `statementId`.
     error UsageStatementAcknowledged(bytes32 statementId, address account);
 
@@ -97,7 +101,8 @@ interface IUsageLog {
     );
     /// @dev A use of `grantId` was refused for `reason`.
     event UseRefused(bytes32 indexed grantId, address indexed actor, Action action, bytes32 evidenceHash, Refusal reason);
-    /// @dev Batch `batchId` recorded `recorded` uses and refused `refused`.
+    /// @dev Batch `batchId` recorded `recorded` uses and refused `refused`; a single use is a
+    /// batch of one under its use id. The uses are the events of the same transaction.
     event UsesBatchRecorded(bytes32 indexed batchId, address indexed actor, uint32 recorded, uint32 refused);
     /// @dev `party` acknowledged `statementId` for the period and amount given.
     event StatementAcknowledged(
@@ -117,11 +122,11 @@ interface IUsageLog {
      * @dev Records one use, checked against its grant.
      *
      * Requirements:
-     * - not paused; `useId` is new and not zero;
+     * - not paused; `useId` is new and not zero (ids of uses and batches share one space);
      * - the grant exists, is Active, unexpired, within quota and allows `action`;
      * - its dataset is not frozen; the caller may record `action` (see above).
      *
-     * Emits {UseRecorded}.
+     * Emits {UseRecorded} and {UsesBatchRecorded}.
      */
     function recordUse(bytes32 useId, UseInput calldata use) external returns (uint32 sequence);
 
@@ -137,12 +142,13 @@ interface IUsageLog {
     function recordUses(bytes32 batchId, UseInput[] calldata uses) external returns (uint32 recorded);
 
     /**
-     * @dev Acknowledges a settlement statement. The first side fixes its terms; the other
-     * side must acknowledge the same terms, and then the statement is settled.
+     * @dev Acknowledges a settlement statement. The owner department issues it, which fixes
+     * its terms; the consumer must acknowledge the same terms, and then it is settled.
      *
      * Requirements:
      * - not paused; the caller serves `ownerDepartment` or is `consumer`;
-     * - the caller's side has not acknowledged it; the terms match the first acknowledgement.
+     * - the owner department's side comes first;
+     * - the caller's side has not acknowledged it; the terms match the issued ones.
      *
      * Emits {StatementAcknowledged}, and {StatementSettled} on the second side.
      */

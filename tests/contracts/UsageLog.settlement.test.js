@@ -48,10 +48,13 @@ describe("UsageLog settlement", function () {
         .withArgs(statement.statementId, statement.statementHash);
     });
 
-    it("settles a statement the consumer acknowledges first", async function () {
+    it("refuses a consumer acknowledging a statement its owner department has not issued", async function () {
       const { usage, deptA, consumer, statement } = this;
-      await expect(usage.connect(consumer).acknowledgeStatement(statement)).not.to.emit(usage, "StatementSettled");
-      await expect(usage.connect(deptA).acknowledgeStatement(statement))
+      await expect(usage.connect(consumer).acknowledgeStatement(statement))
+        .to.be.revertedWithCustomError(usage, "UsageStatementNotIssued")
+        .withArgs(statement.statementId, consumer.address);
+      await usage.connect(deptA).acknowledgeStatement(statement);
+      await expect(usage.connect(consumer).acknowledgeStatement(statement))
         .to.emit(usage, "StatementSettled")
         .withArgs(statement.statementId, statement.statementHash);
     });
@@ -120,9 +123,9 @@ describe("UsageLog settlement", function () {
     it("shows the statement's hash and which sides acknowledged it", async function () {
       const { usage, deptA, consumer, statement } = this;
       expect(await usage.statement(statement.statementId)).to.deep.equal([ethers.ZeroHash, false, false]);
-      await usage.connect(consumer).acknowledgeStatement(statement);
-      expect(await usage.statement(statement.statementId)).to.deep.equal([statement.statementHash, false, true]);
       await usage.connect(deptA).acknowledgeStatement(statement);
+      expect(await usage.statement(statement.statementId)).to.deep.equal([statement.statementHash, true, false]);
+      await usage.connect(consumer).acknowledgeStatement(statement);
       expect(await usage.statement(statement.statementId)).to.deep.equal([statement.statementHash, true, true]);
     });
   });

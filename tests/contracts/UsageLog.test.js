@@ -83,7 +83,7 @@ describe("UsageLog", function () {
     it("refuses a zero use id", async function () {
       const { usage, deptA, grantId } = this;
       await expect(usage.connect(deptA).recordUse(ethers.ZeroHash, use(grantId, "Query")))
-        .to.be.revertedWithCustomError(usage, "UsageEmptyBatch")
+        .to.be.revertedWithCustomError(usage, "UsageInvalidId")
         .withArgs(ethers.ZeroHash);
     });
 
@@ -120,7 +120,7 @@ describe("UsageLog", function () {
     it("refuses a zero batch id", async function () {
       const { usage, deptA, grantId } = this;
       await expect(usage.connect(deptA).recordUses(ethers.ZeroHash, [use(grantId, "Query")]))
-        .to.be.revertedWithCustomError(usage, "UsageEmptyBatch")
+        .to.be.revertedWithCustomError(usage, "UsageInvalidId")
         .withArgs(ethers.ZeroHash);
     });
 
