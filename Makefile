@@ -10,7 +10,7 @@ NPM_STAMP := node_modules/.installed
 ARTIFACTS_STAMP := build/contracts/.compiled
 SOURCES := $(shell find contracts -name '*.sol') contracts/compiler.json hardhat.config.js
 
-.PHONY: test setup compile typecheck contract-test pytest gas bench clean
+.PHONY: test setup compile typecheck contract-test postgres pytest gas bench clean
 
 test: setup compile typecheck contract-test pytest
 
@@ -39,8 +39,12 @@ typecheck: $(VENV_STAMP)
 contract-test: $(ARTIFACTS_STAMP)
 	npx hardhat test
 
+# Installs PostgreSQL if missing (as root); the tests start their own throwaway server.
+postgres:
+	scripts/ensure-postgres
+
 # pytest exits 5 when it collects nothing; an empty selection is not a failure.
-pytest: $(ARTIFACTS_STAMP)
+pytest: $(ARTIFACTS_STAMP) postgres
 	$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; }
 
 gas: $(ARTIFACTS_STAMP)

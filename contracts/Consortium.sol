@@ -22,6 +22,7 @@ contract Consortium is IConsortium, AccessControl, Pausable {
     mapping(address consumer => bytes32 departmentId) private _consumerSponsor;
     mapping(bytes32 proposalId => Proposal) private _proposals;
     mapping(bytes32 proposalId => mapping(bytes32 departmentId => bool)) private _voted;
+    mapping(bytes32 proposalId => bytes32[] departmentIds) private _voters;
 
     /**
      * @dev `coordinator` seats the founding departments and may appoint auditors and further
@@ -87,13 +88,15 @@ contract Consortium is IConsortium, AccessControl, Pausable {
         Proposal storage p = _openProposal(proposalId);
         if (_voted[proposalId][voter]) revert ConsortiumAlreadyVoted(proposalId, voter);
         _voted[proposalId][voter] = true;
+        _voters[proposalId].push(voter);
         p.yesVotes += 1;
         emit ProposalVoted(proposalId, voter, msg.sender, p.yesVotes);
     }
 
     function execute(bytes32 proposalId) external whenNotPaused onlyMemberOrCoordinator {
         Proposal storage p = _openProposal(proposalId);
-        if (p.yesVotes < p.quorum) revert ConsortiumNoMajority(proposalId, p.yesVotes, p.quorum);
+        (uint32 yesVotes, uint32 quorum) = _tally(proposalId);
+        if (yesVotes < quorum) revert ConsortiumNoMajority(proposalId, yesVotes, quorum);
         p.status = ProposalStatus.Executed;
         emit ProposalExecuted(proposalId, msg.sender);
         if (p.kind == ProposalKind.Admit) {
@@ -149,6 +152,14 @@ contract Consortium is IConsortium, AccessControl, Pausable {
         emit ConsumerRemoved(consumer, sponsor, msg.sender);
     }
 
+    // ------------------------------------------------------------------ roles
+
+    /// @dev DEPARTMENT_ROLE and CONSUMER_ROLE are not the holder's to give up: see {IConsortium-renounceRole}.
+    function renounceRole(bytes32 role, address callerConfirmation) public override(IConsortium, AccessControl) {
+        if (role == DEPARTMENT_ROLE || role == CONSUMER_ROLE) revert ConsortiumRoleFollowsMembership(role);
+        super.renounceRole(role, callerConfirmation);
+    }
+
     // ------------------------------------------------------------------ emergency
 
     function pause() external onlyRole(COORDINATOR_ROLE) {
@@ -187,6 +198,11 @@ contract Consortium is IConsortium, AccessControl, Pausable {
         Proposal memory p = _proposals[proposalId];
         if (p.status == ProposalStatus.None) revert ConsortiumUnknownProposal(proposalId);
         return p;
+    }
+
+    function tally(bytes32 proposalId) external view returns (uint32 yesVotes, uint32 quorum) {
+        if (_proposals[proposalId].status == ProposalStatus.None) revert ConsortiumUnknownProposal(proposalId);
+        return _tally(proposalId);
     }
 
     function sponsorOf(address consumer) external view returns (bytes32) {
@@ -269,6 +285,15 @@ contract Consortium is IConsortium, AccessControl, Pausable {
         if (block.timestamp > p.deadline) revert ConsortiumProposalExpired(proposalId, p.deadline);
     }
 
+    /// @dev A majority of the members now, counting only the votes of departments still members.
+    function _tally(bytes32 proposalId) private view returns (uint32 yesVotes, uint32 quorum) {
+        bytes32[] storage voters = _voters[proposalId];
+        for (uint256 i = 0; i < voters.length; i++) {
+            if (_departments[voters[i]].active) yesVotes++;
+        }
+        quorum = uint32(_memberIds.length / 2 + 1);
+    }
+
     function _admit(
         bytes32 departmentId,
         string memory name,
@@ -299,10 +324,16 @@ contract Consortium is IConsortium, AccessControl, Pausable {
                 break;
             }
         }
+        // Freed rather than left assigned, so that {serviceAccounts} agrees with the events and
+        // the accounts may serve elsewhere.
         address[] storage accounts = _serviceAccounts[departmentId];
         for (uint256 i = 0; i < accounts.length; i++) {
-            _revokeRole(DEPARTMENT_ROLE, accounts[i]);
+            address account = accounts[i];
+            delete _accountDepartment[account];
+            _revokeRole(DEPARTMENT_ROLE, account);
+            emit ServiceAccountRemoved(departmentId, account, msg.sender);
         }
+        delete _serviceAccounts[departmentId];
         emit DepartmentRemoved(departmentId, dept.validator, proposalId);
     }
 

@@ -17,15 +17,17 @@ contract QualityBoard is IQualityBoard, ConsortiumBound {
     }
 
     function openIssue(bytes32 issueId, bytes32 datasetId, uint32 version, bytes32 reportHash) external whenLedgerNotPaused {
-        if (
-            _consortium.departmentOf(msg.sender) == 0 && !_callerIsCoordinator() && !_consortium.isAuditor(msg.sender)
-        ) revert QualityNotInspector(msg.sender);
+        bytes32 openerDepartment = _consortium.departmentOf(msg.sender);
+        if (openerDepartment == 0 && !_callerIsCoordinator() && !_consortium.isAuditor(msg.sender)) {
+            revert QualityNotInspector(msg.sender);
+        }
         if (issueId == 0 || _issues[issueId].status != IssueStatus.None) revert QualityIssueExists(issueId);
         _registry.version(datasetId, version);
         (bytes32 source, , ) = _registry.useStatus(datasetId);
         _issues[issueId] = Issue({
             datasetId: datasetId,
             sourceDepartment: source,
+            openerDepartment: openerDepartment,
             opener: msg.sender,
             version: version,
             repairedVersion: 0,
@@ -45,24 +47,26 @@ contract QualityBoard is IQualityBoard, ConsortiumBound {
     function submitRepair(bytes32 issueId, uint32 repairedVersion, bytes32 noteHash) external whenLedgerNotPaused {
         Issue storage i = _withStatus(issueId, IssueStatus.Returned);
         if (_consortium.departmentOf(msg.sender) != i.sourceDepartment) revert QualityNotSource(msg.sender, issueId);
-        if (repairedVersion <= i.version || repairedVersion > _registry.dataset(i.datasetId).versionCount) {
-            revert QualityInvalidRepair(issueId, i.version, repairedVersion);
+        // A rejected repair stays on record, and every repair is newer than the version at issue.
+        uint32 newerThan = i.repairedVersion == 0 ? i.version : i.repairedVersion;
+        if (repairedVersion <= newerThan || repairedVersion > _registry.dataset(i.datasetId).versionCount) {
+            revert QualityInvalidRepair(issueId, newerThan, repairedVersion);
         }
         i.status = IssueStatus.Repaired;
         i.repairedVersion = repairedVersion;
-        emit IssueRepaired(issueId, i.datasetId, msg.sender, repairedVersion, noteHash);
+        emit IssueRepaired(issueId, i.datasetId, i.sourceDepartment, msg.sender, repairedVersion, noteHash);
     }
 
     function verifyAndClose(bytes32 issueId, bytes32 reportHash) external whenLedgerNotPaused {
         Issue storage i = _reviewable(issueId, IssueStatus.Repaired);
         i.status = IssueStatus.Closed;
-        emit IssueClosed(issueId, i.datasetId, msg.sender, reportHash);
+        emit IssueClosed(issueId, i.datasetId, i.sourceDepartment, msg.sender, i.repairedVersion, reportHash);
     }
 
     function reopen(bytes32 issueId, bytes32 reasonHash) external whenLedgerNotPaused {
         Issue storage i = _reviewable(issueId, IssueStatus.Repaired);
         i.status = IssueStatus.Returned;
-        emit IssueReopened(issueId, i.datasetId, msg.sender, reasonHash);
+        emit IssueReopened(issueId, i.datasetId, i.sourceDepartment, msg.sender, i.repairedVersion, reasonHash);
         emit IssueReturned(issueId, i.datasetId, i.sourceDepartment, msg.sender, reasonHash);
     }
 
@@ -80,6 +84,14 @@ contract QualityBoard is IQualityBoard, ConsortiumBound {
 
     function _reviewable(bytes32 issueId, IssueStatus expected) private view returns (Issue storage i) {
         i = _withStatus(issueId, expected);
-        if (msg.sender != i.opener && !_callerIsCoordinator()) revert QualityNotReviewer(msg.sender, issueId);
+        if (!_isReviewer(i) && !_callerIsCoordinator()) revert QualityNotReviewer(msg.sender, issueId);
+    }
+
+    /// @dev Whether the caller reviews for whoever opened `i`, the coordinator aside.
+    function _isReviewer(Issue storage i) private view returns (bool) {
+        if (i.openerDepartment != 0) return _consortium.departmentOf(msg.sender) == i.openerDepartment;
+        // Opened by an auditor: that account alone, while still an auditor. An issue opened by
+        // the coordinator is the coordinator's, which the caller checks apart.
+        return msg.sender == i.opener && _consortium.isAuditor(msg.sender);
     }
 }

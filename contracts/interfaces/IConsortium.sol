@@ -12,6 +12,12 @@ pragma solidity ^0.8.20;
  *   sensitive grades, opens quality issues and can pause the ledger;
  * - auditors (AUDITOR_ROLE) are appointed by the coordinator;
  * - consumers (CONSUMER_ROLE) are sponsored by a member department.
+ *
+ * DEPARTMENT_ROLE and CONSUMER_ROLE follow membership: only this contract's functions grant,
+ * revoke or give them up, never `grantRole`, `revokeRole` or `renounceRole`.
+ *
+ * A proposal passes when a majority of the departments that are members when it is executed
+ * voted for it: votes of departments removed since do not count.
  */
 interface IConsortium {
     enum ProposalKind {
@@ -32,6 +38,11 @@ interface IConsortium {
         uint64 admittedAt;
     }
 
+    /**
+     * @dev `yesVotes` counts every vote cast, by departments that were members when they voted;
+     * `quorum` is the majority of the members when the proposal was opened. Whether the proposal
+     * can pass now is {tally}'s answer, not these two fields'.
+     */
     struct Proposal {
         ProposalKind kind;
         ProposalStatus status;
@@ -69,7 +80,10 @@ interface IConsortium {
     error ConsortiumProposalExpired(bytes32 proposalId, uint64 deadline);
     /// @dev Department `departmentId` already voted on `proposalId`.
     error ConsortiumAlreadyVoted(bytes32 proposalId, bytes32 departmentId);
-    /// @dev The proposal has `yesVotes`, fewer than the `quorum` a majority needs.
+    /**
+     * @dev `yesVotes` current members voted for the proposal, fewer than the `quorum` a majority
+     * of the current members needs.
+     */
     error ConsortiumNoMajority(bytes32 proposalId, uint32 yesVotes, uint32 quorum);
     /// @dev The consortium cannot remove its last department.
     error ConsortiumLastDepartment(bytes32 departmentId);
@@ -81,6 +95,8 @@ interface IConsortium {
     error ConsortiumNotMemberOrCoordinator(address account);
     /// @dev The ledger is paused in an emergency; no writes until the coordinator unpauses it.
     error ConsortiumIsPaused();
+    /// @dev `role` changes only with membership: it cannot be renounced.
+    error ConsortiumRoleFollowsMembership(bytes32 role);
 
     /// @dev Department `departmentId` became a member, with `validator` as its consensus signer.
     event DepartmentAdmitted(
@@ -90,15 +106,21 @@ interface IConsortium {
         string name,
         address serviceAccount
     );
-    /// @dev Department `departmentId` stopped being a member; `validator` stops signing blocks.
+    /**
+     * @dev Department `departmentId` stopped being a member; `validator` stops signing blocks.
+     * Follows a {ServiceAccountRemoved} for each of its service accounts.
+     */
     event DepartmentRemoved(bytes32 indexed departmentId, address indexed validator, bytes32 indexed proposalId);
     /// @dev `account` now acts for department `departmentId`.
     event ServiceAccountAdded(bytes32 indexed departmentId, address indexed account, address indexed by);
-    /// @dev `account` no longer acts for department `departmentId`.
+    /// @dev `account` no longer acts for department `departmentId`: it was removed, or the department was.
     event ServiceAccountRemoved(bytes32 indexed departmentId, address indexed account, address indexed by);
     /// @dev No more founding departments can be seated.
     event FoundingClosed(address indexed by, uint32 memberCount);
-    /// @dev A proposal to admit or remove `departmentId` was opened.
+    /**
+     * @dev A proposal to admit or remove `departmentId` was opened. `quorum` is the majority it
+     * needs if membership does not change before it is executed.
+     */
     event ProposalOpened(
         bytes32 indexed proposalId,
         ProposalKind indexed kind,
@@ -110,7 +132,7 @@ interface IConsortium {
         uint32 quorum,
         uint64 deadline
     );
-    /// @dev Department `voterDepartment` voted for `proposalId`.
+    /// @dev Department `voterDepartment` voted for `proposalId`; `yesVotes` counts every vote cast so far.
     event ProposalVoted(bytes32 indexed proposalId, bytes32 indexed voterDepartment, address indexed voter, uint32 yesVotes);
     /// @dev `proposalId` passed and took effect.
     event ProposalExecuted(bytes32 indexed proposalId, address indexed by);
@@ -186,13 +208,19 @@ interface IConsortium {
     function vote(bytes32 proposalId) external;
 
     /**
-     * @dev Carries out a proposal that a majority of member departments voted for.
+     * @dev Carries out a proposal that a majority of the current member departments voted for.
+     * Votes of departments removed since they voted do not count (see {tally}). Removing a
+     * department frees its service accounts.
      *
      * Requirements:
      * - the caller is a member department's service account or the coordinator; not paused;
-     * - the proposal is open, before its deadline, and has reached its quorum.
+     * - the proposal is open and before its deadline;
+     * - more than half of the current member departments voted for it;
+     * - for an admission: the department and its service account are still new and free;
+     * - for a removal: the department is still a member and not the last one.
      *
-     * Emits {ProposalExecuted} and {DepartmentAdmitted} or {DepartmentRemoved}.
+     * Emits {ProposalExecuted}, then {DepartmentAdmitted} and {ServiceAccountAdded}, or
+     * {ServiceAccountRemoved} for each of the department's service accounts and {DepartmentRemoved}.
      */
     function execute(bytes32 proposalId) external;
 
@@ -240,6 +268,19 @@ interface IConsortium {
     function removeConsumer(address consumer) external;
 
     /**
+     * @dev Gives up `role`, as OpenZeppelin's {AccessControl-renounceRole} does, except the roles
+     * that follow membership: a service account is taken off through {removeServiceAccount}, a
+     * consumer through {removeConsumer}.
+     *
+     * Requirements:
+     * - `callerConfirmation` is the caller;
+     * - `role` is neither DEPARTMENT_ROLE nor CONSUMER_ROLE.
+     *
+     * Emits {RoleRevoked} if the caller held `role`.
+     */
+    function renounceRole(bytes32 role, address callerConfirmation) external;
+
+    /**
      * @dev Stops every write on the ledger in an emergency.
      *
      * Requirements:
@@ -268,7 +309,7 @@ interface IConsortium {
     /// @dev The department, active or not; reverts with {ConsortiumUnknownDepartment} if never seated.
     function department(bytes32 departmentId) external view returns (Department memory);
 
-    /// @dev The service accounts of `departmentId`.
+    /// @dev The service accounts of `departmentId`; none once it is removed.
     function serviceAccounts(bytes32 departmentId) external view returns (address[] memory);
 
     /// @dev The ids of all active member departments.
@@ -276,6 +317,13 @@ interface IConsortium {
 
     /// @dev The proposal; reverts with {ConsortiumUnknownProposal} if absent.
     function proposal(bytes32 proposalId) external view returns (Proposal memory);
+
+    /**
+     * @dev The votes {execute} would count now, those of departments that are still members,
+     * and the `quorum` a majority of the current members needs; reverts with
+     * {ConsortiumUnknownProposal} if absent.
+     */
+    function tally(bytes32 proposalId) external view returns (uint32 yesVotes, uint32 quorum);
 
     /// @dev The department that sponsors `consumer`, or zero if it is no consumer.
     function sponsorOf(address consumer) external view returns (bytes32);

@@ -1,314 +1,416 @@
+// Founding, service accounts, consumers, roles and the emergency pause.
+// Admission and removal votes are in Consortium.proposals.test.js.
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { anyValue } = require("@nomicfoundation/hardhat-chai-matchers/withArgs");
-const { deploySuite, id, hash, ProposalKind, ProposalStatus, DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD } = require("./fixture");
+const { deploySuite, id, hash, DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD } = require("./fixture");
 
 const NEW_DEPT = id("water-authority");
-const PROPOSAL = id("admit-water");
 
-async function admissionProposed() {
+async function rolesOf(consortium) {
+  return {
+    coordinator: await consortium.COORDINATOR_ROLE(),
+    auditor: await consortium.AUDITOR_ROLE(),
+    department: await consortium.DEPARTMENT_ROLE(),
+    consumer: await consortium.CONSUMER_ROLE(),
+  };
+}
+
+// A consortium still in its founding phase: one department seated, one consumer.
+async function deployFounding() {
+  const [coordinator, deptA, validatorA, validatorB, deptB, consumer, outsider] = await ethers.getSigners();
+  const consortium = await ethers.deployContract("Consortium", [coordinator.address, VOTING_PERIOD]);
+  await consortium.seatFoundingDepartment(DEPT_A, "Statistics Bureau", validatorA.address, deptA.address);
+  await consortium.connect(deptA).registerConsumer(consumer.address, hash("consumer profile"));
+  return { consortium, roles: await rolesOf(consortium), coordinator, deptA, validatorA, validatorB, deptB, consumer, outsider };
+}
+
+async function deployWithRoles() {
   const s = await deploySuite();
-  const newService = s.signers[12];
-  await s.consortium.connect(s.deptA).proposeAdmission(PROPOSAL, NEW_DEPT, "Water Authority", s.spare.address, newService.address);
-  return { ...s, newService };
+  return { ...s, roles: await rolesOf(s.consortium), extra: s.signers[12], extra2: s.signers[13] };
 }
 
 describe("Consortium", function () {
-  describe("founding", function () {
-    it("seats founding departments with their validator and service account", async function () {
-      const s = await loadFixture(deploySuite);
-      expect(await s.consortium.members()).to.deep.equal([DEPT_A, DEPT_B, DEPT_C]);
-      const a = await s.consortium.department(DEPT_A);
-      expect(a.name).to.equal("Statistics Bureau");
-      expect(a.validator).to.equal(s.validatorA.address);
-      expect(a.active).to.equal(true);
-      expect(await s.consortium.departmentOf(s.deptA.address)).to.equal(DEPT_A);
-      expect(await s.consortium.serviceAccounts(DEPT_A)).to.deep.equal([s.deptA.address]);
-      expect(await s.consortium.hasRole(await s.consortium.DEPARTMENT_ROLE(), s.deptA.address)).to.equal(true);
+  describe("deployment", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployFounding));
     });
 
-    it("emits DepartmentAdmitted with a zero proposal id and ServiceAccountAdded", async function () {
-      const [coordinator, dept, validator] = await ethers.getSigners();
-      const consortium = await ethers.deployContract("Consortium", [coordinator.address, VOTING_PERIOD]);
-      await expect(consortium.seatFoundingDepartment(DEPT_A, "Statistics Bureau", validator.address, dept.address))
-        .to.emit(consortium, "DepartmentAdmitted").withArgs(DEPT_A, validator.address, ethers.ZeroHash, "Statistics Bureau", dept.address)
-        .and.to.emit(consortium, "ServiceAccountAdded").withArgs(DEPT_A, dept.address, coordinator.address);
-    });
-
-    it("refuses a founding seat from anyone but the coordinator", async function () {
-      const s = await loadFixture(deploySuite);
-      const role = await s.consortium.COORDINATOR_ROLE();
-      await expect(s.consortium.connect(s.deptA).seatFoundingDepartment(NEW_DEPT, "X", s.spare.address, s.spare.address))
-        .to.be.revertedWithCustomError(s.consortium, "AccessControlUnauthorizedAccount").withArgs(s.deptA.address, role);
-    });
-
-    it("refuses founding seats once founding is closed, and closing twice", async function () {
-      const s = await loadFixture(deploySuite);
-      await expect(s.consortium.seatFoundingDepartment(NEW_DEPT, "X", s.spare.address, s.spare.address))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumFoundingClosed");
-      await expect(s.consortium.closeFounding()).to.be.revertedWithCustomError(s.consortium, "ConsortiumFoundingClosed");
-    });
-
-    it("refuses a duplicate department, a zero id, a zero validator and an account already in use", async function () {
-      const [coordinator, a, b, consumer, validator] = await ethers.getSigners();
-      const consortium = await ethers.deployContract("Consortium", [coordinator.address, VOTING_PERIOD]);
-      await consortium.seatFoundingDepartment(DEPT_A, "A", validator.address, a.address);
-      await expect(consortium.seatFoundingDepartment(DEPT_A, "A again", validator.address, b.address))
-        .to.be.revertedWithCustomError(consortium, "ConsortiumDepartmentExists").withArgs(DEPT_A);
-      await expect(consortium.seatFoundingDepartment(ethers.ZeroHash, "Zero", validator.address, b.address))
-        .to.be.revertedWithCustomError(consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, ethers.ZeroHash);
-      await expect(consortium.seatFoundingDepartment(DEPT_B, "B", ethers.ZeroAddress, b.address))
-        .to.be.revertedWithCustomError(consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, DEPT_B);
-      await expect(consortium.seatFoundingDepartment(DEPT_B, "B", validator.address, a.address))
-        .to.be.revertedWithCustomError(consortium, "ConsortiumAccountInUse").withArgs(a.address, DEPT_A);
-      await consortium.connect(a).registerConsumer(consumer.address, hash("p"));
-      await expect(consortium.seatFoundingDepartment(DEPT_B, "B", validator.address, consumer.address))
-        .to.be.revertedWithCustomError(consortium, "ConsortiumAccountInUse").withArgs(consumer.address, ethers.ZeroHash);
-    });
-
-    it("refuses a zero coordinator at deployment", async function () {
+    it("refuses a zero coordinator", async function () {
       const factory = await ethers.getContractFactory("Consortium");
       await expect(ethers.deployContract("Consortium", [ethers.ZeroAddress, VOTING_PERIOD]))
-        .to.be.revertedWithCustomError(factory, "ConsortiumInvalidArgument");
+        .to.be.revertedWithCustomError(factory, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, ethers.ZeroHash);
+    });
+
+    it("makes the coordinator the admin of the coordinator and auditor roles", async function () {
+      expect(await this.consortium.isCoordinator(this.coordinator.address)).to.equal(true);
+      expect(await this.consortium.getRoleAdmin(this.roles.coordinator)).to.equal(this.roles.coordinator);
+      expect(await this.consortium.getRoleAdmin(this.roles.auditor)).to.equal(this.roles.coordinator);
+      expect(await this.consortium.votingPeriod()).to.equal(VOTING_PERIOD);
+    });
+
+    it("leaves the department and consumer roles to an admin role that nobody holds", async function () {
+      expect(await this.consortium.getRoleAdmin(this.roles.department)).to.equal(ethers.ZeroHash);
+      expect(await this.consortium.getRoleAdmin(this.roles.consumer)).to.equal(ethers.ZeroHash);
+      expect(await this.consortium.hasRole(ethers.ZeroHash, this.coordinator.address)).to.equal(false);
     });
   });
 
-  describe("proposals", function () {
-    it("opens an admission proposal with a majority quorum of the current members", async function () {
-      const s = await loadFixture(deploySuite);
-      const deadline = BigInt(await time.latest()) + 1n + VOTING_PERIOD;
-      await expect(s.consortium.connect(s.deptA).proposeAdmission(PROPOSAL, NEW_DEPT, "Water Authority", s.spare.address, s.signers[12].address))
-        .to.emit(s.consortium, "ProposalOpened")
-        .withArgs(PROPOSAL, ProposalKind.Admit, NEW_DEPT, s.deptA.address, s.spare.address, s.signers[12].address, "Water Authority", 2, deadline);
-      const p = await s.consortium.proposal(PROPOSAL);
-      expect(p.status).to.equal(ProposalStatus.Open);
-      expect(p.quorum).to.equal(2);
+  describe("seatFoundingDepartment", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployFounding));
     });
 
-    it("lets the coordinator propose", async function () {
-      const s = await loadFixture(deploySuite);
-      await expect(s.consortium.proposeAdmission(PROPOSAL, NEW_DEPT, "W", s.spare.address, s.signers[12].address))
-        .to.emit(s.consortium, "ProposalOpened");
+    it("seats a department with its validator and first service account", async function () {
+      await expect(this.consortium.seatFoundingDepartment(DEPT_B, "Health Commission", this.validatorB.address, this.deptB.address))
+        .to.emit(this.consortium, "DepartmentAdmitted")
+        .withArgs(DEPT_B, this.validatorB.address, ethers.ZeroHash, "Health Commission", this.deptB.address)
+        .and.to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_B, this.deptB.address, this.coordinator.address)
+        .and.to.emit(this.consortium, "RoleGranted").withArgs(this.roles.department, this.deptB.address, this.coordinator.address);
+      const dept = await this.consortium.department(DEPT_B);
+      expect([dept.name, dept.validator, dept.active, dept.admittedAt])
+        .to.deep.equal(["Health Commission", this.validatorB.address, true, BigInt(await time.latest())]);
+      expect(await this.consortium.members()).to.deep.equal([DEPT_A, DEPT_B]);
+      expect(await this.consortium.isMember(DEPT_B)).to.equal(true);
+      expect(await this.consortium.departmentOf(this.deptB.address)).to.equal(DEPT_B);
+      expect(await this.consortium.serviceAccounts(DEPT_B)).to.deep.equal([this.deptB.address]);
+      expect(await this.consortium.hasRole(this.roles.department, this.deptB.address)).to.equal(true);
     });
 
-    it("refuses proposals from a consumer or an outsider", async function () {
-      const s = await loadFixture(deploySuite);
-      for (const caller of [s.consumer, s.outsider, s.auditor]) {
-        await expect(s.consortium.connect(caller).proposeAdmission(PROPOSAL, NEW_DEPT, "W", s.spare.address, s.signers[12].address))
-          .to.be.revertedWithCustomError(s.consortium, "ConsortiumNotMemberOrCoordinator").withArgs(caller.address);
-        await expect(s.consortium.connect(caller).proposeRemoval(PROPOSAL, DEPT_C))
-          .to.be.revertedWithCustomError(s.consortium, "ConsortiumNotMemberOrCoordinator").withArgs(caller.address);
+    it("refuses a seat from anyone but the coordinator", async function () {
+      for (const caller of [this.deptA, this.outsider]) {
+        await expect(this.consortium.connect(caller).seatFoundingDepartment(DEPT_B, "B", this.validatorB.address, this.deptB.address))
+          .to.be.revertedWithCustomError(this.consortium, "AccessControlUnauthorizedAccount")
+          .withArgs(caller.address, this.roles.coordinator);
       }
     });
 
-    it("refuses a duplicate or zero proposal id, an existing department, and removing an unknown one", async function () {
-      const s = await loadFixture(admissionProposed);
-      await expect(s.consortium.connect(s.deptB).proposeRemoval(PROPOSAL, DEPT_C))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumProposalExists").withArgs(PROPOSAL);
-      await expect(s.consortium.connect(s.deptB).proposeRemoval(ethers.ZeroHash, DEPT_C))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, ethers.ZeroHash);
-      await expect(s.consortium.connect(s.deptB).proposeAdmission(id("p2"), DEPT_C, "C", s.spare.address, s.signers[13].address))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumDepartmentExists").withArgs(DEPT_C);
-      await expect(s.consortium.connect(s.deptB).proposeRemoval(id("p3"), NEW_DEPT))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumUnknownDepartment").withArgs(NEW_DEPT);
+    it("refuses a department id seated already", async function () {
+      await expect(this.consortium.seatFoundingDepartment(DEPT_A, "Again", this.validatorB.address, this.deptB.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumDepartmentExists").withArgs(DEPT_A);
     });
 
-    it("counts one vote per department, whichever of its service accounts casts it", async function () {
-      const s = await loadFixture(admissionProposed);
-      await s.consortium.connect(s.deptA).addServiceAccount(s.signers[14].address);
-      await expect(s.consortium.connect(s.deptA).vote(PROPOSAL))
-        .to.emit(s.consortium, "ProposalVoted").withArgs(PROPOSAL, DEPT_A, s.deptA.address, 1);
-      await expect(s.consortium.connect(s.signers[14]).vote(PROPOSAL))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumAlreadyVoted").withArgs(PROPOSAL, DEPT_A);
+    it("refuses a zero department id or an empty name", async function () {
+      await expect(this.consortium.seatFoundingDepartment(ethers.ZeroHash, "B", this.validatorB.address, this.deptB.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, ethers.ZeroHash);
+      await expect(this.consortium.seatFoundingDepartment(DEPT_B, "", this.validatorB.address, this.deptB.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, DEPT_B);
     });
 
-    it("refuses votes from non-members, on unknown proposals and after the deadline", async function () {
-      const s = await loadFixture(admissionProposed);
-      await expect(s.consortium.connect(s.consumer).vote(PROPOSAL))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumNotADepartment").withArgs(s.consumer.address);
-      await expect(s.consortium.vote(PROPOSAL))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumNotADepartment").withArgs(s.coordinator.address);
-      await expect(s.consortium.connect(s.deptA).vote(id("nope")))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumUnknownProposal").withArgs(id("nope"));
-      const { deadline } = await s.consortium.proposal(PROPOSAL);
-      await time.increaseTo(deadline + 1n);
-      await expect(s.consortium.connect(s.deptA).vote(PROPOSAL))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumProposalExpired").withArgs(PROPOSAL, deadline);
-      await expect(s.consortium.connect(s.deptA).execute(PROPOSAL))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumProposalExpired").withArgs(PROPOSAL, deadline);
+    it("refuses a zero validator", async function () {
+      await expect(this.consortium.seatFoundingDepartment(DEPT_B, "B", ethers.ZeroAddress, this.deptB.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, DEPT_B);
     });
 
-    it("refuses to execute an admission passed without a majority", async function () {
-      const s = await loadFixture(admissionProposed);
-      await expect(s.consortium.connect(s.deptA).execute(PROPOSAL))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumNoMajority").withArgs(PROPOSAL, 0, 2);
-      await s.consortium.connect(s.deptA).vote(PROPOSAL);
-      await expect(s.consortium.connect(s.deptA).execute(PROPOSAL))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumNoMajority").withArgs(PROPOSAL, 1, 2);
-      expect(await s.consortium.isMember(NEW_DEPT)).to.equal(false);
+    it("refuses a zero service account", async function () {
+      await expect(this.consortium.seatFoundingDepartment(DEPT_B, "B", this.validatorB.address, ethers.ZeroAddress))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, ethers.ZeroHash);
     });
 
-    it("refuses execution by an outsider", async function () {
-      const s = await loadFixture(admissionProposed);
-      await s.consortium.connect(s.deptA).vote(PROPOSAL);
-      await s.consortium.connect(s.deptB).vote(PROPOSAL);
-      await expect(s.consortium.connect(s.outsider).execute(PROPOSAL))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumNotMemberOrCoordinator").withArgs(s.outsider.address);
+    it("refuses a service account that already serves a department", async function () {
+      await expect(this.consortium.seatFoundingDepartment(DEPT_B, "B", this.validatorB.address, this.deptA.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.deptA.address, DEPT_A);
     });
 
-    it("admits a department once a majority voted, and raises the quorum for later proposals", async function () {
-      const s = await loadFixture(admissionProposed);
-      await s.consortium.connect(s.deptA).vote(PROPOSAL);
-      await s.consortium.connect(s.deptB).vote(PROPOSAL);
-      await expect(s.consortium.execute(PROPOSAL))
-        .to.emit(s.consortium, "ProposalExecuted").withArgs(PROPOSAL, s.coordinator.address)
-        .and.to.emit(s.consortium, "DepartmentAdmitted").withArgs(NEW_DEPT, s.spare.address, PROPOSAL, "Water Authority", s.newService.address)
-        .and.to.emit(s.consortium, "ServiceAccountAdded").withArgs(NEW_DEPT, s.newService.address, s.coordinator.address);
-      expect(await s.consortium.members()).to.deep.equal([DEPT_A, DEPT_B, DEPT_C, NEW_DEPT]);
-      expect(await s.consortium.departmentOf(s.newService.address)).to.equal(NEW_DEPT);
-      expect(await s.consortium.hasRole(await s.consortium.DEPARTMENT_ROLE(), s.newService.address)).to.equal(true);
-      expect((await s.consortium.proposal(PROPOSAL)).status).to.equal(ProposalStatus.Executed);
-      await s.consortium.connect(s.newService).proposeRemoval(id("remove-c"), DEPT_C);
-      expect((await s.consortium.proposal(id("remove-c"))).quorum).to.equal(3);
-      await expect(s.consortium.execute(PROPOSAL))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumProposalClosed").withArgs(PROPOSAL, ProposalStatus.Executed);
+    it("refuses a service account that is a consumer", async function () {
+      await expect(this.consortium.seatFoundingDepartment(DEPT_B, "B", this.validatorB.address, this.consumer.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.consumer.address, ethers.ZeroHash);
     });
 
-    it("removes a department by majority: inactive, its accounts lose their role", async function () {
-      const s = await loadFixture(deploySuite);
-      const removal = id("remove-c");
-      await s.consortium.connect(s.deptA).proposeRemoval(removal, DEPT_C);
-      expect((await s.consortium.proposal(removal)).kind).to.equal(ProposalKind.Remove);
-      await s.consortium.connect(s.deptA).vote(removal);
-      await s.consortium.connect(s.deptB).vote(removal);
-      await expect(s.consortium.connect(s.deptB).execute(removal))
-        .to.emit(s.consortium, "DepartmentRemoved").withArgs(DEPT_C, s.validatorC.address, removal);
-      expect(await s.consortium.isMember(DEPT_C)).to.equal(false);
-      expect(await s.consortium.departmentOf(s.deptC.address)).to.equal(ethers.ZeroHash);
-      expect(await s.consortium.hasRole(await s.consortium.DEPARTMENT_ROLE(), s.deptC.address)).to.equal(false);
-      expect([...(await s.consortium.members())]).to.have.members([DEPT_A, DEPT_B]);
-      expect((await s.consortium.department(DEPT_C)).active).to.equal(false);
-      await expect(s.consortium.connect(s.deptC).vote(removal))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumNotADepartment").withArgs(s.deptC.address);
-      await expect(s.consortium.connect(s.deptA).proposeAdmission(id("back"), DEPT_C, "C", s.spare.address, s.signers[13].address))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumDepartmentExists").withArgs(DEPT_C);
-    });
-
-    it("never removes the last department", async function () {
-      const [coordinator, a, validator] = await ethers.getSigners();
-      const consortium = await ethers.deployContract("Consortium", [coordinator.address, VOTING_PERIOD]);
-      await consortium.seatFoundingDepartment(DEPT_A, "A", validator.address, a.address);
-      await expect(consortium.connect(a).proposeRemoval(id("r"), DEPT_A))
-        .to.be.revertedWithCustomError(consortium, "ConsortiumLastDepartment").withArgs(DEPT_A);
+    it("refuses every seat once founding is closed", async function () {
+      await this.consortium.closeFounding();
+      await expect(this.consortium.seatFoundingDepartment(DEPT_B, "B", this.validatorB.address, this.deptB.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumFoundingClosed");
     });
   });
 
-  describe("service accounts", function () {
-    it("adds and removes a department's own service accounts", async function () {
-      const s = await loadFixture(deploySuite);
-      const extra = s.signers[14];
-      await expect(s.consortium.connect(s.deptA).addServiceAccount(extra.address))
-        .to.emit(s.consortium, "ServiceAccountAdded").withArgs(DEPT_A, extra.address, s.deptA.address);
-      expect(await s.consortium.departmentOf(extra.address)).to.equal(DEPT_A);
-      await expect(s.consortium.connect(extra).removeServiceAccount(s.deptA.address))
-        .to.emit(s.consortium, "ServiceAccountRemoved").withArgs(DEPT_A, s.deptA.address, extra.address);
-      expect(await s.consortium.serviceAccounts(DEPT_A)).to.deep.equal([extra.address]);
-      expect(await s.consortium.departmentOf(s.deptA.address)).to.equal(ethers.ZeroHash);
+  describe("closeFounding", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployFounding));
     });
 
-    it("refuses removing the last account, another department's account, and additions by outsiders", async function () {
-      const s = await loadFixture(deploySuite);
-      await expect(s.consortium.connect(s.deptA).removeServiceAccount(s.deptA.address))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumLastServiceAccount").withArgs(DEPT_A);
-      await expect(s.consortium.connect(s.deptA).removeServiceAccount(s.deptB.address))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumNotADepartment").withArgs(s.deptB.address);
-      await expect(s.consortium.connect(s.outsider).addServiceAccount(s.spare.address))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumNotADepartment").withArgs(s.outsider.address);
-      await expect(s.consortium.connect(s.deptA).addServiceAccount(s.deptB.address))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumAccountInUse").withArgs(s.deptB.address, DEPT_B);
-      await expect(s.consortium.connect(s.deptA).addServiceAccount(ethers.ZeroAddress))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumInvalidArgument");
+    it("ends the founding phase with the number of departments seated", async function () {
+      await expect(this.consortium.closeFounding())
+        .to.emit(this.consortium, "FoundingClosed").withArgs(this.coordinator.address, 1);
+    });
+
+    it("refuses closing twice", async function () {
+      await this.consortium.closeFounding();
+      await expect(this.consortium.closeFounding()).to.be.revertedWithCustomError(this.consortium, "ConsortiumFoundingClosed");
+    });
+
+    it("refuses anyone but the coordinator", async function () {
+      await expect(this.consortium.connect(this.deptA).closeFounding())
+        .to.be.revertedWithCustomError(this.consortium, "AccessControlUnauthorizedAccount")
+        .withArgs(this.deptA.address, this.roles.coordinator);
     });
   });
 
-  describe("consumers and auditors", function () {
-    it("registers a consumer sponsored by the caller's department", async function () {
-      const s = await loadFixture(deploySuite);
-      await expect(s.consortium.connect(s.deptC).registerConsumer(s.spare.address, hash("research institute")))
-        .to.emit(s.consortium, "ConsumerRegistered").withArgs(s.spare.address, DEPT_C, s.deptC.address, hash("research institute"));
-      expect(await s.consortium.sponsorOf(s.spare.address)).to.equal(DEPT_C);
-      expect(await s.consortium.hasRole(await s.consortium.CONSUMER_ROLE(), s.spare.address)).to.equal(true);
+  describe("addServiceAccount", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployWithRoles));
     });
 
-    it("refuses consumers registered by outsiders, twice, or over a service account", async function () {
-      const s = await loadFixture(deploySuite);
-      await expect(s.consortium.connect(s.consumer).registerConsumer(s.spare.address, hash("x")))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumNotADepartment").withArgs(s.consumer.address);
-      await expect(s.consortium.connect(s.deptC).registerConsumer(s.consumer.address, hash("x")))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumAccountInUse").withArgs(s.consumer.address, ethers.ZeroHash);
-      await expect(s.consortium.connect(s.deptC).registerConsumer(s.deptA.address, hash("x")))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumAccountInUse").withArgs(s.deptA.address, DEPT_A);
+    it("lets a department act through a further service account", async function () {
+      await expect(this.consortium.connect(this.deptA).addServiceAccount(this.extra.address))
+        .to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_A, this.extra.address, this.deptA.address);
+      expect(await this.consortium.departmentOf(this.extra.address)).to.equal(DEPT_A);
+      expect(await this.consortium.serviceAccounts(DEPT_A)).to.deep.equal([this.deptA.address, this.extra.address]);
+      expect(await this.consortium.hasRole(this.roles.department, this.extra.address)).to.equal(true);
+      await expect(this.consortium.connect(this.extra).registerConsumer(this.extra2.address, hash("p")))
+        .to.emit(this.consortium, "ConsumerRegistered").withArgs(this.extra2.address, DEPT_A, this.extra.address, hash("p"));
     });
 
-    it("lets the sponsor or the coordinator remove a consumer, and no one else", async function () {
-      const s = await loadFixture(deploySuite);
-      await expect(s.consortium.connect(s.deptB).removeConsumer(s.consumer.address))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumNotSponsor").withArgs(s.deptB.address, s.consumer.address);
-      await expect(s.consortium.connect(s.deptA).removeConsumer(s.consumer.address))
-        .to.emit(s.consortium, "ConsumerRemoved").withArgs(s.consumer.address, DEPT_A, s.deptA.address);
-      await expect(s.consortium.connect(s.deptA).removeConsumer(s.consumer.address))
-        .to.be.revertedWithCustomError(s.consortium, "ConsortiumUnknownConsumer").withArgs(s.consumer.address);
-      await expect(s.consortium.removeConsumer(s.consumer2.address))
-        .to.emit(s.consortium, "ConsumerRemoved").withArgs(s.consumer2.address, DEPT_B, s.coordinator.address);
+    it("refuses a caller that serves no active department", async function () {
+      for (const caller of [this.coordinator, this.auditor, this.consumer, this.outsider]) {
+        await expect(this.consortium.connect(caller).addServiceAccount(this.extra.address))
+          .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotADepartment").withArgs(caller.address);
+      }
     });
 
-    it("lets only the coordinator appoint auditors", async function () {
-      const s = await loadFixture(deploySuite);
-      const auditorRole = await s.consortium.AUDITOR_ROLE();
-      const coordinatorRole = await s.consortium.COORDINATOR_ROLE();
-      expect(await s.consortium.isAuditor(s.auditor.address)).to.equal(true);
-      await expect(s.consortium.connect(s.deptA).grantRole(auditorRole, s.spare.address))
-        .to.be.revertedWithCustomError(s.consortium, "AccessControlUnauthorizedAccount").withArgs(s.deptA.address, coordinatorRole);
+    it("refuses the zero address", async function () {
+      await expect(this.consortium.connect(this.deptA).addServiceAccount(ethers.ZeroAddress))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, ethers.ZeroHash);
     });
 
-    it("lets nobody grant the department or consumer role outside the contract's rules", async function () {
-      const s = await loadFixture(deploySuite);
-      for (const role of [await s.consortium.DEPARTMENT_ROLE(), await s.consortium.CONSUMER_ROLE()]) {
-        await expect(s.consortium.grantRole(role, s.spare.address))
-          .to.be.revertedWithCustomError(s.consortium, "AccessControlUnauthorizedAccount").withArgs(s.coordinator.address, ethers.ZeroHash);
+    it("refuses an account that serves a department or is a consumer", async function () {
+      await expect(this.consortium.connect(this.deptA).addServiceAccount(this.deptB.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.deptB.address, DEPT_B);
+      await expect(this.consortium.connect(this.deptA).addServiceAccount(this.consumer.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.consumer.address, ethers.ZeroHash);
+    });
+  });
+
+  describe("removeServiceAccount", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployWithRoles));
+      await this.consortium.connect(this.deptA).addServiceAccount(this.extra.address);
+    });
+
+    it("takes the account and its role away from the department", async function () {
+      await expect(this.consortium.connect(this.extra).removeServiceAccount(this.deptA.address))
+        .to.emit(this.consortium, "ServiceAccountRemoved").withArgs(DEPT_A, this.deptA.address, this.extra.address)
+        .and.to.emit(this.consortium, "RoleRevoked").withArgs(this.roles.department, this.deptA.address, this.extra.address);
+      expect(await this.consortium.serviceAccounts(DEPT_A)).to.deep.equal([this.extra.address]);
+      expect(await this.consortium.departmentOf(this.deptA.address)).to.equal(ethers.ZeroHash);
+      expect(await this.consortium.hasRole(this.roles.department, this.deptA.address)).to.equal(false);
+    });
+
+    it("frees the account to serve another department", async function () {
+      await this.consortium.connect(this.deptA).removeServiceAccount(this.extra.address);
+      await expect(this.consortium.connect(this.deptB).addServiceAccount(this.extra.address))
+        .to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_B, this.extra.address, this.deptB.address);
+    });
+
+    it("refuses removing a department's last service account", async function () {
+      await this.consortium.connect(this.deptA).removeServiceAccount(this.extra.address);
+      await expect(this.consortium.connect(this.deptA).removeServiceAccount(this.deptA.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumLastServiceAccount").withArgs(DEPT_A);
+    });
+
+    it("refuses removing another department's account", async function () {
+      await expect(this.consortium.connect(this.deptA).removeServiceAccount(this.deptB.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotADepartment").withArgs(this.deptB.address);
+    });
+
+    it("refuses a caller that serves no active department", async function () {
+      for (const caller of [this.coordinator, this.consumer, this.outsider]) {
+        await expect(this.consortium.connect(caller).removeServiceAccount(this.extra.address))
+          .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotADepartment").withArgs(caller.address);
       }
     });
   });
 
-  describe("emergency pause", function () {
-    it("lets only the coordinator pause and unpause", async function () {
-      const s = await loadFixture(deploySuite);
-      const role = await s.consortium.COORDINATOR_ROLE();
-      await expect(s.consortium.connect(s.deptA).pause())
-        .to.be.revertedWithCustomError(s.consortium, "AccessControlUnauthorizedAccount").withArgs(s.deptA.address, role);
-      await expect(s.consortium.pause()).to.emit(s.consortium, "Paused").withArgs(s.coordinator.address);
-      await expect(s.consortium.pause()).to.be.revertedWithCustomError(s.consortium, "EnforcedPause");
-      await expect(s.consortium.connect(s.deptA).unpause())
-        .to.be.revertedWithCustomError(s.consortium, "AccessControlUnauthorizedAccount").withArgs(s.deptA.address, role);
-      await expect(s.consortium.unpause()).to.emit(s.consortium, "Unpaused").withArgs(s.coordinator.address);
-      await expect(s.consortium.unpause()).to.be.revertedWithCustomError(s.consortium, "ExpectedPause");
+  describe("registerConsumer", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployWithRoles));
     });
 
-    it("refuses membership writes while paused", async function () {
-      const s = await loadFixture(admissionProposed);
-      await s.consortium.pause();
-      const calls = [
-        () => s.consortium.connect(s.deptA).vote(PROPOSAL),
-        () => s.consortium.connect(s.deptA).execute(PROPOSAL),
-        () => s.consortium.connect(s.deptA).proposeRemoval(id("r"), DEPT_C),
-        () => s.consortium.connect(s.deptA).proposeAdmission(id("a"), id("new"), "N", s.spare.address, s.signers[15].address),
-        () => s.consortium.connect(s.deptA).addServiceAccount(s.signers[15].address),
-        () => s.consortium.connect(s.deptA).removeServiceAccount(s.deptA.address),
-        () => s.consortium.connect(s.deptA).registerConsumer(s.signers[15].address, hash("x")),
-        () => s.consortium.connect(s.deptA).removeConsumer(s.consumer.address),
+    it("makes an account a consumer sponsored by the caller's department", async function () {
+      await expect(this.consortium.connect(this.deptC).registerConsumer(this.extra.address, hash("research institute")))
+        .to.emit(this.consortium, "ConsumerRegistered").withArgs(this.extra.address, DEPT_C, this.deptC.address, hash("research institute"))
+        .and.to.emit(this.consortium, "RoleGranted").withArgs(this.roles.consumer, this.extra.address, this.deptC.address);
+      expect(await this.consortium.sponsorOf(this.extra.address)).to.equal(DEPT_C);
+      expect(await this.consortium.hasRole(this.roles.consumer, this.extra.address)).to.equal(true);
+    });
+
+    it("refuses a caller that serves no active department", async function () {
+      for (const caller of [this.coordinator, this.auditor, this.consumer, this.outsider]) {
+        await expect(this.consortium.connect(caller).registerConsumer(this.extra.address, hash("p")))
+          .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotADepartment").withArgs(caller.address);
+      }
+    });
+
+    it("refuses the zero address", async function () {
+      await expect(this.consortium.connect(this.deptA).registerConsumer(ethers.ZeroAddress, hash("p")))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, ethers.ZeroHash);
+    });
+
+    it("refuses a consumer registered already, even by another sponsor", async function () {
+      await expect(this.consortium.connect(this.deptC).registerConsumer(this.consumer.address, hash("p")))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.consumer.address, ethers.ZeroHash);
+    });
+
+    it("refuses a service account", async function () {
+      await expect(this.consortium.connect(this.deptC).registerConsumer(this.deptA.address, hash("p")))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.deptA.address, DEPT_A);
+    });
+  });
+
+  describe("removeConsumer", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployWithRoles));
+    });
+
+    it("lets the sponsor department take the consumer role away", async function () {
+      await expect(this.consortium.connect(this.deptA).removeConsumer(this.consumer.address))
+        .to.emit(this.consortium, "ConsumerRemoved").withArgs(this.consumer.address, DEPT_A, this.deptA.address)
+        .and.to.emit(this.consortium, "RoleRevoked").withArgs(this.roles.consumer, this.consumer.address, this.deptA.address);
+      expect(await this.consortium.sponsorOf(this.consumer.address)).to.equal(ethers.ZeroHash);
+      expect(await this.consortium.hasRole(this.roles.consumer, this.consumer.address)).to.equal(false);
+    });
+
+    it("lets the coordinator remove any consumer", async function () {
+      await expect(this.consortium.removeConsumer(this.consumer2.address))
+        .to.emit(this.consortium, "ConsumerRemoved").withArgs(this.consumer2.address, DEPT_B, this.coordinator.address);
+    });
+
+    it("refuses another department, an auditor, the consumer itself and outsiders", async function () {
+      for (const caller of [this.deptB, this.auditor, this.consumer, this.outsider]) {
+        await expect(this.consortium.connect(caller).removeConsumer(this.consumer.address))
+          .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotSponsor").withArgs(caller.address, this.consumer.address);
+      }
+    });
+
+    it("refuses an account that is not a consumer", async function () {
+      await this.consortium.connect(this.deptA).removeConsumer(this.consumer.address);
+      for (const account of [this.consumer, this.outsider]) {
+        await expect(this.consortium.connect(this.deptA).removeConsumer(account.address))
+          .to.be.revertedWithCustomError(this.consortium, "ConsortiumUnknownConsumer").withArgs(account.address);
+      }
+    });
+  });
+
+  describe("roles granted directly", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployWithRoles));
+    });
+
+    it("lets the coordinator appoint and dismiss auditors", async function () {
+      await expect(this.consortium.grantRole(this.roles.auditor, this.extra.address))
+        .to.emit(this.consortium, "RoleGranted").withArgs(this.roles.auditor, this.extra.address, this.coordinator.address);
+      expect(await this.consortium.isAuditor(this.extra.address)).to.equal(true);
+      await expect(this.consortium.revokeRole(this.roles.auditor, this.extra.address))
+        .to.emit(this.consortium, "RoleRevoked").withArgs(this.roles.auditor, this.extra.address, this.coordinator.address);
+      expect(await this.consortium.isAuditor(this.extra.address)).to.equal(false);
+    });
+
+    it("refuses an auditor appointed by anyone but the coordinator", async function () {
+      for (const caller of [this.deptA, this.auditor, this.consumer, this.outsider]) {
+        await expect(this.consortium.connect(caller).grantRole(this.roles.auditor, this.extra.address))
+          .to.be.revertedWithCustomError(this.consortium, "AccessControlUnauthorizedAccount")
+          .withArgs(caller.address, this.roles.coordinator);
+      }
+    });
+
+    it("lets nobody grant the department or consumer role, not even the coordinator", async function () {
+      for (const role of [this.roles.department, this.roles.consumer]) {
+        for (const caller of [this.coordinator, this.deptA]) {
+          await expect(this.consortium.connect(caller).grantRole(role, this.extra.address))
+            .to.be.revertedWithCustomError(this.consortium, "AccessControlUnauthorizedAccount")
+            .withArgs(caller.address, ethers.ZeroHash);
+        }
+      }
+    });
+
+    it("lets nobody revoke the department or consumer role outside the membership rules", async function () {
+      await expect(this.consortium.revokeRole(this.roles.department, this.deptA.address))
+        .to.be.revertedWithCustomError(this.consortium, "AccessControlUnauthorizedAccount").withArgs(this.coordinator.address, ethers.ZeroHash);
+      await expect(this.consortium.connect(this.deptA).revokeRole(this.roles.consumer, this.consumer.address))
+        .to.be.revertedWithCustomError(this.consortium, "AccessControlUnauthorizedAccount").withArgs(this.deptA.address, ethers.ZeroHash);
+    });
+  });
+
+  describe("pause and unpause", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployWithRoles));
+    });
+
+    it("lets the coordinator pause the ledger", async function () {
+      await expect(this.consortium.pause()).to.emit(this.consortium, "Paused").withArgs(this.coordinator.address);
+      expect(await this.consortium.paused()).to.equal(true);
+    });
+
+    it("refuses a pause by anyone but the coordinator", async function () {
+      for (const caller of [this.deptA, this.auditor, this.outsider]) {
+        await expect(this.consortium.connect(caller).pause())
+          .to.be.revertedWithCustomError(this.consortium, "AccessControlUnauthorizedAccount").withArgs(caller.address, this.roles.coordinator);
+      }
+    });
+
+    it("refuses pausing twice", async function () {
+      await this.consortium.pause();
+      await expect(this.consortium.pause()).to.be.revertedWithCustomError(this.consortium, "EnforcedPause");
+    });
+
+    it("lets the coordinator, and only the coordinator, unpause", async function () {
+      await this.consortium.pause();
+      await expect(this.consortium.connect(this.deptA).unpause())
+        .to.be.revertedWithCustomError(this.consortium, "AccessControlUnauthorizedAccount").withArgs(this.deptA.address, this.roles.coordinator);
+      await expect(this.consortium.unpause()).to.emit(this.consortium, "Unpaused").withArgs(this.coordinator.address);
+      expect(await this.consortium.paused()).to.equal(false);
+    });
+
+    it("refuses unpausing a ledger that is not paused", async function () {
+      await expect(this.consortium.unpause()).to.be.revertedWithCustomError(this.consortium, "ExpectedPause");
+    });
+
+    it("refuses every membership write while paused, and accepts them again once unpaused", async function () {
+      const proposal = id("admit-water");
+      await this.consortium.connect(this.deptA).proposeAdmission(proposal, NEW_DEPT, "Water", this.spare.address, this.extra.address);
+      await this.consortium.connect(this.deptA).addServiceAccount(this.extra2.address);
+      await this.consortium.pause();
+      const fresh = this.signers[14].address;
+      const writes = [
+        () => this.consortium.connect(this.deptA).proposeAdmission(id("a"), id("new"), "N", this.spare.address, fresh),
+        () => this.consortium.connect(this.deptA).proposeRemoval(id("r"), DEPT_C),
+        () => this.consortium.connect(this.deptA).vote(proposal),
+        () => this.consortium.execute(proposal),
+        () => this.consortium.connect(this.deptA).addServiceAccount(fresh),
+        () => this.consortium.connect(this.deptA).removeServiceAccount(this.extra2.address),
+        () => this.consortium.connect(this.deptA).registerConsumer(fresh, hash("p")),
+        () => this.consortium.connect(this.deptA).removeConsumer(this.consumer.address),
       ];
-      for (const call of calls) await expect(call()).to.be.revertedWithCustomError(s.consortium, "EnforcedPause");
+      for (const write of writes) await expect(write()).to.be.revertedWithCustomError(this.consortium, "EnforcedPause");
+      await this.consortium.unpause();
+      await expect(this.consortium.connect(this.deptA).vote(proposal)).to.emit(this.consortium, "ProposalVoted");
+    });
+  });
+
+  describe("views", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployWithRoles));
+    });
+
+    it("answers a department that was never seated with ConsortiumUnknownDepartment", async function () {
+      await expect(this.consortium.department(NEW_DEPT))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumUnknownDepartment").withArgs(NEW_DEPT);
+      expect(await this.consortium.isMember(NEW_DEPT)).to.equal(false);
+      expect(await this.consortium.serviceAccounts(NEW_DEPT)).to.deep.equal([]);
+    });
+
+    it("answers an unknown proposal with ConsortiumUnknownProposal", async function () {
+      await expect(this.consortium.proposal(id("nope")))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumUnknownProposal").withArgs(id("nope"));
+    });
+
+    it("tells each kind of account apart", async function () {
+      expect(await this.consortium.departmentOf(this.outsider.address)).to.equal(ethers.ZeroHash);
+      expect(await this.consortium.departmentOf(this.consumer.address)).to.equal(ethers.ZeroHash);
+      expect(await this.consortium.sponsorOf(this.deptA.address)).to.equal(ethers.ZeroHash);
+      expect(await this.consortium.isCoordinator(this.deptA.address)).to.equal(false);
+      expect(await this.consortium.isAuditor(this.auditor.address)).to.equal(true);
+      expect(await this.consortium.isAuditor(this.coordinator.address)).to.equal(false);
     });
   });
 });

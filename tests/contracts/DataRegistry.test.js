@@ -1,194 +1,323 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
-const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
+const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
 const { deploySuite, datasetInput, id, hash, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
 
 const CENSUS = id("census-2026");
 const HEALTH = id("health-stats");
+const GHOST = id("never-registered");
 
+// The suite with CENSUS registered by DEPT_A (grade 1, usage right to DEPT_B, no versions yet).
 async function registered() {
   const s = await deploySuite();
   await s.registry.connect(s.deptA).registerDataset(CENSUS, datasetInput());
-  return s;
+  return { ...s, extra: s.signers[12] };
+}
+
+async function removeDepartment(consortium, departmentId, voters) {
+  const proposalId = hash(`remove ${departmentId}`);
+  await consortium.connect(voters[0]).proposeRemoval(proposalId, departmentId);
+  for (const voter of voters) await consortium.connect(voter).vote(proposalId);
+  await consortium.execute(proposalId);
 }
 
 describe("DataRegistry", function () {
+  beforeEach(async function () {
+    Object.assign(this, await loadFixture(registered));
+  });
+
   describe("registerDataset", function () {
-    it("records the dataset, its owner, lineage and rights split", async function () {
-      const s = await loadFixture(registered);
-      const input = datasetInput({ grade: 2, parents: [CENSUS], usage: [DEPT_A, DEPT_C], beneficiary: s.spare.address });
-      await expect(s.registry.connect(s.deptB).registerDataset(HEALTH, input))
-        .to.emit(s.registry, "DatasetRegistered")
-        .withArgs(HEALTH, DEPT_B, s.deptB.address, input.metadataHash, input.category, 2, input.updateInterval, [CENSUS])
-        .and.to.emit(s.registry, "RightsSet")
-        .withArgs(HEALTH, DEPT_A, s.deptB.address, [DEPT_A, DEPT_C], s.spare.address);
-      const d = await s.registry.dataset(HEALTH);
-      expect(d.ownerDepartment).to.equal(DEPT_B);
-      expect(d.grade).to.equal(2);
-      expect(d.frozen).to.equal(false);
-      expect(d.versionCount).to.equal(0);
-      expect(await s.registry.parentsOf(HEALTH)).to.deep.equal([CENSUS]);
-      const rights = await s.registry.rightsOf(HEALTH);
-      expect(rights.ownershipHolder).to.equal(DEPT_A);
-      expect(rights.usageRightHolders).to.deep.equal([DEPT_A, DEPT_C]);
-      expect(rights.revenueBeneficiary).to.equal(s.spare.address);
-      expect(await s.registry.useStatus(HEALTH)).to.deep.equal([DEPT_B, 2n, false]);
+    it("records the dataset and its owner, lineage and rights split", async function () {
+      const input = datasetInput({ grade: 2, parents: [CENSUS], usage: [DEPT_A, DEPT_C], beneficiary: this.spare.address, interval: 3600 });
+      await expect(this.registry.connect(this.deptB).registerDataset(HEALTH, input))
+        .to.emit(this.registry, "DatasetRegistered")
+        .withArgs(HEALTH, DEPT_B, this.deptB.address, input.metadataHash, input.category, 2, 3600, [CENSUS])
+        .and.to.emit(this.registry, "RightsSet")
+        .withArgs(HEALTH, DEPT_A, this.deptB.address, [DEPT_A, DEPT_C], this.spare.address);
+      const d = await this.registry.dataset(HEALTH);
+      expect([d.ownerDepartment, d.metadataHash, d.category, d.grade, d.frozen, d.updateInterval, d.versionCount, d.registeredAt])
+        .to.deep.equal([DEPT_B, input.metadataHash, input.category, 2n, false, 3600n, 0n, BigInt(await time.latest())]);
+      expect(await this.registry.parentsOf(HEALTH)).to.deep.equal([CENSUS]);
+      const rights = await this.registry.rightsOf(HEALTH);
+      expect([rights.ownershipHolder, [...rights.usageRightHolders], rights.revenueBeneficiary])
+        .to.deep.equal([DEPT_A, [DEPT_A, DEPT_C], this.spare.address]);
+      expect(await this.registry.useStatus(HEALTH)).to.deep.equal([DEPT_B, 2n, false]);
     });
 
-    it("refuses registration by anyone who does not serve a member department", async function () {
-      const s = await loadFixture(deploySuite);
-      for (const caller of [s.consumer, s.outsider, s.coordinator, s.auditor]) {
-        await expect(s.registry.connect(caller).registerDataset(CENSUS, datasetInput()))
-          .to.be.revertedWithCustomError(s.registry, "ConsortiumNotADepartment").withArgs(caller.address);
+    it("accepts every grade from 1 to 4", async function () {
+      for (const grade of [1, 2, 3, 4]) {
+        const datasetId = id(`graded ${grade}`);
+        await this.registry.connect(this.deptA).registerDataset(datasetId, datasetInput({ grade }));
+        expect((await this.registry.dataset(datasetId)).grade).to.equal(grade);
       }
     });
 
-    it("refuses grades outside 1 to 4", async function () {
-      const s = await loadFixture(deploySuite);
+    it("refuses a caller that serves no member department", async function () {
+      expect(this.registry.interface.getError("ConsortiumNotADepartment")).to.not.equal(null);
+      for (const caller of [this.coordinator, this.auditor, this.consumer, this.outsider]) {
+        await expect(this.registry.connect(caller).registerDataset(HEALTH, datasetInput()))
+          .to.be.revertedWithCustomError(this.registry, "ConsortiumNotADepartment").withArgs(caller.address);
+      }
+    });
+
+    it("refuses grades 0 and 5", async function () {
       for (const grade of [0, 5]) {
-        await expect(s.registry.connect(s.deptA).registerDataset(CENSUS, datasetInput({ grade })))
-          .to.be.revertedWithCustomError(s.registry, "RegistryInvalidGrade").withArgs(grade);
+        await expect(this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput({ grade })))
+          .to.be.revertedWithCustomError(this.registry, "RegistryInvalidGrade").withArgs(grade);
       }
     });
 
-    it("refuses a zero id, a duplicate, an unknown parent and a rights holder that is no member", async function () {
-      const s = await loadFixture(registered);
-      await expect(s.registry.connect(s.deptA).registerDataset(ethers.ZeroHash, datasetInput()))
-        .to.be.revertedWithCustomError(s.registry, "RegistryInvalidArgument").withArgs(ethers.ZeroHash, ethers.ZeroHash);
-      await expect(s.registry.connect(s.deptB).registerDataset(CENSUS, datasetInput()))
-        .to.be.revertedWithCustomError(s.registry, "RegistryDatasetExists").withArgs(CENSUS);
-      await expect(s.registry.connect(s.deptA).registerDataset(HEALTH, datasetInput({ parents: [CENSUS, id("ghost")] })))
-        .to.be.revertedWithCustomError(s.registry, "RegistryUnknownParent").withArgs(HEALTH, id("ghost"));
-      await expect(s.registry.connect(s.deptA).registerDataset(HEALTH, datasetInput({ usage: [id("ghost-dept")] })))
-        .to.be.revertedWithCustomError(s.registry, "RegistryInvalidArgument").withArgs(HEALTH, id("ghost-dept"));
-      await expect(s.registry.connect(s.deptA).registerDataset(HEALTH, datasetInput({ owner: ethers.ZeroHash })))
-        .to.be.revertedWithCustomError(s.registry, "RegistryInvalidArgument").withArgs(HEALTH, ethers.ZeroHash);
+    it("refuses a zero dataset id", async function () {
+      await expect(this.registry.connect(this.deptA).registerDataset(ethers.ZeroHash, datasetInput()))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(ethers.ZeroHash, ethers.ZeroHash);
     });
 
-    it("refuses registration by a department removed from the consortium", async function () {
-      const s = await loadFixture(deploySuite);
-      await s.consortium.connect(s.deptA).proposeRemoval(id("rm"), DEPT_C);
-      await s.consortium.connect(s.deptA).vote(id("rm"));
-      await s.consortium.connect(s.deptB).vote(id("rm"));
-      await s.consortium.connect(s.deptA).execute(id("rm"));
-      await expect(s.registry.connect(s.deptC).registerDataset(CENSUS, datasetInput({ usage: [] })))
-        .to.be.revertedWithCustomError(s.registry, "ConsortiumNotADepartment").withArgs(s.deptC.address);
+    it("refuses an id registered already, by any department", async function () {
+      for (const caller of [this.deptA, this.deptB]) {
+        await expect(this.registry.connect(caller).registerDataset(CENSUS, datasetInput()))
+          .to.be.revertedWithCustomError(this.registry, "RegistryDatasetExists").withArgs(CENSUS);
+      }
+    });
+
+    it("refuses a lineage parent that is not registered", async function () {
+      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput({ parents: [CENSUS, GHOST] })))
+        .to.be.revertedWithCustomError(this.registry, "RegistryUnknownParent").withArgs(HEALTH, GHOST);
+    });
+
+    it("refuses an ownership or usage-right holder that is not a member department", async function () {
+      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput({ owner: ethers.ZeroHash })))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(HEALTH, ethers.ZeroHash);
+      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput({ usage: [DEPT_B, id("ghost-dept")] })))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(HEALTH, id("ghost-dept"));
+    });
+
+    it("refuses a department removed from the consortium, as registrant or as rights holder", async function () {
+      await removeDepartment(this.consortium, DEPT_C, [this.deptA, this.deptB]);
+      await expect(this.registry.connect(this.deptC).registerDataset(HEALTH, datasetInput({ owner: DEPT_A, usage: [] })))
+        .to.be.revertedWithCustomError(this.registry, "ConsortiumNotADepartment").withArgs(this.deptC.address);
+      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput({ usage: [DEPT_C] })))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(HEALTH, DEPT_C);
     });
   });
 
-  describe("setRights and updateMetadata", function () {
-    it("lets the owner department change the rights split and the metadata", async function () {
-      const s = await loadFixture(registered);
-      const rights = { ownershipHolder: DEPT_A, usageRightHolders: [DEPT_B, DEPT_C], revenueBeneficiary: s.spare.address };
-      await expect(s.registry.connect(s.deptA).setRights(CENSUS, rights))
-        .to.emit(s.registry, "RightsSet").withArgs(CENSUS, DEPT_A, s.deptA.address, [DEPT_B, DEPT_C], s.spare.address);
-      await expect(s.registry.connect(s.deptA).updateMetadata(CENSUS, hash("catalog v2")))
-        .to.emit(s.registry, "MetadataUpdated").withArgs(CENSUS, s.deptA.address, hash("catalog v2"));
-      expect((await s.registry.dataset(CENSUS)).metadataHash).to.equal(hash("catalog v2"));
+  describe("setRights", function () {
+    const newRights = (beneficiary) => ({ ownershipHolder: DEPT_A, usageRightHolders: [DEPT_B, DEPT_C], revenueBeneficiary: beneficiary });
+
+    it("lets the owner department replace the rights split", async function () {
+      await expect(this.registry.connect(this.deptA).setRights(CENSUS, newRights(this.spare.address)))
+        .to.emit(this.registry, "RightsSet").withArgs(CENSUS, DEPT_A, this.deptA.address, [DEPT_B, DEPT_C], this.spare.address);
+      expect([...(await this.registry.rightsOf(CENSUS)).usageRightHolders]).to.deep.equal([DEPT_B, DEPT_C]);
     });
 
-    it("refuses changes by another department, the coordinator or a consumer", async function () {
-      const s = await loadFixture(registered);
-      const rights = { ownershipHolder: DEPT_B, usageRightHolders: [], revenueBeneficiary: ethers.ZeroAddress };
-      for (const caller of [s.deptB, s.coordinator, s.consumer]) {
-        await expect(s.registry.connect(caller).setRights(CENSUS, rights))
-          .to.be.revertedWithCustomError(s.registry, "RegistryNotOwner").withArgs(caller.address, CENSUS);
-        await expect(s.registry.connect(caller).updateMetadata(CENSUS, hash("x")))
-          .to.be.revertedWithCustomError(s.registry, "RegistryNotOwner").withArgs(caller.address, CENSUS);
+    it("refuses another department, the coordinator and anyone outside", async function () {
+      for (const caller of [this.deptB, this.coordinator, this.auditor, this.consumer, this.outsider]) {
+        await expect(this.registry.connect(caller).setRights(CENSUS, newRights(this.spare.address)))
+          .to.be.revertedWithCustomError(this.registry, "RegistryNotOwner").withArgs(caller.address, CENSUS);
+      }
+    });
+
+    it("refuses a holder that is not a member department", async function () {
+      const rights = { ownershipHolder: DEPT_A, usageRightHolders: [id("ghost-dept")], revenueBeneficiary: ethers.ZeroAddress };
+      await expect(this.registry.connect(this.deptA).setRights(CENSUS, rights))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(CENSUS, id("ghost-dept"));
+    });
+
+    it("refuses an unknown dataset", async function () {
+      await expect(this.registry.connect(this.deptA).setRights(GHOST, newRights(this.spare.address)))
+        .to.be.revertedWithCustomError(this.registry, "RegistryUnknownDataset").withArgs(GHOST);
+    });
+  });
+
+  describe("updateMetadata", function () {
+    it("lets the owner department point the dataset at new catalog metadata", async function () {
+      await expect(this.registry.connect(this.deptA).updateMetadata(CENSUS, hash("catalog v2")))
+        .to.emit(this.registry, "MetadataUpdated").withArgs(CENSUS, this.deptA.address, hash("catalog v2"));
+      expect((await this.registry.dataset(CENSUS)).metadataHash).to.equal(hash("catalog v2"));
+    });
+
+    it("refuses another department, the coordinator and anyone outside", async function () {
+      for (const caller of [this.deptB, this.coordinator, this.auditor, this.consumer, this.outsider]) {
+        await expect(this.registry.connect(caller).updateMetadata(CENSUS, hash("x")))
+          .to.be.revertedWithCustomError(this.registry, "RegistryNotOwner").withArgs(caller.address, CENSUS);
       }
     });
   });
 
   describe("addVersion", function () {
-    it("numbers versions from 1 and anchors each content root", async function () {
-      const s = await loadFixture(registered);
-      await expect(s.registry.connect(s.deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1024, 10))
-        .to.emit(s.registry, "VersionAdded").withArgs(CENSUS, 1, hash("root v1"), hash("schema"), 1024, 10, s.deptA.address);
-      await expect(s.registry.connect(s.deptA).addVersion(CENSUS, hash("root v2"), hash("schema"), 2048, 20))
-        .to.emit(s.registry, "VersionAdded").withArgs(CENSUS, 2, hash("root v2"), hash("schema"), 2048, 20, s.deptA.address);
-      const v2 = await s.registry.version(CENSUS, 2);
-      expect(v2.contentRoot).to.equal(hash("root v2"));
-      expect(v2.sizeBytes).to.equal(2048);
-      expect(v2.recordCount).to.equal(20);
-      expect(await s.registry.versionOfRoot(CENSUS, hash("root v1"))).to.equal(1);
-      expect(await s.registry.versionOfRoot(CENSUS, hash("never"))).to.equal(0);
-      expect((await s.registry.dataset(CENSUS)).versionCount).to.equal(2);
+    it("numbers versions 1, 2, ... and anchors each content root", async function () {
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1024, 10))
+        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("root v1"), hash("schema"), 1024, 10, this.deptA.address);
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v2"), hash("schema 2"), 2048, 20))
+        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 2, hash("root v2"), hash("schema 2"), 2048, 20, this.deptA.address);
+      const v2 = await this.registry.version(CENSUS, 2);
+      expect([v2.contentRoot, v2.schemaHash, v2.sizeBytes, v2.recordCount, v2.anchoredAt])
+        .to.deep.equal([hash("root v2"), hash("schema 2"), 2048n, 20n, BigInt(await time.latest())]);
+      expect((await this.registry.version(CENSUS, 1)).contentRoot).to.equal(hash("root v1"));
+      expect(await this.registry.versionOfRoot(CENSUS, hash("root v1"))).to.equal(1);
+      expect(await this.registry.versionOfRoot(CENSUS, hash("root v2"))).to.equal(2);
+      expect(await this.registry.versionOfRoot(CENSUS, hash("never anchored"))).to.equal(0);
+      expect((await this.registry.dataset(CENSUS)).versionCount).to.equal(2);
+    });
+
+    it("returns the new version number to a calling contract", async function () {
+      expect(await this.registry.connect(this.deptA).addVersion.staticCall(CENSUS, hash("root v1"), hash("s"), 1, 1)).to.equal(1);
+    });
+
+    it("accepts a version from any service account of the owner department", async function () {
+      await this.consortium.connect(this.deptA).addServiceAccount(this.extra.address);
+      await expect(this.registry.connect(this.extra).addVersion(CENSUS, hash("root v1"), hash("s"), 1, 1))
+        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("root v1"), hash("s"), 1, 1, this.extra.address);
     });
 
     it("refuses a content root anchored already, so a resent write is not applied twice", async function () {
-      const s = await loadFixture(registered);
-      await s.registry.connect(s.deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1, 1);
-      await expect(s.registry.connect(s.deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1, 1))
-        .to.be.revertedWithCustomError(s.registry, "RegistryVersionExists").withArgs(CENSUS, hash("root v1"));
+      await this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1, 1);
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("other schema"), 2, 2))
+        .to.be.revertedWithCustomError(this.registry, "RegistryVersionExists").withArgs(CENSUS, hash("root v1"));
     });
 
-    it("refuses a zero root, an unknown dataset and any caller but the owner", async function () {
-      const s = await loadFixture(registered);
-      await expect(s.registry.connect(s.deptA).addVersion(CENSUS, ethers.ZeroHash, hash("s"), 1, 1))
-        .to.be.revertedWithCustomError(s.registry, "RegistryInvalidArgument").withArgs(CENSUS, ethers.ZeroHash);
-      await expect(s.registry.connect(s.deptA).addVersion(HEALTH, hash("r"), hash("s"), 1, 1))
-        .to.be.revertedWithCustomError(s.registry, "RegistryUnknownDataset").withArgs(HEALTH);
-      for (const caller of [s.deptB, s.coordinator, s.consumer, s.outsider]) {
-        await expect(s.registry.connect(caller).addVersion(CENSUS, hash("r"), hash("s"), 1, 1))
-          .to.be.revertedWithCustomError(s.registry, "RegistryNotOwner").withArgs(caller.address, CENSUS);
+    it("accepts the same content root in another dataset", async function () {
+      await this.registry.connect(this.deptB).registerDataset(HEALTH, datasetInput({ owner: DEPT_B }));
+      await this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("s"), 1, 1);
+      await expect(this.registry.connect(this.deptB).addVersion(HEALTH, hash("root v1"), hash("s"), 1, 1))
+        .to.emit(this.registry, "VersionAdded").withArgs(HEALTH, 1, hash("root v1"), hash("s"), 1, 1, this.deptB.address);
+    });
+
+    it("refuses a zero content root", async function () {
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, ethers.ZeroHash, hash("s"), 1, 1))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(CENSUS, ethers.ZeroHash);
+    });
+
+    it("refuses another department, the coordinator and anyone outside", async function () {
+      for (const caller of [this.deptB, this.coordinator, this.auditor, this.consumer, this.outsider]) {
+        await expect(this.registry.connect(caller).addVersion(CENSUS, hash("r"), hash("s"), 1, 1))
+          .to.be.revertedWithCustomError(this.registry, "RegistryNotOwner").withArgs(caller.address, CENSUS);
       }
     });
 
-    it("answers unknown versions and datasets with their errors", async function () {
-      const s = await loadFixture(registered);
-      await s.registry.connect(s.deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1, 1);
+    it("refuses the owner once it is removed from the consortium", async function () {
+      await removeDepartment(this.consortium, DEPT_A, [this.deptB, this.deptC]);
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("r"), hash("s"), 1, 1))
+        .to.be.revertedWithCustomError(this.registry, "RegistryNotOwner").withArgs(this.deptA.address, CENSUS);
+    });
+
+    it("refuses an unknown dataset", async function () {
+      await expect(this.registry.connect(this.deptA).addVersion(GHOST, hash("r"), hash("s"), 1, 1))
+        .to.be.revertedWithCustomError(this.registry, "RegistryUnknownDataset").withArgs(GHOST);
+    });
+
+    it("answers version 0 and versions beyond the count with RegistryUnknownVersion", async function () {
+      await expect(this.registry.version(CENSUS, 1))
+        .to.be.revertedWithCustomError(this.registry, "RegistryUnknownVersion").withArgs(CENSUS, 1);
+      await this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1, 1);
       for (const v of [0, 2]) {
-        await expect(s.registry.version(CENSUS, v)).to.be.revertedWithCustomError(s.registry, "RegistryUnknownVersion").withArgs(CENSUS, v);
-      }
-      for (const view of ["dataset", "rightsOf", "parentsOf", "useStatus"]) {
-        await expect(s.registry[view](HEALTH)).to.be.revertedWithCustomError(s.registry, "RegistryUnknownDataset").withArgs(HEALTH);
+        await expect(this.registry.version(CENSUS, v))
+          .to.be.revertedWithCustomError(this.registry, "RegistryUnknownVersion").withArgs(CENSUS, v);
       }
     });
   });
 
   describe("freeze and unfreeze", function () {
-    it("lets the owner freeze and unfreeze", async function () {
-      const s = await loadFixture(registered);
-      await expect(s.registry.connect(s.deptA).freeze(CENSUS, hash("leak suspected")))
-        .to.emit(s.registry, "DatasetFrozen").withArgs(CENSUS, s.deptA.address, hash("leak suspected"));
-      expect((await s.registry.dataset(CENSUS)).frozen).to.equal(true);
-      await expect(s.registry.connect(s.deptA).unfreeze(CENSUS, hash("cleared")))
-        .to.emit(s.registry, "DatasetUnfrozen").withArgs(CENSUS, s.deptA.address, hash("cleared"));
-      expect((await s.registry.dataset(CENSUS)).frozen).to.equal(false);
+    it("lets the owner department freeze and unfreeze", async function () {
+      await expect(this.registry.connect(this.deptA).freeze(CENSUS, hash("leak suspected")))
+        .to.emit(this.registry, "DatasetFrozen").withArgs(CENSUS, this.deptA.address, hash("leak suspected"));
+      expect(await this.registry.useStatus(CENSUS)).to.deep.equal([DEPT_A, 1n, true]);
+      await expect(this.registry.connect(this.deptA).unfreeze(CENSUS, hash("cleared")))
+        .to.emit(this.registry, "DatasetUnfrozen").withArgs(CENSUS, this.deptA.address, hash("cleared"));
+      expect(await this.registry.useStatus(CENSUS)).to.deep.equal([DEPT_A, 1n, false]);
     });
 
-    it("lets the coordinator freeze in an emergency", async function () {
-      const s = await loadFixture(registered);
-      await expect(s.registry.freeze(CENSUS, hash("emergency")))
-        .to.emit(s.registry, "DatasetFrozen").withArgs(CENSUS, s.coordinator.address, hash("emergency"));
-      await expect(s.registry.unfreeze(CENSUS, hash("over")))
-        .to.emit(s.registry, "DatasetUnfrozen").withArgs(CENSUS, s.coordinator.address, hash("over"));
+    it("lets the coordinator freeze and unfreeze in an emergency", async function () {
+      await expect(this.registry.freeze(CENSUS, hash("emergency")))
+        .to.emit(this.registry, "DatasetFrozen").withArgs(CENSUS, this.coordinator.address, hash("emergency"));
+      expect((await this.registry.dataset(CENSUS)).frozen).to.equal(true);
+      await expect(this.registry.unfreeze(CENSUS, hash("over")))
+        .to.emit(this.registry, "DatasetUnfrozen").withArgs(CENSUS, this.coordinator.address, hash("over"));
     });
 
-    it("refuses another department, a consumer and an auditor", async function () {
-      const s = await loadFixture(registered);
-      for (const caller of [s.deptB, s.consumer, s.auditor]) {
-        await expect(s.registry.connect(caller).freeze(CENSUS, hash("x")))
-          .to.be.revertedWithCustomError(s.registry, "RegistryNotOwnerOrCoordinator").withArgs(caller.address, CENSUS);
+    it("refuses another department, an auditor, a consumer and outsiders", async function () {
+      for (const caller of [this.deptB, this.auditor, this.consumer, this.outsider]) {
+        await expect(this.registry.connect(caller).freeze(CENSUS, hash("x")))
+          .to.be.revertedWithCustomError(this.registry, "RegistryNotOwnerOrCoordinator").withArgs(caller.address, CENSUS);
       }
-      await s.registry.connect(s.deptA).freeze(CENSUS, hash("x"));
-      await expect(s.registry.connect(s.deptB).unfreeze(CENSUS, hash("x")))
-        .to.be.revertedWithCustomError(s.registry, "RegistryNotOwnerOrCoordinator").withArgs(s.deptB.address, CENSUS);
+      await this.registry.connect(this.deptA).freeze(CENSUS, hash("x"));
+      for (const caller of [this.deptB, this.auditor]) {
+        await expect(this.registry.connect(caller).unfreeze(CENSUS, hash("x")))
+          .to.be.revertedWithCustomError(this.registry, "RegistryNotOwnerOrCoordinator").withArgs(caller.address, CENSUS);
+      }
     });
 
-    it("refuses freezing twice and unfreezing what is not frozen", async function () {
-      const s = await loadFixture(registered);
-      await expect(s.registry.connect(s.deptA).unfreeze(CENSUS, hash("x")))
-        .to.be.revertedWithCustomError(s.registry, "RegistryDatasetNotFrozen").withArgs(CENSUS);
-      await s.registry.connect(s.deptA).freeze(CENSUS, hash("x"));
-      await expect(s.registry.connect(s.deptA).freeze(CENSUS, hash("x")))
-        .to.be.revertedWithCustomError(s.registry, "RegistryDatasetFrozen").withArgs(CENSUS);
+    it("refuses freezing a frozen dataset", async function () {
+      await this.registry.connect(this.deptA).freeze(CENSUS, hash("x"));
+      await expect(this.registry.freeze(CENSUS, hash("y")))
+        .to.be.revertedWithCustomError(this.registry, "RegistryDatasetFrozen").withArgs(CENSUS);
+    });
+
+    it("refuses unfreezing a dataset that is not frozen", async function () {
+      await expect(this.registry.connect(this.deptA).unfreeze(CENSUS, hash("x")))
+        .to.be.revertedWithCustomError(this.registry, "RegistryDatasetNotFrozen").withArgs(CENSUS);
+    });
+
+    it("refuses an unknown dataset", async function () {
+      await expect(this.registry.freeze(GHOST, hash("x")))
+        .to.be.revertedWithCustomError(this.registry, "RegistryUnknownDataset").withArgs(GHOST);
+      await expect(this.registry.unfreeze(GHOST, hash("x")))
+        .to.be.revertedWithCustomError(this.registry, "RegistryUnknownDataset").withArgs(GHOST);
     });
 
     it("still accepts a repaired version while frozen", async function () {
-      const s = await loadFixture(registered);
-      await s.registry.connect(s.deptA).freeze(CENSUS, hash("x"));
-      await expect(s.registry.connect(s.deptA).addVersion(CENSUS, hash("fixed"), hash("s"), 1, 1)).to.emit(s.registry, "VersionAdded");
+      await this.registry.connect(this.deptA).freeze(CENSUS, hash("x"));
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("fixed"), hash("s"), 1, 1))
+        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("fixed"), hash("s"), 1, 1, this.deptA.address);
+    });
+  });
+
+  describe("views on an unknown dataset", function () {
+    it("answers with RegistryUnknownDataset", async function () {
+      for (const view of ["dataset", "rightsOf", "parentsOf", "useStatus"]) {
+        await expect(this.registry[view](GHOST))
+          .to.be.revertedWithCustomError(this.registry, "RegistryUnknownDataset").withArgs(GHOST);
+      }
+      await expect(this.registry.version(GHOST, 1))
+        .to.be.revertedWithCustomError(this.registry, "RegistryUnknownDataset").withArgs(GHOST);
+    });
+
+    it("answers versionOfRoot with 0", async function () {
+      expect(await this.registry.versionOfRoot(GHOST, hash("root v1"))).to.equal(0);
+    });
+  });
+
+  describe("while the consortium is paused", function () {
+    const OPEN = id("open-data");
+
+    beforeEach(async function () {
+      await this.registry.connect(this.deptA).registerDataset(OPEN, datasetInput());
+      await this.registry.connect(this.deptA).freeze(CENSUS, hash("before the pause"));
+      await this.consortium.pause();
+    });
+
+    it("refuses every write with ConsortiumIsPaused, the coordinator's included", async function () {
+      const rights = { ownershipHolder: DEPT_A, usageRightHolders: [], revenueBeneficiary: ethers.ZeroAddress };
+      const writes = [
+        () => this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput()),
+        () => this.registry.connect(this.deptA).setRights(OPEN, rights),
+        () => this.registry.connect(this.deptA).updateMetadata(OPEN, hash("x")),
+        () => this.registry.connect(this.deptA).addVersion(OPEN, hash("r"), hash("s"), 1, 1),
+        () => this.registry.connect(this.deptA).freeze(OPEN, hash("x")),
+        () => this.registry.freeze(OPEN, hash("x")),
+        () => this.registry.connect(this.deptA).unfreeze(CENSUS, hash("x")),
+        () => this.registry.unfreeze(CENSUS, hash("x")),
+      ];
+      for (const write of writes) await expect(write()).to.be.revertedWithCustomError(this.registry, "ConsortiumIsPaused");
+    });
+
+    it("accepts writes again once the coordinator unpauses", async function () {
+      await this.consortium.unpause();
+      await expect(this.registry.connect(this.deptA).unfreeze(CENSUS, hash("x")))
+        .to.emit(this.registry, "DatasetUnfrozen").withArgs(CENSUS, this.deptA.address, hash("x"));
+    });
+
+    it("still answers views", async function () {
+      expect(await this.registry.useStatus(CENSUS)).to.deep.equal([DEPT_A, 1n, true]);
     });
   });
 });

@@ -1,0 +1,60 @@
+"""The exceptions of ``node``: one root, leaves built from typed arguments."""
+
+from __future__ import annotations
+
+
+class NodeError(Exception):
+    """Root of every error raised by ``node``."""
+
+
+class SettingsInvalid(NodeError, ValueError):
+    """A setting is missing or wrong; ``setting`` names it."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        self.setting = setting
+        self.reason = reason
+        super().__init__(f"setting {setting}: {reason}")
+
+
+class NotFound(NodeError, LookupError):
+    """No ``kind`` with ``key`` is known to this node."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"no {kind} {key}")
+
+
+class AlreadyExists(NodeError):
+    """A ``kind`` with ``key`` exists already."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key} exists already")
+
+
+class InvalidInput(NodeError, ValueError):
+    """``field`` is wrong: ``reason``."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class WriteFailed(NodeError):
+    """Outbox entry ``key`` could not be applied on-chain: ``reason``."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"chain write {key} failed: {reason}")
+
+
+class WriteRejected(NodeError):
+    """The chain node refused a signed transaction outright: ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the chain node refused a transaction: {reason}")

@@ -1,0 +1,206 @@
+"""The node's SQL tables (SQLAlchemy 2). Hashes are 0x-prefixed hex; lists of hashes
+(chunk digests, proofs) are their 32-byte values concatenated."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+Hash = String(66)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# ---------------------------------------------------------------- datasets
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    dataset_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner_department: Mapped[str] = mapped_column(String(64), index=True)
+    category: Mapped[str] = mapped_column(String(64))
+    grade: Mapped[int] = mapped_column(Integer)
+    update_interval: Mapped[int] = mapped_column(BigInteger)
+    metadata_hash: Mapped[str] = mapped_column(Hash)
+    catalog: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    parents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    versions: Mapped[list[DatasetVersion]] = relationship(back_populates="dataset", order_by="DatasetVersion.id")
+
+
+class DatasetVersion(Base):
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "content_root"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.dataset_id"), index=True)
+    content_root: Mapped[str] = mapped_column(Hash)
+    schema_hash: Mapped[str] = mapped_column(Hash)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    record_count: Mapped[int] = mapped_column(BigInteger)
+    source_path: Mapped[str] = mapped_column(String(1024))
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    schema: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    dataset: Mapped[Dataset] = relationship(back_populates="versions")
+    files: Mapped[list[FileRoot]] = relationship(back_populates="version", order_by="FileRoot.id")
+
+
+class FileRoot(Base):
+    __tablename__ = "file_roots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[str] = mapped_column(Hash)
+    chunk_digests: Mapped[bytes] = mapped_column(LargeBinary)
+
+    version: Mapped[DatasetVersion] = relationship(back_populates="files")
+
+
+# ---------------------------------------------------------------- outbox and anchoring
+
+
+class OutboxEntry(Base):
+    """A chain write, committed before it is sent. ``key`` makes it idempotent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tx_hash: Mapped[str | None] = mapped_column(Hash, nullable=True)
+    raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class AnchorBatch(Base):
+    __tablename__ = "anchor_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    root: Mapped[str] = mapped_column(Hash, unique=True)
+    kind: Mapped[int] = mapped_column(Integer)
+    leaf_count: Mapped[int] = mapped_column(Integer)
+    outbox_key: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnchorItem(Base):
+    """A hash waiting for, or included in, an anchored batch, with its inclusion proof."""
+
+    __tablename__ = "anchor_items"
+    __table_args__ = (Index("ix_anchor_items_pending", "batch_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[int] = mapped_column(Integer)
+    item: Mapped[str] = mapped_column(Hash, index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("anchor_batches.id"), nullable=True)
+    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    proof: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---------------------------------------------------------------- the index of the chain
+
+
+class IndexedBlock(Base):
+    """Each block the indexer took events from, to notice when the chain below it changes."""
+
+    __tablename__ = "indexed_blocks"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(Hash)
+    parent_hash: Mapped[str] = mapped_column(Hash)
+
+
+class ChainEventRow(Base):
+    __tablename__ = "chain_events"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_hash: Mapped[str] = mapped_column(Hash)
+    tx_hash: Mapped[str] = mapped_column(Hash, index=True)
+    log_index: Mapped[int] = mapped_column(Integer)
+    contract: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dataset_id: Mapped[str | None] = mapped_column(Hash, nullable=True, index=True)
+    grant_id: Mapped[str | None] = mapped_column(Hash, nullable=True, index=True)
+
+
+class Grant(Base):
+    __tablename__ = "grants"
+
+    grant_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(Hash, index=True)
+    grantee: Mapped[str] = mapped_column(String(42), index=True)
+    status: Mapped[str] = mapped_column(String(24))
+    purpose_hash: Mapped[str] = mapped_column(Hash)
+    field_scope: Mapped[str] = mapped_column(String(80))
+    actions: Mapped[int] = mapped_column(Integer)
+    duration: Mapped[int] = mapped_column(BigInteger)
+    max_uses: Mapped[int] = mapped_column(BigInteger)
+    uses: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    price_per_use: Mapped[str] = mapped_column(String(40), default="0")
+    requested_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class Use(Base):
+    __tablename__ = "uses"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"), Index("ix_uses_dataset_block", "dataset_id", "block_number"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    grant_id: Mapped[str] = mapped_column(Hash, index=True)
+    dataset_id: Mapped[str | None] = mapped_column(Hash, nullable=True)
+    actor: Mapped[str] = mapped_column(String(42), index=True)
+    action: Mapped[int] = mapped_column(Integer)
+    evidence_hash: Mapped[str] = mapped_column(Hash, index=True)
+    sequence: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    refused: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(Hash)
+
+
+class QualityIssue(Base):
+    __tablename__ = "quality_issues"
+
+    issue_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(Hash, index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    repaired_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    opened_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class IndexerCursor(Base):
+    __tablename__ = "indexer_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(Hash)

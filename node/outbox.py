@@ -1,0 +1,211 @@
+"""The durable outbox: every chain write is committed to SQL before it is sent.
+
+An entry moves ``pending`` -> ``signed`` -> ``confirmed`` (or ``failed``):
+
+- ``pending``: accepted, with an idempotency key; nothing sent yet.
+- ``signed``: its transaction is signed with a nonce, and the raw bytes and hash are committed
+  *before* broadcasting. After a crash the very same transaction is broadcast again, which the
+  chain treats as a duplicate, so a write is never sent twice under two nonces.
+- ``confirmed``: mined, successful and deep enough; or reverted because the chain already holds
+  its effect (the contracts refuse duplicates), which is checked, not assumed.
+- ``failed``: reverted for another reason; the decoded error is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from hexbytes import HexBytes
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger.deploy import Ledger
+from ledger.errors import LedgerError
+from ledger.rpc import RpcBatcher
+from ledger.tx import TransactionSender
+from node.errors import WriteRejected
+from node.models import OutboxEntry
+from node.writes import WRITES
+
+PENDING, SIGNED, CONFIRMED, FAILED = "pending", "signed", "confirmed", "failed"
+_ALREADY_SENT = ("already known", "already imported", "nonce too low", "known transaction", "replacement transaction underpriced")
+
+
+def enqueue(session: Session, *, key: str, kind: str, payload: dict[str, Any]) -> OutboxEntry:
+    """Accept a write inside the caller's transaction; the same key twice is one write."""
+    if kind not in WRITES:
+        raise ValueError(f"unknown chain write kind {kind!r}")
+    existing = session.scalar(select(OutboxEntry).where(OutboxEntry.key == key))
+    if existing is not None:
+        return existing
+    entry = OutboxEntry(key=key, kind=kind, payload=payload, status=PENDING)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+class OutboxWorker:
+    """Sends the outbox's entries for one department account, in order, ``window`` at a time."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        ledger: Ledger,
+        sender: TransactionSender,
+        *,
+        confirmations: int = 1,
+        window: int = 64,
+        resend_after: float = 30.0,
+    ) -> None:
+        self.sessions = sessions
+        self.ledger = ledger
+        self.sender = sender
+        self.confirmations = confirmations
+        self.window = window
+        self.resend_after = resend_after
+        self._recovered = False
+        self._rpc = RpcBatcher(sender.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:
+        while not stop.is_set():
+            if self.step() == 0:
+                stop.wait(idle_sleep)
+
+    def run_until_idle(self, timeout: float = 300.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.step() or self.open_count():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"outbox still has {self.open_count()} open entries after {timeout} s")
+            time.sleep(0.01)
+
+    def step(self) -> int:
+        """Broadcast again what a crash may have lost, sign and send new entries, confirm sent
+        ones; returns how many entries changed state."""
+        if not self._recovered:
+            self._rebroadcast_signed()
+            self.sender.nonces.resync()
+            self._recovered = True
+        return self._send_pending() + self._confirm_signed()
+
+    def open_count(self) -> int:
+        with self.sessions() as session:
+            return len(session.scalars(select(OutboxEntry.id).where(OutboxEntry.status.in_((PENDING, SIGNED)))).all())
+
+    # ------------------------------------------------------------ steps
+
+    def _rebroadcast_signed(self) -> None:
+        with self.sessions() as session:
+            signed = session.scalars(
+                select(OutboxEntry).where(OutboxEntry.status == SIGNED).order_by(OutboxEntry.nonce)
+            ).all()
+            self._broadcast([entry.raw_tx for entry in signed if entry.raw_tx is not None])
+
+    def _send_pending(self) -> int:
+        with self.sessions() as session:
+            entries = session.scalars(
+                select(OutboxEntry).where(OutboxEntry.status == PENDING).order_by(OutboxEntry.id).limit(self.window)
+            ).all()
+            if not entries:
+                return 0
+            raws = []
+            for entry in entries:
+                try:
+                    raws.append(self._sign(entry))
+                except (ValueError, TypeError, KeyError) as err:
+                    entry.status = FAILED
+                    entry.error = f"cannot build the transaction: {err}"[:1000]
+            # Committed before anything leaves: after a crash these exact bytes go out again.
+            session.commit()
+        self._broadcast(raws)
+        return len(entries)
+
+    def _sign(self, entry: OutboxEntry) -> bytes:
+        kind = WRITES[entry.kind]
+        call = kind.call(self.ledger, entry.payload)
+        params = {
+            "to": call.address,
+            "data": call._encode_transaction_data(),
+            "value": 0,
+            "gas": kind.gas(entry.payload),
+            "gasPrice": self.sender.gas_price,
+            "chainId": self.sender.chain_id,
+        }
+        with self.sender.nonces.reserve() as nonce:
+            signed = self.sender.account.sign_transaction({**params, "nonce": nonce})
+        entry.nonce = nonce
+        entry.raw_tx = bytes(signed.raw_transaction)
+        entry.tx_hash = HexBytes(signed.hash).to_0x_hex()
+        entry.status = SIGNED
+        entry.attempts += 1
+        return entry.raw_tx
+
+    def _broadcast(self, raws: list[bytes]) -> None:
+        """Send signed transactions in one batch; ones the node already has are fine."""
+        results = self._rpc.call([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws])
+        for result in results:
+            if result.error and not any(text in result.message.lower() for text in _ALREADY_SENT):
+                raise WriteRejected(result.message)
+
+    def _confirm_signed(self) -> int:
+        changed = 0
+        with self.sessions() as session:
+            signed = session.scalars(
+                select(OutboxEntry).where(OutboxEntry.status == SIGNED).order_by(OutboxEntry.nonce).limit(self.window * 4)
+            ).all()
+            if not signed:
+                return 0
+            # The nonce count is read before the receipts: a transaction it counts as mined has
+            # a receipt by the time the receipts are read.
+            replies = self._rpc.call(
+                [("eth_blockNumber", []), ("eth_getTransactionCount", [self.sender.address, "latest"])]
+                + [("eth_getTransactionReceipt", [entry.tx_hash]) for entry in signed]
+            )
+            head, mined_nonce = int(replies[0].result, 16), int(replies[1].result, 16)
+            for entry, reply in zip(signed, replies[2:]):
+                changed += self._settle(entry, reply.result, head, mined_nonce)
+            session.commit()
+        return changed
+
+    def _settle(self, entry: OutboxEntry, receipt: dict[str, Any] | None, head: int, mined_nonce: int) -> int:
+        if receipt is None:
+            return self._maybe_resend(entry, mined_nonce)
+        mined_in = int(receipt["blockNumber"], 16)
+        if head - mined_in + 1 < self.confirmations:
+            return 0
+        entry.block_number = mined_in
+        if int(receipt["status"], 16) == 1:
+            entry.status = CONFIRMED
+        elif WRITES[entry.kind].applied(self.ledger, entry.payload):
+            entry.status = CONFIRMED
+            entry.error = "already on chain"
+        else:
+            entry.status = FAILED
+            assert entry.tx_hash is not None
+            entry.error = str(self._revert_reason(entry.tx_hash, mined_in))[:1000]
+        return 1
+
+    def _maybe_resend(self, entry: OutboxEntry, mined_nonce: int) -> int:
+        """A signed transaction the chain does not know: broadcast it again, or, if its nonce
+        was spent by another transaction, sign the write anew."""
+        assert entry.raw_tx is not None and entry.nonce is not None
+        if entry.nonce < mined_nonce and self._rpc.call([("eth_getTransactionReceipt", [entry.tx_hash])])[0].result is None:
+            entry.status = PENDING
+            entry.error = f"nonce {entry.nonce} was spent by another transaction; signing again"
+            return 1
+        age = time.time() - entry.updated_at.timestamp() if entry.updated_at else 0.0
+        if age > self.resend_after:
+            self._broadcast([entry.raw_tx])
+        return 0
+
+    def _revert_reason(self, tx_hash: str, block: int) -> LedgerError | Exception:
+        return self.sender._revert_reason(HexBytes(tx_hash), {"blockNumber": block})  # type: ignore[arg-type]
+
+
+def statuses(session: Session, keys: Iterable[str]) -> dict[str, str]:
+    rows = session.execute(select(OutboxEntry.key, OutboxEntry.status).where(OutboxEntry.key.in_(list(keys))))
+    return {key: status for key, status in rows}

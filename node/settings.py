@@ -1,0 +1,71 @@
+"""The settings of one department's node, read from the environment (``PROVLEDGER_*``) or a
+``.env`` file and validated when the node starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from node.errors import SettingsInvalid
+
+_DEMO_PASSPHRASES = {"", "changeme", "change-me", "password", "provledger"}
+
+
+class NodeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROVLEDGER_", env_file=".env", extra="ignore")
+
+    department_id: str = Field(min_length=1, max_length=31, description="the department's code, e.g. stats-bureau")
+    chain_url: str = "http://127.0.0.1:8545"
+    manifest_path: Path = Path("deployment.json")
+    keystore_path: Path
+    passphrase: SecretStr | None = Field(default=None, description="the keystore passphrase itself")
+    passphrase_file: Path | None = Field(default=None, description="or a file holding it (e.g. a mounted secret)")
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(default=None, description="default: a SQLite file in data_dir")
+    confirmations: int = Field(default=1, ge=0, le=1000)
+    anchor_batch_size: int = Field(default=1000, ge=1)
+    anchor_interval: float = Field(default=5.0, gt=0)
+    allow_demo_passphrase: bool = False
+
+    @field_validator("chain_url")
+    @classmethod
+    def _chain_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) JSON-RPC URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_passphrase_source(self) -> NodeSettings:
+        if (self.passphrase is None) == (self.passphrase_file is None):
+            raise ValueError("give exactly one of passphrase and passphrase_file")
+        return self
+
+    @property
+    def sql_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'node.db').resolve()}"
+
+    def keystore_passphrase(self) -> str:
+        """The passphrase, refusing the well-known demo ones unless explicitly allowed."""
+        if self.passphrase is not None:
+            secret = self.passphrase.get_secret_value()
+        else:
+            assert self.passphrase_file is not None
+            try:
+                secret = self.passphrase_file.read_text().strip()
+            except OSError as err:
+                raise SettingsInvalid("passphrase_file", f"cannot read {self.passphrase_file}: {err}") from err
+        if secret in _DEMO_PASSPHRASES and not self.allow_demo_passphrase:
+            raise SettingsInvalid("passphrase", "a default passphrase is refused outside demos")
+        return secret
+
+    def prepare(self) -> NodeSettings:
+        """Create the data directory and check the keystore exists: call once at start."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.keystore_path.is_file():
+            raise SettingsInvalid("keystore_path", f"{self.keystore_path} is not a file")
+        if not os.access(self.keystore_path, os.R_OK):
+            raise SettingsInvalid("keystore_path", f"{self.keystore_path} is not readable")
+        return self

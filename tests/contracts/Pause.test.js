@@ -1,0 +1,110 @@
+// The emergency pause: every state-changing function of every contract bound to the Consortium
+// refuses to run while the coordinator has paused it, and runs again once unpaused.
+const { expect } = require("chai");
+const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
+const { deployWithGrant, datasetInput, requestInput, id, hash, Action, AnchorKind, DEPT_A } = require("./fixture");
+const { shouldRefuseWhilePaused } = require("./pause.behavior");
+
+const NOTE = hash("note");
+const [FROZEN, SENSITIVE] = [id("frozen"), id("grade-3")];
+const [PENDING, AWAITING] = [id("pending"), id("awaiting")];
+const [OPEN_ISSUE, RETURNED_ISSUE, REPAIRED_ISSUE] = [id("issue-open"), id("issue-returned"), id("issue-repaired")];
+
+const statementInput = (consumer, statementId) => ({
+  statementId,
+  ownerDepartment: DEPT_A,
+  consumer: consumer.address,
+  periodStart: 1782864000n,
+  periodEnd: 1790812800n,
+  amount: 125000n,
+  statementHash: hash(`statement ${statementId}`),
+});
+const ISSUED = id("statement-issued");
+
+// On top of deployWithGrant (dataset of DEPT_A with one version, active grant to `consumer`):
+// a second version, a frozen dataset, a pending request, a grade-3 request awaiting
+// co-approval, a statement the owner issued, and quality issues Open, Returned and Repaired.
+async function deployEveryState() {
+  const s = await deployWithGrant();
+  const { registry, grants, usage, quality, deptA, consumer, coordinator, datasetId } = s;
+  await registry.connect(deptA).addVersion(datasetId, hash("root v2"), hash("schema v1"), 2048, 20);
+  await registry.connect(deptA).registerDataset(FROZEN, datasetInput());
+  await registry.connect(deptA).freeze(FROZEN, NOTE);
+  await registry.connect(deptA).registerDataset(SENSITIVE, datasetInput({ grade: 3 }));
+  await grants.connect(consumer).requestAccess(PENDING, requestInput(datasetId));
+  await grants.connect(consumer).requestAccess(AWAITING, requestInput(SENSITIVE));
+  await grants.connect(deptA).approve(AWAITING, NOTE, 0);
+  await usage.connect(deptA).acknowledgeStatement(statementInput(consumer, ISSUED));
+  for (const issueId of [OPEN_ISSUE, RETURNED_ISSUE, REPAIRED_ISSUE]) {
+    await quality.connect(coordinator).openIssue(issueId, datasetId, 1, NOTE);
+  }
+  for (const issueId of [RETURNED_ISSUE, REPAIRED_ISSUE]) await quality.connect(coordinator).returnToSource(issueId, NOTE);
+  await quality.connect(deptA).submitRepair(REPAIRED_ISSUE, 2, NOTE);
+  return s;
+}
+
+const use = (t, action) => ({ grantId: t.grantId, action, evidenceHash: hash(`delivered ${action}`) });
+
+// Per fixture contract: one call per state-changing function (a second case of a function
+// takes a description after its name), each valid on the unpaused ledger.
+const WRITES = {
+  registry: {
+    registerDataset: (t) => t.registry.connect(t.deptA).registerDataset(id("new-dataset"), datasetInput()),
+    setRights: (t) => t.registry.connect(t.deptA).setRights(t.datasetId, datasetInput({ usage: [] }).rights),
+    updateMetadata: (t) => t.registry.connect(t.deptA).updateMetadata(t.datasetId, hash("new catalog entry")),
+    addVersion: (t) => t.registry.connect(t.deptA).addVersion(t.datasetId, hash("root v3"), hash("schema v1"), 1, 1),
+    "freeze by the owner": (t) => t.registry.connect(t.deptA).freeze(t.datasetId, NOTE),
+    "freeze by the coordinator": (t) => t.registry.connect(t.coordinator).freeze(t.datasetId, NOTE),
+    unfreeze: (t) => t.registry.connect(t.deptA).unfreeze(FROZEN, NOTE),
+  },
+  grants: {
+    requestAccess: (t) => t.grants.connect(t.consumer2).requestAccess(id("new-request"), requestInput(t.datasetId)),
+    approve: (t) => t.grants.connect(t.deptA).approve(PENDING, NOTE, 0),
+    coApprove: (t) => t.grants.connect(t.coordinator).coApprove(AWAITING, NOTE),
+    reject: (t) => t.grants.connect(t.deptA).reject(PENDING, NOTE),
+    withdraw: (t) => t.grants.connect(t.consumer).withdraw(PENDING),
+    revoke: (t) => t.grants.connect(t.deptA).revoke(t.grantId, NOTE),
+  },
+  usage: {
+    recordUse: (t) => t.usage.connect(t.deptA).recordUse(id("use-1"), use(t, Action.Query)),
+    recordUses: (t) => t.usage.connect(t.deptA).recordUses(id("batch-1"), [use(t, Action.Query), use(t, Action.Download)]),
+    "acknowledgeStatement by the owner": (t) => t.usage.connect(t.deptA).acknowledgeStatement(statementInput(t.consumer, id("statement-new"))),
+    "acknowledgeStatement by the consumer": (t) => t.usage.connect(t.consumer).acknowledgeStatement(statementInput(t.consumer, ISSUED)),
+  },
+  anchors: {
+    anchor: (t) => t.anchors.connect(t.deptA).anchor(hash("a batch of receipts"), 16, AnchorKind.DeliveryReceipts),
+  },
+  quality: {
+    openIssue: (t) => t.quality.connect(t.auditor).openIssue(id("issue-new"), t.datasetId, 2, NOTE),
+    returnToSource: (t) => t.quality.connect(t.coordinator).returnToSource(OPEN_ISSUE, NOTE),
+    submitRepair: (t) => t.quality.connect(t.deptA).submitRepair(RETURNED_ISSUE, 2, NOTE),
+    verifyAndClose: (t) => t.quality.connect(t.coordinator).verifyAndClose(REPAIRED_ISSUE, NOTE),
+    reopen: (t) => t.quality.connect(t.coordinator).reopen(REPAIRED_ISSUE, NOTE),
+  },
+};
+const NAMES = { registry: "DataRegistry", grants: "AccessGrants", usage: "UsageLog", anchors: "AnchorRegistry", quality: "QualityBoard" };
+
+describe("Pause", function () {
+  beforeEach(async function () {
+    Object.assign(this, await loadFixture(deployEveryState));
+  });
+
+  for (const [key, writes] of Object.entries(WRITES)) {
+    describe(NAMES[key], function () {
+      it("has every state-changing function covered here", async function () {
+        const writers = [];
+        this[key].interface.forEachFunction((f) => {
+          if (!f.constant) writers.push(f.name);
+        });
+        const covered = new Set(Object.keys(writes).map((name) => name.split(" ")[0]));
+        expect([...covered].sort()).to.deep.equal(writers.sort());
+      });
+
+      for (const [name, send] of Object.entries(writes)) {
+        describe(name, function () {
+          shouldRefuseWhilePaused((t) => ({ contract: t[key], send: () => send(t) }));
+        });
+      }
+    });
+  }
+});

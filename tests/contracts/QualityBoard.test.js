@@ -1,0 +1,353 @@
+// QualityBoard: the PDMA loop. An issue against a dataset version is opened by an inspector,
+// returned to the owning department, repaired by a newer version, then verified and closed or
+// reopened; every step is refused to the wrong caller and in the wrong status.
+const { expect } = require("chai");
+const { ethers } = require("hardhat");
+const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
+const { deploySuite, datasetInput, id, hash, IssueStatus, DEPT_A, DEPT_B } = require("./fixture");
+
+const CENSUS = id("census-2026");
+const REPORT = hash("report: 3% of ID numbers malformed");
+const NOTE = hash("note");
+const [OPEN, RETURNED, REPAIRED, CLOSED] = [id("issue-open"), id("issue-returned"), id("issue-repaired"), id("issue-closed")];
+const NEW_ISSUE = id("issue-new");
+
+// CENSUS of DEPT_A with versions 1 and 2; against version 1, one issue in each status, each
+// opened by a different inspector: OPEN by the auditor, RETURNED by DEPT_B, REPAIRED (with
+// version 2) by DEPT_C, CLOSED by the coordinator.
+async function deployWithIssues() {
+  const s = await deploySuite();
+  const { registry, quality, deptA, deptB, deptC, auditor, coordinator } = s;
+  await registry.connect(deptA).registerDataset(CENSUS, datasetInput());
+  await registry.connect(deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1024, 10);
+  await registry.connect(deptA).addVersion(CENSUS, hash("root v2"), hash("schema"), 1024, 10);
+  await quality.connect(auditor).openIssue(OPEN, CENSUS, 1, REPORT);
+  await quality.connect(deptB).openIssue(RETURNED, CENSUS, 1, REPORT);
+  await quality.connect(deptB).returnToSource(RETURNED, NOTE);
+  await quality.connect(deptC).openIssue(REPAIRED, CENSUS, 1, REPORT);
+  await quality.connect(deptC).returnToSource(REPAIRED, NOTE);
+  await quality.connect(deptA).submitRepair(REPAIRED, 2, NOTE);
+  await quality.connect(coordinator).openIssue(CLOSED, CENSUS, 1, REPORT);
+  await quality.connect(coordinator).returnToSource(CLOSED, NOTE);
+  await quality.connect(deptA).submitRepair(CLOSED, 2, NOTE);
+  await quality.connect(coordinator).verifyAndClose(CLOSED, REPORT);
+  return s;
+}
+
+const STATUS_OF = { [OPEN]: IssueStatus.Open, [RETURNED]: IssueStatus.Returned, [REPAIRED]: IssueStatus.Repaired, [CLOSED]: IssueStatus.Closed };
+const NAME_OF = { [OPEN]: "Open", [RETURNED]: "Returned", [REPAIRED]: "Repaired", [CLOSED]: "Closed" };
+
+async function statusOf(quality, issueId) {
+  return (await quality.issue(issueId)).status;
+}
+
+// For each step: the issue it applies to, the other issues (in the wrong status), and a call
+// by a caller who would otherwise be allowed.
+function shouldRefuseOtherStatuses(allowed, call) {
+  for (const issueId of [OPEN, RETURNED, REPAIRED, CLOSED].filter((i) => i !== allowed)) {
+    it(`refuses an issue that is ${NAME_OF[issueId]}`, async function () {
+      await expect(call(this, issueId))
+        .to.be.revertedWithCustomError(this.quality, "QualityUnexpectedStatus")
+        .withArgs(issueId, STATUS_OF[issueId]);
+      expect(await statusOf(this.quality, issueId)).to.equal(STATUS_OF[issueId]);
+    });
+  }
+
+  it("refuses an unknown issue", async function () {
+    await expect(call(this, NEW_ISSUE)).to.be.revertedWithCustomError(this.quality, "QualityUnknownIssue").withArgs(NEW_ISSUE);
+  });
+}
+
+describe("QualityBoard", function () {
+  beforeEach(async function () {
+    Object.assign(this, await loadFixture(deployWithIssues));
+  });
+
+  describe("openIssue", function () {
+    it("opens an issue against the version, sourced to the dataset's owner, and emits IssueOpened", async function () {
+      const { quality, coordinator } = this;
+      await expect(quality.connect(coordinator).openIssue(NEW_ISSUE, CENSUS, 2, REPORT))
+        .to.emit(quality, "IssueOpened")
+        .withArgs(NEW_ISSUE, CENSUS, DEPT_A, coordinator.address, 2, REPORT);
+      const i = await quality.issue(NEW_ISSUE);
+      expect([i.datasetId, i.sourceDepartment, i.opener, i.version, i.repairedVersion, i.status, i.reportHash]).to.deep.equal([
+        CENSUS, DEPT_A, coordinator.address, 2n, 0n, BigInt(IssueStatus.Open), REPORT,
+      ]);
+      expect(i.openedAt).to.equal(await time.latest());
+    });
+
+    it("lets the coordinator, an auditor and the service account of any member department open issues", async function () {
+      const { quality, coordinator, auditor, deptA, deptB, deptC } = this;
+      for (const [n, inspector] of [coordinator, auditor, deptA, deptB, deptC].entries()) {
+        const issueId = id(`inspected-${n}`);
+        await expect(quality.connect(inspector).openIssue(issueId, CENSUS, 1, REPORT))
+          .to.emit(quality, "IssueOpened")
+          .withArgs(issueId, CENSUS, DEPT_A, inspector.address, 1, REPORT);
+      }
+    });
+
+    it("names as source department the owner of the dataset, not the opener's department", async function () {
+      const { quality, registry, deptA, deptB } = this;
+      const health = id("vaccinations");
+      await registry.connect(deptB).registerDataset(health, datasetInput({ owner: DEPT_B, usage: [] }));
+      await registry.connect(deptB).addVersion(health, hash("vaccinations v1"), hash("schema"), 10, 1);
+      await expect(quality.connect(deptA).openIssue(NEW_ISSUE, health, 1, REPORT))
+        .to.emit(quality, "IssueOpened")
+        .withArgs(NEW_ISSUE, health, DEPT_B, deptA.address, 1, REPORT);
+      expect((await quality.issue(NEW_ISSUE)).sourceDepartment).to.equal(DEPT_B);
+    });
+
+    it("refuses a consumer and an outsider", async function () {
+      const { quality, consumer, outsider } = this;
+      for (const caller of [consumer, outsider]) {
+        await expect(quality.connect(caller).openIssue(NEW_ISSUE, CENSUS, 1, REPORT))
+          .to.be.revertedWithCustomError(quality, "QualityNotInspector")
+          .withArgs(caller.address);
+      }
+    });
+
+    it("refuses a version the dataset does not have", async function () {
+      const { quality, registry, auditor } = this;
+      for (const version of [0, 3]) {
+        await expect(quality.connect(auditor).openIssue(NEW_ISSUE, CENSUS, version, REPORT))
+          .to.be.revertedWithCustomError(registry, "RegistryUnknownVersion")
+          .withArgs(CENSUS, version);
+      }
+    });
+
+    it("refuses a dataset that is not registered", async function () {
+      const { quality, registry, auditor } = this;
+      const unknown = id("no-such-dataset");
+      await expect(quality.connect(auditor).openIssue(NEW_ISSUE, unknown, 1, REPORT))
+        .to.be.revertedWithCustomError(registry, "RegistryUnknownDataset")
+        .withArgs(unknown);
+    });
+
+    it("refuses an id already used, whatever the issue's status, and leaves the issue as it was", async function () {
+      const { quality, deptB } = this;
+      for (const issueId of [OPEN, CLOSED]) {
+        const before = await quality.issue(issueId);
+        await expect(quality.connect(deptB).openIssue(issueId, CENSUS, 2, hash("other report")))
+          .to.be.revertedWithCustomError(quality, "QualityIssueExists")
+          .withArgs(issueId);
+        expect(await quality.issue(issueId)).to.deep.equal(before);
+      }
+    });
+
+    it("refuses a zero id", async function () {
+      await expect(this.quality.connect(this.auditor).openIssue(ethers.ZeroHash, CENSUS, 1, REPORT))
+        .to.be.revertedWithCustomError(this.quality, "QualityIssueExists")
+        .withArgs(ethers.ZeroHash);
+    });
+  });
+
+  describe("returnToSource", function () {
+    it("lets the opener return an open issue to the source department and emits IssueReturned", async function () {
+      const { quality, auditor } = this;
+      await expect(quality.connect(auditor).returnToSource(OPEN, NOTE))
+        .to.emit(quality, "IssueReturned")
+        .withArgs(OPEN, CENSUS, DEPT_A, auditor.address, NOTE);
+      expect(await statusOf(quality, OPEN)).to.equal(IssueStatus.Returned);
+    });
+
+    it("lets the coordinator return an issue someone else opened", async function () {
+      const { quality, coordinator } = this;
+      await expect(quality.connect(coordinator).returnToSource(OPEN, NOTE))
+        .to.emit(quality, "IssueReturned")
+        .withArgs(OPEN, CENSUS, DEPT_A, coordinator.address, NOTE);
+      expect(await statusOf(quality, OPEN)).to.equal(IssueStatus.Returned);
+    });
+
+    it("refuses the source department, other departments, a consumer and an outsider", async function () {
+      const { quality, deptA, deptB, consumer, outsider } = this;
+      for (const caller of [deptA, deptB, consumer, outsider]) {
+        await expect(quality.connect(caller).returnToSource(OPEN, NOTE))
+          .to.be.revertedWithCustomError(quality, "QualityNotReviewer")
+          .withArgs(caller.address, OPEN);
+      }
+      expect(await statusOf(quality, OPEN)).to.equal(IssueStatus.Open);
+    });
+
+    it("refuses another service account of the opener's department: the opener is an account", async function () {
+      const { quality, consortium, deptB, spare } = this;
+      await quality.connect(deptB).openIssue(NEW_ISSUE, CENSUS, 1, REPORT);
+      await consortium.connect(deptB).addServiceAccount(spare.address);
+      await expect(quality.connect(spare).returnToSource(NEW_ISSUE, NOTE))
+        .to.be.revertedWithCustomError(quality, "QualityNotReviewer")
+        .withArgs(spare.address, NEW_ISSUE);
+    });
+
+    shouldRefuseOtherStatuses(OPEN, (t, issueId) => t.quality.connect(t.coordinator).returnToSource(issueId, NOTE));
+  });
+
+  describe("submitRepair", function () {
+    it("lets the source department repair a returned issue with a newer version and emits IssueRepaired", async function () {
+      const { quality, deptA } = this;
+      await expect(quality.connect(deptA).submitRepair(RETURNED, 2, NOTE))
+        .to.emit(quality, "IssueRepaired")
+        .withArgs(RETURNED, CENSUS, deptA.address, 2, NOTE);
+      const i = await quality.issue(RETURNED);
+      expect([i.status, i.version, i.repairedVersion]).to.deep.equal([BigInt(IssueStatus.Repaired), 1n, 2n]);
+    });
+
+    it("accepts the repair from any service account of the source department", async function () {
+      const { quality, consortium, deptA, spare } = this;
+      await consortium.connect(deptA).addServiceAccount(spare.address);
+      await expect(quality.connect(spare).submitRepair(RETURNED, 2, NOTE))
+        .to.emit(quality, "IssueRepaired")
+        .withArgs(RETURNED, CENSUS, spare.address, 2, NOTE);
+    });
+
+    it("refuses the opener, the coordinator, an auditor, another department, a consumer and an outsider", async function () {
+      const { quality, deptB, deptC, coordinator, auditor, consumer, outsider } = this;
+      for (const caller of [deptB, coordinator, auditor, deptC, consumer, outsider]) {
+        await expect(quality.connect(caller).submitRepair(RETURNED, 2, NOTE))
+          .to.be.revertedWithCustomError(quality, "QualityNotSource")
+          .withArgs(caller.address, RETURNED);
+      }
+      expect(await statusOf(quality, RETURNED)).to.equal(IssueStatus.Returned);
+    });
+
+    it("refuses the version at issue itself, and version 0", async function () {
+      const { quality, deptA } = this;
+      for (const version of [1, 0]) {
+        await expect(quality.connect(deptA).submitRepair(RETURNED, version, NOTE))
+          .to.be.revertedWithCustomError(quality, "QualityInvalidRepair")
+          .withArgs(RETURNED, 1, version);
+      }
+    });
+
+    it("refuses a version older than the one at issue", async function () {
+      const { quality, deptA, auditor } = this;
+      await quality.connect(auditor).openIssue(NEW_ISSUE, CENSUS, 2, REPORT);
+      await quality.connect(auditor).returnToSource(NEW_ISSUE, NOTE);
+      await expect(quality.connect(deptA).submitRepair(NEW_ISSUE, 1, NOTE))
+        .to.be.revertedWithCustomError(quality, "QualityInvalidRepair")
+        .withArgs(NEW_ISSUE, 2, 1);
+    });
+
+    it("refuses a version not registered yet, and accepts it once it is", async function () {
+      const { quality, registry, deptA } = this;
+      await expect(quality.connect(deptA).submitRepair(RETURNED, 3, NOTE))
+        .to.be.revertedWithCustomError(quality, "QualityInvalidRepair")
+        .withArgs(RETURNED, 1, 3);
+      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), hash("schema"), 1024, 10);
+      await expect(quality.connect(deptA).submitRepair(RETURNED, 3, NOTE))
+        .to.emit(quality, "IssueRepaired")
+        .withArgs(RETURNED, CENSUS, deptA.address, 3, NOTE);
+    });
+
+    shouldRefuseOtherStatuses(RETURNED, (t, issueId) => t.quality.connect(t.deptA).submitRepair(issueId, 2, NOTE));
+  });
+
+  describe("verifyAndClose", function () {
+    it("lets the opener close a repaired issue and emits IssueClosed", async function () {
+      const { quality, deptC } = this;
+      await expect(quality.connect(deptC).verifyAndClose(REPAIRED, REPORT))
+        .to.emit(quality, "IssueClosed")
+        .withArgs(REPAIRED, CENSUS, deptC.address, REPORT);
+      expect(await statusOf(quality, REPAIRED)).to.equal(IssueStatus.Closed);
+    });
+
+    it("lets the coordinator close an issue someone else opened", async function () {
+      const { quality, coordinator } = this;
+      await expect(quality.connect(coordinator).verifyAndClose(REPAIRED, REPORT))
+        .to.emit(quality, "IssueClosed")
+        .withArgs(REPAIRED, CENSUS, coordinator.address, REPORT);
+    });
+
+    it("refuses the source department that made the repair, other departments, an auditor, a consumer and an outsider", async function () {
+      const { quality, deptA, deptB, auditor, consumer, outsider } = this;
+      for (const caller of [deptA, deptB, auditor, consumer, outsider]) {
+        await expect(quality.connect(caller).verifyAndClose(REPAIRED, REPORT))
+          .to.be.revertedWithCustomError(quality, "QualityNotReviewer")
+          .withArgs(caller.address, REPAIRED);
+      }
+      expect(await statusOf(quality, REPAIRED)).to.equal(IssueStatus.Repaired);
+    });
+
+    shouldRefuseOtherStatuses(REPAIRED, (t, issueId) => t.quality.connect(t.coordinator).verifyAndClose(issueId, REPORT));
+  });
+
+  describe("reopen", function () {
+    it("lets the opener reject the repair: emits IssueReopened and IssueReturned, and the issue is Returned", async function () {
+      const { quality, deptC } = this;
+      const reason = hash("still malformed");
+      await expect(quality.connect(deptC).reopen(REPAIRED, reason))
+        .to.emit(quality, "IssueReopened")
+        .withArgs(REPAIRED, CENSUS, deptC.address, reason)
+        .and.to.emit(quality, "IssueReturned")
+        .withArgs(REPAIRED, CENSUS, DEPT_A, deptC.address, reason);
+      expect(await statusOf(quality, REPAIRED)).to.equal(IssueStatus.Returned);
+    });
+
+    it("lets the coordinator reopen an issue someone else opened", async function () {
+      const { quality, coordinator } = this;
+      await expect(quality.connect(coordinator).reopen(REPAIRED, NOTE))
+        .to.emit(quality, "IssueReopened")
+        .withArgs(REPAIRED, CENSUS, coordinator.address, NOTE);
+    });
+
+    it("refuses the source department, other departments, an auditor, a consumer and an outsider", async function () {
+      const { quality, deptA, deptB, auditor, consumer, outsider } = this;
+      for (const caller of [deptA, deptB, auditor, consumer, outsider]) {
+        await expect(quality.connect(caller).reopen(REPAIRED, NOTE))
+          .to.be.revertedWithCustomError(quality, "QualityNotReviewer")
+          .withArgs(caller.address, REPAIRED);
+      }
+      expect(await statusOf(quality, REPAIRED)).to.equal(IssueStatus.Repaired);
+    });
+
+    it("lets the source department repair again, and the opener then close the issue", async function () {
+      const { quality, registry, deptA, deptC } = this;
+      await quality.connect(deptC).reopen(REPAIRED, NOTE);
+      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), hash("schema"), 1024, 10);
+      await expect(quality.connect(deptA).submitRepair(REPAIRED, 3, NOTE))
+        .to.emit(quality, "IssueRepaired")
+        .withArgs(REPAIRED, CENSUS, deptA.address, 3, NOTE);
+      await expect(quality.connect(deptC).verifyAndClose(REPAIRED, REPORT))
+        .to.emit(quality, "IssueClosed")
+        .withArgs(REPAIRED, CENSUS, deptC.address, REPORT);
+      const i = await quality.issue(REPAIRED);
+      expect([i.status, i.repairedVersion]).to.deep.equal([BigInt(IssueStatus.Closed), 3n]);
+    });
+
+    shouldRefuseOtherStatuses(REPAIRED, (t, issueId) => t.quality.connect(t.coordinator).reopen(issueId, NOTE));
+  });
+
+  describe("issue", function () {
+    it("follows the full loop: opened, returned, repaired, reopened, repaired again, closed", async function () {
+      const { quality, registry, auditor, deptA } = this;
+      const fields = async () => {
+        const i = await quality.issue(NEW_ISSUE);
+        return [i.status, i.version, i.repairedVersion];
+      };
+      const expected = (status, repairedVersion) => [BigInt(status), 1n, BigInt(repairedVersion)];
+
+      await quality.connect(auditor).openIssue(NEW_ISSUE, CENSUS, 1, REPORT);
+      const openedAt = BigInt(await time.latest());
+      expect(await fields()).to.deep.equal(expected(IssueStatus.Open, 0));
+      await quality.connect(auditor).returnToSource(NEW_ISSUE, NOTE);
+      expect(await fields()).to.deep.equal(expected(IssueStatus.Returned, 0));
+      await quality.connect(deptA).submitRepair(NEW_ISSUE, 2, NOTE);
+      expect(await fields()).to.deep.equal(expected(IssueStatus.Repaired, 2));
+      await quality.connect(auditor).reopen(NEW_ISSUE, NOTE);
+      // The rejected repair's version stays on record until the next repair replaces it.
+      expect(await fields()).to.deep.equal(expected(IssueStatus.Returned, 2));
+      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), hash("schema"), 1024, 10);
+      await quality.connect(deptA).submitRepair(NEW_ISSUE, 3, NOTE);
+      expect(await fields()).to.deep.equal(expected(IssueStatus.Repaired, 3));
+      await quality.connect(auditor).verifyAndClose(NEW_ISSUE, hash("closing report"));
+      expect(await fields()).to.deep.equal(expected(IssueStatus.Closed, 3));
+
+      const i = await quality.issue(NEW_ISSUE);
+      expect([i.datasetId, i.sourceDepartment, i.opener, i.openedAt, i.reportHash]).to.deep.equal([
+        CENSUS, DEPT_A, auditor.address, openedAt, REPORT,
+      ]);
+    });
+
+    it("reverts for an unknown issue", async function () {
+      await expect(this.quality.issue(NEW_ISSUE)).to.be.revertedWithCustomError(this.quality, "QualityUnknownIssue").withArgs(NEW_ISSUE);
+    });
+  });
+});
