@@ -18,8 +18,8 @@ from ledger.merkle import MerkleTree
 
 DEFAULT_CHUNK_SIZE = 1 << 20
 
-Progress = Callable[[int], None]
-"""Called with the number of bytes just hashed."""
+Observer = Callable[[memoryview], None]
+"""Sees each chunk just hashed (to count records, or move a progress bar by its length)."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ContentRoot:
         return sum(len(f.chunk_digests) for f in self.files)
 
 
-def chunk_digests(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress | None = None) -> Iterator[bytes]:
+def chunk_digests(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, observe: Observer | None = None) -> Iterator[bytes]:
     """The SHA-256 digest of each chunk of ``path``; an empty file has one empty chunk."""
     buffer = bytearray(chunk_size)
     view = memoryview(buffer)
@@ -64,17 +64,17 @@ def chunk_digests(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Pr
                 return
             yield sha256(view[:filled]).digest()
             emitted = True
-            if progress is not None:
-                progress(filled)
+            if observe is not None:
+                observe(view[:filled])
             if filled < chunk_size:
                 return
 
 
 def hash_file(
-    path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, name: str | None = None, progress: Progress | None = None
+    path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, name: str | None = None, observe: Observer | None = None
 ) -> FileRoot:
     """The content root of one file."""
-    digests = tuple(chunk_digests(path, chunk_size, progress))
+    digests = tuple(chunk_digests(path, chunk_size, observe))
     return FileRoot(
         path=name if name is not None else Path(path).name,
         size=os.path.getsize(path),
@@ -94,16 +94,16 @@ def _files_under(directory: Path) -> list[Path]:
     return sorted(paths, key=lambda p: p.relative_to(directory).as_posix())
 
 
-def content_root(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress | None = None) -> ContentRoot:
+def content_root(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, observe: Observer | None = None) -> ContentRoot:
     """The content root of a file, or of every file under a directory."""
     path = Path(path)
     if path.is_file():
-        file = hash_file(path, chunk_size, progress=progress)
+        file = hash_file(path, chunk_size, observe=observe)
         return ContentRoot(root=file.root, size=file.size, files=(file,))
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is neither a file nor a directory")
     files = tuple(
-        hash_file(p, chunk_size, name=p.relative_to(path).as_posix(), progress=progress) for p in _files_under(path)
+        hash_file(p, chunk_size, name=p.relative_to(path).as_posix(), observe=observe) for p in _files_under(path)
     )
     if not files:
         raise ValueError(f"directory {path} holds no files")

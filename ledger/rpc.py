@@ -27,7 +27,7 @@ class RpcResult:
 class RpcBatcher:
     """Sends lists of ``(method, params)`` as JSON-RPC batches to one endpoint."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url = url
         self.timeout = timeout
         self._ids = itertools.count(1)

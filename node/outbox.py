@@ -13,6 +13,7 @@ An entry moves ``pending`` -> ``signed`` -> ``confirmed`` (or ``failed``):
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -23,12 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.deploy import Ledger
-from ledger.errors import LedgerError
+from ledger.errors import ChainUnavailable, LedgerError
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
 from node.errors import WriteRejected
 from node.models import OutboxEntry
 from node.writes import WRITES
+
+log = logging.getLogger(__name__)
 
 PENDING, SIGNED, CONFIRMED, FAILED = "pending", "signed", "confirmed", "failed"
 _ALREADY_SENT = ("already known", "already imported", "nonce too low", "known transaction", "replacement transaction underpriced")
@@ -66,6 +69,7 @@ class OutboxWorker:
         self.confirmations = confirmations
         self.window = window
         self.resend_after = resend_after
+        self.retry_delay = 1.0
         self._recovered = False
         self._rpc = RpcBatcher(sender.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
 
@@ -73,15 +77,24 @@ class OutboxWorker:
 
     def run(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:
         while not stop.is_set():
-            if self.step() == 0:
+            if self._step_or_wait() == 0:
                 stop.wait(idle_sleep)
 
     def run_until_idle(self, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
-        while self.step() or self.open_count():
+        while self._step_or_wait() or self.open_count():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"outbox still has {self.open_count()} open entries after {timeout} s")
             time.sleep(0.01)
+
+    def _step_or_wait(self) -> int:
+        # An unreachable chain node is waited out: what the outbox holds is safe in SQL.
+        try:
+            return self.step()
+        except ChainUnavailable as err:
+            log.warning("outbox: %s; retrying", err)
+            time.sleep(self.retry_delay)
+            return 0
 
     def step(self) -> int:
         """Broadcast again what a crash may have lost, sign and send new entries, confirm sent

@@ -1,4 +1,4 @@
-// Admitting and removing departments by a majority vote of the members.
+// Admitting and removing departments by a majority vote of the members at the time of execution.
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
@@ -271,7 +271,7 @@ describe("Consortium proposals", function () {
       const rival = id("admit-water-again");
       await this.consortium.connect(this.deptB).proposeAdmission(rival, NEW_DEPT, "Water", this.spare.address, this.extra.address);
       await passed(this.consortium, rival, this.deptA, this.deptB);
-      await passed(this.consortium, ADMIT, this.deptA, this.deptB);
+      await passed(this.consortium, ADMIT, this.deptA, this.deptB, this.deptC);
       await this.consortium.execute(rival);
       await expect(this.consortium.execute(ADMIT))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumDepartmentExists").withArgs(NEW_DEPT);
@@ -297,13 +297,17 @@ describe("Consortium proposals", function () {
       expect(await this.consortium.isMember(DEPT_C)).to.equal(true);
     });
 
-    it("deactivates the department and takes the role from all its service accounts", async function () {
+    it("deactivates the department and takes the role from all its service accounts, emitting ServiceAccountRemoved for each", async function () {
       const role = await this.consortium.DEPARTMENT_ROLE();
       await passed(this.consortium, REMOVE, this.deptA, this.deptB);
       await expect(this.consortium.connect(this.deptB).execute(REMOVE))
         .to.emit(this.consortium, "ProposalExecuted").withArgs(REMOVE, this.deptB.address)
         .and.to.emit(this.consortium, "DepartmentRemoved").withArgs(DEPT_C, this.validatorC.address, REMOVE)
+        .and.to.emit(this.consortium, "ServiceAccountRemoved").withArgs(DEPT_C, this.deptC.address, this.deptB.address)
+        .and.to.emit(this.consortium, "ServiceAccountRemoved").withArgs(DEPT_C, this.extra.address, this.deptB.address)
+        .and.to.emit(this.consortium, "RoleRevoked").withArgs(role, this.deptC.address, this.deptB.address)
         .and.to.emit(this.consortium, "RoleRevoked").withArgs(role, this.extra.address, this.deptB.address);
+      expect(await this.consortium.serviceAccounts(DEPT_C)).to.deep.equal([]);
       expect(await this.consortium.isMember(DEPT_C)).to.equal(false);
       expect((await this.consortium.department(DEPT_C)).active).to.equal(false);
       expect(await this.consortium.members()).to.deep.equal([DEPT_A, DEPT_B]);
@@ -323,6 +327,27 @@ describe("Consortium proposals", function () {
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotMemberOrCoordinator").withArgs(this.deptC.address);
       await expect(this.consortium.connect(this.extra).addServiceAccount(this.extra2.address))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotADepartment").withArgs(this.extra.address);
+    });
+
+    it("leaves service accounts that the events alone rebuild: none for the removed department", async function () {
+      await passed(this.consortium, REMOVE, this.deptA, this.deptB);
+      await this.consortium.execute(REMOVE);
+      const accounts = new Set();
+      for (const event of await this.consortium.queryFilter("*")) {
+        if (event.fragment?.name === "ServiceAccountAdded" && event.args.departmentId === DEPT_C) accounts.add(event.args.account);
+        if (event.fragment?.name === "ServiceAccountRemoved" && event.args.departmentId === DEPT_C) accounts.delete(event.args.account);
+      }
+      expect([...accounts]).to.deep.equal(await this.consortium.serviceAccounts(DEPT_C)).and.to.deep.equal([]);
+    });
+
+    it("frees the removed department's service accounts to serve another department or become consumers", async function () {
+      await passed(this.consortium, REMOVE, this.deptA, this.deptB);
+      await this.consortium.execute(REMOVE);
+      await expect(this.consortium.connect(this.deptA).addServiceAccount(this.deptC.address))
+        .to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_A, this.deptC.address, this.deptA.address);
+      expect(await this.consortium.departmentOf(this.deptC.address)).to.equal(DEPT_A);
+      await expect(this.consortium.connect(this.deptB).registerConsumer(this.extra.address, ethers.ZeroHash))
+        .to.emit(this.consortium, "ConsumerRegistered").withArgs(this.extra.address, DEPT_B, this.deptB.address, ethers.ZeroHash);
     });
 
     it("never lets a removed department's id be admitted again", async function () {
@@ -353,5 +378,66 @@ describe("Consortium proposals", function () {
         .to.be.revertedWithCustomError(consortium, "ConsortiumLastDepartment").withArgs(DEPT_B);
     });
   });
-});
 
+  describe("a majority of the current members", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(admissionProposed));
+    });
+
+    async function removeDepartment(consortium, proposalId, departmentId, ...voters) {
+      await consortium.connect(voters[0]).proposeRemoval(proposalId, departmentId);
+      await passed(consortium, proposalId, ...voters);
+      await consortium.execute(proposalId);
+    }
+
+    it("does not count the vote of a department removed after it voted", async function () {
+      await passed(this.consortium, ADMIT, this.deptA, this.deptC);
+      expect(await this.consortium.tally(ADMIT)).to.deep.equal([2n, 2n]);
+      await removeDepartment(this.consortium, REMOVE, DEPT_C, this.deptA, this.deptB);
+      expect(await this.consortium.tally(ADMIT)).to.deep.equal([1n, 2n]);
+      expect((await this.consortium.proposal(ADMIT)).yesVotes).to.equal(2);
+      await expect(this.consortium.execute(ADMIT))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumNoMajority").withArgs(ADMIT, 1, 2);
+      await expect(this.consortium.connect(this.deptB).vote(ADMIT))
+        .to.emit(this.consortium, "ProposalVoted").withArgs(ADMIT, DEPT_B, this.deptB.address, 3);
+      await expect(this.consortium.execute(ADMIT)).to.emit(this.consortium, "ProposalExecuted").withArgs(ADMIT, this.coordinator.address);
+    });
+
+    it("raises the quorum when a department is admitted after the vote opened, and counts the new department's vote", async function () {
+      await this.consortium.connect(this.deptA).proposeRemoval(REMOVE, DEPT_C);
+      await passed(this.consortium, REMOVE, this.deptA, this.deptB);
+      await passed(this.consortium, ADMIT, this.deptA, this.deptB);
+      await this.consortium.execute(ADMIT);
+      expect(await this.consortium.tally(REMOVE)).to.deep.equal([2n, 3n]);
+      await expect(this.consortium.execute(REMOVE))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumNoMajority").withArgs(REMOVE, 2, 3);
+      await this.consortium.connect(this.newService).vote(REMOVE);
+      await expect(this.consortium.execute(REMOVE)).to.emit(this.consortium, "DepartmentRemoved").withArgs(DEPT_C, this.validatorC.address, REMOVE);
+    });
+
+    it("lowers the quorum when a department is removed after the vote opened, though the proposal keeps its opening quorum", async function () {
+      await passed(this.consortium, ADMIT, this.deptA, this.deptB);
+      await this.consortium.execute(ADMIT);
+      const port = id("admit-port");
+      await expect(this.consortium.connect(this.deptA).proposeAdmission(port, id("port-authority"), "Port Authority", this.extra.address, this.extra2.address))
+        .to.emit(this.consortium, "ProposalOpened")
+        .withArgs(port, ProposalKind.Admit, id("port-authority"), this.deptA.address, this.extra.address, this.extra2.address, "Port Authority", 3, anyValue);
+      await passed(this.consortium, port, this.deptA, this.deptB);
+      await expect(this.consortium.execute(port))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumNoMajority").withArgs(port, 2, 3);
+      await removeDepartment(this.consortium, id("remove-water"), NEW_DEPT, this.deptA, this.deptB, this.deptC);
+      expect(await this.consortium.tally(port)).to.deep.equal([2n, 2n]);
+      expect((await this.consortium.proposal(port)).quorum).to.equal(3);
+      await expect(this.consortium.execute(port)).to.emit(this.consortium, "ProposalExecuted").withArgs(port, this.coordinator.address);
+      expect(await this.consortium.isMember(id("port-authority"))).to.equal(true);
+    });
+
+    it("answers the tally of a proposal executed, and of an unknown proposal with ConsortiumUnknownProposal", async function () {
+      await passed(this.consortium, ADMIT, this.deptA, this.deptB);
+      await this.consortium.execute(ADMIT);
+      expect(await this.consortium.tally(ADMIT)).to.deep.equal([2n, 3n]);
+      await expect(this.consortium.tally(id("nope")))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumUnknownProposal").withArgs(id("nope"));
+    });
+  });
+});

@@ -331,6 +331,54 @@ describe("Consortium", function () {
     });
   });
 
+  describe("renounceRole", function () {
+    beforeEach(async function () {
+      Object.assign(this, await loadFixture(deployWithRoles));
+    });
+
+    it("refuses a service account giving up the department role: it stays in its department", async function () {
+      await expect(this.consortium.connect(this.deptA).renounceRole(this.roles.department, this.deptA.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumRoleFollowsMembership").withArgs(this.roles.department);
+      expect(await this.consortium.hasRole(this.roles.department, this.deptA.address)).to.equal(true);
+      expect(await this.consortium.departmentOf(this.deptA.address)).to.equal(DEPT_A);
+    });
+
+    it("refuses a consumer giving up the consumer role: it stays sponsored", async function () {
+      await expect(this.consortium.connect(this.consumer).renounceRole(this.roles.consumer, this.consumer.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumRoleFollowsMembership").withArgs(this.roles.consumer);
+      expect(await this.consortium.hasRole(this.roles.consumer, this.consumer.address)).to.equal(true);
+      expect(await this.consortium.sponsorOf(this.consumer.address)).to.equal(DEPT_A);
+    });
+
+    it("refuses renouncing either role to anyone, whether it holds the role or not", async function () {
+      for (const role of [this.roles.department, this.roles.consumer]) {
+        for (const caller of [this.coordinator, this.outsider]) {
+          await expect(this.consortium.connect(caller).renounceRole(role, caller.address))
+            .to.be.revertedWithCustomError(this.consortium, "ConsortiumRoleFollowsMembership").withArgs(role);
+        }
+      }
+    });
+
+    it("lets an auditor give up the auditor role", async function () {
+      await expect(this.consortium.connect(this.auditor).renounceRole(this.roles.auditor, this.auditor.address))
+        .to.emit(this.consortium, "RoleRevoked").withArgs(this.roles.auditor, this.auditor.address, this.auditor.address);
+      expect(await this.consortium.isAuditor(this.auditor.address)).to.equal(false);
+    });
+
+    it("lets a coordinator give up the coordinator role", async function () {
+      await this.consortium.grantRole(this.roles.coordinator, this.extra.address);
+      await expect(this.consortium.connect(this.extra).renounceRole(this.roles.coordinator, this.extra.address))
+        .to.emit(this.consortium, "RoleRevoked").withArgs(this.roles.coordinator, this.extra.address, this.extra.address);
+      expect(await this.consortium.isCoordinator(this.extra.address)).to.equal(false);
+    });
+
+    it("refuses renouncing a role for another account, as OpenZeppelin does", async function () {
+      await expect(this.consortium.connect(this.coordinator).renounceRole(this.roles.auditor, this.auditor.address))
+        .to.be.revertedWithCustomError(this.consortium, "AccessControlBadConfirmation").withArgs();
+      expect(await this.consortium.isAuditor(this.auditor.address)).to.equal(true);
+    });
+  });
+
   describe("pause and unpause", function () {
     beforeEach(async function () {
       Object.assign(this, await loadFixture(deployWithRoles));

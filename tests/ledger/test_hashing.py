@@ -59,12 +59,13 @@ def test_directory_root_covers_paths_and_contents_in_path_order(tmp_path: Path) 
     assert content_root(tmp_path).root != root.root
 
 
-def test_progress_reports_every_byte(tmp_path: Path) -> None:
+def test_observer_sees_every_byte_once_in_order(tmp_path: Path) -> None:
     path = tmp_path / "data.bin"
-    path.write_bytes(b"z" * 10000)
-    seen: list[int] = []
-    content_root(path, chunk_size=4096, progress=seen.append)
-    assert sum(seen) == 10000
+    data = bytes(range(256)) * 40
+    path.write_bytes(data)
+    seen: list[bytes] = []
+    content_root(path, chunk_size=4096, observe=lambda chunk: seen.append(bytes(chunk)))
+    assert b"".join(seen) == data
 
 
 def test_missing_path_and_empty_directory_are_refused(tmp_path: Path) -> None:

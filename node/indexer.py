@@ -1,0 +1,144 @@
+"""The indexer: follows the contracts' events into SQL from a stored cursor.
+
+It indexes only blocks ``confirmations`` deep, records the hash of each block it took events
+from and of the block it stopped at, and before every step checks that the chain still has
+that block: if not, a reorg undid part of what was indexed, so it walks back to the newest
+block both agree on, deletes everything above it and indexes again from there. Each step is
+one SQL transaction, so a restart at any point resumes from a consistent cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from hexbytes import HexBytes
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger.deploy import Ledger
+from ledger.events import ChainEvent, fetch_events
+from node.models import ChainEventRow, IndexedBlock, IndexerCursor
+from node.projections import project, reproject
+
+CURSOR = "events"
+
+
+def to_json(value: Any) -> Any:
+    """Event arguments as JSON: bytes as 0x hex, big numbers as strings, tuples as lists."""
+    if isinstance(value, (bytes, bytearray, HexBytes)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -(2**53) < value < 2**53 else str(value)
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    return value
+
+
+def event_row(event: ChainEvent) -> ChainEventRow:
+    args = {k: to_json(v) for k, v in event.args.items()}
+    return ChainEventRow(
+        block_number=event.block_number,
+        block_hash=event.block_hash.to_0x_hex(),
+        tx_hash=event.tx_hash.to_0x_hex(),
+        log_index=event.log_index,
+        contract=event.contract,
+        name=event.name,
+        args=args,
+        dataset_id=args.get("datasetId"),
+        grant_id=args.get("grantId"),
+    )
+
+
+class Indexer:
+    def __init__(self, sessions: sessionmaker[Session], ledger: Ledger, *, confirmations: int = 1,
+                 chunk: int = 2000) -> None:
+        self.sessions = sessions
+        self.ledger = ledger
+        self.confirmations = confirmations
+        self.chunk = chunk
+
+    def step(self) -> int:
+        """Index the next chunk of confirmed blocks; returns the number of events taken."""
+        w3 = self.ledger.w3
+        with self.sessions() as session:
+            cursor = session.get(IndexerCursor, CURSOR)
+            if cursor is not None and self._chain_hash(cursor.block_number) != cursor.block_hash:
+                self._roll_back(session, self._fork_point(session))
+                session.commit()
+                cursor = session.get(IndexerCursor, CURSOR)
+            start = cursor.block_number + 1 if cursor else self.ledger.manifest.deployment_block
+            safe = w3.eth.block_number - max(self.confirmations - 1, 0)
+            end = min(safe, start + self.chunk - 1)
+            if end < start:
+                return 0
+            events = list(fetch_events(w3, self.ledger.events, start, end, chunk=self.chunk))
+            self._store(session, events, end)
+            session.commit()
+            return len(events)
+
+    def catch_up(self) -> int:
+        total = 0
+        while True:
+            taken = self.step()
+            total += taken
+            with self.sessions() as session:
+                cursor = session.get(IndexerCursor, CURSOR)
+                behind = cursor is None or cursor.block_number < self.ledger.w3.eth.block_number - max(
+                    self.confirmations - 1, 0)
+            if not behind and taken == 0:
+                return total
+
+    # ------------------------------------------------------------ internals
+
+    def _chain_hash(self, number: int) -> str | None:
+        block = self.ledger.w3.eth.get_block(number)
+        return block["hash"].to_0x_hex() if block else None
+
+    def _store(self, session: Session, events: list[ChainEvent], end: int) -> None:
+        blocks: dict[int, tuple[str, str]] = {}
+        for event in events:
+            if event.block_number not in blocks:
+                header = self.ledger.w3.eth.get_block(event.block_number)
+                blocks[event.block_number] = (header["hash"].to_0x_hex(), header["parentHash"].to_0x_hex())
+            row = event_row(event)
+            session.add(row)
+            project(session, row)
+        end_header = self.ledger.w3.eth.get_block(end)
+        end_hash = end_header["hash"].to_0x_hex()
+        blocks[end] = (end_hash, end_header["parentHash"].to_0x_hex())
+        for number, (block_hash, parent) in blocks.items():
+            session.merge(IndexedBlock(number=number, hash=block_hash, parent_hash=parent))
+        session.merge(IndexerCursor(name=CURSOR, block_number=end, block_hash=end_hash))
+
+    def _fork_point(self, session: Session) -> int:
+        """The newest indexed block the chain still has, by hash."""
+        known = session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc())).all()
+        for block in known:
+            if self._chain_hash(block.number) == block.hash:
+                return block.number
+        return self.ledger.manifest.deployment_block - 1
+
+    def _roll_back(self, session: Session, fork: int) -> None:
+        undone = session.scalars(select(ChainEventRow).where(ChainEventRow.block_number > fork)).all()
+        touched = touched_keys(undone)
+        session.execute(delete(ChainEventRow).where(ChainEventRow.block_number > fork))
+        session.execute(delete(IndexedBlock).where(IndexedBlock.number > fork))
+        fork_hash = self._chain_hash(fork) if fork >= 0 else None
+        session.merge(IndexerCursor(name=CURSOR, block_number=fork, block_hash=fork_hash or "0x" + "00" * 32))
+        session.flush()
+        reproject(session, fork, touched)
+
+
+def touched_keys(rows: Iterable[ChainEventRow]) -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {"grant": set(), "issue": set()}
+    for row in rows:
+        if row.grant_id:
+            keys["grant"].add(row.grant_id)
+        if "issueId" in row.args:
+            keys["issue"].add(row.args["issueId"])
+    return keys
