@@ -177,6 +177,7 @@ class Anchor:
 class Issue:
     dataset_id: bytes
     source_department: bytes
+    opener_department: bytes
     opener: str
     version: int
     repaired_version: int

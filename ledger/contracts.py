@@ -198,7 +198,7 @@ class QualityBoardClient(ContractClient):
 
     def issue(self, issue_id: bytes) -> Issue:
         values = list(self._call("issue", issue_id))
-        values[5] = IssueStatus(values[5])
+        values[6] = IssueStatus(values[6])
         return Issue(*values)
 
 

@@ -82,7 +82,7 @@ class OutboxEntry(Base):
     __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(128), unique=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")
@@ -103,7 +103,7 @@ class AnchorBatch(Base):
     root: Mapped[str] = mapped_column(Hash, unique=True)
     kind: Mapped[int] = mapped_column(Integer)
     leaf_count: Mapped[int] = mapped_column(Integer)
-    outbox_key: Mapped[str] = mapped_column(String(128))
+    outbox_key: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -48,7 +48,10 @@ describe("Consortium proposals", function () {
     });
 
     it("opens a proposal whose quorum is a majority of the current members", async function () {
-      const deadline = BigInt(await time.latest()) + 1n + VOTING_PERIOD;
+      // Pinned: the next block's timestamp may otherwise run a second ahead of the wall clock.
+      const openedAt = BigInt(await time.latest()) + 1n;
+      await time.setNextBlockTimestamp(openedAt);
+      const deadline = openedAt + VOTING_PERIOD;
       await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT, NEW_DEPT, "Water Authority", this.spare.address, this.newService.address))
         .to.emit(this.consortium, "ProposalOpened")
         .withArgs(ADMIT, ProposalKind.Admit, NEW_DEPT, this.deptA.address, this.spare.address, this.newService.address, "Water Authority", 2, deadline);

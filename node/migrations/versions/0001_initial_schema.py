@@ -22,7 +22,7 @@ def upgrade() -> None:
     sa.Column('root', sa.String(length=66), nullable=False),
     sa.Column('kind', sa.Integer(), nullable=False),
     sa.Column('leaf_count', sa.Integer(), nullable=False),
-    sa.Column('outbox_key', sa.String(length=128), nullable=False),
+    sa.Column('outbox_key', sa.String(length=200), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('root')
@@ -98,7 +98,7 @@ def upgrade() -> None:
     )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('key', sa.String(length=128), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
