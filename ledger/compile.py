@@ -27,7 +27,8 @@ from solcx.exceptions import SolcError
 from ledger.errors import CompilationFailed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_IMPORT = re.compile(r'^\s*import\s+(?:[^"\';]*\s+from\s+)?["\']([^"\']+)["\']\s*;', re.MULTILINE)
+# Every import form: `import "x";`, `import "x" as X;`, `import {A} from "x";`, `import * as X from "x";`.
+_IMPORT = re.compile(r'^\s*import\s+(?:[^"\';]*\s+from\s+)?["\']([^"\']+)["\'][^;]*;', re.MULTILINE)
 _OUTPUTS = ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers"]
 
 

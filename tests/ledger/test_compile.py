@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.compile import PROJECT_ROOT, compile_contracts, find_solc
+from ledger.compile import PROJECT_ROOT, collect_sources, compile_contracts, find_solc
 from ledger.errors import CompilationFailed
 
 HARDHAT_ARTIFACTS = PROJECT_ROOT / "build" / "hardhat" / "artifacts" / "contracts"
@@ -62,3 +62,16 @@ def test_missing_import_raises_compilation_failed_naming_the_unit(tmp_path: Path
     (tmp_path / "contracts" / "A.sol").write_text('pragma solidity ^0.8.20;\nimport "./Missing.sol";\ncontract A {}\n')
     with pytest.raises(CompilationFailed, match="contracts/Missing.sol"):
         compile_contracts(tmp_path)
+
+
+def test_every_import_form_is_collected_so_a_native_solc_needs_no_import_callback(tmp_path: Path) -> None:
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "A.sol").write_text(
+        'import "@lib/B.sol" as B;\nimport * as C from "@lib/C.sol";\nimport {\n  D\n} from "@lib/D.sol";\ncontract A {}\n'
+    )
+    library = tmp_path / "node_modules" / "@lib"
+    library.mkdir(parents=True)
+    (library / "B.sol").write_text('import "./E.sol";\ncontract B {}\n')
+    for name in "CDE":
+        (library / f"{name}.sol").write_text(f"contract {name} {{}}\n")
+    assert set(collect_sources(tmp_path)) == {"contracts/A.sol"} | {f"@lib/{name}.sol" for name in "BCDE"}
