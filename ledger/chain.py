@@ -82,6 +82,7 @@ class LocalChain:
         accounts: int = 10,
         port: int | None = None,
         startup_timeout: float = 20.0,
+        keep_states: int = 256,
     ) -> None:
         self.anvil = anvil
         self.block_time = block_time
@@ -89,6 +90,7 @@ class LocalChain:
         self.account_count = accounts
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
+        self.keep_states = keep_states
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -109,6 +111,9 @@ class LocalChain:
             "--chain-id", str(self.chain_id), "--accounts", str(self.account_count),
             "--mnemonic", ANVIL_MNEMONIC, "--hardfork", "paris", "--gas-price", "1", "--base-fee", "0",
             "--disable-code-size-limit",
+            # Full state history for every block grows anvil by gigabytes over thousands of
+            # transactions; recent states are all that calls and revert replays need.
+            "--prune-history", str(self.keep_states),
         ]
         if self.block_time is not None:
             args += ["--block-time", str(self.block_time)]

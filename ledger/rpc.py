@@ -39,7 +39,7 @@ class RpcBatcher:
         if not calls:
             return []
         ids = [next(self._ids) for _ in calls]
-        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in zip(ids, calls)]
+        body: list[dict[str, Any]] = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in zip(ids, calls)]
         try:
             response = self._session.post(self.url, json=body, timeout=self.timeout)
             response.raise_for_status()

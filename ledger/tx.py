@@ -185,7 +185,7 @@ class TransactionSender:
                 raise TransactionTimeout(tx_hash.to_0x_hex(), self.timeout)
             time.sleep(self.poll_interval)
         if receipt["status"] != 1:
-            raise self._revert_reason(tx_hash, receipt)
+            raise self.revert_reason(tx_hash, receipt["blockNumber"])
         return receipt
 
     def transact(self, call: ContractFunction, *, gas: int | None = None, value: int = 0) -> TxReceipt:
@@ -207,11 +207,13 @@ class TransactionSender:
         canonical = self.w3.eth.get_block(receipt["blockNumber"])["hash"]
         return bool(canonical == receipt["blockHash"])
 
-    def _revert_reason(self, tx_hash: HexBytes, receipt: TxReceipt) -> Exception:
+    def revert_reason(self, tx_hash: HexBytes, block_number: int) -> Exception:
+        """The decoded error of a transaction that reverted in ``block_number``, by replaying it
+        on the state just before that block."""
         tx = self.w3.eth.get_transaction(tx_hash)
         replay: TxParams = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"], "gas": tx["gas"]}
         try:
-            self.w3.eth.call(replay, receipt["blockNumber"] - 1)
+            self.w3.eth.call(replay, block_number - 1)
         except Web3Exception as err:
             return self.errors.from_web3(err, tx_hash.to_0x_hex())
         return TransactionReverted(tx_hash.to_0x_hex(), "out of gas or reverted only in its block")

@@ -216,7 +216,7 @@ class OutboxWorker:
         return 0
 
     def _revert_reason(self, tx_hash: str, block: int) -> LedgerError | Exception:
-        return self.sender._revert_reason(HexBytes(tx_hash), {"blockNumber": block})  # type: ignore[arg-type]
+        return self.sender.revert_reason(HexBytes(tx_hash), block)
 
 
 def statuses(session: Session, keys: Iterable[str]) -> dict[str, str]:
