@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ from node.anchoring import proof_of
 from node.errors import NotFound
 from node.indexer import event_row
 from node.models import AnchorBatch, AnchorItem, ChainEventRow, DatasetVersion
+
+T = TypeVar("T")
 
 ROW_COLUMNS = ("block_number", "block_hash", "tx_hash", "log_index", "contract", "name", "args")
 
@@ -37,14 +40,19 @@ class Report:
         return f"{self.subject}: " + ("verified" if self.ok else "; ".join(self.problems))
 
 
+def _get(session: Session, model: type[T], key: int, label: str) -> T:
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(label, str(key))
+    return row
+
+
 # ---------------------------------------------------------------- files
 
 
 def verify_version_files(session: Session, ledger: Ledger, version_id: int, path: Path | None = None) -> Report:
     """Hash the version's content again and compare it with the root anchored on-chain."""
-    version = session.get(DatasetVersion, version_id)
-    if version is None:
-        raise NotFound("version", str(version_id))
+    version = _get(session, DatasetVersion, version_id, "version")
     report = Report(f"dataset {version.dataset_id} version root {version.content_root}")
     dataset = bytes.fromhex(version.dataset_id[2:])
     number = ledger.registry.version_of_root(dataset, bytes.fromhex(version.content_root[2:]))
@@ -79,9 +87,7 @@ def verify_version_files(session: Session, ledger: Ledger, version_id: int, path
 
 def verify_event_row(session: Session, ledger: Ledger, row_id: int) -> Report:
     """Fetch the log the row claims to come from and compare every column."""
-    row = session.get(ChainEventRow, row_id)
-    if row is None:
-        raise NotFound("indexed event", str(row_id))
+    row = _get(session, ChainEventRow, row_id, "indexed event")
     report = Report(f"indexed event {row_id} ({row.name} in block {row.block_number}, log {row.log_index})")
     logs = ledger.w3.eth.get_logs({"blockHash": row.block_hash, "address": ledger.events.addresses})  # type: ignore[typeddict-item]
     found = [ledger.events.decode(log) for log in logs if log["logIndex"] == row.log_index]
@@ -105,9 +111,7 @@ def verify_event_row(session: Session, ledger: Ledger, row_id: int) -> Report:
 
 def verify_anchor_item(session: Session, ledger: Ledger, item_id: int) -> Report:
     """Check the item's stored proof leads to its batch's root, and that root is on-chain."""
-    item = session.get(AnchorItem, item_id)
-    if item is None:
-        raise NotFound("anchored item", str(item_id))
+    item = _get(session, AnchorItem, item_id, "anchored item")
     report = Report(f"proof of item {item_id} ({item.item})")
     if item.batch_id is None:
         report.problems.append("not sealed into a batch yet")

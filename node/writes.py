@@ -31,24 +31,19 @@ def _fn(ledger: Ledger, contract: str, name: str) -> Callable[..., ContractFunct
     return client.contract.get_function_by_name(name)  # type: ignore[no-any-return]
 
 
-def _dataset_exists(ledger: Ledger, p: dict[str, Any]) -> bool:
-    try:
-        ledger.registry.dataset(b32(p["dataset_id"]))
-    except ContractError as err:
-        if err.name == "RegistryUnknownDataset":
-            return False
-        raise
-    return True
+def _exists(view: Callable[[Ledger, dict[str, Any]], object], missing: str) -> Callable[[Ledger, dict[str, Any]], bool]:
+    """Whether ``view`` answers, rather than reverting with the custom error ``missing``."""
 
+    def check(ledger: Ledger, payload: dict[str, Any]) -> bool:
+        try:
+            view(ledger, payload)
+        except ContractError as err:
+            if err.name == missing:
+                return False
+            raise
+        return True
 
-def _anchored(ledger: Ledger, p: dict[str, Any]) -> bool:
-    try:
-        ledger.anchors.anchor_of(b32(p["root"]))
-    except ContractError as err:
-        if err.name == "AnchorUnknownRoot":
-            return False
-        raise
-    return True
+    return check
 
 
 WRITES: dict[str, WriteKind] = {
@@ -63,7 +58,7 @@ WRITES: dict[str, WriteKind] = {
                  (b32(p["ownership_holder"]), [b32(h) for h in p["usage_right_holders"]], p["revenue_beneficiary"]),
                  [b32(x) for x in p["parents"]]),
             ),
-            applied=_dataset_exists,
+            applied=_exists(lambda l, p: l.registry.dataset(b32(p["dataset_id"])), "RegistryUnknownDataset"),
         ),
         WriteKind(
             "add_version",
@@ -77,7 +72,7 @@ WRITES: dict[str, WriteKind] = {
             "anchor",
             gas=lambda p: 200_000,
             call=lambda l, p: _fn(l, "anchors", "anchor")(b32(p["root"]), p["leaf_count"], p["kind"]),
-            applied=_anchored,
+            applied=_exists(lambda l, p: l.anchors.anchor_of(b32(p["root"])), "AnchorUnknownRoot"),
         ),
         WriteKind(
             "record_uses",

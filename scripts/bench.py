@@ -23,7 +23,7 @@ from pathlib import Path
 from eth_account import Account
 
 from ledger.chain import LocalChain, find_anvil
-from ledger.clients import AnchorKind
+from ledger.clients import Action, AnchorKind, Rights, Use
 from ledger.compile import PROJECT_ROOT, compile_contracts
 from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_id
 from ledger.hashing import content_root
@@ -75,14 +75,8 @@ def bench_anchoring(leaves: int) -> list[Figure]:
     for index in random.Random(7).sample(range(leaves), 200):
         verify_inclusion(tree.root, items[index], unfold(paths[index]))
 
-    artifacts = compile_contracts()
-    with LocalChain(find_anvil(PROJECT_ROOT), accounts=2) as chain:
-        coordinator = TransactionSender(chain.web3(), Account.from_key(chain.private_keys[0]), poll_interval=0.002)
-        department = Account.from_key(chain.private_keys[1])
-        manifest = deploy_suite(coordinator, artifacts, founders=[
-            FoundingDepartment(department_id("bench"), "Bench", department.address, department.address)])
-        sender = TransactionSender(chain.web3(), department, poll_interval=0.002)
-        ledger = Ledger(sender.w3, manifest, artifacts, sender)
+    with LocalChain(find_anvil(PROJECT_ROOT), accounts=3) as chain:
+        _, ledger, _ = _suite(chain)
         anchoring, _ = _timed(lambda: ledger.anchors.anchor(tree.root, leaves, AnchorKind.DELIVERY_RECEIPTS))
         onchain_ok = ledger.anchors.verify_inclusion(tree.root, items[leaves // 3], unfold(paths[leaves // 3]))
         assert onchain_ok
@@ -141,6 +135,61 @@ with tempfile.TemporaryDirectory() as tmp:
 """
 
 
+def _suite(chain: LocalChain) -> tuple[Ledger, Ledger, Ledger]:
+    """A deployed suite on ``chain``: the coordinator, one department, one consumer."""
+    artifacts = compile_contracts()
+    senders = [TransactionSender(chain.web3(), Account.from_key(k), poll_interval=0.002) for k in chain.private_keys[:3]]
+    coordinator, department, consumer = senders
+    manifest = deploy_suite(coordinator, artifacts, founders=[FoundingDepartment(
+        department_id("bench"), "Bench", department.address, department.address)])
+    ledgers = [Ledger(s.w3, manifest, artifacts, s) for s in senders]
+    ledgers[1].consortium.register_consumer(consumer.address)
+    return ledgers[0], ledgers[1], ledgers[2]
+
+
+def bench_uses(batched_uses: int, single_uses: int) -> list[Figure]:
+    """Uses recorded and grant-checked on-chain per second: batches of 100, pipelined, against
+    one transaction per use; and the gas each use costs both ways."""
+    with LocalChain(find_anvil(PROJECT_ROOT), accounts=3) as chain:
+        _, owner, consumer = _suite(chain)
+        dataset = hashlib.sha256(b"bench dataset").digest()
+        owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+                                        update_interval=0, rights=Rights(department_id("bench")))
+        grant = hashlib.sha256(b"bench grant").digest()
+        consumer.grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, field_scope=1,
+                                       actions=Action.mask(Action.DOWNLOAD), duration=10**8,
+                                       max_uses=batched_uses + single_uses + 1)
+        owner.grants.approve(grant)
+        use = lambda i: Use(grant, Action.DOWNLOAD, hashlib.sha256(i.to_bytes(8, "big")).digest())  # noqa: E731
+        single_gas: list[int] = []
+
+        def one_by_one() -> None:
+            for i in range(single_uses):
+                single_gas.append(owner.usage.record_use(hashlib.sha256(b"u%d" % i).digest(), use(i))["gasUsed"])
+
+        single_time, _ = _timed(one_by_one)
+        sender = owner.sender
+        assert sender is not None
+
+        def batched() -> list[int]:
+            sent = [
+                owner.usage.submit_uses(hashlib.sha256(b"b%d" % b).digest(),
+                                        [use(single_uses + b * 100 + i) for i in range(100)], gas=1_500_000)
+                for b in range(batched_uses // 100)
+            ]
+            return [int(sender.wait(s)["gasUsed"]) for s in sent]
+
+        batch_time, batch_gas = _timed(batched)
+        assert owner.usage.uses_of(grant) == single_uses + batched_uses
+    assert isinstance(batch_gas, list)
+    return [
+        Figure("uses recorded and grant-checked per second, local chain", batched_uses / batch_time, "uses/s",
+               single_uses / single_time, "one transaction per use", ">= 2,000"),
+        Figure("gas per use, recordUses batches of 100", sum(batch_gas) / batched_uses, "gas",
+               sum(single_gas) / single_uses, "one transaction per use", "<= 8,000"),
+    ]
+
+
 def machine() -> dict[str, object]:
     model = platform.processor()
     try:
@@ -164,9 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--file-size", type=int, default=1 << 30)
+    parser.add_argument("--uses", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results.json")
     args = parser.parse_args(argv)
-    figures = bench_anchoring(args.leaves) + bench_file_verification(args.file_size)
+    figures = bench_uses(args.uses, 300) + bench_anchoring(args.leaves) + bench_file_verification(args.file_size)
     print_table(figures)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
