@@ -46,10 +46,11 @@ def test_index_matches_the_chain_after_a_reorg(chain: LocalChain, suite: Suite, 
     migrate(engine)
     sessions = session_factory(engine)
     owner, consumer = suite.departments[0], suite.consumers[0]
-    dataset = hashlib.sha256(b"reorg dataset").digest()
+    run = database_url.split(":", 1)[0].encode()  # each database gets its own dataset and grant
+    dataset = hashlib.sha256(b"reorg dataset " + run).digest()
     owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
                                     update_interval=60, rights=Rights(department_id("stats-bureau")))
-    grant = hashlib.sha256(b"reorg grant").digest()
+    grant = hashlib.sha256(b"reorg grant " + run).digest()
     consumer.grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, field_scope=1,
                                    actions=Action.mask(Action.QUERY), duration=3600, max_uses=50)
     owner.grants.approve(grant)
@@ -57,19 +58,19 @@ def test_index_matches_the_chain_after_a_reorg(chain: LocalChain, suite: Suite, 
     indexer.catch_up()
 
     snapshot = _rpc(chain, "evm_snapshot")
-    owner.usage.record_uses(b"before-reorg".ljust(32, b"\x00"), [Use(grant, Action.QUERY, bytes([i]) * 32) for i in range(5)])
-    owner.anchors.anchor(_root("undone"), 1, AnchorKind.LIFECYCLE_EVIDENCE)
+    owner.usage.record_uses(hashlib.sha256(b"before-reorg " + run).digest(), [Use(grant, Action.QUERY, bytes([i]) * 32) for i in range(5)])
+    owner.anchors.anchor(_root(f"undone {database_url}"), 1, AnchorKind.LIFECYCLE_EVIDENCE)
     owner.grants.revoke(grant)
     indexer.catch_up()
     with sessions() as session:
         assert session.get(Grant, "0x" + grant.hex()).status == "revoked"  # type: ignore[union-attr]
-        assert len(session.scalars(select(UseRow)).all()) == 5
+        assert len(session.scalars(select(UseRow).where(UseRow.grant_id == "0x" + grant.hex())).all()) == 5
 
     assert _rpc(chain, "evm_revert", snapshot)
     owner.sender.nonces.resync()  # type: ignore[union-attr]
     consumer.sender.nonces.resync()  # type: ignore[union-attr]
-    owner.usage.record_uses(b"after-reorg".ljust(32, b"\x00"), [Use(grant, Action.QUERY, bytes([9]) * 32)] * 2)
-    owner.anchors.anchor(_root("instead"), 2, AnchorKind.LIFECYCLE_EVIDENCE)
+    owner.usage.record_uses(hashlib.sha256(b"after-reorg " + run).digest(), [Use(grant, Action.QUERY, bytes([9]) * 32)] * 2)
+    owner.anchors.anchor(_root(f"instead {database_url}"), 2, AnchorKind.LIFECYCLE_EVIDENCE)
     _rpc(chain, "anvil_mine", "0x5")
     indexer.catch_up()
 
@@ -78,7 +79,8 @@ def test_index_matches_the_chain_after_a_reorg(chain: LocalChain, suite: Suite, 
     with sessions() as session:
         restored = session.get(Grant, "0x" + grant.hex())
         assert restored is not None and restored.status == "active" and restored.uses == 2
-        assert [u.evidence_hash for u in session.scalars(select(UseRow))] == ["0x" + "09" * 32] * 2
+        uses = session.scalars(select(UseRow).where(UseRow.grant_id == "0x" + grant.hex()))
+        assert [u.evidence_hash for u in uses] == ["0x" + "09" * 32] * 2
         cursor = session.get(IndexerCursor, "events")
         assert cursor is not None and cursor.block_hash == owner.w3.eth.get_block(cursor.block_number)["hash"].to_0x_hex()
     engine.dispose()
