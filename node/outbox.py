@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timezone
 from collections.abc import Iterable
 from typing import Any
 
 from hexbytes import HexBytes
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.deploy import Ledger
@@ -28,7 +29,7 @@ from ledger.errors import ChainUnavailable, LedgerError
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
 from node.errors import WriteRejected
-from node.models import OutboxEntry
+from node.models import OutboxEntry, utcnow
 from node.writes import WRITES
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class OutboxWorker:
         *,
         confirmations: int = 1,
         window: int = 64,
+        max_in_flight: int = 128,
         resend_after: float = 30.0,
     ) -> None:
         self.sessions = sessions
@@ -68,9 +70,11 @@ class OutboxWorker:
         self.sender = sender
         self.confirmations = confirmations
         self.window = window
+        self.max_in_flight = max_in_flight
         self.resend_after = resend_after
         self.retry_delay = 1.0
         self._recovered = False
+        self._resync = False
         self._rpc = RpcBatcher(sender.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------ the loop
@@ -101,7 +105,7 @@ class OutboxWorker:
         ones; returns how many entries changed state."""
         if not self._recovered:
             self._rebroadcast_signed()
-            self.sender.nonces.resync()
+            self._resync = True
             self._recovered = True
         return self._send_pending() + self._confirm_signed()
 
@@ -120,11 +124,21 @@ class OutboxWorker:
 
     def _send_pending(self) -> int:
         with self.sessions() as session:
+            # Bounded in flight: a chain node's pool holds only so many transactions of one
+            # account, and an anvil mines a backlog only as new transactions arrive.
+            in_flight = session.scalar(select(func.count()).select_from(OutboxEntry)
+                                       .where(OutboxEntry.status == SIGNED)) or 0
+            room = min(self.window, self.max_in_flight - in_flight)
+            if room <= 0:
+                return 0
             entries = session.scalars(
-                select(OutboxEntry).where(OutboxEntry.status == PENDING).order_by(OutboxEntry.id).limit(self.window)
+                select(OutboxEntry).where(OutboxEntry.status == PENDING).order_by(OutboxEntry.id).limit(room)
             ).all()
             if not entries:
                 return 0
+            if self._resync:
+                self.sender.nonces.resync()
+                self._resync = False
             raws = []
             for entry in entries:
                 try:
@@ -145,7 +159,8 @@ class OutboxWorker:
             "data": call._encode_transaction_data(),
             "value": 0,
             "gas": kind.gas(entry.payload),
-            "gasPrice": self.sender.gas_price,
+            # A write signed again must outbid its own earlier transaction at the same nonce.
+            "gasPrice": self.sender.gas_price + entry.attempts,
             "chainId": self.sender.chain_id,
         }
         with self.sender.nonces.reserve() as nonce:
@@ -179,14 +194,17 @@ class OutboxWorker:
                 + [("eth_getTransactionReceipt", [entry.tx_hash]) for entry in signed]
             )
             head, mined_nonce = int(replies[0].result, 16), int(replies[1].result, 16)
+            unknown = []
             for entry, reply in zip(signed, replies[2:]):
-                changed += self._settle(entry, reply.result, head, mined_nonce)
+                if reply.result is None:
+                    unknown.append(entry)
+                else:
+                    changed += self._settle(entry, reply.result, head)
+            changed += self._unstick(unknown, mined_nonce)
             session.commit()
         return changed
 
-    def _settle(self, entry: OutboxEntry, receipt: dict[str, Any] | None, head: int, mined_nonce: int) -> int:
-        if receipt is None:
-            return self._maybe_resend(entry, mined_nonce)
+    def _settle(self, entry: OutboxEntry, receipt: dict[str, Any], head: int) -> int:
         mined_in = int(receipt["blockNumber"], 16)
         if head - mined_in + 1 < self.confirmations:
             return 0
@@ -202,18 +220,43 @@ class OutboxWorker:
             entry.error = str(self._revert_reason(entry.tx_hash, mined_in))[:1000]
         return 1
 
-    def _maybe_resend(self, entry: OutboxEntry, mined_nonce: int) -> int:
-        """A signed transaction the chain does not know: broadcast it again, or, if its nonce
-        was spent by another transaction, sign the write anew."""
-        assert entry.raw_tx is not None and entry.nonce is not None
-        if entry.nonce < mined_nonce and self._rpc.call([("eth_getTransactionReceipt", [entry.tx_hash])])[0].result is None:
-            entry.status = PENDING
-            entry.error = f"nonce {entry.nonce} was spent by another transaction; signing again"
-            return 1
-        age = time.time() - entry.updated_at.timestamp() if entry.updated_at else 0.0
-        if age > self.resend_after:
-            self._broadcast([entry.raw_tx])
-        return 0
+    def _unstick(self, unknown: list[OutboxEntry], mined_nonce: int) -> int:
+        """Signed transactions the chain has no receipt for, in nonce order.
+
+        Below the account's mined nonce, another transaction took the nonce: sign the write
+        anew. At the mined nonce, the node may have dropped it: broadcast again. Above it with
+        nothing of ours at the mined nonce, the transactions wait behind a gap no broadcast can
+        fill: sign them anew from the gap, at a higher gas price so they replace the old ones.
+        """
+        spent = [e for e in unknown if e.nonce is not None and e.nonce < mined_nonce]
+        if spent:
+            again = self._rpc.call([("eth_getTransactionReceipt", [e.tx_hash]) for e in spent])
+            for entry, reply in zip(spent, again):
+                if reply.result is None:
+                    self._sign_again(entry, f"nonce {entry.nonce} was spent by another transaction")
+        waiting = [e for e in unknown if e.nonce is not None and e.nonce >= mined_nonce]
+        if not waiting or min(self._age(e) for e in waiting) < self.resend_after:
+            return len(spent)
+        if waiting[0].nonce == mined_nonce:
+            self._broadcast([e.raw_tx for e in waiting if e.raw_tx is not None])
+            for entry in waiting:
+                entry.updated_at = utcnow()
+            return len(spent)
+        for entry in waiting:
+            self._sign_again(entry, f"waiting behind a nonce gap at {mined_nonce}")
+        return len(spent) + len(waiting)
+
+    def _sign_again(self, entry: OutboxEntry, why: str) -> None:
+        entry.status = PENDING
+        entry.error = f"{why}; signing again"
+        self._resync = True
+
+    @staticmethod
+    def _age(entry: OutboxEntry) -> float:
+        updated = entry.updated_at
+        if updated.tzinfo is None:
+            updated = updated.replace(tzinfo=timezone.utc)
+        return (utcnow() - updated).total_seconds()
 
     def _revert_reason(self, tx_hash: str, block: int) -> LedgerError | Exception:
         return self.sender.revert_reason(HexBytes(tx_hash), block)

@@ -1,0 +1,1 @@
+"""Delivering data under a grant: masking the fields it does not cover, encrypting for the consumer."""
