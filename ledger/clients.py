@@ -205,10 +205,6 @@ class ContractClient:
     def address(self) -> str:
         return str(self.contract.address)
 
-    def with_sender(self, sender: TransactionSender) -> ContractClient:
-        """The same client, sending as another account."""
-        return type(self)(self.w3, self.address, [dict(item) for item in self.contract.abi], sender, self.errors)
-
     def _call(self, function: str, *args: Any) -> Any:
         try:
             return self.contract.get_function_by_name(function)(*args).call()

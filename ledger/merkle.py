@@ -87,9 +87,6 @@ class MerkleTree:
     def leaf_count(self) -> int:
         return len(self._levels[0])
 
-    def leaf(self, index: int) -> bytes:
-        return self._levels[0][index]
-
     def proof(self, index: int) -> list[bytes]:
         """The siblings from leaf ``index`` up to the root; precondition: 0 <= index < leaf_count."""
         if not 0 <= index < self.leaf_count:

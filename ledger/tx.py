@@ -20,7 +20,7 @@ from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
-from web3.exceptions import TransactionNotFound, Web3Exception
+from web3.exceptions import TransactionNotFound, Web3Exception, Web3RPCError
 from web3.types import TxParams, TxReceipt, Wei
 
 from ledger.errors import TransactionReverted, TransactionTimeout
@@ -129,16 +129,24 @@ class TransactionSender:
 
     def send(self, call: ContractFunction, *, gas: int | None = None, value: int = 0) -> SentTransaction:
         """Sign and send ``call`` without waiting for it to be mined."""
-        gas = gas or self.estimate_gas(call, value)
-        params: dict[str, Any] = {
+        return self._sign_and_send(self.call_params(call, gas=gas or self.estimate_gas(call, value), value=value))
+
+    def call_params(self, call: ContractFunction, *, gas: int, value: int = 0, price_bump: int = 0) -> dict[str, Any]:
+        """The unsigned transaction for ``call``, without a nonce."""
+        return {
             "to": call.address,
             "data": call._encode_transaction_data(),
             "value": value,
             "gas": gas,
-            "gasPrice": self.gas_price,
+            "gasPrice": self.gas_price + price_bump,
             "chainId": self.chain_id,
         }
-        return self._sign_and_send(params)
+
+    def sign_next(self, params: dict[str, Any]) -> tuple[int, bytes, HexBytes]:
+        """Sign ``params`` under the next nonce without sending: (nonce, raw bytes, hash)."""
+        with self.nonces.reserve() as nonce:
+            signed = self.account.sign_transaction({**params, "nonce": nonce})
+        return nonce, bytes(signed.raw_transaction), HexBytes(signed.hash)
 
     def deploy(self, constructor: ContractConstructor, *, gas: int | None = None) -> TxReceipt:
         """Deploy a contract and wait for its receipt (``contractAddress`` holds the address)."""
@@ -156,6 +164,16 @@ class TransactionSender:
             params = {**params, "nonce": nonce}
             signed = self.account.sign_transaction(params)
             return SentTransaction(self.w3.eth.send_raw_transaction(signed.raw_transaction), nonce, params)
+        try:
+            return self._send_next(params)
+        except Web3RPCError as err:
+            # Another process sent from this account meanwhile; the failed reservation made
+            # the nonce manager re-read the account, so one retry takes the next free nonce.
+            if "nonce too low" not in str(err):
+                raise
+            return self._send_next(params)
+
+    def _send_next(self, params: dict[str, Any]) -> SentTransaction:
         with self.nonces.reserve() as reserved:
             params = {**params, "nonce": reserved}
             signed = self.account.sign_transaction(params)

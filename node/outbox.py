@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 from datetime import timezone
-from collections.abc import Iterable
 from typing import Any
 
 from hexbytes import HexBytes
@@ -153,21 +152,11 @@ class OutboxWorker:
 
     def _sign(self, entry: OutboxEntry) -> bytes:
         kind = WRITES[entry.kind]
-        call = kind.call(self.ledger, entry.payload)
-        params = {
-            "to": call.address,
-            "data": call._encode_transaction_data(),
-            "value": 0,
-            "gas": kind.gas(entry.payload),
-            # A write signed again must outbid its own earlier transaction at the same nonce.
-            "gasPrice": self.sender.gas_price + entry.attempts,
-            "chainId": self.sender.chain_id,
-        }
-        with self.sender.nonces.reserve() as nonce:
-            signed = self.sender.account.sign_transaction({**params, "nonce": nonce})
-        entry.nonce = nonce
-        entry.raw_tx = bytes(signed.raw_transaction)
-        entry.tx_hash = HexBytes(signed.hash).to_0x_hex()
+        # A write signed again must outbid its own earlier transaction at the same nonce.
+        params = self.sender.call_params(kind.call(self.ledger, entry.payload), gas=kind.gas(entry.payload),
+                                         price_bump=entry.attempts)
+        entry.nonce, entry.raw_tx, tx_hash = self.sender.sign_next(params)
+        entry.tx_hash = tx_hash.to_0x_hex()
         entry.status = SIGNED
         entry.attempts += 1
         return entry.raw_tx
@@ -261,7 +250,3 @@ class OutboxWorker:
     def _revert_reason(self, tx_hash: str, block: int) -> LedgerError | Exception:
         return self.sender.revert_reason(HexBytes(tx_hash), block)
 
-
-def statuses(session: Session, keys: Iterable[str]) -> dict[str, str]:
-    rows = session.execute(select(OutboxEntry.key, OutboxEntry.status).where(OutboxEntry.key.in_(list(keys))))
-    return {key: status for key, status in rows}
