@@ -10,7 +10,7 @@ NPM_STAMP := node_modules/.installed
 ARTIFACTS_STAMP := build/contracts/.compiled
 SOURCES := $(shell find contracts -name '*.sol') contracts/compiler.json hardhat.config.js
 
-.PHONY: test setup compile typecheck contract-test postgres pytest gas bench clean
+.PHONY: test demo setup compile typecheck contract-test postgres pytest gas bench clean
 
 test: setup compile typecheck contract-test pytest
 
@@ -46,6 +46,9 @@ postgres:
 # pytest exits 5 when it collects nothing; an empty selection is not a failure.
 pytest: $(ARTIFACTS_STAMP) postgres
 	$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; }
+
+demo: $(ARTIFACTS_STAMP)
+	$(PY) -m scripts.demo
 
 gas: $(ARTIFACTS_STAMP)
 	npx hardhat run scripts/gas.js
