@@ -46,6 +46,10 @@ class ConsortiumClient(ContractClient):
     def appoint_auditor(self, account: str) -> TxReceipt:
         return self._send("grantRole", self._call("AUDITOR_ROLE"), account)
 
+    def appoint_coordinator(self, account: str) -> TxReceipt:
+        """Share the coordinator's role with ``account`` (e.g. a department's node)."""
+        return self._send("grantRole", self._call("COORDINATOR_ROLE"), account)
+
     def pause(self) -> TxReceipt:
         return self._send("pause")
 
@@ -155,6 +159,11 @@ class UsageLogClient(ContractClient):
 
     def acknowledge_statement(self, statement: Statement) -> TxReceipt:
         return self._send("acknowledgeStatement", statement.as_tuple())
+
+    def statement(self, statement_id: bytes) -> tuple[bytes, bool, bool]:
+        """The statement's hash and whether the owner and the consumer acknowledged it."""
+        statement_hash, owner, consumer = self._call("statement", statement_id)
+        return bytes(statement_hash), bool(owner), bool(consumer)
 
     def uses_of(self, grant_id: bytes) -> int:
         return int(self._call("usesOf", grant_id))

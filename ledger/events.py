@@ -11,6 +11,7 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3._utils.events import get_event_data
+from eth_typing import BlockNumber
 from web3.types import FilterParams, LogReceipt
 
 from ledger.errors import ChainUnavailable
@@ -74,6 +75,21 @@ class EventDecoder:
             tx_hash=HexBytes(log["transactionHash"]),
             log_index=log["logIndex"],
         )
+
+
+def log_from_json(log: Mapping[str, Any]) -> LogReceipt:
+    """A log as a raw JSON-RPC reply gives it (e.g. from a batch), in the form web3 returns."""
+    return {
+        "address": to_checksum_address(log["address"]),
+        "topics": [HexBytes(t) for t in log["topics"]],
+        "data": HexBytes(log["data"]),
+        "blockNumber": BlockNumber(int(log["blockNumber"], 16)),
+        "blockHash": HexBytes(log["blockHash"]),
+        "transactionHash": HexBytes(log["transactionHash"]),
+        "transactionIndex": int(log["transactionIndex"], 16),
+        "logIndex": int(log["logIndex"], 16),
+        "removed": bool(log.get("removed", False)),
+    }
 
 
 def block_ranges(start: int, end: int, chunk: int) -> Iterator[tuple[int, int]]:

@@ -17,7 +17,7 @@ from node.settings import NodeSettings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m node")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="send the outbox and follow the chain until stopped")
+    run = commands.add_parser("run", help="send the outbox, anchor, index and watch the chain until stopped")
     run.add_argument("--exit-when-idle", action="store_true", help="stop once the outbox is empty")
     args = parser.parse_args(argv)
     try:
@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         if args.exit_when_idle:
-            service.outbox.run_until_idle(timeout=600)
+            service.settle(timeout=600)
         else:
-            service.outbox.run(stop)
+            service.run(stop)
     except KeyboardInterrupt:
         pass
     finally:

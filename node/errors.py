@@ -74,3 +74,33 @@ class DecryptionFailed(NodeError, ValueError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"cannot decrypt the delivery: {reason}")
+
+
+class NotPermitted(NodeError, PermissionError):
+    """``who`` may not ``action``: ``reason``."""
+
+    def __init__(self, who: str, action: str, reason: str) -> None:
+        self.who = who
+        self.action = action
+        self.reason = reason
+        super().__init__(f"{who} may not {action}: {reason}")
+
+
+class Conflict(NodeError):
+    """``subject`` is in a state that does not allow it: ``reason``."""
+
+    def __init__(self, subject: str, reason: str) -> None:
+        self.subject = subject
+        self.reason = reason
+        super().__init__(f"{subject}: {reason}")
+
+
+class DeliveryRefused(NodeError):
+    """The grant does not allow a delivery now: ``refusal`` (a ``ledger.clients.Refusal`` name).
+    The attempt is still recorded on-chain, where the contract refuses and logs it."""
+
+    def __init__(self, grant_id: str, refusal: str, detail: str) -> None:
+        self.grant_id = grant_id
+        self.refusal = refusal
+        self.detail = detail
+        super().__init__(f"grant {grant_id} refused: {detail}")

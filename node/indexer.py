@@ -17,8 +17,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.deploy import Ledger
+from ledger.errors import ChainUnavailable
 from ledger.events import ChainEvent, fetch_events
-from node.models import ChainEventRow, IndexedBlock, IndexerCursor
+from ledger.rpc import RpcBatcher
+from node.models import ChainEventRow, Grant, IndexedBlock, IndexerCursor
 from node.projections import project, reproject
 
 CURSOR = "events"
@@ -39,11 +41,12 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def event_row(event: ChainEvent) -> ChainEventRow:
+def event_row(event: ChainEvent, block_time: int | None = None) -> ChainEventRow:
     args = {k: to_json(v) for k, v in event.args.items()}
     return ChainEventRow(
         block_number=event.block_number,
         block_hash=event.block_hash.to_0x_hex(),
+        block_time=block_time,
         tx_hash=event.tx_hash.to_0x_hex(),
         log_index=event.log_index,
         contract=event.contract,
@@ -51,7 +54,18 @@ def event_row(event: ChainEvent) -> ChainEventRow:
         args=args,
         dataset_id=args.get("datasetId"),
         grant_id=args.get("grantId"),
+        consumer=args.get("grantee") or args.get("consumer"),
     )
+
+
+def _fill_from_grant(session: Session, row: ChainEventRow) -> None:
+    """Give an event about a grant its dataset and consumer, where the event names only the grant."""
+    if row.grant_id is None or (row.dataset_id is not None and row.consumer is not None):
+        return
+    grant = session.get(Grant, row.grant_id)
+    if grant is not None:
+        row.dataset_id = row.dataset_id or grant.dataset_id
+        row.consumer = row.consumer or grant.grantee
 
 
 class Indexer:
@@ -61,6 +75,7 @@ class Indexer:
         self.ledger = ledger
         self.confirmations = confirmations
         self.chunk = chunk
+        self._rpc = RpcBatcher(ledger.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
 
     def step(self) -> int:
         """Index the next chunk of confirmed blocks; returns the number of events taken."""
@@ -99,21 +114,28 @@ class Indexer:
         block = self.ledger.w3.eth.get_block(number)
         return block["hash"].to_0x_hex() if block else None
 
+    def _headers(self, numbers: list[int]) -> dict[int, dict[str, Any]]:
+        """The headers of blocks ``numbers``, fetched in JSON-RPC batches."""
+        headers: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(numbers), 500):
+            part = numbers[start : start + 500]
+            replies = self._rpc.call([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+            for number, reply in zip(part, replies):
+                if reply.error or not reply.result:
+                    raise ChainUnavailable(f"block {number}: {reply.message or 'missing'}")
+                headers[number] = reply.result
+        return headers
+
     def _store(self, session: Session, events: list[ChainEvent], end: int) -> None:
-        blocks: dict[int, tuple[str, str]] = {}
+        headers = self._headers(sorted({e.block_number for e in events} | {end}))
         for event in events:
-            if event.block_number not in blocks:
-                header = self.ledger.w3.eth.get_block(event.block_number)
-                blocks[event.block_number] = (header["hash"].to_0x_hex(), header["parentHash"].to_0x_hex())
-            row = event_row(event)
+            row = event_row(event, int(headers[event.block_number]["timestamp"], 16))
+            _fill_from_grant(session, row)
             session.add(row)
             project(session, row)
-        end_header = self.ledger.w3.eth.get_block(end)
-        end_hash = end_header["hash"].to_0x_hex()
-        blocks[end] = (end_hash, end_header["parentHash"].to_0x_hex())
-        for number, (block_hash, parent) in blocks.items():
-            session.merge(IndexedBlock(number=number, hash=block_hash, parent_hash=parent))
-        session.merge(IndexerCursor(name=CURSOR, block_number=end, block_hash=end_hash))
+        for number, header in headers.items():
+            session.merge(IndexedBlock(number=number, hash=header["hash"], parent_hash=header["parentHash"]))
+        session.merge(IndexerCursor(name=CURSOR, block_number=end, block_hash=headers[end]["hash"]))
 
     def _fork_point(self, session: Session) -> int:
         """The newest indexed block the chain still has, by hash."""
@@ -135,8 +157,10 @@ class Indexer:
 
 
 def touched_keys(rows: Iterable[ChainEventRow]) -> dict[str, set[str]]:
-    keys: dict[str, set[str]] = {"grant": set(), "issue": set()}
+    keys: dict[str, set[str]] = {"grant": set(), "issue": set(), "frozen": set()}
     for row in rows:
+        if row.name in ("DatasetFrozen", "DatasetUnfrozen") and row.dataset_id:
+            keys["frozen"].add(row.dataset_id)
         if row.grant_id:
             keys["grant"].add(row.grant_id)
         if "issueId" in row.args:

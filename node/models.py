@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 Hash = String(66)
@@ -35,6 +38,11 @@ class Dataset(Base):
     metadata_hash: Mapped[str] = mapped_column(Hash)
     catalog: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     parents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    field_classes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    """The class of each personal-data field (``node.delivery.masking.FieldClass`` values)."""
+    key_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    quality_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     versions: Mapped[list[DatasetVersion]] = relationship(back_populates="dataset", order_by="DatasetVersion.id")
@@ -46,6 +54,8 @@ class DatasetVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.dataset_id"), index=True)
+    number: Mapped[int] = mapped_column(Integer, default=0)
+    """The version's number on-chain: versions are anchored in the order they are registered."""
     content_root: Mapped[str] = mapped_column(Hash)
     schema_hash: Mapped[str] = mapped_column(Hash)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
@@ -137,8 +147,16 @@ class IndexedBlock(Base):
 
 
 class ChainEventRow(Base):
+    """One event of the contracts. ``id`` follows chain order, so it is the cursor of traces;
+    ``dataset_id`` and ``consumer`` are what traces select on (a refused use gets its grant's
+    dataset, a grant's events their grantee)."""
+
     __tablename__ = "chain_events"
-    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+    __table_args__ = (
+        UniqueConstraint("block_number", "log_index"),
+        Index("ix_chain_events_dataset_trace", "dataset_id", "id"),
+        Index("ix_chain_events_consumer_trace", "consumer", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     block_number: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -148,8 +166,10 @@ class ChainEventRow(Base):
     contract: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(64), index=True)
     args: Mapped[dict[str, Any]] = mapped_column(JSON)
+    block_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     dataset_id: Mapped[str | None] = mapped_column(Hash, nullable=True, index=True)
     grant_id: Mapped[str | None] = mapped_column(Hash, nullable=True, index=True)
+    consumer: Mapped[str | None] = mapped_column(String(42), nullable=True)
 
 
 class Grant(Base):
@@ -183,6 +203,7 @@ class Use(Base):
     sequence: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     refused: Mapped[int | None] = mapped_column(Integer, nullable=True)
     block_number: Mapped[int] = mapped_column(BigInteger)
+    block_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     log_index: Mapped[int] = mapped_column(Integer)
     tx_hash: Mapped[str] = mapped_column(Hash)
 
@@ -196,6 +217,120 @@ class QualityIssue(Base):
     status: Mapped[str] = mapped_column(String(16))
     repaired_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     opened_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class Lineage(Base):
+    """Which dataset was derived from which, for every dataset on the chain, not only ours."""
+
+    __tablename__ = "lineage"
+    __table_args__ = (PrimaryKeyConstraint("child_id", "parent_id"),)
+
+    child_id: Mapped[str] = mapped_column(Hash)
+    parent_id: Mapped[str] = mapped_column(Hash, index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class Statement(Base):
+    """A settlement statement: the uses of one consumer's grants on our datasets in a period."""
+
+    __tablename__ = "statements"
+
+    statement_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    owner_department: Mapped[str] = mapped_column(String(64))
+    consumer: Mapped[str] = mapped_column(String(42), index=True)
+    period_start: Mapped[int] = mapped_column(BigInteger)
+    period_end: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[str] = mapped_column(String(40))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    statement_hash: Mapped[str] = mapped_column(Hash)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---------------------------------------------------------------- review, delivery, quality, monitor
+
+
+class Note(Base):
+    """The text behind a reason hash written on-chain (a rejection's reason, a repair note)."""
+
+    __tablename__ = "notes"
+
+    hash: Mapped[str] = mapped_column(Hash, primary_key=True)
+    text: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Delivery(Base):
+    """A copy of a dataset version made for one grant: its fingerprint id, what was delivered,
+    and the use that records it on-chain."""
+
+    __tablename__ = "deliveries"
+
+    delivery_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    grant_id: Mapped[str] = mapped_column(Hash, index=True)
+    dataset_id: Mapped[str] = mapped_column(Hash, index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
+    consumer: Mapped[str] = mapped_column(String(42), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    fingerprint_bits: Mapped[int] = mapped_column(BigInteger)
+    plain_sha256: Mapped[str] = mapped_column(Hash)
+    evidence_hash: Mapped[str] = mapped_column(Hash, index=True)
+    """The hash of exactly the bytes delivered (the ciphertext when encrypted), recorded on-chain."""
+    size: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(String(1024))
+    outbox_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QualityReportRow(Base):
+    __tablename__ = "quality_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"), index=True)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    report_hash: Mapped[str] = mapped_column(Hash, index=True)
+    issue_id: Mapped[str | None] = mapped_column(Hash, nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AlertRule(Base):
+    """An alert rule; ``threshold`` and ``window_seconds`` mean what the kind says they mean."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32), unique=True)
+    threshold: Mapped[float] = mapped_column(default=0.0)
+    window_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    """What makes two sightings one alert (e.g. the rule and the grant)."""
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(String(1000))
+    dataset_id: Mapped[str | None] = mapped_column(Hash, nullable=True, index=True)
+    grant_id: Mapped[str | None] = mapped_column(Hash, nullable=True, index=True)
+    consumer: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    event_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Watermark(Base):
+    """How far a follower of the index (the monitor) has read, by ``chain_events.id``."""
+
+    __tablename__ = "watermarks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class IndexerCursor(Base):

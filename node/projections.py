@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ledger.clients import GrantStatus, IssueStatus
-from node.models import ChainEventRow, Grant, QualityIssue, Use
+from node.models import ChainEventRow, Dataset, Grant, Lineage, QualityIssue, Use
 
 Projector = Callable[[Session, ChainEventRow], None]
 
@@ -56,11 +56,24 @@ def _used(session: Session, row: ChainEventRow) -> None:
         grant_id=row.args["grantId"], dataset_id=row.args.get("datasetId"), actor=row.args["actor"],
         action=row.args["action"], evidence_hash=row.args["evidenceHash"],
         sequence=None if refused else int(row.args["sequence"]), refused=row.args["reason"] if refused else None,
-        block_number=row.block_number, log_index=row.log_index, tx_hash=row.tx_hash,
+        block_number=row.block_number, block_time=row.block_time, log_index=row.log_index, tx_hash=row.tx_hash,
     ))
     grant = _grant(session, row)
     if grant is not None and not refused:
         grant.uses = max(grant.uses, int(row.args["sequence"]))
+
+
+def _registered(session: Session, row: ChainEventRow) -> None:
+    for parent in row.args.get("parents", []):
+        session.merge(Lineage(child_id=row.args["datasetId"], parent_id=parent, block_number=row.block_number))
+
+
+def _set_frozen(frozen: bool) -> Projector:
+    def apply(session: Session, row: ChainEventRow) -> None:
+        dataset = session.get(Dataset, row.args["datasetId"])
+        if dataset is not None:
+            dataset.frozen = frozen
+    return apply
 
 
 def _issue_opened(session: Session, row: ChainEventRow) -> None:
@@ -79,6 +92,9 @@ def _issue_status(status: IssueStatus) -> Projector:
 
 
 PROJECTORS: dict[str, Projector] = {
+    "DatasetRegistered": _registered,
+    "DatasetFrozen": _set_frozen(True),
+    "DatasetUnfrozen": _set_frozen(False),
     "AccessRequested": _requested,
     "RequestApproved": _approved,
     "GrantActivated": _activated,
@@ -104,6 +120,15 @@ def project(session: Session, row: ChainEventRow) -> None:
 def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None:
     """After a rollback to ``fork``: drop derived rows above it and rebuild touched keys."""
     session.execute(delete(Use).where(Use.block_number > fork))
+    session.execute(delete(Lineage).where(Lineage.block_number > fork))
+    for dataset_id in touched["frozen"]:
+        last = session.scalar(
+            select(ChainEventRow).where(ChainEventRow.dataset_id == dataset_id, ChainEventRow.block_number <= fork,
+                                        ChainEventRow.name.in_(("DatasetFrozen", "DatasetUnfrozen")))
+            .order_by(ChainEventRow.id.desc()).limit(1))
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is not None:
+            dataset.frozen = last is not None and last.name == "DatasetFrozen"
     grants, issues = sorted(touched["grant"]), sorted(touched["issue"])
     if grants:
         session.execute(delete(Grant).where(Grant.grant_id.in_(grants)))

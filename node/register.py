@@ -7,14 +7,16 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.hashing import DEFAULT_CHUNK_SIZE, Observer, content_root
+from node.delivery.masking import FieldClass
 from node.errors import AlreadyExists, InvalidInput, NotFound
 from node.models import Dataset, DatasetVersion, FileRoot
 from node.outbox import enqueue
@@ -35,7 +37,8 @@ def dataset_id_for(department: str, code: str) -> str:
     return "0x" + hashlib.sha256(f"provledger dataset/{department}/{code}".encode()).hexdigest()
 
 
-def _canonical_hash(value: Any) -> str:
+def canonical_hash(value: Any) -> str:
+    """The sha256 of ``value``'s canonical JSON (sorted keys, no spaces, UTF-8), as 0x hex."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "0x" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -75,6 +78,14 @@ class TableShape:
         return sorted(record), lines
 
 
+def _field_classes(classes: Mapping[str, str]) -> dict[str, str]:
+    known = {c.value for c in FieldClass}
+    for name, value in classes.items():
+        if value not in known:
+            raise InvalidInput("field_classes", f"field {name}: {value!r} is not one of {', '.join(sorted(known))}")
+    return dict(classes)
+
+
 def _tabular_kind(path: Path) -> str | None:
     suffix = path.suffix.lower()
     return {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix) if path.is_file() else None
@@ -93,8 +104,16 @@ def register_dataset(
     parents: list[str] | None = None,
     usage_right_holders: list[str] | None = None,
     revenue_beneficiary: str = ZERO_ADDRESS,
+    field_classes: Mapping[str, str] | None = None,
+    key_fields: list[str] | None = None,
 ) -> Dataset:
-    """Record a dataset owned by ``department`` and queue its registration on-chain."""
+    """Record a dataset owned by ``department`` and queue its registration on-chain.
+
+    ``field_classes`` names the class of each personal-data field (``FieldClass`` values):
+    what delivery masks outside a grant's scope and what quality checks for validity.
+    ``key_fields`` make a record's key, for the uniqueness check.
+    """
+    classes = _field_classes(field_classes or {})
     if not 1 <= grade <= 4:
         raise InvalidInput("grade", f"{grade} is not a grade from 1 to 4")
     if update_interval < 0:
@@ -106,8 +125,8 @@ def register_dataset(
     metadata = {"name": name, "category": category, "grade": grade, "catalog": catalog}
     dataset = Dataset(
         dataset_id=dataset_id, name=name, owner_department=department, category=category, grade=grade,
-        update_interval=update_interval, metadata_hash=_canonical_hash(metadata), catalog=catalog,
-        parents=list(parents or []),
+        update_interval=update_interval, metadata_hash=canonical_hash(metadata), catalog=catalog,
+        parents=list(parents or []), field_classes=classes, key_fields=list(key_fields or []),
     )
     session.add(dataset)
     enqueue(session, key=f"dataset:{dataset_id}", kind="register_dataset", payload={
@@ -152,8 +171,10 @@ def register_version(
                                                    DatasetVersion.content_root == root)):
         raise AlreadyExists("version", root)
     fields, records = shape.finish() if shape else ([], len(content.files))
+    previous = session.scalar(select(func.count()).select_from(DatasetVersion)
+                              .where(DatasetVersion.dataset_id == dataset_id))
     version = DatasetVersion(
-        dataset_id=dataset_id, content_root=root, schema_hash=_canonical_hash(fields), size_bytes=content.size,
+        dataset_id=dataset_id, number=(previous or 0) + 1, content_root=root, schema_hash=canonical_hash(fields), size_bytes=content.size,
         record_count=records, source_path=str(path.resolve()), chunk_size=chunk_size, schema=fields,
         files=[FileRoot(path=f.path, size=f.size, root="0x" + f.root.hex(), chunk_digests=b"".join(f.chunk_digests))
                for f in content.files],

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from web3.types import LogReceipt
 
 from ledger.deploy import Ledger
 from ledger.errors import ContractError
+from ledger.events import ChainEvent, log_from_json
+from ledger.rpc import RpcBatcher
 from ledger.hashing import content_root
 from ledger.merkle import MerkleTree, leaf_hash, root_from_proof
 from node.anchoring import proof_of
@@ -85,25 +89,47 @@ def verify_version_files(session: Session, ledger: Ledger, version_id: int, path
 # ---------------------------------------------------------------- indexed rows
 
 
-def verify_event_row(session: Session, ledger: Ledger, row_id: int) -> Report:
-    """Fetch the log the row claims to come from and compare every column."""
-    row = _get(session, ChainEventRow, row_id, "indexed event")
-    report = Report(f"indexed event {row_id} ({row.name} in block {row.block_number}, log {row.log_index})")
-    logs = ledger.w3.eth.get_logs({"blockHash": row.block_hash, "address": ledger.events.addresses})  # type: ignore[typeddict-item]
-    found = [ledger.events.decode(log) for log in logs if log["logIndex"] == row.log_index]
+def _compare(report: Report, ours: Any, logs: Sequence[LogReceipt], decode: Callable[[LogReceipt], ChainEvent | None]) -> Report:
+    """Compare an indexed event (a row or a trace item) with the log at its index in its block."""
+    found = [decode(log) for log in logs if log["logIndex"] == ours.log_index]
     if not found or found[0] is None:
-        report.problems.append(f"block {row.block_hash} has no provledger log at index {row.log_index}")
+        report.problems.append(f"block {ours.block_hash} has no provledger log at index {ours.log_index}")
         return report
     chain = event_row(found[0])
     for column in ROW_COLUMNS:
-        ours, theirs = getattr(row, column), getattr(chain, column)
+        mine, theirs = getattr(ours, column), getattr(chain, column)
         if column == "args":
-            for key in sorted(set(ours) | set(theirs)):
-                if ours.get(key) != theirs.get(key):
-                    report.problems.append(f"column args.{key} is {ours.get(key)!r}, the chain says {theirs.get(key)!r}")
-        elif ours != theirs:
-            report.problems.append(f"column {column} is {ours!r}, the chain says {theirs!r}")
+            for key in sorted(set(mine) | set(theirs)):
+                if mine.get(key) != theirs.get(key):
+                    report.problems.append(f"column args.{key} is {mine.get(key)!r}, the chain says {theirs.get(key)!r}")
+        elif mine != theirs:
+            report.problems.append(f"column {column} is {mine!r}, the chain says {theirs!r}")
     return report
+
+
+def _subject(ours: Any) -> str:
+    return f"indexed event {ours.id} ({ours.name} in block {ours.block_number}, log {ours.log_index})"
+
+
+def verify_event_row(session: Session, ledger: Ledger, row_id: int) -> Report:
+    """Fetch the log the row claims to come from and compare every column."""
+    row = _get(session, ChainEventRow, row_id, "indexed event")
+    logs = ledger.w3.eth.get_logs({"blockHash": row.block_hash, "address": ledger.events.addresses})  # type: ignore[typeddict-item]
+    return _compare(Report(_subject(row)), row, logs, ledger.events.decode)
+
+
+def verify_events(ledger: Ledger, items: Sequence[Any], *, rpc: RpcBatcher | None = None) -> list[Report]:
+    """Verify many indexed events (rows or trace items) at once: one batch of ``eth_getLogs``
+    by block hash, one log list per block however many events it holds."""
+    rpc = rpc or RpcBatcher(ledger.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    blocks = sorted({item.block_hash for item in items})
+    logs: dict[str, list[LogReceipt]] = {}
+    for start in range(0, len(blocks), 200):
+        part = blocks[start : start + 200]
+        replies = rpc.call([("eth_getLogs", [{"blockHash": h, "address": ledger.events.addresses}]) for h in part])
+        for block_hash, reply in zip(part, replies):
+            logs[block_hash] = [log_from_json(log) for log in reply.result or []]
+    return [_compare(Report(_subject(item)), item, logs[item.block_hash], ledger.events.decode) for item in items]
 
 
 # ---------------------------------------------------------------- proofs

@@ -9,6 +9,7 @@ from typing import Any
 
 from web3.contract.contract import ContractFunction
 
+from ledger.clients import GrantStatus, IssueStatus
 from ledger.deploy import Ledger
 from ledger.errors import ContractError
 
@@ -46,6 +47,31 @@ def _exists(view: Callable[[Ledger, dict[str, Any]], object], missing: str) -> C
     return check
 
 
+def _grant_in(*statuses: GrantStatus) -> Callable[[Ledger, dict[str, Any]], bool]:
+    return lambda l, p: l.grants.grant(b32(p["grant_id"])).status in statuses
+
+
+def _issue_in(*statuses: IssueStatus) -> Callable[[Ledger, dict[str, Any]], bool]:
+    return lambda l, p: l.quality.issue(b32(p["issue_id"])).status in statuses
+
+
+def _grant_write(name: str, function: str, *, priced: bool = False,
+                 applied: Callable[[Ledger, dict[str, Any]], bool]) -> WriteKind:
+    """A review decision on a grant, with the hash of its reason (and a price, approving)."""
+    return WriteKind(
+        name, gas=lambda p: 200_000,
+        call=lambda l, p: _fn(l, "grants", function)(
+            b32(p["grant_id"]), b32(p["reason_hash"]), *((p["price_per_use"],) if priced else ())),
+        applied=applied,
+    )
+
+
+def _issue_write(name: str, function: str, applied: Callable[[Ledger, dict[str, Any]], bool]) -> WriteKind:
+    return WriteKind(name, gas=lambda p: 200_000,
+                     call=lambda l, p: _fn(l, "quality", function)(b32(p["issue_id"]), b32(p["note_hash"])),
+                     applied=applied)
+
+
 WRITES: dict[str, WriteKind] = {
     w.name: w
     for w in (
@@ -81,6 +107,40 @@ WRITES: dict[str, WriteKind] = {
                 b32(p["batch_id"]), [(b32(u["grant_id"]), u["action"], b32(u["evidence_hash"])) for u in p["uses"]]
             ),
             applied=lambda l, p: l.usage.id_used(b32(p["batch_id"])),
+        ),
+        _grant_write("approve", "approve", priced=True,
+                     applied=_grant_in(GrantStatus.AWAITING_CO_APPROVAL, GrantStatus.ACTIVE, GrantStatus.REVOKED)),
+        _grant_write("co_approve", "coApprove", applied=_grant_in(GrantStatus.ACTIVE, GrantStatus.REVOKED)),
+        _grant_write("reject", "reject", applied=_grant_in(GrantStatus.REJECTED)),
+        _grant_write("revoke", "revoke", applied=_grant_in(GrantStatus.REVOKED)),
+        WriteKind(
+            "freeze", gas=lambda p: 120_000,
+            call=lambda l, p: _fn(l, "registry", "freeze" if p["frozen"] else "unfreeze")(
+                b32(p["dataset_id"]), b32(p["reason_hash"])),
+            applied=lambda l, p: l.registry.dataset(b32(p["dataset_id"])).frozen == p["frozen"],
+        ),
+        WriteKind(
+            "open_issue", gas=lambda p: 250_000,
+            call=lambda l, p: _fn(l, "quality", "openIssue")(
+                b32(p["issue_id"]), b32(p["dataset_id"]), p["version"], b32(p["report_hash"])),
+            applied=_exists(lambda l, p: l.quality.issue(b32(p["issue_id"])), "QualityUnknownIssue"),
+        ),
+        _issue_write("return_issue", "returnToSource",
+                     _issue_in(IssueStatus.RETURNED, IssueStatus.REPAIRED, IssueStatus.CLOSED)),
+        WriteKind(
+            "submit_repair", gas=lambda p: 200_000,
+            call=lambda l, p: _fn(l, "quality", "submitRepair")(b32(p["issue_id"]), p["repaired_version"],
+                                                                 b32(p["note_hash"])),
+            applied=lambda l, p: l.quality.issue(b32(p["issue_id"])).repaired_version == p["repaired_version"],
+        ),
+        _issue_write("close_issue", "verifyAndClose", _issue_in(IssueStatus.CLOSED)),
+        _issue_write("reopen_issue", "reopen", _issue_in(IssueStatus.RETURNED)),
+        WriteKind(
+            "acknowledge_statement", gas=lambda p: 200_000,
+            call=lambda l, p: _fn(l, "usage", "acknowledgeStatement")(
+                (b32(p["statement_id"]), b32(p["owner_department"]), p["consumer"], p["period_start"],
+                 p["period_end"], int(p["amount"]), b32(p["statement_hash"]))),
+            applied=lambda l, p: l.usage.statement(b32(p["statement_id"]))[1],
         ),
     )
 }

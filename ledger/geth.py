@@ -1,0 +1,388 @@
+"""geth v1.13.15 for a Clique proof-of-authority network whose signers are the departments.
+
+1.13.15 is the last geth release that still seals Clique blocks. :func:`ensure_geth` builds it
+once with the Go toolchain (from the Go module proxy) and caches the binary; :func:`clique_genesis`
+writes a pre-merge genesis for the contracts' ``paris`` EVM; :class:`GethNode` runs one
+department's geth on 127.0.0.1, peered by a static list, sealing with the department's unlocked
+validator key. Keys stay in encrypted keystores: the node key is decrypted into a file only
+while geth starts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_keys.datatypes import PrivateKey
+from web3 import HTTPProvider, Web3
+from web3.middleware import ExtraDataToPOAMiddleware
+
+from ledger.chain import free_port
+from ledger.compile import PROJECT_ROOT
+from ledger.errors import ChainStartFailed, ChainUnavailable
+from ledger.rpc import RpcBatcher
+from ledger.tx import load_keystore, write_keystore
+
+GETH_VERSION = "1.13.15"
+GETH_PACKAGE = "github.com/ethereum/go-ethereum/cmd/geth"
+GO_TOOLCHAIN = "go1.22.12"
+"""geth 1.13 does not link with Go 1.23 or later; the go command fetches this one by itself."""
+DEFAULT_GETH_DIR = PROJECT_ROOT / "build" / "geth"
+LOCALHOST_NET = "127.0.0.1/32"
+HTTP_APIS = "eth,net,web3,clique,admin,txpool"
+BASE_FEE = 7
+MIN_TIP = 1
+"""The least tip a signer takes (in wei): geth 1.13 raises ``--miner.gasprice 0`` to 1 gwei."""
+
+# ---------------------------------------------------------------- the binary
+
+
+def geth_version(binary: Path) -> str | None:
+    """The version ``binary`` reports (``"1.13.15"``), or None if it does not run."""
+    try:
+        out = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=30, env=_clean_env())
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r"^Version:\s*(\d+\.\d+\.\d+)", out.stdout, re.MULTILINE)
+    return found.group(1) if out.returncode == 0 and found else None
+
+
+def ensure_geth(cache_dir: Path = DEFAULT_GETH_DIR, *, go: str | None = None, timeout: float = 1800) -> Path:
+    """geth 1.13.15 at ``cache_dir/bin/geth``: the cached binary, else built with ``go install``.
+
+    The build uses the Go 1.22 toolchain the module proxy serves; if that fails, the local Go
+    with the linker's linkname check off. A lock keeps concurrent callers to one build.
+    """
+    binary = cache_dir / "bin" / "geth"
+    if geth_version(binary) == GETH_VERSION:
+        return binary
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if geth_version(binary) == GETH_VERSION:
+            return binary
+        go = go or shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
+        if go is None:
+            raise ChainStartFailed("geth", f"no {binary} and no Go toolchain on PATH to build it")
+        failures = []
+        for toolchain, flags in ((GO_TOOLCHAIN, []), ("local", ["-ldflags=-checklinkname=0"])):
+            env = _clean_env() | {"GOTOOLCHAIN": toolchain, "GOBIN": str(binary.parent.resolve())}
+            command = [go, "install", *flags, f"{GETH_PACKAGE}@v{GETH_VERSION}"]
+            try:
+                out = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+            except subprocess.TimeoutExpired:
+                failures.append(f"GOTOOLCHAIN={toolchain}: timed out after {timeout:.0f} s")
+                continue
+            if out.returncode == 0 and geth_version(binary) == GETH_VERSION:
+                return binary
+            failures.append(f"GOTOOLCHAIN={toolchain}: {out.stderr.strip()[-2000:]}")
+        raise ChainStartFailed("geth", "go install failed:\n" + "\n".join(failures))
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment minus GETH_* variables, which geth would read as flags."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GETH_")}
+
+
+# ---------------------------------------------------------------- keys and genesis
+
+
+def create_validator(keystore_dir: Path, passphrase: str) -> str:
+    """A new validator key, encrypted into geth's keystore folder; returns its address."""
+    account = Account.create()
+    write_keystore(account, keystore_dir / f"validator-{account.address.lower()}.json", passphrase)
+    return str(account.address)
+
+
+def create_node_key(path: Path, passphrase: str) -> str:
+    """A new p2p node key, encrypted at ``path``; returns the node id (public key, hex)."""
+    account = Account.create()
+    write_keystore(account, path, passphrase)
+    return node_id_of(bytes(account.key))
+
+
+def node_id_of(private_key: bytes) -> str:
+    return str(PrivateKey(private_key).public_key.to_bytes().hex())
+
+
+def clique_genesis(
+    chain_id: int, signers: Sequence[str], alloc: Mapping[str, int], *, period: int = 1, epoch: int = 30000,
+    gas_limit: int = 30_000_000,
+) -> dict[str, Any]:
+    """A Clique genesis that stays before the merge: every fork up to gray glacier at block 0,
+    no terminal total difficulty, no Shanghai or Cancun (the contracts target ``paris``)."""
+    if period < 1:
+        raise ValueError("a Clique period below 1 s seals no empty blocks and stalls the tests' clocks")
+    forks = ("homestead", "eip150", "eip155", "eip158", "byzantium", "constantinople", "petersburg", "istanbul",
+             "muirGlacier", "berlin", "london", "arrowGlacier", "grayGlacier")
+    signer_bytes = "".join(Web3.to_checksum_address(s)[2:].lower() for s in sorted(signers, key=str.lower))
+    return {
+        "config": {"chainId": chain_id, **{f"{fork}Block": 0 for fork in forks},
+                   "clique": {"period": period, "epoch": epoch}},
+        "difficulty": "0x1",
+        "gasLimit": hex(gas_limit),
+        # Where EIP-1559 stops lowering the base fee: gas costs nothing on a consortium chain.
+        "baseFeePerGas": hex(BASE_FEE),
+        "extraData": "0x" + "00" * 32 + signer_bytes + "00" * 65,
+        "alloc": {Web3.to_checksum_address(a)[2:].lower(): {"balance": hex(v)} for a, v in alloc.items()},
+    }
+
+
+def clique_web3(url: str, timeout: float = 10.0) -> Web3:
+    """A web3 connection that reads Clique blocks (97-byte extra data) from the first call.
+
+    ``ledger.chain.connect`` reads the latest block before it adds the middleware, which web3 8
+    refuses on a Clique chain.
+    """
+    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
+# ---------------------------------------------------------------- one node
+
+
+@dataclass(frozen=True)
+class GethPorts:
+    p2p: int
+    http: int
+    authrpc: int
+
+    @classmethod
+    def free(cls) -> GethPorts:
+        ports: set[int] = set()
+        while len(ports) < 3:
+            ports.add(free_port())
+        return cls(*sorted(ports))
+
+
+class GethNode:
+    """One department's geth: its data folder, ports, peers and validator, started on demand."""
+
+    def __init__(
+        self, binary: Path, datadir: Path, *, network_id: int, validator: str, password_file: Path,
+        node_keystore: Path, node_id: str, ports: GethPorts, gas_limit: int = 30_000_000, cache_mb: int = 128,
+        verbosity: int = 3,
+    ) -> None:
+        self.binary = binary
+        self.datadir = datadir
+        self.network_id = network_id
+        self.validator = Web3.to_checksum_address(validator)
+        self.password_file = password_file
+        self.node_keystore = node_keystore
+        self.node_id = node_id
+        self.ports = ports
+        self.gas_limit = gas_limit
+        self.cache_mb = cache_mb
+        self.verbosity = verbosity
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.http}"
+
+    @property
+    def enode(self) -> str:
+        return f"enode://{self.node_id}@127.0.0.1:{self.ports.p2p}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.datadir / "geth.log"
+
+    @property
+    def config_path(self) -> Path:
+        return self.datadir / "config.toml"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
+    def init(self, genesis: Path) -> None:
+        """Write the genesis block into the data folder, once."""
+        if (self.datadir / "geth" / "chaindata").is_dir():
+            return
+        out = subprocess.run([str(self.binary), "init", "--datadir", str(self.datadir), str(genesis)],
+                             capture_output=True, text=True, timeout=60, env=_clean_env())
+        if out.returncode != 0:
+            raise ChainStartFailed("geth", f"init of {self.datadir} failed: {out.stderr.strip()[-2000:]}")
+
+    def set_peers(self, enodes: Sequence[str]) -> None:
+        """Peers for the next start (this geth reads them from its TOML config, not static-nodes.json)."""
+        listed = ", ".join(f'"{e}"' for e in enodes if e != self.enode)
+        self.config_path.write_text(f"[Node.P2P]\nStaticNodes = [{listed}]\nTrustedNodes = [{listed}]\n")
+
+    def args(self, node_key_file: Path) -> list[str]:
+        return [
+            str(self.binary), "--datadir", str(self.datadir), "--config", str(self.config_path),
+            "--networkid", str(self.network_id), "--syncmode", "full", "--cache", str(self.cache_mb),
+            "--port", str(self.ports.p2p), "--nodiscover", "--netrestrict", LOCALHOST_NET, "--nodekey", str(node_key_file),
+            "--http", "--http.addr", "127.0.0.1", "--http.port", str(self.ports.http), "--http.api", HTTP_APIS,
+            "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(self.ports.authrpc), "--ipcdisable",
+            "--allow-insecure-unlock", "--unlock", self.validator, "--password", str(self.password_file),
+            "--mine", "--miner.etherbase", self.validator, "--miner.gasprice", str(MIN_TIP),
+            "--miner.gaslimit", str(self.gas_limit), "--verbosity", str(self.verbosity),
+        ]
+
+    def start(self, timeout: float = 90.0) -> GethNode:
+        """Start geth and return once its HTTP endpoint answers."""
+        if self.pid is not None:
+            return self
+        if not self.config_path.is_file():
+            self.set_peers([])
+        node_key = load_keystore(self.node_keystore, self.password_file.read_text().strip())
+        key_file = self.datadir / "nodekey.tmp"
+        key_file.touch(mode=0o600)
+        key_file.write_text(bytes(node_key.key).hex())
+        try:
+            with open(self.log_path, "ab") as log:
+                self._process = subprocess.Popen(self.args(key_file), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                                 start_new_session=True, env=_clean_env())
+            self._wait_for_http(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            # geth reads the key when it starts, before its HTTP endpoint opens.
+            key_file.unlink(missing_ok=True)
+        return self
+
+    def _wait_for_http(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        rpc = RpcBatcher(self.url, timeout=2)
+        try:
+            while time.monotonic() < deadline:
+                assert self._process is not None
+                if self._process.poll() is not None:
+                    raise ChainStartFailed("geth", f"{self.datadir.name} exited with {self._process.returncode}: "
+                                                   f"{self.log_tail()}")
+                try:
+                    if rpc.call([("eth_blockNumber", [])])[0].error is None:
+                        return
+                except ChainUnavailable:
+                    pass
+                time.sleep(0.2)
+        finally:
+            rpc.close()
+        raise ChainStartFailed("geth", f"no answer on {self.url} after {timeout:.0f} s: {self.log_tail()}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop geth cleanly (it writes its state on SIGTERM), killing it if it hangs."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def web3(self, timeout: float = 10.0) -> Web3:
+        return clique_web3(self.url, timeout)
+
+
+def stop_pid(pid: int, datadir: Path, timeout: float = 30.0) -> bool:
+    """Stop a geth another process started, if ``pid`` is still that geth; True if it was."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if str(datadir).encode() not in cmdline:
+        return False
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.1)
+    if Path(f"/proc/{pid}").exists():
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+# ---------------------------------------------------------------- the network
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """What one node reports; ``up`` is False (and the rest empty) when it does not answer."""
+
+    url: str
+    up: bool
+    peers: int = 0
+    head: int = -1
+    head_hash: str = ""
+    signers: tuple[str, ...] = ()
+
+
+def node_status(url: str, timeout: float = 5.0) -> NodeStatus:
+    rpc = RpcBatcher(url, timeout=timeout)
+    try:
+        peers, head, signers = rpc.call([("net_peerCount", []), ("eth_getBlockByNumber", ["latest", False]),
+                                         ("clique_getSigners", [])])
+    except ChainUnavailable:
+        return NodeStatus(url, up=False)
+    finally:
+        rpc.close()
+    if peers.error or head.error or not head.result:
+        return NodeStatus(url, up=False)
+    return NodeStatus(url, True, int(peers.result, 16), int(head.result["number"], 16), head.result["hash"],
+                      tuple(Web3.to_checksum_address(s) for s in (signers.result or ())))
+
+
+def block_hash(url: str, number: int) -> str | None:
+    rpc = RpcBatcher(url, timeout=5)
+    try:
+        reply = rpc.call([("eth_getBlockByNumber", [hex(number), False])])[0]
+    finally:
+        rpc.close()
+    return str(reply.result["hash"]) if reply.result else None
+
+
+def wait_until_peered(urls: Sequence[str], timeout: float = 120.0, blocks: int = 2) -> list[NodeStatus]:
+    """Wait until every node has all the others as peers and its head moved ``blocks`` on."""
+    first: dict[str, int] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = [node_status(url) for url in urls]
+        for s in statuses:
+            if s.up:
+                first.setdefault(s.url, s.head)
+        if all(s.up and s.peers >= len(urls) - 1 and s.head >= first[s.url] + blocks for s in statuses):
+            return statuses
+        if time.monotonic() > deadline:
+            raise ChainStartFailed("geth", "network not ready: " + "; ".join(
+                f"{s.url} up={s.up} peers={s.peers} head={s.head}" for s in statuses))
+        time.sleep(0.5)
+
+
+def wait_in_sync(urls: Sequence[str], timeout: float = 120.0, depth: int = 2, max_lag: int = 2) -> tuple[int, str]:
+    """Wait until every node is within ``max_lag`` blocks of the highest head and all hold the
+    same block ``depth`` below the lowest head (Clique's tip can still reorg); returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = [node_status(url) for url in urls]
+        heads = [s.head for s in statuses if s.up]
+        if len(heads) == len(urls) and max(heads) - min(heads) <= max_lag and min(heads) >= depth:
+            number = min(heads) - depth
+            hashes = {block_hash(url, number) for url in urls}
+            if len(hashes) == 1 and None not in hashes:
+                return number, str(hashes.pop())
+        if time.monotonic() > deadline:
+            raise ChainStartFailed("geth", "nodes not in sync: " + "; ".join(
+                f"{s.url} up={s.up} head={s.head}" for s in statuses))
+        time.sleep(0.5)
