@@ -333,6 +333,32 @@ class Watermark(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
+# ---------------------------------------------------------------- people signing in to the node
+
+
+class StaffAccount(Base):
+    """A member of the department's staff, who signs in to this node with a password."""
+
+    __tablename__ = "staff_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="reviewer")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SignInNonce(Base):
+    """A single-use nonce handed out for a Sign-In with Ethereum message."""
+
+    __tablename__ = "sign_in_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(42), nullable=True)
+
+
 class IndexerCursor(Base):
     __tablename__ = "indexer_cursors"
 
