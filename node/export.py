@@ -43,13 +43,14 @@ PROVLEDGER = Namespace("provledger", PROVLEDGER_URI)
 
 # ---------------------------------------------------------------- PROV: the records of one export
 
-_BLOCK_NUMBER, _BLOCK_HASH, _TX_HASH, _LOG_INDEX, _CONTRACT, _CONTRACT_ADDRESS, _EVENT = (
-    PROVLEDGER[name] for name in ("blockNumber", "blockHash", "txHash", "logIndex", "contract", "contractAddress", "event")
+_BLOCK_NUMBER, _BLOCK_HASH, _TX_HASH, _LOG_INDEX, _CONTRACT, _CONTRACT_ADDRESS, _EVENT, _REFUSED, _CONSUMER_AGENT = (
+    PROVLEDGER[name] for name in ("blockNumber", "blockHash", "txHash", "logIndex", "contract", "contractAddress",
+                                  "event", "refused", "consumerAgent")
 )
-_REFUSED, _CONSUMER_AGENT = PROVLEDGER["refused"], PROVLEDGER["consumerAgent"]
-_DATASET, _VERSION, _GRANT, _EVIDENCE = PROVLEDGER["Dataset"], PROVLEDGER["DatasetVersion"], PROVLEDGER["Grant"], PROVLEDGER["Evidence"]
-_ISSUE, _STATEMENT, _ANCHOR, _TRACE = PROVLEDGER["QualityIssue"], PROVLEDGER["Statement"], PROVLEDGER["Anchor"], PROVLEDGER["Trace"]
-_DEPARTMENT, _ACCOUNT = PROVLEDGER["Department"], PROVLEDGER["Account"]
+_DATASET, _VERSION, _GRANT, _EVIDENCE, _ISSUE, _STATEMENT, _ANCHOR, _TRACE, _DEPARTMENT, _ACCOUNT = (
+    PROVLEDGER[name] for name in ("Dataset", "DatasetVersion", "Grant", "Evidence", "QualityIssue", "Statement",
+                                  "Anchor", "Trace", "Department", "Account")
+)
 _VERSION_ATTRIBUTES = {name: PROVLEDGER[name] for name in ("contentRoot", "schemaHash", "sizeBytes", "recordCount")}
 _REFUSALS = {refusal.value: refusal.name.lower() for refusal in Refusal}
 
@@ -206,9 +207,9 @@ def _added_version(export: _Export, item: TraceItem) -> QualifiedName:
     version = export.version(dataset_id, number, [(name, _scalar(item.args[arg]))
                                                    for arg, name in _VERSION_ATTRIBUTES.items() if arg in item.args])
     export.added_versions.add((dataset_id, number))
-    for older in (number - 1, number):
-        if {(dataset_id, older), (dataset_id, older + 1)} <= export.added_versions:
-            export.once(export.document.revision, export.version(dataset_id, older + 1), export.version(dataset_id, older))
+    for older, newer in ((number - 1, number), (number, number + 1)):
+        if {(dataset_id, older), (dataset_id, newer)} <= export.added_versions:
+            export.once(export.document.revision, export.version(dataset_id, newer), export.version(dataset_id, older))
     return version
 
 
@@ -265,7 +266,6 @@ _RULES: dict[str, _Rule] = {
     "IssueClosed": _REPAIR,
     "IssueReopened": _Rule(actor="by", uses=(_issue, _version_in("rejectedVersion"))),
     "DepartmentAdmitted": _Rule(delegations=(("serviceAccount", "departmentId"), ("validator", "departmentId"))),
-    "DepartmentRemoved": _ARGUMENTS_ONLY,
     "ServiceAccountAdded": _Rule(actor="by", delegations=(("account", "departmentId"),)),
     "ServiceAccountRemoved": _BY,
     "FoundingClosed": _BY,
@@ -290,9 +290,10 @@ def trace_to_prov(items: Iterable[TraceItem], *, subject: str, chain_id: int) ->
 
 
 def prov_json(document: ProvDocument) -> str:
-    """PROV-JSON with sorted keys, so one document always gives the same text."""
+    """The document as PROV-JSON. The text depends only on the records and the order they were
+    added in, so exporting the same trace twice gives the same text."""
     buffer = io.StringIO()
-    document.serialize(buffer, format="json", sort_keys=True)
+    document.serialize(buffer, format="json")
     return buffer.getvalue()
 
 
@@ -320,11 +321,13 @@ def access_rights(grade: int) -> str:
 
 def iso_duration(seconds: int) -> str:
     """``seconds`` as an ISO 8601 duration in days, hours, minutes and seconds (86400 -> P1D)."""
+    if not seconds:
+        return "PT0S"
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, rest = divmod(rest, 60)
     time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (rest, "S")) if n)
-    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "") if seconds else "PT0S"
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
 
 
 def _date(value: datetime) -> dict[str, str]:
@@ -368,6 +371,7 @@ def _dataset_node(dataset: Dataset, base_url: str, publisher_names: Mapping[str,
         "dct:publisher": {"@type": "foaf:Agent", "dct:identifier": dataset.owner_department,
                           "foaf:name": publisher_names.get(dataset.owner_department, dataset.owner_department)},
         "dct:accessRights": {"@id": access_rights(dataset.grade)},
+        # Categories are the consortium's own codes, matching no shared theme vocabulary.
         "dcat:theme": {"@id": f"provledger:category/{dataset.category}"},
         "provledger:category": dataset.category,
         "provledger:grade": dataset.grade,
@@ -390,6 +394,8 @@ def _dataset_node(dataset: Dataset, base_url: str, publisher_names: Mapping[str,
     if dataset.versions and dataset.versions[-1].created_at is not None:
         node["dct:modified"] = _date(dataset.versions[-1].created_at)
     if dataset.update_interval:  # 0: no expected schedule
+        # The exact interval, not a named dct:Frequency (DCAT's range, e.g. the EU frequency
+        # list): the registry keeps seconds, which need not match any named frequency.
         node["dct:accrualPeriodicity"] = {"@value": iso_duration(dataset.update_interval), "@type": "xsd:duration"}
     return node
 

@@ -67,6 +67,12 @@ def _use_rows(session: Session, after: int, limit: int, dataset_id: str | None =
     return list(session.scalars(query.order_by(ChainEventRow.id).limit(limit)))
 
 
+def use_events(session: Session, after: int = 0, limit: int = 100, *, dataset_id: str | None = None,
+               consumer: str | None = None) -> list[UsageEvent]:
+    """Indexed uses after event id ``after``, oldest first, for one dataset or consumer if given."""
+    return [UsageEvent.of(row) for row in _use_rows(session, after, limit, dataset_id, consumer)]
+
+
 async def usage_stream(sessions: sessionmaker[Session], *, after: int | None = None, dataset_id: str | None = None,
                        consumer: str | None = None, poll: float = 0.5) -> AsyncIterator[UsageEvent]:
     """Every use indexed after event id ``after`` (default: from now on), as it is indexed;

@@ -24,7 +24,7 @@ from node.anchoring import add_item
 from node.delivery.masking import FieldClass
 from node.delivery.serve import KINDS
 from node.errors import Conflict, InvalidInput, NotFound
-from node.models import Dataset, DatasetVersion, QualityIssue, QualityReportRow
+from node.models import Dataset, DatasetVersion, OutboxEntry, QualityIssue, QualityReportRow
 from node.outbox import enqueue
 from node.quality_checks import Rule, check_file
 from node.register import canonical_hash
@@ -88,7 +88,7 @@ def _failures(report: QualityReportRow) -> str:
     return "; ".join(failed)[:2000]
 
 
-def submit_repair(session: Session, issue_id: str, version_id: int, *, note_text: str = "") -> None:
+def submit_repair(session: Session, issue_id: str, version_id: int, *, note_text: str = "") -> OutboxEntry:
     """The source department names the version that repairs the issue."""
     version = session.get(DatasetVersion, version_id)
     if version is None:
@@ -96,7 +96,7 @@ def submit_repair(session: Session, issue_id: str, version_id: int, *, note_text
     issue = session.get(QualityIssue, issue_id)
     if issue is not None and issue.dataset_id != version.dataset_id:
         raise InvalidInput("version_id", "is a version of another dataset than the issue's")
-    enqueue(session, key=f"issue:{issue_id}:repair:{version.number}", kind="submit_repair", payload={
+    return enqueue(session, key=f"issue:{issue_id}:repair:{version.number}", kind="submit_repair", payload={
         "issue_id": issue_id, "repaired_version": version.number, "note_hash": note(session, note_text)})
 
 

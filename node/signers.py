@@ -65,9 +65,14 @@ class SignerWatcher:
                     if validator in self._proposed:
                         self._rpc("clique_discard", [validator])
                         self._proposed.discard(validator)
+                        where = "among" if authorize else "out of"
+                        log.info("clique: %s is %s the signers; vote closed", validator, where)
                     continue
+                # Proposed again on every step: a restarted geth has forgotten its proposals.
                 self._rpc("clique_propose", [validator, authorize])
-                self._proposed.add(validator)
+                if validator not in self._proposed:
+                    self._proposed.add(validator)
+                    log.info("clique: voting %s %s", "in" if authorize else "out", validator)
                 votes.append(SignerVote(validator, authorize))
         except (ConnectionError, OSError) as err:
             raise ChainUnavailable(str(self.w3.provider)) from err
@@ -77,8 +82,7 @@ class SignerWatcher:
         """Step every ``interval`` seconds until ``stop`` is set; an unreachable node is waited out."""
         while not stop.is_set():
             try:
-                for vote in self.step():
-                    log.info("clique: voting %s %s", "in" if vote.authorize else "out", vote.validator)
+                self.step()
             except (ChainUnavailable, Web3Exception) as err:
                 log.warning("signer watcher: %s; retrying", err)
             stop.wait(interval)

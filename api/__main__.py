@@ -1,0 +1,35 @@
+"""``python -m api``: serve one department node's API from ``PROVLEDGER_*`` settings."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from api.app import ApiSettings, create_app
+from node.errors import NodeError
+from node.service import NodeService
+
+
+def main() -> int:
+    try:
+        settings = ApiSettings()  # type: ignore[call-arg]
+        node = NodeService.start(settings)
+    except ValidationError as err:
+        first = err.errors()[0]
+        print(f"error: setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", file=sys.stderr)
+        return 2
+    except NodeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    app = create_app(node, domain=settings.domain, token_lifetime=settings.token_lifetime)
+    try:
+        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info")
+    finally:
+        node.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Auditing: traces of a dataset or a consumer, each item verifiable (and verified on request)
+against the chain; a version's files against its anchored root; PROV export; alerts; and
+attributing a leaked copy to the delivery it came from."""
+
+# No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
+
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlalchemy import select
+from web3 import Web3
+
+from api.auth import Auth, Principal
+from api.deps import DB, Node
+from api.routes.datasets import errors, version_of
+from api.schemas import AlertOut, AttributionOut, LineageOut, TraceItemOut, TracePage, Verification
+from node.delivery.fingerprint import Kind
+from node.delivery.serve import attribute_leak
+from node.errors import InvalidInput, NotFound
+from node.export import prov_json, trace_to_prov
+from node.models import Alert, Dataset
+from node.trace import Page, consumer_trace, dataset_trace, lineage, whole
+from node.verify import Report, verify_events, verify_version_files
+
+MAX_LEAK = 512 << 20
+After = Annotated[int, Query(ge=0, lt=2**63, description="the `next_after` of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Verify = Annotated[bool, Query(description="check every item against the chain (one batched read per page)")]
+
+
+def _verification(report: Report) -> Verification:
+    return Verification(ok=report.ok, problems=report.problems)
+
+
+def _out(subject: str, page: Page, node: Any, verify: bool) -> TracePage:
+    reports = verify_events(node.ledger, page.items) if verify and page.items else []
+    items = [TraceItemOut(**vars(item), verification=_verification(reports[i]) if reports else None)
+             for i, item in enumerate(page.items)]
+    return TracePage(subject=subject, items=items, next_after=page.next_after)
+
+
+def _address(value: str) -> str:
+    if not Web3.is_address(value):
+        raise InvalidInput("address", f"{value!r} is not an account address")
+    return Web3.to_checksum_address(value)
+
+
+def router(auth: Auth) -> APIRouter:
+    api = APIRouter(prefix="/audit", tags=["audit"])
+    Auditor = Annotated[Principal, Depends(auth.require("auditor", "department"))]
+
+    @api.get("/datasets/{dataset_id}/trace", response_model=TracePage, responses=errors(401, 403, 422),
+             summary="A dataset's history: registration, versions, requests, decisions, uses, quality, lineage")
+    def dataset(dataset_id: str, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
+                verify: Verify = False) -> TracePage:
+        addresses = node.ledger.manifest.addresses
+        page = _out(dataset_id.lower(), dataset_trace(db, addresses, dataset_id, after=after, limit=limit), node, verify)
+        family = lineage(db, dataset_id)
+        page.lineage = LineageOut(parents=family.parents, children=family.children)
+        return page
+
+    @api.get("/consumers/{address}/trace", response_model=TracePage, responses=errors(401, 403, 422),
+             summary="A consumer's history: requests, decisions, uses of its grants, statements")
+    def consumer(address: str, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
+                 verify: Verify = False) -> TracePage:
+        account = _address(address)
+        return _out(account, consumer_trace(db, node.ledger.manifest.addresses, account, after=after, limit=limit),
+                    node, verify)
+
+    @api.get("/datasets/{dataset_id}/prov", responses={**errors(401, 403), 200: {"content": {"application/json": {}}}},
+             summary="The dataset's whole trace as W3C PROV-JSON")
+    def prov(dataset_id: str, db: DB, node: Node, who: Auditor) -> Response:
+        addresses = node.ledger.manifest.addresses
+        items = whole(lambda after: dataset_trace(db, addresses, dataset_id, after=after, limit=1000))
+        document = trace_to_prov(items, subject=dataset_id.lower(), chain_id=node.ledger.manifest.chain_id)
+        return Response(prov_json(document), media_type="application/json")
+
+    @api.get("/datasets/{dataset_id}/versions/{number}/verification", response_model=Verification,
+             responses=errors(401, 403, 404), summary="Hash a version's files again and compare with the anchored root")
+    def files(dataset_id: str, number: int, db: DB, node: Node, who: Auditor) -> Verification:
+        dataset = db.get(Dataset, dataset_id.lower())
+        if dataset is None:
+            raise NotFound("dataset on this node", dataset_id)
+        return _verification(verify_version_files(db, node.ledger, version_of(db, dataset, number).id))
+
+    @api.get("/alerts", response_model=list[AlertOut], responses=errors(401, 403, 422),
+             summary="Alerts raised by the monitor, oldest first, paged by id")
+    def alerts(db: DB, who: Auditor, after: After = 0, limit: Limit = 100,
+               kind: Annotated[str | None, Query(max_length=32)] = None) -> list[Alert]:
+        query = select(Alert).where(Alert.id > after)
+        if kind:
+            query = query.where(Alert.kind == kind)
+        return list(db.scalars(query.order_by(Alert.id).limit(limit)))
+
+    @api.post("/attributions", response_model=AttributionOut, responses=errors(401, 403, 404, 413, 422),
+              summary="Find the delivery, grant and consumer a leaked copy came from (the body is the copy)",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                  "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def attribution(request: Request, node: Node, who: Auditor,
+                          dataset_id: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{64}$")] = None,
+                          format: Annotated[str | None, Query(pattern="^(csv|jsonl)$")] = None) -> AttributionOut:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_LEAK:
+                raise InvalidInput("body", f"a copy larger than {MAX_LEAK >> 20} MiB: send a part of it")
+        kind: Kind | None = "csv" if format == "csv" else "jsonl" if format == "jsonl" else None
+
+        def find() -> AttributionOut:
+            with node.sessions() as db:
+                found = attribute_leak(db, io.BytesIO(bytes(body)), node.fingerprint_key,
+                                       dataset_id=dataset_id.lower() if dataset_id else None, kind=kind)
+            a, d = found.attribution, found.delivery
+            return AttributionOut(delivery_id=d.delivery_id, grant_id=d.grant_id, consumer=d.consumer,
+                                  dataset_id=d.dataset_id, score=a.score, p_value=a.p_value,
+                                  runner_up_score=a.runner_up_score, bits=a.bits, rows=a.rows, confident=a.confident)
+
+        return await run_in_threadpool(find)
+
+    return api

@@ -1,0 +1,233 @@
+"""Datasets: a department registers them and their versions, sets quality rules, freezes them;
+anyone browses the catalog and downloads open (grade 1) data, each download logged."""
+
+# No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
+
+import hashlib
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth import Auth, Principal
+from api.deps import DB, Node, file_chunks
+from api.errors import ErrorResponse
+from api.schemas import (
+    CatalogEntry, DatasetIn, DatasetOut, Freeze, IssueOut, QualityCheck, QualityReportOut, QualityRuleIn,
+    RepairIn, VersionOut, WriteOut,
+)
+from ledger.clients import AnchorKind
+from ledger.errors import ContractError
+from node import quality, review
+from node.anchoring import add_item
+from node.errors import InvalidInput, NotFound, NotPermitted
+from node.export import catalog_to_dcat
+from node.models import Dataset, DatasetVersion, QualityIssue
+from node.register import register_dataset, register_version
+from node.service import NodeService
+
+FORMATS = {"csv": ".csv", "jsonl": ".jsonl"}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse} for code in codes}
+
+
+def own_dataset(db: Session, node: NodeService, dataset_id: str) -> Dataset:
+    """A dataset of this node's department: 403 if it is another department's, 404 if unknown."""
+    dataset = db.get(Dataset, dataset_id.lower())
+    if dataset is not None:
+        return dataset
+    try:
+        node.ledger.registry.dataset(bytes.fromhex(dataset_id.removeprefix("0x")))
+    except (ContractError, ValueError) as err:
+        raise NotFound("dataset", dataset_id) from err
+    raise NotPermitted(node.settings.department_id, "act on this dataset", "it belongs to another department")
+
+
+def version_of(db: Session, dataset: Dataset, number: int) -> DatasetVersion:
+    version = db.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.dataset_id,
+                                                     DatasetVersion.number == number))
+    if version is None:
+        raise NotFound("version", f"{dataset.dataset_id} #{number}")
+    return version
+
+
+def _catalog_entry(dataset: Dataset) -> CatalogEntry:
+    latest = dataset.versions[-1] if dataset.versions else None
+    return CatalogEntry(dataset_id=dataset.dataset_id, name=dataset.name, owner_department=dataset.owner_department,
+                        category=dataset.category, grade=dataset.grade, open=dataset.grade == 1,
+                        latest_version=latest.number if latest else None,
+                        updated_at=latest.created_at if latest else None, catalog=dataset.catalog)
+
+
+def _write(entry: Any) -> WriteOut:
+    return WriteOut.model_validate(entry)
+
+
+def router(auth: Auth) -> APIRouter:
+    api = APIRouter(tags=["datasets"])
+    Department = Annotated[Principal, Depends(auth.require("department"))]
+    Anyone = Annotated[Principal | None, Depends(auth.optional())]
+
+    @api.post("/datasets", status_code=201, response_model=DatasetOut, responses=errors(401, 403, 409, 422),
+              summary="Register a dataset owned by this node's department")
+    def create(body: DatasetIn, db: DB, node: Node, who: Department) -> Dataset:
+        dataset = register_dataset(db, department=node.settings.department_id, code=body.code, name=body.name,
+                                   category=body.category, grade=body.grade, update_interval=body.update_interval,
+                                   catalog=dict(body.catalog), parents=[p.lower() for p in body.parents],
+                                   field_classes=dict(body.field_classes), key_fields=body.key_fields)
+        db.commit()
+        return dataset
+
+    @api.get("/datasets", response_model=list[DatasetOut], responses=errors(401, 403),
+             summary="This department's datasets, with their versions")
+    def mine(db: DB, who: Department) -> list[Dataset]:
+        return list(db.scalars(select(Dataset).order_by(Dataset.created_at, Dataset.dataset_id)))
+
+    @api.get("/datasets/{dataset_id}", response_model=DatasetOut, responses=errors(401, 403, 404))
+    def one(dataset_id: str, db: DB, node: Node, who: Department) -> Dataset:
+        return own_dataset(db, node, dataset_id)
+
+    @api.put("/datasets/{dataset_id}/versions", status_code=201, response_model=VersionOut,
+             responses=errors(401, 403, 404, 409, 422), summary="Upload a new version (the request body is the file)",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                 "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def upload(dataset_id: str, request: Request, node: Node, who: Department,
+                     format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv") -> DatasetVersion:
+        def check() -> Path:
+            with node.sessions() as db:
+                own_dataset(db, node, dataset_id)
+            folder = node.settings.data_dir / "datasets" / dataset_id.lower()
+            folder.mkdir(parents=True, exist_ok=True)
+            return folder
+
+        folder = await run_in_threadpool(check)
+        partial = folder / f".upload-{secrets.token_hex(8)}"
+        try:
+            with open(partial, "wb") as f:
+                async for chunk in request.stream():
+                    f.write(chunk)
+            if partial.stat().st_size == 0:
+                raise InvalidInput("body", "the file is empty")
+
+            def register() -> DatasetVersion:
+                final = folder / f"{secrets.token_hex(12)}{FORMATS[format]}"
+                partial.rename(final)
+                with node.sessions() as db:
+                    try:
+                        version = register_version(db, dataset_id=dataset_id.lower(), path=final)
+                        db.commit()
+                    except Exception:
+                        final.unlink(missing_ok=True)
+                        raise
+                    return version
+
+            return await run_in_threadpool(register)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    @api.post("/datasets/{dataset_id}/freeze", status_code=202, response_model=WriteOut,
+              responses=errors(401, 403, 404, 409, 422), summary="Freeze a dataset in an emergency, or lift it")
+    def freeze(dataset_id: str, body: Freeze, db: DB, node: Node, who: Department) -> WriteOut:
+        entry = review.freeze(db, node.ledger, node.settings.department_id, dataset_id.lower(), reason=body.reason,
+                              frozen=body.frozen)
+        db.commit()
+        return _write(entry)
+
+    @api.put("/datasets/{dataset_id}/quality-rules", response_model=list[QualityRuleIn],
+             responses=errors(401, 403, 404, 422), summary="Replace the dataset's quality rules")
+    def rules(dataset_id: str, body: list[QualityRuleIn], db: DB, node: Node, who: Department) -> list[dict[str, Any]]:
+        dataset = own_dataset(db, node, dataset_id)
+        parsed = quality.set_rules(db, dataset.dataset_id, [r.model_dump() for r in body])
+        db.commit()
+        return [r.to_json() for r in parsed]
+
+    @api.post("/datasets/{dataset_id}/versions/{number}/quality-check", response_model=QualityReportOut,
+              responses=errors(401, 403, 404, 422), summary="Check a version against the rules; a failure opens an issue")
+    def check(dataset_id: str, number: int, body: QualityCheck, db: DB, node: Node, who: Department) -> Any:
+        version = version_of(db, own_dataset(db, node, dataset_id), number)
+        report = quality.check_version(db, version.id)
+        if not report.passed and body.open_issue:
+            quality.open_issue(db, report)
+        db.commit()
+        return report
+
+    @api.get("/quality/issues", response_model=list[IssueOut], responses=errors(401, 403),
+             summary="Quality issues on this department's datasets")
+    def issues(db: DB, who: Department) -> list[QualityIssue]:
+        return list(db.scalars(select(QualityIssue).join(Dataset, Dataset.dataset_id == QualityIssue.dataset_id)
+                               .order_by(QualityIssue.opened_block)))
+
+    @api.post("/quality/issues/{issue_id}/repair", status_code=202, response_model=WriteOut,
+              responses=errors(401, 403, 404, 422), summary="Name the version that repairs an issue")
+    def repair(issue_id: str, body: RepairIn, db: DB, node: Node, who: Department) -> WriteOut:
+        issue = db.get(QualityIssue, issue_id.lower())
+        if issue is None:
+            raise NotFound("quality issue", issue_id)
+        version = version_of(db, own_dataset(db, node, issue.dataset_id), body.version)
+        entry = quality.submit_repair(db, issue.issue_id, version.id, note_text=body.note)
+        db.commit()
+        return _write(entry)
+
+    @api.post("/quality/issues/{issue_id}/verification", response_model=QualityReportOut,
+              responses=errors(401, 403, 404, 422), summary="Check the repair again: close the issue or reopen it")
+    def verify(issue_id: str, body: RepairIn, db: DB, node: Node, who: Department) -> Any:
+        issue = db.get(QualityIssue, issue_id.lower())
+        if issue is None:
+            raise NotFound("quality issue", issue_id)
+        version = version_of(db, own_dataset(db, node, issue.dataset_id), body.version)
+        report = quality.verify_repair(db, issue.issue_id, version.id)
+        db.commit()
+        return report
+
+    # ------------------------------------------------------------ the public
+
+    @api.get("/catalog", response_model=list[CatalogEntry], tags=["public"],
+             summary="The open catalog: every dataset this node publishes (no sign-in)")
+    def catalog(db: DB, q: Annotated[str | None, Query(max_length=100)] = None,
+                grade: Annotated[int | None, Query(ge=1, le=4)] = None) -> list[CatalogEntry]:
+        query = select(Dataset).order_by(Dataset.name, Dataset.dataset_id)
+        if grade is not None:
+            query = query.where(Dataset.grade == grade)
+        if q:
+            query = query.where(Dataset.name.ilike(f"%{q}%") | Dataset.category.ilike(f"%{q}%"))
+        return [_catalog_entry(d) for d in db.scalars(query)]
+
+    @api.get("/catalog/dcat", tags=["public"], summary="The catalog as DCAT JSON-LD",
+             responses={200: {"content": {"application/ld+json": {}}}})
+    def dcat(request: Request, db: DB, node: Node) -> Any:
+        base = str(request.base_url).rstrip("/")
+        datasets = list(db.scalars(select(Dataset).order_by(Dataset.created_at, Dataset.dataset_id)))
+        return catalog_to_dcat(datasets, base_url=base)
+
+    @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404),
+             200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+             summary="Download open (grade 1) data; each download is logged and anchored")
+    def open_download(dataset_id: str, db: DB, node: Node, who: Anyone) -> StreamingResponse:
+        dataset = db.get(Dataset, dataset_id.lower())
+        if dataset is None:
+            raise NotFound("dataset", dataset_id)
+        if dataset.grade != 1 or dataset.frozen:
+            raise NotPermitted("the public", "download this dataset", "only open, unfrozen datasets are public")
+        if not dataset.versions:
+            raise NotFound("version", f"{dataset_id} #latest")
+        version = dataset.versions[-1]
+        receipt = hashlib.sha256(f"open {version.content_root} {who.address if who else 'anonymous'} "
+                                 f"{secrets.token_hex(16)}".encode()).hexdigest()
+        add_item(db, kind=AnchorKind.LIFECYCLE_EVIDENCE, item="0x" + receipt,
+                 label=f"open download {dataset.dataset_id} v{version.number} by {who.address if who else 'anonymous'}")
+        db.commit()
+        path = Path(version.source_path)
+        media = "text/csv" if path.suffix == ".csv" else "application/x-ndjson"
+        return StreamingResponse(file_chunks(path), media_type=media,
+                                 headers={"X-Provledger-Receipt": "0x" + receipt,
+                                          "X-Provledger-Content-Root": version.content_root})
+
+    return api

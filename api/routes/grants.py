@@ -1,0 +1,151 @@
+"""Access: the review queue and decisions (departments, the coordinator), consumers' own grants,
+uses and deliveries, relayed consumer transactions, settlement statements, and chain writes."""
+
+# No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from api.auth import Auth, Principal
+from api.deps import DB, Node, file_chunks
+from api.routes.datasets import errors
+from api.schemas import (
+    Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, StatementIn, StatementOut,
+    UseOut, WriteOut,
+)
+from node import review
+from node.delivery.serve import Request as DeliveryRequest
+from node.delivery.serve import deliver
+from node.errors import NotFound, NotPermitted
+from node.models import Delivery, Grant, OutboxEntry, Statement
+from node.monitor import UsageEvent, use_events
+from node.relay import relay
+from node.settlement import build_statement
+
+
+def router(auth: Auth) -> APIRouter:
+    api = APIRouter()
+    Department = Annotated[Principal, Depends(auth.require("department"))]
+    Coordinator = Annotated[Principal, Depends(auth.require("coordinator"))]
+    Consumer = Annotated[Principal, Depends(auth.require("consumer"))]
+    Party = Annotated[Principal, Depends(auth.require("department", "consumer", "auditor"))]
+
+    # ------------------------------------------------------------ review
+
+    @api.get("/review/queue", response_model=list[QueueItemOut], tags=["review"], responses=errors(401, 403),
+             summary="Requests waiting for this department (and, on the coordinator's node, co-approvals)")
+    def queue(db: DB, node: Node, who: Department) -> list[review.QueueItem]:
+        return review.review_queue(db, node.settings.department_id, coordinator="coordinator" in who.roles)
+
+    def decided(entry: OutboxEntry) -> WriteOut:
+        return WriteOut.model_validate(entry)
+
+    @api.post("/grants/{grant_id}/approve", status_code=202, response_model=WriteOut, tags=["review"],
+              responses=errors(401, 403, 404, 409, 422))
+    def approve(grant_id: str, body: Approval, db: DB, node: Node, who: Department) -> WriteOut:
+        entry = review.approve(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason,
+                               price_per_use=body.price_per_use)
+        db.commit()
+        return decided(entry)
+
+    @api.post("/grants/{grant_id}/reject", status_code=202, response_model=WriteOut, tags=["review"],
+              responses=errors(401, 403, 404, 409, 422))
+    def reject(grant_id: str, body: Reason, db: DB, node: Node, who: Department) -> WriteOut:
+        entry = review.reject(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
+        db.commit()
+        return decided(entry)
+
+    @api.post("/grants/{grant_id}/co-approve", status_code=202, response_model=WriteOut, tags=["review"],
+              responses=errors(401, 403, 404, 409, 422), summary="The coordinator's co-approval (grades 3 and 4)")
+    def co_approve(grant_id: str, body: Approval, db: DB, node: Node, who: Coordinator) -> WriteOut:
+        entry = review.co_approve(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
+        db.commit()
+        return decided(entry)
+
+    @api.post("/grants/{grant_id}/revoke", status_code=202, response_model=WriteOut, tags=["review"],
+              responses=errors(401, 403, 404, 409, 422))
+    def revoke(grant_id: str, body: Reason, db: DB, node: Node, who: Department) -> WriteOut:
+        entry = review.revoke(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
+        db.commit()
+        return decided(entry)
+
+    @api.get("/writes/{write_id}", response_model=WriteOut, tags=["review"], responses=errors(401, 403, 404),
+             summary="Follow a chain write the node accepted")
+    def write(write_id: int, db: DB, who: Department) -> OutboxEntry:
+        entry = db.get(OutboxEntry, write_id)
+        if entry is None:
+            raise NotFound("write", str(write_id))
+        return entry
+
+    # ------------------------------------------------------------ consumers
+
+    @api.post("/relay", response_model=RelayOut, tags=["consumers"], responses=errors(401, 403, 422),
+              summary="Relay a transaction the consumer signed (request access, withdraw, acknowledge a statement)")
+    def relayed(body: RelayIn, node: Node, who: Consumer) -> RelayOut:
+        done = relay(node.ledger, body.raw_transaction, caller=who.address)
+        return RelayOut(tx_hash=done.tx_hash, function=done.function, status="success" if done.success else "reverted",
+                        block_number=done.block_number, error=done.error)
+
+    @api.get("/me/grants", response_model=list[GrantOut], tags=["consumers"], responses=errors(401, 403),
+             summary="The caller's grants on this node's datasets, as indexed")
+    def my_grants(db: DB, who: Consumer) -> list[Grant]:
+        return list(db.scalars(select(Grant).where(Grant.grantee == who.address).order_by(Grant.requested_block)))
+
+    @api.get("/me/uses", response_model=list[UseOut], tags=["consumers"], responses=errors(401, 403, 422),
+             summary="Uses of the caller's grants, oldest first, paged by event id")
+    def my_uses(db: DB, who: Consumer, after: Annotated[int, Query(ge=0, lt=2**63)] = 0,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[UsageEvent]:
+        return use_events(db, after, limit, consumer=who.address)
+
+    @api.post("/grants/{grant_id}/deliveries", status_code=201, response_model=DeliveryOut, tags=["consumers"],
+              responses=errors(401, 403, 404, 409, 422),
+              summary="Ask for a delivery: the grant is checked on-chain now; the use is recorded with its hash")
+    def delivery(grant_id: str, body: DeliveryIn, db: DB, node: Node, who: Consumer) -> DeliveryOut:
+        key = bytes.fromhex(body.public_key[2:]) if body.public_key else None
+        row = deliver(db, node.ledger, department=node.settings.department_id, key=node.fingerprint_key,
+                      out_dir=node.deliveries_dir,
+                      request=DeliveryRequest(grant_id.lower(), who.address, version=body.version, encrypt_to=key))
+        return DeliveryOut(delivery_id=row.delivery_id, grant_id=row.grant_id, dataset_id=row.dataset_id,
+                           consumer=row.consumer, kind=row.kind, encrypted=row.encrypted, rows=row.rows, size=row.size,
+                           evidence_hash=row.evidence_hash, download=f"/deliveries/{row.delivery_id}/content")
+
+    @api.get("/deliveries/{delivery_id}/content", tags=["consumers"],
+             responses={**errors(401, 403, 404), 200: {"content": {"application/octet-stream": {}}}},
+             summary="Stream a delivery's bytes: exactly those whose hash was recorded")
+    def content(delivery_id: str, db: DB, who: Consumer) -> StreamingResponse:
+        row = db.get(Delivery, delivery_id.lower())
+        if row is None:
+            raise NotFound("delivery", delivery_id)
+        if row.consumer != who.address:
+            raise NotPermitted(who.address, "download this delivery", "it was made for another consumer")
+        media = "application/octet-stream" if row.encrypted else {"csv": "text/csv"}.get(row.kind, "application/x-ndjson")
+        return StreamingResponse(file_chunks(Path(row.path)), media_type=media,
+                                 headers={"X-Provledger-Evidence": row.evidence_hash,
+                                          "Content-Disposition": f'attachment; filename="{Path(row.path).name}"'})
+
+    # ------------------------------------------------------------ settlement
+
+    @api.post("/statements", status_code=201, response_model=StatementOut, tags=["settlement"],
+              responses=errors(401, 403, 409, 422),
+              summary="Build a consumer's statement for a period from indexed uses; acknowledged on-chain by us")
+    def statement(body: StatementIn, db: DB, node: Node, who: Department) -> Statement:
+        row = build_statement(db, department=node.settings.department_id, consumer=body.consumer,
+                              period_start=body.period_start, period_end=body.period_end)
+        db.commit()
+        return row
+
+    @api.get("/statements/{statement_id}", response_model=StatementOut, tags=["settlement"],
+             responses=errors(401, 403, 404), summary="A statement, for its consumer to check and acknowledge")
+    def statement_of(statement_id: str, db: DB, who: Party) -> Statement:
+        row = db.get(Statement, statement_id.lower())
+        if row is None:
+            raise NotFound("statement", statement_id)
+        if who.roles == {"consumer"} and row.consumer != who.address:
+            raise NotPermitted(who.address, "read this statement", "it is another consumer's")
+        return row
+
+    return api

@@ -1,0 +1,92 @@
+"""Health, Prometheus metrics, and the live usage stream as server-sent events."""
+
+# No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select
+
+from api.auth import Auth, Principal
+from api.deps import DB, Node
+from api.routes.datasets import errors
+from api.schemas import Health
+from node.models import Alert, IndexerCursor, OutboxEntry
+from node.monitor import usage_stream
+from node.outbox import CONFIRMED, FAILED
+
+
+
+class Metrics:
+    """The API's own counters, and gauges read from the node when scraped."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("provledger_http_requests", "HTTP requests answered", ["method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("provledger_http_request_seconds", "HTTP request latency", ["route"],
+                                 registry=self.registry)
+        self.outbox = Gauge("provledger_outbox_entries", "chain writes by status", ["status"], registry=self.registry)
+        self.head = Gauge("provledger_chain_head", "latest block of the chain", registry=self.registry)
+        self.indexed = Gauge("provledger_indexed_block", "last block indexed", registry=self.registry)
+        self.alerts = Gauge("provledger_alerts", "alerts raised, by kind", ["kind"], registry=self.registry)
+
+
+def router(auth: Auth, metrics: Metrics) -> APIRouter:
+    api = APIRouter(tags=["system"])
+    Watcher = Annotated[Principal, Depends(auth.require("department", "auditor", "consumer"))]
+
+    @api.get("/health", response_model=Health, summary="Whether the node reaches its chain and keeps up")
+    def health(db: DB, node: Node) -> Health:
+        cursor = db.get(IndexerCursor, "events")
+        open_writes = db.scalar(select(func.count()).select_from(OutboxEntry)
+                                .where(OutboxEntry.status.not_in((CONFIRMED, FAILED)))) or 0
+        try:
+            head: int | None = node.ledger.w3.eth.block_number
+        except Exception:  # the chain is down: report it, don't fail the probe
+            head = None
+        return Health(status="ok" if head is not None else "degraded", department=node.settings.department_id,
+                      chain_id=node.ledger.manifest.chain_id, head=head,
+                      indexed=cursor.block_number if cursor else None, outbox_open=open_writes)
+
+    @api.get("/metrics", response_class=Response, summary="Prometheus metrics, text format",
+             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+    def scrape(db: DB, node: Node) -> Response:
+        for status, count in db.execute(select(OutboxEntry.status, func.count()).group_by(OutboxEntry.status)):
+            metrics.outbox.labels(status).set(count)
+        for kind, count in db.execute(select(Alert.kind, func.count()).group_by(Alert.kind)):
+            metrics.alerts.labels(kind).set(count)
+        cursor = db.get(IndexerCursor, "events")
+        if cursor is not None:
+            metrics.indexed.set(cursor.block_number)
+        try:
+            metrics.head.set(node.ledger.w3.eth.block_number)
+        except Exception:  # the gauge keeps its last value; /health reports the outage
+            pass
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @api.get("/stream/uses", summary="Live usage events as server-sent events (consumers see their own)",
+             responses={**errors(401, 403), 200: {"content": {"text/event-stream": {}}}})
+    async def stream(request: Request, node: Node, who: Watcher,
+                     after: Annotated[int | None, Query(ge=0, lt=2**63)] = None,
+                     dataset_id: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{64}$")] = None) -> StreamingResponse:
+        consumer = who.address if who.roles == {"consumer"} else None
+
+        async def events() -> AsyncIterator[str]:
+            yield ": provledger usage stream\n\n"
+            source = usage_stream(node.sessions, after=after, dataset_id=dataset_id.lower() if dataset_id else None,
+                                  consumer=consumer, poll=0.25)
+            async for event in source:
+                if await request.is_disconnected():
+                    return
+                yield f"id: {event.id}\nevent: use\ndata: {json.dumps(asdict(event))}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    return api

@@ -1,0 +1,307 @@
+"""Request and response bodies of the API, with examples for the OpenAPI document.
+
+Hashes and ids are 0x-prefixed hex; addresses are checksummed; times are Unix seconds unless
+named ``*_at`` as ISO 8601 dates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HASH = Field(pattern=r"^0x[0-9a-fA-F]{64}$", examples=["0x" + "ab" * 32])
+ADDRESS_EXAMPLE = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+# ---------------------------------------------------------------- datasets
+
+
+class DatasetIn(Model):
+    code: str = Field(min_length=1, max_length=31, pattern=r"^[a-z0-9][a-z0-9._-]*$", examples=["hospital-visits-2026"])
+    name: str = Field(min_length=1, max_length=200, examples=["Hospital visits 2026"])
+    category: str = Field(min_length=1, max_length=31, examples=["health"])
+    grade: int = Field(ge=1, le=4, description="sensitivity grade: 1 open data ... 4 most sensitive", examples=[3])
+    update_interval: int = Field(ge=0, le=2**32 - 1, description="seconds between expected versions; 0: none",
+                                 examples=[86400])
+    catalog: dict[str, str | list[str]] = Field(default_factory=dict, examples=[{"description": "Visits per hospital",
+                                                                                 "license": "CC-BY-4.0"}])
+    parents: list[str] = Field(default_factory=list, max_length=32, description="dataset ids it was derived from")
+    field_classes: dict[str, Literal["id_number", "mobile", "name", "address", "email", "bank_card", "plain"]] = Field(
+        default_factory=dict, examples=[{"name": "name", "id_number": "id_number", "phone": "mobile"}])
+    key_fields: list[str] = Field(default_factory=list, examples=[["id_number"]])
+
+
+class VersionOut(Model):
+    id: int
+    number: int = Field(examples=[1])
+    content_root: str = Field(examples=["0x" + "cd" * 32])
+    schema_hash: str
+    size_bytes: int = Field(examples=[1048576])
+    record_count: int = Field(examples=[10000])
+    schema_: list[str] = Field(alias="schema", examples=[["name", "id_number", "phone"]])
+    created_at: datetime
+
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+
+class DatasetOut(Model):
+    dataset_id: str = Field(examples=["0x" + "12" * 32])
+    name: str
+    owner_department: str = Field(examples=["health-commission"])
+    category: str
+    grade: int
+    update_interval: int
+    metadata_hash: str
+    catalog: dict[str, Any]
+    parents: list[str]
+    field_classes: dict[str, str]
+    key_fields: list[str]
+    quality_rules: list[dict[str, Any]]
+    frozen: bool
+    created_at: datetime
+    versions: list[VersionOut] = Field(default_factory=list)
+
+
+class CatalogEntry(Model):
+    dataset_id: str
+    name: str
+    owner_department: str
+    category: str
+    grade: int
+    open: bool = Field(description="grade 1: downloadable by anyone, each download logged")
+    latest_version: int | None
+    updated_at: datetime | None
+    catalog: dict[str, Any]
+
+
+class Reason(Model):
+    reason: str = Field(min_length=1, max_length=2000, examples=["the purpose is covered by the data-sharing agreement"])
+
+
+class Approval(Model):
+    reason: str = Field(default="", max_length=2000, examples=["approved for the 2026 public health study"])
+    price_per_use: int = Field(default=0, ge=0, lt=2**96, examples=[5])
+
+
+class Freeze(Model):
+    reason: str = Field(min_length=1, max_length=2000, examples=["a breach is being investigated"])
+    frozen: bool = True
+
+
+class QualityRuleIn(Model):
+    kind: Literal["completeness", "validity", "uniqueness", "timeliness"] = Field(examples=["validity"])
+    fields: list[str] = Field(default_factory=list, examples=[["id_number"]])
+    threshold: float = Field(default=1.0, ge=0, le=1)
+    max_age_seconds: int | None = Field(default=None, ge=0)
+
+
+class QualityCheck(Model):
+    open_issue: bool = Field(default=True, description="open an issue on-chain if the version fails")
+
+
+class QualityReportOut(Model):
+    id: int
+    version_id: int
+    passed: bool
+    report: dict[str, Any]
+    report_hash: str
+    issue_id: str | None
+
+
+class IssueOut(Model):
+    issue_id: str
+    dataset_id: str
+    version: int
+    status: str = Field(examples=["returned"])
+    repaired_version: int | None
+    opened_block: int
+
+
+class RepairIn(Model):
+    version: int = Field(ge=1, examples=[2])
+    note: str = Field(default="", max_length=2000)
+
+
+# ---------------------------------------------------------------- chain writes
+
+
+class WriteOut(Model):
+    """A chain write accepted into the node's outbox; follow it at ``/writes/{id}``."""
+
+    id: int
+    key: str = Field(examples=["approve:0x" + "34" * 32])
+    kind: str = Field(examples=["approve"])
+    status: Literal["pending", "signed", "confirmed", "failed"]
+    tx_hash: str | None = None
+    block_number: int | None = None
+    error: str | None = None
+
+
+class RelayIn(Model):
+    raw_transaction: str = Field(pattern=r"^0x[0-9a-fA-F]+$", max_length=200_000,
+                                 description="a transaction signed by the caller's own key",
+                                 examples=["0x02f8b1827a6980808094..."])
+
+
+class RelayOut(Model):
+    tx_hash: str
+    function: str = Field(examples=["requestAccess"])
+    status: Literal["success", "reverted"]
+    block_number: int
+    error: str | None = Field(default=None, description="the contract's custom error when reverted")
+
+
+# ---------------------------------------------------------------- review and grants
+
+
+class QueueItemOut(Model):
+    grant_id: str
+    dataset_id: str
+    owner_department: str
+    grade: int
+    grantee: str = Field(examples=[ADDRESS_EXAMPLE])
+    waiting_for: Literal["owner", "coordinator"]
+    purpose_hash: str
+    field_scope: int
+    actions: int
+    duration: int
+    max_uses: int
+    requested_block: int
+
+
+class GrantOut(Model):
+    grant_id: str
+    dataset_id: str
+    grantee: str
+    status: str = Field(examples=["active"])
+    field_scope: str
+    actions: int
+    duration: int
+    max_uses: int
+    uses: int
+    expires_at: int | None
+    price_per_use: str
+
+
+class DeliveryIn(Model):
+    version: int | None = Field(default=None, ge=1, description="default: the latest")
+    public_key: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{66,130}$",
+                                   description="secp256k1 public key to encrypt to; must be the grantee's own")
+
+
+class DeliveryOut(Model):
+    delivery_id: str
+    grant_id: str
+    dataset_id: str
+    consumer: str
+    kind: str = Field(examples=["csv"])
+    encrypted: bool
+    rows: int
+    size: int
+    evidence_hash: str = Field(description="sha256 of exactly the bytes delivered, recorded on-chain as the use")
+    download: str = Field(examples=["/deliveries/0x" + "56" * 32 + "/content"])
+
+
+class UseOut(Model):
+    id: int
+    grant_id: str
+    dataset_id: str | None
+    consumer: str | None
+    actor: str
+    action: str = Field(examples=["download"])
+    evidence_hash: str
+    sequence: int | None
+    refused: str | None = Field(examples=[None, "quota_exhausted"])
+    block_number: int
+    block_time: int | None
+    tx_hash: str
+
+
+# ---------------------------------------------------------------- audit
+
+
+class Verification(Model):
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+
+
+class TraceItemOut(Model):
+    id: int
+    block_number: int
+    block_hash: str
+    block_time: int | None
+    tx_hash: str
+    log_index: int
+    contract: str = Field(examples=["UsageLog"])
+    contract_address: str
+    name: str = Field(examples=["UseRecorded"])
+    args: dict[str, Any]
+    dataset_id: str | None
+    grant_id: str | None
+    consumer: str | None
+    verification: Verification | None = None
+
+
+class LineageOut(Model):
+    parents: list[str]
+    children: list[str]
+
+
+class TracePage(Model):
+    subject: str
+    items: list[TraceItemOut]
+    next_after: int | None = Field(description="pass as `after` for the next page; null at the end")
+    lineage: LineageOut | None = None
+
+
+class AlertOut(Model):
+    id: int
+    kind: str = Field(examples=["quota"])
+    severity: str
+    message: str
+    dataset_id: str | None
+    grant_id: str | None
+    consumer: str | None
+    block_number: int | None
+    created_at: datetime
+
+
+class AttributionOut(Model):
+    delivery_id: str
+    grant_id: str
+    consumer: str
+    dataset_id: str
+    score: float = Field(examples=[1.0])
+    p_value: float
+    runner_up_score: float | None
+    bits: int
+    rows: int
+    confident: bool
+
+
+class StatementIn(Model):
+    consumer: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=[ADDRESS_EXAMPLE])
+    period_start: int = Field(ge=0, lt=2**64, examples=[1798761600])
+    period_end: int = Field(gt=0, lt=2**64, examples=[1801440000])
+
+
+class StatementOut(Model):
+    statement_id: str
+    statement_hash: str
+    amount: str
+    body: dict[str, Any]
+
+
+class Health(Model):
+    status: Literal["ok", "degraded"]
+    department: str
+    chain_id: int
+    head: int | None
+    indexed: int | None
+    outbox_open: int

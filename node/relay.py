@@ -1,0 +1,94 @@
+"""Relaying transactions that consumers sign with their own keys.
+
+On a permissioned network consumers need not reach a chain node: they sign a transaction for
+one of the calls open to them (asking for access, withdrawing a request, acknowledging a
+statement, recording their own analysis) and the department's node relays it, after checking
+it is what it says: from the caller, to that contract, on this chain, calling that function.
+The node never holds a consumer's key, so the chain shows the consumer's own signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account._utils.legacy_transactions import Transaction
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import TimeExhausted, Web3RPCError
+
+from ledger.deploy import Ledger
+from ledger.errors import ContractError
+from node.errors import InvalidInput, NotPermitted
+
+CONSUMER_CALLS: Mapping[str, frozenset[str]] = {
+    "AccessGrants": frozenset({"requestAccess", "withdraw"}),
+    "UsageLog": frozenset({"acknowledgeStatement", "recordUse", "recordUses"}),
+}
+
+
+@dataclass(frozen=True)
+class Relayed:
+    tx_hash: str
+    function: str
+    success: bool
+    block_number: int
+    error: str | None
+
+
+def _decode(raw: bytes) -> tuple[str, dict[str, object]]:
+    try:
+        sender = Account.recover_transaction(raw)
+        fields = (TypedTransaction.from_bytes(HexBytes(raw)) if raw[0] < 0x80 else Transaction.from_bytes(raw)).as_dict()
+    except Exception as err:  # eth-account raises many kinds on malformed bytes
+        raise InvalidInput("raw_transaction", f"not a signed transaction: {err}") from err
+    return sender, fields
+
+
+def relay(ledger: Ledger, raw_hex: str, *, caller: str, allowed: Mapping[str, frozenset[str]] = CONSUMER_CALLS,
+          timeout: float = 60.0) -> Relayed:
+    """Check and send ``raw_hex``, signed by ``caller``; wait for it to be mined."""
+    try:
+        raw = bytes.fromhex(raw_hex.removeprefix("0x"))
+    except ValueError as err:
+        raise InvalidInput("raw_transaction", "not hex") from err
+    if not raw:
+        raise InvalidInput("raw_transaction", "is empty")
+    sender, fields = _decode(raw)
+    if sender != Web3.to_checksum_address(caller):
+        raise NotPermitted(caller, "relay this transaction", f"it is signed by {sender}")
+    chain_id = fields.get("chainId")
+    if chain_id is not None and chain_id != ledger.manifest.chain_id:
+        raise InvalidInput("raw_transaction", f"is for chain {chain_id}, this is chain {ledger.manifest.chain_id}")
+    to = fields.get("to")
+    target = Web3.to_checksum_address(to) if isinstance(to, bytes) and to else None
+    names: dict[str, str] = {Web3.to_checksum_address(a): name for name, a in ledger.manifest.addresses.items()}
+    contract = names.get(target or "", "")
+    if contract not in allowed:
+        raise NotPermitted(caller, "relay this transaction", "it does not call a contract open to consumers")
+    data = fields.get("data")
+    if not isinstance(data, bytes) or len(data) < 4:
+        raise InvalidInput("raw_transaction", "carries no function call")
+    client = {c.contract_name: c for c in (ledger.grants, ledger.usage)}[contract]
+    try:
+        function = client.contract.get_function_by_selector(data[:4]).fn_name
+    except ValueError as err:
+        raise InvalidInput("raw_transaction", "calls no function of the contract") from err
+    if function not in allowed[contract]:
+        raise NotPermitted(caller, f"call {contract}.{function}", "it is not open to consumers")
+    w3 = ledger.w3
+    try:
+        tx_hash = w3.eth.send_raw_transaction(raw)
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
+    except Web3RPCError as err:
+        raise InvalidInput("raw_transaction", f"the chain refused it: {err.message}") from err
+    except TimeExhausted as err:
+        raise InvalidInput("raw_transaction", f"not mined within {timeout:g} s (nonce or fee too low?)") from err
+    error = None
+    if receipt["status"] != 1:
+        assert ledger.sender is not None
+        reason = ledger.sender.revert_reason(HexBytes(tx_hash), receipt["blockNumber"])
+        error = reason.name if isinstance(reason, ContractError) else str(reason)
+    return Relayed(HexBytes(tx_hash).to_0x_hex(), function, receipt["status"] == 1, receipt["blockNumber"], error)

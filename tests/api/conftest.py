@@ -1,0 +1,79 @@
+"""Fixtures for API tests: the first department's node on the session chain, once per SQL
+backend, with its API served over real HTTP by uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from ledger.chain import LocalChain, free_port
+from ledger.tx import write_keystore
+from node.service import NodeService
+from node.settings import NodeSettings
+from tests.utils.ledgers import DEPARTMENTS, Suite
+from tests.utils.postgres import TemporaryPostgres
+
+PASSPHRASE = "api test passphrase"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty database for the test module, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sql')}/node.db"
+    server: TemporaryPostgres = request.getfixturevalue("postgres_server")
+    return server.create_database(f"test_{uuid.uuid4().hex}")
+
+
+@pytest.fixture(scope="module")
+def node(chain: LocalChain, suite: Suite, tmp_path_factory: pytest.TempPathFactory,
+         module_database_url: str) -> Iterator[NodeService]:
+    """The node of the first department, on a suite deployed for the test module."""
+    root = tmp_path_factory.mktemp("node")
+    department = suite.departments[0]
+    assert department.sender is not None
+    settings = NodeSettings(
+        department_id=DEPARTMENTS[0], chain_url=chain.url,
+        manifest_path=department.manifest.save(root / "deployment.json"),
+        keystore_path=write_keystore(department.sender.account, root / "keys" / "node.json", PASSPHRASE),
+        passphrase=SecretStr(PASSPHRASE), data_dir=root / "data", database_url=module_database_url, confirmations=1,
+    )
+    service = NodeService.start(settings)
+    yield service
+    service.close()
+
+
+@dataclass
+class Served:
+    base_url: str
+    port: int
+
+
+@contextmanager
+def serve(app: FastAPI, port: int | None = None) -> Iterator[Served]:
+    """Run ``app`` with uvicorn on 127.0.0.1 in a thread for the ``with`` block."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"uvicorn did not start on port {port}")
+        time.sleep(0.02)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "uvicorn did not stop"
+
