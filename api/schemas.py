@@ -149,6 +149,15 @@ class RelayIn(Model):
                                  examples=["0x02f8b1827a6980808094..."])
 
 
+class RelayParams(Model):
+    """What a consumer needs to sign a transaction for ``/relay`` without reaching the chain."""
+
+    chain_id: int = Field(examples=[31337])
+    nonce: int = Field(description="the caller's next nonce, pending transactions included")
+    gas_price: int
+    addresses: dict[str, str] = Field(examples=[{"AccessGrants": ADDRESS_EXAMPLE}])
+
+
 class RelayOut(Model):
     tx_hash: str
     function: str = Field(examples=["requestAccess"])

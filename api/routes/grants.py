@@ -14,7 +14,7 @@ from api.auth import Auth, Principal
 from api.deps import DB, Node, file_chunks
 from api.routes.datasets import errors
 from api.schemas import (
-    Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, StatementIn, StatementOut,
+    Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams, StatementIn, StatementOut,
     UseOut, WriteOut,
 )
 from node import review
@@ -89,6 +89,14 @@ def router(auth: Auth) -> APIRouter:
         done = relay(node.ledger, body.raw_transaction, caller=who.address)
         return RelayOut(tx_hash=done.tx_hash, function=done.function, status="success" if done.success else "reverted",
                         block_number=done.block_number, error=done.error)
+
+    @api.get("/relay/params", response_model=RelayParams, tags=["consumers"], responses=errors(401, 403),
+             summary="Chain id, the caller's next nonce, gas price and contract addresses, to sign for /relay")
+    def relay_params(node: Node, who: Consumer) -> RelayParams:
+        w3 = node.ledger.w3
+        return RelayParams(chain_id=node.ledger.manifest.chain_id,
+                           nonce=w3.eth.get_transaction_count(who.address, "pending"),  # type: ignore[arg-type]
+                           gas_price=w3.eth.gas_price, addresses=dict(node.ledger.manifest.addresses))
 
     @api.get("/me/grants", response_model=list[GrantOut], tags=["consumers"], responses=errors(401, 403),
              summary="The caller's grants on this node's datasets, as indexed")

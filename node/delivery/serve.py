@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import coincurve
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
@@ -75,12 +75,15 @@ def address_of_public_key(public_key: bytes) -> str:
 # ---------------------------------------------------------------- checking the grant
 
 
-def _pending_uses(session: Session, grant_id: str) -> int:
-    """Deliveries of the grant whose use is not settled on-chain yet."""
-    return session.scalar(
-        select(func.count()).select_from(Delivery).join(OutboxEntry, OutboxEntry.key == Delivery.outbox_key)
+def _pending_uses(session: Session, ledger: Ledger, grant_id: str) -> int:
+    """Deliveries of the grant whose use is queued but not on-chain yet. Read before the chain's
+    count, so a use mined in between is counted twice (refusing one delivery too many, at worst)
+    rather than not at all."""
+    entries = session.scalars(
+        select(OutboxEntry).join(Delivery, OutboxEntry.key == Delivery.outbox_key)
         .where(Delivery.grant_id == grant_id, OutboxEntry.status.not_in((CONFIRMED, FAILED)))
-    ) or 0
+    ).all()
+    return sum(not ledger.usage.id_used(bytes.fromhex(e.payload["batch_id"][2:])) for e in entries)
 
 
 def _refusal(session: Session, ledger: Ledger, grant_id: str, grant: ChainGrant) -> tuple[Refusal, str] | None:
@@ -97,7 +100,8 @@ def _refusal(session: Session, ledger: Ledger, grant_id: str, grant: ChainGrant)
         return Refusal.DATASET_FROZEN, "the dataset is frozen"
     if not grant.actions >> int(Action.DOWNLOAD) & 1:
         return Refusal.ACTION_NOT_GRANTED, "the grant does not allow downloads"
-    used = ledger.usage.uses_of(bytes.fromhex(grant_id[2:])) + _pending_uses(session, grant_id)
+    pending = _pending_uses(session, ledger, grant_id)
+    used = ledger.usage.uses_of(bytes.fromhex(grant_id[2:])) + pending
     if used >= grant.max_uses:
         return Refusal.QUOTA_EXHAUSTED, f"{used} of {grant.max_uses} uses spent or on their way"
     return None

@@ -59,10 +59,12 @@ class Served:
 
 
 @contextmanager
-def serve(app: FastAPI, port: int | None = None) -> Iterator[Served]:
-    """Run ``app`` with uvicorn on 127.0.0.1 in a thread for the ``with`` block."""
+def serve(app: FastAPI, port: int | None = None, *, lifespan: bool = False) -> Iterator[Served]:
+    """Run ``app`` with uvicorn on 127.0.0.1 in a thread for the ``with`` block (with its
+    lifespan, and so the node's background work, if asked)."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on" if lifespan else "off"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

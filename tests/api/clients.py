@@ -1,0 +1,85 @@
+"""Signing in and signing for the API as the tests' people: staff by password, consumers and
+auditors with Sign-In with Ethereum, consumer transactions signed locally and relayed."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+
+from api.auth import siwe_message
+from ledger.clients import Action
+from ledger.deploy import Ledger
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def staff_token(http: httpx.Client, username: str, password: str) -> str:
+    response = http.post("/auth/staff", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+def siwe_token(http: httpx.Client, account: LocalAccount, domain: str, chain_id: int) -> str:
+    nonce = http.get("/auth/nonce").json()["nonce"]
+    message = siwe_message(domain, account.address, str(http.base_url), chain_id, nonce,
+                           datetime.now(timezone.utc) - timedelta(seconds=5))
+    signature = Web3.to_hex(account.sign_message(encode_defunct(text=message)).signature)
+    response = http.post("/auth/siwe", json={"message": message, "signature": signature})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+def relay(http: httpx.Client, token: str, account: LocalAccount, call: ContractFunction) -> dict[str, Any]:
+    """Sign ``call`` with the consumer's own key and have the node relay it."""
+    params = http.get("/relay/params", headers=bearer(token)).json()
+    tx = call.build_transaction({"from": account.address, "nonce": params["nonce"], "chainId": params["chain_id"],
+                                 "gas": 600_000, "gasPrice": params["gas_price"]})
+    raw = account.sign_transaction(tx).raw_transaction
+    response = http.post("/relay", json={"raw_transaction": Web3.to_hex(raw)}, headers=bearer(token))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def request_access(http: httpx.Client, token: str, consumer: Ledger, dataset_id: str, tag: str, *,
+                   field_scope: int = 0, max_uses: int = 10, duration: int = 3600) -> str:
+    assert consumer.sender is not None
+    grant = hashlib.sha256(f"api grant {tag}".encode()).digest()
+    call = consumer.grants.contract.functions.requestAccess(
+        grant, (bytes.fromhex(dataset_id[2:]), hashlib.sha256(tag.encode()).digest(), field_scope,
+                Action.mask(Action.DOWNLOAD), duration, max_uses))
+    result = relay(http, token, consumer.sender.account, call)
+    assert result["status"] == "success", result
+    return "0x" + grant.hex()
+
+
+def wait_for_write(http: httpx.Client, token: str, write_id: int, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = http.get(f"/writes/{write_id}", headers=bearer(token)).json()
+        if body["status"] in ("confirmed", "failed") or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)
+
+
+def wait_until(check: Any, timeout: float = 60, every: float = 0.1) -> Any:
+    """Poll ``check()`` until it returns something truthy; returns it (or fails at the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(every)
