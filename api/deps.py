@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path as PathParam, Request
 from sqlalchemy.orm import Session
 
 from node.service import NodeService
@@ -23,6 +23,9 @@ def session(request: Request) -> Iterator[Session]:
 
 
 Node = Annotated[NodeService, Depends(node)]
+Id32 = Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{64}$", examples=["0x" + "ab" * 32],
+                                 description="a 32-byte id in 0x hex")]
+Number = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="a version or record number")]
 DB = Annotated[Session, Depends(session)]
 
 

@@ -35,6 +35,7 @@ from types import TracebackType
 import uvicorn
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from api.app import create_app
@@ -94,10 +95,11 @@ class Participant:
 
 
 class _Served:
-    """One app under uvicorn on 127.0.0.1, in a thread, with its lifespan (the node's work)."""
+    """One app under uvicorn on 127.0.0.1, in a thread. Its lifespan runs the node's background
+    work (outbox, anchoring, indexer, monitor), so it is on, unlike in the API tests."""
 
-    def __init__(self, app: object, port: int) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",  # type: ignore[arg-type]
+    def __init__(self, app: FastAPI, port: int) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
                                 log_config=None, access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"api-{port}", daemon=True)
@@ -236,8 +238,8 @@ class LocalDeployment:
         assert self.chain is not None
         data_dir = self.work_dir / code / "data"
         # Every field given, and no .env read: the deployment must not pick up a PROVLEDGER_* of the shell.
-        settings = NodeSettings(
-            _env_file=None, department_id=code, chain_url=self.chain.url, manifest_path=self.manifest_path,  # type: ignore[call-arg]
+        settings = NodeSettings(  # type: ignore[call-arg]
+            _env_file=None, department_id=code, chain_url=self.chain.url, manifest_path=self.manifest_path,
             keystore_path=keystore, passphrase=SecretStr(self.passphrase), passphrase_file=None, data_dir=data_dir,
             database_url=f"sqlite:///{(data_dir / 'node.db').resolve()}", confirmations=1,
             anchor_interval=self.anchor_interval, anchor_batch_size=1000, allow_demo_passphrase=False,

@@ -7,7 +7,7 @@ named ``*_at`` as ISO 8601 dates.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,8 @@ class DatasetIn(Model):
                                  examples=[86400])
     catalog: dict[str, str | list[str]] = Field(default_factory=dict, examples=[{"description": "Visits per hospital",
                                                                                  "license": "CC-BY-4.0"}])
-    parents: list[str] = Field(default_factory=list, max_length=32, description="dataset ids it was derived from")
+    parents: list[Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]] = Field(
+        default_factory=list, max_length=32, description="dataset ids it was derived from")
     field_classes: dict[str, Literal["id_number", "mobile", "name", "address", "email", "bank_card", "plain"]] = Field(
         default_factory=dict, examples=[{"name": "name", "id_number": "id_number", "phone": "mobile"}])
     key_fields: list[str] = Field(default_factory=list, examples=[["id_number"]])
@@ -200,7 +201,7 @@ class GrantOut(Model):
 
 class DeliveryIn(Model):
     version: int | None = Field(default=None, ge=1, description="default: the latest")
-    public_key: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{66,130}$",
+    public_key: str | None = Field(default=None, pattern=r"^0x([0-9a-fA-F]{66}|[0-9a-fA-F]{128}|[0-9a-fA-F]{130})$",
                                    description="secp256k1 public key to encrypt to; must be the grantee's own")
 
 
@@ -296,8 +297,8 @@ class AttributionOut(Model):
 
 class StatementIn(Model):
     consumer: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=[ADDRESS_EXAMPLE])
-    period_start: int = Field(ge=0, lt=2**64, examples=[1798761600])
-    period_end: int = Field(gt=0, lt=2**64, examples=[1801440000])
+    period_start: int = Field(ge=0, lt=2**63, examples=[1798761600])
+    period_end: int = Field(gt=0, lt=2**63, examples=[1801440000])
 
 
 class StatementOut(Model):

@@ -55,12 +55,14 @@ def free_port() -> int:
 def connect(url: str, *, poa: bool | None = None, timeout: float = 10.0) -> Web3:
     """A web3 connection to ``url``; ``poa=None`` detects Clique from the latest block."""
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    # Read raw: web3's own block formatting refuses Clique's long extra data.
     try:
-        latest = w3.eth.get_block("latest")
+        reply = w3.provider.make_request("eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]
+        extra = reply["result"]["extraData"]
     except Exception as err:
         raise ChainUnavailable(url) from err
     if poa is None:
-        poa = len(latest["extraData"]) >= _CLIQUE_EXTRA_DATA
+        poa = len(bytes.fromhex(extra.removeprefix("0x"))) >= _CLIQUE_EXTRA_DATA
     if poa:
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3

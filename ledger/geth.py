@@ -10,12 +10,14 @@ while geth starts.
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -139,11 +141,8 @@ def clique_genesis(
 
 
 def clique_web3(url: str, timeout: float = 10.0) -> Web3:
-    """A web3 connection that reads Clique blocks (97-byte extra data) from the first call.
-
-    ``ledger.chain.connect`` reads the latest block before it adds the middleware, which web3 8
-    refuses on a Clique chain.
-    """
+    """A web3 connection that reads Clique blocks (97-byte extra data), made without asking the
+    node anything: unlike ``ledger.chain.connect`` it works while that node is down."""
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
@@ -225,7 +224,8 @@ class GethNode:
         return [
             str(self.binary), "--datadir", str(self.datadir), "--config", str(self.config_path),
             "--networkid", str(self.network_id), "--syncmode", "full", "--cache", str(self.cache_mb),
-            "--port", str(self.ports.p2p), "--nodiscover", "--netrestrict", LOCALHOST_NET, "--nodekey", str(node_key_file),
+            "--port", str(self.ports.p2p), "--nodiscover", "--netrestrict", LOCALHOST_NET,
+            "--nodekey", str(node_key_file),
             "--http", "--http.addr", "127.0.0.1", "--http.port", str(self.ports.http), "--http.api", HTTP_APIS,
             "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(self.ports.authrpc), "--ipcdisable",
             "--allow-insecure-unlock", "--unlock", self.validator, "--password", str(self.password_file),
@@ -386,3 +386,21 @@ def wait_in_sync(urls: Sequence[str], timeout: float = 120.0, depth: int = 2, ma
             raise ChainStartFailed("geth", "nodes not in sync: " + "; ".join(
                 f"{s.url} up={s.up} head={s.head}" for s in statuses))
         time.sleep(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ledger.geth", description=f"Build or find geth {GETH_VERSION}.")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_GETH_DIR, help=f"default {DEFAULT_GETH_DIR}")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        binary = ensure_geth(args.cache_dir)
+    except ChainStartFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"geth {geth_version(binary)} at {binary} ({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -19,9 +19,11 @@ import time
 from datetime import timezone
 from typing import Any
 
+import requests
 from hexbytes import HexBytes
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from web3.exceptions import Web3Exception
 
 from ledger.deploy import Ledger
 from ledger.errors import ChainUnavailable, LedgerError
@@ -94,7 +96,7 @@ class OutboxWorker:
         # An unreachable chain node is waited out: what the outbox holds is safe in SQL.
         try:
             return self.step()
-        except ChainUnavailable as err:
+        except (ChainUnavailable, requests.ConnectionError, requests.Timeout) as err:
             log.warning("outbox: %s; retrying", err)
             time.sleep(self.retry_delay)
             return 0
@@ -142,7 +144,8 @@ class OutboxWorker:
             for entry in entries:
                 try:
                     raws.append(self._sign(entry))
-                except (ValueError, TypeError, KeyError) as err:
+                except (ValueError, TypeError, KeyError, Web3Exception) as err:
+                    # A payload no call can be built from (e.g. a malformed id) fails alone.
                     entry.status = FAILED
                     entry.error = f"cannot build the transaction: {err}"[:1000]
             # Committed before anything leaves: after a crash these exact bytes go out again.

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,11 @@ def register_dataset(
     ``key_fields`` make a record's key, for the uniqueness check.
     """
     classes = _field_classes(field_classes or {})
+    for parent in parents or []:
+        if not re.fullmatch(r"0x[0-9a-f]{64}", parent):
+            raise InvalidInput("parents", f"{parent!r} is not a dataset id (32 bytes in lowercase 0x hex)")
+    if len(set(parents or [])) != len(parents or []):
+        raise InvalidInput("parents", "names a dataset twice")
     if not 1 <= grade <= 4:
         raise InvalidInput("grade", f"{grade} is not a grade from 1 to 4")
     if update_interval < 0:

@@ -37,8 +37,8 @@ def build_statement(session: Session, *, department: str, consumer: str, period_
                     period_end: int) -> Statement:
     """The statement of ``consumer``'s uses of ``department``'s data in the period, kept and
     queued for the owner's acknowledgement on-chain."""
-    if not 0 <= period_start < period_end < 1 << 64:
-        raise InvalidInput("period", "must satisfy 0 <= start < end < 2**64")
+    if not 0 <= period_start < period_end < 1 << 63:
+        raise InvalidInput("period", "must satisfy 0 <= start < end < 2**63")
     consumer = Web3.to_checksum_address(consumer)
     sid = statement_id(department, consumer, period_start, period_end)
     if session.get(Statement, sid) is not None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from web3 import Web3
 
 from api.auth import Auth, Principal
-from api.deps import DB, Node
+from api.deps import DB, Id32, Node, Number
 from api.routes.datasets import errors, version_of
 from api.schemas import AlertOut, AttributionOut, LineageOut, TraceItemOut, TracePage, Verification
 from node.delivery.fingerprint import Kind
@@ -54,7 +54,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/datasets/{dataset_id}/trace", response_model=TracePage, responses=errors(401, 403, 422),
              summary="A dataset's history: registration, versions, requests, decisions, uses, quality, lineage")
-    def dataset(dataset_id: str, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
+    def dataset(dataset_id: Id32, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
                 verify: Verify = False) -> TracePage:
         addresses = node.ledger.manifest.addresses
         page = _out(dataset_id.lower(), dataset_trace(db, addresses, dataset_id, after=after, limit=limit), node, verify)
@@ -72,7 +72,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/datasets/{dataset_id}/prov", responses={**errors(401, 403), 200: {"content": {"application/json": {}}}},
              summary="The dataset's whole trace as W3C PROV-JSON")
-    def prov(dataset_id: str, db: DB, node: Node, who: Auditor) -> Response:
+    def prov(dataset_id: Id32, db: DB, node: Node, who: Auditor) -> Response:
         addresses = node.ledger.manifest.addresses
         items = whole(lambda after: dataset_trace(db, addresses, dataset_id, after=after, limit=1000))
         document = trace_to_prov(items, subject=dataset_id.lower(), chain_id=node.ledger.manifest.chain_id)
@@ -80,7 +80,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/datasets/{dataset_id}/versions/{number}/verification", response_model=Verification,
              responses=errors(401, 403, 404), summary="Hash a version's files again and compare with the anchored root")
-    def files(dataset_id: str, number: int, db: DB, node: Node, who: Auditor) -> Verification:
+    def files(dataset_id: Id32, number: Number, db: DB, node: Node, who: Auditor) -> Verification:
         dataset = db.get(Dataset, dataset_id.lower())
         if dataset is None:
             raise NotFound("dataset on this node", dataset_id)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import Auth, Principal
-from api.deps import DB, Node, file_chunks
+from api.deps import DB, Id32, Node, Number, file_chunks
 from api.errors import ErrorResponse
 from api.schemas import (
     CatalogEntry, DatasetIn, DatasetOut, Freeze, IssueOut, QualityCheck, QualityReportOut, QualityRuleIn,
@@ -78,6 +78,11 @@ def router(auth: Auth) -> APIRouter:
     @api.post("/datasets", status_code=201, response_model=DatasetOut, responses=errors(401, 403, 409, 422),
               summary="Register a dataset owned by this node's department")
     def create(body: DatasetIn, db: DB, node: Node, who: Department) -> Dataset:
+        for parent in body.parents:
+            try:
+                node.ledger.registry.dataset(bytes.fromhex(parent.removeprefix("0x")))
+            except (ContractError, ValueError) as err:
+                raise InvalidInput("parents", f"{parent} is no dataset on the chain") from err
         dataset = register_dataset(db, department=node.settings.department_id, code=body.code, name=body.name,
                                    category=body.category, grade=body.grade, update_interval=body.update_interval,
                                    catalog=dict(body.catalog), parents=[p.lower() for p in body.parents],
@@ -91,7 +96,7 @@ def router(auth: Auth) -> APIRouter:
         return list(db.scalars(select(Dataset).order_by(Dataset.created_at, Dataset.dataset_id)))
 
     @api.get("/datasets/{dataset_id}", response_model=DatasetOut, responses=errors(401, 403, 404))
-    def one(dataset_id: str, db: DB, node: Node, who: Department) -> Dataset:
+    def one(dataset_id: Id32, db: DB, node: Node, who: Department) -> Dataset:
         return own_dataset(db, node, dataset_id)
 
     @api.put("/datasets/{dataset_id}/versions", status_code=201, response_model=VersionOut,
@@ -99,7 +104,7 @@ def router(auth: Auth) -> APIRouter:
              openapi_extra={"requestBody": {"required": True, "content": {
                  "text/csv": {"schema": {"type": "string", "format": "binary"}},
                  "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}}}})
-    async def upload(dataset_id: str, request: Request, node: Node, who: Department,
+    async def upload(dataset_id: Id32, request: Request, node: Node, who: Department,
                      format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv") -> DatasetVersion:
         def check() -> Path:
             with node.sessions() as db:
@@ -135,7 +140,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.post("/datasets/{dataset_id}/freeze", status_code=202, response_model=WriteOut,
               responses=errors(401, 403, 404, 409, 422), summary="Freeze a dataset in an emergency, or lift it")
-    def freeze(dataset_id: str, body: Freeze, db: DB, node: Node, who: Department) -> WriteOut:
+    def freeze(dataset_id: Id32, body: Freeze, db: DB, node: Node, who: Department) -> WriteOut:
         entry = review.freeze(db, node.ledger, node.settings.department_id, dataset_id.lower(), reason=body.reason,
                               frozen=body.frozen)
         db.commit()
@@ -143,7 +148,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.put("/datasets/{dataset_id}/quality-rules", response_model=list[QualityRuleIn],
              responses=errors(401, 403, 404, 422), summary="Replace the dataset's quality rules")
-    def rules(dataset_id: str, body: list[QualityRuleIn], db: DB, node: Node, who: Department) -> list[dict[str, Any]]:
+    def rules(dataset_id: Id32, body: list[QualityRuleIn], db: DB, node: Node, who: Department) -> list[dict[str, Any]]:
         dataset = own_dataset(db, node, dataset_id)
         parsed = quality.set_rules(db, dataset.dataset_id, [r.model_dump() for r in body])
         db.commit()
@@ -151,7 +156,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.post("/datasets/{dataset_id}/versions/{number}/quality-check", response_model=QualityReportOut,
               responses=errors(401, 403, 404, 422), summary="Check a version against the rules; a failure opens an issue")
-    def check(dataset_id: str, number: int, body: QualityCheck, db: DB, node: Node, who: Department) -> Any:
+    def check(dataset_id: Id32, number: Number, body: QualityCheck, db: DB, node: Node, who: Department) -> Any:
         version = version_of(db, own_dataset(db, node, dataset_id), number)
         report = quality.check_version(db, version.id)
         if not report.passed and body.open_issue:
@@ -167,7 +172,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.post("/quality/issues/{issue_id}/repair", status_code=202, response_model=WriteOut,
               responses=errors(401, 403, 404, 422), summary="Name the version that repairs an issue")
-    def repair(issue_id: str, body: RepairIn, db: DB, node: Node, who: Department) -> WriteOut:
+    def repair(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Department) -> WriteOut:
         issue = db.get(QualityIssue, issue_id.lower())
         if issue is None:
             raise NotFound("quality issue", issue_id)
@@ -178,7 +183,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.post("/quality/issues/{issue_id}/verification", response_model=QualityReportOut,
               responses=errors(401, 403, 404, 422), summary="Check the repair again: close the issue or reopen it")
-    def verify(issue_id: str, body: RepairIn, db: DB, node: Node, who: Department) -> Any:
+    def verify(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Department) -> Any:
         issue = db.get(QualityIssue, issue_id.lower())
         if issue is None:
             raise NotFound("quality issue", issue_id)
@@ -210,7 +215,7 @@ def router(auth: Auth) -> APIRouter:
     @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404),
              200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
              summary="Download open (grade 1) data; each download is logged and anchored")
-    def open_download(dataset_id: str, db: DB, node: Node, who: Anyone) -> StreamingResponse:
+    def open_download(dataset_id: Id32, db: DB, node: Node, who: Anyone) -> StreamingResponse:
         dataset = db.get(Dataset, dataset_id.lower())
         if dataset is None:
             raise NotFound("dataset", dataset_id)

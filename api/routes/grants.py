@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from api.auth import Auth, Principal
-from api.deps import DB, Node, file_chunks
+from api.deps import DB, Id32, Node, Number, file_chunks
 from api.routes.datasets import errors
 from api.schemas import (
     Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams, StatementIn, StatementOut,
@@ -46,7 +46,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.post("/grants/{grant_id}/approve", status_code=202, response_model=WriteOut, tags=["review"],
               responses=errors(401, 403, 404, 409, 422))
-    def approve(grant_id: str, body: Approval, db: DB, node: Node, who: Department) -> WriteOut:
+    def approve(grant_id: Id32, body: Approval, db: DB, node: Node, who: Department) -> WriteOut:
         entry = review.approve(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason,
                                price_per_use=body.price_per_use)
         db.commit()
@@ -54,28 +54,28 @@ def router(auth: Auth) -> APIRouter:
 
     @api.post("/grants/{grant_id}/reject", status_code=202, response_model=WriteOut, tags=["review"],
               responses=errors(401, 403, 404, 409, 422))
-    def reject(grant_id: str, body: Reason, db: DB, node: Node, who: Department) -> WriteOut:
+    def reject(grant_id: Id32, body: Reason, db: DB, node: Node, who: Department) -> WriteOut:
         entry = review.reject(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
         db.commit()
         return decided(entry)
 
     @api.post("/grants/{grant_id}/co-approve", status_code=202, response_model=WriteOut, tags=["review"],
               responses=errors(401, 403, 404, 409, 422), summary="The coordinator's co-approval (grades 3 and 4)")
-    def co_approve(grant_id: str, body: Approval, db: DB, node: Node, who: Coordinator) -> WriteOut:
+    def co_approve(grant_id: Id32, body: Approval, db: DB, node: Node, who: Coordinator) -> WriteOut:
         entry = review.co_approve(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
         db.commit()
         return decided(entry)
 
     @api.post("/grants/{grant_id}/revoke", status_code=202, response_model=WriteOut, tags=["review"],
               responses=errors(401, 403, 404, 409, 422))
-    def revoke(grant_id: str, body: Reason, db: DB, node: Node, who: Department) -> WriteOut:
+    def revoke(grant_id: Id32, body: Reason, db: DB, node: Node, who: Department) -> WriteOut:
         entry = review.revoke(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
         db.commit()
         return decided(entry)
 
     @api.get("/writes/{write_id}", response_model=WriteOut, tags=["review"], responses=errors(401, 403, 404),
              summary="Follow a chain write the node accepted")
-    def write(write_id: int, db: DB, who: Department) -> OutboxEntry:
+    def write(write_id: Number, db: DB, who: Department) -> OutboxEntry:
         entry = db.get(OutboxEntry, write_id)
         if entry is None:
             raise NotFound("write", str(write_id))
@@ -112,7 +112,7 @@ def router(auth: Auth) -> APIRouter:
     @api.post("/grants/{grant_id}/deliveries", status_code=201, response_model=DeliveryOut, tags=["consumers"],
               responses=errors(401, 403, 404, 409, 422),
               summary="Ask for a delivery: the grant is checked on-chain now; the use is recorded with its hash")
-    def delivery(grant_id: str, body: DeliveryIn, db: DB, node: Node, who: Consumer) -> DeliveryOut:
+    def delivery(grant_id: Id32, body: DeliveryIn, db: DB, node: Node, who: Consumer) -> DeliveryOut:
         key = bytes.fromhex(body.public_key[2:]) if body.public_key else None
         row = deliver(db, node.ledger, department=node.settings.department_id, key=node.fingerprint_key,
                       out_dir=node.deliveries_dir,
@@ -124,7 +124,7 @@ def router(auth: Auth) -> APIRouter:
     @api.get("/deliveries/{delivery_id}/content", tags=["consumers"],
              responses={**errors(401, 403, 404), 200: {"content": {"application/octet-stream": {}}}},
              summary="Stream a delivery's bytes: exactly those whose hash was recorded")
-    def content(delivery_id: str, db: DB, who: Consumer) -> StreamingResponse:
+    def content(delivery_id: Id32, db: DB, who: Consumer) -> StreamingResponse:
         row = db.get(Delivery, delivery_id.lower())
         if row is None:
             raise NotFound("delivery", delivery_id)
@@ -148,7 +148,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/statements/{statement_id}", response_model=StatementOut, tags=["settlement"],
              responses=errors(401, 403, 404), summary="A statement, for its consumer to check and acknowledge")
-    def statement_of(statement_id: str, db: DB, who: Party) -> Statement:
+    def statement_of(statement_id: Id32, db: DB, who: Party) -> Statement:
         row = db.get(Statement, statement_id.lower())
         if row is None:
             raise NotFound("statement", statement_id)

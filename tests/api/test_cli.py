@@ -1,0 +1,220 @@
+"""The ``provledger`` command line, run in-process over real HTTP against a real chain: a
+:class:`LocalDeployment` (its own anvil, three department nodes serving their APIs on
+127.0.0.1), a consumer and the auditor signing in with their keystores."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api.cli import main
+from api.local import LocalDeployment
+from ledger.hashing import content_root
+
+FIELDS = ("name", "id_number", "phone", "visits")
+HASH = r"0x[0-9a-f]{64}"
+STEPS = (
+    "local deployment", "staff sign in", "registers a grade-3 dataset", "ask for access", "review queue",
+    "co-approve", "downloads a delivery", "beyond the quota are refused", "alerts", "quality:", "settlement:",
+    "auditor signs in with Ethereum and traces the dataset", "leaks",
+)
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Iterator[LocalDeployment]:
+    with LocalDeployment(departments=3) as local:
+        yield local
+
+
+@pytest.fixture()
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No PROVLEDGER_* of the shell running the tests."""
+    for name in ("API", "USER", "PASSWORD", "KEYSTORE", "PASSPHRASE"):
+        monkeypatch.delenv(f"PROVLEDGER_{name}", raising=False)
+    return monkeypatch
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def found(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    assert match is not None, f"{pattern!r} not in:\n{text}"
+    return match[1]
+
+
+def assert_usage_error(code: int, err: str, says: str) -> None:
+    assert code == 2
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert says in err, err
+
+
+def write_people(path: Path, count: int = 12) -> Path:
+    with open(path, "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(
+            [FIELDS, *((f"Person {i}", f"1101011990030{i:04d}", f"1390013{i:04d}", str(i % 5)) for i in range(count))])
+    return path
+
+
+# ---------------------------------------------------------------- bad usage
+
+
+def test_an_unknown_subcommand_exits_2_with_one_line(env: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "bogus")
+    assert_usage_error(code, err, "invalid choice: 'bogus'")
+    assert out == ""
+
+
+def test_no_subcommand_exits_2_with_one_line(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys)
+    assert_usage_error(code, err, "required")
+
+
+def test_registering_a_missing_file_exits_2_before_reaching_the_node(
+        env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "dataset", "register", str(tmp_path / "absent.csv"), "--code", "absent", "--name", "A",
+                       "--category", "health", "--grade", "2", "--interval", "0", "--api", "http://127.0.0.1:9",
+                       "--user", "someone", "--password", "a long password")
+    assert_usage_error(code, err, "no such file")
+
+
+@pytest.mark.parametrize("argv", [
+    ("approve", "0x1234", "--api", "http://127.0.0.1:9"),
+    ("use", "grant-7", "--api", "http://127.0.0.1:9"),
+    ("approve", "0x" + "zz" * 32, "--co-approve"),
+])
+def test_a_malformed_grant_id_exits_2_with_one_line(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                    argv: tuple[str, ...]) -> None:
+    code, _, err = run(capsys, *argv)
+    assert_usage_error(code, err, "is not a grant id")
+
+
+def test_a_rule_that_is_not_a_quality_rule_exits_2(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
+    source = write_people(tmp_path / "people.csv")
+    for rule in ("{not json", '{"kind": "beauty"}', "[1, 2]"):
+        code, _, err = run(capsys, "dataset", "register", str(source), "--code", "c", "--name", "N", "--category", "x",
+                           "--grade", "1", "--interval", "0", "--rule", rule)
+        assert_usage_error(code, err, "is not a quality rule")
+
+
+def test_a_command_needing_a_node_without_one_exits_2(env: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "approve", "0x" + "ab" * 32, "--user", "someone", "--password", "a long password")
+    assert_usage_error(code, err, "PROVLEDGER_API")
+
+
+def test_verify_a_local_file_against_a_root(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    source = write_people(tmp_path / "people.csv")
+    root = "0x" + content_root(source).root.hex()
+    code, out, err = run(capsys, "verify", "--file", str(source), "--root", root)
+    assert code == 0 and "matches" in out and err == ""
+    code, out, err = run(capsys, "verify", "--file", str(source), "--root", "0x" + "00" * 32)
+    assert code == 1 and f"its root is {root}" in out and err == ""
+    code, _, err = run(capsys, "verify", "--file", str(source))
+    assert_usage_error(code, err, "--file PATH --root")
+
+
+# ---------------------------------------------------------------- against the deployment
+
+
+@pytest.mark.timeout(300)
+def test_register_request_approve_use_and_trace_round_trip(
+        deployment: LocalDeployment, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    health, bureau = deployment.department("health-commission"), deployment.department("stats-bureau")
+    consumer, auditor = deployment.consumers[1], deployment.auditor
+    assert auditor is not None
+    env.setenv("PROVLEDGER_API", health.url)
+    env.setenv("PROVLEDGER_PASSPHRASE", deployment.passphrase)
+    staff = ("--user", health.username, "--password", health.password)
+    source = write_people(tmp_path / "people.csv")
+
+    code, out, err = run(capsys, "dataset", "register", str(source), "--code", "cli-people", "--name", "People",
+                         "--category", "population", "--grade", "3", "--interval", "86400",
+                         "--field-class", "name=name", "--field-class", "id_number=id_number",
+                         "--field-class", "phone=mobile", "--key-field", "id_number",
+                         "--rule", '{"kind": "completeness", "fields": ["phone"]}', *staff)
+    assert code == 0, err
+    dataset_id, root = found(rf"dataset ({HASH}) registered", out), found(rf"content root ({HASH})", out)
+    assert "12 records" in out and "anchored in block" in out
+
+    code, out, err = run(capsys, "request", "--dataset", dataset_id, "--purpose", "a census check",
+                         "--fields", str(1 << FIELDS.index("visits")), "--uses", "2", "--days", "1",
+                         "--keystore", str(consumer.keystore))
+    assert code == 0, err
+    grant = found(rf"grant ({HASH}) requested by {consumer.address}", out)
+
+    code, out, err = run(capsys, "approve", grant, "--price", "2", "--reason", "census", *staff)
+    assert code == 0, err
+    assert "approved: confirmed in block" in out
+    code, _, err = run(capsys, "approve", grant, "--co-approve", *staff)
+    assert code == 1 and "403 forbidden" in err and err.count("\n") == 1
+    code, out, err = run(capsys, "approve", grant, "--co-approve", "--api", bureau.url, "--user", bureau.username,
+                         "--password", bureau.password)
+    assert code == 0, err
+    assert "co-approved: confirmed in block" in out
+
+    delivered = tmp_path / "delivery.csv"
+    code, out, err = run(capsys, "use", grant, "--out", str(delivered), "--encrypt",
+                         "--keystore", str(consumer.keystore))
+    assert code == 0, err
+    assert "13 rows, decrypted" in out  # the header is a row too
+    rows = list(csv.reader(delivered.open()))
+    assert rows[0] == list(FIELDS) and len(rows) == 13
+    assert rows[1][3] == "0" and "*" in rows[1][0] and "*" in rows[1][1] and rows[1][2] == "139****0000"
+
+    prov = tmp_path / "trace.prov.json"
+    code, out, err = run(capsys, "trace", dataset_id, "--verify", "--prov", str(prov),
+                         "--keystore", str(auditor.keystore))
+    assert code == 0, err
+    for name in ("DatasetRegistered", "VersionAdded", "AccessRequested", "RequestApproved", "RequestCoApproved",
+                 "GrantActivated"):
+        assert name in out
+    verified = int(found(r"(\d+) items verified, 0 failed", out))
+    assert verified >= 7 and f"{verified} items" in out
+    assert "activity" in json.loads(prov.read_text())
+
+    code, out, err = run(capsys, "verify", dataset_id, "1", *staff)
+    assert code == 0, err
+    assert "match the anchored root" in out
+    code, out, _ = run(capsys, "verify", "--file", str(source), "--root", root)
+    assert code == 0 and "matches" in out
+
+
+@pytest.mark.timeout(120)
+def test_a_wrong_passphrase_or_a_refused_input_exits_2(
+        deployment: LocalDeployment, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    health = deployment.department("health-commission")
+    env.setenv("PROVLEDGER_API", health.url)
+    env.setenv("PROVLEDGER_PASSPHRASE", "not the passphrase")
+    code, _, err = run(capsys, "request", "--dataset", "0x" + "ab" * 32, "--purpose", "p", "--fields", "1",
+                       "--uses", "1", "--days", "1", "--keystore", str(deployment.consumers[0].keystore))
+    assert_usage_error(code, err, "cannot open the keystore")
+    code, _, err = run(capsys, "dataset", "register", str(write_people(tmp_path / "p.csv")), "--code", "Not A Code",
+                       "--name", "N", "--category", "x", "--grade", "1", "--interval", "0",
+                       "--user", health.username, "--password", health.password)
+    assert_usage_error(code, err, "422 invalid_input")
+
+
+@pytest.mark.timeout(300)
+def test_the_demo_tells_every_step_and_exits_0(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "demo", "--no-progress")
+    assert code == 0, out + err
+    titles = [line for line in out.splitlines() if line.startswith("== ")]
+    for step in STEPS:
+        assert any(step in title for title in titles), step
+    assert "FAILED" not in out
+    assert int(found(r"(\d+) items verified, 0 failed", out)) > 10
+    assert "story complete: every check held" in out

@@ -1,0 +1,61 @@
+"""Schemathesis over the whole API, as the public and as each role: no input makes a 5xx.
+
+The live stream is left out: it answers 200 and never ends, by design.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.auth import create_staff
+from ledger.chain import free_port
+from node.service import NodeService
+from tests.api.clients import siwe_token, staff_token
+from tests.api.conftest import serve
+from tests.utils.ledgers import Suite
+
+pytestmark = pytest.mark.parametrize("module_database_url", ["sqlite"], indirect=True, scope="module")
+PASSWORD = "schemathesis staff password"
+
+
+@pytest.fixture(scope="module")
+def base_url(node: NodeService) -> Iterator[str]:
+    port = free_port()
+    with node.sessions() as session:
+        create_staff(session, "fuzz.staff", PASSWORD)
+        session.commit()
+    with serve(create_app(node, domain=f"127.0.0.1:{port}"), port, lifespan=True) as served:
+        yield served.base_url
+
+
+def _tokens(base_url: str, node: NodeService, suite: Suite) -> dict[str, str | None]:
+    domain, chain_id = base_url.removeprefix("http://"), node.ledger.manifest.chain_id
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        return {"public": None, "department": staff_token(http, "fuzz.staff", PASSWORD),
+                "consumer": siwe_token(http, suite.accounts[7], domain, chain_id),
+                "auditor": siwe_token(http, suite.accounts[9], domain, chain_id)}
+
+
+def test_no_input_makes_a_server_error(base_url: str, node: NodeService, suite: Suite, tmp_path: Path) -> None:
+    failures = []
+    for role, token in _tokens(base_url, node, suite).items():
+        command = [
+            sys.executable, "-m", "schemathesis.cli", "run", f"{base_url}/openapi.json",
+            "--checks", "not_a_server_error", "--max-examples", "10", "--max-time", "60", "--seed", "2026",
+            "--exclude-path", "/stream/uses", "--request-timeout", "30", "--workers", "1",
+            "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
+            "--report", "junit", "--report-dir", str(tmp_path / role), "--no-color",
+        ]
+        if token:
+            command += ["--header", f"Authorization: Bearer {token}"]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        if run.returncode != 0:
+            failures.append(f"--- as {role} (exit {run.returncode}):\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}")
+    assert not failures, "\n".join(failures)
