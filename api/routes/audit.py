@@ -20,7 +20,7 @@ from api.schemas import AlertOut, AttributionOut, LineageOut, TraceItemOut, Trac
 from node.delivery.fingerprint import Kind
 from node.delivery.serve import attribute_leak
 from node.errors import InvalidInput, NotFound
-from node.export import prov_json, trace_to_prov
+from node.export import trace_prov_json
 from node.models import Alert, Dataset
 from node.trace import Page, consumer_trace, dataset_trace, lineage, whole
 from node.verify import Report, verify_events, verify_version_files
@@ -75,8 +75,8 @@ def router(auth: Auth) -> APIRouter:
     def prov(dataset_id: Id32, db: DB, node: Node, who: Auditor) -> Response:
         addresses = node.ledger.manifest.addresses
         items = whole(lambda after: dataset_trace(db, addresses, dataset_id, after=after, limit=1000))
-        document = trace_to_prov(items, subject=dataset_id.lower(), chain_id=node.ledger.manifest.chain_id)
-        return Response(prov_json(document), media_type="application/json")
+        text = trace_prov_json(items, subject=dataset_id.lower(), chain_id=node.ledger.manifest.chain_id)
+        return Response(text, media_type="application/json")
 
     @api.get("/datasets/{dataset_id}/versions/{number}/verification", response_model=Verification,
              responses=errors(401, 403, 404), summary="Hash a version's files again and compare with the anchored root")

@@ -30,7 +30,7 @@ from prov.model import (
     ProvUsage,
 )
 
-from node.export import catalog_to_dcat, iso_duration, prov_json, trace_to_prov
+from node.export import catalog_to_dcat, iso_duration, prov_json, trace_prov_json, trace_to_prov
 from node.models import Dataset, DatasetVersion
 from node.trace import TraceItem
 
@@ -476,3 +476,9 @@ def test_catalog_expands_as_json_ld_without_fetching_anything() -> None:
         {"@value": "P1D", "@type": "http://www.w3.org/2001/XMLSchema#duration"}]
     assert len(dataset["http://www.w3.org/ns/dcat#distribution"]) == 2
     assert dataset["http://www.w3.org/ns/dcat#theme"] == [{"@id": PL + "category/economy"}]
+
+
+def test_the_direct_writer_makes_the_document_prov_makes(trace: list[TraceItem], document: ProvDocument) -> None:
+    written = trace_prov_json(trace, subject=DATASET, chain_id=CHAIN_ID)
+    assert ProvDocument.deserialize(content=written, format="json") == document
+    assert trace_prov_json(trace, subject=DATASET, chain_id=CHAIN_ID) == written
