@@ -10,18 +10,15 @@ from pydantic import ValidationError
 from api.app import ApiSettings, create_app
 from node.errors import NodeError
 from node.service import NodeService
+from node.settings import startup_error
 
 
 def main() -> int:
     try:
         settings = ApiSettings()  # type: ignore[call-arg]
         node = NodeService.start(settings)
-    except ValidationError as err:
-        first = err.errors()[0]
-        print(f"error: setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", file=sys.stderr)
-        return 2
-    except NodeError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValidationError, NodeError) as err:
+        print(startup_error(err), file=sys.stderr)
         return 2
     app = create_app(node, domain=settings.domain, token_lifetime=settings.token_lifetime)
     try:

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from pydantic import Field
 
-from api import errors
+from api import dashboard, errors
 from api.auth import Auth
 from api.routes import audit, datasets, grants, system
 from api.routes.system import Metrics
@@ -74,6 +74,7 @@ def create_app(node: NodeService, *, domain: str, token_lifetime: int = 3600, ba
     for module in (datasets, grants, audit):
         app.include_router(module.router(auth))
     app.include_router(system.router(auth, metrics))
+    dashboard.install(app, auth)
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -9,6 +9,7 @@
     provledger trace DATASET [--verify]             auditor or staff: a dataset's history, verified on request
     provledger verify DATASET VERSION               a version's files against its anchored root, on the node
     provledger verify --file PATH --root 0x...      a local copy against a content root
+    provledger login                                consumer or auditor: a one-time dashboard link for a browser
     provledger consortium up|down|status            a consortium of geth nodes on this machine
     provledger serve                                one node's API, from PROVLEDGER_* settings
 
@@ -586,6 +587,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_login(args: argparse.Namespace) -> int:
+    account = _keystore(args)
+    with _api(args) as api:
+        api.sign_in_siwe(account)
+        link = api.call("POST", "/dashboard/login-links")
+    print(link["url"])
+    print(f"open it in a browser by {link['expires_at']}: it signs that browser in to the dashboard as "
+          f"{account.address}, once", file=sys.stderr)
+    return 0
+
+
 def print_deployment(deployment: LocalDeployment, out: TextIO | None = None) -> None:
     print(f"   chain {deployment.chain_url} (anvil); contracts in {deployment.manifest_path}", file=out)
     for d in deployment.departments:
@@ -1063,6 +1075,12 @@ def build_parser() -> argparse.ArgumentParser:
         _wallet_options(p)
     trace_.set_defaults(run=cmd_trace)
     verify.set_defaults(run=cmd_verify)
+
+    login = commands.add_parser("login", help="a one-time link signing a browser in to the dashboard "
+                                              "(consumer or auditor)")
+    _connection(login)
+    _wallet_options(login)
+    login.set_defaults(run=cmd_login)
 
     consortium = commands.add_parser("consortium", help="a consortium of geth nodes on this machine")
     consortium.add_argument("action", choices=("up", "down", "status"))

@@ -78,6 +78,9 @@ class CatalogEntry(Model):
     open: bool = Field(description="grade 1: downloadable by anyone, each download logged")
     latest_version: int | None
     updated_at: datetime | None
+    fields: list[str] = Field(default_factory=list, description="the latest version's field names; bit i of a "
+                              "request's field scope covers fields[i]", examples=[["name", "phone", "visits"]])
+    update_interval: int
     catalog: dict[str, Any]
 
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from node.errors import NodeError
 from node.service import NodeService
-from node.settings import NodeSettings
+from node.settings import NodeSettings, startup_error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,12 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         service = NodeService.start(NodeSettings())  # type: ignore[call-arg]
-    except ValidationError as err:
-        first = err.errors()[0]
-        print(f"error: setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", file=sys.stderr)
-        return 2
-    except NodeError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValidationError, NodeError) as err:
+        print(startup_error(err), file=sys.stderr)
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from node.errors import SettingsInvalid
@@ -69,3 +69,11 @@ class NodeSettings(BaseSettings):
         if not os.access(self.keystore_path, os.R_OK):
             raise SettingsInvalid("keystore_path", f"{self.keystore_path} is not readable")
         return self
+
+
+def startup_error(err: ValidationError | SettingsInvalid | Exception) -> str:
+    """The one line a command prints when a node cannot start: the first bad setting, or why."""
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        return f"error: setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return f"error: {err}"

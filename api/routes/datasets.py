@@ -58,12 +58,21 @@ def version_of(db: Session, dataset: Dataset, number: int) -> DatasetVersion:
     return version
 
 
+def _issue_and_version(db: Session, node: NodeService, issue_id: str, number: int) -> tuple[QualityIssue, DatasetVersion]:
+    """An issue on one of this department's datasets, and a version of that dataset."""
+    issue = db.get(QualityIssue, issue_id.lower())
+    if issue is None:
+        raise NotFound("quality issue", issue_id)
+    return issue, version_of(db, own_dataset(db, node, issue.dataset_id), number)
+
+
 def _catalog_entry(dataset: Dataset) -> CatalogEntry:
     latest = dataset.versions[-1] if dataset.versions else None
     return CatalogEntry(dataset_id=dataset.dataset_id, name=dataset.name, owner_department=dataset.owner_department,
                         category=dataset.category, grade=dataset.grade, open=dataset.grade == 1,
                         latest_version=latest.number if latest else None,
-                        updated_at=latest.created_at if latest else None, catalog=dataset.catalog)
+                        updated_at=latest.created_at if latest else None, fields=latest.schema if latest else [],
+                        update_interval=dataset.update_interval, catalog=dataset.catalog)
 
 
 def _write(entry: Any) -> WriteOut:
@@ -173,10 +182,7 @@ def router(auth: Auth) -> APIRouter:
     @api.post("/quality/issues/{issue_id}/repair", status_code=202, response_model=WriteOut,
               responses=errors(401, 403, 404, 422), summary="Name the version that repairs an issue")
     def repair(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Department) -> WriteOut:
-        issue = db.get(QualityIssue, issue_id.lower())
-        if issue is None:
-            raise NotFound("quality issue", issue_id)
-        version = version_of(db, own_dataset(db, node, issue.dataset_id), body.version)
+        issue, version = _issue_and_version(db, node, issue_id, body.version)
         entry = quality.submit_repair(db, issue.issue_id, version.id, note_text=body.note)
         db.commit()
         return _write(entry)
@@ -184,10 +190,7 @@ def router(auth: Auth) -> APIRouter:
     @api.post("/quality/issues/{issue_id}/verification", response_model=QualityReportOut,
               responses=errors(401, 403, 404, 422), summary="Check the repair again: close the issue or reopen it")
     def verify(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Department) -> Any:
-        issue = db.get(QualityIssue, issue_id.lower())
-        if issue is None:
-            raise NotFound("quality issue", issue_id)
-        version = version_of(db, own_dataset(db, node, issue.dataset_id), body.version)
+        issue, version = _issue_and_version(db, node, issue_id, body.version)
         report = quality.verify_repair(db, issue.issue_id, version.id)
         db.commit()
         return report

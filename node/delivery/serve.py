@@ -191,7 +191,8 @@ def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, ou
     [entry] = queue_uses(session, [UseRequest("0x" + delivery_id.hex(), grant_id, Action.DOWNLOAD, evidence)])
     row = Delivery(
         delivery_id="0x" + delivery_id.hex(), grant_id=grant_id, dataset_id=dataset.dataset_id, version_id=version.id,
-        consumer=consumer, kind=kind, encrypted=request.encrypt_to is not None, rows=stats.rows,
+        consumer=consumer, kind=kind, encrypted=request.encrypt_to is not None,
+        rows=stats.rows - 1 if kind == "csv" and stats.rows else stats.rows,  # records, not the header
         fingerprint_bits=stats.bits, plain_sha256="0x" + stats.sha256.hex(), evidence_hash=evidence,
         size=path.stat().st_size, path=str(path), outbox_key=entry.key,
     )

@@ -1,0 +1,32 @@
+"""The web dashboard, served by the node's API itself: server-rendered pages (Jinja2), a small
+script and a style sheet from this package, nothing from elsewhere at run time.
+
+    /dashboard/catalog                  anyone: search, grade, owner, freshness
+    /dashboard/review                   department staff: the review queue, approve or reject
+    /dashboard/datasets/{id}/trace      auditors and staff: timeline and lineage, each item verified
+    /dashboard/monitor                  signed in: the live usage stream (and the alerts, for auditors and staff)
+
+Sign-in is the API's own (see :mod:`api.dashboard.signin`), its token kept in an HttpOnly
+cookie (see :mod:`api.dashboard.session`).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.auth import Auth
+from api.dashboard import pages, signin
+from api.dashboard.links import LoginLinks
+from api.dashboard.render import STATIC, Pages
+from api.dashboard.session import PATH, PageRefused, SignInNeeded
+
+
+def install(app: FastAPI, auth: Auth) -> None:
+    """Serve the dashboard from ``app``: its pages, its sign-in routes and its static files."""
+    rendered = Pages(auth)
+    app.include_router(signin.router(auth, rendered, LoginLinks(auth.sessions)))
+    app.include_router(pages.router(auth, rendered))
+    app.mount(f"{PATH}/static", StaticFiles(directory=STATIC), name="dashboard-static")
+    app.add_exception_handler(SignInNeeded, rendered.sign_in_needed)
+    app.add_exception_handler(PageRefused, rendered.refused)

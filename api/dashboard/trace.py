@@ -1,0 +1,130 @@
+"""The auditor's trace of a dataset as a page: a timeline of its chain events, each verified
+against the chain, and each version's files hashed again against the root anchored for it. A
+version whose files changed fails on the timeline too, with the file and chunk that differ."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.clients import Action, Refusal
+from ledger.deploy import Ledger
+from node.models import Dataset, DatasetVersion, Note
+from node.trace import TraceItem, dataset_trace
+from node.verify import Report, verify_events, verify_version_files
+
+PAGE = 200
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+# The arguments worth a line on the timeline, in the order they are told.
+_SHOWN = ("version", "contentRoot", "recordCount", "grantee", "actor", "action", "sequence", "reason", "grade",
+          "grantId", "pricePerUse", "expiresAt", "maxUses", "repairedVersion", "issueId", "parents")
+_REASONS = ("reasonHash", "noteHash")
+
+
+def short(value: Any) -> str:
+    """Hashes and addresses shortened to their ends; the full value is in the item's details."""
+    text = str(value)
+    if _HASH.fullmatch(text):
+        return f"{text[:8]}…{text[-6:]}"
+    if _ADDRESS.fullmatch(text):
+        return f"{text[:6]}…{text[-4:]}"
+    return text
+
+
+def title(name: str) -> str:
+    """``AccessRequested`` -> ``Access requested``."""
+    words = re.findall(r"[A-Z][a-z]*", name) or [name]
+    return " ".join([words[0], *(w.lower() for w in words[1:])])
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    version: DatasetVersion
+    report: Report
+
+
+@dataclass
+class TimelineItem:
+    item: TraceItem
+    facts: list[tuple[str, str]]
+    reasons: list[str]
+    """The text behind reason hashes, where this node keeps it."""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def title(self) -> str:
+        return title(self.item.name)
+
+
+@dataclass(frozen=True)
+class DatasetTrace:
+    dataset_id: str
+    dataset: Dataset | None
+    items: list[TimelineItem]
+    versions: list[VersionCheck]
+    next_after: int | None
+
+    @property
+    def failed(self) -> int:
+        return sum(not i.ok for i in self.items) + sum(not v.report.ok for v in self.versions)
+
+
+def _facts(item: TraceItem) -> list[tuple[str, str]]:
+    facts = []
+    for key in _SHOWN:
+        if key not in item.args:
+            continue
+        value = item.args[key]
+        if key == "action":
+            value = Action(int(value)).name.lower()
+        elif key == "reason" and item.name == "UseRefused":
+            value = Refusal(int(value)).name.lower().replace("_", " ")
+        elif key == "parents":
+            value = ", ".join(short(p) for p in value) or "none"
+        elif key == "expiresAt":
+            value = datetime.fromtimestamp(int(value), timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        facts.append((key, short(value)))
+    return facts
+
+
+def _check_files(db: Session, ledger: Ledger, version: DatasetVersion) -> Report:
+    try:
+        return verify_version_files(db, ledger, version.id)
+    except (OSError, ValueError) as err:  # the version's file or folder is gone or unreadable
+        report = Report(f"dataset {version.dataset_id} version root {version.content_root}")
+        report.problems.append(f"the version's files cannot be read: {err}")
+        return report
+
+
+def dataset_page(db: Session, ledger: Ledger, dataset_id: str, *, after: int = 0) -> DatasetTrace:
+    """One page of the dataset's trace, every item verified; on the first page, every version's
+    files too (those this node holds: its own datasets')."""
+    dataset_id = dataset_id.lower()
+    page = dataset_trace(db, ledger.manifest.addresses, dataset_id, after=after, limit=PAGE)
+    reports = verify_events(ledger, page.items) if page.items else []
+    versions = list(db.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
+                               .order_by(DatasetVersion.number)))
+    checks = [VersionCheck(v, _check_files(db, ledger, v)) for v in versions]
+    by_number = {c.version.number: c.report for c in checks}
+    hashes = {item.args[k] for item in page.items for k in _REASONS if k in item.args}
+    notes = {n.hash: n.text for n in db.scalars(select(Note).where(Note.hash.in_(hashes)))} if hashes else {}
+    items = []
+    for item, report in zip(page.items, reports):
+        timeline = TimelineItem(item, _facts(item), [notes[item.args[k]] for k in _REASONS
+                                                     if item.args.get(k) in notes], list(report.problems))
+        files = by_number.get(int(item.args.get("version", 0))) if item.name == "VersionAdded" else None
+        if files is not None and not files.ok:
+            timeline.problems += [f"files: {p}" for p in files.problems]
+        items.append(timeline)
+    return DatasetTrace(dataset_id, db.get(Dataset, dataset_id), items, checks if after == 0 else [],
+                        page.next_after)
