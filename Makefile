@@ -10,7 +10,7 @@ NPM_STAMP := node_modules/.installed
 ARTIFACTS_STAMP := build/contracts/.compiled
 SOURCES := $(shell find contracts -name '*.sol') contracts/compiler.json hardhat.config.js
 
-.PHONY: test demo setup compile typecheck contract-test postgres geth pytest gas bench clean
+.PHONY: test demo setup compile typecheck contract-test postgres chromium geth pytest gas bench clean
 
 test: setup compile typecheck contract-test pytest
 
@@ -43,13 +43,17 @@ contract-test: $(ARTIFACTS_STAMP)
 postgres:
 	scripts/ensure-postgres
 
+# Installs Debian's Chromium if missing (as root); the dashboard tests drive it with playwright-core.
+chromium:
+	scripts/ensure-chromium
+
 # geth 1.13.15 for the consortium tests, built once with Go (toolchain from the module proxy)
 # and cached under build/geth; later runs reuse it.
 geth: $(VENV_STAMP)
 	$(PY) -m ledger.geth
 
 # pytest exits 5 when it collects nothing; an empty selection is not a failure.
-pytest: $(ARTIFACTS_STAMP) postgres geth
+pytest: $(ARTIFACTS_STAMP) postgres chromium geth
 	$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; }
 
 demo: $(ARTIFACTS_STAMP)

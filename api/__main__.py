@@ -22,7 +22,8 @@ def main() -> int:
         return 2
     app = create_app(node, domain=settings.domain, token_lifetime=settings.token_lifetime)
     try:
-        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info")
+        # Live streams never end by themselves: give them 5 s to close on shutdown.
+        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info", timeout_graceful_shutdown=5)
     finally:
         node.close()
     return 0

@@ -417,14 +417,19 @@ class Auth:
         if siwe.issued_at > now + skew:
             raise unauthenticated("the sign-in message is issued in the future")
         self._spend_nonce(siwe.nonce, siwe.address, now)
-        roles: set[str] = set()
-        if self.ledger.consortium.is_auditor(siwe.address):
-            roles.add("auditor")
-        if any(self.ledger.consortium.sponsor_of(siwe.address)):
-            roles.add("consumer")
+        roles = self.siwe_roles(siwe.address)
         if not roles:
             raise forbidden(f"{siwe.address} is neither a consumer nor an auditor of the consortium")
-        return Principal(siwe.address, frozenset(roles), None, "siwe", siwe.address)
+        return Principal(siwe.address, roles, None, "siwe", siwe.address)
+
+    def siwe_roles(self, address: str) -> frozenset[str]:
+        """The roles of an account signing in with Ethereum, read on-chain now."""
+        roles = set()
+        if self.ledger.consortium.is_auditor(address):
+            roles.add("auditor")
+        if any(self.ledger.consortium.sponsor_of(address)):
+            roles.add("consumer")
+        return frozenset(roles)
 
     def _spend_nonce(self, nonce: str, address: str, now: datetime) -> None:
         # One conditional UPDATE: of two requests racing with one message, only one changes the row.

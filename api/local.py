@@ -100,7 +100,7 @@ class _Served:
 
     def __init__(self, app: FastAPI, port: int) -> None:
         config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
-                                log_config=None, access_log=False)
+                                log_config=None, access_log=False, timeout_graceful_shutdown=5)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"api-{port}", daemon=True)
 

@@ -98,6 +98,9 @@ class OutboxWorker:
             return self.step()
         except (ChainUnavailable, requests.ConnectionError, requests.Timeout) as err:
             log.warning("outbox: %s; retrying", err)
+            # Whatever was broadcast to a node that went down may be lost with its pool: once
+            # the chain answers again, broadcast the signed transactions again at once.
+            self._recovered = False
             time.sleep(self.retry_delay)
             return 0
 

@@ -63,7 +63,12 @@ def verify_version_files(session: Session, ledger: Ledger, version_id: int, path
     if number == 0:
         report.problems.append("the chain holds no version with this content root")
         return report
-    current = content_root(Path(path or version.source_path), version.chunk_size)
+    source = Path(path or version.source_path)
+    try:
+        current = content_root(source, version.chunk_size)
+    except OSError as err:
+        report.problems.append(f"the content cannot be read at {source}: {err.strerror or err}")
+        return report
     if "0x" + current.root.hex() == version.content_root:
         return report
     stored = {f.path: f for f in version.files}

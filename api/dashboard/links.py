@@ -64,11 +64,3 @@ class LoginLinks:
             return session.scalar(select(SignInNonce.address).where(SignInNonce.nonce == digest))
 
 
-def chain_roles(ledger: Ledger, address: str) -> frozenset[str]:
-    """The roles an address that signs in with Ethereum has, read on-chain now (as at sign-in)."""
-    roles = set()
-    if ledger.consortium.is_auditor(address):
-        roles.add("auditor")
-    if any(ledger.consortium.sponsor_of(address)):
-        roles.add("consumer")
-    return frozenset(roles)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Auth, Principal, siwe_message
-from api.dashboard.links import LoginLinks, chain_roles
+from api.dashboard.links import LoginLinks
 from api.dashboard.render import Pages
 from api.dashboard.session import (
     PATH, PageRefused, Visitor, end_session, form_fields, local_path, same_origin, start_session, visitors,
@@ -120,7 +120,7 @@ def router(auth: Auth, pages: Pages, links: LoginLinks) -> APIRouter:
             return sign_in_page(request, Visitor(), status=401, headers=NO_REFERRER,
                                 error="This login link was used already, has expired, or was not made by this node. "
                                       "Run provledger login again for a new one.")
-        roles = chain_roles(auth.ledger, address)
+        roles = auth.siwe_roles(address)
         if not roles:
             return sign_in_page(request, Visitor(), status=403, headers=NO_REFERRER,
                                 error=f"{address} is no longer a consumer or an auditor of the consortium.")

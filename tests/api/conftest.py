@@ -64,6 +64,7 @@ def serve(app: FastAPI, port: int | None = None, *, lifespan: bool = False) -> I
     lifespan, and so the node's background work, if asked)."""
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=5,
                                            lifespan="on" if lifespan else "off"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

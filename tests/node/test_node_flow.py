@@ -51,7 +51,8 @@ def test_registered_version_lands_on_chain_and_in_the_index(service: NodeService
     with service.sessions() as session:
         names = session.scalars(select(ChainEventRow.name).where(ChainEventRow.dataset_id == version.dataset_id)).all()
     assert "DatasetRegistered" in names and "VersionAdded" in names
-    assert verify_version_files(service.sessions(), service.ledger, version.id).ok
+    with service.sessions() as session:
+        assert verify_version_files(session, service.ledger, version.id).ok
 
 
 def test_registering_twice_or_with_a_bad_grade_is_refused(service: NodeService, tmp_path: Path) -> None:
@@ -127,3 +128,14 @@ def test_rights_default_to_the_registering_department(service: NodeService, tmp_
     service.outbox.run_until_idle(timeout=60)
     rights = service.ledger.registry._call("rightsOf", bytes.fromhex(version.dataset_id[2:]))
     assert Rights(bytes(rights[0])).ownership_holder == service.department
+
+
+def test_a_version_whose_file_is_gone_fails_verification_saying_so(service: NodeService, tmp_path: Path) -> None:
+    path = tmp_path / "gone.csv"
+    path.write_text(CSV)
+    version = _register(service, path, code="gone")
+    service.outbox.run_until_idle(timeout=60)
+    path.unlink()
+    with service.sessions() as session:
+        report = verify_version_files(session, service.ledger, version.id)
+    assert not report.ok and "cannot be read" in str(report)
