@@ -62,7 +62,7 @@ demo: $(ARTIFACTS_STAMP)
 gas: $(ARTIFACTS_STAMP)
 	npx hardhat run scripts/gas.js
 
-bench: $(ARTIFACTS_STAMP)
+bench: $(ARTIFACTS_STAMP) geth
 	$(PY) -m scripts.bench
 
 clean:

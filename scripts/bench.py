@@ -1,7 +1,20 @@
 """`make bench`: provledger's figures, each beside a baseline run in the same process.
 
-Prints a table and writes bench/results.json with the machine's core count and CPU model.
-Benchmarks are not tests: nothing here asserts on time.
+Prints the table as markdown and writes bench/results.json with the machine's core count and
+CPU model, the load while each part ran, and the raw numbers. ``--only NAME`` runs one part
+(repeatable). Benchmarks are not tests: nothing here asserts on time.
+
+    uses        uses recorded per second and gas per use, local anvil
+    consortium  uses recorded per second on 3 geth Clique nodes (scripts.bench_consortium)
+    anchoring   1,000,000 hashes: tree, every proof, one transaction
+    file        verifying and registering a 1 GiB file
+    trace       first page of a 100,000-use dataset's trace (scripts.bench_trace)
+    prov        that trace exported whole as PROV-JSON
+    indexer     the indexer catching up on those 100,000 events
+    api         trace reads under 32 clients (scripts.bench_api)
+
+The last four share one chain of 100,000 uses and the node that indexed it: ``trace``,
+``prov`` and ``api`` run the indexer first (its figure is kept only when asked for).
 """
 
 from __future__ import annotations
@@ -15,10 +28,12 @@ import random
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 
@@ -29,26 +44,17 @@ from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_i
 from ledger.hashing import content_root
 from ledger.merkle import MerkleTree, unfold, verify_inclusion
 from ledger.tx import TransactionSender
+from scripts.bench_api import bench_api
+from scripts.bench_consortium import bench_consortium
+from scripts.bench_figures import Figure, load_average, markdown_table, timed
+from scripts.bench_profile import Profiler
+from scripts.bench_trace import bench_indexer, bench_prov, bench_trace, trace_chain
+
+PARTS = ("uses", "consortium", "anchoring", "file", "trace", "prov", "indexer", "api")
+ON_TRACE_CHAIN = ("trace", "prov", "indexer", "api")
 
 
-@dataclass
-class Figure:
-    name: str
-    value: float
-    unit: str
-    baseline: float
-    baseline_name: str
-    target: str
-
-    @property
-    def ratio(self) -> float:
-        return self.value / self.baseline if self.baseline else float("nan")
-
-
-def _timed(fn: Callable[[], object]) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
+# ---------------------------------------------------------------- anchoring
 
 
 def hashlib_tree(items: list[bytes]) -> bytes:
@@ -67,17 +73,17 @@ def hashlib_tree(items: list[bytes]) -> bytes:
 
 def bench_anchoring(leaves: int) -> list[Figure]:
     items = [hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(leaves)]
-    baseline, expected_root = _timed(lambda: hashlib_tree(items))
-    build, tree = _timed(lambda: MerkleTree.from_items(items))
+    baseline, expected_root = timed(lambda: hashlib_tree(items))
+    build, tree = timed(lambda: MerkleTree.from_items(items))
     assert isinstance(tree, MerkleTree) and tree.root == expected_root
-    proving, paths = _timed(tree.all_proofs)
+    proving, paths = timed(tree.all_proofs)
     assert isinstance(paths, list) and len(paths) == leaves
     for index in random.Random(7).sample(range(leaves), 200):
         verify_inclusion(tree.root, items[index], unfold(paths[index]))
 
     with LocalChain(find_anvil(PROJECT_ROOT), accounts=3) as chain:
         _, ledger, _ = _suite(chain)
-        anchoring, _ = _timed(lambda: ledger.anchors.anchor(tree.root, leaves, AnchorKind.DELIVERY_RECEIPTS))
+        anchoring, _ = timed(lambda: ledger.anchors.anchor(tree.root, leaves, AnchorKind.DELIVERY_RECEIPTS))
         onchain_ok = ledger.anchors.verify_inclusion(tree.root, items[leaves // 3], unfold(paths[leaves // 3]))
         assert onchain_ok
     total = build + proving + anchoring
@@ -88,6 +94,9 @@ def bench_anchoring(leaves: int) -> list[Figure]:
         Figure(f"{leaves:,} hashes anchored: tree + every proof + tx", total, "s", baseline,
                "hashlib alone, same tree", "<= 2x"),
     ]
+
+
+# ---------------------------------------------------------------- files
 
 
 def bench_file_verification(size: int) -> list[Figure]:
@@ -101,8 +110,8 @@ def bench_file_verification(size: int) -> list[Figure]:
             f.write(block)
     try:
         subprocess.run(["sha256sum", str(path)], check=True, capture_output=True)  # warm the page cache
-        baseline, _ = _timed(lambda: subprocess.run(["sha256sum", str(path)], check=True, capture_output=True))
-        ours, content = _timed(lambda: content_root(path))
+        baseline, _ = timed(lambda: subprocess.run(["sha256sum", str(path)], check=True, capture_output=True))
+        ours, content = timed(lambda: content_root(path))
         probe = subprocess.run([sys.executable, "-c", _REGISTER_PROBE, str(path)], cwd=PROJECT_ROOT,
                                capture_output=True, text=True, check=True)
         peak = json.loads(probe.stdout)
@@ -135,6 +144,9 @@ with tempfile.TemporaryDirectory() as tmp:
 """
 
 
+# ---------------------------------------------------------------- uses on the local chain
+
+
 def _suite(chain: LocalChain) -> tuple[Ledger, Ledger, Ledger]:
     """A deployed suite on ``chain``: the coordinator, one department, one consumer."""
     artifacts = compile_contracts()
@@ -160,14 +172,17 @@ def bench_uses(batched_uses: int, single_uses: int) -> list[Figure]:
                                        actions=Action.mask(Action.DOWNLOAD), duration=10**8,
                                        max_uses=batched_uses + single_uses + 1)
         owner.grants.approve(grant)
-        use = lambda i: Use(grant, Action.DOWNLOAD, hashlib.sha256(i.to_bytes(8, "big")).digest())  # noqa: E731
+
+        def use(i: int) -> Use:
+            return Use(grant, Action.DOWNLOAD, hashlib.sha256(i.to_bytes(8, "big")).digest())
+
         single_gas: list[int] = []
 
         def one_by_one() -> None:
             for i in range(single_uses):
                 single_gas.append(owner.usage.record_use(hashlib.sha256(b"u%d" % i).digest(), use(i))["gasUsed"])
 
-        single_time, _ = _timed(one_by_one)
+        single_time, _ = timed(one_by_one)
         sender = owner.sender
         assert sender is not None
 
@@ -179,7 +194,7 @@ def bench_uses(batched_uses: int, single_uses: int) -> list[Figure]:
             ]
             return [int(sender.wait(s)["gasUsed"]) for s in sent]
 
-        batch_time, batch_gas = _timed(batched)
+        batch_time, batch_gas = timed(batched)
         assert owner.usage.uses_of(grant) == single_uses + batched_uses
     assert isinstance(batch_gas, list)
     return [
@@ -188,6 +203,9 @@ def bench_uses(batched_uses: int, single_uses: int) -> list[Figure]:
         Figure("gas per use, recordUses batches of 100", sum(batch_gas) / batched_uses, "gas",
                sum(single_gas) / single_uses, "one transaction per use", "<= 8,000"),
     ]
+
+
+# ---------------------------------------------------------------- the run
 
 
 def machine() -> dict[str, object]:
@@ -202,30 +220,91 @@ def machine() -> dict[str, object]:
     return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "system": platform.platform()}
 
 
-def print_table(figures: list[Figure]) -> None:
-    width = max(len(f.name) for f in figures)
-    print(f"{'figure'.ljust(width)}  {'value':>16}  {'baseline':>16}  {'ratio':>7}  target")
-    for f in figures:
-        print(f"{f.name.ljust(width)}  {f.value:>10.3f} {f.unit:<5} {f.baseline:>10.3f} {f.unit:<5} {f.ratio:>6.2f}x  {f.target}")
+def run_on_trace_chain(parts: list[str], args: argparse.Namespace, profiler: Profiler) -> dict[str, list[Figure]]:
+    """The parts measured on the chain of ``args.trace_uses`` uses, the indexer first (it fills
+    the database the others read)."""
+    figures: dict[str, list[Figure]] = {}
+    with trace_chain(args.trace_uses) as setup:
+        figures["indexer"] = bench_indexer(setup, profiler)
+        if "trace" in parts:
+            figures["trace"] = bench_trace(setup)
+        if "prov" in parts:
+            figures["prov"] = bench_prov(setup, profiler, library_items=args.prov_library_items)
+        if "api" in parts:
+            figures["api"] = bench_api(setup, clients=args.clients, seconds=args.api_seconds)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", choices=PARTS, help="run this part only (repeatable)")
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--file-size", type=int, default=1 << 30)
-    parser.add_argument("--uses", type=int, default=20_000)
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results.json")
+    parser.add_argument("--uses", type=int, default=20_000, help="batched uses on the local chain")
+    parser.add_argument("--consortium-uses", type=int, default=30_000, help="batched uses on the consortium")
+    parser.add_argument("--consortium-singles", type=int, default=8, help="one-transaction uses on the consortium")
+    parser.add_argument("--trace-uses", type=int, default=100_000, help="uses of the traced dataset")
+    parser.add_argument("--prov-library-items", type=int, default=10_000,
+                        help="events the prov library exports beside the direct writer")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--api-seconds", type=float, default=8.0, help="load per API route")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="profile the indexer and the PROV export into DIR (needs pyinstrument)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results file (default bench/results.json on a full run; none with --only)")
     args = parser.parse_args(argv)
-    figures = bench_uses(args.uses, 300) + bench_anchoring(args.leaves) + bench_file_verification(args.file_size)
-    print_table(figures)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
-    }, indent=2))
-    print(f"\nwritten {args.out.relative_to(PROJECT_ROOT)}")
-    return 0
+    parts: list[str] = args.only or list(PARTS)
+    out: Path | None = args.out or (None if args.only else PROJECT_ROOT / "bench" / "results.json")
+    profiler = Profiler(args.profile)
+
+    started = time.perf_counter()
+    runs: dict[str, Callable[[], dict[str, list[Figure]]]] = {
+        "uses": lambda: {"uses": bench_uses(args.uses, 300)},
+        "consortium": lambda: {"consortium": bench_consortium(args.consortium_uses, args.consortium_singles)},
+        "anchoring": lambda: {"anchoring": bench_anchoring(args.leaves)},
+        "file": lambda: {"file": bench_file_verification(args.file_size)},
+    }
+    selected = [(name, run) for name, run in runs.items() if name in parts]
+    on_chain = [p for p in parts if p in ON_TRACE_CHAIN]
+    if on_chain:
+        selected.append(("+".join(on_chain), lambda: run_on_trace_chain(on_chain, args, profiler)))
+    figures: dict[str, list[Figure]] = {}
+    load: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
+    for name, run in selected:
+        before = load_average()
+        print(f"bench: {name} (load average {' '.join(f'{x:.2f}' for x in before)})", flush=True)
+        try:
+            seconds, measured = timed(run)
+        except Exception as err:  # one part failing (e.g. no geth) must not lose the others' figures
+            traceback.print_exc()
+            failed[name] = f"{type(err).__name__}: {err}"
+            continue
+        load[name] = {"before": before, "after": load_average(), "seconds": seconds}
+        figures.update({part: f for part, f in measured.items() if part in parts})
+    table = [f for part in PARTS for f in figures.get(part, [])]
+    total = time.perf_counter() - started
+
+    print()
+    print(markdown_table(table))
+    print(f"\n{len(table)} figures in {total:.0f} s; load average before each part: "
+          + ", ".join(f"{name} {entry['before'][0]:.2f}" for name, entry in load.items() if entry["before"]))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "seconds": total,
+            "profiled": profiler.enabled,
+            "load_average": load,
+            "failed": failed,
+            "figures": [{**asdict(f), "ratio": f.ratio} for f in table],
+        }, indent=2))
+        print(f"written {out.relative_to(PROJECT_ROOT) if out.is_relative_to(PROJECT_ROOT) else out}")
+    for name, error in failed.items():
+        print(f"FAILED: {name}: {error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,108 @@
+"""API trace reads under concurrent clients: the department's node of ``scripts.bench_trace``
+served by uvicorn on 127.0.0.1, an auditor signed in with Ethereum, and 32 clients (httpx,
+asyncio, in a process of their own: ``scripts.bench_load``) reading the first page of the
+dataset's trace, plain and verified against the chain, beside ``GET /auth/me`` (sign-in check
+only) as the baseline of what the server does for any request."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import uvicorn
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from api.app import create_app
+from api.auth import siwe_message
+from ledger.chain import free_port
+from ledger.compile import PROJECT_ROOT
+from scripts.bench_figures import Figure, percentile
+from scripts.bench_trace import PAGE, TraceChain
+
+
+@contextmanager
+def serve(setup: TraceChain) -> Iterator[str]:
+    """The node's API under uvicorn on 127.0.0.1 in a thread, without its background work (the
+    index is complete and the chain still); yields the base URL."""
+    port = free_port()
+    app = create_app(setup.node, domain=f"127.0.0.1:{port}", background=False)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None,
+                                           access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, name=f"bench-api-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the API did not start on port {port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def sign_in(url: str, account: LocalAccount, chain_id: int) -> str:
+    """A session token for ``account`` by Sign-In with Ethereum."""
+    with httpx.Client(base_url=url, trust_env=False) as http:
+        nonce = http.get("/auth/nonce").json()["nonce"]
+        message = siwe_message(url.removeprefix("http://"), account.address, url, chain_id, nonce,
+                               datetime.now(timezone.utc) - timedelta(seconds=5))
+        signature = Web3.to_hex(account.sign_message(encode_defunct(text=message)).signature)
+        response = http.post("/auth/siwe", json={"message": message, "signature": signature})
+        response.raise_for_status()
+        me = http.get("/auth/me", headers={"Authorization": f"Bearer {response.json()['token']}"}).json()
+        assert "auditor" in me["roles"], me
+        token: str = response.json()["token"]
+        return token
+
+
+def run_load(url: str, path: str, token: str, clients: int, seconds: float) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "scripts.bench_load", "--url", url, "--path", path, "--clients", str(clients),
+         "--seconds", str(seconds)],
+        cwd=PROJECT_ROOT, env={**os.environ, "BENCH_TOKEN": token}, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(out.stdout)
+    if result["failures"]:
+        raise RuntimeError(f"GET {path}: {result['failures']} of {result['requests']} failed: {result['statuses']}")
+    return result
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    latencies = result["latencies_ms"]
+    return {"requests": result["requests"], "seconds": result["seconds"],
+            "per_second": result["requests"] / result["seconds"], "p50_ms": percentile(latencies, 50),
+            "p95_ms": percentile(latencies, 95), "p99_ms": percentile(latencies, 99)}
+
+
+def bench_api(setup: TraceChain, *, clients: int = 32, seconds: float = 10.0, verify: bool = True) -> list[Figure]:
+    trace = f"/audit/datasets/{setup.dataset_id}/trace?limit={PAGE}"
+    paths = {"me": "/auth/me", "trace": trace} | ({"verified": trace + "&verify=true"} if verify else {})
+    with serve(setup) as url:
+        token = sign_in(url, setup.auditor, setup.ledger.manifest.chain_id)
+        runs = {name: _summary(run_load(url, path, token, clients, seconds)) for name, path in paths.items()}
+    me = runs["me"]
+    figures = []
+    for name, label in (("trace", f"GET .../trace?limit={PAGE}"), ("verified", f"GET .../trace?limit={PAGE}&verify=true")):
+        if name not in runs:
+            continue
+        run = runs[name]
+        raw = {"clients": clients, **runs} if name == "trace" else {}
+        figures += [
+            Figure(f"API, {clients} clients on 127.0.0.1: {label}, requests/s", run["per_second"], "req/s",
+                   me["per_second"], "GET /auth/me, same clients", "reported", raw=raw),
+            Figure(f"API, {clients} clients on 127.0.0.1: {label}, p95", run["p95_ms"], "ms", me["p95_ms"],
+                   "GET /auth/me, same clients", "reported"),
+        ]
+    return figures
