@@ -75,15 +75,18 @@ def address_of_public_key(public_key: bytes) -> str:
 # ---------------------------------------------------------------- checking the grant
 
 
-def _pending_uses(session: Session, ledger: Ledger, grant_id: str) -> int:
-    """Deliveries of the grant whose use is queued but not on-chain yet. Read before the chain's
-    count, so a use mined in between is counted twice (refusing one delivery too many, at worst)
-    rather than not at all."""
+def _uses_spent(session: Session, ledger: Ledger, grant_id: str) -> int:
+    """Uses of the grant on-chain plus those queued here and not mined yet, both read at one
+    block taken after the queue: a use mined meanwhile is counted exactly once."""
     entries = session.scalars(
         select(OutboxEntry).join(Delivery, OutboxEntry.key == Delivery.outbox_key)
         .where(Delivery.grant_id == grant_id, OutboxEntry.status.not_in((CONFIRMED, FAILED)))
     ).all()
-    return sum(not ledger.usage.id_used(bytes.fromhex(e.payload["batch_id"][2:])) for e in entries)
+    block = ledger.w3.eth.block_number
+    usage = ledger.usage.contract.functions
+    pending = sum(not usage.idUsed(bytes.fromhex(e.payload["batch_id"][2:])).call(block_identifier=block)
+                  for e in entries)
+    return int(usage.usesOf(bytes.fromhex(grant_id[2:])).call(block_identifier=block)) + pending
 
 
 def _refusal(session: Session, ledger: Ledger, grant_id: str, grant: ChainGrant) -> tuple[Refusal, str] | None:
@@ -100,8 +103,7 @@ def _refusal(session: Session, ledger: Ledger, grant_id: str, grant: ChainGrant)
         return Refusal.DATASET_FROZEN, "the dataset is frozen"
     if not grant.actions >> int(Action.DOWNLOAD) & 1:
         return Refusal.ACTION_NOT_GRANTED, "the grant does not allow downloads"
-    pending = _pending_uses(session, ledger, grant_id)
-    used = ledger.usage.uses_of(bytes.fromhex(grant_id[2:])) + pending
+    used = _uses_spent(session, ledger, grant_id)
     if used >= grant.max_uses:
         return Refusal.QUOTA_EXHAUSTED, f"{used} of {grant.max_uses} uses spent or on their way"
     return None
