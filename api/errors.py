@@ -18,8 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import ChainUnavailable, ContractError, LedgerError
 from node.errors import (
-    AlreadyExists, Conflict, DecryptionFailed, DeliveryRefused, InvalidInput, NodeError, NotAttributable, NotFound,
-    NotPermitted,
+    AlreadyExists, CannotRecord, Conflict, DecryptionFailed, DeliveryRefused, InvalidInput, NodeError, NotAttributable, NotFound,
+    NotPermitted, SourceTampered,
 )
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,10 @@ def _translate(err: Exception) -> tuple[int, str, dict[str, Any]]:
         return 409, "refused_by_contract", {"contract_error": err.name}
     if isinstance(err, ChainUnavailable):
         return 503, "chain_unavailable", {}
+    if isinstance(err, CannotRecord):
+        return 503, "cannot_record", {}
+    if isinstance(err, SourceTampered):
+        return 409, "source_tampered", {}
     return 500, "internal", {}
 
 

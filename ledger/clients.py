@@ -63,6 +63,7 @@ class Refusal(IntEnum):
     DATASET_FROZEN = 6
     ACTION_NOT_GRANTED = 7
     QUOTA_EXHAUSTED = 8
+    GRANTEE_REMOVED = 9
 
 
 class AnchorKind(IntEnum):
@@ -99,6 +100,7 @@ class Dataset:
     category: bytes
     grade: int
     frozen: bool
+    frozen_by_coordinator: bool
     update_interval: int
     version_count: int
     registered_at: int
@@ -135,7 +137,8 @@ class Grant:
     price_per_use: int
     dataset_id: bytes
     purpose_hash: bytes
-    field_scope: int
+    schema_hash: bytes
+    fields_hash: bytes
 
 
 @dataclass(frozen=True)

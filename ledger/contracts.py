@@ -37,8 +37,15 @@ class ConsortiumClient(ContractClient):
     def execute(self, proposal_id: bytes) -> TxReceipt:
         return self._send("execute", proposal_id)
 
-    def add_service_account(self, account: str) -> TxReceipt:
-        return self._send("addServiceAccount", account)
+    def offer_service_account(self, account: str) -> TxReceipt:
+        return self._send("offerServiceAccount", account)
+
+    def accept_service_account(self, department_id: bytes) -> TxReceipt:
+        """Sent by the account itself: it joins ``department_id``, which offered it a seat."""
+        return self._send("acceptServiceAccount", department_id)
+
+    def remove_consumer(self, consumer: str) -> TxReceipt:
+        return self._send("removeConsumer", consumer)
 
     def register_consumer(self, consumer: str, profile_hash: bytes = ZERO32) -> TxReceipt:
         return self._send("registerConsumer", consumer, profile_hash)
@@ -84,10 +91,14 @@ class ConsortiumClient(ContractClient):
 class DataRegistryClient(ContractClient):
     contract_name = "DataRegistry"
 
-    def register_dataset(self, dataset_id: bytes, *, metadata_hash: bytes, category: bytes, grade: int,
+    def register_dataset(self, code: bytes, *, metadata_hash: bytes, category: bytes, grade: int,
                          update_interval: int, rights: Rights, parents: Sequence[bytes] = ()) -> TxReceipt:
+        """Register a dataset under the caller's department; its id is ``dataset_id_of(department, code)``."""
         payload = (metadata_hash, category, grade, update_interval, rights.as_tuple(), list(parents))
-        return self._send("registerDataset", dataset_id, payload)
+        return self._send("registerDataset", code, payload)
+
+    def dataset_id_of(self, department_id: bytes, code: bytes) -> bytes:
+        return bytes(self._call("datasetIdOf", department_id, code))
 
     def add_version(self, dataset_id: bytes, content_root: bytes, schema_hash: bytes, size_bytes: int,
                     record_count: int) -> TxReceipt:
@@ -118,10 +129,17 @@ class DataRegistryClient(ContractClient):
 class AccessGrantsClient(ContractClient):
     contract_name = "AccessGrants"
 
-    def request_access(self, grant_id: bytes, *, dataset_id: bytes, purpose_hash: bytes, field_scope: int,
-                       actions: int, duration: int, max_uses: int) -> TxReceipt:
-        payload = (dataset_id, purpose_hash, field_scope, actions, duration, max_uses)
-        return self._send("requestAccess", grant_id, payload)
+    def request_access(self, request_key: bytes, *, dataset_id: bytes, purpose_hash: bytes, schema_hash: bytes,
+                       fields: Sequence[str], actions: int, duration: int, max_uses: int) -> TxReceipt:
+        """Request access as the sender; the grant's id is ``grant_id_of(sender, request_key)``."""
+        payload = (dataset_id, purpose_hash, schema_hash, list(fields), actions, duration, max_uses)
+        return self._send("requestAccess", request_key, payload)
+
+    def grant_id_of(self, grantee: str, request_key: bytes) -> bytes:
+        return bytes(self._call("grantIdOf", grantee, request_key))
+
+    def lapse(self, grant_id: bytes) -> TxReceipt:
+        return self._send("lapse", grant_id)
 
     def approve(self, grant_id: bytes, reason_hash: bytes = ZERO32, price_per_use: int = 0) -> TxReceipt:
         return self._send("approve", grant_id, reason_hash, price_per_use)
@@ -160,16 +178,17 @@ class UsageLogClient(ContractClient):
     def acknowledge_statement(self, statement: Statement) -> TxReceipt:
         return self._send("acknowledgeStatement", statement.as_tuple())
 
-    def statement(self, statement_id: bytes) -> tuple[bytes, bool, bool]:
+    def statement(self, owner_department: bytes, statement_id: bytes) -> tuple[bytes, bool, bool]:
         """The statement's hash and whether the owner and the consumer acknowledged it."""
-        statement_hash, owner, consumer = self._call("statement", statement_id)
+        statement_hash, owner, consumer = self._call("statement", owner_department, statement_id)
         return bytes(statement_hash), bool(owner), bool(consumer)
 
     def uses_of(self, grant_id: bytes) -> int:
         return int(self._call("usesOf", grant_id))
 
-    def id_used(self, use_or_batch_id: bytes) -> bool:
-        return bool(self._call("idUsed", use_or_batch_id))
+    def id_used(self, actor: str, use_or_batch_id: bytes) -> bool:
+        """Whether ``actor`` recorded a use or batch under this id (ids are kept per actor)."""
+        return bool(self._call("idUsed", actor, use_or_batch_id))
 
 
 class AnchorRegistryClient(ContractClient):
@@ -178,20 +197,25 @@ class AnchorRegistryClient(ContractClient):
     def anchor(self, root: bytes, leaf_count: int, kind: AnchorKind) -> TxReceipt:
         return self._send("anchor", root, leaf_count, int(kind))
 
-    def anchor_of(self, root: bytes) -> Anchor:
-        values = list(self._call("anchorOf", root))
+    def anchor_of(self, department_id: bytes, root: bytes) -> Anchor:
+        """The anchor of ``root`` by ``department_id`` (roots are kept per department)."""
+        values = list(self._call("anchorOf", department_id, root))
         values[3] = AnchorKind(values[3])
         return Anchor(*values)
 
-    def verify_inclusion(self, root: bytes, item: bytes, proof: Sequence[bytes]) -> bool:
-        return bool(self._call("verifyInclusion", root, item, list(proof)))
+    def verify_inclusion(self, department_id: bytes, root: bytes, item: bytes, proof: Sequence[bytes]) -> bool:
+        return bool(self._call("verifyInclusion", department_id, root, item, list(proof)))
 
 
 class QualityBoardClient(ContractClient):
     contract_name = "QualityBoard"
 
-    def open_issue(self, issue_id: bytes, dataset_id: bytes, version: int, report_hash: bytes) -> TxReceipt:
-        return self._send("openIssue", issue_id, dataset_id, version, report_hash)
+    def open_issue(self, code: bytes, dataset_id: bytes, version: int, report_hash: bytes) -> TxReceipt:
+        """Open an issue as the sender; its id is ``issue_id_of(sender, code)``."""
+        return self._send("openIssue", code, dataset_id, version, report_hash)
+
+    def issue_id_of(self, opener: str, code: bytes) -> bytes:
+        return bytes(self._call("issueIdOf", opener, code))
 
     def return_to_source(self, issue_id: bytes, note_hash: bytes = ZERO32) -> TxReceipt:
         return self._send("returnToSource", issue_id, note_hash)

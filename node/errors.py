@@ -43,15 +43,6 @@ class InvalidInput(NodeError, ValueError):
         super().__init__(f"{field}: {reason}")
 
 
-class WriteFailed(NodeError):
-    """Outbox entry ``key`` could not be applied on-chain: ``reason``."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        self.key = key
-        self.reason = reason
-        super().__init__(f"chain write {key} failed: {reason}")
-
-
 class WriteRejected(NodeError):
     """The chain node refused a signed transaction outright: ``reason``."""
 
@@ -104,3 +95,23 @@ class DeliveryRefused(NodeError):
         self.refusal = refusal
         self.detail = detail
         super().__init__(f"grant {grant_id} refused: {detail}")
+
+
+class CannotRecord(NodeError):
+    """The node cannot record the work asked of it now (``reason``), so it does not do it: a
+    ledger paused by the coordinator, a chain it cannot reach. Failing closed, with why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"cannot record this now: {reason}")
+
+
+class SourceTampered(NodeError):
+    """The stored content of ``subject`` no longer hashes to the root anchored on chain."""
+
+    def __init__(self, subject: str, anchored: str, found: str) -> None:
+        self.subject = subject
+        self.anchored = anchored
+        self.found = found
+        super().__init__(f"{subject} no longer matches its anchored root {anchored} (it hashes to {found}); "
+                         "nothing is served from it")

@@ -180,7 +180,10 @@ class Grant(Base):
     grantee: Mapped[str] = mapped_column(String(42), index=True)
     status: Mapped[str] = mapped_column(String(24))
     purpose_hash: Mapped[str] = mapped_column(Hash)
-    field_scope: Mapped[str] = mapped_column(String(80))
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The field names the grant leaves in the clear, as requested on chain; every other is masked."""
+    schema_hash: Mapped[str | None] = mapped_column(Hash, nullable=True)
+    fields_hash: Mapped[str | None] = mapped_column(Hash, nullable=True)
     actions: Mapped[int] = mapped_column(Integer)
     duration: Mapped[int] = mapped_column(BigInteger)
     max_uses: Mapped[int] = mapped_column(BigInteger)

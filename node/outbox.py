@@ -9,6 +9,9 @@ An entry moves ``pending`` -> ``signed`` -> ``confirmed`` (or ``failed``):
 - ``confirmed``: mined, successful and deep enough; or reverted because the chain already holds
   its effect (the contracts refuse duplicates), which is checked, not assumed.
 - ``failed``: reverted for another reason; the decoded error is kept.
+
+A write refused for a passing reason (the coordinator paused the ledger) goes back to
+``pending`` and is signed again once the ledger resumes: nothing is sent while it is paused.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import Web3Exception
 
 from ledger.deploy import Ledger
-from ledger.errors import ChainUnavailable, LedgerError
+from ledger.errors import ChainUnavailable, ContractError, LedgerError
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
 from node.errors import WriteRejected
@@ -36,6 +39,8 @@ from node.writes import WRITES
 log = logging.getLogger(__name__)
 
 PENDING, SIGNED, CONFIRMED, FAILED = "pending", "signed", "confirmed", "failed"
+TRANSIENT_REVERTS = frozenset({"ConsortiumIsPaused"})
+"""Reverts that say "not now" rather than "never": the write is sent again later."""
 _ALREADY_SENT = ("already known", "already imported", "nonce too low", "known transaction", "replacement transaction underpriced")
 
 
@@ -140,6 +145,8 @@ class OutboxWorker:
             ).all()
             if not entries:
                 return 0
+            if self.ledger.consortium.paused():
+                return 0
             if self._resync:
                 self.sender.nonces.resync()
                 self._resync = False
@@ -210,9 +217,16 @@ class OutboxWorker:
             entry.status = CONFIRMED
             entry.error = "already on chain"
         else:
-            entry.status = FAILED
             assert entry.tx_hash is not None
-            entry.error = str(self._revert_reason(entry.tx_hash, mined_in))[:1000]
+            reason = self._revert_reason(entry.tx_hash, mined_in)
+            # Replayed on the state before its block, a write paused within that block decodes
+            # as something else: the pause is read at the block too.
+            paused = self.ledger.consortium.contract.functions.paused().call(block_identifier=mined_in)
+            if paused or (isinstance(reason, ContractError) and reason.name in TRANSIENT_REVERTS):
+                self._sign_again(entry, "refused for now: the ledger was paused")
+                return 1
+            entry.status = FAILED
+            entry.error = str(reason)[:1000]
         return 1
 
     def _unstick(self, unknown: list[OutboxEntry], mined_nonce: int) -> int:

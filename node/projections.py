@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ledger import ids
 from ledger.clients import GrantStatus, IssueStatus
 from node.models import ChainEventRow, Dataset, Grant, Lineage, QualityIssue, Use
 
@@ -30,7 +31,8 @@ def _requested(session: Session, row: ChainEventRow) -> None:
     a = row.args
     session.add(Grant(
         grant_id=a["grantId"], dataset_id=a["datasetId"], grantee=a["grantee"], status="pending",
-        purpose_hash=a["purposeHash"], field_scope=str(a["fieldScope"]), actions=a["actions"],
+        purpose_hash=a["purposeHash"], fields=list(a["fields"]), schema_hash=a["schemaHash"],
+        fields_hash="0x" + ids.fields_hash(a["fields"]).hex(), actions=a["actions"],
         duration=int(a["duration"]), max_uses=int(a["maxUses"]), requested_block=row.block_number,
     ))
 

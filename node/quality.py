@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger import ids
 from ledger.clients import AnchorKind
 from node.anchoring import add_item
 from node.delivery.masking import FieldClass
@@ -65,18 +66,20 @@ def check_version(session: Session, version_id: int, *, now: int | None = None) 
     return row
 
 
-def open_issue(session: Session, report: QualityReportRow, *, note_text: str = "") -> str:
-    """Open an issue on-chain against the failing version and return it to the source department."""
+def open_issue(session: Session, report: QualityReportRow, *, opener: str, note_text: str = "") -> str:
+    """Open an issue on-chain against the failing version and return it to the source department.
+    ``opener`` is the account the node writes with: the issue's id is derived from it on chain."""
     if report.passed:
         raise Conflict(f"quality report {report.id}", "passed; there is nothing to open an issue about")
     if report.issue_id is not None:
         return report.issue_id
     version = session.get(DatasetVersion, report.version_id)
     assert version is not None
-    issue_id = "0x" + hashlib.sha256(f"provledger issue/{report.report_hash}".encode()).hexdigest()
+    code = hashlib.sha256(f"provledger issue/{report.report_hash}".encode()).digest()
+    issue_id = "0x" + ids.issue_id(opener, code).hex()
     report.issue_id = issue_id
     enqueue(session, key=f"issue:{issue_id}", kind="open_issue", payload={
-        "issue_id": issue_id, "dataset_id": version.dataset_id, "version": version.number,
+        "issue_id": issue_id, "code": "0x" + code.hex(), "dataset_id": version.dataset_id, "version": version.number,
         "report_hash": report.report_hash})
     enqueue(session, key=f"issue:{issue_id}:return", kind="return_issue",
             payload={"issue_id": issue_id, "note_hash": note(session, note_text or _failures(report))})

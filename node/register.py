@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger import ids
 from ledger.hashing import DEFAULT_CHUNK_SIZE, Observer, content_root
 from node.delivery.masking import FieldClass
 from node.errors import AlreadyExists, InvalidInput, NotFound
@@ -34,8 +35,9 @@ def code_id(code: str) -> str:
 
 
 def dataset_id_for(department: str, code: str) -> str:
-    """A dataset's id: the hash of its department and its code, so registering twice is one dataset."""
-    return "0x" + hashlib.sha256(f"provledger dataset/{department}/{code}".encode()).hexdigest()
+    """A dataset's id as ``DataRegistry`` derives it from its owner department and its code: no
+    other department can register it, and registering twice is one dataset."""
+    return "0x" + ids.dataset_id(bytes.fromhex(code_id(department)[2:]), ids.key_of(code)).hex()
 
 
 def canonical_hash(value: Any) -> str:
@@ -137,6 +139,8 @@ def register_dataset(
     session.add(dataset)
     enqueue(session, key=f"dataset:{dataset_id}", kind="register_dataset", payload={
         "dataset_id": dataset_id,
+        "code": "0x" + ids.key_of(code).hex(),
+        "owner_department": code_id(department),
         "metadata_hash": dataset.metadata_hash,
         "category": code_id(category),
         "grade": grade,

@@ -50,7 +50,8 @@ class QueueItem:
     grantee: str
     waiting_for: str
     purpose_hash: str
-    field_scope: int
+    fields: list[str]
+    """The fields the grant would leave in the clear, by name; every other one is masked."""
     actions: int
     duration: int
     max_uses: int
@@ -74,11 +75,12 @@ def review_queue(session: Session, department: str, *, coordinator: bool = False
     for grant, args in rows:
         mine = args["ownerDepartment"] == owner
         waiting_for = OWNER if grant.status == GrantStatus.PENDING.name.lower() else COORDINATOR
-        if (waiting_for == OWNER and not mine) or (waiting_for == COORDINATOR and not coordinator):
+        # A coordinator does not co-approve grants on its own department's data: another does.
+        if (waiting_for == OWNER and not mine) or (waiting_for == COORDINATOR and (not coordinator or mine)):
             continue
         items.append(QueueItem(
             grant.grant_id, grant.dataset_id, args["ownerDepartment"], int(args["grade"]), grant.grantee, waiting_for,
-            grant.purpose_hash, int(grant.field_scope), grant.actions, grant.duration, grant.max_uses,
+            grant.purpose_hash, list(grant.fields), grant.actions, grant.duration, grant.max_uses,
             grant.requested_block,
         ))
     return items
@@ -157,6 +159,9 @@ def co_approve(session: Session, ledger: Ledger, department: str, grant_id: str,
         raise NotPermitted(department, "co-approve", "this node's account is not the coordinator")
     grant = _chain_grant(ledger, grant_id)
     _expect(grant_id, grant, GrantStatus.AWAITING_CO_APPROVAL)
+    if ledger.registry.dataset(grant.dataset_id).owner_department == department_id(department):
+        raise NotPermitted(department, "co-approve this grant",
+                           "the dataset is this department's own: another coordinator co-approves it")
     return enqueue(session, key=f"co_approve:{grant_id}", kind="co_approve",
                    payload={"grant_id": grant_id, "reason_hash": note(session, reason)})
 
@@ -185,7 +190,12 @@ def freeze(session: Session, ledger: Ledger, department: str, dataset_id: str, *
             raise NotFound("dataset", dataset_id) from err
         raise
     _owner_or_coordinator(ledger, department, raw, "freeze this dataset", coordinator_may=True)
-    if current.frozen == frozen:
+    coordinator = _is_coordinator(ledger)
+    if not frozen and current.frozen_by_coordinator and not coordinator:
+        raise NotPermitted(department, "lift this freeze", "the coordinator froze the dataset: only it lifts the freeze")
+    # A coordinator may escalate a freeze the owner made; anything else frozen twice is a conflict.
+    escalate = frozen and current.frozen and not current.frozen_by_coordinator and coordinator
+    if current.frozen == frozen and not escalate:
         raise Conflict(f"dataset {dataset_id}", "is frozen already" if frozen else "is not frozen")
     count = session.scalar(select(func.count()).select_from(OutboxEntry)
                            .where(OutboxEntry.key.startswith(f"freeze:{dataset_id}:")))

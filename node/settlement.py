@@ -87,7 +87,7 @@ def check_statement(ledger: Ledger, body: dict[str, Any]) -> Report:
     acknowledged, and each line's uses are the recorded uses of that grant in the period."""
     report = Report(f"statement {body.get('statement_id')}")
     terms = chain_terms(body)
-    issued, owner_side, _ = ledger.usage.statement(terms.statement_id)
+    issued, owner_side, _ = ledger.usage.statement(terms.owner_department, terms.statement_id)
     if not owner_side or issued != terms.statement_hash:
         report.problems.append("the owner has not acknowledged this statement's hash on-chain")
     counted = _uses_in_period(ledger, [line["grant_id"] for line in body["lines"]], body["period_start"],

@@ -1,5 +1,10 @@
 """The kinds of chain write the outbox carries: how to build each call from its stored
-payload, and how to tell whether the chain already holds its effect."""
+payload, and how to tell whether the chain already holds its effect.
+
+"Already on chain" always means done by this node's department, with these terms: ids are
+derived from or kept per their creator on chain, and each check compares what the chain holds
+(owner, root, leaf count, schema, the batch under this account) with the payload. Anything else
+is a failure that is reported, never counted as success."""
 
 from __future__ import annotations
 
@@ -47,6 +52,45 @@ def _exists(view: Callable[[Ledger, dict[str, Any]], object], missing: str) -> C
     return check
 
 
+def _sender(ledger: Ledger) -> str:
+    assert ledger.sender is not None, "the outbox writes with a sender"
+    return ledger.sender.address
+
+
+def _dataset_is_mine(ledger: Ledger, payload: dict[str, Any]) -> bool:
+    """The dataset is on chain, owned by the payload's department, with its metadata."""
+    try:
+        dataset = ledger.registry.dataset(b32(payload["dataset_id"]))
+    except ContractError as err:
+        if err.name == "RegistryUnknownDataset":
+            return False
+        raise
+    return (dataset.owner_department == b32(payload["owner_department"])
+            and dataset.metadata_hash == b32(payload["metadata_hash"]))
+
+
+def _version_is_mine(ledger: Ledger, payload: dict[str, Any]) -> bool:
+    """A version of the (own) dataset anchors the root, with the payload's schema, size and records."""
+    dataset = b32(payload["dataset_id"])
+    number = ledger.registry.version_of_root(dataset, b32(payload["content_root"]))
+    if number == 0:
+        return False
+    version = ledger.registry.version(dataset, number)
+    return (version.schema_hash, version.size_bytes, version.record_count) == (
+        b32(payload["schema_hash"]), payload["size_bytes"], payload["record_count"])
+
+
+def _anchor_is_mine(ledger: Ledger, payload: dict[str, Any]) -> bool:
+    department = ledger.consortium.department_of(_sender(ledger))
+    try:
+        anchor = ledger.anchors.anchor_of(department, b32(payload["root"]))
+    except ContractError as err:
+        if err.name == "AnchorUnknownRoot":
+            return False
+        raise
+    return bool(anchor.leaf_count == payload["leaf_count"] and int(anchor.kind) == payload["kind"])
+
+
 def _grant_in(*statuses: GrantStatus) -> Callable[[Ledger, dict[str, Any]], bool]:
     return lambda l, p: l.grants.grant(b32(p["grant_id"])).status in statuses
 
@@ -79,12 +123,12 @@ WRITES: dict[str, WriteKind] = {
             "register_dataset",
             gas=lambda p: 300_000 + 30_000 * (len(p["parents"]) + len(p["usage_right_holders"])),
             call=lambda l, p: _fn(l, "registry", "registerDataset")(
-                b32(p["dataset_id"]),
+                b32(p["code"]),
                 (b32(p["metadata_hash"]), b32(p["category"]), p["grade"], p["update_interval"],
                  (b32(p["ownership_holder"]), [b32(h) for h in p["usage_right_holders"]], p["revenue_beneficiary"]),
                  [b32(x) for x in p["parents"]]),
             ),
-            applied=_exists(lambda l, p: l.registry.dataset(b32(p["dataset_id"])), "RegistryUnknownDataset"),
+            applied=_dataset_is_mine,
         ),
         WriteKind(
             "add_version",
@@ -92,13 +136,13 @@ WRITES: dict[str, WriteKind] = {
             call=lambda l, p: _fn(l, "registry", "addVersion")(
                 b32(p["dataset_id"]), b32(p["content_root"]), b32(p["schema_hash"]), p["size_bytes"], p["record_count"]
             ),
-            applied=lambda l, p: l.registry.version_of_root(b32(p["dataset_id"]), b32(p["content_root"])) != 0,
+            applied=_version_is_mine,
         ),
         WriteKind(
             "anchor",
             gas=lambda p: 200_000,
             call=lambda l, p: _fn(l, "anchors", "anchor")(b32(p["root"]), p["leaf_count"], p["kind"]),
-            applied=_exists(lambda l, p: l.anchors.anchor_of(b32(p["root"])), "AnchorUnknownRoot"),
+            applied=_anchor_is_mine,
         ),
         WriteKind(
             "record_uses",
@@ -106,7 +150,7 @@ WRITES: dict[str, WriteKind] = {
             call=lambda l, p: _fn(l, "usage", "recordUses")(
                 b32(p["batch_id"]), [(b32(u["grant_id"]), u["action"], b32(u["evidence_hash"])) for u in p["uses"]]
             ),
-            applied=lambda l, p: l.usage.id_used(b32(p["batch_id"])),
+            applied=lambda l, p: l.usage.id_used(_sender(l), b32(p["batch_id"])),
         ),
         _grant_write("approve", "approve", priced=True,
                      applied=_grant_in(GrantStatus.AWAITING_CO_APPROVAL, GrantStatus.ACTIVE, GrantStatus.REVOKED)),
@@ -122,7 +166,7 @@ WRITES: dict[str, WriteKind] = {
         WriteKind(
             "open_issue", gas=lambda p: 250_000,
             call=lambda l, p: _fn(l, "quality", "openIssue")(
-                b32(p["issue_id"]), b32(p["dataset_id"]), p["version"], b32(p["report_hash"])),
+                b32(p["code"]), b32(p["dataset_id"]), p["version"], b32(p["report_hash"])),
             applied=_exists(lambda l, p: l.quality.issue(b32(p["issue_id"])), "QualityUnknownIssue"),
         ),
         _issue_write("return_issue", "returnToSource",
@@ -140,7 +184,8 @@ WRITES: dict[str, WriteKind] = {
             call=lambda l, p: _fn(l, "usage", "acknowledgeStatement")(
                 (b32(p["statement_id"]), b32(p["owner_department"]), p["consumer"], p["period_start"],
                  p["period_end"], int(p["amount"]), b32(p["statement_hash"]))),
-            applied=lambda l, p: l.usage.statement(b32(p["statement_id"]))[1],
+            applied=lambda l, p: l.usage.statement(b32(p["owner_department"]), b32(p["statement_id"]))[:2] == (
+                b32(p["statement_hash"]), True),
         ),
     )
 }

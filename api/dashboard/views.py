@@ -131,8 +131,7 @@ def review_rows(db: Session, department: str, *, coordinator: bool) -> list[Queu
     rows = []
     for item in items:
         dataset = db.get(Dataset, item.dataset_id)
-        schema = dataset.versions[-1].schema if dataset is not None and dataset.versions else []
-        rows.append(QueueRow(item, dataset.name if dataset else None, _bits(item.field_scope, schema),
+        rows.append(QueueRow(item, dataset.name if dataset else None, item.fields,
                              _bits(item.actions, [a.name.lower() for a in Action]), queued.get(item.grant_id)))
     return rows
 

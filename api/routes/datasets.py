@@ -169,7 +169,7 @@ def router(auth: Auth) -> APIRouter:
         version = version_of(db, own_dataset(db, node, dataset_id), number)
         report = quality.check_version(db, version.id)
         if not report.passed and body.open_issue:
-            quality.open_issue(db, report)
+            quality.open_issue(db, report, opener=node.sender.address)
         db.commit()
         return report
 

@@ -138,16 +138,6 @@ class MaskPlan:
         }
 
 
-def scope_fields(field_scope: int, schema: list[str]) -> set[str]:
-    """The fields of ``schema`` a grant's ``fieldScope`` covers: bit ``i`` covers ``schema[i]``.
-
-    Bits past the end of the schema are ignored, so a grant of every field may set all 256.
-    """
-    if not 0 <= field_scope < 1 << 256:
-        raise InvalidInput("field_scope", f"{field_scope} is not a uint256")
-    return {name for i, name in enumerate(schema) if field_scope >> i & 1}
-
-
 # ---------------------------------------------------------------- streams
 
 

@@ -1,11 +1,14 @@
 """Serving a dataset version under a grant, and naming the source of a leaked copy.
 
-A delivery goes out only after the grant is read from the chain at that moment: active,
-unexpired, allowing downloads, with quota left once the uses already on their way are counted,
-and its dataset not frozen. The version is then streamed through masking (fields outside the
+A delivery goes out only after the checks of :mod:`node.delivery.checks` hold against the chain
+at that moment (ledger not paused, dataset this department's and not frozen, version anchored,
+source untampered, grant active for this consumer, consumer still registered), and one use of the
+grant's quota is reserved under the grant's lock (uses on chain plus this node's uses not landed
+yet). The version is then streamed through masking (fields outside the
 grant's scope, by the dataset's field classes), fingerprinting (a copy no other delivery has)
-and, on request, encryption to the grantee's key, into a file; the hash of exactly those bytes
-is the receipt, recorded on-chain as the use, and anchored with the other receipts.
+and, on request, encryption to the grantee's key, into a file; the receipt covers the delivery's
+own random id and the hash of exactly those bytes; it is recorded on-chain as the use and
+anchored with the other receipts.
 
 A request the grant does not allow is refused with :class:`DeliveryRefused`, and still recorded
 as an attempted use: the contract refuses and logs it, so the attempt is in the history too.
@@ -19,7 +22,6 @@ import json
 import os
 import secrets
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,17 +32,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from ledger.clients import Action, AnchorKind, GrantStatus, Refusal
-from ledger.clients import Grant as ChainGrant
-from ledger.deploy import Ledger, department_id
-from ledger.errors import ContractError
+from ledger.clients import Action, AnchorKind, Refusal
+from ledger.deploy import Ledger
 from node.anchoring import add_item
+from node.delivery import checks
 from node.delivery.crypto import encrypt_stream
 from node.delivery.fingerprint import Attribution, Kind, attribute, fingerprint_csv, fingerprint_jsonl
-from node.delivery.masking import FieldClass, MaskPlan, mask_csv, mask_jsonl, scope_fields
-from node.errors import DeliveryRefused, InvalidInput, NotFound, NotPermitted
+from node.delivery.masking import FieldClass, MaskPlan, mask_csv, mask_jsonl
+from node.errors import DeliveryRefused, InvalidInput, NotFound
 from node.models import Dataset, DatasetVersion, Delivery, OutboxEntry
-from node.outbox import CONFIRMED, FAILED
+from node.outbox import CONFIRMED
 from node.uses import UseRequest, queue_uses
 
 KINDS: dict[str, Kind] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -72,41 +73,23 @@ def address_of_public_key(public_key: bytes) -> str:
     return Web3.to_checksum_address(Web3.keccak(point)[-20:])
 
 
-# ---------------------------------------------------------------- checking the grant
+# ---------------------------------------------------------------- the quota
 
 
-def _uses_spent(session: Session, ledger: Ledger, grant_id: str) -> int:
-    """Uses of the grant on-chain plus those queued here and not mined yet, both read at one
-    block taken after the queue: a use mined meanwhile is counted exactly once."""
+def uses_spent(session: Session, ledger: Ledger, grant_id: str) -> int:
+    """Uses of the grant on chain plus this node's uses of it that have not landed, both read at
+    one block taken after the queue: a use mined meanwhile is counted exactly once. A use whose
+    write failed is still counted: it was served, so it is never forgotten."""
     entries = session.scalars(
         select(OutboxEntry).join(Delivery, OutboxEntry.key == Delivery.outbox_key)
-        .where(Delivery.grant_id == grant_id, OutboxEntry.status.not_in((CONFIRMED, FAILED)))
+        .where(Delivery.grant_id == grant_id, OutboxEntry.status != CONFIRMED)
     ).all()
     block = ledger.w3.eth.block_number
     usage = ledger.usage.contract.functions
-    pending = sum(not usage.idUsed(bytes.fromhex(e.payload["batch_id"][2:])).call(block_identifier=block)
+    me = ledger.sender.address if ledger.sender is not None else None
+    pending = sum(not usage.idUsed(me, bytes.fromhex(e.payload["batch_id"][2:])).call(block_identifier=block)
                   for e in entries)
     return int(usage.usesOf(bytes.fromhex(grant_id[2:])).call(block_identifier=block)) + pending
-
-
-def _refusal(session: Session, ledger: Ledger, grant_id: str, grant: ChainGrant) -> tuple[Refusal, str] | None:
-    """Why the grant allows no download now, as the contract would say it; None if it does."""
-    # The next block is stamped no earlier than now, whatever the latest one says.
-    now = max(int(ledger.w3.eth.get_block("latest")["timestamp"]), int(time.time()))
-    if grant.status is GrantStatus.REVOKED:
-        return Refusal.REVOKED, "the grant was revoked"
-    if grant.status is not GrantStatus.ACTIVE:
-        return Refusal.NOT_ACTIVE, f"the grant is {grant.status.name.lower()}"
-    if grant.expires_at <= now:
-        return Refusal.EXPIRED, f"the grant expired at {grant.expires_at}"
-    if ledger.registry.dataset(grant.dataset_id).frozen:
-        return Refusal.DATASET_FROZEN, "the dataset is frozen"
-    if not grant.actions >> int(Action.DOWNLOAD) & 1:
-        return Refusal.ACTION_NOT_GRANTED, "the grant does not allow downloads"
-    used = _uses_spent(session, ledger, grant_id)
-    if used >= grant.max_uses:
-        return Refusal.QUOTA_EXHAUSTED, f"{used} of {grant.max_uses} uses spent or on their way"
-    return None
 
 
 def _record_attempt(session: Session, grant_id: str, consumer: str) -> None:
@@ -114,6 +97,12 @@ def _record_attempt(session: Session, grant_id: str, consumer: str) -> None:
     evidence = "0x" + hashlib.sha256(b"provledger refused delivery/" + consumer.encode() + attempt).hexdigest()
     queue_uses(session, [UseRequest("0x" + attempt.hex(), grant_id, Action.DOWNLOAD, evidence)])
     session.commit()
+
+
+def evidence_of(delivery_id: bytes, delivered_sha256: bytes) -> str:
+    """A delivery's evidence hash: over its own random id and the hash of exactly the bytes
+    delivered, so no two deliveries share one even when their bytes are alike."""
+    return "0x" + hashlib.sha256(b"provledger delivery/" + delivery_id + delivered_sha256).hexdigest()
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -150,21 +139,17 @@ class Request:
 
 def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, out_dir: Path,
             request: Request) -> Delivery:
-    """Check the grant on-chain, then write the delivery for ``request.consumer`` into ``out_dir``
-    and queue its use; the returned row names the file and the receipt."""
+    """Check against the chain that this delivery may go out (see :mod:`node.delivery.checks`),
+    reserve one use of the grant's quota, then write the delivery for ``request.consumer`` into
+    ``out_dir`` and queue its use; the returned row names the file and the receipt."""
     grant_id, consumer = request.grant_id.lower(), Web3.to_checksum_address(request.consumer)
-    try:
-        grant = ledger.grants.grant(bytes.fromhex(grant_id.removeprefix("0x")))
-    except (ContractError, ValueError) as err:
-        raise NotFound("grant", request.grant_id) from err
-    if grant.grantee != consumer:
-        raise NotPermitted(consumer, "use this grant", "it was granted to another account")
-    dataset = session.get(Dataset, "0x" + grant.dataset_id.hex())
-    if dataset is None or department_id(dataset.owner_department) != department_id(department):
-        raise NotFound("dataset on this node", "0x" + grant.dataset_id.hex())
+    grant = checks.grant_for(ledger, grant_id, consumer)
+    dataset = checks.dataset_row(session, "0x" + grant.dataset_id.hex())
+    checks.require_own_dataset(ledger, department, dataset.dataset_id)
     if request.encrypt_to is not None and address_of_public_key(request.encrypt_to) != consumer:
         raise InvalidInput("public_key", f"is not the key of {consumer}")
-    refused = _refusal(session, ledger, grant_id, grant)
+    checks.require_not_paused(ledger)
+    refused = checks.grant_refusal(ledger, grant, Action.DOWNLOAD)
     if refused is not None:
         _record_attempt(session, grant_id, consumer)
         raise DeliveryRefused(grant_id, refused[0].name, refused[1])
@@ -172,13 +157,29 @@ def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, ou
     kind = KINDS.get(Path(version.source_path).suffix.lower())
     if kind is None:
         raise InvalidInput("version", "only CSV and JSON lines datasets are delivered with masking")
-    classes = {name: FieldClass(cls) for name, cls in dataset.field_classes.items()}
-    plan = MaskPlan(classes, scope_fields(grant.field_scope, version.schema))
+    checks.require_anchored_version(ledger, version)
+    source = checks.require_untampered_source(version)
+    # Fields by name, whatever the version's column order: a name the grant does not give is masked.
+    plan = MaskPlan({name: FieldClass(cls) for name, cls in dataset.field_classes.items()},
+                    set(checks.granted_fields(session, ledger, grant_id, grant)))
+    with checks.GRANT_LOCKS.hold(grant_id):
+        used = uses_spent(session, ledger, grant_id)
+        if used >= grant.max_uses:
+            _record_attempt(session, grant_id, consumer)
+            raise DeliveryRefused(grant_id, Refusal.QUOTA_EXHAUSTED.name,
+                                  f"{used} of {grant.max_uses} uses spent or on their way")
+        return _write(session, out_dir, key, request, source=source, kind=kind, plan=plan, grant_id=grant_id,
+                      dataset=dataset, version=version, consumer=consumer)
+
+
+def _write(session: Session, out_dir: Path, key: bytes, request: Request, *, source: Path, kind: Kind,
+           plan: MaskPlan, grant_id: str, dataset: Dataset, version: DatasetVersion, consumer: str) -> Delivery:
+    """Mask, fingerprint and (if asked) encrypt the copy, then queue its use, in one commit."""
     delivery_id = secrets.token_bytes(32)
     out_dir.mkdir(parents=True, exist_ok=True)
     plain = out_dir / f"0x{delivery_id.hex()}.{kind}"
     with tempfile.TemporaryFile(dir=out_dir) as scratch, open(plain, "wb") as dst:
-        records = _masked_records(Path(version.source_path), kind, plan, scratch)
+        records = _masked_records(source, kind, plan, scratch)
         if kind == "csv":
             stats = fingerprint_csv(records, dst, key, delivery_id)  # type: ignore[arg-type]
         else:
@@ -189,7 +190,8 @@ def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, ou
         with open(plain, "rb") as src, open(path, "wb") as dst:
             encrypt_stream(src, dst, request.encrypt_to)
         plain.unlink()
-    evidence = _sha256_of(path) if request.encrypt_to is not None else "0x" + stats.sha256.hex()
+    delivered = bytes.fromhex(_sha256_of(path)[2:]) if request.encrypt_to is not None else stats.sha256
+    evidence = evidence_of(delivery_id, delivered)
     [entry] = queue_uses(session, [UseRequest("0x" + delivery_id.hex(), grant_id, Action.DOWNLOAD, evidence)])
     row = Delivery(
         delivery_id="0x" + delivery_id.hex(), grant_id=grant_id, dataset_id=dataset.dataset_id, version_id=version.id,
