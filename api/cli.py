@@ -53,6 +53,7 @@ from tqdm import tqdm
 from web3 import Web3
 
 from api.auth import siwe_message
+from ledger import ids
 from ledger.clients import Action
 from ledger.compile import PROJECT_ROOT, load_artifact
 from ledger.hashing import content_root
@@ -332,14 +333,23 @@ def register_dataset(api: Api, path: Path, *, code: str, name: str, category: st
     return dataset, version, block
 
 
-def request_access(api: Api, account: LocalAccount, dataset_id: str, *, purpose: str, fields: int, uses: int,
+def request_access(api: Api, account: LocalAccount, dataset_id: str, *, purpose: str, fields: list[str], uses: int,
                    days: int) -> str:
-    """Ask for access to ``dataset_id``: a new grant id, requested on-chain by the consumer itself."""
-    grant = secrets.token_bytes(32)
-    request = (bytes.fromhex(dataset_id[2:]), hashlib.sha256(purpose.encode()).digest(), fields,
+    """Ask for access to ``dataset_id`` with ``fields`` in the clear, by name: requested on-chain
+    by the consumer itself; the grant's id is derived from the consumer and a fresh key."""
+    entries = [e for e in api.call("GET", "/catalog") if e["dataset_id"] == dataset_id]
+    if not entries or entries[0]["schema_hash"] is None:
+        raise CliError(f"dataset {dataset_id} is not in this node's catalog with a version")
+    unknown = sorted(set(fields) - set(entries[0]["fields"]))
+    if unknown:
+        raise CliError(f"dataset {dataset_id} has no field {', '.join(unknown)} "
+                       f"(its fields: {', '.join(entries[0]['fields'])})")
+    key = secrets.token_bytes(32)
+    request = (bytes.fromhex(dataset_id[2:]), hashlib.sha256(purpose.encode()).digest(),
+               bytes.fromhex(entries[0]["schema_hash"][2:]), ids.canonical_fields(fields),
                Action.mask(Action.DOWNLOAD), days * DAY, uses)
-    signed_call(api, account, "AccessGrants", "requestAccess", grant, request)
-    return "0x" + grant.hex()
+    signed_call(api, account, "AccessGrants", "requestAccess", key, request)
+    return "0x" + ids.grant_id(account.address, key).hex()
 
 
 def decide(api: Api, grant_id: str, *, co_approve: bool = False, price: int = 0, reason: str = "",
@@ -435,6 +445,14 @@ def _hash32(kind: str) -> Callable[[str], str]:
         return value.lower()
 
     return parse
+
+
+def _names(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    try:
+        return ids.canonical_fields(names)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _at_least(low: int) -> Callable[[str], int]:
@@ -787,7 +805,7 @@ class Story:
             api.sign_in_siwe(participant.account)
             self.check(api.roles == ["consumer"], f"{participant.label} {participant.address} signed in: {api.roles}")
             grant = request_access(api, participant.account, self.dataset_id, purpose="public health study 2026",
-                                   fields=1 << FIELDS.index("visits"), uses=uses, days=1)
+                                   fields=["visits"], uses=uses, days=1)
             self.say(f"{participant.label} requests grant {grant}: 'visits' in the clear, {uses} downloads, 1 day")
             self.consumers.append(api)
             self.grants.append(grant)
@@ -1032,8 +1050,9 @@ def build_parser() -> argparse.ArgumentParser:
     request = commands.add_parser("request", help="ask for access to a dataset (consumer)")
     request.add_argument("--dataset", required=True, type=_hash32("dataset"), metavar="ID")
     request.add_argument("--purpose", required=True, metavar="TEXT")
-    request.add_argument("--fields", required=True, type=_at_least(0), metavar="N",
-                         help="bitmask of the fields asked for in the clear (bit i: column i)")
+    request.add_argument("--fields", required=True, type=_names, metavar="NAME,...",
+                         help="the fields asked for in the clear, by name, comma-separated (the catalog lists them); "
+                              "'' for none: every personal field is then masked")
     request.add_argument("--uses", required=True, type=_at_least(1), metavar="N")
     request.add_argument("--days", required=True, type=_at_least(1), metavar="N")
     _connection(request)

@@ -78,8 +78,10 @@ class CatalogEntry(Model):
     open: bool = Field(description="grade 1: downloadable by anyone, each download logged")
     latest_version: int | None
     updated_at: datetime | None
-    fields: list[str] = Field(default_factory=list, description="the latest version's field names; bit i of a "
-                              "request's field scope covers fields[i]", examples=[["name", "phone", "visits"]])
+    fields: list[str] = Field(default_factory=list, description="the latest version's field names: a request "
+                              "names those it asks for in the clear", examples=[["name", "phone", "visits"]])
+    schema_hash: str | None = Field(default=None, description="the latest version's schema hash, which a request "
+                                    "names as the schema its fields were chosen from")
     update_interval: int
     catalog: dict[str, Any]
 
@@ -181,7 +183,8 @@ class QueueItemOut(Model):
     grantee: str = Field(examples=[ADDRESS_EXAMPLE])
     waiting_for: Literal["owner", "coordinator"]
     purpose_hash: str
-    field_scope: int
+    fields: list[str] = Field(description="the fields the grant would leave in the clear, by name; all others are "
+                              "masked", examples=[["visits"]])
     actions: int
     duration: int
     max_uses: int
@@ -193,7 +196,7 @@ class GrantOut(Model):
     dataset_id: str
     grantee: str
     status: str = Field(examples=["active"])
-    field_scope: str
+    fields: list[str] = Field(description="the fields left in the clear, by name", examples=[["visits"]])
     actions: int
     duration: int
     max_uses: int

@@ -122,6 +122,11 @@ class DataRegistryClient(ContractClient):
     def version_of_root(self, dataset_id: bytes, content_root: bytes) -> int:
         return int(self._call("versionOfRoot", dataset_id, content_root))
 
+    def use_status(self, dataset_id: bytes) -> tuple[bytes, int, bool]:
+        """Owner department, grade and whether it is frozen, in one call."""
+        owner, grade, frozen = self._call("useStatus", dataset_id)
+        return bytes(owner), int(grade), bool(frozen)
+
     def parents_of(self, dataset_id: bytes) -> list[bytes]:
         return [bytes(p) for p in self._call("parentsOf", dataset_id)]
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ledger import ids
 from ledger.clients import GrantStatus, IssueStatus
 from node.models import ChainEventRow, Dataset, Grant, Lineage, QualityIssue, Use
+from node.outbox import enqueue
 
 Projector = Callable[[Session, ChainEventRow], None]
 
@@ -65,6 +66,16 @@ def _used(session: Session, row: ChainEventRow) -> None:
         grant.uses = max(grant.uses, int(row.args["sequence"]))
 
 
+def _consumer_removed(session: Session, row: ChainEventRow) -> None:
+    """A consumer removed by its sponsor keeps no grant: end on chain those it holds on this
+    department's datasets (the contract already refuses their uses)."""
+    open_statuses = [s.name.lower() for s in (GrantStatus.PENDING, GrantStatus.AWAITING_CO_APPROVAL, GrantStatus.ACTIVE)]
+    grants = session.scalars(select(Grant.grant_id).join(Dataset, Dataset.dataset_id == Grant.dataset_id)
+                             .where(Grant.grantee == row.args["consumer"], Grant.status.in_(open_statuses))).all()
+    for grant_id in grants:
+        enqueue(session, key=f"lapse:{grant_id}", kind="lapse", payload={"grant_id": grant_id})
+
+
 def _registered(session: Session, row: ChainEventRow) -> None:
     for parent in row.args.get("parents", []):
         session.merge(Lineage(child_id=row.args["datasetId"], parent_id=parent, block_number=row.block_number))
@@ -103,6 +114,8 @@ PROJECTORS: dict[str, Projector] = {
     "RequestRejected": _set_grant_status(GrantStatus.REJECTED),
     "RequestWithdrawn": _set_grant_status(GrantStatus.WITHDRAWN),
     "GrantRevoked": _set_grant_status(GrantStatus.REVOKED),
+    "GrantLapsed": _set_grant_status(GrantStatus.REVOKED),
+    "ConsumerRemoved": _consumer_removed,
     "UseRecorded": _used,
     "UseRefused": _used,
     "IssueOpened": _issue_opened,

@@ -157,6 +157,8 @@ WRITES: dict[str, WriteKind] = {
         _grant_write("co_approve", "coApprove", applied=_grant_in(GrantStatus.ACTIVE, GrantStatus.REVOKED)),
         _grant_write("reject", "reject", applied=_grant_in(GrantStatus.REJECTED)),
         _grant_write("revoke", "revoke", applied=_grant_in(GrantStatus.REVOKED)),
+        WriteKind("lapse", gas=lambda p: 150_000, call=lambda l, p: _fn(l, "grants", "lapse")(b32(p["grant_id"])),
+                  applied=_grant_in(GrantStatus.REVOKED)),
         WriteKind(
             "freeze", gas=lambda p: 120_000,
             call=lambda l, p: _fn(l, "registry", "freeze" if p["frozen"] else "unfreeze")(

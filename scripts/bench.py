@@ -37,6 +37,7 @@ from typing import Any
 
 from eth_account import Account
 
+from ledger import ids
 from ledger.chain import LocalChain, find_anvil
 from ledger.clients import Action, AnchorKind, Rights, Use
 from ledger.compile import PROJECT_ROOT, compile_contracts
@@ -84,7 +85,7 @@ def bench_anchoring(leaves: int) -> list[Figure]:
     with LocalChain(find_anvil(PROJECT_ROOT), accounts=3) as chain:
         _, ledger, _ = _suite(chain)
         anchoring, _ = timed(lambda: ledger.anchors.anchor(tree.root, leaves, AnchorKind.DELIVERY_RECEIPTS))
-        onchain_ok = ledger.anchors.verify_inclusion(tree.root, items[leaves // 3], unfold(paths[leaves // 3]))
+        onchain_ok = ledger.anchors.verify_inclusion(department_id("bench"), tree.root, items[leaves // 3], unfold(paths[leaves // 3]))
         assert onchain_ok
     total = build + proving + anchoring
     return [
@@ -167,10 +168,12 @@ def bench_uses(batched_uses: int, single_uses: int) -> list[Figure]:
         dataset = hashlib.sha256(b"bench dataset").digest()
         owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
                                         update_interval=0, rights=Rights(department_id("bench")))
-        grant = hashlib.sha256(b"bench grant").digest()
-        consumer.grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, field_scope=1,
-                                       actions=Action.mask(Action.DOWNLOAD), duration=10**8,
+        dataset = ids.dataset_id(department_id("bench"), dataset)
+        key = hashlib.sha256(b"bench grant").digest()
+        consumer.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x00" * 32,
+                                       fields=[], actions=Action.mask(Action.DOWNLOAD), duration=10**8,
                                        max_uses=batched_uses + single_uses + 1)
+        grant = ids.grant_id(consumer.sender.address, key)
         owner.grants.approve(grant)
 
         def use(i: int) -> Use:

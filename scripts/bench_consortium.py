@@ -13,6 +13,7 @@ from pathlib import Path
 
 from web3 import Web3
 
+from ledger import ids
 from ledger.clients import Action, Rights, Use
 from ledger.compile import ContractArtifact
 from ledger.deploy import Ledger, Manifest, department_id
@@ -61,11 +62,14 @@ def bench_consortium(batched_uses: int, single_uses: int) -> list[Figure]:
             receipt = owner.registry.register_dataset(
                 dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1, update_interval=0,
                 rights=Rights(department_id(owner_code)))
+            dataset = ids.dataset_id(department_id(owner_code), dataset)
             _reach(grantee.w3, receipt["blockNumber"])
             grant = hashlib.sha256(b"bench consortium grant").digest()
             receipt = grantee.grants.request_access(
-                grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, field_scope=1,
+                grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x00" * 32, fields=[],
                 actions=Action.mask(Action.DOWNLOAD), duration=10**8, max_uses=batched_uses + single_uses + 1)
+            assert grantee.sender is not None
+            grant = ids.grant_id(grantee.sender.address, grant)
             _reach(owner.w3, receipt["blockNumber"])
             owner.grants.approve(grant)
 

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger import ids
 from ledger.chain import LocalChain, find_anvil
 from ledger.clients import Action, Rights, Use
 from ledger.compile import PROJECT_ROOT
@@ -99,9 +100,11 @@ def trace_chain(uses: int) -> Iterator[TraceChain]:
         dataset = hashlib.sha256(b"bench trace dataset").digest()
         owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
                                         update_interval=0, rights=Rights(department_id(DEPARTMENT)))
-        grant = hashlib.sha256(b"bench trace grant").digest()
-        consumer.grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, field_scope=1,
-                                       actions=Action.mask(Action.DOWNLOAD), duration=10**8, max_uses=uses)
+        dataset = ids.dataset_id(department_id(DEPARTMENT), dataset)
+        key = hashlib.sha256(b"bench trace grant").digest()
+        consumer.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x00" * 32,
+                                       fields=[], actions=Action.mask(Action.DOWNLOAD), duration=10**8, max_uses=uses)
+        grant = ids.grant_id(consumer.sender.address, key)
         owner.grants.approve(grant)
         fill_seconds, _ = timed(lambda: _record_uses(owner, grant, uses))
 

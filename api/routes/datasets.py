@@ -25,6 +25,7 @@ from ledger.clients import AnchorKind
 from ledger.errors import ContractError
 from node import quality, review
 from node.anchoring import add_item
+from node.delivery import checks
 from node.errors import InvalidInput, NotFound, NotPermitted
 from node.export import catalog_to_dcat
 from node.models import Dataset, DatasetVersion, QualityIssue
@@ -72,6 +73,7 @@ def _catalog_entry(dataset: Dataset) -> CatalogEntry:
                         category=dataset.category, grade=dataset.grade, open=dataset.grade == 1,
                         latest_version=latest.number if latest else None,
                         updated_at=latest.created_at if latest else None, fields=latest.schema if latest else [],
+                        schema_hash=latest.schema_hash if latest else None,
                         update_interval=dataset.update_interval, catalog=dataset.catalog)
 
 
@@ -227,6 +229,14 @@ def router(auth: Auth) -> APIRouter:
         if not dataset.versions:
             raise NotFound("version", f"{dataset_id} #latest")
         version = dataset.versions[-1]
+        # Open, unfrozen and ours on chain, not only in SQL; the file still hashes to its root.
+        checks.require_own_dataset(node.ledger, node.settings.department_id, dataset.dataset_id)
+        _, grade, frozen = node.ledger.registry.use_status(bytes.fromhex(dataset.dataset_id[2:]))
+        if grade != 1 or frozen:
+            raise NotPermitted("the public", "download this dataset", "the chain says it is not open, or frozen")
+        checks.require_not_paused(node.ledger)
+        checks.require_anchored_version(node.ledger, version)
+        checks.require_untampered_source(version)
         receipt = hashlib.sha256(f"open {version.content_root} {who.address if who else 'anonymous'} "
                                  f"{secrets.token_hex(16)}".encode()).hexdigest()
         add_item(db, kind=AnchorKind.LIFECYCLE_EVIDENCE, item="0x" + receipt,

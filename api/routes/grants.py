@@ -17,7 +17,9 @@ from api.schemas import (
     Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams, StatementIn, StatementOut,
     UseOut, WriteOut,
 )
+from ledger.clients import Action
 from node import review
+from node.delivery import checks
 from node.delivery.serve import Request as DeliveryRequest
 from node.delivery.serve import deliver
 from node.errors import NotFound, NotPermitted
@@ -124,12 +126,17 @@ def router(auth: Auth) -> APIRouter:
     @api.get("/deliveries/{delivery_id}/content", tags=["consumers"],
              responses={**errors(401, 403, 404), 200: {"content": {"application/octet-stream": {}}}},
              summary="Stream a delivery's bytes: exactly those whose hash was recorded")
-    def content(delivery_id: Id32, db: DB, who: Consumer) -> StreamingResponse:
+    def content(delivery_id: Id32, db: DB, node: Node, who: Consumer) -> StreamingResponse:
         row = db.get(Delivery, delivery_id.lower())
         if row is None:
             raise NotFound("delivery", delivery_id)
         if row.consumer != who.address:
             raise NotPermitted(who.address, "download this delivery", "it was made for another consumer")
+        # The grant is read again now: a copy made before a revocation, a removal or a freeze
+        # does not leave after it.
+        grant = checks.grant_for(node.ledger, row.grant_id, who.address)
+        checks.require_not_paused(node.ledger)
+        checks.require_grant_allows(node.ledger, row.grant_id, grant, Action.DOWNLOAD)
         media = "application/octet-stream" if row.encrypted else {"csv": "text/csv"}.get(row.kind, "application/x-ndjson")
         return StreamingResponse(file_chunks(Path(row.path)), media_type=media,
                                  headers={"X-Provledger-Evidence": row.evidence_hash,

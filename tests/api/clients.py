@@ -15,6 +15,7 @@ from web3 import Web3
 from web3.contract.contract import ContractFunction
 
 from api.auth import siwe_message
+from ledger import ids
 from ledger.clients import Action
 from ledger.deploy import Ledger
 
@@ -54,15 +55,15 @@ def relay(http: httpx.Client, token: str, account: LocalAccount, call: ContractF
 
 
 def request_access(http: httpx.Client, token: str, consumer: Ledger, dataset_id: str, tag: str, *,
-                   field_scope: int = 0, max_uses: int = 10, duration: int = 3600) -> str:
+                   fields: tuple[str, ...] = (), max_uses: int = 10, duration: int = 3600) -> str:
     assert consumer.sender is not None
     grant = hashlib.sha256(f"api grant {tag}".encode()).digest()
     call = consumer.grants.contract.functions.requestAccess(
-        grant, (bytes.fromhex(dataset_id[2:]), hashlib.sha256(tag.encode()).digest(), field_scope,
+        grant, (bytes.fromhex(dataset_id[2:]), hashlib.sha256(tag.encode()).digest(), b"\x00" * 32, sorted(fields),
                 Action.mask(Action.DOWNLOAD), duration, max_uses))
     result = relay(http, token, consumer.sender.account, call)
     assert result["status"] == "success", result
-    return "0x" + grant.hex()
+    return "0x" + ids.grant_id(consumer.sender.address, grant).hex()
 
 
 def wait_for_write(http: httpx.Client, token: str, write_id: int, timeout: float = 60) -> dict[str, Any]:

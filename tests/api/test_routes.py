@@ -112,6 +112,7 @@ def test_every_role_boundary_is_refused_with_the_right_status(site: Site, node: 
     suite.departments[1].registry.register_dataset(theirs, metadata_hash=b"\x01" * 32, category=b"\x02" * 32,
                                                    grade=1, update_interval=0,
                                                    rights=Rights(department_id("health-commission")))
+    theirs = ids.dataset_id(department_id("health-commission"), theirs)
     _error(http.get(f"/datasets/0x{theirs.hex()}", headers=bearer(site.staff)), 403, "forbidden")
     _error(http.post(f"/datasets/0x{theirs.hex()}/freeze", json={"reason": "no"}, headers=bearer(site.staff)),
            403, "forbidden")
@@ -178,11 +179,11 @@ def test_the_story_through_the_routes(site: Site, node: NodeService, suite: Suit
     body = http.get(f"/statements/{issued.json()['statement_id']}", headers=bearer(site.consumers[0])).json()["body"]
     _error(http.get(f"/statements/{issued.json()['statement_id']}", headers=bearer(site.consumers[1])), 403, "forbidden")
     statement_id = bytes.fromhex(body["statement_id"][2:])
-    wait_until(lambda: node.ledger.usage.statement(statement_id)[1])
+    wait_until(lambda: node.ledger.usage.statement(department_id(DEPARTMENTS[0]), statement_id)[1])
     acknowledged = relay(http, site.consumers[0], suite.accounts[7],
                          suite.consumers[0].usage.contract.functions.acknowledgeStatement(chain_terms(body).as_tuple()))
     assert acknowledged["status"] == "success", acknowledged
-    assert node.ledger.usage.statement(statement_id)[1:] == (True, True)
+    assert node.ledger.usage.statement(department_id(DEPARTMENTS[0]), statement_id)[1:] == (True, True)
 
     # The auditor: the trace, verified page by page; PROV; a leaked copy attributed.
     items, after = [], 0

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from web3.types import RPCEndpoint
 
+from ledger import ids
 from ledger.clients import Action, Rights
 from ledger.compile import PROJECT_ROOT, ContractArtifact
 from ledger.deploy import Manifest, department_id
@@ -93,9 +94,12 @@ def test_a_stopped_node_keeps_the_writes_sent_to_it_and_catches_up(
     _together(*(lambda c=c: owners[c].registry.register_dataset(
         datasets[c], metadata_hash=_h("metadata"), category=_h("category"), grade=1, update_interval=0,
         rights=Rights(department_id(c))) for c in owners))
+    datasets = {c: ids.dataset_id(department_id(c), datasets[c]) for c in owners}
     _together(*(lambda c=c: requester.grants.request_access(
-        grants[c], dataset_id=datasets[c], purpose_hash=_h("purpose"), field_scope=1,
+        grants[c], dataset_id=datasets[c], purpose_hash=_h("purpose"), schema_hash=_h("schema"), fields=[],
         actions=Action.mask(Action.QUERY), duration=3600, max_uses=100) for c in owners))
+    assert requester.sender is not None
+    grants = {c: ids.grant_id(requester.sender.address, grants[c]) for c in owners}
     _together(*(lambda c=c: owners[c].grants.approve(grants[c]) for c in owners))
 
     def queue(code: str, label: str, count: int) -> None:

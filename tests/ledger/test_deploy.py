@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger import ids
 from ledger.chain import LocalChain
 from ledger.clients import Action, Rights, Use
 from ledger.compile import ContractArtifact
@@ -56,10 +57,13 @@ def test_events_decode_into_records_across_chunks(suite: Suite, chain: LocalChai
     dataset = b"events-dataset".ljust(32, b"\x00")
     owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
                                     update_interval=3600, rights=Rights(department_id("stats-bureau")))
+    dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
     owner.registry.add_version(dataset, b"\x03" * 32, b"\x04" * 32, 100, 5)
-    grant = b"events-grant".ljust(32, b"\x00")
-    suite.consumers[0].grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x05" * 32, field_scope=1,
-                                             actions=Action.mask(Action.QUERY), duration=3600, max_uses=5)
+    key = b"events-grant".ljust(32, b"\x00")
+    suite.consumers[0].grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x05" * 32, schema_hash=b"\x06" * 32,
+                                             fields=["visits"], actions=Action.mask(Action.QUERY), duration=3600,
+                                             max_uses=5)
+    grant = ids.grant_id(suite.accounts[7].address, key)
     owner.grants.approve(grant)
     owner.usage.record_uses(b"events-batch".ljust(32, b"\x00"),
                             [Use(grant, Action.QUERY, bytes([i]) * 32) for i in range(7)])

@@ -21,6 +21,7 @@ from eth_account.signers.local import LocalAccount
 from prov.model import ProvDocument
 from sqlalchemy import select, update
 
+from ledger import ids
 from ledger.chain import LocalChain
 from ledger.clients import Action, GrantStatus, IssueStatus
 from ledger.deploy import Ledger
@@ -82,9 +83,10 @@ def request(consumer: Ledger, dataset_id: str, tag: str, *, max_uses: int, durat
     grant = hashlib.sha256(f"grant {tag} {dataset_id}".encode()).digest()
     consumer.grants.request_access(grant, dataset_id=bytes.fromhex(dataset_id[2:]),
                                    purpose_hash=hashlib.sha256(f"purpose {tag}".encode()).digest(),
-                                   field_scope=1 << FIELDS.index("visits"), actions=Action.mask(Action.DOWNLOAD),
+                                   schema_hash=b"\x00" * 32, fields=["visits"], actions=Action.mask(Action.DOWNLOAD),
                                    duration=duration, max_uses=max_uses)
-    return "0x" + grant.hex()
+    assert consumer.sender is not None
+    return "0x" + ids.grant_id(consumer.sender.address, grant).hex()
 
 
 @pytest.fixture()
@@ -203,7 +205,7 @@ def test_the_whole_story(nodes: tuple[NodeService, NodeService], suite: Suite, t
     with owner.sessions() as session:
         report = quality.check_version(session, v1.id)
         assert not report.passed
-        issue_id = quality.open_issue(session, report)
+        issue_id = quality.open_issue(session, report, opener=owner.sender.address)
         session.commit()
     owner.settle()
     issue = bytes.fromhex(issue_id[2:])
@@ -232,7 +234,8 @@ def test_the_whole_story(nodes: tuple[NodeService, NodeService], suite: Suite, t
     tampered["lines"][0]["uses"], tampered["lines"][0]["amount"], tampered["amount"] = 2, "10", "10"
     assert not acknowledge_as_consumer(consumer, tampered).ok
     assert acknowledge_as_consumer(consumer, statement.body).ok
-    assert owner.ledger.usage.statement(bytes.fromhex(statement.statement_id[2:]))[1:] == (True, True)
+    assert owner.ledger.usage.statement(department_id(department), bytes.fromhex(statement.statement_id[2:]))[1:] == (
+        True, True)
     owner.settle()
 
     # -- the trace, paged, every item verified against the chain, exported as PROV

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ledger import ids
 from ledger.chain import LocalChain
 from ledger.clients import Action, AnchorKind, Rights, Use
 from ledger.deploy import department_id
@@ -50,9 +51,11 @@ def test_index_matches_the_chain_after_a_reorg(chain: LocalChain, suite: Suite, 
     dataset = hashlib.sha256(b"reorg dataset " + run).digest()
     owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
                                     update_interval=60, rights=Rights(department_id("stats-bureau")))
-    grant = hashlib.sha256(b"reorg grant " + run).digest()
-    consumer.grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, field_scope=1,
-                                   actions=Action.mask(Action.QUERY), duration=3600, max_uses=50)
+    dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
+    key = hashlib.sha256(b"reorg grant " + run).digest()
+    consumer.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x04" * 32,
+                                   fields=["a"], actions=Action.mask(Action.QUERY), duration=3600, max_uses=50)
+    grant = ids.grant_id(suite.accounts[7].address, key)
     owner.grants.approve(grant)
     indexer = Indexer(sessions, owner, confirmations=1, chunk=7)
     indexer.catch_up()

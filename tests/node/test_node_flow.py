@@ -117,7 +117,7 @@ def test_one_changed_proof_node_is_reported_by_position(service: NodeService) ->
         session.commit()
         report = verify_anchor_item(session, service.ledger, ids[4])
         assert len(report.problems) == 1 and report.problems[0].endswith("(proof node 2 was changed)")
-        assert service.ledger.anchors.verify_inclusion(bytes.fromhex(batch.root[2:]), bytes.fromhex(victim.item[2:]),
+        assert service.ledger.anchors.verify_inclusion(service.department, bytes.fromhex(batch.root[2:]), bytes.fromhex(victim.item[2:]),
                                                        [victim.proof[i:i + 32] for i in range(0, len(victim.proof), 32)]) is False
 
 

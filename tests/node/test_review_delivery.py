@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger import ids
 from ledger.clients import Action, GrantStatus
 from ledger.deploy import Ledger
 from node import review
@@ -50,8 +51,10 @@ def _dataset(service: NodeService, tmp_path: Path, code: str) -> str:
 def _request(consumer: Ledger, dataset_id: str, tag: str) -> str:
     grant = hashlib.sha256(tag.encode()).digest()
     consumer.grants.request_access(grant, dataset_id=bytes.fromhex(dataset_id[2:]), purpose_hash=b"\x01" * 32,
-                                   field_scope=0, actions=Action.mask(Action.DOWNLOAD), duration=3600, max_uses=10)
-    return "0x" + grant.hex()
+                                   schema_hash=b"\x00" * 32, fields=[], actions=Action.mask(Action.DOWNLOAD),
+                                   duration=3600, max_uses=10)
+    assert consumer.sender is not None
+    return "0x" + ids.grant_id(consumer.sender.address, grant).hex()
 
 
 def _deliver(service: NodeService, grant_id: str, consumer: Ledger) -> Path:

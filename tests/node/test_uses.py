@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from ledger import ids
 from ledger.clients import Action, Rights
 from ledger.deploy import department_id
 from node.errors import InvalidInput
@@ -39,8 +40,10 @@ def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, sui
     dataset, grant = hashlib.sha256(f"uses dataset {tag}".encode()).digest(), hashlib.sha256(f"uses grant {tag}".encode()).digest()
     owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
                                     update_interval=0, rights=Rights(department_id("stats-bureau")))
-    consumer.grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, field_scope=1,
-                                   actions=Action.mask(Action.DOWNLOAD), duration=3600, max_uses=230)
+    dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
+    consumer.grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x04" * 32,
+                                   fields=[], actions=Action.mask(Action.DOWNLOAD), duration=3600, max_uses=230)
+    grant = ids.grant_id(suite.accounts[7].address, grant)
     owner.grants.approve(grant)
     requests = [UseRequest(_h(f"{tag} use {i}"), "0x" + grant.hex(), Action.DOWNLOAD, _h(f"{tag} bytes {i}"))
                 for i in range(250)]

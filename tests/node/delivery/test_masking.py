@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.delivery.masking import FieldClass, MaskPlan, mask_csv, mask_jsonl, mask_value, scope_fields
+from node.delivery.masking import FieldClass, MaskPlan, mask_csv, mask_jsonl, mask_value
 from node.errors import InvalidInput
 
 C = FieldClass
@@ -235,31 +235,17 @@ def test_jsonl_lines_that_are_not_objects_are_refused(line: bytes, reason: str) 
         _jsonl(line)
 
 
-# ---------------------------------------------------------------- grant scopes
-
-SCHEMA = ["name", "id", "mobile", "address"]
+# ---------------------------------------------------------------- grant fields, by name
 
 
-@pytest.mark.parametrize(
-    ("scope", "fields"),
-    [
-        (0, set()),
-        (0b0101, {"name", "mobile"}),
-        (0b1010, {"id", "address"}),
-        (1 << 4 | 1 << 200, set()),
-        ((1 << 256) - 1, set(SCHEMA)),
-    ],
-)
-def test_scope_bit_i_covers_schema_field_i(scope: int, fields: set[str]) -> None:
-    assert scope_fields(scope, SCHEMA) == fields
-
-
-@pytest.mark.parametrize("scope", [-1, 1 << 256])
-def test_a_scope_outside_uint256_is_refused(scope: int) -> None:
-    with pytest.raises(InvalidInput, match="uint256"):
-        scope_fields(scope, SCHEMA)
-
-
-def test_scope_and_plan_together_mask_what_the_grant_leaves_out() -> None:
-    plan = MaskPlan({"name": C.NAME, "id": C.ID_NUMBER, "mobile": C.MOBILE}, scope_fields(0b0010, SCHEMA))
+def test_a_plan_masks_every_classed_field_the_grant_does_not_name() -> None:
+    plan = MaskPlan({"name": C.NAME, "id": C.ID_NUMBER, "mobile": C.MOBILE}, {"id", "visits"})
     assert plan.masked() == {"name": C.NAME, "mobile": C.MOBILE}
+
+
+def test_a_plan_reads_fields_by_name_whatever_the_column_order() -> None:
+    plan = MaskPlan({"id": C.ID_NUMBER}, set())
+    for header in (["id", "name"], ["name", "id"]):
+        out = io.BytesIO()
+        mask_csv([(",".join(header) + "\n" + ("110101199003071234,a\n" if header[0] == "id" else "a,110101199003071234\n")).encode()], out, plan)
+        assert b"110101199003071234" not in out.getvalue()
