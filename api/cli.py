@@ -56,7 +56,7 @@ from api.auth import siwe_message
 from ledger import ids
 from ledger.clients import Action
 from ledger.compile import PROJECT_ROOT, load_artifact
-from ledger.hashing import content_root
+from ledger.hashing import content_root, delivery_evidence
 from node.delivery.crypto import decrypt_stream, public_key_of
 from node.delivery.masking import FieldClass
 from node.errors import DecryptionFailed, InvalidInput
@@ -371,8 +371,9 @@ def use_grant(api: Api, account: LocalAccount, grant_id: str, dst: BinaryIO, *, 
     delivery: dict[str, Any] = api.call("POST", f"/grants/{grant_id}/deliveries", json=body)
     with tempfile.TemporaryFile() as raw:
         received = api.download(delivery["download"], raw, total=delivery["size"], desc="downloading")
-        if received != delivery["evidence_hash"]:
-            raise CliError(f"the bytes received hash to {received}, not to the {delivery['evidence_hash']} recorded")
+        evidence = "0x" + delivery_evidence(bytes.fromhex(delivery["delivery_id"][2:]), bytes.fromhex(received[2:])).hex()
+        if evidence != delivery["evidence_hash"]:
+            raise CliError(f"the bytes received give the evidence {evidence}, not the {delivery['evidence_hash']} recorded")
         raw.seek(0)
         if delivery["encrypted"]:
             try:

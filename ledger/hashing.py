@@ -109,3 +109,10 @@ def content_root(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, observe: Obse
         raise ValueError(f"directory {path} holds no files")
     root = MerkleTree.from_items(directory_item(f) for f in files).root
     return ContentRoot(root=root, size=sum(f.size for f in files), files=files)
+
+
+def delivery_evidence(delivery_id: bytes, delivered_sha256: bytes) -> bytes:
+    """A delivery's evidence hash, recorded on chain as its use: over the delivery's own random
+    id and the SHA-256 of exactly the bytes delivered, so no two deliveries share one even when
+    their bytes are alike, and the receiver checks what it got against the chain."""
+    return hashlib.sha256(b"provledger delivery/" + delivery_id + delivered_sha256).digest()

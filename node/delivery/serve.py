@@ -34,6 +34,7 @@ from web3 import Web3
 
 from ledger.clients import Action, AnchorKind, Refusal
 from ledger.deploy import Ledger
+from ledger.hashing import delivery_evidence
 from node.anchoring import add_item
 from node.delivery import checks
 from node.delivery.crypto import encrypt_stream
@@ -97,12 +98,6 @@ def _record_attempt(session: Session, grant_id: str, consumer: str) -> None:
     evidence = "0x" + hashlib.sha256(b"provledger refused delivery/" + consumer.encode() + attempt).hexdigest()
     queue_uses(session, [UseRequest("0x" + attempt.hex(), grant_id, Action.DOWNLOAD, evidence)])
     session.commit()
-
-
-def evidence_of(delivery_id: bytes, delivered_sha256: bytes) -> str:
-    """A delivery's evidence hash: over its own random id and the hash of exactly the bytes
-    delivered, so no two deliveries share one even when their bytes are alike."""
-    return "0x" + hashlib.sha256(b"provledger delivery/" + delivery_id + delivered_sha256).hexdigest()
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -191,7 +186,7 @@ def _write(session: Session, out_dir: Path, key: bytes, request: Request, *, sou
             encrypt_stream(src, dst, request.encrypt_to)
         plain.unlink()
     delivered = bytes.fromhex(_sha256_of(path)[2:]) if request.encrypt_to is not None else stats.sha256
-    evidence = evidence_of(delivery_id, delivered)
+    evidence = "0x" + delivery_evidence(delivery_id, delivered).hex()
     [entry] = queue_uses(session, [UseRequest("0x" + delivery_id.hex(), grant_id, Action.DOWNLOAD, evidence)])
     row = Delivery(
         delivery_id="0x" + delivery_id.hex(), grant_id=grant_id, dataset_id=dataset.dataset_id, version_id=version.id,

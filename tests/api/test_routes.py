@@ -19,6 +19,7 @@ from api.auth import create_staff
 from ledger.chain import free_port
 from ledger.clients import GrantStatus, Rights
 from ledger.deploy import department_id
+from ledger.hashing import delivery_evidence
 from node.delivery.crypto import decrypt_stream, public_key_of
 from node.service import NodeService
 from node.settlement import chain_terms
@@ -142,7 +143,8 @@ def test_the_story_through_the_routes(site: Site, node: NodeService, suite: Suit
                      headers=bearer(site.consumers[0]))
     assert made.status_code == 201 and made.json()["encrypted"], made.text
     sealed = http.get(made.json()["download"], headers=bearer(site.consumers[0]))
-    assert hashlib.sha256(sealed.content).hexdigest() == made.json()["evidence_hash"][2:]
+    assert "0x" + delivery_evidence(bytes.fromhex(made.json()["delivery_id"][2:]),
+                                    hashlib.sha256(sealed.content).digest()).hex() == made.json()["evidence_hash"]
     opened = io.BytesIO()
     decrypt_stream(io.BytesIO(sealed.content), opened, consumer_key)
     rows = list(csv.reader(io.StringIO(opened.getvalue().decode())))
