@@ -113,7 +113,7 @@ class QueueRow:
     item: review.QueueItem
     name: str | None
     clear_fields: list[str]
-    """Fields the grant would deliver unmasked (its scope's bits over the latest schema)."""
+    """Fields the grant would deliver unmasked, by the names it was requested with."""
     actions: list[str]
     queued: OutboxEntry | None
     """A decision on it already sent to the chain."""
