@@ -137,8 +137,8 @@ class Grant:
     price_per_use: int
     dataset_id: bytes
     purpose_hash: bytes
-    schema_hash: bytes
     fields_hash: bytes
+    schema_hash: bytes
 
 
 @dataclass(frozen=True)
