@@ -69,6 +69,9 @@ class ConsortiumClient(ContractClient):
     def department(self, department_id: bytes) -> Department:
         return Department(*self._call("department", department_id))
 
+    def service_accounts(self, department_id: bytes) -> list[str]:
+        return [str(a) for a in self._call("serviceAccounts", department_id)]
+
     def members(self) -> list[bytes]:
         return [bytes(m) for m in self._call("members")]
 
