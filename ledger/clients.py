@@ -208,9 +208,11 @@ class ContractClient:
     def address(self) -> str:
         return str(self.contract.address)
 
-    def _call(self, function: str, *args: Any) -> Any:
+    def _call(self, function: str, *args: Any, block: int | None = None) -> Any:
+        """The view's answer at ``block`` (the latest when None)."""
         try:
-            return self.contract.get_function_by_name(function)(*args).call()
+            return self.contract.get_function_by_name(function)(*args).call(
+                block_identifier=block if block is not None else "latest")
         except Web3Exception as err:
             raise self.errors.from_web3(err) from err
 

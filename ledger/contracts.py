@@ -191,12 +191,12 @@ class UsageLogClient(ContractClient):
         statement_hash, owner, consumer = self._call("statement", owner_department, statement_id)
         return bytes(statement_hash), bool(owner), bool(consumer)
 
-    def uses_of(self, grant_id: bytes) -> int:
-        return int(self._call("usesOf", grant_id))
+    def uses_of(self, grant_id: bytes, *, block: int | None = None) -> int:
+        return int(self._call("usesOf", grant_id, block=block))
 
-    def id_used(self, actor: str, use_or_batch_id: bytes) -> bool:
+    def id_used(self, actor: str, use_or_batch_id: bytes, *, block: int | None = None) -> bool:
         """Whether ``actor`` recorded a use or batch under this id (ids are kept per actor)."""
-        return bool(self._call("idUsed", actor, use_or_batch_id))
+        return bool(self._call("idUsed", actor, use_or_batch_id, block=block))
 
 
 class AnchorRegistryClient(ContractClient):

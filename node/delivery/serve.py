@@ -86,11 +86,10 @@ def uses_spent(session: Session, ledger: Ledger, grant_id: str) -> int:
         .where(Delivery.grant_id == grant_id, OutboxEntry.status != CONFIRMED)
     ).all()
     block = ledger.w3.eth.block_number
-    usage = ledger.usage.contract.functions
-    me = ledger.sender.address if ledger.sender is not None else None
-    pending = sum(not usage.idUsed(me, bytes.fromhex(e.payload["batch_id"][2:])).call(block_identifier=block)
-                  for e in entries)
-    return int(usage.usesOf(bytes.fromhex(grant_id[2:])).call(block_identifier=block)) + pending
+    assert ledger.sender is not None, "a node delivers with its own account"
+    me = ledger.sender.address
+    pending = sum(not ledger.usage.id_used(me, bytes.fromhex(e.payload["batch_id"][2:]), block=block) for e in entries)
+    return ledger.usage.uses_of(bytes.fromhex(grant_id[2:]), block=block) + pending
 
 
 def _record_attempt(session: Session, grant_id: str, consumer: str) -> None:
