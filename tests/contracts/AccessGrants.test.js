@@ -4,7 +4,7 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, datasetInput, requestInput, id, hash, GrantStatus } = require("./fixture");
+const { deploySuite, addServiceAccount, datasetInput, requestInput, id, hash, GrantStatus } = require("./fixture");
 
 const REASON = hash("reason");
 const PRICE = 250n;
@@ -162,7 +162,7 @@ describe("AccessGrants", function () {
 
     it("lets any service account of the owner department approve", async function () {
       const { grants, consortium, deptA, spare, pending, datasets } = this;
-      await consortium.connect(deptA).addServiceAccount(spare.address);
+      await addServiceAccount(consortium, deptA, spare);
       await expect(grants.connect(spare).approve(pending, REASON, 0))
         .to.emit(grants, "RequestApproved")
         .withArgs(pending, datasets[1], spare.address, REASON, 0, false);

@@ -5,7 +5,7 @@ const path = require("path");
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, hash, AnchorKind, DEPT_A, DEPT_B } = require("./fixture");
+const { deploySuite, addServiceAccount, hash, AnchorKind, DEPT_A, DEPT_B } = require("./fixture");
 
 // ------------------------------------------------------------------ test-only reference tree
 // Deliberately naive: it keeps every level and reads proofs off them. Its output has the shape
@@ -93,7 +93,7 @@ describe("AnchorRegistry", function () {
 
     it("refuses a service account after its department removed it", async function () {
       const { anchors, consortium, deptA, spare } = this;
-      await consortium.connect(deptA).addServiceAccount(spare.address);
+      await addServiceAccount(consortium, deptA, spare);
       await consortium.connect(deptA).removeServiceAccount(spare.address);
       await expect(anchors.connect(spare).anchor(ROOT, 1, AnchorKind.DatasetVersions))
         .to.be.revertedWithCustomError(anchors, "ConsortiumNotADepartment")

@@ -1,7 +1,7 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, datasetInput, id, hash, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
+const { deploySuite, addServiceAccount, datasetInput, id, hash, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
 
 const CENSUS = id("census-2026");
 const HEALTH = id("health-stats");
@@ -164,7 +164,7 @@ describe("DataRegistry", function () {
     });
 
     it("accepts a version from any service account of the owner department", async function () {
-      await this.consortium.connect(this.deptA).addServiceAccount(this.extra.address);
+      await addServiceAccount(this.consortium, this.deptA, this.extra);
       await expect(this.registry.connect(this.extra).addVersion(CENSUS, hash("root v1"), hash("s"), 1, 1))
         .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("root v1"), hash("s"), 1, 1, this.extra.address);
     });

@@ -4,7 +4,7 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, datasetInput, id, hash, IssueStatus, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
+const { deploySuite, addServiceAccount, datasetInput, id, hash, IssueStatus, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
 
 const CENSUS = id("census-2026");
 const REPORT = hash("report");
@@ -53,7 +53,7 @@ describe("QualityBoard review rights", function () {
   describe("of an issue opened by a department", function () {
     it("lets any current service account of the department return, reopen and close it", async function () {
       const { quality, consortium, deptA, deptB, extra } = this;
-      await consortium.connect(deptB).addServiceAccount(extra.address);
+      await addServiceAccount(consortium, deptB, extra);
       await expectReturnedBy(quality, extra, BY_DEPARTMENT);
       await quality.connect(deptA).submitRepair(BY_DEPARTMENT, 2, NOTE);
       await expect(quality.connect(extra).reopen(BY_DEPARTMENT, NOTE))
@@ -68,7 +68,7 @@ describe("QualityBoard review rights", function () {
 
     it("refuses the opener once it no longer serves the department, and lets the department's other account review", async function () {
       const { quality, consortium, deptB, extra } = this;
-      await consortium.connect(deptB).addServiceAccount(extra.address);
+      await addServiceAccount(consortium, deptB, extra);
       await consortium.connect(extra).removeServiceAccount(deptB.address);
       await expectNotReviewer(quality, deptB, BY_DEPARTMENT);
       await expectReturnedBy(quality, extra, BY_DEPARTMENT);
@@ -76,9 +76,9 @@ describe("QualityBoard review rights", function () {
 
     it("refuses the opener once it serves another department", async function () {
       const { quality, consortium, deptB, deptC, extra } = this;
-      await consortium.connect(deptB).addServiceAccount(extra.address);
+      await addServiceAccount(consortium, deptB, extra);
       await consortium.connect(extra).removeServiceAccount(deptB.address);
-      await consortium.connect(deptC).addServiceAccount(deptB.address);
+      await addServiceAccount(consortium, deptC, deptB);
       await expectNotReviewer(quality, deptB, BY_DEPARTMENT);
     });
 
@@ -101,7 +101,7 @@ describe("QualityBoard review rights", function () {
       await consortium.grantRole(roles.auditor, deptC.address);
       await quality.connect(deptC).openIssue(NEW_ISSUE, CENSUS, 1, REPORT);
       expect((await quality.issue(NEW_ISSUE)).openerDepartment).to.equal(DEPT_C);
-      await consortium.connect(deptC).addServiceAccount(extra.address);
+      await addServiceAccount(consortium, deptC, extra);
       await consortium.connect(deptC).removeServiceAccount(deptC.address);
       await expectNotReviewer(quality, deptC, NEW_ISSUE);
       await expectReturnedBy(quality, extra, NEW_ISSUE);
@@ -125,7 +125,7 @@ describe("QualityBoard review rights", function () {
     it("refuses the opener once it renounced the auditor role, even if it now serves a department", async function () {
       const { quality, consortium, deptA, auditor, roles } = this;
       await consortium.connect(auditor).renounceRole(roles.auditor, auditor.address);
-      await consortium.connect(deptA).addServiceAccount(auditor.address);
+      await addServiceAccount(consortium, deptA, auditor);
       await expectNotReviewer(quality, auditor, BY_AUDITOR);
     });
   });

@@ -5,7 +5,7 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, datasetInput, id, hash, IssueStatus, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
+const { deploySuite, addServiceAccount, datasetInput, id, hash, IssueStatus, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
 
 const CENSUS = id("census-2026");
 const REPORT = hash("report: 3% of ID numbers malformed");
@@ -185,7 +185,7 @@ describe("QualityBoard", function () {
 
     it("accepts the repair from any service account of the source department", async function () {
       const { quality, consortium, deptA, spare } = this;
-      await consortium.connect(deptA).addServiceAccount(spare.address);
+      await addServiceAccount(consortium, deptA, spare);
       await expect(quality.connect(spare).submitRepair(RETURNED, 2, NOTE))
         .to.emit(quality, "IssueRepaired")
         .withArgs(RETURNED, CENSUS, DEPT_A, spare.address, 2, NOTE);

@@ -3,11 +3,11 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, id, hash, DEPT_A } = require("./fixture");
+const { deploySuite, addServiceAccount, id, hash, DEPT_A } = require("./fixture");
 
 async function deployWithSecondServiceAccount() {
   const s = await deploySuite();
-  await s.consortium.connect(s.deptA).addServiceAccount(s.spare.address);
+  await addServiceAccount(s.consortium, s.deptA, s.spare);
   return s;
 }
 

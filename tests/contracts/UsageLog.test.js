@@ -3,7 +3,7 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployWithGrant, datasetInput, requestInput, id, hash, actionBits, Action, Refusal } = require("./fixture");
+const { deployWithGrant, addServiceAccount, datasetInput, requestInput, id, hash, actionBits, Action, Refusal } = require("./fixture");
 const { shouldCheckEachUseAgainstItsGrant, singleUse, batchOfOne, use, freshId, REASON } = require("./UsageLog.behavior");
 
 const QUOTA = 3;
@@ -14,7 +14,7 @@ const EVERY_ACTION = actionBits(...Object.values(Action));
 // pending request, and a grade-3 grant the owner approved that awaits the coordinator.
 async function deployForUsage() {
   const s = await deployWithGrant();
-  await s.consortium.connect(s.deptA).addServiceAccount(s.spare.address);
+  await addServiceAccount(s.consortium, s.deptA, s.spare);
 
   const fullGrant = id("grant-full");
   await s.grants.connect(s.consumer).requestAccess(fullGrant, requestInput(s.datasetId, { actions: EVERY_ACTION, maxUses: QUOTA }));

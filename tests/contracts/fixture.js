@@ -66,6 +66,13 @@ function requestInput(datasetId, { actions = actionBits(Action.Query, Action.Dow
   return { datasetId, purposeHash: hash("purpose: public health research"), fieldScope, actions, duration, maxUses };
 }
 
+// How a service account joins: its department offers, then the account itself accepts.
+async function addServiceAccount(consortium, department, account) {
+  const departmentId = await consortium.departmentOf(department.address);
+  await consortium.connect(department).offerServiceAccount(account.address);
+  return consortium.connect(account).acceptServiceAccount(departmentId);
+}
+
 // A suite with one dataset owned by DEPT_A (grade 1, one version) and an active grant to `consumer`.
 async function deployWithGrant() {
   const s = await deploySuite();
@@ -79,7 +86,7 @@ async function deployWithGrant() {
 }
 
 module.exports = {
-  deploySuite, deployWithGrant, datasetInput, requestInput, id, hash, actionBits,
+  deploySuite, deployWithGrant, datasetInput, requestInput, addServiceAccount, id, hash, actionBits,
   Action, GrantStatus, Refusal, ProposalKind, ProposalStatus, IssueStatus, AnchorKind,
   DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD, DAY,
 };
