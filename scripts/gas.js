@@ -43,16 +43,16 @@ async function main() {
   await measure("Consortium.execute (admit)", consortium.connect(deptA).execute(f.id("p1")));
   await measure("Consortium.registerConsumer", consortium.connect(deptA).registerConsumer(s.signers[13].address, f.hash("p")));
 
-  const datasetId = f.id("census-2026");
-  await measure("DataRegistry.registerDataset", registry.connect(deptA).registerDataset(datasetId, f.datasetInput()));
+  const datasetId = f.datasetIdOf(f.DEPT_A, f.id("census-2026"));
+  await measure("DataRegistry.registerDataset", registry.connect(deptA).registerDataset(f.id("census-2026"), f.datasetInput()));
   await measure("DataRegistry.addVersion", registry.connect(deptA).addVersion(datasetId, f.hash("root v1"), f.hash("schema"), 1 << 30, 1_000_000));
   await measure("DataRegistry.freeze", registry.connect(deptA).freeze(datasetId, f.hash("incident")));
   await measure("DataRegistry.unfreeze", registry.connect(deptA).unfreeze(datasetId, f.hash("resolved")));
 
   await measure("AccessGrants.requestAccess", grants.connect(consumer).requestAccess(f.id("g"), f.requestInput(datasetId)));
   await measure("AccessGrants.approve (grade 1)", grants.connect(deptA).approve(f.id("g"), f.hash("ok"), 5));
-  const sensitive = f.id("medical-records");
-  await registry.connect(deptA).registerDataset(sensitive, f.datasetInput({ grade: 3 }));
+  const sensitive = f.datasetIdOf(f.DEPT_A, f.id("medical-records"));
+  await registry.connect(deptA).registerDataset(f.id("medical-records"), f.datasetInput({ grade: 3 }));
   await grants.connect(consumer).requestAccess(f.id("g3"), f.requestInput(sensitive));
   await measure("AccessGrants.approve (grade 3)", grants.connect(deptA).approve(f.id("g3"), f.hash("ok"), 0));
   await measure("AccessGrants.coApprove", grants.connect(coordinator).coApprove(f.id("g3"), f.hash("ok")));

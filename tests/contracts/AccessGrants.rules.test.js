@@ -2,15 +2,15 @@
 // durations, and no new grant for a consumer its sponsor has removed.
 const { expect } = require("chai");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, datasetInput, requestInput, id, hash, actionBits, Action, DAY } = require("./fixture");
+const { deploySuite, datasetInput, requestInput, datasetIdOf, id, hash, actionBits, Action, DAY, DEPT_A } = require("./fixture");
 
-const DATASET = id("rules-dataset");
-const SENSITIVE = id("rules-sensitive");
+const DATASET = datasetIdOf(DEPT_A, id("rules-dataset"));
+const SENSITIVE = datasetIdOf(DEPT_A, id("rules-sensitive"));
 
 async function withDatasets() {
   const s = await deploySuite();
-  await s.registry.connect(s.deptA).registerDataset(DATASET, datasetInput());
-  await s.registry.connect(s.deptA).registerDataset(SENSITIVE, datasetInput({ grade: 4 }));
+  await s.registry.connect(s.deptA).registerDataset(id("rules-dataset"), datasetInput());
+  await s.registry.connect(s.deptA).registerDataset(id("rules-sensitive"), datasetInput({ grade: 4 }));
   return s;
 }
 

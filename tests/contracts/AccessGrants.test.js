@@ -4,7 +4,7 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, addServiceAccount, datasetInput, requestInput, id, hash, GrantStatus } = require("./fixture");
+const { deploySuite, addServiceAccount, datasetInput, requestInput, datasetIdOf, id, hash, GrantStatus, DEPT_A } = require("./fixture");
 
 const REASON = hash("reason");
 const PRICE = 250n;
@@ -15,8 +15,8 @@ async function deployWithRequests() {
   const s = await deploySuite();
   const datasets = {};
   for (const grade of [1, 2, 3, 4]) {
-    datasets[grade] = id(`grade-${grade}`);
-    await s.registry.connect(s.deptA).registerDataset(datasets[grade], datasetInput({ grade }));
+    datasets[grade] = datasetIdOf(DEPT_A, id(`grade-${grade}`));
+    await s.registry.connect(s.deptA).registerDataset(id(`grade-${grade}`), datasetInput({ grade }));
   }
   const [pending, awaiting, active] = [id("pending"), id("awaiting"), id("active")];
   await s.grants.connect(s.consumer).requestAccess(pending, requestInput(datasets[1]));
@@ -112,7 +112,7 @@ describe("AccessGrants", function () {
 
     it("refuses a request for an unknown dataset with the registry's error", async function () {
       const { grants, registry, consumer, grantId } = this;
-      const unknown = id("no-such-dataset");
+      const unknown = datasetIdOf(DEPT_A, id("no-such-dataset"));
       await expect(grants.connect(consumer).requestAccess(grantId, requestInput(unknown)))
         .to.be.revertedWithCustomError(registry, "RegistryUnknownDataset")
         .withArgs(unknown);

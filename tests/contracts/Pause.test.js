@@ -2,11 +2,11 @@
 // refuses to run while the coordinator has paused it, and runs again once unpaused.
 const { expect } = require("chai");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployWithGrant, datasetInput, requestInput, id, hash, Action, AnchorKind, DEPT_A } = require("./fixture");
+const { deployWithGrant, datasetInput, requestInput, datasetIdOf, id, hash, Action, AnchorKind, DEPT_A } = require("./fixture");
 const { shouldRefuseWhilePaused } = require("./pause.behavior");
 
 const NOTE = hash("note");
-const [FROZEN, SENSITIVE] = [id("frozen"), id("grade-3")];
+const [FROZEN, SENSITIVE] = [datasetIdOf(DEPT_A, id("frozen")), datasetIdOf(DEPT_A, id("grade-3"))];
 const [PENDING, AWAITING] = [id("pending"), id("awaiting")];
 const [OPEN_ISSUE, RETURNED_ISSUE, REPAIRED_ISSUE] = [id("issue-open"), id("issue-returned"), id("issue-repaired")];
 
@@ -28,9 +28,9 @@ async function deployEveryState() {
   const s = await deployWithGrant();
   const { registry, grants, usage, quality, deptA, consumer, coordinator, datasetId } = s;
   await registry.connect(deptA).addVersion(datasetId, hash("root v2"), hash("schema v1"), 2048, 20);
-  await registry.connect(deptA).registerDataset(FROZEN, datasetInput());
+  await registry.connect(deptA).registerDataset(id("frozen"), datasetInput());
   await registry.connect(deptA).freeze(FROZEN, NOTE);
-  await registry.connect(deptA).registerDataset(SENSITIVE, datasetInput({ grade: 3 }));
+  await registry.connect(deptA).registerDataset(id("grade-3"), datasetInput({ grade: 3 }));
   await grants.connect(consumer).requestAccess(PENDING, requestInput(datasetId));
   await grants.connect(consumer).requestAccess(AWAITING, requestInput(SENSITIVE));
   await grants.connect(deptA).approve(AWAITING, NOTE, 0);

@@ -4,9 +4,9 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, addServiceAccount, datasetInput, id, hash, IssueStatus, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
+const { deploySuite, addServiceAccount, datasetInput, datasetIdOf, id, hash, IssueStatus, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
 
-const CENSUS = id("census-2026");
+const CENSUS = datasetIdOf(DEPT_A, id("census-2026"));
 const REPORT = hash("report");
 const NOTE = hash("note");
 const [BY_DEPARTMENT, BY_AUDITOR, BY_COORDINATOR] = [id("issue-by-department"), id("issue-by-auditor"), id("issue-by-coordinator")];
@@ -17,7 +17,7 @@ const NEW_ISSUE = id("issue-new");
 async function deployWithOpenIssues() {
   const s = await deploySuite();
   const { registry, quality, deptA, deptB, auditor, coordinator } = s;
-  await registry.connect(deptA).registerDataset(CENSUS, datasetInput());
+  await registry.connect(deptA).registerDataset(id("census-2026"), datasetInput());
   for (const v of [1, 2, 3]) await registry.connect(deptA).addVersion(CENSUS, hash(`root v${v}`), hash("schema"), 1024, 10);
   await quality.connect(deptB).openIssue(BY_DEPARTMENT, CENSUS, 1, REPORT);
   await quality.connect(auditor).openIssue(BY_AUDITOR, CENSUS, 1, REPORT);

@@ -5,9 +5,9 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, addServiceAccount, datasetInput, id, hash, IssueStatus, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
+const { deploySuite, addServiceAccount, datasetInput, datasetIdOf, id, hash, IssueStatus, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
 
-const CENSUS = id("census-2026");
+const CENSUS = datasetIdOf(DEPT_A, id("census-2026"));
 const REPORT = hash("report: 3% of ID numbers malformed");
 const NOTE = hash("note");
 const [OPEN, RETURNED, REPAIRED, CLOSED] = [id("issue-open"), id("issue-returned"), id("issue-repaired"), id("issue-closed")];
@@ -19,7 +19,7 @@ const NEW_ISSUE = id("issue-new");
 async function deployWithIssues() {
   const s = await deploySuite();
   const { registry, quality, deptA, deptB, deptC, auditor, coordinator } = s;
-  await registry.connect(deptA).registerDataset(CENSUS, datasetInput());
+  await registry.connect(deptA).registerDataset(id("census-2026"), datasetInput());
   await registry.connect(deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1024, 10);
   await registry.connect(deptA).addVersion(CENSUS, hash("root v2"), hash("schema"), 1024, 10);
   await quality.connect(auditor).openIssue(OPEN, CENSUS, 1, REPORT);
@@ -90,8 +90,8 @@ describe("QualityBoard", function () {
 
     it("names as source department the owner of the dataset, not the opener's department", async function () {
       const { quality, registry, deptA, deptB } = this;
-      const health = id("vaccinations");
-      await registry.connect(deptB).registerDataset(health, datasetInput({ owner: DEPT_B, usage: [] }));
+      const health = datasetIdOf(DEPT_B, id("vaccinations"));
+      await registry.connect(deptB).registerDataset(id("vaccinations"), datasetInput({ owner: DEPT_B, usage: [] }));
       await registry.connect(deptB).addVersion(health, hash("vaccinations v1"), hash("schema"), 10, 1);
       await expect(quality.connect(deptA).openIssue(NEW_ISSUE, health, 1, REPORT))
         .to.emit(quality, "IssueOpened")
@@ -119,7 +119,7 @@ describe("QualityBoard", function () {
 
     it("refuses a dataset that is not registered", async function () {
       const { quality, registry, auditor } = this;
-      const unknown = id("no-such-dataset");
+      const unknown = datasetIdOf(DEPT_A, id("no-such-dataset"));
       await expect(quality.connect(auditor).openIssue(NEW_ISSUE, unknown, 1, REPORT))
         .to.be.revertedWithCustomError(registry, "RegistryUnknownDataset")
         .withArgs(unknown);

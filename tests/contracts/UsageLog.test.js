@@ -3,7 +3,7 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployWithGrant, addServiceAccount, datasetInput, requestInput, id, hash, actionBits, Action, Refusal } = require("./fixture");
+const { deployWithGrant, addServiceAccount, datasetInput, requestInput, datasetIdOf, id, hash, actionBits, Action, Refusal, DEPT_A } = require("./fixture");
 const { shouldCheckEachUseAgainstItsGrant, singleUse, batchOfOne, use, freshId, REASON } = require("./UsageLog.behavior");
 
 const QUOTA = 3;
@@ -23,8 +23,8 @@ async function deployForUsage() {
   const pendingGrant = id("grant-pending");
   await s.grants.connect(s.consumer).requestAccess(pendingGrant, requestInput(s.datasetId));
 
-  const sensitiveId = id("medical-records");
-  await s.registry.connect(s.deptA).registerDataset(sensitiveId, datasetInput({ grade: 3 }));
+  const sensitiveId = datasetIdOf(DEPT_A, id("medical-records"));
+  await s.registry.connect(s.deptA).registerDataset(id("medical-records"), datasetInput({ grade: 3 }));
   const sensitiveGrant = id("grant-sensitive");
   await s.grants.connect(s.consumer).requestAccess(sensitiveGrant, requestInput(sensitiveId));
   await s.grants.connect(s.deptA).approve(sensitiveGrant, REASON, 0);

@@ -7,6 +7,12 @@ const DAY = 24n * 3600n;
 const id = (text) => ethers.encodeBytes32String(text);
 const hash = (text) => ethers.keccak256(ethers.toUtf8Bytes(text));
 
+// Record ids derived from their creator, as the contracts derive them.
+const abi = ethers.AbiCoder.defaultAbiCoder();
+const datasetIdOf = (department, code) => ethers.keccak256(abi.encode(["bytes32", "bytes32"], [department, code]));
+const grantIdOf = (grantee, requestKey) => ethers.keccak256(abi.encode(["address", "bytes32"], [grantee.address ?? grantee, requestKey]));
+const issueIdOf = (opener, code) => ethers.keccak256(abi.encode(["address", "bytes32"], [opener.address ?? opener, code]));
+
 // Action numbers as in IUsageLog.Action, and the grant bit of each.
 const Action = { Collect: 0, Store: 1, Manage: 2, Share: 3, Open: 4, Analyse: 5, Settle: 6, Query: 7, Download: 8 };
 const actionBits = (...actions) => actions.reduce((mask, a) => mask | (1 << a), 0);
@@ -76,8 +82,8 @@ async function addServiceAccount(consortium, department, account) {
 // A suite with one dataset owned by DEPT_A (grade 1, one version) and an active grant to `consumer`.
 async function deployWithGrant() {
   const s = await deploySuite();
-  const datasetId = id("census-2026");
-  await s.registry.connect(s.deptA).registerDataset(datasetId, datasetInput());
+  const datasetId = datasetIdOf(DEPT_A, id("census-2026"));
+  await s.registry.connect(s.deptA).registerDataset(id("census-2026"), datasetInput());
   await s.registry.connect(s.deptA).addVersion(datasetId, hash("root v1"), hash("schema v1"), 1024, 10);
   const grantId = id("grant-1");
   await s.grants.connect(s.consumer).requestAccess(grantId, requestInput(datasetId));
@@ -87,6 +93,7 @@ async function deployWithGrant() {
 
 module.exports = {
   deploySuite, deployWithGrant, datasetInput, requestInput, addServiceAccount, id, hash, actionBits,
+  datasetIdOf, grantIdOf, issueIdOf,
   Action, GrantStatus, Refusal, ProposalKind, ProposalStatus, IssueStatus, AnchorKind,
   DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD, DAY,
 };
