@@ -75,11 +75,12 @@ async function main() {
 
   await measure("AnchorRegistry.anchor", anchors.connect(deptA).anchor(f.hash("root"), 1_000_000, f.AnchorKind.DeliveryReceipts));
 
+  const issueId = f.issueIdOf(coordinator, f.id("q1"));
   await measure("QualityBoard.openIssue", quality.connect(coordinator).openIssue(f.id("q1"), datasetId, 1, f.hash("report")));
-  await measure("QualityBoard.returnToSource", quality.connect(coordinator).returnToSource(f.id("q1"), f.hash("note")));
+  await measure("QualityBoard.returnToSource", quality.connect(coordinator).returnToSource(issueId, f.hash("note")));
   await registry.connect(deptA).addVersion(datasetId, f.hash("root v2"), f.hash("schema"), 1 << 30, 1_000_000);
-  await measure("QualityBoard.submitRepair", quality.connect(deptA).submitRepair(f.id("q1"), 2, f.hash("fixed")));
-  await measure("QualityBoard.verifyAndClose", quality.connect(coordinator).verifyAndClose(f.id("q1"), f.hash("ok")));
+  await measure("QualityBoard.submitRepair", quality.connect(deptA).submitRepair(issueId, 2, f.hash("fixed")));
+  await measure("QualityBoard.verifyAndClose", quality.connect(coordinator).verifyAndClose(issueId, f.hash("ok")));
 
   const width = Math.max(...rows.map((r) => r.call.length));
   console.log(`${"call".padEnd(width)}  ${"gas".padStart(9)}  ${"gas/use".padStart(8)}`);

@@ -2,12 +2,13 @@
 // refuses to run while the coordinator has paused it, and runs again once unpaused.
 const { expect } = require("chai");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployWithGrant, datasetInput, requestInput, datasetIdOf, id, hash, Action, AnchorKind, DEPT_A } = require("./fixture");
+const { deployWithGrant, datasetInput, requestInput, datasetIdOf, issueIdOf, id, hash, Action, AnchorKind, DEPT_A } = require("./fixture");
 const { shouldRefuseWhilePaused } = require("./pause.behavior");
 
 const NOTE = hash("note");
 const [FROZEN, SENSITIVE] = [datasetIdOf(DEPT_A, id("frozen")), datasetIdOf(DEPT_A, id("grade-3"))];
 const [PENDING, AWAITING] = [id("pending"), id("awaiting")];
+// Codes of the issues the coordinator opens; their ids (`issues[code]`) derive from its address.
 const [OPEN_ISSUE, RETURNED_ISSUE, REPAIRED_ISSUE] = [id("issue-open"), id("issue-returned"), id("issue-repaired")];
 
 const statementInput = (consumer, statementId) => ({
@@ -35,12 +36,14 @@ async function deployEveryState() {
   await grants.connect(consumer).requestAccess(AWAITING, requestInput(SENSITIVE));
   await grants.connect(deptA).approve(AWAITING, NOTE, 0);
   await usage.connect(deptA).acknowledgeStatement(statementInput(consumer, ISSUED));
-  for (const issueId of [OPEN_ISSUE, RETURNED_ISSUE, REPAIRED_ISSUE]) {
-    await quality.connect(coordinator).openIssue(issueId, datasetId, 1, NOTE);
+  const issues = {};
+  for (const code of [OPEN_ISSUE, RETURNED_ISSUE, REPAIRED_ISSUE]) {
+    await quality.connect(coordinator).openIssue(code, datasetId, 1, NOTE);
+    issues[code] = issueIdOf(coordinator, code);
   }
-  for (const issueId of [RETURNED_ISSUE, REPAIRED_ISSUE]) await quality.connect(coordinator).returnToSource(issueId, NOTE);
-  await quality.connect(deptA).submitRepair(REPAIRED_ISSUE, 2, NOTE);
-  return s;
+  for (const code of [RETURNED_ISSUE, REPAIRED_ISSUE]) await quality.connect(coordinator).returnToSource(issues[code], NOTE);
+  await quality.connect(deptA).submitRepair(issues[REPAIRED_ISSUE], 2, NOTE);
+  return { ...s, issues };
 }
 
 const use = (t, action) => ({ grantId: t.grantId, action, evidenceHash: hash(`delivered ${action}`) });
@@ -76,10 +79,10 @@ const WRITES = {
   },
   quality: {
     openIssue: (t) => t.quality.connect(t.auditor).openIssue(id("issue-new"), t.datasetId, 2, NOTE),
-    returnToSource: (t) => t.quality.connect(t.coordinator).returnToSource(OPEN_ISSUE, NOTE),
-    submitRepair: (t) => t.quality.connect(t.deptA).submitRepair(RETURNED_ISSUE, 2, NOTE),
-    verifyAndClose: (t) => t.quality.connect(t.coordinator).verifyAndClose(REPAIRED_ISSUE, NOTE),
-    reopen: (t) => t.quality.connect(t.coordinator).reopen(REPAIRED_ISSUE, NOTE),
+    returnToSource: (t) => t.quality.connect(t.coordinator).returnToSource(t.issues[OPEN_ISSUE], NOTE),
+    submitRepair: (t) => t.quality.connect(t.deptA).submitRepair(t.issues[RETURNED_ISSUE], 2, NOTE),
+    verifyAndClose: (t) => t.quality.connect(t.coordinator).verifyAndClose(t.issues[REPAIRED_ISSUE], NOTE),
+    reopen: (t) => t.quality.connect(t.coordinator).reopen(t.issues[REPAIRED_ISSUE], NOTE),
   },
 };
 const NAMES = { registry: "DataRegistry", grants: "AccessGrants", usage: "UsageLog", anchors: "AnchorRegistry", quality: "QualityBoard" };
