@@ -24,8 +24,8 @@ const uses = (grantIds, n) =>
 async function grantsFor(s, datasetId, count, tag) {
   const ids = [];
   for (let i = 0; i < count; i++) {
-    const grantId = f.id(`${tag}-${i}`);
-    await s.grants.connect(s.consumer).requestAccess(grantId, f.requestInput(datasetId, { maxUses: 1_000_000 }));
+    const grantId = f.grantIdOf(s.consumer, f.id(`${tag}-${i}`));
+    await s.grants.connect(s.consumer).requestAccess(f.id(`${tag}-${i}`), f.requestInput(datasetId, { maxUses: 1_000_000 }));
     await s.grants.connect(s.deptA).approve(grantId, f.hash("ok"), 0);
     ids.push(grantId);
   }
@@ -49,17 +49,18 @@ async function main() {
   await measure("DataRegistry.freeze", registry.connect(deptA).freeze(datasetId, f.hash("incident")));
   await measure("DataRegistry.unfreeze", registry.connect(deptA).unfreeze(datasetId, f.hash("resolved")));
 
+  const [g, g3] = [f.grantIdOf(consumer, f.id("g")), f.grantIdOf(consumer, f.id("g3"))];
   await measure("AccessGrants.requestAccess", grants.connect(consumer).requestAccess(f.id("g"), f.requestInput(datasetId)));
-  await measure("AccessGrants.approve (grade 1)", grants.connect(deptA).approve(f.id("g"), f.hash("ok"), 5));
+  await measure("AccessGrants.approve (grade 1)", grants.connect(deptA).approve(g, f.hash("ok"), 5));
   const sensitive = f.datasetIdOf(f.DEPT_A, f.id("medical-records"));
   await registry.connect(deptA).registerDataset(f.id("medical-records"), f.datasetInput({ grade: 3 }));
   await grants.connect(consumer).requestAccess(f.id("g3"), f.requestInput(sensitive));
-  await measure("AccessGrants.approve (grade 3)", grants.connect(deptA).approve(f.id("g3"), f.hash("ok"), 0));
-  await measure("AccessGrants.coApprove", grants.connect(coordinator).coApprove(f.id("g3"), f.hash("ok")));
-  await measure("AccessGrants.revoke", grants.connect(deptA).revoke(f.id("g3"), f.hash("misuse")));
+  await measure("AccessGrants.approve (grade 3)", grants.connect(deptA).approve(g3, f.hash("ok"), 0));
+  await measure("AccessGrants.coApprove", grants.connect(coordinator).coApprove(g3, f.hash("ok")));
+  await measure("AccessGrants.revoke", grants.connect(deptA).revoke(g3, f.hash("misuse")));
 
   await measure("UsageLog.recordUse", usage.connect(deptA).recordUse(f.id("u1"),
-    { grantId: f.id("g"), action: f.Action.Download, evidenceHash: f.hash("bytes") }));
+    { grantId: g, action: f.Action.Download, evidenceHash: f.hash("bytes") }));
   const oneGrant = await grantsFor(s, datasetId, 1, "bench");
   const tenGrants = await grantsFor(s, datasetId, 10, "bench10");
   for (const n of [1, 10, 100]) {

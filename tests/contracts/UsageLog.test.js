@@ -3,7 +3,9 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployWithGrant, addServiceAccount, datasetInput, requestInput, datasetIdOf, id, hash, actionBits, Action, Refusal, DEPT_A } = require("./fixture");
+const {
+  deployWithGrant, addServiceAccount, datasetInput, requestInput, datasetIdOf, grantIdOf, id, hash, actionBits, Action, Refusal, DEPT_A,
+} = require("./fixture");
 const { shouldCheckEachUseAgainstItsGrant, singleUse, batchOfOne, use, freshId, REASON } = require("./UsageLog.behavior");
 
 const QUOTA = 3;
@@ -16,17 +18,17 @@ async function deployForUsage() {
   const s = await deployWithGrant();
   await addServiceAccount(s.consortium, s.deptA, s.spare);
 
-  const fullGrant = id("grant-full");
-  await s.grants.connect(s.consumer).requestAccess(fullGrant, requestInput(s.datasetId, { actions: EVERY_ACTION, maxUses: QUOTA }));
+  const fullGrant = grantIdOf(s.consumer, id("grant-full"));
+  await s.grants.connect(s.consumer).requestAccess(id("grant-full"), requestInput(s.datasetId, { actions: EVERY_ACTION, maxUses: QUOTA }));
   await s.grants.connect(s.deptA).approve(fullGrant, REASON, 0);
 
-  const pendingGrant = id("grant-pending");
-  await s.grants.connect(s.consumer).requestAccess(pendingGrant, requestInput(s.datasetId));
+  const pendingGrant = grantIdOf(s.consumer, id("grant-pending"));
+  await s.grants.connect(s.consumer).requestAccess(id("grant-pending"), requestInput(s.datasetId));
 
   const sensitiveId = datasetIdOf(DEPT_A, id("medical-records"));
   await s.registry.connect(s.deptA).registerDataset(id("medical-records"), datasetInput({ grade: 3 }));
-  const sensitiveGrant = id("grant-sensitive");
-  await s.grants.connect(s.consumer).requestAccess(sensitiveGrant, requestInput(sensitiveId));
+  const sensitiveGrant = grantIdOf(s.consumer, id("grant-sensitive"));
+  await s.grants.connect(s.consumer).requestAccess(id("grant-sensitive"), requestInput(sensitiveId));
   await s.grants.connect(s.deptA).approve(sensitiveGrant, REASON, 0);
 
   return { ...s, fullGrant, pendingGrant, sensitiveId, sensitiveGrant, quota: QUOTA };
