@@ -21,7 +21,7 @@ const actionBits = (...actions) => actions.reduce((mask, a) => mask | (1 << a), 
 const GrantStatus = { None: 0, Pending: 1, AwaitingCoApproval: 2, Active: 3, Rejected: 4, Withdrawn: 5, Revoked: 6 };
 const Refusal = {
   None: 0, UnknownGrant: 1, CallerNotAllowed: 2, Revoked: 3, NotActive: 4,
-  Expired: 5, DatasetFrozen: 6, ActionNotGranted: 7, QuotaExhausted: 8,
+  Expired: 5, DatasetFrozen: 6, ActionNotGranted: 7, QuotaExhausted: 8, GranteeRemoved: 9,
 };
 const ProposalKind = { Admit: 0, Remove: 1 };
 const ProposalStatus = { None: 0, Open: 1, Executed: 2 };
