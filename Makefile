@@ -36,8 +36,9 @@ $(ARTIFACTS_STAMP): $(SOURCES) ledger/compile.py scripts/solc $(VENV_STAMP) $(NP
 typecheck: $(VENV_STAMP)
 	$(PY) -m mypy
 
+# The contract tests and the contract-level attacks (tests/adversarial/contracts.test.js).
 contract-test: $(ARTIFACTS_STAMP)
-	npx hardhat test
+	npx hardhat test $(wildcard tests/contracts/*.test.js) tests/adversarial/contracts.test.js
 
 # Installs PostgreSQL if missing (as root); the tests start their own throwaway server.
 postgres:

@@ -12,6 +12,8 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
     uint8 public constant CO_APPROVAL_GRADE = 3;
     /// @dev Bounds expiry far below uint64's limit.
     uint64 public constant MAX_DURATION = 100 * 365 days;
+    uint256 public constant MAX_FIELDS = 64;
+    uint256 public constant MAX_FIELD_LENGTH = 64;
 
     IDataRegistry private immutable _registry;
 
@@ -23,10 +25,14 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
 
     // ------------------------------------------------------------------ writes
 
-    function requestAccess(bytes32 grantId, RequestInput calldata input) external whenLedgerNotPaused {
+    function requestAccess(
+        bytes32 requestKey,
+        RequestInput calldata input
+    ) external whenLedgerNotPaused returns (bytes32 grantId) {
         _requireRegistered(msg.sender);
+        if (requestKey != 0) grantId = _grantIdOf(msg.sender, requestKey);
         if (
-            grantId == 0 ||
+            requestKey == 0 ||
             input.duration == 0 ||
             input.duration > MAX_DURATION ||
             input.maxUses == 0 ||
@@ -34,6 +40,7 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
         ) {
             revert GrantsInvalidTerms(grantId, input.duration, input.maxUses, input.actions);
         }
+        _checkFields(input.fields);
         if (_grants[grantId].status != Status.None) revert GrantsRequestExists(grantId);
         (bytes32 owner, , bool frozen) = _registry.useStatus(input.datasetId);
         if (frozen) revert GrantsDatasetFrozen(input.datasetId);
@@ -49,18 +56,10 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
             pricePerUse: 0,
             datasetId: input.datasetId,
             purposeHash: input.purposeHash,
-            fieldScope: input.fieldScope
+            fieldsHash: keccak256(abi.encode(input.fields)),
+            schemaHash: input.schemaHash
         });
-        emit AccessRequested(
-            grantId,
-            input.datasetId,
-            msg.sender,
-            input.purposeHash,
-            input.fieldScope,
-            input.actions,
-            input.duration,
-            input.maxUses
-        );
+        _emitRequested(grantId, input);
     }
 
     function approve(bytes32 grantId, bytes32 reasonHash, uint96 pricePerUse) external whenLedgerNotPaused {
@@ -82,7 +81,9 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
     function coApprove(bytes32 grantId, bytes32 reasonHash) external whenLedgerNotPaused {
         Grant storage g = _withStatus(grantId, Status.AwaitingCoApproval);
         if (!_callerIsCoordinator()) revert GrantsNotCoordinator(msg.sender);
-        (, , bool frozen) = _registry.useStatus(g.datasetId);
+        (bytes32 owner, , bool frozen) = _registry.useStatus(g.datasetId);
+        // A coordinator serving the owner would approve twice for one department.
+        if (_consortium.departmentOf(msg.sender) == owner) revert GrantsCoordinatorIsOwner(msg.sender, g.datasetId);
         if (frozen) revert GrantsDatasetFrozen(g.datasetId);
         _requireRegistered(g.grantee);
         emit RequestCoApproved(grantId, g.datasetId, msg.sender, reasonHash);
@@ -122,7 +123,23 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
         emit GrantRevoked(grantId, g.datasetId, msg.sender, reasonHash);
     }
 
+    function lapse(bytes32 grantId) external whenLedgerNotPaused {
+        Grant storage g = _existing(grantId);
+        Status status = g.status;
+        if (status != Status.Pending && status != Status.AwaitingCoApproval && status != Status.Active) {
+            revert GrantsUnexpectedStatus(grantId, status);
+        }
+        address grantee = g.grantee;
+        if (_isRegistered(grantee)) revert GrantsGranteeRegistered(grantId, grantee);
+        g.status = Status.Revoked;
+        emit GrantLapsed(grantId, g.datasetId, grantee, msg.sender);
+    }
+
     // ------------------------------------------------------------------ views
+
+    function grantIdOf(address grantee, bytes32 requestKey) external pure returns (bytes32) {
+        return _grantIdOf(grantee, requestKey);
+    }
 
     function grant(bytes32 grantId) external view returns (Grant memory) {
         return _existing(grantId);
@@ -153,9 +170,37 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
 
     /// @dev Consumers removed by their sponsor, and departments voted out, get no new grants.
     function _requireRegistered(address account) private view {
-        if (_consortium.sponsorOf(account) == 0 && _consortium.departmentOf(account) == 0) {
-            revert GrantsNotConsumer(account);
+        if (!_isRegistered(account)) revert GrantsNotConsumer(account);
+    }
+
+    function _isRegistered(address account) private view returns (bool) {
+        return _consortium.sponsorOf(account) != 0 || _consortium.departmentOf(account) != 0;
+    }
+
+    function _grantIdOf(address grantee, bytes32 requestKey) private pure returns (bytes32) {
+        return keccak256(abi.encode(grantee, requestKey));
+    }
+
+    function _checkFields(string[] calldata fields) private pure {
+        if (fields.length > MAX_FIELDS) revert GrantsInvalidFields(MAX_FIELDS);
+        for (uint256 i = 0; i < fields.length; i++) {
+            uint256 length = bytes(fields[i]).length;
+            if (length == 0 || length > MAX_FIELD_LENGTH) revert GrantsInvalidFields(i);
         }
+    }
+
+    function _emitRequested(bytes32 grantId, RequestInput calldata input) private {
+        emit AccessRequested(
+            grantId,
+            input.datasetId,
+            msg.sender,
+            input.purposeHash,
+            input.schemaHash,
+            input.fields,
+            input.actions,
+            input.duration,
+            input.maxUses
+        );
     }
 
     function _callerIsOwner(bytes32 datasetId) private view returns (bool) {

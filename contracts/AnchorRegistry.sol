@@ -8,16 +8,16 @@ import {IAnchorRegistry} from "./interfaces/IAnchorRegistry.sol";
 
 /// @title Merkle roots anchored by member departments, with on-chain inclusion checks.
 contract AnchorRegistry is IAnchorRegistry, ConsortiumBound {
-    mapping(bytes32 root => Anchor) private _anchors;
+    mapping(bytes32 department => mapping(bytes32 root => Anchor)) private _anchors;
 
     constructor(IConsortium consortium_) ConsortiumBound(consortium_) {}
 
     function anchor(bytes32 root, uint32 leafCount, Kind kind) external whenLedgerNotPaused {
         bytes32 department = _callerDepartment();
         if (root == 0 || leafCount == 0) revert AnchorEmptyTree(root, leafCount);
-        Anchor storage existing = _anchors[root];
-        if (existing.anchoredAt != 0) revert AnchorRootExists(root, existing.department);
-        _anchors[root] = Anchor({
+        Anchor storage a = _anchors[department][root];
+        if (a.anchoredAt != 0) revert AnchorRootExists(root, department);
+        _anchors[department][root] = Anchor({
             department: department,
             by: msg.sender,
             leafCount: leafCount,
@@ -28,14 +28,19 @@ contract AnchorRegistry is IAnchorRegistry, ConsortiumBound {
         emit RootAnchored(root, department, kind, msg.sender, leafCount);
     }
 
-    function anchorOf(bytes32 root) external view returns (Anchor memory) {
-        Anchor memory a = _anchors[root];
-        if (a.anchoredAt == 0) revert AnchorUnknownRoot(root);
+    function anchorOf(bytes32 department, bytes32 root) external view returns (Anchor memory) {
+        Anchor memory a = _anchors[department][root];
+        if (a.anchoredAt == 0) revert AnchorUnknownRoot(department, root);
         return a;
     }
 
-    function verifyInclusion(bytes32 root, bytes calldata item, bytes32[] calldata proof) external view returns (bool) {
-        if (_anchors[root].anchoredAt == 0) revert AnchorUnknownRoot(root);
+    function verifyInclusion(
+        bytes32 department,
+        bytes32 root,
+        bytes calldata item,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        if (_anchors[department][root].anchoredAt == 0) revert AnchorUnknownRoot(department, root);
         return MerkleProof.verifyCalldata(proof, root, _leafHash(item), _nodeHash);
     }
 

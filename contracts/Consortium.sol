@@ -12,14 +12,19 @@ contract Consortium is IConsortium, AccessControl, Pausable {
     bytes32 public constant DEPARTMENT_ROLE = keccak256("DEPARTMENT_ROLE");
     bytes32 public constant CONSUMER_ROLE = keccak256("CONSUMER_ROLE");
 
+    /// @dev Bounds every loop over a department's service accounts.
+    uint256 public constant MAX_SERVICE_ACCOUNTS = 8;
+
     uint64 public immutable votingPeriod;
 
     bool private _foundingClosed;
+    uint32 private _coordinatorCount;
     bytes32[] private _memberIds;
     mapping(bytes32 departmentId => Department) private _departments;
     mapping(bytes32 departmentId => address[]) private _serviceAccounts;
     mapping(address account => bytes32 departmentId) private _accountDepartment;
     mapping(address consumer => bytes32 departmentId) private _consumerSponsor;
+    mapping(bytes32 departmentId => mapping(address account => bool)) private _offers;
     mapping(bytes32 proposalId => Proposal) private _proposals;
     mapping(bytes32 proposalId => mapping(bytes32 departmentId => bool)) private _voted;
     mapping(bytes32 proposalId => bytes32[] departmentIds) private _voters;
@@ -110,10 +115,21 @@ contract Consortium is IConsortium, AccessControl, Pausable {
 
     // ------------------------------------------------------------------ accounts
 
-    function addServiceAccount(address account) external whenNotPaused {
+    function offerServiceAccount(address account) external whenNotPaused {
         bytes32 departmentId = _requireDepartment(msg.sender);
         _checkFreeAccount(account);
-        _addServiceAccount(departmentId, account);
+        _checkRoomFor(departmentId);
+        _offers[departmentId][account] = true;
+        emit ServiceAccountOffered(departmentId, account, msg.sender);
+    }
+
+    function acceptServiceAccount(bytes32 departmentId) external whenNotPaused {
+        if (!_offers[departmentId][msg.sender]) revert ConsortiumNoOffer(msg.sender, departmentId);
+        if (!_departments[departmentId].active) revert ConsortiumUnknownDepartment(departmentId);
+        _checkFreeAccount(msg.sender);
+        _checkRoomFor(departmentId);
+        delete _offers[departmentId][msg.sender];
+        _addServiceAccount(departmentId, msg.sender);
     }
 
     function removeServiceAccount(address account) external whenNotPaused {
@@ -158,6 +174,21 @@ contract Consortium is IConsortium, AccessControl, Pausable {
     function renounceRole(bytes32 role, address callerConfirmation) public override(IConsortium, AccessControl) {
         if (role == DEPARTMENT_ROLE || role == CONSUMER_ROLE) revert ConsortiumRoleFollowsMembership(role);
         super.renounceRole(role, callerConfirmation);
+    }
+
+    /// @dev Counts the coordinators, so that {_revokeRole} can keep the last one.
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted && role == COORDINATOR_ROLE) _coordinatorCount += 1;
+    }
+
+    /// @dev Every way out of COORDINATOR_ROLE, revoking or renouncing, comes through here.
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        if (role == COORDINATOR_ROLE && _coordinatorCount == 1 && hasRole(role, account)) {
+            revert ConsortiumLastCoordinator();
+        }
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == COORDINATOR_ROLE) _coordinatorCount -= 1;
     }
 
     // ------------------------------------------------------------------ emergency
@@ -205,6 +236,10 @@ contract Consortium is IConsortium, AccessControl, Pausable {
         return _tally(proposalId);
     }
 
+    function hasOffer(bytes32 departmentId, address account) external view returns (bool) {
+        return _offers[departmentId][account];
+    }
+
     function sponsorOf(address consumer) external view returns (bytes32) {
         return _consumerSponsor[consumer];
     }
@@ -245,10 +280,19 @@ contract Consortium is IConsortium, AccessControl, Pausable {
         _checkFreeAccount(serviceAccount);
     }
 
+    /// @dev An account holds one role at a time: a service account, a consumer or an auditor.
     function _checkFreeAccount(address account) private view {
         if (account == address(0)) revert ConsortiumInvalidArgument(account, 0);
         bytes32 serving = _accountDepartment[account];
-        if (serving != 0 || _consumerSponsor[account] != 0) revert ConsortiumAccountInUse(account, serving);
+        if (serving != 0 || _consumerSponsor[account] != 0 || hasRole(AUDITOR_ROLE, account)) {
+            revert ConsortiumAccountInUse(account, serving);
+        }
+    }
+
+    function _checkRoomFor(bytes32 departmentId) private view {
+        if (_serviceAccounts[departmentId].length >= MAX_SERVICE_ACCOUNTS) {
+            revert ConsortiumTooManyServiceAccounts(departmentId);
+        }
     }
 
     function _open(

@@ -19,9 +19,13 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
 
     // ------------------------------------------------------------------ writes
 
-    function registerDataset(bytes32 datasetId, DatasetInput calldata input) external whenLedgerNotPaused {
+    function registerDataset(
+        bytes32 code,
+        DatasetInput calldata input
+    ) external whenLedgerNotPaused returns (bytes32 datasetId) {
         bytes32 owner = _callerDepartment();
-        if (datasetId == 0) revert RegistryInvalidArgument(datasetId, 0);
+        if (code == 0) revert RegistryInvalidArgument(0, 0);
+        datasetId = _datasetIdOf(owner, code);
         if (_datasets[datasetId].registeredAt != 0) revert RegistryDatasetExists(datasetId);
         if (input.grade == 0 || input.grade > _MAX_GRADE) revert RegistryInvalidGrade(input.grade);
         for (uint256 i = 0; i < input.parents.length; i++) {
@@ -33,21 +37,13 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
             category: input.category,
             grade: input.grade,
             frozen: false,
+            frozenByCoordinator: false,
             updateInterval: input.updateInterval,
             versionCount: 0,
             registeredAt: uint64(block.timestamp)
         });
         _parents[datasetId] = input.parents;
-        emit DatasetRegistered(
-            datasetId,
-            owner,
-            msg.sender,
-            input.metadataHash,
-            input.category,
-            input.grade,
-            input.updateInterval,
-            input.parents
-        );
+        _emitRegistered(datasetId, owner, code, input);
         _setRights(datasetId, input.rights);
     }
 
@@ -85,16 +81,20 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
     }
 
     function freeze(bytes32 datasetId, bytes32 reasonHash) external whenLedgerNotPaused {
-        Dataset storage ds = _requireOwnerOrCoordinator(datasetId);
-        if (ds.frozen) revert RegistryDatasetFrozen(datasetId);
+        (Dataset storage ds, bool byCoordinator) = _requireOwnerOrCoordinator(datasetId);
+        // A frozen dataset is frozen again only to hand the freeze from its owner to a coordinator.
+        if (ds.frozen && (ds.frozenByCoordinator || !byCoordinator)) revert RegistryDatasetFrozen(datasetId);
         ds.frozen = true;
-        emit DatasetFrozen(datasetId, msg.sender, reasonHash);
+        ds.frozenByCoordinator = byCoordinator;
+        emit DatasetFrozen(datasetId, msg.sender, reasonHash, byCoordinator);
     }
 
     function unfreeze(bytes32 datasetId, bytes32 reasonHash) external whenLedgerNotPaused {
-        Dataset storage ds = _requireOwnerOrCoordinator(datasetId);
+        (Dataset storage ds, bool byCoordinator) = _requireOwnerOrCoordinator(datasetId);
         if (!ds.frozen) revert RegistryDatasetNotFrozen(datasetId);
+        if (ds.frozenByCoordinator && !byCoordinator) revert RegistryFrozenByCoordinator(msg.sender, datasetId);
         ds.frozen = false;
+        ds.frozenByCoordinator = false;
         emit DatasetUnfrozen(datasetId, msg.sender, reasonHash);
     }
 
@@ -129,6 +129,15 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
         return (ds.ownerDepartment, ds.grade, ds.frozen);
     }
 
+    function freezeOf(bytes32 datasetId) external view returns (bool frozen, bool byCoordinator) {
+        Dataset storage ds = _existing(datasetId);
+        return (ds.frozen, ds.frozenByCoordinator);
+    }
+
+    function datasetIdOf(bytes32 department, bytes32 code) external pure returns (bytes32) {
+        return _datasetIdOf(department, code);
+    }
+
     // ------------------------------------------------------------------ internals
 
     function _existing(bytes32 datasetId) private view returns (Dataset storage ds) {
@@ -141,11 +150,31 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
         if (_consortium.departmentOf(msg.sender) != ds.ownerDepartment) revert RegistryNotOwner(msg.sender, datasetId);
     }
 
-    function _requireOwnerOrCoordinator(bytes32 datasetId) private view returns (Dataset storage ds) {
+    /// @dev `byCoordinator` when the caller holds COORDINATOR_ROLE, whether or not it also serves the owner.
+    function _requireOwnerOrCoordinator(bytes32 datasetId) private view returns (Dataset storage ds, bool byCoordinator) {
         ds = _existing(datasetId);
-        if (_consortium.departmentOf(msg.sender) != ds.ownerDepartment && !_callerIsCoordinator()) {
+        byCoordinator = _callerIsCoordinator();
+        if (!byCoordinator && _consortium.departmentOf(msg.sender) != ds.ownerDepartment) {
             revert RegistryNotOwnerOrCoordinator(msg.sender, datasetId);
         }
+    }
+
+    function _datasetIdOf(bytes32 department, bytes32 code) private pure returns (bytes32) {
+        return keccak256(abi.encode(department, code));
+    }
+
+    function _emitRegistered(bytes32 datasetId, bytes32 owner, bytes32 code, DatasetInput calldata input) private {
+        emit DatasetRegistered(
+            datasetId,
+            owner,
+            msg.sender,
+            code,
+            input.metadataHash,
+            input.category,
+            input.grade,
+            input.updateInterval,
+            input.parents
+        );
     }
 
     function _setRights(bytes32 datasetId, Rights calldata rights) private {

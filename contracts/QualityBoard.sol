@@ -16,12 +16,19 @@ contract QualityBoard is IQualityBoard, ConsortiumBound {
         _registry = registry_;
     }
 
-    function openIssue(bytes32 issueId, bytes32 datasetId, uint32 version, bytes32 reportHash) external whenLedgerNotPaused {
+    function openIssue(
+        bytes32 code,
+        bytes32 datasetId,
+        uint32 version,
+        bytes32 reportHash
+    ) external whenLedgerNotPaused returns (bytes32 issueId) {
         bytes32 openerDepartment = _consortium.departmentOf(msg.sender);
         if (openerDepartment == 0 && !_callerIsCoordinator() && !_consortium.isAuditor(msg.sender)) {
             revert QualityNotInspector(msg.sender);
         }
-        if (issueId == 0 || _issues[issueId].status != IssueStatus.None) revert QualityIssueExists(issueId);
+        if (code == 0) revert QualityIssueExists(0);
+        issueId = _issueIdOf(msg.sender, code);
+        if (_issues[issueId].status != IssueStatus.None) revert QualityIssueExists(issueId);
         _registry.version(datasetId, version);
         (bytes32 source, , ) = _registry.useStatus(datasetId);
         _issues[issueId] = Issue({
@@ -74,6 +81,14 @@ contract QualityBoard is IQualityBoard, ConsortiumBound {
         Issue memory i = _issues[issueId];
         if (i.status == IssueStatus.None) revert QualityUnknownIssue(issueId);
         return i;
+    }
+
+    function issueIdOf(address opener, bytes32 code) external pure returns (bytes32) {
+        return _issueIdOf(opener, code);
+    }
+
+    function _issueIdOf(address opener, bytes32 code) private pure returns (bytes32) {
+        return keccak256(abi.encode(opener, code));
     }
 
     function _withStatus(bytes32 issueId, IssueStatus expected) private view returns (Issue storage i) {

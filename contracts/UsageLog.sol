@@ -22,6 +22,7 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         bytes32 datasetId;
         bool callerIsOwner;
         bool frozen;
+        bool granteeRemoved;
     }
 
     struct Statement {
@@ -35,8 +36,9 @@ contract UsageLog is IUsageLog, ConsortiumBound {
     IAccessGrants private immutable _grants;
 
     mapping(bytes32 grantId => uint32) private _used;
-    mapping(bytes32 id => bool) private _ids;
-    mapping(bytes32 statementId => Statement) private _statements;
+    mapping(address actor => mapping(bytes32 id => bool)) private _ids;
+    /// @dev Keyed by `keccak256(abi.encode(ownerDepartment, statementId))`.
+    mapping(bytes32 key => Statement) private _statements;
 
     constructor(IConsortium consortium_, IDataRegistry registry_, IAccessGrants grants_) ConsortiumBound(consortium_) {
         _registry = registry_;
@@ -93,7 +95,7 @@ contract UsageLog is IUsageLog, ConsortiumBound {
     function acknowledgeStatement(StatementInput calldata input) external whenLedgerNotPaused {
         bool isOwner = _consortium.departmentOf(msg.sender) == input.ownerDepartment && input.ownerDepartment != 0;
         if (!isOwner && msg.sender != input.consumer) revert UsageNotStatementParty(msg.sender, input.statementId);
-        Statement storage s = _statements[input.statementId];
+        Statement storage s = _statements[_statementKey(input.ownerDepartment, input.statementId)];
         bytes32 digest = keccak256(abi.encode(input));
         if (s.termsDigest == 0) {
             if (!isOwner) revert UsageStatementNotIssued(input.statementId, msg.sender);
@@ -129,14 +131,15 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         return _used[grantId];
     }
 
-    function idUsed(bytes32 id) external view returns (bool) {
-        return _ids[id];
+    function idUsed(address actor, bytes32 id) external view returns (bool) {
+        return _ids[actor][id];
     }
 
     function statement(
+        bytes32 ownerDepartment,
         bytes32 statementId
     ) external view returns (bytes32 statementHash, bool ownerAcknowledged, bool consumerAcknowledged) {
-        Statement storage s = _statements[statementId];
+        Statement storage s = _statements[_statementKey(ownerDepartment, statementId)];
         return (s.statementHash, s.ownerAcknowledged, s.consumerAcknowledged);
     }
 
@@ -144,8 +147,13 @@ contract UsageLog is IUsageLog, ConsortiumBound {
 
     function _claim(bytes32 id) private {
         if (id == 0) revert UsageInvalidId(id);
-        if (_ids[id]) revert UsageIdUsed(id);
-        _ids[id] = true;
+        mapping(bytes32 => bool) storage ids = _ids[msg.sender];
+        if (ids[id]) revert UsageIdUsed(msg.sender, id);
+        ids[id] = true;
+    }
+
+    function _statementKey(bytes32 ownerDepartment, bytes32 statementId) private pure returns (bytes32) {
+        return keccak256(abi.encode(ownerDepartment, statementId));
     }
 
     function _terms(bytes32 grantId, bytes32 callerDepartment) private view returns (Terms memory t) {
@@ -154,6 +162,10 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         (bytes32 owner, , bool frozen) = _registry.useStatus(t.datasetId);
         t.callerIsOwner = callerDepartment != 0 && callerDepartment == owner;
         t.frozen = frozen;
+        // Only an Active grant gets as far as this check in {_check}.
+        if (t.status == IAccessGrants.Status.Active) {
+            t.granteeRemoved = _consortium.sponsorOf(t.grantee) == 0 && _consortium.departmentOf(t.grantee) == 0;
+        }
     }
 
     function _check(Terms memory t, Action action, uint32 used) private view returns (Refusal) {
@@ -163,6 +175,7 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         if (!allowed) return Refusal.CallerNotAllowed;
         if (t.status == IAccessGrants.Status.Revoked) return Refusal.Revoked;
         if (t.status != IAccessGrants.Status.Active) return Refusal.NotActive;
+        if (t.granteeRemoved) return Refusal.GranteeRemoved;
         if (block.timestamp >= t.expiresAt) return Refusal.Expired;
         if (t.frozen) return Refusal.DatasetFrozen;
         if (t.actions & bit == 0) return Refusal.ActionNotGranted;
@@ -178,6 +191,7 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         if (refusal == Refusal.Expired) revert UsageGrantExpired(use.grantId, t.expiresAt);
         if (refusal == Refusal.DatasetFrozen) revert UsageDatasetFrozen(t.datasetId);
         if (refusal == Refusal.ActionNotGranted) revert UsageActionNotGranted(use.grantId, use.action);
+        if (refusal == Refusal.GranteeRemoved) revert UsageGranteeRemoved(use.grantId, t.grantee);
         revert UsageQuotaExhausted(use.grantId, t.maxUses);
     }
 }

@@ -3,14 +3,21 @@ pragma solidity ^0.8.20;
 
 /**
  * @dev Access to a dataset is reviewed before any use: a consumer requests it with a purpose,
- * a scope of fields, the actions it needs, a duration and a quota; the owner department
- * approves or rejects with a reason; on grades 3 and 4 the coordinator co-approves too. The
- * request id is chosen by the consumer and doubles as the grant id, so a resent request is
- * refused instead of applied twice.
+ * the fields it needs by name (against a schema), the actions it needs, a duration and a quota;
+ * the owner department approves or rejects with a reason; on grades 3 and 4 a coordinator that
+ * does not serve the owner co-approves too.
+ *
+ * The grant id is derived from the grantee and a request key the grantee picks:
+ * `grantId = keccak256(abi.encode(grantee, requestKey))` (see {grantIdOf}). A resent request is
+ * refused instead of applied twice, and no one can occupy another's grant id.
+ *
+ * The fields are kept as `fieldsHash = keccak256(abi.encode(fields))`, the ABI encoding of the
+ * `string[]` of names in the order requested; the names themselves are in {AccessRequested}.
  *
  * Lifecycle: Pending -> (owner approves) -> [AwaitingCoApproval -> (coordinator co-approves)]
  * -> Active -> Revoked; a pending request can be Rejected or Withdrawn. An Active grant
- * expires at `expiresAt`, counted from activation.
+ * expires at `expiresAt`, counted from activation. A grant whose grantee is no longer
+ * registered can be lapsed by anyone: it ends Revoked.
  */
 interface IAccessGrants {
     enum Status {
@@ -23,16 +30,18 @@ interface IAccessGrants {
         Revoked
     }
 
+    /// @dev `fields` are 0 to {MAX_FIELDS} names of 1 to {MAX_FIELD_LENGTH} bytes each.
     struct RequestInput {
         bytes32 datasetId;
         bytes32 purposeHash;
-        uint256 fieldScope;
+        bytes32 schemaHash;
+        string[] fields;
         uint16 actions;
         uint64 duration;
         uint32 maxUses;
     }
 
-    /// @dev Laid out so that {useTerms} reads three storage slots.
+    /// @dev Laid out so that {useTerms} reads three storage slots; `fieldsHash` as above.
     struct Grant {
         address grantee;
         Status status;
@@ -44,21 +53,28 @@ interface IAccessGrants {
         uint96 pricePerUse;
         bytes32 datasetId;
         bytes32 purposeHash;
-        uint256 fieldScope;
+        bytes32 fieldsHash;
+        bytes32 schemaHash;
     }
 
-    /// @dev A request with `grantId` already exists.
+    /// @dev The caller asked under the same request key, hence for `grantId`, already.
     error GrantsRequestExists(bytes32 grantId);
     /// @dev No request or grant with `grantId`.
     error GrantsUnknownGrant(bytes32 grantId);
     /// @dev `account` is neither a consumer nor a member department's service account.
     error GrantsNotConsumer(address account);
-    /// @dev A request needs a non-zero id, quota and action set, and a duration of 1 s to 100 years.
+    /// @dev A request needs a non-zero request key (else `grantId` is zero), quota and action set,
+    /// and a duration of 1 s to 100 years.
     error GrantsInvalidTerms(bytes32 grantId, uint64 duration, uint32 maxUses, uint16 actions);
+    /// @dev Field `index` is empty or longer than {MAX_FIELD_LENGTH} bytes, or is beyond the
+    /// {MAX_FIELDS} a request may name.
+    error GrantsInvalidFields(uint256 index);
     /// @dev `account` does not serve the department that owns `datasetId`.
     error GrantsNotReviewer(address account, bytes32 datasetId);
-    /// @dev `account` is not the coordinator.
+    /// @dev `account` is not a coordinator.
     error GrantsNotCoordinator(address account);
+    /// @dev Coordinator `account` serves the department owning `datasetId`: another coordinator co-approves.
+    error GrantsCoordinatorIsOwner(address account, bytes32 datasetId);
     /// @dev `account` is neither the owner's service account nor the coordinator.
     error GrantsNotOwnerOrCoordinator(address account, bytes32 grantId);
     /// @dev `account` is not the consumer who asked for `grantId`.
@@ -69,14 +85,17 @@ interface IAccessGrants {
     error GrantsDatasetFrozen(bytes32 datasetId);
     /// @dev A department needs no grant for its own dataset `datasetId`.
     error GrantsOwnDataset(bytes32 datasetId);
+    /// @dev `grantee` of `grantId` is still a consumer or a member department's service account.
+    error GrantsGranteeRegistered(bytes32 grantId, address grantee);
 
-    /// @dev `grantee` asked for access to `datasetId`.
+    /// @dev `grantee` asked for access to `fields` of `datasetId`, as named by the schema `schemaHash`.
     event AccessRequested(
         bytes32 indexed grantId,
         bytes32 indexed datasetId,
         address indexed grantee,
         bytes32 purposeHash,
-        uint256 fieldScope,
+        bytes32 schemaHash,
+        string[] fields,
         uint16 actions,
         uint64 duration,
         uint32 maxUses
@@ -100,19 +119,23 @@ interface IAccessGrants {
     event RequestWithdrawn(bytes32 indexed grantId, bytes32 indexed datasetId, address indexed grantee);
     /// @dev `by` revoked `grantId` for the reason described by `reasonHash`.
     event GrantRevoked(bytes32 indexed grantId, bytes32 indexed datasetId, address indexed by, bytes32 reasonHash);
+    /// @dev `by` ended `grantId` because `grantee` is no longer registered; the grant is Revoked.
+    event GrantLapsed(bytes32 indexed grantId, bytes32 indexed datasetId, address indexed grantee, address by);
 
     /**
-     * @dev Asks for access to a dataset; the caller becomes the grantee.
+     * @dev Asks for access to a dataset; the caller becomes the grantee of the grant
+     * `keccak256(abi.encode(msg.sender, requestKey))`, whose id it returns.
      *
      * Requirements:
      * - the caller is a consumer or a member department's service account; not paused;
-     * - `grantId` is new and not zero; the dataset exists, is not frozen and is not the
-     *   caller's own department's;
-     * - maxUses and actions are not zero; duration is 1 s to 100 years.
+     * - `requestKey` is not zero and the caller has not used it before; the dataset exists,
+     *   is not frozen and is not the caller's own department's;
+     * - maxUses and actions are not zero; duration is 1 s to 100 years;
+     * - at most {MAX_FIELDS} fields, each of 1 to {MAX_FIELD_LENGTH} bytes.
      *
      * Emits {AccessRequested}.
      */
-    function requestAccess(bytes32 grantId, RequestInput calldata input) external;
+    function requestAccess(bytes32 requestKey, RequestInput calldata input) external returns (bytes32 grantId);
 
     /**
      * @dev Approves a pending request. On grades 3 and 4 the grant then awaits the
@@ -128,10 +151,11 @@ interface IAccessGrants {
     function approve(bytes32 grantId, bytes32 reasonHash, uint96 pricePerUse) external;
 
     /**
-     * @dev The coordinator's co-approval of an approved request on grade 3 or 4.
+     * @dev A coordinator's co-approval of an approved request on grade 3 or 4, by a coordinator
+     * that does not serve the owner department, so that two departments always decide.
      *
      * Requirements:
-     * - the caller is the coordinator; not paused;
+     * - the caller is a coordinator and does not serve the department owning the dataset; not paused;
      * - the request is AwaitingCoApproval; the dataset is not frozen;
      * - the grantee is still a consumer or a member department's service account.
      *
@@ -171,6 +195,28 @@ interface IAccessGrants {
      * Emits {GrantRevoked}.
      */
     function revoke(bytes32 grantId, bytes32 reasonHash) external;
+
+    /**
+     * @dev Ends a grant whose grantee is no longer registered (a consumer its sponsor removed,
+     * a service account its department removed or left), so that it stops counting as live.
+     * Anyone may call it.
+     *
+     * Requirements:
+     * - not paused; the grant is Pending, AwaitingCoApproval or Active;
+     * - the grantee is neither a consumer nor a member department's service account.
+     *
+     * Emits {GrantLapsed}.
+     */
+    function lapse(bytes32 grantId) external;
+
+    /// @dev The most fields a request may name.
+    function MAX_FIELDS() external view returns (uint256);
+
+    /// @dev The longest field name, in bytes.
+    function MAX_FIELD_LENGTH() external view returns (uint256);
+
+    /// @dev The grant id `grantee` gets for `requestKey`: `keccak256(abi.encode(grantee, requestKey))`.
+    function grantIdOf(address grantee, bytes32 requestKey) external pure returns (bytes32);
 
     /// @dev The grant; reverts with {GrantsUnknownGrant} if absent.
     function grant(bytes32 grantId) external view returns (Grant memory);

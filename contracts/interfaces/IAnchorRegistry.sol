@@ -12,6 +12,9 @@ pragma solidity ^0.8.20;
  * The prefixes keep a leaf from passing for a node; sorting each pair makes the proof a
  * plain list of siblings, as OpenZeppelin's MerkleProof expects. A level with an odd count
  * carries its last node up unchanged.
+ *
+ * Roots are kept per anchoring department: an anchor is found by `(department, root)`. Another
+ * department anchoring a root first neither blocks the owner's anchor nor passes for it.
  */
 interface IAnchorRegistry {
     enum Kind {
@@ -31,12 +34,12 @@ interface IAnchorRegistry {
         uint64 blockNumber;
     }
 
-    /// @dev `root` was anchored already, by department `department`.
+    /// @dev Department `department` anchored `root` already.
     error AnchorRootExists(bytes32 root, bytes32 department);
     /// @dev A root is not zero and covers at least one leaf.
     error AnchorEmptyTree(bytes32 root, uint32 leafCount);
-    /// @dev `root` was never anchored.
-    error AnchorUnknownRoot(bytes32 root);
+    /// @dev Department `department` never anchored `root`.
+    error AnchorUnknownRoot(bytes32 department, bytes32 root);
 
     /// @dev Department `department` anchored `root` over `leafCount` items of `kind`.
     event RootAnchored(
@@ -52,18 +55,24 @@ interface IAnchorRegistry {
      *
      * Requirements:
      * - the caller serves an active department; the ledger is not paused;
-     * - `root` is not zero and was never anchored; `leafCount` is not zero.
+     * - `root` is not zero and the caller's department never anchored it (other departments may
+     *   have); `leafCount` is not zero.
      *
      * Emits {RootAnchored}.
      */
     function anchor(bytes32 root, uint32 leafCount, Kind kind) external;
 
-    /// @dev The anchor of `root`; reverts with {AnchorUnknownRoot}.
-    function anchorOf(bytes32 root) external view returns (Anchor memory);
+    /// @dev Department `department`'s anchor of `root`; reverts with {AnchorUnknownRoot}.
+    function anchorOf(bytes32 department, bytes32 root) external view returns (Anchor memory);
 
-    /// @dev Whether `item` is a leaf of the anchored `root` by `proof`; reverts with
-    /// {AnchorUnknownRoot} for a root never anchored.
-    function verifyInclusion(bytes32 root, bytes calldata item, bytes32[] calldata proof) external view returns (bool);
+    /// @dev Whether `item` is a leaf of `root`, as anchored by `department`, by `proof`; reverts
+    /// with {AnchorUnknownRoot} for a root that department never anchored.
+    function verifyInclusion(
+        bytes32 department,
+        bytes32 root,
+        bytes calldata item,
+        bytes32[] calldata proof
+    ) external view returns (bool);
 
     /// @dev The leaf hash of `item`.
     function leafHash(bytes calldata item) external pure returns (bytes32);

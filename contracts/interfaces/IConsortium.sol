@@ -14,7 +14,13 @@ pragma solidity ^0.8.20;
  * - consumers (CONSUMER_ROLE) are sponsored by a member department.
  *
  * DEPARTMENT_ROLE and CONSUMER_ROLE follow membership: only this contract's functions grant,
- * revoke or give them up, never `grantRole`, `revokeRole` or `renounceRole`.
+ * revoke or give them up, never `grantRole`, `revokeRole` or `renounceRole`. A service account
+ * joins a department only by accepting the department's offer with its own signature, so no
+ * department can enlist an account that did not agree to serve it. Each department has at most
+ * {MAX_SERVICE_ACCOUNTS} of them, and an auditor can be neither a service account nor a consumer.
+ *
+ * The consortium always keeps a coordinator: the last one can neither renounce the role nor
+ * have it revoked.
  *
  * A proposal passes when a majority of the departments that are members when it is executed
  * voted for it: votes of departments removed since do not count.
@@ -64,7 +70,7 @@ interface IConsortium {
     error ConsortiumUnknownDepartment(bytes32 departmentId);
     /// @dev `account` is not a service account of an active member department.
     error ConsortiumNotADepartment(address account);
-    /// @dev `account` already serves department `departmentId`, or is a consumer.
+    /// @dev `account` already serves department `departmentId`, or (with a zero id) is a consumer or an auditor.
     error ConsortiumAccountInUse(address account, bytes32 departmentId);
     /// @dev `account` is the zero address, or an id or name is empty.
     error ConsortiumInvalidArgument(address account, bytes32 id);
@@ -97,6 +103,12 @@ interface IConsortium {
     error ConsortiumIsPaused();
     /// @dev `role` changes only with membership: it cannot be renounced.
     error ConsortiumRoleFollowsMembership(bytes32 role);
+    /// @dev Department `departmentId` has not offered `account` a place among its service accounts.
+    error ConsortiumNoOffer(address account, bytes32 departmentId);
+    /// @dev Department `departmentId` has its maximum of service accounts already.
+    error ConsortiumTooManyServiceAccounts(bytes32 departmentId);
+    /// @dev The consortium would be left without a coordinator.
+    error ConsortiumLastCoordinator();
 
     /// @dev Department `departmentId` became a member, with `validator` as its consensus signer.
     event DepartmentAdmitted(
@@ -111,7 +123,9 @@ interface IConsortium {
      * Follows a {ServiceAccountRemoved} for each of its service accounts.
      */
     event DepartmentRemoved(bytes32 indexed departmentId, address indexed validator, bytes32 indexed proposalId);
-    /// @dev `account` now acts for department `departmentId`.
+    /// @dev Department `departmentId`, through `by`, offered `account` a place among its service accounts.
+    event ServiceAccountOffered(bytes32 indexed departmentId, address indexed account, address by);
+    /// @dev `account` now acts for department `departmentId`; `by` is the account itself when it accepted an offer.
     event ServiceAccountAdded(bytes32 indexed departmentId, address indexed account, address indexed by);
     /// @dev `account` no longer acts for department `departmentId`: it was removed, or the department was.
     event ServiceAccountRemoved(bytes32 indexed departmentId, address indexed account, address indexed by);
@@ -147,7 +161,7 @@ interface IConsortium {
      * Requirements:
      * - the caller has COORDINATOR_ROLE; the founding phase is open;
      * - `departmentId` is new and not zero; `validator` and `serviceAccount` are not zero;
-     * - `serviceAccount` serves no department and is not a consumer.
+     * - `serviceAccount` serves no department and is neither a consumer nor an auditor.
      *
      * Emits {DepartmentAdmitted} (with a zero proposal id) and {ServiceAccountAdded}.
      */
@@ -225,15 +239,30 @@ interface IConsortium {
     function execute(bytes32 proposalId) external;
 
     /**
-     * @dev Adds a service account to the caller's department.
+     * @dev Offers `account` a place among the caller's department's service accounts. The
+     * account joins only when it accepts with {acceptServiceAccount}; the offer stands until then.
      *
      * Requirements:
      * - the caller is a service account of an active department; not paused;
-     * - `account` is not zero, serves no department and is not a consumer.
+     * - `account` is not zero, serves no department and is neither a consumer nor an auditor;
+     * - the department has fewer than {MAX_SERVICE_ACCOUNTS} service accounts.
      *
-     * Emits {ServiceAccountAdded}.
+     * Emits {ServiceAccountOffered}.
      */
-    function addServiceAccount(address account) external;
+    function offerServiceAccount(address account) external;
+
+    /**
+     * @dev Accepts the offer of department `departmentId`: the caller becomes one of its service
+     * accounts, and the offer is spent.
+     *
+     * Requirements:
+     * - not paused; `departmentId` offered the caller a place and is still an active member;
+     * - the caller still serves no department and is neither a consumer nor an auditor;
+     * - the department has fewer than {MAX_SERVICE_ACCOUNTS} service accounts.
+     *
+     * Emits {ServiceAccountAdded} and {RoleGranted}.
+     */
+    function acceptServiceAccount(bytes32 departmentId) external;
 
     /**
      * @dev Removes a service account from the caller's department.
@@ -251,7 +280,7 @@ interface IConsortium {
      *
      * Requirements:
      * - the caller is a service account of an active department; not paused;
-     * - `consumer` is not zero, not a consumer yet and serves no department.
+     * - `consumer` is not zero, not a consumer yet, serves no department and is not an auditor.
      *
      * Emits {ConsumerRegistered}.
      */
@@ -274,7 +303,8 @@ interface IConsortium {
      *
      * Requirements:
      * - `callerConfirmation` is the caller;
-     * - `role` is neither DEPARTMENT_ROLE nor CONSUMER_ROLE.
+     * - `role` is neither DEPARTMENT_ROLE nor CONSUMER_ROLE;
+     * - the caller is not the last holder of COORDINATOR_ROLE ({revokeRole} refuses the same).
      *
      * Emits {RoleRevoked} if the caller held `role`.
      */
@@ -299,6 +329,12 @@ interface IConsortium {
      * Emits {Unpaused}.
      */
     function unpause() external;
+
+    /// @dev How many service accounts a department may have at most.
+    function MAX_SERVICE_ACCOUNTS() external view returns (uint256);
+
+    /// @dev Whether department `departmentId` offered `account` a place it has not accepted yet.
+    function hasOffer(bytes32 departmentId, address account) external view returns (bool);
 
     /// @dev The active department `account` serves, or zero.
     function departmentOf(address account) external view returns (bytes32);

@@ -5,6 +5,14 @@ pragma solidity ^0.8.20;
  * @dev Datasets and their versions: who owns each (数据确权), how it is classified and graded
  * (分类分级), how its rights are split, what it was derived from, and the anchored content of
  * every version. Raw data never comes here: only hashes, identifiers and terms.
+ *
+ * A dataset's id is derived from its owner, never chosen freely:
+ * `datasetId = keccak256(abi.encode(ownerDepartment, code))` (see {datasetIdOf}), where `code` is
+ * the department's own name for it. Another department registering the same code gets another
+ * id, so no department can occupy an id that another will derive.
+ *
+ * A freeze remembers who imposed it: the owner department may lift its own freeze, but only a
+ * coordinator lifts a freeze a coordinator imposed (or took over by freezing again).
  */
 interface IDataRegistry {
     /// @dev The three rights in a dataset: who holds it, who may process and use it, who is paid.
@@ -29,6 +37,7 @@ interface IDataRegistry {
         bytes32 category;
         uint8 grade;
         bool frozen;
+        bool frozenByCoordinator;
         uint32 updateInterval;
         uint32 versionCount;
         uint64 registeredAt;
@@ -42,13 +51,14 @@ interface IDataRegistry {
         uint64 anchoredAt;
     }
 
-    /// @dev A dataset with `datasetId` already exists.
+    /// @dev The caller's department registered a dataset under the same code, hence with `datasetId`, already.
     error RegistryDatasetExists(bytes32 datasetId);
     /// @dev No dataset with `datasetId`.
     error RegistryUnknownDataset(bytes32 datasetId);
     /// @dev Sensitivity grades run from 1 (open) to 4 (most sensitive).
     error RegistryInvalidGrade(uint8 grade);
-    /// @dev `datasetId` is zero, or a rights holder is not an active department.
+    /// @dev The code is zero (both arguments zero), the content root is zero, or a rights holder
+    /// `value` is not an active department.
     error RegistryInvalidArgument(bytes32 datasetId, bytes32 value);
     /// @dev Lineage parent `parentId` of `datasetId` is not registered.
     error RegistryUnknownParent(bytes32 datasetId, bytes32 parentId);
@@ -64,12 +74,15 @@ interface IDataRegistry {
     error RegistryDatasetFrozen(bytes32 datasetId);
     /// @dev `datasetId` is not frozen.
     error RegistryDatasetNotFrozen(bytes32 datasetId);
+    /// @dev A coordinator froze `datasetId`: `account`, not a coordinator, cannot lift it.
+    error RegistryFrozenByCoordinator(address account, bytes32 datasetId);
 
-    /// @dev Department `ownerDepartment` registered `datasetId`, derived from `parents`.
+    /// @dev Department `ownerDepartment` registered `datasetId` under its `code`, derived from `parents`.
     event DatasetRegistered(
         bytes32 indexed datasetId,
         bytes32 indexed ownerDepartment,
         address indexed registrant,
+        bytes32 code,
         bytes32 metadataHash,
         bytes32 category,
         uint8 grade,
@@ -96,23 +109,25 @@ interface IDataRegistry {
         uint64 recordCount,
         address by
     );
-    /// @dev `datasetId` was frozen by `by` for the reason described by `reasonHash`.
-    event DatasetFrozen(bytes32 indexed datasetId, address indexed by, bytes32 reasonHash);
+    /// @dev `datasetId` was frozen by `by` for the reason described by `reasonHash`;
+    /// `byCoordinator` when `by` froze it as a coordinator, so that only a coordinator can lift it.
+    event DatasetFrozen(bytes32 indexed datasetId, address indexed by, bytes32 reasonHash, bool byCoordinator);
     /// @dev `datasetId` was unfrozen by `by`.
     event DatasetUnfrozen(bytes32 indexed datasetId, address indexed by, bytes32 reasonHash);
 
     /**
-     * @dev Registers a dataset owned by the caller's department.
+     * @dev Registers a dataset owned by the caller's department, under the id
+     * `keccak256(abi.encode(callerDepartment, code))`, which it returns.
      *
      * Requirements:
      * - the caller serves an active department; the ledger is not paused;
-     * - `datasetId` is new and not zero; `input.grade` is 1 to 4;
+     * - `code` is not zero and the department has not registered it before; `input.grade` is 1 to 4;
      * - the ownership holder and every usage-right holder are active departments;
      * - every parent is a registered dataset.
      *
      * Emits {DatasetRegistered} and {RightsSet}.
      */
-    function registerDataset(bytes32 datasetId, DatasetInput calldata input) external;
+    function registerDataset(bytes32 code, DatasetInput calldata input) external returns (bytes32 datasetId);
 
     /**
      * @dev Replaces the rights split of a dataset.
@@ -153,11 +168,14 @@ interface IDataRegistry {
     ) external returns (uint32 version);
 
     /**
-     * @dev Freezes a dataset: grants cannot be approved and uses are refused while frozen.
+     * @dev Freezes a dataset: grants cannot be approved and uses are refused while frozen. A
+     * caller holding COORDINATOR_ROLE freezes as a coordinator, even if it also serves the owner.
+     * A coordinator may freeze again a dataset the owner froze: the freeze becomes the
+     * coordinator's.
      *
      * Requirements:
-     * - the caller serves the owner department or is the coordinator; the ledger is not paused;
-     * - the dataset is not frozen.
+     * - the caller serves the owner department or is a coordinator; the ledger is not paused;
+     * - the dataset is not frozen, unless the owner froze it and the caller is a coordinator.
      *
      * Emits {DatasetFrozen}.
      */
@@ -167,8 +185,8 @@ interface IDataRegistry {
      * @dev Lifts a freeze.
      *
      * Requirements:
-     * - the caller serves the owner department or is the coordinator; the ledger is not paused;
-     * - the dataset is frozen.
+     * - the caller serves the owner department or is a coordinator; the ledger is not paused;
+     * - the dataset is frozen; if a coordinator froze it, the caller is a coordinator.
      *
      * Emits {DatasetUnfrozen}.
      */
@@ -191,4 +209,11 @@ interface IDataRegistry {
 
     /// @dev What a grant or a use needs to know, in one call: owner, grade and freeze.
     function useStatus(bytes32 datasetId) external view returns (bytes32 ownerDepartment, uint8 grade, bool frozen);
+
+    /// @dev Whether the dataset is frozen, and whether a coordinator froze it; reverts with
+    /// {RegistryUnknownDataset}.
+    function freezeOf(bytes32 datasetId) external view returns (bool frozen, bool byCoordinator);
+
+    /// @dev The id department `department` registers under `code`: `keccak256(abi.encode(department, code))`.
+    function datasetIdOf(bytes32 department, bytes32 code) external pure returns (bytes32);
 }

@@ -18,6 +18,10 @@ pragma solidity ^0.8.20;
  *
  * A repair rejected by {reopen} stays rejected: the next repair must be a newer version still.
  *
+ * An issue's id is derived from its opener and a code the opener picks:
+ * `issueId = keccak256(abi.encode(opener, code))` (see {issueIdOf}), so no one can take up an id
+ * another opener will use.
+ *
  * Lifecycle: Open -> Returned -> Repaired -> Closed, with Repaired -> Returned on reopening.
  */
 interface IQualityBoard {
@@ -47,7 +51,8 @@ interface IQualityBoard {
         bytes32 reportHash;
     }
 
-    /// @dev An issue with `issueId` already exists.
+    /// @dev The caller opened an issue under the same code, hence with `issueId`, already; or the
+    /// code is zero (then `issueId` is zero).
     error QualityIssueExists(bytes32 issueId);
     /// @dev No issue with `issueId`.
     error QualityUnknownIssue(bytes32 issueId);
@@ -105,15 +110,21 @@ interface IQualityBoard {
     );
 
     /**
-     * @dev Opens an issue against an existing version of a dataset.
+     * @dev Opens an issue against an existing version of a dataset, under the id
+     * `keccak256(abi.encode(msg.sender, code))`, which it returns.
      *
      * Requirements:
      * - the caller is the coordinator, an auditor or a member department's service account;
-     * - not paused; `issueId` is new and not zero; the version exists.
+     * - not paused; `code` is not zero and the caller has not used it before; the version exists.
      *
      * Emits {IssueOpened}.
      */
-    function openIssue(bytes32 issueId, bytes32 datasetId, uint32 version, bytes32 reportHash) external;
+    function openIssue(
+        bytes32 code,
+        bytes32 datasetId,
+        uint32 version,
+        bytes32 reportHash
+    ) external returns (bytes32 issueId);
 
     /**
      * @dev Returns an open issue to the source department.
@@ -159,4 +170,7 @@ interface IQualityBoard {
 
     /// @dev The issue; reverts with {QualityUnknownIssue}.
     function issue(bytes32 issueId) external view returns (Issue memory);
+
+    /// @dev The id `opener` gets for `code`: `keccak256(abi.encode(opener, code))`.
+    function issueIdOf(address opener, bytes32 code) external pure returns (bytes32);
 }

@@ -14,8 +14,16 @@ import {IAccessGrants} from "./IAccessGrants.sol";
  *
  * {recordUse} reverts on a refused use. {recordUses} records a whole batch in one
  * transaction: it keeps the uses that pass and logs each refused one with {UseRefused}, so
- * one bad use neither sinks the batch nor goes unseen. Batch and use ids are single-use, so a
- * resent transaction is refused instead of counted twice.
+ * one bad use neither sinks the batch nor goes unseen. Batch and use ids are single-use per
+ * caller: each caller has its own space of ids (see {idUsed}), so a resent transaction is
+ * refused instead of counted twice, and no caller can take up an id another will use.
+ *
+ * A use is refused once its grantee is no longer registered (a consumer its sponsor removed, a
+ * service account no longer serving a member department), even while the grant is still Active.
+ *
+ * Settlement statements are keyed by the owner department and the statement id together
+ * (storage key `keccak256(abi.encode(ownerDepartment, statementId))`), so a department can issue
+ * statements only under its own name.
  */
 interface IUsageLog {
     enum Action {
@@ -39,7 +47,8 @@ interface IUsageLog {
         Expired,
         DatasetFrozen,
         ActionNotGranted,
-        QuotaExhausted
+        QuotaExhausted,
+        GranteeRemoved
     }
 
     struct UseInput {
@@ -58,8 +67,8 @@ interface IUsageLog {
         bytes32 statementHash;
     }
 
-    /// @dev The batch or use id `id` was recorded already.
-    error UsageIdUsed(bytes32 id);
+    /// @dev `actor` recorded a batch or use under `id` already.
+    error UsageIdUsed(address actor, bytes32 id);
     /// @dev A batch holds at least one use.
     error UsageEmptyBatch(bytes32 batchId);
     /// @dev Use and batch ids are not zero.
@@ -80,6 +89,8 @@ interface IUsageLog {
     error UsageActionNotGranted(bytes32 grantId, Action action);
     /// @dev All `maxUses` uses of `grantId` are spent.
     error UsageQuotaExhausted(bytes32 grantId, uint32 maxUses);
+    /// @dev `grantee` of `grantId` is neither a consumer nor a member department's service account any more.
+    error UsageGranteeRemoved(bytes32 grantId, address grantee);
     /// @dev `account` is neither the owner department's service account nor the consumer.
     error UsageNotStatementParty(address account, bytes32 statementId);
     /// @dev The statement differs from the one the other side acknowledged as `statementHash`.
@@ -122,9 +133,11 @@ interface IUsageLog {
      * @dev Records one use, checked against its grant.
      *
      * Requirements:
-     * - not paused; `useId` is new and not zero (ids of uses and batches share one space);
+     * - not paused; `useId` is not zero and new for the caller (the caller's ids of uses and
+     *   batches share one space);
      * - the grant exists, is Active, unexpired, within quota and allows `action`;
-     * - its dataset is not frozen; the caller may record `action` (see above).
+     * - its grantee is still registered; its dataset is not frozen; the caller may record
+     *   `action` (see above).
      *
      * Emits {UseRecorded} and {UsesBatchRecorded}.
      */
@@ -135,7 +148,7 @@ interface IUsageLog {
      * each other are checked against one read of the grant.
      *
      * Requirements:
-     * - not paused; `batchId` is new and not zero; `uses` is not empty.
+     * - not paused; `batchId` is not zero and new for the caller; `uses` is not empty.
      *
      * Emits {UseRecorded} or {UseRefused} per use, then {UsesBatchRecorded}.
      */
@@ -143,7 +156,8 @@ interface IUsageLog {
 
     /**
      * @dev Acknowledges a settlement statement. The owner department issues it, which fixes
-     * its terms; the consumer must acknowledge the same terms, and then it is settled.
+     * its terms; the consumer must acknowledge the same terms, and then it is settled. The
+     * statement is kept under `ownerDepartment` and `statementId` together.
      *
      * Requirements:
      * - not paused; the caller serves `ownerDepartment` or is `consumer`;
@@ -157,11 +171,12 @@ interface IUsageLog {
     /// @dev How many uses of `grantId` were recorded.
     function usesOf(bytes32 grantId) external view returns (uint32);
 
-    /// @dev Whether the batch or use id was recorded.
-    function idUsed(bytes32 id) external view returns (bool);
+    /// @dev Whether `actor` recorded a batch or use under `id`.
+    function idUsed(address actor, bytes32 id) external view returns (bool);
 
-    /// @dev The statement's hash and which sides acknowledged it.
+    /// @dev The hash of statement `statementId` of `ownerDepartment`, and which sides acknowledged it.
     function statement(
+        bytes32 ownerDepartment,
         bytes32 statementId
     ) external view returns (bytes32 statementHash, bool ownerAcknowledged, bool consumerAcknowledged);
 }

@@ -1,10 +1,12 @@
 // AccessGrants: a request is reviewed by the owner department (and on grades 3-4 co-approved by
-// the coordinator) before it becomes an active grant; every step is refused to the wrong caller
-// and in the wrong status.
+// a coordinator of another department) before it becomes an active grant; every step is refused
+// to the wrong caller and in the wrong status; a grant outliving its grantee's registration lapses.
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, datasetInput, requestInput, id, hash, GrantStatus } = require("./fixture");
+const {
+  deploySuite, addServiceAccount, datasetInput, requestInput, datasetIdOf, grantIdOf, fieldsHashOf, id, hash, GrantStatus, DEPT_A,
+} = require("./fixture");
 
 const REASON = hash("reason");
 const PRICE = 250n;
@@ -15,16 +17,16 @@ async function deployWithRequests() {
   const s = await deploySuite();
   const datasets = {};
   for (const grade of [1, 2, 3, 4]) {
-    datasets[grade] = id(`grade-${grade}`);
-    await s.registry.connect(s.deptA).registerDataset(datasets[grade], datasetInput({ grade }));
+    datasets[grade] = datasetIdOf(DEPT_A, id(`grade-${grade}`));
+    await s.registry.connect(s.deptA).registerDataset(id(`grade-${grade}`), datasetInput({ grade }));
   }
-  const [pending, awaiting, active] = [id("pending"), id("awaiting"), id("active")];
-  await s.grants.connect(s.consumer).requestAccess(pending, requestInput(datasets[1]));
-  await s.grants.connect(s.consumer).requestAccess(awaiting, requestInput(datasets[3]));
+  const [pending, awaiting, active] = ["pending", "awaiting", "active"].map((key) => grantIdOf(s.consumer, id(key)));
+  await s.grants.connect(s.consumer).requestAccess(id("pending"), requestInput(datasets[1]));
+  await s.grants.connect(s.consumer).requestAccess(id("awaiting"), requestInput(datasets[3]));
   await s.grants.connect(s.deptA).approve(awaiting, REASON, PRICE);
-  await s.grants.connect(s.consumer).requestAccess(active, requestInput(datasets[1]));
+  await s.grants.connect(s.consumer).requestAccess(id("active"), requestInput(datasets[1]));
   await s.grants.connect(s.deptA).approve(active, REASON, PRICE);
-  return { ...s, datasets, pending, awaiting, active };
+  return { ...s, datasets, pending, awaiting, active, roles: { coordinator: await s.consortium.COORDINATOR_ROLE() } };
 }
 
 async function statusOf(grants, grantId) {
@@ -38,44 +40,59 @@ describe("AccessGrants", function () {
 
   describe("requestAccess", function () {
     beforeEach(function () {
-      this.grantId = id("new-request");
+      this.requestKey = id("new-request");
+      this.grantId = grantIdOf(this.consumer, this.requestKey);
       this.input = requestInput(this.datasets[1]);
     });
 
-    it("records a consumer's request as pending and emits AccessRequested", async function () {
-      const { grants, consumer, grantId, input } = this;
-      await expect(grants.connect(consumer).requestAccess(grantId, input))
+    it("records a consumer's request as pending under the id derived from consumer and key, and emits AccessRequested", async function () {
+      const { grants, consumer, requestKey, grantId, input } = this;
+      expect(await grants.grantIdOf(consumer.address, requestKey)).to.equal(grantId);
+      expect(await grants.connect(consumer).requestAccess.staticCall(requestKey, input)).to.equal(grantId);
+      await expect(grants.connect(consumer).requestAccess(requestKey, input))
         .to.emit(grants, "AccessRequested")
-        .withArgs(grantId, input.datasetId, consumer.address, input.purposeHash, input.fieldScope, input.actions, input.duration, input.maxUses);
+        .withArgs(grantId, input.datasetId, consumer.address, input.purposeHash, input.schemaHash, input.fields, input.actions, input.duration, input.maxUses);
       const g = await grants.grant(grantId);
       expect(g.grantee).to.equal(consumer.address);
       expect(g.status).to.equal(GrantStatus.Pending);
       expect([g.actions, g.maxUses, g.duration, g.expiresAt, g.pricePerUse]).to.deep.equal([BigInt(input.actions), BigInt(input.maxUses), input.duration, 0n, 0n]);
-      expect([g.datasetId, g.purposeHash, g.fieldScope]).to.deep.equal([input.datasetId, input.purposeHash, input.fieldScope]);
+      expect([g.datasetId, g.purposeHash, g.fieldsHash, g.schemaHash])
+        .to.deep.equal([input.datasetId, input.purposeHash, fieldsHashOf(input.fields), input.schemaHash]);
       expect(g.requestedAt).to.equal(await time.latest());
     });
 
+    it("keeps the fields' order and spelling in the fields hash", async function () {
+      const { grants, consumer } = this;
+      const cases = [["district", "age_band"], ["age_band", "district"], ["District", "age_band"]];
+      for (const [n, fields] of cases.entries()) {
+        await grants.connect(consumer).requestAccess(id(`fields-${n}`), requestInput(this.datasets[1], { fields }));
+        expect((await grants.grant(grantIdOf(consumer, id(`fields-${n}`)))).fieldsHash).to.equal(fieldsHashOf(fields));
+      }
+      expect(new Set(cases.map(fieldsHashOf)).size).to.equal(cases.length);
+    });
+
     it("lets a department's service account request access for its department", async function () {
-      const { grants, deptB, grantId, input } = this;
-      await expect(grants.connect(deptB).requestAccess(grantId, input))
+      const { grants, deptB, requestKey, input } = this;
+      const grantId = grantIdOf(deptB, requestKey);
+      await expect(grants.connect(deptB).requestAccess(requestKey, input))
         .to.emit(grants, "AccessRequested")
-        .withArgs(grantId, input.datasetId, deptB.address, input.purposeHash, input.fieldScope, input.actions, input.duration, input.maxUses);
+        .withArgs(grantId, input.datasetId, deptB.address, input.purposeHash, input.schemaHash, input.fields, input.actions, input.duration, input.maxUses);
       expect((await grants.grant(grantId)).grantee).to.equal(deptB.address);
     });
 
     it("refuses a request by an account that is neither consumer nor department", async function () {
-      const { grants, outsider, auditor, coordinator, grantId, input } = this;
+      const { grants, outsider, auditor, coordinator, requestKey, input } = this;
       for (const account of [outsider, auditor, coordinator]) {
-        await expect(grants.connect(account).requestAccess(grantId, input))
+        await expect(grants.connect(account).requestAccess(requestKey, input))
           .to.be.revertedWithCustomError(grants, "GrantsNotConsumer")
           .withArgs(account.address);
       }
     });
 
     it("refuses a request by a consumer its sponsor has removed", async function () {
-      const { grants, consortium, deptA, consumer, grantId, input } = this;
+      const { grants, consortium, deptA, consumer, requestKey, input } = this;
       await consortium.connect(deptA).removeConsumer(consumer.address);
-      await expect(grants.connect(consumer).requestAccess(grantId, input))
+      await expect(grants.connect(consumer).requestAccess(requestKey, input))
         .to.be.revertedWithCustomError(grants, "GrantsNotConsumer")
         .withArgs(consumer.address);
     });
@@ -86,42 +103,82 @@ describe("AccessGrants", function () {
       ["no actions", { actions: 0 }],
     ]) {
       it(`refuses a request with ${what}`, async function () {
-        const { grants, consumer, grantId } = this;
+        const { grants, consumer, requestKey, grantId } = this;
         const input = requestInput(this.datasets[1], terms);
-        await expect(grants.connect(consumer).requestAccess(grantId, input))
+        await expect(grants.connect(consumer).requestAccess(requestKey, input))
           .to.be.revertedWithCustomError(grants, "GrantsInvalidTerms")
           .withArgs(grantId, input.duration, input.maxUses, input.actions);
       });
     }
 
-    it("refuses a request with a zero id", async function () {
+    it("refuses a request with a zero key, naming no grant", async function () {
       const { grants, consumer, input } = this;
       await expect(grants.connect(consumer).requestAccess(ethers.ZeroHash, input))
         .to.be.revertedWithCustomError(grants, "GrantsInvalidTerms")
         .withArgs(ethers.ZeroHash, input.duration, input.maxUses, input.actions);
     });
 
-    it("refuses a request id already used, whoever sends it", async function () {
-      const { grants, consumer, consumer2, pending, input } = this;
-      for (const account of [consumer, consumer2]) {
-        await expect(grants.connect(account).requestAccess(pending, input))
-          .to.be.revertedWithCustomError(grants, "GrantsRequestExists")
-          .withArgs(pending);
+    it("refuses more than MAX_FIELDS fields, naming the first one over", async function () {
+      const { grants, consumer, requestKey } = this;
+      expect(await grants.MAX_FIELDS()).to.equal(64);
+      const fields = Array.from({ length: 65 }, (_, i) => `field_${i}`);
+      await expect(grants.connect(consumer).requestAccess(requestKey, requestInput(this.datasets[1], { fields })))
+        .to.be.revertedWithCustomError(grants, "GrantsInvalidFields")
+        .withArgs(64);
+    });
+
+    it("refuses an empty field name, or one longer than MAX_FIELD_LENGTH bytes, naming its index", async function () {
+      const { grants, consumer, requestKey } = this;
+      expect(await grants.MAX_FIELD_LENGTH()).to.equal(64);
+      // 22 three-byte characters: 66 bytes in 22 characters.
+      for (const [index, bad] of [[0, ""], [1, "x".repeat(65)], [2, "区".repeat(22)]]) {
+        const fields = ["district", "age_band", "household_size"];
+        fields[index] = bad;
+        await expect(grants.connect(consumer).requestAccess(requestKey, requestInput(this.datasets[1], { fields })))
+          .to.be.revertedWithCustomError(grants, "GrantsInvalidFields")
+          .withArgs(index);
       }
     });
 
+    it("accepts MAX_FIELDS fields of 1 and of MAX_FIELD_LENGTH bytes", async function () {
+      const { grants, consumer, requestKey, grantId } = this;
+      const fields = Array.from({ length: 64 }, (_, i) => (i % 2 ? "y" : String(i).padEnd(64, "x")));
+      await expect(grants.connect(consumer).requestAccess(requestKey, requestInput(this.datasets[1], { fields })))
+        .to.emit(grants, "AccessRequested");
+      expect((await grants.grant(grantId)).fieldsHash).to.equal(fieldsHashOf(fields));
+    });
+
+    it("refuses a request key the grantee used already, and leaves its request as it was", async function () {
+      const { grants, consumer, pending, input } = this;
+      const before = await grants.grant(pending);
+      await expect(grants.connect(consumer).requestAccess(id("pending"), input))
+        .to.be.revertedWithCustomError(grants, "GrantsRequestExists")
+        .withArgs(pending);
+      expect(await grants.grant(pending)).to.deep.equal(before);
+    });
+
+    it("gives another grantee using the same request key a request of its own", async function () {
+      const { grants, consumer, consumer2, pending, input } = this;
+      const theirs = grantIdOf(consumer2, id("pending"));
+      await expect(grants.connect(consumer2).requestAccess(id("pending"), input))
+        .to.emit(grants, "AccessRequested")
+        .withArgs(theirs, input.datasetId, consumer2.address, input.purposeHash, input.schemaHash, input.fields, input.actions, input.duration, input.maxUses);
+      expect((await grants.grant(theirs)).grantee).to.equal(consumer2.address);
+      expect((await grants.grant(pending)).grantee).to.equal(consumer.address);
+    });
+
     it("refuses a request for an unknown dataset with the registry's error", async function () {
-      const { grants, registry, consumer, grantId } = this;
-      const unknown = id("no-such-dataset");
-      await expect(grants.connect(consumer).requestAccess(grantId, requestInput(unknown)))
+      const { grants, registry, consumer, requestKey } = this;
+      const unknown = datasetIdOf(DEPT_A, id("no-such-dataset"));
+      await expect(grants.connect(consumer).requestAccess(requestKey, requestInput(unknown)))
         .to.be.revertedWithCustomError(registry, "RegistryUnknownDataset")
         .withArgs(unknown);
     });
 
     it("refuses a request for a frozen dataset", async function () {
-      const { grants, registry, coordinator, consumer, grantId, input } = this;
+      const { grants, registry, coordinator, consumer, requestKey, input } = this;
       await registry.connect(coordinator).freeze(input.datasetId, REASON);
-      await expect(grants.connect(consumer).requestAccess(grantId, input))
+      await expect(grants.connect(consumer).requestAccess(requestKey, input))
         .to.be.revertedWithCustomError(grants, "GrantsDatasetFrozen")
         .withArgs(input.datasetId);
     });
@@ -131,9 +188,9 @@ describe("AccessGrants", function () {
     for (const grade of [1, 2]) {
       it(`activates a grade-${grade} grant at once, expiring one duration after approval`, async function () {
         const { grants, deptA, consumer, datasets } = this;
-        const grantId = id(`request-grade-${grade}`);
+        const grantId = grantIdOf(consumer, id(`request-grade-${grade}`));
         const input = requestInput(datasets[grade]);
-        await grants.connect(consumer).requestAccess(grantId, input);
+        await grants.connect(consumer).requestAccess(id(`request-grade-${grade}`), input);
         const at = (await time.latest()) + 100;
         await time.setNextBlockTimestamp(at);
         await expect(grants.connect(deptA).approve(grantId, REASON, PRICE))
@@ -149,8 +206,8 @@ describe("AccessGrants", function () {
     for (const grade of [3, 4]) {
       it(`leaves a grade-${grade} grant awaiting the coordinator's co-approval`, async function () {
         const { grants, deptA, consumer, datasets } = this;
-        const grantId = id(`request-grade-${grade}`);
-        await grants.connect(consumer).requestAccess(grantId, requestInput(datasets[grade]));
+        const grantId = grantIdOf(consumer, id(`request-grade-${grade}`));
+        await grants.connect(consumer).requestAccess(id(`request-grade-${grade}`), requestInput(datasets[grade]));
         await expect(grants.connect(deptA).approve(grantId, REASON, PRICE))
           .to.emit(grants, "RequestApproved")
           .withArgs(grantId, datasets[grade], deptA.address, REASON, PRICE, true)
@@ -162,7 +219,7 @@ describe("AccessGrants", function () {
 
     it("lets any service account of the owner department approve", async function () {
       const { grants, consortium, deptA, spare, pending, datasets } = this;
-      await consortium.connect(deptA).addServiceAccount(spare.address);
+      await addServiceAccount(consortium, deptA, spare);
       await expect(grants.connect(spare).approve(pending, REASON, 0))
         .to.emit(grants, "RequestApproved")
         .withArgs(pending, datasets[1], spare.address, REASON, 0, false);
@@ -227,6 +284,18 @@ describe("AccessGrants", function () {
       }
     });
 
+    it("refuses a coordinator that serves the owner department, and lets another coordinator co-approve", async function () {
+      const { grants, consortium, coordinator, deptA, awaiting, datasets, roles } = this;
+      await consortium.grantRole(roles.coordinator, deptA.address);
+      await expect(grants.connect(deptA).coApprove(awaiting, REASON))
+        .to.be.revertedWithCustomError(grants, "GrantsCoordinatorIsOwner")
+        .withArgs(deptA.address, datasets[3]);
+      expect(await statusOf(grants, awaiting)).to.equal(GrantStatus.AwaitingCoApproval);
+      await expect(grants.connect(coordinator).coApprove(awaiting, REASON))
+        .to.emit(grants, "RequestCoApproved")
+        .withArgs(awaiting, datasets[3], coordinator.address, REASON);
+    });
+
     it("refuses to co-approve a request that is not awaiting co-approval", async function () {
       const { grants, coordinator, pending, active } = this;
       for (const [grantId, status] of [[pending, GrantStatus.Pending], [active, GrantStatus.Active]]) {
@@ -256,8 +325,8 @@ describe("AccessGrants", function () {
 
     it("lets the owner department or the coordinator reject a request awaiting co-approval", async function () {
       const { grants, deptA, coordinator, consumer, awaiting, datasets } = this;
-      const awaiting4 = id("awaiting-grade-4");
-      await grants.connect(consumer).requestAccess(awaiting4, requestInput(datasets[4]));
+      const awaiting4 = grantIdOf(consumer, id("awaiting-grade-4"));
+      await grants.connect(consumer).requestAccess(id("awaiting-grade-4"), requestInput(datasets[4]));
       await grants.connect(deptA).approve(awaiting4, REASON, 0);
       for (const [account, grantId, datasetId] of [[deptA, awaiting, datasets[3]], [coordinator, awaiting4, datasets[4]]]) {
         await expect(grants.connect(account).reject(grantId, REASON))
@@ -378,6 +447,55 @@ describe("AccessGrants", function () {
     });
   });
 
+  describe("lapse", function () {
+    it("lets anyone end a live grant of a consumer its sponsor removed, whatever its live status", async function () {
+      const { grants, consortium, deptA, consumer, outsider, pending, awaiting, active, datasets } = this;
+      await consortium.connect(deptA).removeConsumer(consumer.address);
+      for (const [grantId, datasetId] of [[pending, datasets[1]], [awaiting, datasets[3]], [active, datasets[1]]]) {
+        await expect(grants.connect(outsider).lapse(grantId))
+          .to.emit(grants, "GrantLapsed")
+          .withArgs(grantId, datasetId, consumer.address, outsider.address);
+        expect(await statusOf(grants, grantId)).to.equal(GrantStatus.Revoked);
+      }
+    });
+
+    it("lapses the grant of a service account that no longer serves a member department", async function () {
+      const { grants, consortium, deptA, deptB, spare, datasets } = this;
+      const grantId = grantIdOf(deptB, id("department-grant"));
+      await grants.connect(deptB).requestAccess(id("department-grant"), requestInput(datasets[1]));
+      await grants.connect(deptA).approve(grantId, REASON, 0);
+      await addServiceAccount(consortium, deptB, spare);
+      await consortium.connect(spare).removeServiceAccount(deptB.address);
+      await expect(grants.connect(spare).lapse(grantId))
+        .to.emit(grants, "GrantLapsed")
+        .withArgs(grantId, datasets[1], deptB.address, spare.address);
+    });
+
+    it("refuses to lapse the grant of a grantee still registered", async function () {
+      const { grants, deptA, consumer, active } = this;
+      await expect(grants.connect(deptA).lapse(active))
+        .to.be.revertedWithCustomError(grants, "GrantsGranteeRegistered")
+        .withArgs(active, consumer.address);
+      expect(await statusOf(grants, active)).to.equal(GrantStatus.Active);
+    });
+
+    it("refuses to lapse a grant that is no longer live, or unknown", async function () {
+      const { grants, consortium, deptA, consumer, outsider, pending, awaiting, active } = this;
+      await grants.connect(deptA).reject(pending, REASON);
+      await grants.connect(consumer).withdraw(awaiting);
+      await grants.connect(deptA).revoke(active, REASON);
+      await consortium.connect(deptA).removeConsumer(consumer.address);
+      for (const [grantId, status] of [[pending, GrantStatus.Rejected], [awaiting, GrantStatus.Withdrawn], [active, GrantStatus.Revoked]]) {
+        await expect(grants.connect(outsider).lapse(grantId))
+          .to.be.revertedWithCustomError(grants, "GrantsUnexpectedStatus")
+          .withArgs(grantId, status);
+      }
+      await expect(grants.connect(outsider).lapse(id("unknown")))
+        .to.be.revertedWithCustomError(grants, "GrantsUnknownGrant")
+        .withArgs(id("unknown"));
+    });
+  });
+
   describe("views", function () {
     it("refuses to read an unknown grant", async function () {
       await expect(this.grants.grant(id("unknown")))
@@ -408,6 +526,7 @@ describe("AccessGrants", function () {
       const { grants, consumer, deptA, coordinator, pending, awaiting, active, datasets } = this;
       const writes = [
         () => grants.connect(consumer).requestAccess(id("new-request"), requestInput(datasets[1])),
+        () => grants.connect(deptA).lapse(active),
         () => grants.connect(deptA).approve(pending, REASON, 0),
         () => grants.connect(coordinator).coApprove(awaiting, REASON),
         () => grants.connect(deptA).reject(pending, REASON),

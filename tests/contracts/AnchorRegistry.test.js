@@ -1,11 +1,11 @@
-// AnchorRegistry: member departments anchor Merkle roots once each; anyone checks an item's
+// AnchorRegistry: member departments anchor Merkle roots once each, per department; anyone checks an item's
 // inclusion on-chain under the documented hashing rule, rebuilt here by a naive reference.
 const fs = require("fs");
 const path = require("path");
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, hash, AnchorKind, DEPT_A, DEPT_B } = require("./fixture");
+const { deploySuite, addServiceAccount, hash, AnchorKind, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
 
 // ------------------------------------------------------------------ test-only reference tree
 // Deliberately naive: it keeps every level and reads proofs off them. Its output has the shape
@@ -60,7 +60,7 @@ describe("AnchorRegistry", function () {
       const tx = anchors.connect(deptA).anchor(ROOT, 42, AnchorKind.DeliveryReceipts);
       await expect(tx).to.emit(anchors, "RootAnchored").withArgs(ROOT, DEPT_A, AnchorKind.DeliveryReceipts, deptA.address, 42);
       const receipt = await (await tx).wait();
-      const a = await anchors.anchorOf(ROOT);
+      const a = await anchors.anchorOf(DEPT_A, ROOT);
       expect([a.department, a.by, a.leafCount, a.kind]).to.deep.equal([DEPT_A, deptA.address, 42n, BigInt(AnchorKind.DeliveryReceipts)]);
       expect(a.anchoredAt).to.equal(await time.latest());
       expect(a.blockNumber).to.equal(receipt.blockNumber);
@@ -73,7 +73,7 @@ describe("AnchorRegistry", function () {
         await expect(anchors.connect(deptB).anchor(root, 1, kind))
           .to.emit(anchors, "RootAnchored")
           .withArgs(root, DEPT_B, kind, deptB.address, 1);
-        expect((await anchors.anchorOf(root)).kind).to.equal(kind);
+        expect((await anchors.anchorOf(DEPT_B, root)).kind).to.equal(kind);
       }
     });
 
@@ -93,7 +93,7 @@ describe("AnchorRegistry", function () {
 
     it("refuses a service account after its department removed it", async function () {
       const { anchors, consortium, deptA, spare } = this;
-      await consortium.connect(deptA).addServiceAccount(spare.address);
+      await addServiceAccount(consortium, deptA, spare);
       await consortium.connect(deptA).removeServiceAccount(spare.address);
       await expect(anchors.connect(spare).anchor(ROOT, 1, AnchorKind.DatasetVersions))
         .to.be.revertedWithCustomError(anchors, "ConsortiumNotADepartment")
@@ -123,14 +123,24 @@ describe("AnchorRegistry", function () {
         .withArgs(ROOT, DEPT_A);
     });
 
-    it("refuses another department's attempt to anchor a root already anchored, naming the first department", async function () {
-      const { anchors, deptA, deptB } = this;
+    it("refuses the same root from another service account of the same department", async function () {
+      const { anchors, consortium, deptA, spare } = this;
+      await addServiceAccount(consortium, deptA, spare);
       await anchors.connect(deptA).anchor(ROOT, 4, AnchorKind.DatasetVersions);
-      await expect(anchors.connect(deptB).anchor(ROOT, 4, AnchorKind.DatasetVersions))
+      await expect(anchors.connect(spare).anchor(ROOT, 4, AnchorKind.DatasetVersions))
         .to.be.revertedWithCustomError(anchors, "AnchorRootExists")
         .withArgs(ROOT, DEPT_A);
-      const a = await anchors.anchorOf(ROOT);
-      expect([a.department, a.by]).to.deep.equal([DEPT_A, deptA.address]);
+    });
+
+    it("lets another department anchor the same root, each department keeping its own anchor", async function () {
+      const { anchors, deptA, deptB } = this;
+      await anchors.connect(deptA).anchor(ROOT, 4, AnchorKind.DatasetVersions);
+      await expect(anchors.connect(deptB).anchor(ROOT, 9, AnchorKind.QualityReports))
+        .to.emit(anchors, "RootAnchored")
+        .withArgs(ROOT, DEPT_B, AnchorKind.QualityReports, deptB.address, 9);
+      const [a, b] = [await anchors.anchorOf(DEPT_A, ROOT), await anchors.anchorOf(DEPT_B, ROOT)];
+      expect([a.department, a.by, a.leafCount, a.kind]).to.deep.equal([DEPT_A, deptA.address, 4n, BigInt(AnchorKind.DatasetVersions)]);
+      expect([b.department, b.by, b.leafCount, b.kind]).to.deep.equal([DEPT_B, deptB.address, 9n, BigInt(AnchorKind.QualityReports)]);
     });
   });
 
@@ -139,14 +149,19 @@ describe("AnchorRegistry", function () {
       const { anchors, deptA, deptB } = this;
       await anchors.connect(deptA).anchor(ROOT, 7, AnchorKind.LifecycleEvidence);
       await anchors.connect(deptB).anchor(OTHER_ROOT, 9, AnchorKind.SettlementStatements);
-      const [a, b] = [await anchors.anchorOf(ROOT), await anchors.anchorOf(OTHER_ROOT)];
+      const [a, b] = [await anchors.anchorOf(DEPT_A, ROOT), await anchors.anchorOf(DEPT_B, OTHER_ROOT)];
       expect([a.department, a.by, a.leafCount, a.kind]).to.deep.equal([DEPT_A, deptA.address, 7n, BigInt(AnchorKind.LifecycleEvidence)]);
       expect([b.department, b.by, b.leafCount, b.kind]).to.deep.equal([DEPT_B, deptB.address, 9n, BigInt(AnchorKind.SettlementStatements)]);
       expect(b.blockNumber).to.equal(a.blockNumber + 1n);
     });
 
     it("reverts for a root never anchored", async function () {
-      await expect(this.anchors.anchorOf(ROOT)).to.be.revertedWithCustomError(this.anchors, "AnchorUnknownRoot").withArgs(ROOT);
+      await expect(this.anchors.anchorOf(DEPT_A, ROOT)).to.be.revertedWithCustomError(this.anchors, "AnchorUnknownRoot").withArgs(DEPT_A, ROOT);
+    });
+
+    it("reverts for a root anchored by another department only", async function () {
+      await this.anchors.connect(this.deptB).anchor(ROOT, 1, AnchorKind.DeliveryReceipts);
+      await expect(this.anchors.anchorOf(DEPT_A, ROOT)).to.be.revertedWithCustomError(this.anchors, "AnchorUnknownRoot").withArgs(DEPT_A, ROOT);
     });
   });
 
@@ -197,7 +212,7 @@ describe("AnchorRegistry", function () {
 
         it("verifies every item's proof", async function () {
           for (const c of tree.cases) {
-            expect(await this.anchors.verifyInclusion(tree.root, c.item, c.proof), `item ${c.index}`).to.equal(true);
+            expect(await this.anchors.verifyInclusion(DEPT_A, tree.root, c.item, c.proof), `item ${c.index}`).to.equal(true);
           }
         });
 
@@ -206,7 +221,7 @@ describe("AnchorRegistry", function () {
             for (let n = 0; n < c.proof.length; n++) {
               for (const position of [0, 31]) {
                 const broken = c.proof.map((sibling, i) => (i === n ? changeByte(sibling, position) : sibling));
-                expect(await this.anchors.verifyInclusion(tree.root, c.item, broken), `item ${c.index}, sibling ${n}`).to.equal(false);
+                expect(await this.anchors.verifyInclusion(DEPT_A, tree.root, c.item, broken), `item ${c.index}, sibling ${n}`).to.equal(false);
               }
             }
           }
@@ -214,14 +229,14 @@ describe("AnchorRegistry", function () {
 
         it("refuses an item with one changed byte", async function () {
           for (const c of tree.cases) {
-            expect(await this.anchors.verifyInclusion(tree.root, changeByte(c.item, 0), c.proof)).to.equal(false);
+            expect(await this.anchors.verifyInclusion(DEPT_A, tree.root, changeByte(c.item, 0), c.proof)).to.equal(false);
           }
         });
 
         it("refuses an item not in the tree, and an item's leaf hash given as the item", async function () {
           for (const c of tree.cases) {
-            expect(await this.anchors.verifyInclusion(tree.root, hash("not anchored"), c.proof)).to.equal(false);
-            expect(await this.anchors.verifyInclusion(tree.root, leaf(c.item), c.proof)).to.equal(false);
+            expect(await this.anchors.verifyInclusion(DEPT_A, tree.root, hash("not anchored"), c.proof)).to.equal(false);
+            expect(await this.anchors.verifyInclusion(DEPT_A, tree.root, leaf(c.item), c.proof)).to.equal(false);
           }
         });
 
@@ -229,21 +244,34 @@ describe("AnchorRegistry", function () {
           it("refuses an item with the proof of another item", async function () {
             for (const c of tree.cases) {
               const other = tree.cases[(c.index + 1) % size];
-              expect(await this.anchors.verifyInclusion(tree.root, c.item, other.proof), `item ${c.index}`).to.equal(false);
+              expect(await this.anchors.verifyInclusion(DEPT_A, tree.root, c.item, other.proof), `item ${c.index}`).to.equal(false);
             }
           });
 
           it("refuses a truncated proof, and a proof with an extra sibling", async function () {
             for (const c of tree.cases) {
-              expect(await this.anchors.verifyInclusion(tree.root, c.item, c.proof.slice(0, -1))).to.equal(false);
-              expect(await this.anchors.verifyInclusion(tree.root, c.item, [...c.proof, c.proof[0]])).to.equal(false);
+              expect(await this.anchors.verifyInclusion(DEPT_A, tree.root, c.item, c.proof.slice(0, -1))).to.equal(false);
+              expect(await this.anchors.verifyInclusion(DEPT_A, tree.root, c.item, [...c.proof, c.proof[0]])).to.equal(false);
             }
           });
         }
 
         it("refuses a valid proof against another anchored root", async function () {
           await this.anchors.connect(this.deptB).anchor(OTHER_ROOT, 1, AnchorKind.DeliveryReceipts);
-          expect(await this.anchors.verifyInclusion(OTHER_ROOT, tree.cases[0].item, tree.cases[0].proof)).to.equal(false);
+          expect(await this.anchors.verifyInclusion(DEPT_B, OTHER_ROOT, tree.cases[0].item, tree.cases[0].proof)).to.equal(false);
+        });
+
+        it("verifies the same proof against another department's anchor of the same root", async function () {
+          await this.anchors.connect(this.deptB).anchor(tree.root, tree.size, AnchorKind.DeliveryReceipts);
+          const c = tree.cases[0];
+          expect(await this.anchors.verifyInclusion(DEPT_B, tree.root, c.item, c.proof)).to.equal(true);
+        });
+
+        it("reverts for the root under a department that never anchored it", async function () {
+          const c = tree.cases[0];
+          await expect(this.anchors.verifyInclusion(DEPT_C, tree.root, c.item, c.proof))
+            .to.be.revertedWithCustomError(this.anchors, "AnchorUnknownRoot")
+            .withArgs(DEPT_C, tree.root);
         });
       });
     }
@@ -251,9 +279,9 @@ describe("AnchorRegistry", function () {
     it("reverts for a root never anchored, even with a proof that would verify", async function () {
       const tree = referenceVector(itemsOf(5));
       const c = tree.cases[2];
-      await expect(this.anchors.verifyInclusion(tree.root, c.item, c.proof))
+      await expect(this.anchors.verifyInclusion(DEPT_A, tree.root, c.item, c.proof))
         .to.be.revertedWithCustomError(this.anchors, "AnchorUnknownRoot")
-        .withArgs(tree.root);
+        .withArgs(DEPT_A, tree.root);
     });
   });
 });

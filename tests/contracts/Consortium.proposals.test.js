@@ -3,7 +3,7 @@ const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
 const { anyValue } = require("@nomicfoundation/hardhat-chai-matchers/withArgs");
-const { deploySuite, id, ProposalKind, ProposalStatus, DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD } = require("./fixture");
+const { deploySuite, addServiceAccount, id, ProposalKind, ProposalStatus, DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD } = require("./fixture");
 
 const NEW_DEPT = id("water-authority");
 const ADMIT = id("admit-water");
@@ -21,7 +21,7 @@ async function admissionProposed() {
 async function removalProposed() {
   const s = await deploySuite();
   const [newService, extra, extra2] = s.signers.slice(12);
-  await s.consortium.connect(s.deptC).addServiceAccount(extra.address);
+  await addServiceAccount(s.consortium, s.deptC, extra);
   await s.consortium.connect(s.deptA).proposeRemoval(REMOVE, DEPT_C);
   return { ...s, newService, extra, extra2 };
 }
@@ -157,7 +157,7 @@ describe("Consortium proposals", function () {
     });
 
     it("refuses a second vote by the same department, even through another service account", async function () {
-      await this.consortium.connect(this.deptA).addServiceAccount(this.extra.address);
+      await addServiceAccount(this.consortium, this.deptA, this.extra);
       await this.consortium.connect(this.deptA).vote(ADMIT);
       for (const account of [this.deptA, this.extra]) {
         await expect(this.consortium.connect(account).vote(ADMIT))
@@ -282,7 +282,7 @@ describe("Consortium proposals", function () {
 
     it("refuses a service account taken meanwhile by a member department", async function () {
       await passed(this.consortium, ADMIT, this.deptA, this.deptB);
-      await this.consortium.connect(this.deptB).addServiceAccount(this.newService.address);
+      await addServiceAccount(this.consortium, this.deptB, this.newService);
       await expect(this.consortium.execute(ADMIT))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.newService.address, DEPT_B);
     });
@@ -328,8 +328,17 @@ describe("Consortium proposals", function () {
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotADepartment").withArgs(this.deptC.address);
       await expect(this.consortium.connect(this.deptC).proposeRemoval(id("revenge"), DEPT_A))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotMemberOrCoordinator").withArgs(this.deptC.address);
-      await expect(this.consortium.connect(this.extra).addServiceAccount(this.extra2.address))
+      await expect(this.consortium.connect(this.extra).offerServiceAccount(this.extra2.address))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotADepartment").withArgs(this.extra.address);
+    });
+
+    it("refuses an account accepting an offer the department made before it was removed", async function () {
+      await this.consortium.connect(this.deptC).offerServiceAccount(this.extra2.address);
+      await passed(this.consortium, REMOVE, this.deptA, this.deptB);
+      await this.consortium.execute(REMOVE);
+      await expect(this.consortium.connect(this.extra2).acceptServiceAccount(DEPT_C))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumUnknownDepartment").withArgs(DEPT_C);
+      expect(await this.consortium.departmentOf(this.extra2.address)).to.equal(ethers.ZeroHash);
     });
 
     it("leaves service accounts that the events alone rebuild: none for the removed department", async function () {
@@ -346,8 +355,9 @@ describe("Consortium proposals", function () {
     it("frees the removed department's service accounts to serve another department or become consumers", async function () {
       await passed(this.consortium, REMOVE, this.deptA, this.deptB);
       await this.consortium.execute(REMOVE);
-      await expect(this.consortium.connect(this.deptA).addServiceAccount(this.deptC.address))
-        .to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_A, this.deptC.address, this.deptA.address);
+      await this.consortium.connect(this.deptA).offerServiceAccount(this.deptC.address);
+      await expect(this.consortium.connect(this.deptC).acceptServiceAccount(DEPT_A))
+        .to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_A, this.deptC.address, this.deptC.address);
       expect(await this.consortium.departmentOf(this.deptC.address)).to.equal(DEPT_A);
       await expect(this.consortium.connect(this.deptB).registerConsumer(this.extra.address, ethers.ZeroHash))
         .to.emit(this.consortium, "ConsumerRegistered").withArgs(this.extra.address, DEPT_B, this.deptB.address, ethers.ZeroHash);

@@ -2,8 +2,8 @@
 // Admission and removal votes are in Consortium.proposals.test.js.
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
-const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, id, hash, DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD } = require("./fixture");
+const { loadFixture, time, setBalance } = require("@nomicfoundation/hardhat-network-helpers");
+const { deploySuite, addServiceAccount, id, hash, DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD } = require("./fixture");
 
 const NEW_DEPT = id("water-authority");
 
@@ -16,13 +16,26 @@ async function rolesOf(consortium) {
   };
 }
 
-// A consortium still in its founding phase: one department seated, one consumer.
+// A consortium still in its founding phase: one department seated, one consumer, one auditor.
 async function deployFounding() {
-  const [coordinator, deptA, validatorA, validatorB, deptB, consumer, outsider] = await ethers.getSigners();
+  const [coordinator, deptA, validatorA, validatorB, deptB, consumer, outsider, auditor] = await ethers.getSigners();
   const consortium = await ethers.deployContract("Consortium", [coordinator.address, VOTING_PERIOD]);
   await consortium.seatFoundingDepartment(DEPT_A, "Statistics Bureau", validatorA.address, deptA.address);
   await consortium.connect(deptA).registerConsumer(consumer.address, hash("consumer profile"));
-  return { consortium, roles: await rolesOf(consortium), coordinator, deptA, validatorA, validatorB, deptB, consumer, outsider };
+  const roles = await rolesOf(consortium);
+  await consortium.grantRole(roles.auditor, auditor.address);
+  return { consortium, roles, coordinator, deptA, validatorA, validatorB, deptB, consumer, outsider, auditor };
+}
+
+// Funded accounts beyond the node's twenty signers.
+async function freshAccounts(count) {
+  const accounts = [];
+  for (let i = 0; i < count; i++) {
+    const wallet = ethers.Wallet.createRandom().connect(ethers.provider);
+    await setBalance(wallet.address, ethers.parseEther("1"));
+    accounts.push(wallet);
+  }
+  return accounts;
 }
 
 async function deployWithRoles() {
@@ -112,9 +125,11 @@ describe("Consortium", function () {
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.deptA.address, DEPT_A);
     });
 
-    it("refuses a service account that is a consumer", async function () {
-      await expect(this.consortium.seatFoundingDepartment(DEPT_B, "B", this.validatorB.address, this.consumer.address))
-        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.consumer.address, ethers.ZeroHash);
+    it("refuses a service account that is a consumer or an auditor", async function () {
+      for (const account of [this.consumer, this.auditor]) {
+        await expect(this.consortium.seatFoundingDepartment(DEPT_B, "B", this.validatorB.address, account.address))
+          .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(account.address, ethers.ZeroHash);
+      }
     });
 
     it("refuses every seat once founding is closed", async function () {
@@ -146,14 +161,20 @@ describe("Consortium", function () {
     });
   });
 
-  describe("addServiceAccount", function () {
+  describe("offerServiceAccount and acceptServiceAccount", function () {
     beforeEach(async function () {
       Object.assign(this, await loadFixture(deployWithRoles));
     });
 
-    it("lets a department act through a further service account", async function () {
-      await expect(this.consortium.connect(this.deptA).addServiceAccount(this.extra.address))
-        .to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_A, this.extra.address, this.deptA.address);
+    it("lets a department act through a further service account once the account accepts its offer", async function () {
+      await expect(this.consortium.connect(this.deptA).offerServiceAccount(this.extra.address))
+        .to.emit(this.consortium, "ServiceAccountOffered").withArgs(DEPT_A, this.extra.address, this.deptA.address);
+      expect(await this.consortium.hasOffer(DEPT_A, this.extra.address)).to.equal(true);
+      expect(await this.consortium.departmentOf(this.extra.address)).to.equal(ethers.ZeroHash);
+      await expect(this.consortium.connect(this.extra).acceptServiceAccount(DEPT_A))
+        .to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_A, this.extra.address, this.extra.address)
+        .and.to.emit(this.consortium, "RoleGranted").withArgs(this.roles.department, this.extra.address, this.extra.address);
+      expect(await this.consortium.hasOffer(DEPT_A, this.extra.address)).to.equal(false);
       expect(await this.consortium.departmentOf(this.extra.address)).to.equal(DEPT_A);
       expect(await this.consortium.serviceAccounts(DEPT_A)).to.deep.equal([this.deptA.address, this.extra.address]);
       expect(await this.consortium.hasRole(this.roles.department, this.extra.address)).to.equal(true);
@@ -161,30 +182,68 @@ describe("Consortium", function () {
         .to.emit(this.consortium, "ConsumerRegistered").withArgs(this.extra2.address, DEPT_A, this.extra.address, hash("p"));
     });
 
-    it("refuses a caller that serves no active department", async function () {
+    it("refuses an offer from a caller that serves no active department", async function () {
       for (const caller of [this.coordinator, this.auditor, this.consumer, this.outsider]) {
-        await expect(this.consortium.connect(caller).addServiceAccount(this.extra.address))
+        await expect(this.consortium.connect(caller).offerServiceAccount(this.extra.address))
           .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotADepartment").withArgs(caller.address);
       }
     });
 
-    it("refuses the zero address", async function () {
-      await expect(this.consortium.connect(this.deptA).addServiceAccount(ethers.ZeroAddress))
+    it("refuses an offer to the zero address", async function () {
+      await expect(this.consortium.connect(this.deptA).offerServiceAccount(ethers.ZeroAddress))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, ethers.ZeroHash);
     });
 
-    it("refuses an account that serves a department or is a consumer", async function () {
-      await expect(this.consortium.connect(this.deptA).addServiceAccount(this.deptB.address))
+    it("refuses an offer to an account that serves a department, is a consumer or is an auditor", async function () {
+      await expect(this.consortium.connect(this.deptA).offerServiceAccount(this.deptB.address))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.deptB.address, DEPT_B);
-      await expect(this.consortium.connect(this.deptA).addServiceAccount(this.consumer.address))
-        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.consumer.address, ethers.ZeroHash);
+      for (const account of [this.consumer, this.auditor]) {
+        await expect(this.consortium.connect(this.deptA).offerServiceAccount(account.address))
+          .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(account.address, ethers.ZeroHash);
+      }
+    });
+
+    it("refuses an acceptance without an offer from that department, and spends an offer once accepted", async function () {
+      await this.consortium.connect(this.deptB).offerServiceAccount(this.extra.address);
+      await expect(this.consortium.connect(this.extra).acceptServiceAccount(DEPT_A))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumNoOffer").withArgs(this.extra.address, DEPT_A);
+      await this.consortium.connect(this.extra).acceptServiceAccount(DEPT_B);
+      await expect(this.consortium.connect(this.extra).acceptServiceAccount(DEPT_B))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumNoOffer").withArgs(this.extra.address, DEPT_B);
+    });
+
+    it("refuses an acceptance by an account that took another role since the offer", async function () {
+      for (const department of [this.deptA, this.deptB]) await this.consortium.connect(department).offerServiceAccount(this.extra.address);
+      await this.consortium.connect(this.extra).acceptServiceAccount(DEPT_B);
+      await expect(this.consortium.connect(this.extra).acceptServiceAccount(DEPT_A))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.extra.address, DEPT_B);
+      await this.consortium.connect(this.deptA).offerServiceAccount(this.extra2.address);
+      await this.consortium.grantRole(this.roles.auditor, this.extra2.address);
+      await expect(this.consortium.connect(this.extra2).acceptServiceAccount(DEPT_A))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.extra2.address, ethers.ZeroHash);
+    });
+
+    it("caps a department at MAX_SERVICE_ACCOUNTS, refusing both offers and acceptances beyond it", async function () {
+      const max = Number(await this.consortium.MAX_SERVICE_ACCOUNTS());
+      expect(max).to.equal(8);
+      const [late, ...accounts] = await freshAccounts(max);
+      await this.consortium.connect(this.deptA).offerServiceAccount(late.address);
+      for (const account of accounts) await addServiceAccount(this.consortium, this.deptA, account);
+      expect(await this.consortium.serviceAccounts(DEPT_A)).to.have.length(max);
+      await expect(this.consortium.connect(this.deptA).offerServiceAccount(this.extra.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumTooManyServiceAccounts").withArgs(DEPT_A);
+      await expect(this.consortium.connect(late).acceptServiceAccount(DEPT_A))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumTooManyServiceAccounts").withArgs(DEPT_A);
+      await this.consortium.connect(this.deptA).removeServiceAccount(accounts[0].address);
+      await expect(this.consortium.connect(late).acceptServiceAccount(DEPT_A))
+        .to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_A, late.address, late.address);
     });
   });
 
   describe("removeServiceAccount", function () {
     beforeEach(async function () {
       Object.assign(this, await loadFixture(deployWithRoles));
-      await this.consortium.connect(this.deptA).addServiceAccount(this.extra.address);
+      await addServiceAccount(this.consortium, this.deptA, this.extra);
     });
 
     it("takes the account and its role away from the department", async function () {
@@ -198,8 +257,9 @@ describe("Consortium", function () {
 
     it("frees the account to serve another department", async function () {
       await this.consortium.connect(this.deptA).removeServiceAccount(this.extra.address);
-      await expect(this.consortium.connect(this.deptB).addServiceAccount(this.extra.address))
-        .to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_B, this.extra.address, this.deptB.address);
+      await this.consortium.connect(this.deptB).offerServiceAccount(this.extra.address);
+      await expect(this.consortium.connect(this.extra).acceptServiceAccount(DEPT_B))
+        .to.emit(this.consortium, "ServiceAccountAdded").withArgs(DEPT_B, this.extra.address, this.extra.address);
     });
 
     it("refuses removing a department's last service account", async function () {
@@ -254,6 +314,11 @@ describe("Consortium", function () {
     it("refuses a service account", async function () {
       await expect(this.consortium.connect(this.deptC).registerConsumer(this.deptA.address, hash("p")))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.deptA.address, DEPT_A);
+    });
+
+    it("refuses an auditor", async function () {
+      await expect(this.consortium.connect(this.deptC).registerConsumer(this.auditor.address, hash("p")))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.auditor.address, ethers.ZeroHash);
     });
   });
 
@@ -313,6 +378,21 @@ describe("Consortium", function () {
       }
     });
 
+    it("lets a coordinator dismiss another coordinator, but never the last one", async function () {
+      await this.consortium.grantRole(this.roles.coordinator, this.extra.address);
+      await expect(this.consortium.connect(this.extra).revokeRole(this.roles.coordinator, this.coordinator.address))
+        .to.emit(this.consortium, "RoleRevoked").withArgs(this.roles.coordinator, this.coordinator.address, this.extra.address);
+      await expect(this.consortium.connect(this.extra).revokeRole(this.roles.coordinator, this.extra.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumLastCoordinator").withArgs();
+      expect(await this.consortium.isCoordinator(this.extra.address)).to.equal(true);
+    });
+
+    it("lets revoking the coordinator role from an account without it pass as a no-op, even with one coordinator", async function () {
+      await expect(this.consortium.revokeRole(this.roles.coordinator, this.extra.address))
+        .not.to.emit(this.consortium, "RoleRevoked");
+      expect(await this.consortium.isCoordinator(this.coordinator.address)).to.equal(true);
+    });
+
     it("lets nobody grant the department or consumer role, not even the coordinator", async function () {
       for (const role of [this.roles.department, this.roles.consumer]) {
         for (const caller of [this.coordinator, this.deptA]) {
@@ -365,11 +445,25 @@ describe("Consortium", function () {
       expect(await this.consortium.isAuditor(this.auditor.address)).to.equal(false);
     });
 
-    it("lets a coordinator give up the coordinator role", async function () {
+    it("lets a coordinator give up the coordinator role while another remains", async function () {
       await this.consortium.grantRole(this.roles.coordinator, this.extra.address);
       await expect(this.consortium.connect(this.extra).renounceRole(this.roles.coordinator, this.extra.address))
         .to.emit(this.consortium, "RoleRevoked").withArgs(this.roles.coordinator, this.extra.address, this.extra.address);
       expect(await this.consortium.isCoordinator(this.extra.address)).to.equal(false);
+    });
+
+    it("refuses the last coordinator giving up the coordinator role", async function () {
+      await expect(this.consortium.renounceRole(this.roles.coordinator, this.coordinator.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumLastCoordinator").withArgs();
+      expect(await this.consortium.isCoordinator(this.coordinator.address)).to.equal(true);
+    });
+
+    it("counts a coordinator granted twice once", async function () {
+      await this.consortium.grantRole(this.roles.coordinator, this.extra.address);
+      await this.consortium.grantRole(this.roles.coordinator, this.extra.address);
+      await this.consortium.connect(this.extra).renounceRole(this.roles.coordinator, this.extra.address);
+      await expect(this.consortium.renounceRole(this.roles.coordinator, this.coordinator.address))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumLastCoordinator").withArgs();
     });
 
     it("refuses renouncing a role for another account, as OpenZeppelin does", async function () {
@@ -416,7 +510,8 @@ describe("Consortium", function () {
     it("refuses every membership write while paused, and accepts them again once unpaused", async function () {
       const proposal = id("admit-water");
       await this.consortium.connect(this.deptA).proposeAdmission(proposal, NEW_DEPT, "Water", this.spare.address, this.extra.address);
-      await this.consortium.connect(this.deptA).addServiceAccount(this.extra2.address);
+      await addServiceAccount(this.consortium, this.deptA, this.extra2);
+      await this.consortium.connect(this.deptB).offerServiceAccount(this.signers[15].address);
       await this.consortium.pause();
       const fresh = this.signers[14].address;
       const writes = [
@@ -424,7 +519,8 @@ describe("Consortium", function () {
         () => this.consortium.connect(this.deptA).proposeRemoval(id("r"), DEPT_C),
         () => this.consortium.connect(this.deptA).vote(proposal),
         () => this.consortium.execute(proposal),
-        () => this.consortium.connect(this.deptA).addServiceAccount(fresh),
+        () => this.consortium.connect(this.deptA).offerServiceAccount(fresh),
+        () => this.consortium.connect(this.signers[15]).acceptServiceAccount(DEPT_B),
         () => this.consortium.connect(this.deptA).removeServiceAccount(this.extra2.address),
         () => this.consortium.connect(this.deptA).registerConsumer(fresh, hash("p")),
         () => this.consortium.connect(this.deptA).removeConsumer(this.consumer.address),

@@ -1,17 +1,21 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, datasetInput, id, hash, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
+const { deploySuite, addServiceAccount, datasetInput, datasetIdOf, id, hash, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
 
-const CENSUS = id("census-2026");
-const HEALTH = id("health-stats");
-const GHOST = id("never-registered");
+// Codes are the departments' own names for their datasets; ids are derived from owner and code.
+const CENSUS_CODE = id("census-2026");
+const HEALTH_CODE = id("health-stats");
+const CENSUS = datasetIdOf(DEPT_A, CENSUS_CODE);
+const HEALTH = datasetIdOf(DEPT_B, HEALTH_CODE);
+const HEALTH_OF_A = datasetIdOf(DEPT_A, HEALTH_CODE);
+const GHOST = datasetIdOf(DEPT_A, id("never-registered"));
 
 // The suite with CENSUS registered by DEPT_A (grade 1, usage right to DEPT_B, no versions yet).
 async function registered() {
   const s = await deploySuite();
-  await s.registry.connect(s.deptA).registerDataset(CENSUS, datasetInput());
-  return { ...s, extra: s.signers[12] };
+  await s.registry.connect(s.deptA).registerDataset(CENSUS_CODE, datasetInput());
+  return { ...s, extra: s.signers[12], roles: { coordinator: await s.consortium.COORDINATOR_ROLE() } };
 }
 
 async function removeDepartment(consortium, departmentId, voters) {
@@ -27,16 +31,16 @@ describe("DataRegistry", function () {
   });
 
   describe("registerDataset", function () {
-    it("records the dataset and its owner, lineage and rights split", async function () {
+    it("records the dataset under the id derived from its owner and code, with its lineage and rights split", async function () {
       const input = datasetInput({ grade: 2, parents: [CENSUS], usage: [DEPT_A, DEPT_C], beneficiary: this.spare.address, interval: 3600 });
-      await expect(this.registry.connect(this.deptB).registerDataset(HEALTH, input))
+      await expect(this.registry.connect(this.deptB).registerDataset(HEALTH_CODE, input))
         .to.emit(this.registry, "DatasetRegistered")
-        .withArgs(HEALTH, DEPT_B, this.deptB.address, input.metadataHash, input.category, 2, 3600, [CENSUS])
+        .withArgs(HEALTH, DEPT_B, this.deptB.address, HEALTH_CODE, input.metadataHash, input.category, 2, 3600, [CENSUS])
         .and.to.emit(this.registry, "RightsSet")
         .withArgs(HEALTH, DEPT_A, this.deptB.address, [DEPT_A, DEPT_C], this.spare.address);
       const d = await this.registry.dataset(HEALTH);
-      expect([d.ownerDepartment, d.metadataHash, d.category, d.grade, d.frozen, d.updateInterval, d.versionCount, d.registeredAt])
-        .to.deep.equal([DEPT_B, input.metadataHash, input.category, 2n, false, 3600n, 0n, BigInt(await time.latest())]);
+      expect([d.ownerDepartment, d.metadataHash, d.category, d.grade, d.frozen, d.frozenByCoordinator, d.updateInterval, d.versionCount, d.registeredAt])
+        .to.deep.equal([DEPT_B, input.metadataHash, input.category, 2n, false, false, 3600n, 0n, BigInt(await time.latest())]);
       expect(await this.registry.parentsOf(HEALTH)).to.deep.equal([CENSUS]);
       const rights = await this.registry.rightsOf(HEALTH);
       expect([rights.ownershipHolder, [...rights.usageRightHolders], rights.revenueBeneficiary])
@@ -44,59 +48,76 @@ describe("DataRegistry", function () {
       expect(await this.registry.useStatus(HEALTH)).to.deep.equal([DEPT_B, 2n, false]);
     });
 
+    it("returns the new dataset's id to a calling contract, as datasetIdOf derives it", async function () {
+      const returned = await this.registry.connect(this.deptB).registerDataset.staticCall(HEALTH_CODE, datasetInput());
+      expect(returned).to.equal(HEALTH);
+      expect(await this.registry.datasetIdOf(DEPT_B, HEALTH_CODE)).to.equal(HEALTH);
+    });
+
     it("accepts every grade from 1 to 4", async function () {
       for (const grade of [1, 2, 3, 4]) {
-        const datasetId = id(`graded ${grade}`);
-        await this.registry.connect(this.deptA).registerDataset(datasetId, datasetInput({ grade }));
-        expect((await this.registry.dataset(datasetId)).grade).to.equal(grade);
+        const code = id(`graded ${grade}`);
+        await this.registry.connect(this.deptA).registerDataset(code, datasetInput({ grade }));
+        expect((await this.registry.dataset(datasetIdOf(DEPT_A, code))).grade).to.equal(grade);
       }
     });
 
     it("refuses a caller that serves no member department", async function () {
       expect(this.registry.interface.getError("ConsortiumNotADepartment")).to.not.equal(null);
       for (const caller of [this.coordinator, this.auditor, this.consumer, this.outsider]) {
-        await expect(this.registry.connect(caller).registerDataset(HEALTH, datasetInput()))
+        await expect(this.registry.connect(caller).registerDataset(HEALTH_CODE, datasetInput()))
           .to.be.revertedWithCustomError(this.registry, "ConsortiumNotADepartment").withArgs(caller.address);
       }
     });
 
     it("refuses grades 0 and 5", async function () {
       for (const grade of [0, 5]) {
-        await expect(this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput({ grade })))
+        await expect(this.registry.connect(this.deptA).registerDataset(HEALTH_CODE, datasetInput({ grade })))
           .to.be.revertedWithCustomError(this.registry, "RegistryInvalidGrade").withArgs(grade);
       }
     });
 
-    it("refuses a zero dataset id", async function () {
+    it("refuses a zero code", async function () {
       await expect(this.registry.connect(this.deptA).registerDataset(ethers.ZeroHash, datasetInput()))
         .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(ethers.ZeroHash, ethers.ZeroHash);
     });
 
-    it("refuses an id registered already, by any department", async function () {
-      for (const caller of [this.deptA, this.deptB]) {
-        await expect(this.registry.connect(caller).registerDataset(CENSUS, datasetInput()))
+    it("refuses a code the department registered already, through any of its service accounts", async function () {
+      await addServiceAccount(this.consortium, this.deptA, this.extra);
+      for (const caller of [this.deptA, this.extra]) {
+        await expect(this.registry.connect(caller).registerDataset(CENSUS_CODE, datasetInput()))
           .to.be.revertedWithCustomError(this.registry, "RegistryDatasetExists").withArgs(CENSUS);
       }
     });
 
+    it("gives another department registering the same code a dataset of its own", async function () {
+      const theirs = datasetIdOf(DEPT_B, CENSUS_CODE);
+      expect(theirs).to.not.equal(CENSUS);
+      await expect(this.registry.connect(this.deptB).registerDataset(CENSUS_CODE, datasetInput({ owner: DEPT_B })))
+        .to.emit(this.registry, "DatasetRegistered")
+        .withArgs(theirs, DEPT_B, this.deptB.address, CENSUS_CODE, hash("catalog entry"), id("population"), 1, 86400, []);
+      expect((await this.registry.dataset(theirs)).ownerDepartment).to.equal(DEPT_B);
+      expect((await this.registry.dataset(CENSUS)).ownerDepartment).to.equal(DEPT_A);
+    });
+
     it("refuses a lineage parent that is not registered", async function () {
-      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput({ parents: [CENSUS, GHOST] })))
-        .to.be.revertedWithCustomError(this.registry, "RegistryUnknownParent").withArgs(HEALTH, GHOST);
+      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH_CODE, datasetInput({ parents: [CENSUS, GHOST] })))
+        .to.be.revertedWithCustomError(this.registry, "RegistryUnknownParent").withArgs(HEALTH_OF_A, GHOST);
     });
 
     it("refuses an ownership or usage-right holder that is not a member department", async function () {
-      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput({ owner: ethers.ZeroHash })))
-        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(HEALTH, ethers.ZeroHash);
-      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput({ usage: [DEPT_B, id("ghost-dept")] })))
-        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(HEALTH, id("ghost-dept"));
+      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH_CODE, datasetInput({ owner: ethers.ZeroHash })))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(HEALTH_OF_A, ethers.ZeroHash);
+      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH_CODE, datasetInput({ usage: [DEPT_B, id("ghost-dept")] })))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(HEALTH_OF_A, id("ghost-dept"));
     });
 
     it("refuses a department removed from the consortium, as registrant or as rights holder", async function () {
       await removeDepartment(this.consortium, DEPT_C, [this.deptA, this.deptB]);
-      await expect(this.registry.connect(this.deptC).registerDataset(HEALTH, datasetInput({ owner: DEPT_A, usage: [] })))
+      await expect(this.registry.connect(this.deptC).registerDataset(HEALTH_CODE, datasetInput({ owner: DEPT_A, usage: [] })))
         .to.be.revertedWithCustomError(this.registry, "ConsortiumNotADepartment").withArgs(this.deptC.address);
-      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput({ usage: [DEPT_C] })))
-        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(HEALTH, DEPT_C);
+      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH_CODE, datasetInput({ usage: [DEPT_C] })))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(HEALTH_OF_A, DEPT_C);
     });
   });
 
@@ -164,7 +185,7 @@ describe("DataRegistry", function () {
     });
 
     it("accepts a version from any service account of the owner department", async function () {
-      await this.consortium.connect(this.deptA).addServiceAccount(this.extra.address);
+      await addServiceAccount(this.consortium, this.deptA, this.extra);
       await expect(this.registry.connect(this.extra).addVersion(CENSUS, hash("root v1"), hash("s"), 1, 1))
         .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("root v1"), hash("s"), 1, 1, this.extra.address);
     });
@@ -176,7 +197,7 @@ describe("DataRegistry", function () {
     });
 
     it("accepts the same content root in another dataset", async function () {
-      await this.registry.connect(this.deptB).registerDataset(HEALTH, datasetInput({ owner: DEPT_B }));
+      await this.registry.connect(this.deptB).registerDataset(HEALTH_CODE, datasetInput({ owner: DEPT_B }));
       await this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("s"), 1, 1);
       await expect(this.registry.connect(this.deptB).addVersion(HEALTH, hash("root v1"), hash("s"), 1, 1))
         .to.emit(this.registry, "VersionAdded").withArgs(HEALTH, 1, hash("root v1"), hash("s"), 1, 1, this.deptB.address);
@@ -219,19 +240,51 @@ describe("DataRegistry", function () {
   describe("freeze and unfreeze", function () {
     it("lets the owner department freeze and unfreeze", async function () {
       await expect(this.registry.connect(this.deptA).freeze(CENSUS, hash("leak suspected")))
-        .to.emit(this.registry, "DatasetFrozen").withArgs(CENSUS, this.deptA.address, hash("leak suspected"));
+        .to.emit(this.registry, "DatasetFrozen").withArgs(CENSUS, this.deptA.address, hash("leak suspected"), false);
       expect(await this.registry.useStatus(CENSUS)).to.deep.equal([DEPT_A, 1n, true]);
+      expect(await this.registry.freezeOf(CENSUS)).to.deep.equal([true, false]);
       await expect(this.registry.connect(this.deptA).unfreeze(CENSUS, hash("cleared")))
         .to.emit(this.registry, "DatasetUnfrozen").withArgs(CENSUS, this.deptA.address, hash("cleared"));
       expect(await this.registry.useStatus(CENSUS)).to.deep.equal([DEPT_A, 1n, false]);
+      expect(await this.registry.freezeOf(CENSUS)).to.deep.equal([false, false]);
     });
 
-    it("lets the coordinator freeze and unfreeze in an emergency", async function () {
+    it("lets the coordinator freeze and unfreeze in an emergency, recording the freeze as the coordinator's", async function () {
       await expect(this.registry.freeze(CENSUS, hash("emergency")))
-        .to.emit(this.registry, "DatasetFrozen").withArgs(CENSUS, this.coordinator.address, hash("emergency"));
-      expect((await this.registry.dataset(CENSUS)).frozen).to.equal(true);
+        .to.emit(this.registry, "DatasetFrozen").withArgs(CENSUS, this.coordinator.address, hash("emergency"), true);
+      const d = await this.registry.dataset(CENSUS);
+      expect([d.frozen, d.frozenByCoordinator]).to.deep.equal([true, true]);
+      expect(await this.registry.freezeOf(CENSUS)).to.deep.equal([true, true]);
       await expect(this.registry.unfreeze(CENSUS, hash("over")))
         .to.emit(this.registry, "DatasetUnfrozen").withArgs(CENSUS, this.coordinator.address, hash("over"));
+      expect(await this.registry.freezeOf(CENSUS)).to.deep.equal([false, false]);
+    });
+
+    it("refuses the owner department lifting a coordinator's freeze, and leaves it frozen", async function () {
+      await this.registry.freeze(CENSUS, hash("emergency"));
+      await expect(this.registry.connect(this.deptA).unfreeze(CENSUS, hash("x")))
+        .to.be.revertedWithCustomError(this.registry, "RegistryFrozenByCoordinator").withArgs(this.deptA.address, CENSUS);
+      expect(await this.registry.freezeOf(CENSUS)).to.deep.equal([true, true]);
+    });
+
+    it("lets the coordinator take over the owner's freeze, which the owner then cannot lift", async function () {
+      await this.registry.connect(this.deptA).freeze(CENSUS, hash("owner's freeze"));
+      await expect(this.registry.freeze(CENSUS, hash("escalated")))
+        .to.emit(this.registry, "DatasetFrozen").withArgs(CENSUS, this.coordinator.address, hash("escalated"), true);
+      expect(await this.registry.freezeOf(CENSUS)).to.deep.equal([true, true]);
+      await expect(this.registry.connect(this.deptA).unfreeze(CENSUS, hash("x")))
+        .to.be.revertedWithCustomError(this.registry, "RegistryFrozenByCoordinator").withArgs(this.deptA.address, CENSUS);
+      await expect(this.registry.unfreeze(CENSUS, hash("over"))).to.emit(this.registry, "DatasetUnfrozen");
+    });
+
+    it("freezes as a coordinator a caller that also serves the owner department", async function () {
+      await this.consortium.grantRole(this.roles.coordinator, this.extra.address);
+      await this.consortium.connect(this.deptA).offerServiceAccount(this.extra.address);
+      await this.consortium.connect(this.extra).acceptServiceAccount(DEPT_A);
+      await expect(this.registry.connect(this.extra).freeze(CENSUS, hash("x")))
+        .to.emit(this.registry, "DatasetFrozen").withArgs(CENSUS, this.extra.address, hash("x"), true);
+      await expect(this.registry.connect(this.deptA).unfreeze(CENSUS, hash("x")))
+        .to.be.revertedWithCustomError(this.registry, "RegistryFrozenByCoordinator").withArgs(this.deptA.address, CENSUS);
     });
 
     it("refuses another department, an auditor, a consumer and outsiders", async function () {
@@ -246,10 +299,15 @@ describe("DataRegistry", function () {
       }
     });
 
-    it("refuses freezing a frozen dataset", async function () {
+    it("refuses freezing again a dataset frozen by the same authority", async function () {
       await this.registry.connect(this.deptA).freeze(CENSUS, hash("x"));
-      await expect(this.registry.freeze(CENSUS, hash("y")))
+      await expect(this.registry.connect(this.deptA).freeze(CENSUS, hash("y")))
         .to.be.revertedWithCustomError(this.registry, "RegistryDatasetFrozen").withArgs(CENSUS);
+      await this.registry.freeze(CENSUS, hash("escalated"));
+      for (const caller of [this.coordinator, this.deptA]) {
+        await expect(this.registry.connect(caller).freeze(CENSUS, hash("y")))
+          .to.be.revertedWithCustomError(this.registry, "RegistryDatasetFrozen").withArgs(CENSUS);
+      }
     });
 
     it("refuses unfreezing a dataset that is not frozen", async function () {
@@ -273,7 +331,7 @@ describe("DataRegistry", function () {
 
   describe("views on an unknown dataset", function () {
     it("answers with RegistryUnknownDataset", async function () {
-      for (const view of ["dataset", "rightsOf", "parentsOf", "useStatus"]) {
+      for (const view of ["dataset", "rightsOf", "parentsOf", "useStatus", "freezeOf"]) {
         await expect(this.registry[view](GHOST))
           .to.be.revertedWithCustomError(this.registry, "RegistryUnknownDataset").withArgs(GHOST);
       }
@@ -287,10 +345,11 @@ describe("DataRegistry", function () {
   });
 
   describe("while the consortium is paused", function () {
-    const OPEN = id("open-data");
+    const OPEN_CODE = id("open-data");
+    const OPEN = datasetIdOf(DEPT_A, OPEN_CODE);
 
     beforeEach(async function () {
-      await this.registry.connect(this.deptA).registerDataset(OPEN, datasetInput());
+      await this.registry.connect(this.deptA).registerDataset(OPEN_CODE, datasetInput());
       await this.registry.connect(this.deptA).freeze(CENSUS, hash("before the pause"));
       await this.consortium.pause();
     });
@@ -298,7 +357,7 @@ describe("DataRegistry", function () {
     it("refuses every write with ConsortiumIsPaused, the coordinator's included", async function () {
       const rights = { ownershipHolder: DEPT_A, usageRightHolders: [], revenueBeneficiary: ethers.ZeroAddress };
       const writes = [
-        () => this.registry.connect(this.deptA).registerDataset(HEALTH, datasetInput()),
+        () => this.registry.connect(this.deptA).registerDataset(HEALTH_CODE, datasetInput()),
         () => this.registry.connect(this.deptA).setRights(OPEN, rights),
         () => this.registry.connect(this.deptA).updateMetadata(OPEN, hash("x")),
         () => this.registry.connect(this.deptA).addVersion(OPEN, hash("r"), hash("s"), 1, 1),

@@ -4,7 +4,7 @@ const fs = require("fs");
 const path = require("path");
 const { expect } = require("chai");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, AnchorKind } = require("./fixture");
+const { deploySuite, AnchorKind, DEPT_A } = require("./fixture");
 
 const VECTOR_DIR = path.join(__dirname, "..", "vectors");
 const vectors = fs
@@ -37,7 +37,7 @@ describe("Merkle vectors (tests/vectors)", function () {
 
       it("verifies every case on-chain exactly when it is marked valid", async function () {
         for (const c of vector.cases) {
-          const verified = await this.s.anchors.verifyInclusion(vector.root, c.item, c.proof);
+          const verified = await this.s.anchors.verifyInclusion(DEPT_A, vector.root, c.item, c.proof);
           expect(verified, c.broken || `leaf ${c.index}`).to.equal(c.valid);
         }
       });
@@ -47,7 +47,7 @@ describe("Merkle vectors (tests/vectors)", function () {
           for (let n = 0; n < c.proof.length; n++) {
             for (const position of [0, 17, 31]) {
               const broken = c.proof.map((s, i) => (i === n ? flipByte(s, position) : s));
-              expect(await this.s.anchors.verifyInclusion(vector.root, c.item, broken)).to.equal(false);
+              expect(await this.s.anchors.verifyInclusion(DEPT_A, vector.root, c.item, broken)).to.equal(false);
             }
           }
         }

@@ -2,12 +2,12 @@
 // refuses to run while the coordinator has paused it, and runs again once unpaused.
 const { expect } = require("chai");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployWithGrant, datasetInput, requestInput, id, hash, Action, AnchorKind, DEPT_A } = require("./fixture");
+const { deployWithGrant, datasetInput, requestInput, datasetIdOf, grantIdOf, issueIdOf, id, hash, Action, AnchorKind, DEPT_A } = require("./fixture");
 const { shouldRefuseWhilePaused } = require("./pause.behavior");
 
 const NOTE = hash("note");
-const [FROZEN, SENSITIVE] = [id("frozen"), id("grade-3")];
-const [PENDING, AWAITING] = [id("pending"), id("awaiting")];
+const [FROZEN, SENSITIVE] = [datasetIdOf(DEPT_A, id("frozen")), datasetIdOf(DEPT_A, id("grade-3"))];
+// Codes of the issues the coordinator opens; their ids (`issues[code]`) derive from its address.
 const [OPEN_ISSUE, RETURNED_ISSUE, REPAIRED_ISSUE] = [id("issue-open"), id("issue-returned"), id("issue-repaired")];
 
 const statementInput = (consumer, statementId) => ({
@@ -23,24 +23,32 @@ const ISSUED = id("statement-issued");
 
 // On top of deployWithGrant (dataset of DEPT_A with one version, active grant to `consumer`):
 // a second version, a frozen dataset, a pending request, a grade-3 request awaiting
-// co-approval, a statement the owner issued, and quality issues Open, Returned and Repaired.
+// co-approval, a grant whose grantee its sponsor removed, a statement the owner issued, and
+// quality issues Open, Returned and Repaired.
 async function deployEveryState() {
   const s = await deployWithGrant();
-  const { registry, grants, usage, quality, deptA, consumer, coordinator, datasetId } = s;
+  const { registry, grants, usage, quality, consortium, deptA, deptB, consumer, coordinator, datasetId } = s;
+  const removed = s.signers[12];
+  const [PENDING, AWAITING, ORPHANED] = [grantIdOf(consumer, id("pending")), grantIdOf(consumer, id("awaiting")), grantIdOf(removed, id("orphaned"))];
   await registry.connect(deptA).addVersion(datasetId, hash("root v2"), hash("schema v1"), 2048, 20);
-  await registry.connect(deptA).registerDataset(FROZEN, datasetInput());
+  await registry.connect(deptA).registerDataset(id("frozen"), datasetInput());
   await registry.connect(deptA).freeze(FROZEN, NOTE);
-  await registry.connect(deptA).registerDataset(SENSITIVE, datasetInput({ grade: 3 }));
-  await grants.connect(consumer).requestAccess(PENDING, requestInput(datasetId));
-  await grants.connect(consumer).requestAccess(AWAITING, requestInput(SENSITIVE));
+  await registry.connect(deptA).registerDataset(id("grade-3"), datasetInput({ grade: 3 }));
+  await grants.connect(consumer).requestAccess(id("pending"), requestInput(datasetId));
+  await grants.connect(consumer).requestAccess(id("awaiting"), requestInput(SENSITIVE));
   await grants.connect(deptA).approve(AWAITING, NOTE, 0);
+  await consortium.connect(deptB).registerConsumer(removed.address, hash("profile"));
+  await grants.connect(removed).requestAccess(id("orphaned"), requestInput(datasetId));
+  await consortium.connect(deptB).removeConsumer(removed.address);
   await usage.connect(deptA).acknowledgeStatement(statementInput(consumer, ISSUED));
-  for (const issueId of [OPEN_ISSUE, RETURNED_ISSUE, REPAIRED_ISSUE]) {
-    await quality.connect(coordinator).openIssue(issueId, datasetId, 1, NOTE);
+  const issues = {};
+  for (const code of [OPEN_ISSUE, RETURNED_ISSUE, REPAIRED_ISSUE]) {
+    await quality.connect(coordinator).openIssue(code, datasetId, 1, NOTE);
+    issues[code] = issueIdOf(coordinator, code);
   }
-  for (const issueId of [RETURNED_ISSUE, REPAIRED_ISSUE]) await quality.connect(coordinator).returnToSource(issueId, NOTE);
-  await quality.connect(deptA).submitRepair(REPAIRED_ISSUE, 2, NOTE);
-  return s;
+  for (const code of [RETURNED_ISSUE, REPAIRED_ISSUE]) await quality.connect(coordinator).returnToSource(issues[code], NOTE);
+  await quality.connect(deptA).submitRepair(issues[REPAIRED_ISSUE], 2, NOTE);
+  return { ...s, issues, PENDING, AWAITING, ORPHANED };
 }
 
 const use = (t, action) => ({ grantId: t.grantId, action, evidenceHash: hash(`delivered ${action}`) });
@@ -59,11 +67,12 @@ const WRITES = {
   },
   grants: {
     requestAccess: (t) => t.grants.connect(t.consumer2).requestAccess(id("new-request"), requestInput(t.datasetId)),
-    approve: (t) => t.grants.connect(t.deptA).approve(PENDING, NOTE, 0),
-    coApprove: (t) => t.grants.connect(t.coordinator).coApprove(AWAITING, NOTE),
-    reject: (t) => t.grants.connect(t.deptA).reject(PENDING, NOTE),
-    withdraw: (t) => t.grants.connect(t.consumer).withdraw(PENDING),
+    approve: (t) => t.grants.connect(t.deptA).approve(t.PENDING, NOTE, 0),
+    coApprove: (t) => t.grants.connect(t.coordinator).coApprove(t.AWAITING, NOTE),
+    reject: (t) => t.grants.connect(t.deptA).reject(t.PENDING, NOTE),
+    withdraw: (t) => t.grants.connect(t.consumer).withdraw(t.PENDING),
     revoke: (t) => t.grants.connect(t.deptA).revoke(t.grantId, NOTE),
+    lapse: (t) => t.grants.connect(t.outsider).lapse(t.ORPHANED),
   },
   usage: {
     recordUse: (t) => t.usage.connect(t.deptA).recordUse(id("use-1"), use(t, Action.Query)),
@@ -76,10 +85,10 @@ const WRITES = {
   },
   quality: {
     openIssue: (t) => t.quality.connect(t.auditor).openIssue(id("issue-new"), t.datasetId, 2, NOTE),
-    returnToSource: (t) => t.quality.connect(t.coordinator).returnToSource(OPEN_ISSUE, NOTE),
-    submitRepair: (t) => t.quality.connect(t.deptA).submitRepair(RETURNED_ISSUE, 2, NOTE),
-    verifyAndClose: (t) => t.quality.connect(t.coordinator).verifyAndClose(REPAIRED_ISSUE, NOTE),
-    reopen: (t) => t.quality.connect(t.coordinator).reopen(REPAIRED_ISSUE, NOTE),
+    returnToSource: (t) => t.quality.connect(t.coordinator).returnToSource(t.issues[OPEN_ISSUE], NOTE),
+    submitRepair: (t) => t.quality.connect(t.deptA).submitRepair(t.issues[RETURNED_ISSUE], 2, NOTE),
+    verifyAndClose: (t) => t.quality.connect(t.coordinator).verifyAndClose(t.issues[REPAIRED_ISSUE], NOTE),
+    reopen: (t) => t.quality.connect(t.coordinator).reopen(t.issues[REPAIRED_ISSUE], NOTE),
   },
 };
 const NAMES = { registry: "DataRegistry", grants: "AccessGrants", usage: "UsageLog", anchors: "AnchorRegistry", quality: "QualityBoard" };

@@ -106,6 +106,12 @@ function shouldCheckEachUseAgainstItsGrant(recorder) {
       await recorder.expectRefused(this, this.consumer, use(this.grantId, "Analyse"), Refusal.Expired, "UsageGrantExpired", [this.grantId, expiresAt]);
     });
 
+    it("refuses uses once the grantee is no longer registered, whoever records them", async function () {
+      await this.consortium.connect(this.deptA).removeConsumer(this.consumer.address);
+      await recorder.expectRefused(this, this.deptA, use(this.grantId, "Query"), Refusal.GranteeRemoved, "UsageGranteeRemoved", [this.grantId, this.consumer.address]);
+      await recorder.expectRefused(this, this.consumer, use(this.grantId, "Analyse"), Refusal.GranteeRemoved, "UsageGranteeRemoved", [this.grantId, this.consumer.address]);
+    });
+
     it("refuses uses of a frozen dataset until it is unfrozen", async function () {
       await this.registry.connect(this.coordinator).freeze(this.datasetId, REASON);
       await recorder.expectRefused(this, this.deptA, use(this.grantId, "Query"), Refusal.DatasetFrozen, "UsageDatasetFrozen", [this.datasetId]);
@@ -146,7 +152,7 @@ const singleUse = {
       .to.emit(ctx.usage, "UseRecorded")
       .withArgs(u.grantId, datasetId, signer.address, u.action, u.evidenceHash, sequence);
     expect(await ctx.usage.usesOf(u.grantId)).to.equal(sequence);
-    expect(await ctx.usage.idUsed(useId)).to.equal(true);
+    expect(await ctx.usage.idUsed(signer.address, useId)).to.equal(true);
   },
   async expectRefused(ctx, signer, u, _reason, error, args) {
     const useId = freshId("use");
@@ -155,7 +161,7 @@ const singleUse = {
       .to.be.revertedWithCustomError(ctx.usage, error)
       .withArgs(...args);
     expect(await ctx.usage.usesOf(u.grantId)).to.equal(before);
-    expect(await ctx.usage.idUsed(useId)).to.equal(false);
+    expect(await ctx.usage.idUsed(signer.address, useId)).to.equal(false);
   },
 };
 
@@ -184,7 +190,7 @@ const batchOfOne = {
     await expect(tx).to.emit(ctx.usage, "UsesBatchRecorded").withArgs(batchId, signer.address, 0, 1);
     await expect(tx).not.to.emit(ctx.usage, "UseRecorded");
     expect(await ctx.usage.usesOf(u.grantId)).to.equal(before);
-    expect(await ctx.usage.idUsed(batchId)).to.equal(true);
+    expect(await ctx.usage.idUsed(signer.address, batchId)).to.equal(true);
   },
 };
 

@@ -3,11 +3,11 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, id, hash, DEPT_A } = require("./fixture");
+const { deploySuite, addServiceAccount, id, hash, DEPT_A, DEPT_B } = require("./fixture");
 
 async function deployWithSecondServiceAccount() {
   const s = await deploySuite();
-  await s.consortium.connect(s.deptA).addServiceAccount(s.spare.address);
+  await addServiceAccount(s.consortium, s.deptA, s.spare);
   return s;
 }
 
@@ -95,7 +95,7 @@ describe("UsageLog settlement", function () {
         await expect(usage.connect(consumer).acknowledgeStatement({ ...statement, ...changes }))
           .to.be.revertedWithCustomError(usage, "UsageStatementMismatch")
           .withArgs(statement.statementId, statement.statementHash);
-        expect(await usage.statement(statement.statementId)).to.deep.equal([statement.statementHash, true, false]);
+        expect(await usage.statement(DEPT_A, statement.statementId)).to.deep.equal([statement.statementHash, true, false]);
       });
     }
 
@@ -122,11 +122,23 @@ describe("UsageLog settlement", function () {
   describe("statement", function () {
     it("shows the statement's hash and which sides acknowledged it", async function () {
       const { usage, deptA, consumer, statement } = this;
-      expect(await usage.statement(statement.statementId)).to.deep.equal([ethers.ZeroHash, false, false]);
+      expect(await usage.statement(DEPT_A, statement.statementId)).to.deep.equal([ethers.ZeroHash, false, false]);
       await usage.connect(deptA).acknowledgeStatement(statement);
-      expect(await usage.statement(statement.statementId)).to.deep.equal([statement.statementHash, true, false]);
+      expect(await usage.statement(DEPT_A, statement.statementId)).to.deep.equal([statement.statementHash, true, false]);
       await usage.connect(consumer).acknowledgeStatement(statement);
-      expect(await usage.statement(statement.statementId)).to.deep.equal([statement.statementHash, true, true]);
+      expect(await usage.statement(DEPT_A, statement.statementId)).to.deep.equal([statement.statementHash, true, true]);
+    });
+
+    it("keeps the statements of different owner departments apart under the same statement id", async function () {
+      const { usage, deptA, deptB, consumer, statement } = this;
+      const theirs = { ...statement, ownerDepartment: DEPT_B, amount: 1n, statementHash: hash("another department's statement") };
+      await usage.connect(deptB).acknowledgeStatement(theirs);
+      expect(await usage.statement(DEPT_A, statement.statementId)).to.deep.equal([ethers.ZeroHash, false, false]);
+      await usage.connect(deptA).acknowledgeStatement(statement);
+      await expect(usage.connect(consumer).acknowledgeStatement(statement))
+        .to.emit(usage, "StatementSettled").withArgs(statement.statementId, statement.statementHash);
+      expect(await usage.statement(DEPT_A, statement.statementId)).to.deep.equal([statement.statementHash, true, true]);
+      expect(await usage.statement(DEPT_B, statement.statementId)).to.deep.equal([theirs.statementHash, true, false]);
     });
   });
 });

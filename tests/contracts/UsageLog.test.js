@@ -3,7 +3,10 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployWithGrant, datasetInput, requestInput, id, hash, actionBits, Action, Refusal } = require("./fixture");
+const { anyValue } = require("@nomicfoundation/hardhat-chai-matchers/withArgs");
+const {
+  deployWithGrant, addServiceAccount, datasetInput, requestInput, datasetIdOf, grantIdOf, id, hash, actionBits, Action, Refusal, DEPT_A,
+} = require("./fixture");
 const { shouldCheckEachUseAgainstItsGrant, singleUse, batchOfOne, use, freshId, REASON } = require("./UsageLog.behavior");
 
 const QUOTA = 3;
@@ -14,19 +17,19 @@ const EVERY_ACTION = actionBits(...Object.values(Action));
 // pending request, and a grade-3 grant the owner approved that awaits the coordinator.
 async function deployForUsage() {
   const s = await deployWithGrant();
-  await s.consortium.connect(s.deptA).addServiceAccount(s.spare.address);
+  await addServiceAccount(s.consortium, s.deptA, s.spare);
 
-  const fullGrant = id("grant-full");
-  await s.grants.connect(s.consumer).requestAccess(fullGrant, requestInput(s.datasetId, { actions: EVERY_ACTION, maxUses: QUOTA }));
+  const fullGrant = grantIdOf(s.consumer, id("grant-full"));
+  await s.grants.connect(s.consumer).requestAccess(id("grant-full"), requestInput(s.datasetId, { actions: EVERY_ACTION, maxUses: QUOTA }));
   await s.grants.connect(s.deptA).approve(fullGrant, REASON, 0);
 
-  const pendingGrant = id("grant-pending");
-  await s.grants.connect(s.consumer).requestAccess(pendingGrant, requestInput(s.datasetId));
+  const pendingGrant = grantIdOf(s.consumer, id("grant-pending"));
+  await s.grants.connect(s.consumer).requestAccess(id("grant-pending"), requestInput(s.datasetId));
 
-  const sensitiveId = id("medical-records");
-  await s.registry.connect(s.deptA).registerDataset(sensitiveId, datasetInput({ grade: 3 }));
-  const sensitiveGrant = id("grant-sensitive");
-  await s.grants.connect(s.consumer).requestAccess(sensitiveGrant, requestInput(sensitiveId));
+  const sensitiveId = datasetIdOf(DEPT_A, id("medical-records"));
+  await s.registry.connect(s.deptA).registerDataset(id("medical-records"), datasetInput({ grade: 3 }));
+  const sensitiveGrant = grantIdOf(s.consumer, id("grant-sensitive"));
+  await s.grants.connect(s.consumer).requestAccess(id("grant-sensitive"), requestInput(sensitiveId));
   await s.grants.connect(s.deptA).approve(sensitiveGrant, REASON, 0);
 
   return { ...s, fullGrant, pendingGrant, sensitiveId, sensitiveGrant, quota: QUOTA };
@@ -67,7 +70,7 @@ describe("UsageLog", function () {
       expect([await usage.usesOf(grantId), await usage.usesOf(fullGrant), await usage.usesOf(id("other"))]).to.deep.equal([2n, 1n, 0n]);
     });
 
-    it("refuses a use id already recorded, as a use or as a batch", async function () {
+    it("refuses a use id the caller recorded already, as a use or as a batch", async function () {
       const { usage, deptA, grantId } = this;
       const [useId, batchId] = [freshId("use"), freshId("batch")];
       await usage.connect(deptA).recordUse(useId, use(grantId, "Query"));
@@ -75,9 +78,35 @@ describe("UsageLog", function () {
       for (const reused of [useId, batchId]) {
         await expect(usage.connect(deptA).recordUse(reused, use(grantId, "Download")))
           .to.be.revertedWithCustomError(usage, "UsageIdUsed")
-          .withArgs(reused);
+          .withArgs(deptA.address, reused);
       }
       expect(await usage.usesOf(grantId)).to.equal(2);
+    });
+
+    it("keeps each caller's ids apart: an id another caller used is still free", async function () {
+      const { usage, deptA, spare, consumer, grantId, datasetId } = this;
+      const useId = freshId("use");
+      await usage.connect(consumer).recordUse(useId, use(grantId, "Analyse"));
+      for (const [caller, sequence] of [[deptA, 2], [spare, 3]]) {
+        await expect(usage.connect(caller).recordUse(useId, use(grantId, "Query")))
+          .to.emit(usage, "UseRecorded")
+          .withArgs(grantId, datasetId, caller.address, Action.Query, anyValue, sequence);
+      }
+      for (const caller of [consumer, deptA, spare]) expect(await usage.idUsed(caller.address, useId)).to.equal(true);
+      expect(await usage.idUsed(this.deptB.address, useId)).to.equal(false);
+    });
+
+    it("checks the grantee's registration only after the caller, a revocation and the grant's status", async function () {
+      const { usage, grants, consortium, deptA, deptB, consumer, coordinator, grantId, pendingGrant } = this;
+      await consortium.connect(deptA).removeConsumer(consumer.address);
+      const u = use(grantId, "Query");
+      await expect(usage.connect(deptB).recordUse(freshId("use"), u))
+        .to.be.revertedWithCustomError(usage, "UsageCallerNotAllowed").withArgs(deptB.address, grantId, Action.Query);
+      await expect(usage.connect(deptA).recordUse(freshId("use"), use(pendingGrant, "Query")))
+        .to.be.revertedWithCustomError(usage, "UsageGrantNotActive").withArgs(pendingGrant, 1);
+      await grants.connect(coordinator).revoke(grantId, REASON);
+      await expect(usage.connect(deptA).recordUse(freshId("use"), u))
+        .to.be.revertedWithCustomError(usage, "UsageGrantRevoked").withArgs(grantId);
     });
 
     it("refuses a zero use id", async function () {
@@ -92,10 +121,10 @@ describe("UsageLog", function () {
       const useId = freshId("use");
       await registry.connect(coordinator).freeze(datasetId, REASON);
       await expect(usage.connect(deptA).recordUse(useId, use(grantId, "Query"))).to.be.revertedWithCustomError(usage, "UsageDatasetFrozen");
-      expect(await usage.idUsed(useId)).to.equal(false);
+      expect(await usage.idUsed(deptA.address, useId)).to.equal(false);
       await registry.connect(coordinator).unfreeze(datasetId, REASON);
       await expect(usage.connect(deptA).recordUse(useId, use(grantId, "Query"))).to.emit(usage, "UseRecorded");
-      expect(await usage.idUsed(useId)).to.equal(true);
+      expect(await usage.idUsed(deptA.address, useId)).to.equal(true);
     });
   });
 
@@ -114,7 +143,7 @@ describe("UsageLog", function () {
       await expect(usage.connect(deptA).recordUses(batchId, []))
         .to.be.revertedWithCustomError(usage, "UsageEmptyBatch")
         .withArgs(batchId);
-      expect(await usage.idUsed(batchId)).to.equal(false);
+      expect(await usage.idUsed(deptA.address, batchId)).to.equal(false);
     });
 
     it("refuses a zero batch id", async function () {
@@ -124,7 +153,7 @@ describe("UsageLog", function () {
         .withArgs(ethers.ZeroHash);
     });
 
-    it("refuses a batch id already recorded, as a batch or as a use, even if that batch refused every use", async function () {
+    it("refuses a batch id the caller recorded already, as a batch or as a use, even if that batch refused every use", async function () {
       const { usage, deptA, grantId } = this;
       const [refusedBatch, useId] = [freshId("batch"), freshId("use")];
       await usage.connect(deptA).recordUses(refusedBatch, [use(id("no-such-grant"), "Query")]);
@@ -132,7 +161,7 @@ describe("UsageLog", function () {
       for (const reused of [refusedBatch, useId]) {
         await expect(usage.connect(deptA).recordUses(reused, [use(grantId, "Download")]))
           .to.be.revertedWithCustomError(usage, "UsageIdUsed")
-          .withArgs(reused);
+          .withArgs(deptA.address, reused);
       }
       expect(await usage.usesOf(grantId)).to.equal(1);
     });
@@ -234,7 +263,7 @@ describe("UsageLog", function () {
         ["UsesBatchRecorded", batchId, 2, 5],
       ]);
       expect(await usage.usesOf(grantId)).to.equal(2);
-      expect(await usage.idUsed(batchId)).to.equal(true);
+      expect(await usage.idUsed(deptA.address, batchId)).to.equal(true);
     });
   });
 });

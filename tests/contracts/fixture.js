@@ -7,13 +7,21 @@ const DAY = 24n * 3600n;
 const id = (text) => ethers.encodeBytes32String(text);
 const hash = (text) => ethers.keccak256(ethers.toUtf8Bytes(text));
 
+// Record ids derived from their creator, as the contracts derive them.
+const abi = ethers.AbiCoder.defaultAbiCoder();
+const datasetIdOf = (department, code) => ethers.keccak256(abi.encode(["bytes32", "bytes32"], [department, code]));
+const grantIdOf = (grantee, requestKey) => ethers.keccak256(abi.encode(["address", "bytes32"], [grantee.address ?? grantee, requestKey]));
+const issueIdOf = (opener, code) => ethers.keccak256(abi.encode(["address", "bytes32"], [opener.address ?? opener, code]));
+// What a grant keeps of the fields it names: the hash of their ABI encoding as a string[].
+const fieldsHashOf = (fields) => ethers.keccak256(abi.encode(["string[]"], [fields]));
+
 // Action numbers as in IUsageLog.Action, and the grant bit of each.
 const Action = { Collect: 0, Store: 1, Manage: 2, Share: 3, Open: 4, Analyse: 5, Settle: 6, Query: 7, Download: 8 };
 const actionBits = (...actions) => actions.reduce((mask, a) => mask | (1 << a), 0);
 const GrantStatus = { None: 0, Pending: 1, AwaitingCoApproval: 2, Active: 3, Rejected: 4, Withdrawn: 5, Revoked: 6 };
 const Refusal = {
   None: 0, UnknownGrant: 1, CallerNotAllowed: 2, Revoked: 3, NotActive: 4,
-  Expired: 5, DatasetFrozen: 6, ActionNotGranted: 7, QuotaExhausted: 8,
+  Expired: 5, DatasetFrozen: 6, ActionNotGranted: 7, QuotaExhausted: 8, GranteeRemoved: 9,
 };
 const ProposalKind = { Admit: 0, Remove: 1 };
 const ProposalStatus = { None: 0, Open: 1, Executed: 2 };
@@ -62,24 +70,38 @@ function datasetInput({ grade = 1, parents = [], owner = DEPT_A, usage = [DEPT_B
   };
 }
 
-function requestInput(datasetId, { actions = actionBits(Action.Query, Action.Download, Action.Analyse), duration = 30n * DAY, maxUses = 100, fieldScope = 0b1011n } = {}) {
-  return { datasetId, purposeHash: hash("purpose: public health research"), fieldScope, actions, duration, maxUses };
+function requestInput(datasetId, {
+  actions = actionBits(Action.Query, Action.Download, Action.Analyse),
+  duration = 30n * DAY,
+  maxUses = 100,
+  fields = ["district", "age_band", "household_size"],
+  schemaHash = hash("census schema v1"),
+} = {}) {
+  return { datasetId, purposeHash: hash("purpose: public health research"), schemaHash, fields, actions, duration, maxUses };
+}
+
+// How a service account joins: its department offers, then the account itself accepts.
+async function addServiceAccount(consortium, department, account) {
+  const departmentId = await consortium.departmentOf(department.address);
+  await consortium.connect(department).offerServiceAccount(account.address);
+  return consortium.connect(account).acceptServiceAccount(departmentId);
 }
 
 // A suite with one dataset owned by DEPT_A (grade 1, one version) and an active grant to `consumer`.
 async function deployWithGrant() {
   const s = await deploySuite();
-  const datasetId = id("census-2026");
-  await s.registry.connect(s.deptA).registerDataset(datasetId, datasetInput());
+  const datasetId = datasetIdOf(DEPT_A, id("census-2026"));
+  await s.registry.connect(s.deptA).registerDataset(id("census-2026"), datasetInput());
   await s.registry.connect(s.deptA).addVersion(datasetId, hash("root v1"), hash("schema v1"), 1024, 10);
-  const grantId = id("grant-1");
-  await s.grants.connect(s.consumer).requestAccess(grantId, requestInput(datasetId));
+  const grantId = grantIdOf(s.consumer, id("grant-1"));
+  await s.grants.connect(s.consumer).requestAccess(id("grant-1"), requestInput(datasetId));
   await s.grants.connect(s.deptA).approve(grantId, hash("approved"), 0);
   return { ...s, datasetId, grantId };
 }
 
 module.exports = {
-  deploySuite, deployWithGrant, datasetInput, requestInput, id, hash, actionBits,
+  deploySuite, deployWithGrant, datasetInput, requestInput, addServiceAccount, id, hash, actionBits,
+  datasetIdOf, grantIdOf, issueIdOf, fieldsHashOf,
   Action, GrantStatus, Refusal, ProposalKind, ProposalStatus, IssueStatus, AnchorKind,
   DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD, DAY,
 };
