@@ -13,6 +13,7 @@ from eth_account import Account
 from ledger.chain import LocalChain, find_anvil
 from ledger.clients import AnchorKind
 from ledger.compile import PROJECT_ROOT
+from ledger.deploy import department_id
 from ledger.errors import ContractError, TransactionTimeout
 from ledger.tx import TransactionSender, load_keystore, write_keystore
 from tests.utils.ledgers import Suite, sender
@@ -52,7 +53,7 @@ def test_a_revert_raises_the_custom_error_with_its_arguments(suite: Suite) -> No
     root = _root("anchored once")
     suite.departments[0].anchors.anchor(root, 3, AnchorKind.DATASET_VERSIONS)
     with pytest.raises(ContractError) as caught:
-        suite.departments[1].anchors.anchor(root, 3, AnchorKind.DATASET_VERSIONS)
+        suite.departments[0].anchors.anchor(root, 3, AnchorKind.DATASET_VERSIONS)
     assert caught.value.name == "AnchorRootExists"
     assert caught.value.arguments == {"root": root, "department": suite.departments[0].consortium.department_of(
         suite.departments[0].sender.address)}  # type: ignore[union-attr]
