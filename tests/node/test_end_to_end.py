@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from ledger import ids
 from ledger.chain import LocalChain
 from ledger.clients import Action, GrantStatus, IssueStatus
-from ledger.deploy import Ledger
+from ledger.deploy import Ledger, department_id
 from ledger.tx import write_keystore
 from node import quality, review
 from node.delivery.crypto import decrypt_stream, public_key_of
