@@ -84,9 +84,14 @@ class World:
         assert self.deployment.chain is not None
         return Account.from_key(self.deployment.chain.private_keys[index])
 
-    def ledger(self, account: LocalAccount) -> Ledger:
-        """The chain itself, as ``account``: what a hostile party holds besides the API."""
-        return Ledger(self.w3, self.manifest, self.artifacts, TransactionSender(self.w3, account, poll_interval=0.002))
+    def ledger(self, account: LocalAccount, *, outbid: bool = False) -> Ledger:
+        """The chain itself, as ``account``: what a hostile party holds besides the API. With
+        ``outbid``, its transactions pay ten times the going price, so a block holding them and
+        an honest node's puts them first."""
+        sender = TransactionSender(self.w3, account, poll_interval=0.002)
+        if outbid:
+            sender.gas_price *= 10
+        return Ledger(self.w3, self.manifest, self.artifacts, sender)
 
     def department_account(self, code: str) -> LocalAccount:
         return self.account(1 + [d.code for d in self.deployment.departments].index(code))

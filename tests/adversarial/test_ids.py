@@ -53,7 +53,7 @@ def _dataset(chain: Ledger, dataset_id: bytes) -> Dataset | None:
 def test_a_consumer_cannot_erase_its_download_records_by_claiming_the_batch_id(world: World) -> None:
     dataset = world.publish(people(4))
     api, grant = world.granted(world.hostile_consumer, dataset, uses=5)
-    hostile = world.ledger(world.hostile_consumer)
+    hostile = world.ledger(world.hostile_consumer, outbid=True)
     node = world.deployment.department(OWNER).address
     served = []
     for _ in range(3):
@@ -67,6 +67,10 @@ def test_a_consumer_cannot_erase_its_download_records_by_claiming_the_batch_id(w
             hostile.usage.submit_uses(batch_id, [Use(bytes.fromhex(grant[2:]), Action.ANALYSE, b"\x01" * 32)],
                                       gas=300_000)
     chain = world.ledger(world.coordinator)
+    # The consumer's batches came first, under the node's batch ids: each is its own, not the node's.
+    for delivery in served:
+        batch_id = hashlib.sha256(bytes.fromhex(delivery["delivery_id"][2:])).digest()
+        assert chain.usage.id_used(world.hostile_consumer.address, batch_id)
     wait_for("every download recorded on chain", lambda: world.uses_on_chain(grant) >= 3 or None)
     assert world.uses_on_chain(grant) == 3
     recorded = {log["args"]["evidenceHash"] for log in chain.usage.contract.events.UseRecorded.get_logs(

@@ -35,8 +35,8 @@ def test_a_department_cannot_grow_past_the_service_account_cap(world: World) -> 
     refusal = None
     for _ in range(12):
         account = world.fresh_account()
-        hostile.consortium.offer_service_account(account.address)
         try:
+            hostile.consortium.offer_service_account(account.address)
             world.ledger(account).consortium.accept_service_account(department_id(HOSTILE))
         except ContractError as err:
             refusal = err
