@@ -90,7 +90,7 @@ def router(auth: Auth, pages: Pages, links: LoginLinks) -> APIRouter:
             token, then = str(sent["token"]), sent.get("next")
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise PageRefused(400, "Send the token from /auth/siwe as {\"token\": ...}.") from err
-        auth.principal_of(token)
+        auth.session_of(token)
         response = JSONResponse({"next": local_path(then if isinstance(then, str) else None)},
                                 headers={"Cache-Control": "no-store"})
         start_session(response, request, token, auth.token_lifetime)
