@@ -48,45 +48,61 @@ class Standing:
 
 
 class ChainRoles:
-    """Each address's :class:`Standing`, read from the chain when the cached one is older than ``ttl``."""
+    """Each address's :class:`Standing`, read from the chain when the cached one is older than
+    ``ttl``. A read the chain did not answer is remembered as long, so that requests queued
+    behind it fail at once instead of each waiting for the chain in turn."""
 
-    def __init__(self, consortium: ConsortiumClient, *, ttl: float = 3.0,
+    def __init__(self, consortium: ConsortiumClient, *, ttl: float = 3.0, rpc: RpcBatcher | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.consortium = consortium
         self.ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
-        self._cached: dict[str, tuple[float, Standing]] = {}
+        self._cached: dict[str, tuple[float, Standing | ChainUnavailable]] = {}
         self._reading: dict[str, threading.Lock] = {}
         # Four views in one JSON-RPC batch: one round trip, where web3 would make a dozen.
-        self._rpc = RpcBatcher(consortium.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+        self._rpc = rpc or RpcBatcher(consortium.w3.provider.endpoint_uri, timeout=5)  # type: ignore[attr-defined]
 
-    def cached(self, address: str) -> Standing | None:
-        """The standing read less than ``ttl`` ago, or None; never reads the chain."""
+    def _fresh(self, address: str) -> Standing | ChainUnavailable | None:
         with self._lock:
             entry = self._cached.get(address)
         if entry is None or self._clock() - entry[0] >= self.ttl:
             return None
         return entry[1]
 
+    def cached(self, address: str) -> Standing | None:
+        """The standing read less than ``ttl`` ago, or None; never reads the chain."""
+        found = self._fresh(address)
+        return found if isinstance(found, Standing) else None
+
     def standing(self, address: str) -> Standing:
-        """The standing of ``address``, read now unless a fresh one is cached; blocks on a read.
-        Raises :class:`ChainUnavailable` when the chain does not answer."""
-        if (hit := self.cached(address)) is not None:
-            return hit
-        with self._lock:
-            reading = self._reading.setdefault(address, threading.Lock())
-        with reading:
-            if (hit := self.cached(address)) is not None:
-                return hit  # another request read it while this one waited
-            # Aged from before the read: a revocation mined during it is seen within one ttl.
-            started = self._clock()
-            found = self._read(address)
+        """The standing of ``address``, read now unless one read less than ``ttl`` ago is
+        cached; blocks on a read. Raises :class:`ChainUnavailable` when the chain does not answer."""
+        found = self._fresh(address)
+        if found is None:
             with self._lock:
-                if len(self._cached) > _PRUNE_ABOVE:
-                    self._cached = {a: e for a, e in self._cached.items() if started - e[0] < self.ttl}
-                self._cached[address] = (started, found)
-                self._reading.pop(address, None)
+                reading = self._reading.setdefault(address, threading.Lock())
+            with reading:
+                found = self._fresh(address)  # another request may have read it meanwhile
+                if found is None:
+                    found = self._refresh(address)
+        if isinstance(found, ChainUnavailable):
+            raise ChainUnavailable(found.url) from found  # a new one: many threads may raise it
+        return found
+
+    def _refresh(self, address: str) -> Standing | ChainUnavailable:
+        # Aged from before the read: a revocation mined during it is seen within one ttl.
+        started = self._clock()
+        found: Standing | ChainUnavailable
+        try:
+            found = self._read(address)
+        except ChainUnavailable as err:
+            found = err
+        with self._lock:
+            if len(self._cached) > _PRUNE_ABOVE:
+                self._cached = {a: e for a, e in self._cached.items() if started - e[0] < self.ttl}
+            self._cached[address] = (started, found)
+            self._reading.pop(address, None)
         return found
 
     def _read(self, address: str) -> Standing:
