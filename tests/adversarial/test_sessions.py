@@ -25,6 +25,7 @@ from web3 import Web3
 from api import errors
 from api.app import create_app
 from api.auth import Auth, Principal, create_staff, siwe_message
+from api.dashboard.session import COOKIE
 from api.sessions import ChainRoles
 from ledger.chain import LocalChain, free_port
 from ledger.deploy import Ledger
@@ -90,12 +91,13 @@ def revoke_auditor(coordinator: Ledger, auditor: str) -> None:
     assert not coordinator.consortium.is_auditor(auditor)
 
 
-def refused_within(ask: Callable[[], httpx.Response]) -> httpx.Response:
-    """Ask until the answer is a refusal, for at most :data:`WITHIN` seconds; the last answer."""
+def refused_within(ask: Callable[[], httpx.Response], refused: tuple[int, ...] = (401, 403)) -> httpx.Response:
+    """Ask until the answer's status is one of ``refused``, for at most :data:`WITHIN` seconds;
+    the last answer. Until then, every answer must be a 200."""
     deadline = time.monotonic() + WITHIN
     while True:
         response = ask()
-        if response.status_code in (401, 403) or time.monotonic() > deadline:
+        if response.status_code in refused or time.monotonic() > deadline:
             return response
         assert response.status_code == 200, response.text
         time.sleep(0.2)
@@ -132,6 +134,18 @@ def test_a_removed_consumer_loses_its_session_within_seconds(site: Site, chain: 
 
     assert site.http.get("/me/grants", headers=bearer(other)).status_code == 200
     assert site.http.get("/auth/me", headers=bearer(other)).json()["roles"] == ["consumer"]
+
+
+def test_a_removed_consumers_dashboard_session_ends_within_seconds(site: Site, chain: LocalChain,
+                                                                    suite: Suite) -> None:
+    removed = newcomer(chain, suite)
+    cookie = {"Cookie": f"{COOKIE}={siwe_token(site.http, removed, site.domain, site.chain_id)}"}
+    assert site.http.get("/dashboard/monitor", headers=cookie).status_code == 200
+
+    remove_consumer(suite.departments[1], removed.address)
+
+    ended = refused_within(lambda: site.http.get("/dashboard/monitor", headers=cookie), refused=(303,))
+    assert ended.status_code == 303 and ended.headers["location"].startswith("/dashboard/sign-in"), ended.text
 
 
 def test_a_removed_consumer_gets_no_delivery_or_download_with_the_token_it_already_holds(
