@@ -20,7 +20,8 @@ def main() -> int:
     except (ValidationError, NodeError) as err:
         print(startup_error(err), file=sys.stderr)
         return 2
-    app = create_app(node, domain=settings.domain, token_lifetime=settings.token_lifetime)
+    app = create_app(node, domain=settings.domain, token_lifetime=settings.token_lifetime,
+                     role_ttl=settings.role_ttl)
     try:
         # Live streams never end by themselves: give them 5 s to close on shutdown.
         uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info", timeout_graceful_shutdown=5)

@@ -41,16 +41,19 @@ class ApiSettings(NodeSettings):
     api_port: int = Field(default=8000, ge=0, le=65535)
     api_domain: str | None = Field(default=None, description="the domain sign-in messages must name; default host:port")
     token_lifetime: int = Field(default=3600, ge=60, le=7 * 86400)
+    role_ttl: float = Field(default=3.0, ge=0.0, le=60.0,
+                            description="seconds a session's roles read on chain are trusted before read again")
 
     @property
     def domain(self) -> str:
         return self.api_domain or f"{self.api_host}:{self.api_port}"
 
 
-def create_app(node: NodeService, *, domain: str, token_lifetime: int = 3600, background: bool = True) -> FastAPI:
+def create_app(node: NodeService, *, domain: str, token_lifetime: int = 3600, role_ttl: float = 3.0,
+               background: bool = True) -> FastAPI:
     """The app for ``node``; with ``background``, the node's outbox, anchoring, indexer and
     monitor run while the app does."""
-    auth = Auth.for_node(node, domain=domain, token_lifetime=token_lifetime)
+    auth = Auth.for_node(node, domain=domain, token_lifetime=token_lifetime, role_ttl=role_ttl)
     metrics = Metrics()
 
     @asynccontextmanager

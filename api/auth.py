@@ -4,7 +4,8 @@
 Staff act for the node's own department, whose service account signs on-chain; every other
 role is read from the Consortium contract when the address signs in. Tokens are stateless:
 HMAC-SHA256 under a key kept in the node's data directory, so a node restart keeps them valid
-and deleting the key ends every session.
+and deleting the key ends every session. The roles a token names are held against the chain
+again on every request (:mod:`api.sessions`): one revoked on chain stops working within seconds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from fastapi import APIRouter, Depends, Response, Security
+from fastapi import APIRouter, Depends, Request, Response, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select, update
@@ -34,7 +36,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from api.errors import ApiError, ErrorResponse, forbidden, unauthenticated
-from ledger.deploy import Ledger
+from api.sessions import WRITES, ChainRoles, Standing, follow, unconfirmed
+from ledger.deploy import Ledger, department_id
+from ledger.errors import ChainUnavailable
 from node.errors import AlreadyExists, InvalidInput
 from node.models import SignInNonce, StaffAccount
 
@@ -363,10 +367,12 @@ class Auth:
 
     def __init__(self, *, sessions: sessionmaker[Session], ledger: Ledger, department: str, node_address: str,
                  domain: str, chain_id: int, secret_path: Path, token_lifetime: float = 3600.0,
-                 nonce_lifetime: float = 600.0, clock_skew: float = 60.0) -> None:
+                 nonce_lifetime: float = 600.0, clock_skew: float = 60.0, role_ttl: float = 3.0) -> None:
         self.sessions = sessions
         self.ledger = ledger
         self.department = department
+        self.department_id = department_id(department)
+        self.chain = ChainRoles(ledger.consortium, ttl=role_ttl)
         self.node_address = Web3.to_checksum_address(node_address)
         self.domain = domain
         self.chain_id = chain_id
@@ -471,34 +477,75 @@ class Auth:
                              roles=sorted(principal.roles), address=principal.address, department=principal.department)
 
     def principal_of(self, token: str) -> Principal:
+        """The principal a token names, as issued: its signature and expiry checked, not the chain."""
         return decode_token(self._key, token, now=datetime.now(timezone.utc).timestamp())
+
+    def session_of(self, token: str, wanted: frozenset[str] = frozenset(), *, write: bool = False) -> Principal:
+        """The principal of ``token`` with the roles it still holds on chain, for a request that
+        needs one of ``wanted`` (any if empty) and, with ``write``, changes something for the
+        department; may block on a chain read."""
+        principal = self._named(self.principal_of(token), wanted)
+        try:
+            standing: Standing | None = self.chain.standing(principal.address)
+        except ChainUnavailable:
+            standing = None
+        return self._held(principal, standing, wanted, write)
+
+    async def _session(self, token: str, wanted: frozenset[str], write: bool) -> Principal:
+        principal = self._named(self.principal_of(token), wanted)
+        standing = self.chain.cached(principal.address)
+        if standing is None:  # read off the event loop: other requests go on meanwhile
+            try:
+                standing = await run_in_threadpool(self.chain.standing, principal.address)
+            except ChainUnavailable:
+                standing = None
+        return self._held(principal, standing, wanted, write)
+
+    @staticmethod
+    def _named(principal: Principal, wanted: frozenset[str]) -> Principal:
+        # A role the token never named needs no chain read to refuse.
+        if wanted and not principal.roles & wanted:
+            raise forbidden(f"this needs the role {' or '.join(sorted(wanted))}")
+        return principal
+
+    def _held(self, principal: Principal, standing: Standing | None, wanted: frozenset[str],
+              write: bool) -> Principal:
+        if standing is None:
+            # Staff writes wait in the node's outbox for the chain, which refuses them itself if
+            # the department has left; anyone else is refused until the chain confirms the roles.
+            if principal.kind == "staff":
+                return principal
+            raise unconfirmed(principal)
+        return follow(principal, standing, wanted, write=write, department_id=self.department_id)
 
     # -------------------------------------------- FastAPI
 
     def require(self, *roles: str) -> Callable[..., Awaitable[Principal]]:
         """A dependency giving the signed-in principal, with at least one of ``roles`` if any
-        are named: 401 without a valid token, 403 without the role."""
+        are named and still held on chain: 401 without a valid token or once a Sign-In with
+        Ethereum session holds no role on chain, 403 without the role, 503 if the chain cannot
+        confirm it."""
         unknown = set(roles) - ROLES
         if unknown:
             raise ValueError(f"unknown roles {sorted(unknown)}")
         wanted = frozenset(roles)
 
-        async def signed_in(credentials: HTTPAuthorizationCredentials | None = Security(self._bearer)) -> Principal:
+        async def signed_in(request: Request,
+                            credentials: HTTPAuthorizationCredentials | None = Security(self._bearer)) -> Principal:
             if credentials is None:
                 raise unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
-            principal = self.principal_of(credentials.credentials)
-            if wanted and not principal.roles & wanted:
-                raise forbidden(f"this needs the role {' or '.join(sorted(wanted))}")
-            return principal
+            return await self._session(credentials.credentials, wanted, request.method in WRITES)
 
         return signed_in
 
     def optional(self) -> Callable[..., Awaitable[Principal | None]]:
-        """A dependency giving the principal if a token is sent, else None; a bad token is still 401."""
+        """A dependency giving the principal if a token is sent, else None; a bad or ended session is still 401."""
 
         async def maybe_signed_in(
                 credentials: HTTPAuthorizationCredentials | None = Security(self._bearer)) -> Principal | None:
-            return None if credentials is None else self.principal_of(credentials.credentials)
+            if credentials is None:
+                return None
+            return await self._session(credentials.credentials, frozenset(), write=False)
 
         return maybe_signed_in
 

@@ -50,7 +50,8 @@ class Pages:
 
     def __init__(self, auth: Auth) -> None:
         self.auth = auth
-        self.visitor = visitors(auth)
+        # Error pages only show who is signed in: no chain read there, which could fail again.
+        self.visitor = visitors(auth, on_chain=False)
 
     def page(self, request: Request, name: str, visitor: Visitor, *, status: int = 200,
              headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:

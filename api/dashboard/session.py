@@ -20,6 +20,7 @@ from fastapi import Request, Response
 
 from api.auth import Auth, Principal
 from api.errors import ApiError
+from api.sessions import WRITES
 
 COOKIE = "provledger_session"
 PATH = "/dashboard"
@@ -79,17 +80,24 @@ def local_path(then: str | None, default: str = f"{PATH}/") -> str:
     return default
 
 
-def visitors(auth: Auth) -> Callable[[Request], Visitor]:
-    """A dependency giving the visitor; a missing, bad or expired cookie is nobody signed in."""
+def visitors(auth: Auth, *, on_chain: bool = True) -> Callable[[Request], Visitor]:
+    """A dependency giving the visitor with the roles it still holds on chain; a missing, bad,
+    expired or ended session is nobody signed in, and a session the chain cannot confirm now,
+    or staff posting for a department that left, is refused with the reason. Without
+    ``on_chain``, the visitor as its token names it, for pages that only show who is signed in."""
 
     def visitor(request: Request) -> Visitor:
         token = request.cookies.get(COOKIE)
         if not token:
             return Visitor()
         try:
-            return Visitor(auth.principal_of(token), token)
-        except ApiError:
-            return Visitor()
+            if not on_chain:
+                return Visitor(auth.principal_of(token), token)
+            return Visitor(auth.session_of(token, write=request.method in WRITES), token)
+        except ApiError as err:
+            if err.status == 401:
+                return Visitor()
+            raise PageRefused(err.status, err.message) from err
 
     return visitor
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,7 +91,7 @@ def router(auth: Auth, pages: Pages, links: LoginLinks) -> APIRouter:
             token, then = str(sent["token"]), sent.get("next")
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise PageRefused(400, "Send the token from /auth/siwe as {\"token\": ...}.") from err
-        auth.principal_of(token)
+        await run_in_threadpool(auth.session_of, token)  # may read the chain: off the event loop
         response = JSONResponse({"next": local_path(then if isinstance(then, str) else None)},
                                 headers={"Cache-Control": "no-store"})
         start_session(response, request, token, auth.token_lifetime)

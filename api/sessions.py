@@ -1,0 +1,166 @@
+"""Sessions follow the chain: the roles a session token names are held against the Consortium
+contract again on every request, so that a consumer removed by its sponsor, an auditor whose
+role was revoked, or a node whose department left the consortium stops acting within seconds,
+not when its token expires.
+
+The chain is read at most once per address every ``ttl`` seconds (one JSON-RPC batch), by one
+thread while any others asking for that address wait for its answer; a request whose answer
+is cached reads nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from eth_abi.abi import decode, encode
+from eth_utils.abi import function_signature_to_4byte_selector
+
+from api.errors import ApiError, forbidden, unauthenticated
+from ledger.errors import ChainUnavailable
+from ledger.rpc import RpcBatcher
+
+if TYPE_CHECKING:
+    from api.auth import Principal
+    from ledger.contracts import ConsortiumClient
+
+ZERO32 = b"\x00" * 32
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_PRUNE_ABOVE = 4096
+_VIEWS = (("isAuditor", "bool"), ("isCoordinator", "bool"), ("sponsorOf", "bytes32"), ("departmentOf", "bytes32"))
+# Encoded by hand once: web3's encode_abi validates the whole ABI on every call (~10 ms).
+_SELECTORS = tuple("0x" + function_signature_to_4byte_selector(f"{view}(address)").hex() for view, _ in _VIEWS)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the Consortium contract says of one address at one moment."""
+
+    auditor: bool
+    coordinator: bool
+    sponsor: bytes
+    """The department sponsoring the address as a consumer, or zero."""
+    department: bytes
+    """The active department the address serves as a service account, or zero."""
+
+
+class ChainRoles:
+    """Each address's :class:`Standing`, read from the chain when the cached one is older than
+    ``ttl``. A read the chain did not answer is remembered as long, so that requests queued
+    behind it fail at once instead of each waiting for the chain in turn."""
+
+    def __init__(self, consortium: ConsortiumClient, *, ttl: float = 3.0, rpc: RpcBatcher | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.consortium = consortium
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: dict[str, tuple[float, Standing | ChainUnavailable]] = {}
+        self._reading: dict[str, threading.Lock] = {}
+        # Four views in one JSON-RPC batch: one round trip, where web3 would make a dozen.
+        self._rpc = rpc or RpcBatcher(consortium.w3.provider.endpoint_uri, timeout=5)  # type: ignore[attr-defined]
+
+    def _fresh(self, address: str) -> Standing | ChainUnavailable | None:
+        with self._lock:
+            entry = self._cached.get(address)
+        if entry is None or self._clock() - entry[0] >= self.ttl:
+            return None
+        return entry[1]
+
+    def cached(self, address: str) -> Standing | None:
+        """The standing read less than ``ttl`` ago, or None; never reads the chain."""
+        found = self._fresh(address)
+        return found if isinstance(found, Standing) else None
+
+    def standing(self, address: str) -> Standing:
+        """The standing of ``address``, read now unless one read less than ``ttl`` ago is
+        cached; blocks on a read. Raises :class:`ChainUnavailable` when the chain does not answer."""
+        found = self._fresh(address)
+        if found is None:
+            with self._lock:
+                reading = self._reading.setdefault(address, threading.Lock())
+            with reading:
+                found = self._fresh(address)  # another request may have read it meanwhile
+                if found is None:
+                    found = self._refresh(address)
+        if isinstance(found, ChainUnavailable):
+            raise ChainUnavailable(found.url) from found  # a new one: many threads may raise it
+        return found
+
+    def _refresh(self, address: str) -> Standing | ChainUnavailable:
+        # Aged from before the read: a revocation mined during it is seen within one ttl.
+        started = self._clock()
+        found: Standing | ChainUnavailable
+        try:
+            found = self._read(address)
+        except ChainUnavailable as err:
+            found = err
+        with self._lock:
+            if len(self._cached) > _PRUNE_ABOVE:
+                self._cached = {a: e for a, e in self._cached.items() if started - e[0] < self.ttl}
+            self._cached[address] = (started, found)
+            self._reading.pop(address, None)
+        return found
+
+    def _read(self, address: str) -> Standing:
+        argument = encode(["address"], [address]).hex()
+        calls = [("eth_call", [{"to": self.consortium.address, "data": selector + argument}, "latest"])
+                 for selector in _SELECTORS]
+        replies = self._rpc.call(calls)
+        failed = next((reply for reply in replies if reply.error or not isinstance(reply.result, str)), None)
+        if failed is not None:
+            raise ChainUnavailable(f"{self._rpc.url}: {failed.message or 'no result'}")
+        auditor, coordinator, sponsor, department = (
+            decode([kind], bytes.fromhex(reply.result.removeprefix("0x")))[0] for reply, (_, kind) in zip(replies, _VIEWS))
+        return Standing(bool(auditor), bool(coordinator), bytes(sponsor), bytes(department))
+
+
+# ---------------------------------------------------------------- a principal against its standing
+
+
+def _lost(role: str, address: str) -> str:
+    return {
+        "consumer": f"consumer {address} is no longer registered on chain",
+        "auditor": f"auditor {address} no longer holds the auditor role on chain",
+        "coordinator": f"this node's account {address} no longer holds the coordinator role on chain",
+    }[role]
+
+
+def held(principal: Principal, standing: Standing) -> tuple[frozenset[str], frozenset[str]]:
+    """The roles of ``principal`` it still holds on chain, and those it lost. Staff keep the
+    department role: they are the node's department, whose membership :func:`follow` checks
+    for writes; the coordinator role is the node account's and follows the chain."""
+    if principal.kind == "staff":
+        live = {"department"} | ({"coordinator"} if standing.coordinator else set())
+    else:
+        live = ({"auditor"} if standing.auditor else set()) | ({"consumer"} if standing.sponsor != ZERO32 else set())
+    return principal.roles & live, principal.roles - live
+
+
+def follow(principal: Principal, standing: Standing, wanted: frozenset[str], *, write: bool,
+           department_id: bytes) -> Principal:
+    """``principal`` with only the roles it still holds; 401 if a Sign-In with Ethereum session
+    holds none any more, 403 if it lost the role ``wanted`` needs or if staff would write for a
+    department that no longer counts this node's account among its own."""
+    kept, lost = held(principal, standing)
+    if principal.kind == "siwe" and not kept:
+        raise unauthenticated("the session has ended: " + "; ".join(_lost(r, principal.address) for r in sorted(lost)))
+    if wanted and not kept & wanted:
+        if lost & wanted:
+            raise forbidden("; ".join(_lost(r, principal.address) for r in sorted(lost & wanted)))
+        raise forbidden(f"this needs the role {' or '.join(sorted(wanted))}")
+    if principal.kind == "staff" and write and standing.department != department_id:
+        department = principal.department or department_id.rstrip(b"\x00").decode(errors="replace")
+        raise forbidden(f"department {department} no longer counts this node's account {principal.address} "
+                        "as its own on chain (the department left the consortium, or the account was removed "
+                        "from it): this node cannot write for it")
+    return principal if not lost else replace(principal, roles=kept)
+
+
+def unconfirmed(principal: Principal) -> ApiError:
+    """The answer when the chain cannot tell whether ``principal`` still holds its roles."""
+    return ApiError(503, "chain_unavailable",
+                    f"the roles of {principal.address} cannot be confirmed on chain now; try again shortly")
