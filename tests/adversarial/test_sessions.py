@@ -28,7 +28,8 @@ from api.auth import Auth, Principal, create_staff, siwe_message
 from api.dashboard.session import COOKIE
 from api.sessions import ChainRoles
 from ledger.chain import LocalChain, free_port
-from ledger.deploy import Ledger
+from ledger.deploy import Ledger, department_id
+from ledger.hashing import delivery_evidence
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
 from node.service import NodeService
@@ -176,7 +177,8 @@ def test_a_removed_consumer_gets_no_delivery_or_download_with_the_token_it_alrea
     made = site.http.post(f"/grants/{other_grant}/deliveries", json={}, headers=bearer(other))
     assert made.status_code == 201, made.text
     copy = site.http.get(made.json()["download"], headers=bearer(other))
-    assert copy.status_code == 200 and hashlib.sha256(copy.content).hexdigest() == made.json()["evidence_hash"][2:]
+    evidence = delivery_evidence(bytes.fromhex(made.json()["delivery_id"][2:]), hashlib.sha256(copy.content).digest())
+    assert copy.status_code == 200 and "0x" + evidence.hex() == made.json()["evidence_hash"]
     assert wait_until(lambda: node.ledger.usage.uses_of(bytes.fromhex(other_grant[2:])) == 1)
 
 
@@ -267,11 +269,13 @@ def node_auth(node: NodeService, port: int, secret: Path, *, department: str, no
 
 
 def test_staff_cannot_write_once_the_nodes_account_no_longer_serves_its_department(
-        node: NodeService, suite: Suite, tmp_path: Path) -> None:
+        node: NodeService, chain: LocalChain, suite: Suite, tmp_path: Path) -> None:
     # A second node of the health commission, whose service account the commission later takes back.
-    account: LocalAccount = Account.create()
+    account = newcomer(chain, suite, consumer=False)
     commission = suite.departments[1].consortium
-    commission.add_service_account(account.address)
+    commission.offer_service_account(account.address)
+    suite.coordinator.as_account(TransactionSender(chain.web3(), account)).consortium.accept_service_account(
+        department_id(DEPARTMENTS[1]))
     username = f"staff.{uuid.uuid4().hex[:8]}"
     with node.sessions() as session:
         create_staff(session, username, PASSWORD)
