@@ -342,7 +342,7 @@ def request_access(api: Api, account: LocalAccount, dataset_id: str, *, purpose:
         raise CliError(f"dataset {dataset_id} is not in this node's catalog with a version")
     unknown = sorted(set(fields) - set(entries[0]["fields"]))
     if unknown:
-        raise CliError(f"dataset {dataset_id} has no field {', '.join(unknown)} "
+        raise UsageError(f"dataset {dataset_id} has no field {', '.join(unknown)} "
                        f"(its fields: {', '.join(entries[0]['fields'])})")
     key = secrets.token_bytes(32)
     request = (bytes.fromhex(dataset_id[2:]), hashlib.sha256(purpose.encode()).digest(),

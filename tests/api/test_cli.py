@@ -150,7 +150,11 @@ def test_register_request_approve_use_and_trace_round_trip(
     assert "12 records" in out and "anchored in block" in out
 
     code, out, err = run(capsys, "request", "--dataset", dataset_id, "--purpose", "a census check",
-                         "--fields", str(1 << FIELDS.index("visits")), "--uses", "2", "--days", "1",
+                         "--fields", "visits,address", "--uses", "2", "--days", "1",
+                         "--keystore", str(consumer.keystore))
+    assert_usage_error(code, err, "has no field address (its fields: name, id_number, phone, visits)")
+    code, out, err = run(capsys, "request", "--dataset", dataset_id, "--purpose", "a census check",
+                         "--fields", "visits", "--uses", "2", "--days", "1",
                          "--keystore", str(consumer.keystore))
     assert code == 0, err
     grant = found(rf"grant ({HASH}) requested by {consumer.address}", out)

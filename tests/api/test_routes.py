@@ -16,6 +16,7 @@ from prov.model import ProvDocument
 
 from api.app import create_app
 from api.auth import create_staff
+from ledger import ids
 from ledger.chain import free_port
 from ledger.clients import GrantStatus, Rights
 from ledger.deploy import department_id
@@ -25,7 +26,7 @@ from node.service import NodeService
 from node.settlement import chain_terms
 from tests.api.clients import bearer, relay, request_access, siwe_token, staff_token, wait_for_write, wait_until
 from tests.api.conftest import serve
-from tests.utils.ledgers import Suite
+from tests.utils.ledgers import DEPARTMENTS, Suite
 
 PASSWORD = "reviewer password 2026"
 CSV = "".join(f"Person {i},1380013{i:04d},{i % 5}\n" for i in range(60))
