@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
 from ledger.chain import LocalChain
 from ledger.compile import ContractArtifact
@@ -51,3 +53,16 @@ def deploy(chain: LocalChain, artifacts: Mapping[str, ContractArtifact]) -> Suit
     coordinator.consortium.appoint_auditor(accounts[9].address)
     return Suite(coordinator, departments, consumers, coordinator.as_account(senders[9]),
                  coordinator.as_account(senders[10]), accounts)
+
+
+def next_second(w3: Web3, wait: float = 1.5) -> int:
+    """A block time after the head's: blocks mined from now on are at or after it (anvil stamps
+    them with the wall clock), so a settlement period starting there holds no earlier use."""
+    after = int(w3.eth.get_block("latest")["timestamp"]) + 1
+    time.sleep(max(0.0, min(wait, after - time.time())))
+    return after
+
+
+def head_time(w3: Web3) -> int:
+    """The head block's time: a period ending after it holds every use mined so far."""
+    return int(w3.eth.get_block("latest")["timestamp"])
