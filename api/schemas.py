@@ -311,6 +311,17 @@ class StatementOut(Model):
     body: dict[str, Any]
 
 
+class StatementCheckIn(Model):
+    body: dict[str, Any] = Field(description="the statement's body, exactly as its department issued it")
+
+
+class StatementCheckOut(Model):
+    statement_id: str
+    statement_hash: str
+    amount: str
+    problems: list[str] = Field(description="empty: a statement that does not hold is refused with a 422")
+
+
 class Health(Model):
     status: Literal["ok", "degraded"]
     department: str
