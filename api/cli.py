@@ -6,7 +6,7 @@
     provledger request --dataset ID ...             consumer: ask for access (signed here, relayed by the node)
     provledger approve GRANT [--co-approve]         staff: approve a request, or co-approve as the coordinator
     provledger use GRANT [--out FILE] [--encrypt]   consumer: a delivery under the grant, decrypted here
-    provledger statement check|acknowledge STMT     consumer: a statement checked against the chain, then signed
+    provledger statement check|acknowledge STMT     consumer: a statement checked against the chain, then acknowledged
     provledger trace DATASET [--verify]             auditor or staff: a dataset's history, verified on request
     provledger verify DATASET VERSION               a version's files against its anchored root, on the node
     provledger verify --file PATH --root 0x...      a local copy against a content root
@@ -375,12 +375,11 @@ def use_grant(api: Api, account: LocalAccount, grant_id: str, dst: BinaryIO, *, 
     return delivery
 
 
-def load_statement(api: Api, source: str) -> dict[str, Any]:
-    """A statement's body: by its id from the node, or from a JSON file holding the statement as
-    the API gives it (or only its body), as a department sent it."""
+def read_statement(source: str) -> dict[str, Any] | None:
+    """The body of the statement in the JSON file ``source`` (the statement as the API gives it,
+    or only its body, as a department sent it); None if ``source`` is a statement id instead."""
     if HASH32.fullmatch(source):
-        body: dict[str, Any] = api.call("GET", f"/statements/{source}")["body"]
-        return body
+        return None
     path = Path(source)
     if not path.is_file():
         raise UsageError(f"{source!r} is neither a statement id (0x and 64 hex digits) nor a file")
@@ -564,12 +563,13 @@ def cmd_use(args: argparse.Namespace) -> int:
 
 
 def cmd_statement(args: argparse.Namespace) -> int:
+    sent = read_statement(args.statement)
     account = _keystore(args)
     with _api(args) as api:
         api.sign_in_siwe(account)
-        body = load_statement(api, args.statement)
+        body: dict[str, Any] = sent if sent is not None else api.call("GET", f"/statements/{args.statement}")["body"]
         checked = check_statement(api, body)
-        print(f"statement {checked['statement_id']} holds against the chain: {len(body['lines'])} lines, "
+        print(f"statement {checked['statement_id']} holds against the chain: {checked['lines']} lines, "
               f"amount {checked['amount']}")
         if args.statement_command == "acknowledge":
             done = signed_call(api, account, "UsageLog", "acknowledgeStatement", chain_terms(body).as_tuple())

@@ -316,10 +316,12 @@ class StatementCheckIn(Model):
 
 
 class StatementCheckOut(Model):
+    """A statement that holds against the chain; one that does not is refused with a 422."""
+
     statement_id: str
-    statement_hash: str
+    statement_hash: str = Field(description="the hash its department acknowledged on-chain")
     amount: str
-    problems: list[str] = Field(description="empty: a statement that does not hold is refused with a 422")
+    lines: int
 
 
 class Health(Model):

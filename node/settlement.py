@@ -284,11 +284,12 @@ def _against_acknowledgements(statement: StatementBody, events: list[ChainEvent]
                    and e.args["party"] != statement.consumer), None)
     if issued is None:
         problems.append("the owner department has not acknowledged this statement on-chain")
-    elif ((issued.args["periodStart"], issued.args["periodEnd"], issued.args["amount"], issued.args["statementHash"])
-          != (terms.period_start, terms.period_end, terms.amount, terms.statement_hash)):
-        problems.append(f"the owner department acknowledged other terms on-chain: period [{issued.args['periodStart']}, "
-                        f"{issued.args['periodEnd']}), amount {issued.args['amount']}, "
-                        f"hash 0x{bytes(issued.args['statementHash']).hex()}")
+    else:
+        held = issued.args
+        if ((held["periodStart"], held["periodEnd"], held["amount"], held["statementHash"])
+                != (terms.period_start, terms.period_end, terms.amount, terms.statement_hash)):
+            problems.append(f"the owner department acknowledged other terms on-chain: period [{held['periodStart']}, "
+                            f"{held['periodEnd']}), amount {held['amount']}, hash 0x{bytes(held['statementHash']).hex()}")
     others: dict[bytes, list[ChainEvent]] = defaultdict(list)
     for event in events:
         if event.args["statementId"] != terms.statement_id:
