@@ -32,7 +32,6 @@ from ledger.deploy import Ledger, department_id
 from ledger.events import fetch_events
 from ledger.tx import write_keystore
 from node.errors import StatementRefused
-from node.register import dataset_id_for
 from node.service import NodeService
 from node.settlement import acknowledge_as_consumer, chain_terms, statement_id
 from tests.api.clients import bearer, relay, request_access, siwe_token, staff_token, wait_for_write, wait_until
@@ -74,10 +73,12 @@ def site(node: NodeService, suite: Suite, module_database_url: str) -> Iterator[
 def hostile_grant(site: Site, suite: Suite, code: str, price: int) -> tuple[str, str]:
     """A dataset of the health commission and the consumer's grant on it, approved at ``price``."""
     hostile = suite.departments[1]
-    dataset = dataset_id_for(HOSTILE, f"{code}-{site.tag}")
-    hostile.registry.register_dataset(bytes.fromhex(dataset[2:]), metadata_hash=b"\x01" * 32,
-                                      category=b"\x02" * 32, grade=1, update_interval=0,
-                                      rights=Rights(department_id(HOSTILE)))
+    key = hashlib.sha256(f"{code} {site.tag}".encode()).digest()
+    receipt = hostile.registry.register_dataset(key, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+                                                update_interval=0, rights=Rights(department_id(HOSTILE)))
+    # The id as the chain holds it, whether it is the key given or one derived from it.
+    registered = [e for e in map(hostile.events.decode, receipt["logs"]) if e and e.name == "DatasetRegistered"]
+    dataset = "0x" + bytes(registered[0].args["datasetId"]).hex()
     grant = request_access(site.http, site.consumer, suite.consumers[0], dataset, f"{code} {site.tag}")
     hostile.grants.approve(bytes.fromhex(grant[2:]), price_per_use=price)
     return dataset, grant

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -55,11 +54,12 @@ def deploy(chain: LocalChain, artifacts: Mapping[str, ContractArtifact]) -> Suit
                  coordinator.as_account(senders[10]), accounts)
 
 
-def next_second(w3: Web3, wait: float = 1.5) -> int:
-    """A block time after the head's: blocks mined from now on are at or after it (anvil stamps
-    them with the wall clock), so a settlement period starting there holds no earlier use."""
+def next_second(w3: Web3) -> int:
+    """A block time after every block so far, at which an empty block is mined: anvil keeps block
+    times from decreasing, so a settlement period starting there holds no earlier use. The chain's
+    clock, not the wall's: an ``evm_revert`` elsewhere leaves it behind the wall."""
     after = int(w3.eth.get_block("latest")["timestamp"]) + 1
-    time.sleep(max(0.0, min(wait, after - time.time())))
+    w3.provider.make_request("evm_mine", [after])  # type: ignore[arg-type]
     return after
 
 
