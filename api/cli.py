@@ -6,6 +6,7 @@
     provledger request --dataset ID ...             consumer: ask for access (signed here, relayed by the node)
     provledger approve GRANT [--co-approve]         staff: approve a request, or co-approve as the coordinator
     provledger use GRANT [--out FILE] [--encrypt]   consumer: a delivery under the grant, decrypted here
+    provledger statement check|acknowledge STMT     consumer: a statement checked against the chain, then acknowledged
     provledger trace DATASET [--verify]             auditor or staff: a dataset's history, verified on request
     provledger verify DATASET VERSION               a version's files against its anchored root, on the node
     provledger verify --file PATH --root 0x...      a local copy against a content root
@@ -385,6 +386,31 @@ def use_grant(api: Api, account: LocalAccount, grant_id: str, dst: BinaryIO, *, 
     return delivery
 
 
+def read_statement(source: str) -> dict[str, Any] | None:
+    """The body of the statement in the JSON file ``source`` (the statement as the API gives it,
+    or only its body, as a department sent it); None if ``source`` is a statement id instead."""
+    if HASH32.fullmatch(source):
+        return None
+    path = Path(source)
+    if not path.is_file():
+        raise UsageError(f"{source!r} is neither a statement id (0x and 64 hex digits) nor a file")
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path} is not JSON: {err}") from err
+    found = data.get("body", data) if isinstance(data, dict) else None
+    if not isinstance(found, dict):
+        raise UsageError(f"{path} holds no statement")
+    return found
+
+
+def check_statement(api: Api, body: dict[str, Any]) -> dict[str, Any]:
+    """The node's check of a statement against the chain; a statement that does not hold is
+    refused (422, so exit status 2) with every problem named."""
+    checked: dict[str, Any] = api.call("POST", "/statements/check", json={"body": body})
+    return checked
+
+
 # ---------------------------------------------------------------- credentials and arguments
 
 
@@ -552,6 +578,21 @@ def cmd_use(args: argparse.Namespace) -> int:
     print(f"delivery {delivery['delivery_id']}: {delivery['rows']} rows"
           f"{', decrypted' if delivery['encrypted'] else ''}{f' into {args.out}' if args.out else ''}; "
           f"recorded on-chain as {delivery['evidence_hash']}", file=report)
+    return 0
+
+
+def cmd_statement(args: argparse.Namespace) -> int:
+    sent = read_statement(args.statement)
+    account = _keystore(args)
+    with _api(args) as api:
+        api.sign_in_siwe(account)
+        body: dict[str, Any] = sent if sent is not None else api.call("GET", f"/statements/{args.statement}")["body"]
+        checked = check_statement(api, body)
+        print(f"statement {checked['statement_id']} holds against the chain: {checked['lines']} lines, "
+              f"amount {checked['amount']}")
+        if args.statement_command == "acknowledge":
+            done = signed_call(api, account, "UsageLog", "acknowledgeStatement", chain_terms(body).as_tuple())
+            print(f"acknowledged by {account.address}: tx {done['tx_hash']}, block {done['block_number']}")
     return 0
 
 
@@ -941,11 +982,12 @@ class Story:
         self.check(statement["amount"] == "15", f"statement {statement['statement_id'][:18]}...: {statement['amount']}")
         seen = consumer.call("GET", f"/statements/{statement['statement_id']}")
         body = seen["body"]
-        holds = (canonical_hash(body) == seen["statement_hash"]
-                 and all(line["uses"] == counts.get(line["grant_id"], 0) for line in body["lines"])
-                 and int(body["amount"]) == sum(int(line["amount"]) for line in body["lines"]))
-        self.check(holds, "consumer-1 checks it: its hash, and every line against its own recorded uses")
         self.progress.wait("the owner's acknowledgement on-chain", self.owner.settled)
+        checked = check_statement(consumer, body)
+        holds = (canonical_hash(body) == seen["statement_hash"] == checked["statement_hash"]
+                 and all(line["uses"] == counts.get(line["grant_id"], 0) for line in body["lines"]))
+        self.check(holds, "consumer-1 checks it against the chain: the owner's acknowledged hash, one line per grant "
+                          "on the owner's datasets, each use and price as recorded, no overlapping period")
         done = signed_call(consumer, account, "UsageLog", "acknowledgeStatement", chain_terms(body).as_tuple())
         self.check(True, f"consumer-1 acknowledges the same terms (tx {done['tx_hash'][:18]}..., "
                          f"block {done['block_number']}): settled by both sides")
@@ -1078,6 +1120,17 @@ def build_parser() -> argparse.ArgumentParser:
     _connection(use)
     _wallet_options(use)
     use.set_defaults(run=cmd_use)
+
+    statement = commands.add_parser("statement", help="settlement statements (consumer)")
+    statement_commands = statement.add_subparsers(dest="statement_command", required=True, metavar="COMMAND")
+    for name, text in (("check", "check a statement against the chain, on the node"),
+                       ("acknowledge", "check a statement, then acknowledge it with the consumer's key")):
+        sub = statement_commands.add_parser(name, help=text)
+        sub.add_argument("statement", metavar="STATEMENT",
+                         help="its id (read from the node) or a JSON file holding it, as its department sent it")
+        _connection(sub)
+        _wallet_options(sub)
+        sub.set_defaults(run=cmd_statement)
 
     trace_ = commands.add_parser("trace", help="a dataset's history (auditor or staff)")
     trace_.add_argument("dataset", type=_hash32("dataset"), metavar="DATASET")

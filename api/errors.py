@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.errors import ChainUnavailable, ContractError, LedgerError
 from node.errors import (
     AlreadyExists, CannotRecord, Conflict, DecryptionFailed, DeliveryRefused, InvalidInput, NodeError, NotAttributable, NotFound,
-    NotPermitted, SourceTampered,
+    NotPermitted, SourceTampered, StatementRefused,
 )
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ def _translate(err: Exception) -> tuple[int, str, dict[str, Any]]:
         return 403, "grant_refused", {"refusal": err.refusal.lower()}
     if isinstance(err, (AlreadyExists, Conflict)):
         return 409, "conflict", {}
+    if isinstance(err, StatementRefused):
+        return 422, "statement_refused", {"statement_id": err.statement_id, "problems": err.problems}
     if isinstance(err, InvalidInput):
         return 422, "invalid_input", {"field": err.field}
     if isinstance(err, (NotAttributable, DecryptionFailed)):

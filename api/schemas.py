@@ -314,6 +314,19 @@ class StatementOut(Model):
     body: dict[str, Any]
 
 
+class StatementCheckIn(Model):
+    body: dict[str, Any] = Field(description="the statement's body, exactly as its department issued it")
+
+
+class StatementCheckOut(Model):
+    """A statement that holds against the chain; one that does not is refused with a 422."""
+
+    statement_id: str
+    statement_hash: str = Field(description="the hash its department acknowledged on-chain")
+    amount: str
+    lines: int
+
+
 class Health(Model):
     status: Literal["ok", "degraded"]
     department: str

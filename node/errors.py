@@ -86,6 +86,16 @@ class Conflict(NodeError):
         super().__init__(f"{subject}: {reason}")
 
 
+class StatementRefused(NodeError, ValueError):
+    """The consumer's check refuses settlement statement ``statement_id``: each of ``problems``
+    says what does not hold against the chain. Nothing is acknowledged."""
+
+    def __init__(self, statement_id: str, problems: list[str]) -> None:
+        self.statement_id = statement_id
+        self.problems = list(problems)
+        super().__init__(f"statement {statement_id} refused: " + "; ".join(self.problems))
+
+
 class DeliveryRefused(NodeError):
     """The grant does not allow a delivery now: ``refusal`` (a ``ledger.clients.Refusal`` name).
     The attempt is still recorded on-chain, where the contract refuses and logs it."""

@@ -14,8 +14,8 @@ from api.auth import Auth, Principal
 from api.deps import DB, Id32, Node, Number, file_chunks
 from api.routes.datasets import errors
 from api.schemas import (
-    Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams, StatementIn, StatementOut,
-    UseOut, WriteOut,
+    Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams, StatementCheckIn,
+    StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
 )
 from ledger.clients import Action
 from node import review
@@ -26,7 +26,7 @@ from node.errors import NotFound, NotPermitted
 from node.models import Delivery, Grant, OutboxEntry, Statement
 from node.monitor import UsageEvent, use_events
 from node.relay import relay
-from node.settlement import build_statement
+from node.settlement import accept_statement, build_statement, chain_terms
 
 
 def router(auth: Auth) -> APIRouter:
@@ -152,6 +152,23 @@ def router(auth: Auth) -> APIRouter:
                               period_start=body.period_start, period_end=body.period_end)
         db.commit()
         return row
+
+    @api.post("/statements/check", response_model=StatementCheckOut, tags=["settlement"],
+              responses=errors(401, 403, 422, 503),
+              summary="Check a statement against the chain, as its consumer does before acknowledging it")
+    def statement_check(body: StatementCheckIn, node: Node, who: Party) -> StatementCheckOut:
+        """Reads the chain only, never this node's SQL, so a consumer may ask any department's
+        node, not only the one that bills it. A repeated grant, a period overlapping one already
+        acknowledged or issued, a line on a dataset the billing department does not own, or a
+        count or price that differs from the chain is refused with a 422 naming each problem."""
+        consumer = body.body.get("consumer")
+        if who.roles == {"consumer"} and (not isinstance(consumer, str) or consumer.lower() != who.address.lower()):
+            raise NotPermitted(who.address, "check this statement", "it is another consumer's")
+        accept_statement(node.ledger, body.body)
+        terms = chain_terms(body.body)
+        return StatementCheckOut(statement_id="0x" + terms.statement_id.hex(),
+                                 statement_hash="0x" + terms.statement_hash.hex(), amount=str(terms.amount),
+                                 lines=len(body.body["lines"]))
 
     @api.get("/statements/{statement_id}", response_model=StatementOut, tags=["settlement"],
              responses=errors(401, 403, 404), summary="A statement, for its consumer to check and acknowledge")

@@ -107,6 +107,15 @@ def test_a_rule_that_is_not_a_quality_rule_exits_2(env: pytest.MonkeyPatch, caps
         assert_usage_error(code, err, "is not a quality rule")
 
 
+def test_a_statement_that_is_neither_an_id_nor_a_json_file_exits_2(
+        env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "statement", "check", str(tmp_path / "absent.json"), "--api", "http://127.0.0.1:9")
+    assert_usage_error(code, err, "is neither a statement id")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    code, _, err = run(capsys, "statement", "acknowledge", str(tmp_path / "list.json"), "--api", "http://127.0.0.1:9")
+    assert_usage_error(code, err, "holds no statement")
+
+
 def test_a_command_needing_a_node_without_one_exits_2(env: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "approve", "0x" + "ab" * 32, "--user", "someone", "--password", "a long password")

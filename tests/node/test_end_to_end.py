@@ -29,7 +29,7 @@ from ledger.tx import write_keystore
 from node import quality, review
 from node.delivery.crypto import decrypt_stream, public_key_of
 from node.delivery.serve import Request, attribute_leak, deliver
-from node.errors import DeliveryRefused, NotPermitted
+from node.errors import DeliveryRefused, NotPermitted, StatementRefused
 from node.export import prov_json, trace_to_prov
 from node.models import Alert, AlertRule, ChainEventRow, Dataset
 from node.register import register_dataset, register_version
@@ -38,7 +38,7 @@ from node.settings import NodeSettings
 from node.settlement import acknowledge_as_consumer, build_statement
 from node.trace import consumer_trace, dataset_trace, lineage, whole
 from node.verify import verify_events
-from tests.utils.ledgers import DEPARTMENTS, Suite
+from tests.utils.ledgers import DEPARTMENTS, Suite, head_time, next_second
 
 PASSPHRASE = "end to end passphrase"
 FIELDS = ("name", "id_number", "phone", "address", "visits")
@@ -108,6 +108,7 @@ def test_the_whole_story(nodes: tuple[NodeService, NodeService], suite: Suite, t
     accounts: list[LocalAccount] = [c.sender.account for c in suite.consumers]  # type: ignore[union-attr]
     tag = database_url.split(":", 1)[0]
     department = owner.settings.department_id
+    period_start = next_second(owner.ledger.w3)  # both runs bill this consumer: their periods do not overlap
 
     # -- register a grade-3 dataset with field classes and quality rules
     v1_path = write_csv(tmp_path / "visits-v1.csv", people(40, broken=True))
@@ -226,13 +227,14 @@ def test_the_whole_story(nodes: tuple[NodeService, NodeService], suite: Suite, t
     # -- settlement: built from indexed uses, acknowledged by the owner, then by the consumer
     with owner.sessions() as session:
         statement = build_statement(session, department=department, consumer=accounts[0].address,
-                                    period_start=len(tag), period_end=1 << 40)  # one statement per run
+                                    period_start=period_start, period_end=head_time(owner.ledger.w3) + 1)
         session.commit()
     assert statement.amount == "15" and statement.body["lines"][0]["uses"] == 3
     owner.settle()
     tampered = json.loads(json.dumps(statement.body))
     tampered["lines"][0]["uses"], tampered["lines"][0]["amount"], tampered["amount"] = 2, "10", "10"
-    assert not acknowledge_as_consumer(consumer, tampered).ok
+    with pytest.raises(StatementRefused, match="3 uses are recorded on-chain in the period, not 2"):
+        acknowledge_as_consumer(consumer, tampered)
     assert acknowledge_as_consumer(consumer, statement.body).ok
     assert owner.ledger.usage.statement(department_id(department), bytes.fromhex(statement.statement_id[2:]))[1:] == (
         True, True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
 from ledger.chain import LocalChain
 from ledger.compile import ContractArtifact
@@ -51,3 +52,17 @@ def deploy(chain: LocalChain, artifacts: Mapping[str, ContractArtifact]) -> Suit
     coordinator.consortium.appoint_auditor(accounts[9].address)
     return Suite(coordinator, departments, consumers, coordinator.as_account(senders[9]),
                  coordinator.as_account(senders[10]), accounts)
+
+
+def next_second(w3: Web3) -> int:
+    """A block time after every block so far, at which an empty block is mined: anvil keeps block
+    times from decreasing, so a settlement period starting there holds no earlier use. The chain's
+    clock, not the wall's: an ``evm_revert`` elsewhere leaves it behind the wall."""
+    after = int(w3.eth.get_block("latest")["timestamp"]) + 1
+    w3.provider.make_request("evm_mine", [after])  # type: ignore[arg-type]
+    return after
+
+
+def head_time(w3: Web3) -> int:
+    """The head block's time: a period ending after it holds every use mined so far."""
+    return int(w3.eth.get_block("latest")["timestamp"])
