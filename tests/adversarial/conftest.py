@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import secrets
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,14 +38,8 @@ QUIET = Progress(enabled=False)
 
 
 def wait_for(what: str, poll: Callable[[], T | None], timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = poll()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what} after {timeout} s")
-        time.sleep(0.1)
+    """``poll`` until it gives something: the CLI's own wait, quiet."""
+    return QUIET.wait(what, poll, timeout=timeout, interval=0.1)
 
 
 def people(count: int, *, order: Sequence[str] = FIELDS) -> list[dict[str, str]]:
