@@ -173,6 +173,7 @@ def bench_uses(batched_uses: int, single_uses: int) -> list[Figure]:
         consumer.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x00" * 32,
                                        fields=[], actions=Action.mask(Action.DOWNLOAD), duration=10**8,
                                        max_uses=batched_uses + single_uses + 1)
+        assert consumer.sender is not None
         grant = ids.grant_id(consumer.sender.address, key)
         owner.grants.approve(grant)
 
