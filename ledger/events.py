@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,72 @@ class ChainEvent:
         return (self.block_number, self.log_index)
 
 
+@dataclass(frozen=True)
+class EventLayout:
+    """Where each argument of one contract's event sits in its raw log: the indexed ones in
+    topics 1-3, the others in ABI-encoded data; for filtering ``eth_getLogs`` by an argument
+    and reading a few arguments of many raw logs without decoding them whole."""
+
+    contract: str
+    address: str
+    name: str
+    topic: str
+    """Topic 0 in 0x hex."""
+    indexed: tuple[tuple[str, str], ...]
+    """(name, type) of the indexed arguments, in topic order."""
+    data: tuple[tuple[str, str], ...]
+    """(name, type) of the other arguments, in data order."""
+
+    @classmethod
+    def of(cls, contract: str, address: str, abi: Mapping[str, Any]) -> EventLayout:
+        inputs = abi.get("inputs", [])
+        return cls(contract, to_checksum_address(address), abi["name"],
+                   "0x" + event_abi_to_log_topic(dict(abi)).hex(),  # type: ignore[arg-type]
+                   tuple((i["name"], i["type"]) for i in inputs if i.get("indexed")),
+                   tuple((i["name"], i["type"]) for i in inputs if not i.get("indexed")))
+
+    def has(self, name: str) -> bool:
+        return any(n == name for n, _ in self.indexed + self.data)
+
+    def topic_of(self, name: str) -> int | None:
+        """The topic (1-3) holding argument ``name``, if it is indexed."""
+        return next((i + 1 for i, (n, _) in enumerate(self.indexed) if n == name), None)
+
+    def read(self, log: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+        """Arguments ``names`` of a raw JSON-RPC ``log`` of this event: bytes32 as 0x hex,
+        addresses as lowercase 0x hex, integers as int. Only indexed arguments and static
+        arguments in data (one word each) can be read; others are left out."""
+        values: dict[str, Any] = {}
+        data = str(log["data"])[2:]
+        for name in names:
+            topic = self.topic_of(name)
+            if topic is not None:
+                values[name] = _word(self._type(name), str(log["topics"][topic])[2:])
+                continue
+            at = next((i for i, (n, _) in enumerate(self.data) if n == name), None)
+            kind = self._type(name) if at is not None else ""
+            if at is not None and _STATIC.match(kind):
+                values[name] = _word(kind, data[64 * at : 64 * at + 64])
+        return values
+
+    def _type(self, name: str) -> str:
+        return next(t for n, t in self.indexed + self.data if n == name)
+
+
+_STATIC = re.compile(r"^(bytes32|address|bool|u?int\d*)$")
+
+
+def _word(kind: str, word: str) -> Any:
+    if kind == "address":
+        return "0x" + word[-40:].lower()
+    if kind.startswith(("uint", "bool")):
+        return int(word, 16)
+    if kind.startswith("int"):
+        value = int(word, 16)
+        return value - (1 << 256) if value >> 255 else value
+    return "0x" + word.lower()
+
+
 class EventDecoder:
     """Knows the events of every deployed contract by address and topic."""
 
@@ -55,6 +122,10 @@ class EventDecoder:
     @property
     def addresses(self) -> list[str]:
         return list(self._contracts)
+
+    def layouts(self) -> list[EventLayout]:
+        """The layout of every event the decoder knows."""
+        return [EventLayout.of(self._contracts[address], address, abi) for (address, _), abi in self._events.items()]
 
     def decode(self, log: LogReceipt) -> ChainEvent | None:
         """The record of ``log``, or None if it is not a known event of a known contract."""

@@ -104,3 +104,14 @@ class DeliveryRefused(NodeError):
         self.refusal = refusal
         self.detail = detail
         super().__init__(f"grant {grant_id} refused: {detail}")
+
+
+class ChainMoved(NodeError):
+    """The chain's block ``number`` is no longer ``expected`` (a reorg the index has not followed
+    yet, or one during a read)."""
+
+    def __init__(self, number: int, expected: str, found: str) -> None:
+        self.number = number
+        self.expected = expected
+        self.found = found
+        super().__init__(f"block {number} is {found} on chain, not {expected}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -20,12 +21,13 @@ from tests.api.clients import bearer, siwe_token, staff_token, wait_for_write, w
 from tests.api.conftest import module_database_url, node, serve  # noqa: F401  (fixtures used here)
 from tests.utils.ledgers import Suite
 
-PASSWORD = "adversarial reviewer password"
+USERNAME, PASSWORD = "reviewer.adversarial", "adversarial reviewer password"
 
 
 @dataclass
 class Site:
     http: httpx.Client
+    url: str
     staff: str
     honest: str
     """The session token of consumer 7 (the honest one, whose grants are attacked)."""
@@ -41,14 +43,14 @@ def site(node: NodeService, suite: Suite, module_database_url: str) -> Iterator[
     port = free_port()
     domain = f"127.0.0.1:{port}"
     with node.sessions() as session:
-        create_staff(session, "reviewer.adversarial", PASSWORD)
+        create_staff(session, USERNAME, PASSWORD)
         session.commit()
     chain_id = node.ledger.manifest.chain_id
     tag = module_database_url.split(":", 1)[0].split("+")[0]
     with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
             httpx.Client(base_url=served.base_url, timeout=120) as http:
         honest, hostile = (siwe_token(http, suite.accounts[i], domain, chain_id) for i in (7, 8))
-        yield Site(http, staff_token(http, "reviewer.adversarial", PASSWORD), honest, hostile,
+        yield Site(http, served.base_url, staff_token(http, USERNAME, PASSWORD), honest, hostile,
                    siwe_token(http, suite.accounts[9], domain, chain_id), tag)
 
 
@@ -84,3 +86,43 @@ def indexed_up_to(node: NodeService, block: int) -> None:  # noqa: F811
             cursor = session.get(IndexerCursor, CURSOR)
             return cursor is not None and cursor.block_number >= block
     wait_until(done)
+
+
+@dataclass
+class Walk:
+    """A trace read page by page with ``verify``: its items, and each page's completeness check."""
+
+    items: list[dict[str, Any]]
+    checks: list[dict[str, Any]]
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [i for i in self.items if not i["verification"]["ok"]]
+
+    @property
+    def problems(self) -> list[str]:
+        return list(dict.fromkeys(p for c in self.checks for p in c["problems"]))
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and all(c["ok"] for c in self.checks)
+
+
+def page(site: Site, path: str, *, after: int = 0, limit: int = 50) -> dict[str, Any]:
+    response = site.http.get(path, params={"after": after, "limit": limit, "verify": True},
+                             headers=bearer(site.auditor))
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def walk(site: Site, path: str, *, limit: int = 50) -> Walk:
+    items: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
+    after: int | None = 0
+    while after is not None:
+        found = page(site, path, after=after, limit=limit)
+        items += found["items"]
+        checks.append(found["complete"])
+        after = found["next_after"]
+    return Walk(items, checks)

@@ -1,0 +1,296 @@
+"""The chain's own list of a trace's items, read by indexed topic, never from the index.
+
+For a dataset: the logs whose ``datasetId`` topic is the dataset, and the refusals (which name
+only a grant) of the grants requested on it. For a consumer: the logs whose ``grantee`` or
+``consumer`` topic is the consumer, the events naming only a grant of the grants it requested,
+and its own attempts on others' grants (``actor``). Which of those logs belong to the trace is
+decided by the rule the indexer files rows by (``node.attribution``); topic positions come from
+the contracts' ABIs, so a changed event layout changes the filters with it.
+
+The list is kept per subject up to a block, trusted while the chain still has that block's hash,
+and extended from the next block on. Each round of ``eth_getLogs`` is one JSON-RPC batch
+bracketed by two reads of the block the index stands on, so a reorg during the read is noticed
+rather than cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from web3 import Web3
+
+from ledger.deploy import Ledger
+from ledger.errors import ChainUnavailable
+from ledger.events import EventLayout, block_ranges
+from ledger.rpc import RpcBatcher
+from node.attribution import ATTEMPTS, CONSUMER_FIELDS, GRANT_REQUESTED, GrantTerms, place
+from node.errors import ChainMoved
+
+Position = tuple[int, int]
+"""(block number, log index): chain order."""
+END = 2**62
+"""A log index after every log of a block."""
+FIELDS = ("datasetId", "grantId", "reason", "actor", *CONSUMER_FIELDS)
+
+
+@dataclass(frozen=True)
+class Subject:
+    kind: Literal["dataset", "consumer"]
+    key: str
+    """A dataset id in lowercase 0x hex, or a checksummed address."""
+
+    @classmethod
+    def dataset(cls, dataset_id: str) -> Subject:
+        return cls("dataset", dataset_id.lower())
+
+    @classmethod
+    def consumer(cls, address: str) -> Subject:
+        return cls("consumer", Web3.to_checksum_address(address))
+
+    @property
+    def column(self) -> str:
+        return "dataset_id" if self.kind == "dataset" else "consumer"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """One event and where it is filed: by the chain, or by the index (then with its row id)."""
+
+    block_number: int
+    log_index: int
+    block_hash: str
+    tx_hash: str
+    name: str
+    dataset_id: str | None
+    grant_id: str | None
+    consumer: str | None
+    id: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.block_hash, self.tx_hash, self.log_index)
+
+    @property
+    def position(self) -> Position:
+        return (self.block_number, self.log_index)
+
+    def where(self) -> str:
+        return f"{self.name} in block {self.block_number} log {self.log_index} (tx {self.tx_hash})"
+
+    def under(self, subject: Subject) -> str:
+        value = getattr(self, subject.column)
+        return f"{subject.kind} {value}" if value else f"no {subject.kind}"
+
+
+# ---------------------------------------------------------------- the chain's side
+
+
+@dataclass(frozen=True)
+class _Grant:
+    terms: GrantTerms
+    position: Position
+
+
+@dataclass
+class _Known:
+    """A subject's items on chain up to ``block``, in chain order, and the grants that file them."""
+
+    block: int
+    block_hash: str
+    items: list[Filed] = field(default_factory=list)
+    positions: list[Position] = field(default_factory=list)
+    own: dict[str, _Grant] = field(default_factory=dict)
+    """Grants requested under the subject: their events name only the grant."""
+    grants: dict[str, _Grant] = field(default_factory=dict)
+    """Every grant whose request was read, the subject's and those it attempted to use."""
+
+
+def _topic(value: str) -> str:
+    return "0x" + value[2:].lower().rjust(64, "0")
+
+
+class ChainSets:
+    """Reads which of the chain's logs belong to a subject, and keeps them per subject."""
+
+    def __init__(self, ledger: Ledger, *, max_items: int = 500_000, span: int = 50_000, batch: int = 50) -> None:
+        self.ledger = ledger
+        self.max_items = max_items
+        self.span = span
+        self.batch = batch
+        self._layouts = {(la.address.lower(), la.topic): la for la in ledger.events.layouts()}
+        self._known: OrderedDict[Subject, _Known] = OrderedDict()
+        self._lock = threading.Lock()
+        self._subject_locks: dict[Subject, threading.Lock] = {}
+        self._checksums: dict[str, str] = {}
+
+    def items(self, rpc: RpcBatcher, subject: Subject, block: int, block_hash: str) -> list[Filed]:
+        """The subject's items on chain up to ``block``, which must have ``block_hash``."""
+        with self._lock:
+            lock = self._subject_locks.setdefault(subject, threading.Lock())
+        with lock:
+            with self._lock:
+                known = self._known.get(subject)
+            at = [block] if known is None or known.block == block else [block, known.block]
+            hashes = self._hashes(rpc, at)
+            if hashes[block] != block_hash:
+                raise ChainMoved(block, block_hash, hashes[block])
+            if known is not None and hashes.get(known.block, known.block_hash) != known.block_hash:
+                known = None
+            if known is None or known.block < block:
+                known = self._extend(rpc, subject, known, block, block_hash)
+                self._keep(subject, known)
+            return known.items[: bisect_right(known.positions, (block, END))]
+
+    def _keep(self, subject: Subject, known: _Known) -> None:
+        with self._lock:
+            self._known[subject] = known
+            self._known.move_to_end(subject)
+            while len(self._known) > 1 and sum(len(k.items) for k in self._known.values()) > self.max_items:
+                self._known.popitem(last=False)
+
+    # ------------------------------------------------------------ reading logs
+
+    def _hashes(self, rpc: RpcBatcher, numbers: Sequence[int]) -> dict[int, str]:
+        replies = rpc.call([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        hashes = {}
+        for number, reply in zip(numbers, replies):
+            if reply.error or not reply.result:
+                raise ChainUnavailable(f"block {number}: {reply.message or 'missing'}")
+            hashes[number] = str(reply.result["hash"])
+        return hashes
+
+    def _logs(self, rpc: RpcBatcher, queries: list[dict[str, Any]], start: int, end: int,
+              at: tuple[int, str]) -> list[dict[str, Any]]:
+        """Logs matching any of ``queries`` in blocks ``start..end``, in batches each read between
+        two reads of block ``at`` (a reply too large for the node is asked again alone, then split)."""
+        header = ("eth_getBlockByNumber", [hex(at[0]), False])
+        batched = deque((q, a, b) for q in queries for a, b in block_ranges(start, end, self.span))
+        alone: deque[tuple[dict[str, Any], int, int]] = deque()
+        logs: list[dict[str, Any]] = []
+        while batched or alone:
+            solo = bool(alone)
+            part = [alone.popleft()] if solo else [batched.popleft() for _ in range(min(self.batch, len(batched)))]
+            replies = rpc.call([header, *(("eth_getLogs", [{**q, "fromBlock": hex(a), "toBlock": hex(b)}])
+                                          for q, a, b in part), header])
+            for reply in (replies[0], replies[-1]):
+                found = str(reply.result["hash"]) if reply.result else reply.message or "missing"
+                if found != at[1]:
+                    raise ChainMoved(at[0], at[1], found)
+            for (q, a, b), reply in zip(part, replies[1:-1]):
+                if reply.error is None:
+                    logs += reply.result or []
+                elif not solo:
+                    alone.append((q, a, b))
+                elif a < b:
+                    alone += [(q, a, (a + b) // 2), (q, (a + b) // 2 + 1, b)]
+                else:
+                    raise ChainUnavailable(f"eth_getLogs of block {a}: {reply.message}")
+        return logs
+
+    def _queries(self, layouts: Iterable[EventLayout], argument: str, values: Sequence[str]) -> list[dict[str, Any]]:
+        """``eth_getLogs`` filters for ``layouts`` whose ``argument`` is one of ``values``: by
+        the topic holding it, or by event alone where it is not indexed (sorted out after)."""
+        groups: dict[int, list[EventLayout]] = {}
+        for layout in layouts:
+            if layout.has(argument):
+                groups.setdefault(layout.topic_of(argument) or 0, []).append(layout)
+        queries = []
+        for position, group in sorted(groups.items()):
+            topics: list[Any] = [sorted({la.topic for la in group})]
+            base = {"address": sorted({la.address for la in group})}
+            if position == 0:
+                queries.append({**base, "topics": topics})
+                continue
+            for start in range(0, len(values), 200):
+                chosen = [_topic(v) for v in values[start : start + 200]]
+                queries.append({**base, "topics": topics + [None] * (position - 1) + [chosen]})
+        return queries
+
+    # ------------------------------------------------------------ filing logs
+
+    def _read(self, log: dict[str, Any]) -> tuple[EventLayout, dict[str, Any], Position] | None:
+        layout = self._layouts.get((str(log["address"]).lower(), str(log["topics"][0]) if log["topics"] else ""))
+        if layout is None or log.get("removed"):
+            return None
+        args = layout.read(log, (f for f in FIELDS if layout.has(f)))
+        for name in ("actor", *CONSUMER_FIELDS):
+            if name in args:
+                args[name] = self._checksum(args[name])
+        return layout, args, (int(log["blockNumber"], 16), int(log["logIndex"], 16))
+
+    def _checksum(self, address: str) -> str:
+        if address not in self._checksums:
+            self._checksums[address] = Web3.to_checksum_address(address)
+        return self._checksums[address]
+
+    def file(self, log: dict[str, Any], grants: dict[str, _Grant]) -> Filed | None:
+        """Where the chain files ``log``, knowing the requests of ``grants``."""
+        read = self._read(log)
+        if read is None:
+            return None
+        layout, args, position = read
+        grant = grants.get(args.get("grantId", ""))
+        where = place(layout.name, args, grant.terms if grant is not None and grant.position < position else None)
+        return Filed(position[0], position[1], str(log["blockHash"]), str(log["transactionHash"]), layout.name,
+                     where.dataset_id, where.grant_id, where.consumer)
+
+    def file_logs(self, rpc: RpcBatcher, logs: Sequence[dict[str, Any] | None], at: tuple[int, str]) -> list[Filed | None]:
+        """Where the chain files each of ``logs`` (up to block ``at``), reading the requests of
+        the grants they name."""
+        read = [self._read(log) if log is not None else None for log in logs]
+        grants = self.requests(rpc, sorted({str(r[1]["grantId"]) for r in read if r and "grantId" in r[1]}), at[0], at)
+        return [self.file(log, grants) if log is not None else None for log in logs]
+
+    def requests(self, rpc: RpcBatcher, grant_ids: Sequence[str], end: int, at: tuple[int, str]) -> dict[str, _Grant]:
+        """The requests of ``grant_ids`` up to block ``end``."""
+        requested = [la for la in self._layouts.values() if la.name == GRANT_REQUESTED]
+        logs = self._logs(rpc, self._queries(requested, "grantId", grant_ids), self.ledger.manifest.deployment_block,
+                          end, at) if grant_ids else []
+        return self._grants(logs, lambda filed: True)
+
+    def _grants(self, logs: Iterable[dict[str, Any]], keep: Any) -> dict[str, _Grant]:
+        grants = {}
+        for log in logs:
+            filed = self.file(log, {})
+            if filed is not None and filed.name == GRANT_REQUESTED and keep(filed):
+                assert filed.grant_id is not None and filed.dataset_id is not None and filed.consumer is not None
+                grants[filed.grant_id] = _Grant(GrantTerms(filed.dataset_id, filed.consumer), filed.position)
+        return grants
+
+    def _extend(self, rpc: RpcBatcher, subject: Subject, known: _Known | None, block: int, block_hash: str) -> _Known:
+        start = known.block + 1 if known else self.ledger.manifest.deployment_block
+        own = dict(known.own) if known else {}
+        grants = dict(known.grants) if known else {}
+        at = (block, block_hash)
+        layouts = list(self._layouts.values())
+        fields = ("datasetId",) if subject.kind == "dataset" else CONSUMER_FIELDS
+        direct = [q for f in fields for q in self._queries(layouts, f, [subject.key])]
+        if subject.kind == "consumer":
+            direct += self._queries([la for la in layouts if la.name in ATTEMPTS], "actor", [subject.key])
+        logs = self._logs(rpc, direct, start, block, at)
+        mine = self._grants(logs, lambda filed: getattr(filed, subject.column) == subject.key)
+        own.update(mine)
+        grants.update(mine)
+        only_grant = [la for la in layouts if la.has("grantId") and not any(la.has(f) for f in fields)]
+        foreign = sorted({str(r[1]["grantId"]) for r in map(self._read, logs)
+                          if r is not None and r[0].name in ATTEMPTS and r[1].get("grantId") not in grants})
+        logs += self._logs(rpc, self._queries(only_grant, "grantId", sorted(own)), start, block, at) if own else []
+        grants.update(self.requests(rpc, foreign, block, at))
+        seen: set[tuple[str, str, int]] = set()
+        found = []
+        for log in logs:
+            filed = self.file(log, grants)
+            if filed is not None and filed.key not in seen and getattr(filed, subject.column) == subject.key:
+                seen.add(filed.key)
+                found.append(filed)
+        found.sort(key=lambda f: f.position)
+        items, positions = (known.items, known.positions) if known else ([], [])
+        return _Known(block, block_hash, items + found, positions + [f.position for f in found], own, grants)
