@@ -268,8 +268,9 @@ class PositionOut(Model):
 
 class CompletenessOut(Model):
     """The trace's items compared with the chain's, read by indexed topic up to the block the
-    index stands on: the whole trace's counts, and the page's span of the chain item by item
-    (the whole trace when the counts differ). Read every page with ``verify`` to compare every item."""
+    index stands on: the whole trace's counts, and the page's span of the chain item by item (on
+    the first page, the whole trace when the counts differ). Read every page with ``verify`` to
+    compare every item."""
 
     ok: bool
     scope: Literal["page", "trace"] = Field(description="what was compared item by item")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_utils.abi import event_abi_to_log_topic
@@ -48,45 +48,40 @@ class EventLayout:
     name: str
     topic: str
     """Topic 0 in 0x hex."""
-    indexed: tuple[tuple[str, str], ...]
-    """(name, type) of the indexed arguments, in topic order."""
-    data: tuple[tuple[str, str], ...]
-    """(name, type) of the other arguments, in data order."""
+    places: Mapping[str, tuple[str, int, str]] = field(compare=False)
+    """Each argument's place: ("topic", 1-3, type) or ("data", word, type)."""
 
     @classmethod
     def of(cls, contract: str, address: str, abi: Mapping[str, Any]) -> EventLayout:
         inputs = abi.get("inputs", [])
+        indexed = [i for i in inputs if i.get("indexed")]
+        data = [i for i in inputs if not i.get("indexed")]
+        places = {i["name"]: ("topic", n + 1, i["type"]) for n, i in enumerate(indexed)}
+        places.update({i["name"]: ("data", n, i["type"]) for n, i in enumerate(data)})
         return cls(contract, to_checksum_address(address), abi["name"],
-                   "0x" + event_abi_to_log_topic(dict(abi)).hex(),  # type: ignore[arg-type]
-                   tuple((i["name"], i["type"]) for i in inputs if i.get("indexed")),
-                   tuple((i["name"], i["type"]) for i in inputs if not i.get("indexed")))
+                   "0x" + event_abi_to_log_topic(dict(abi)).hex(), places)  # type: ignore[arg-type]
 
     def has(self, name: str) -> bool:
-        return any(n == name for n, _ in self.indexed + self.data)
+        return name in self.places
 
     def topic_of(self, name: str) -> int | None:
         """The topic (1-3) holding argument ``name``, if it is indexed."""
-        return next((i + 1 for i, (n, _) in enumerate(self.indexed) if n == name), None)
+        where, at, _ = self.places.get(name, ("", 0, ""))
+        return at if where == "topic" else None
 
-    def read(self, log: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-        """Arguments ``names`` of a raw JSON-RPC ``log`` of this event: bytes32 as 0x hex,
-        addresses as lowercase 0x hex, integers as int. Only indexed arguments and static
-        arguments in data (one word each) can be read; others are left out."""
+    def readable(self, names: Iterable[str]) -> tuple[tuple[str, str, int, str], ...]:
+        """Those of ``names`` that :meth:`read` can read: indexed, or static in data (one word)."""
+        return tuple((n, *self.places[n]) for n in names if n in self.places
+                     and (self.places[n][0] == "topic" or _STATIC.match(self.places[n][2])))
+
+    def read(self, log: Mapping[str, Any], names: Iterable[tuple[str, str, int, str]]) -> dict[str, Any]:
+        """Arguments ``names`` (from :meth:`readable`) of a raw JSON-RPC ``log`` of this event:
+        bytes32 as 0x hex, addresses as lowercase 0x hex, integers as int."""
         values: dict[str, Any] = {}
-        data = str(log["data"])[2:]
-        for name in names:
-            topic = self.topic_of(name)
-            if topic is not None:
-                values[name] = _word(self._type(name), str(log["topics"][topic])[2:])
-                continue
-            at = next((i for i, (n, _) in enumerate(self.data) if n == name), None)
-            kind = self._type(name) if at is not None else ""
-            if at is not None and _STATIC.match(kind):
-                values[name] = _word(kind, data[64 * at : 64 * at + 64])
+        for name, where, at, kind in names:
+            word = str(log["topics"][at])[2:] if where == "topic" else str(log["data"])[2 + 64 * at : 66 + 64 * at]
+            values[name] = _word(kind, word)
         return values
-
-    def _type(self, name: str) -> str:
-        return next(t for n, t in self.indexed + self.data if n == name)
 
 
 _STATIC = re.compile(r"^(bytes32|address|bool|u?int\d*)$")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ Position = tuple[int, int]
 END = 2**62
 """A log index after every log of a block."""
 FIELDS = ("datasetId", "grantId", "reason", "actor", *CONSUMER_FIELDS)
+ADDRESSES = ("actor", *CONSUMER_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,17 @@ class Filed:
 # ---------------------------------------------------------------- the chain's side
 
 
+@dataclass(frozen=True, slots=True)
+class _Log:
+    """A raw log of a known event, with the arguments that file it read."""
+
+    name: str
+    args: dict[str, Any]
+    position: Position
+    block_hash: str
+    tx_hash: str
+
+
 @dataclass(frozen=True)
 class _Grant:
     terms: GrantTerms
@@ -126,6 +138,7 @@ class ChainSets:
         self.span = span
         self.batch = batch
         self._layouts = {(la.address.lower(), la.topic): la for la in ledger.events.layouts()}
+        self._readable = {key: la.readable(FIELDS) for key, la in self._layouts.items()}
         self._known: OrderedDict[Subject, _Known] = OrderedDict()
         self._lock = threading.Lock()
         self._subject_locks: dict[Subject, threading.Lock] = {}
@@ -216,56 +229,66 @@ class ChainSets:
 
     # ------------------------------------------------------------ filing logs
 
-    def _read(self, log: dict[str, Any]) -> tuple[EventLayout, dict[str, Any], Position] | None:
-        layout = self._layouts.get((str(log["address"]).lower(), str(log["topics"][0]) if log["topics"] else ""))
+    def _read(self, log: dict[str, Any]) -> _Log | None:
+        key = (str(log["address"]).lower(), str(log["topics"][0]) if log["topics"] else "")
+        layout = self._layouts.get(key)
         if layout is None or log.get("removed"):
             return None
-        args = layout.read(log, (f for f in FIELDS if layout.has(f)))
-        for name in ("actor", *CONSUMER_FIELDS):
+        args = layout.read(log, self._readable[key])
+        for name in ADDRESSES:
             if name in args:
                 args[name] = self._checksum(args[name])
-        return layout, args, (int(log["blockNumber"], 16), int(log["logIndex"], 16))
+        return _Log(layout.name, args, (int(log["blockNumber"], 16), int(log["logIndex"], 16)),
+                    str(log["blockHash"]), str(log["transactionHash"]))
 
     def _checksum(self, address: str) -> str:
         if address not in self._checksums:
             self._checksums[address] = Web3.to_checksum_address(address)
         return self._checksums[address]
 
-    def file(self, log: dict[str, Any], grants: dict[str, _Grant]) -> Filed | None:
-        """Where the chain files ``log``, knowing the requests of ``grants``."""
-        read = self._read(log)
-        if read is None:
-            return None
-        layout, args, position = read
-        grant = grants.get(args.get("grantId", ""))
-        where = place(layout.name, args, grant.terms if grant is not None and grant.position < position else None)
-        return Filed(position[0], position[1], str(log["blockHash"]), str(log["transactionHash"]), layout.name,
-                     where.dataset_id, where.grant_id, where.consumer)
+    @staticmethod
+    def _file(log: _Log, grants: dict[str, _Grant], pool: dict[str, str] | None = None) -> Filed:
+        grant = grants.get(log.args.get("grantId", ""))
+        where = place(log.name, log.args, grant.terms if grant is not None and grant.position < log.position else None)
+        pool = {} if pool is None else pool
+
+        def one(value: str | None) -> str | None:
+            return None if value is None else pool.setdefault(value, value)
+
+        return Filed(log.position[0], log.position[1], pool.setdefault(log.block_hash, log.block_hash),
+                     pool.setdefault(log.tx_hash, log.tx_hash), log.name, one(where.dataset_id), one(where.grant_id),
+                     one(where.consumer))
 
     def file_logs(self, rpc: RpcBatcher, logs: Sequence[dict[str, Any] | None], at: tuple[int, str]) -> list[Filed | None]:
         """Where the chain files each of ``logs`` (up to block ``at``), reading the requests of
         the grants they name."""
         read = [self._read(log) if log is not None else None for log in logs]
-        grants = self.requests(rpc, sorted({str(r[1]["grantId"]) for r in read if r and "grantId" in r[1]}), at[0], at)
-        return [self.file(log, grants) if log is not None else None for log in logs]
+        grants = self.requests(rpc, sorted({str(r.args["grantId"]) for r in read if r and "grantId" in r.args}), at)
+        return [self._file(r, grants) if r is not None else None for r in read]
 
-    def requests(self, rpc: RpcBatcher, grant_ids: Sequence[str], end: int, at: tuple[int, str]) -> dict[str, _Grant]:
-        """The requests of ``grant_ids`` up to block ``end``."""
+    def requests(self, rpc: RpcBatcher, grant_ids: Sequence[str], at: tuple[int, str]) -> dict[str, _Grant]:
+        """The requests of ``grant_ids`` up to block ``at``."""
+        if not grant_ids:
+            return {}
         requested = [la for la in self._layouts.values() if la.name == GRANT_REQUESTED]
         logs = self._logs(rpc, self._queries(requested, "grantId", grant_ids), self.ledger.manifest.deployment_block,
-                          end, at) if grant_ids else []
-        return self._grants(logs, lambda filed: True)
+                          at[0], at)
+        return self._grants((r for r in map(self._read, logs) if r is not None), lambda filed: True)
 
-    def _grants(self, logs: Iterable[dict[str, Any]], keep: Any) -> dict[str, _Grant]:
+    def _grants(self, logs: Iterable[_Log], keep: Callable[[Filed], bool]) -> dict[str, _Grant]:
         grants = {}
         for log in logs:
-            filed = self.file(log, {})
-            if filed is not None and filed.name == GRANT_REQUESTED and keep(filed):
-                assert filed.grant_id is not None and filed.dataset_id is not None and filed.consumer is not None
-                grants[filed.grant_id] = _Grant(GrantTerms(filed.dataset_id, filed.consumer), filed.position)
+            if log.name == GRANT_REQUESTED:
+                filed = self._file(log, {})
+                if keep(filed):
+                    assert filed.grant_id is not None and filed.dataset_id is not None and filed.consumer is not None
+                    grants[filed.grant_id] = _Grant(GrantTerms(filed.dataset_id, filed.consumer), filed.position)
         return grants
 
     def _extend(self, rpc: RpcBatcher, subject: Subject, known: _Known | None, block: int, block_hash: str) -> _Known:
+        """``known`` (None: nothing yet) extended through ``block``: first the logs naming the
+        subject, then those naming only a grant of the grants requested under it, and the
+        requests of other grants it attempted to use."""
         start = known.block + 1 if known else self.ledger.manifest.deployment_block
         own = dict(known.own) if known else {}
         grants = dict(known.grants) if known else {}
@@ -275,20 +298,22 @@ class ChainSets:
         direct = [q for f in fields for q in self._queries(layouts, f, [subject.key])]
         if subject.kind == "consumer":
             direct += self._queries([la for la in layouts if la.name in ATTEMPTS], "actor", [subject.key])
-        logs = self._logs(rpc, direct, start, block, at)
+        logs = [r for r in map(self._read, self._logs(rpc, direct, start, block, at)) if r is not None]
         mine = self._grants(logs, lambda filed: getattr(filed, subject.column) == subject.key)
         own.update(mine)
         grants.update(mine)
         only_grant = [la for la in layouts if la.has("grantId") and not any(la.has(f) for f in fields)]
-        foreign = sorted({str(r[1]["grantId"]) for r in map(self._read, logs)
-                          if r is not None and r[0].name in ATTEMPTS and r[1].get("grantId") not in grants})
-        logs += self._logs(rpc, self._queries(only_grant, "grantId", sorted(own)), start, block, at) if own else []
-        grants.update(self.requests(rpc, foreign, block, at))
+        if own:
+            more = self._logs(rpc, self._queries(only_grant, "grantId", sorted(own)), start, block, at)
+            logs += [r for r in map(self._read, more) if r is not None]
+        grants.update(self.requests(rpc, sorted({str(r.args["grantId"]) for r in logs if r.name in ATTEMPTS
+                                                 and r.args.get("grantId") not in grants}), at))
         seen: set[tuple[str, str, int]] = set()
         found = []
+        pool: dict[str, str] = {}  # one copy of each hash and id, as the list is kept for long
         for log in logs:
-            filed = self.file(log, grants)
-            if filed is not None and filed.key not in seen and getattr(filed, subject.column) == subject.key:
+            filed = self._file(log, grants, pool)
+            if filed.key not in seen and getattr(filed, subject.column) == subject.key:
                 seen.add(filed.key)
                 found.append(filed)
         found.sort(key=lambda f: f.position)

@@ -9,7 +9,8 @@ What a check compares, up to the block the index stands on (its cursor):
 - the page's own span of the chain, item by item: from the item the page starts after, through
   its last item (through the cursor on the last page), so reading every page compares every item,
   each page at the cost of its own items;
-- when the counts differ, the whole trace item by item, so what differs is named on any page.
+- on the first page, when the counts differ, the whole trace item by item, so what differs is
+  named where an auditor starts reading (once per read: the other pages' spans name it too).
 
 The index is read between two reads of its cursor, and again if the indexer moved meanwhile,
 so a row indexed during the check is not taken for a forged one.
@@ -46,7 +47,8 @@ class Completeness:
     on_chain: int
     in_index: int
     scope: Literal["page", "trace"] = "page"
-    """``page``: the page's span was compared item by item (the counts agreed); ``trace``: all of it."""
+    """``page``: the page's span was compared item by item; ``trace``: all of it (on a first page
+    whose counts differ)."""
     after: Position | None = None
     through: Position | None = None
     missing: int = 0
@@ -167,7 +169,7 @@ class TraceChecker:
                     return Completeness(str(subject), block, 0, index.count, problems=[
                         f"the index stands on block {block} {block_hash}, which the chain no longer has "
                         f"({err}): the indexer has not followed a reorg yet"])
-                if index.count != len(chain) and not whole:
+                if index.count != len(chain) and not whole and not after:
                     whole = True
                     continue
                 return self._compare(session, rpc, subject, index, chain, whole)
@@ -179,6 +181,10 @@ class TraceChecker:
         block = index.cursor[0]
         result = Completeness(str(subject), block, len(chain), index.count, "trace" if whole else "page",
                               index.after, index.through)
+
+        if index.count != len(chain):
+            result.add(f"the chain has {len(chain)} events of this {subject.kind} up to block {block}, the index "
+                       f"{index.count}" + ("" if whole else ": the first page of a verified read names each difference"))
 
         def inside(position: Position) -> bool:
             return (index.after is None or position > index.after) and position <= index.through
