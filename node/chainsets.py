@@ -181,13 +181,14 @@ class ChainSets:
         return hashes
 
     def _logs(self, rpc: RpcBatcher, queries: list[dict[str, Any]], start: int, end: int,
-              at: tuple[int, str]) -> list[dict[str, Any]]:
-        """Logs matching any of ``queries`` in blocks ``start..end``, in batches each read between
-        two reads of block ``at`` (a reply too large for the node is asked again alone, then split)."""
+              at: tuple[int, str]) -> list[_Log]:
+        """Logs of known events matching any of ``queries`` in blocks ``start..end``, read in
+        batches each between two reads of block ``at`` (a reply too large for the node is asked
+        again alone, then split), each batch's replies read as they come."""
         header = ("eth_getBlockByNumber", [hex(at[0]), False])
         batched = deque((q, a, b) for q in queries for a, b in block_ranges(start, end, self.span))
         alone: deque[tuple[dict[str, Any], int, int]] = deque()
-        logs: list[dict[str, Any]] = []
+        logs: list[_Log] = []
         while batched or alone:
             solo = bool(alone)
             part = [alone.popleft()] if solo else [batched.popleft() for _ in range(min(self.batch, len(batched)))]
@@ -199,7 +200,7 @@ class ChainSets:
                     raise ChainMoved(at[0], at[1], found)
             for (q, a, b), reply in zip(part, replies[1:-1]):
                 if reply.error is None:
-                    logs += reply.result or []
+                    logs += [log for log in map(self._read, reply.result or []) if log is not None]
                 elif not solo:
                     alone.append((q, a, b))
                 elif a < b:
@@ -273,7 +274,7 @@ class ChainSets:
         requested = [la for la in self._layouts.values() if la.name == GRANT_REQUESTED]
         logs = self._logs(rpc, self._queries(requested, "grantId", grant_ids), self.ledger.manifest.deployment_block,
                           at[0], at)
-        return self._grants((r for r in map(self._read, logs) if r is not None), lambda filed: True)
+        return self._grants(logs, lambda filed: True)
 
     def _grants(self, logs: Iterable[_Log], keep: Callable[[Filed], bool]) -> dict[str, _Grant]:
         grants = {}
@@ -298,14 +299,13 @@ class ChainSets:
         direct = [q for f in fields for q in self._queries(layouts, f, [subject.key])]
         if subject.kind == "consumer":
             direct += self._queries([la for la in layouts if la.name in ATTEMPTS], "actor", [subject.key])
-        logs = [r for r in map(self._read, self._logs(rpc, direct, start, block, at)) if r is not None]
+        logs = self._logs(rpc, direct, start, block, at)
         mine = self._grants(logs, lambda filed: getattr(filed, subject.column) == subject.key)
         own.update(mine)
         grants.update(mine)
         only_grant = [la for la in layouts if la.has("grantId") and not any(la.has(f) for f in fields)]
         if own:
-            more = self._logs(rpc, self._queries(only_grant, "grantId", sorted(own)), start, block, at)
-            logs += [r for r in map(self._read, more) if r is not None]
+            logs += self._logs(rpc, self._queries(only_grant, "grantId", sorted(own)), start, block, at)
         grants.update(self.requests(rpc, sorted({str(r.args["grantId"]) for r in logs if r.name in ATTEMPTS
                                                  and r.args.get("grantId") not in grants}), at))
         seen: set[tuple[str, str, int]] = set()
