@@ -7,10 +7,12 @@ files elsewhere, and ``provledger trace --verify`` must exit 1. Restored, the ho
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import delete, insert, select, update
 
@@ -106,6 +108,17 @@ def _cli(site: Site, dataset: str, capsys: pytest.CaptureFixture[str]) -> tuple[
     return code, capsys.readouterr().out
 
 
+def _dashboard(site: Site, dataset: str) -> str:
+    """The auditor's trace page on the dashboard, signed in by a one-time link."""
+    link = site.http.post("/dashboard/login-links", headers=bearer(site.auditor))
+    assert link.status_code == 201, link.text
+    with httpx.Client(timeout=120) as browser:
+        assert browser.get(link.json()["url"]).status_code in (200, 303)
+        shown = browser.get(f"{site.url}/dashboard/datasets/{dataset}/trace")
+        assert shown.status_code == 200, shown.text
+        return shown.text
+
+
 def _honest(site: Site, story: Story) -> None:
     """Every trace of the story verifies, complete, page by page as on one page."""
     for path in (story.path(), story.path(story.other), story.consumer_path(story.holder),
@@ -139,6 +152,8 @@ def test_a_deleted_index_row_is_reported_missing(site: Site, node: NodeService, 
     assert not mine.ok and missing in mine.problems
     code, out = _cli(site, story.dataset, capsys)
     assert code == 1 and "trace INCOMPLETE" in out and missing in out, out
+    shown = _dashboard(site, story.dataset)
+    assert 'data-complete="false"' in shown and html.escape(missing) in shown
 
     # Put back, the honest traces verify complete again.
     with node.sessions() as session:
@@ -147,6 +162,7 @@ def test_a_deleted_index_row_is_reported_missing(site: Site, node: NodeService, 
     _honest(site, story)
     code, out = _cli(site, story.dataset, capsys)
     assert code == 0 and "trace complete" in out, out
+    assert 'data-complete="true"' in _dashboard(site, story.dataset)
 
 
 def test_a_row_moved_to_another_dataset_is_reported(site: Site, node: NodeService, story: Story,
