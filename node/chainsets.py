@@ -154,9 +154,9 @@ class ChainSets:
             at = [block] if known is None or known.block == block else [block, known.block]
             hashes = self._hashes(rpc, at)
             if hashes[block] != block_hash:
-                raise ChainMoved(block, block_hash, hashes[block])
-            if known is not None and hashes.get(known.block, known.block_hash) != known.block_hash:
-                known = None
+                raise ChainMoved(block, block_hash, hashes[block] or "missing")
+            if known is not None and hashes[known.block] != known.block_hash:
+                known = None  # a reorg replaced (or shortened) the chain the list was read from
             if known is None or known.block < block:
                 known = self._extend(rpc, subject, known, block, block_hash)
                 self._keep(subject, known)
@@ -171,13 +171,14 @@ class ChainSets:
 
     # ------------------------------------------------------------ reading logs
 
-    def _hashes(self, rpc: RpcBatcher, numbers: Sequence[int]) -> dict[int, str]:
+    def _hashes(self, rpc: RpcBatcher, numbers: Sequence[int]) -> dict[int, str | None]:
+        """The chain's hash of each block, None for a block it does not have (yet, or any more)."""
         replies = rpc.call([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-        hashes = {}
+        hashes: dict[int, str | None] = {}
         for number, reply in zip(numbers, replies):
-            if reply.error or not reply.result:
-                raise ChainUnavailable(f"block {number}: {reply.message or 'missing'}")
-            hashes[number] = str(reply.result["hash"])
+            if reply.error:
+                raise ChainUnavailable(f"block {number}: {reply.message}")
+            hashes[number] = str(reply.result["hash"]) if reply.result else None
         return hashes
 
     def _logs(self, rpc: RpcBatcher, queries: list[dict[str, Any]], start: int, end: int,
