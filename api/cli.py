@@ -7,7 +7,7 @@
     provledger approve GRANT [--co-approve]         staff: approve a request, or co-approve as the coordinator
     provledger use GRANT [--out FILE] [--encrypt]   consumer: a delivery under the grant, decrypted here
     provledger statement check|acknowledge STMT     consumer: a statement checked against the chain, then acknowledged
-    provledger trace DATASET [--verify]             auditor or staff: a dataset's history, verified on request
+    provledger trace DATASET [--verify]             auditor or staff: a dataset's history, verified complete on request
     provledger verify DATASET VERSION               a version's files against its anchored root, on the node
     provledger verify --file PATH --root 0x...      a local copy against a content root
     provledger login                                consumer or auditor: a one-time dashboard link for a browser
@@ -287,14 +287,18 @@ def trace_page(api: Api, dataset_id: str, *, after: int, limit: int, verify: boo
     return page
 
 
-def trace(api: Api, dataset_id: str, *, verify: bool, limit: int = 100) -> list[dict[str, Any]]:
-    """Every item of a dataset's trace, page after page, with a progress bar."""
+def trace(api: Api, dataset_id: str, *, verify: bool, limit: int = 100,
+          complete: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every item of a dataset's trace, page after page, with a progress bar; with ``verify``,
+    each page's completeness check is appended to ``complete``."""
     items: list[dict[str, Any]] = []
     after: int | None = 0
     with api.progress.bar("verifying trace" if verify else "reading trace", unit="item") as bar:
         while after is not None:
             page = trace_page(api, dataset_id, after=after, limit=limit, verify=verify)
             items += page["items"]
+            if complete is not None and page.get("complete"):
+                complete.append(page["complete"])
             bar.update(len(page["items"]))
             after = page["next_after"]
     return items
@@ -608,19 +612,36 @@ def print_trace(items: list[dict[str, Any]], out: TextIO | None = None) -> tuple
     return verified, failed
 
 
+def print_completeness(checks: list[dict[str, Any]], out: TextIO | None = None) -> bool:
+    """Whether the trace is complete, from every page's check (each page compared its own span of
+    the chain); prints the counts of the last and every difference found. False if no check came."""
+    if not checks:
+        print("completeness: the node did not report it", file=out)
+        return False
+    last, complete = checks[-1], all(c["ok"] for c in checks)
+    print(f"trace {'complete' if complete else 'INCOMPLETE'} up to block {last['block_number']}: "
+          f"{last['on_chain']} items on chain, {last['in_index']} in the index", file=out)
+    for problem in dict.fromkeys(p for c in checks for p in c["problems"]):
+        print(f"   {problem}", file=out)
+    return complete
+
+
 def cmd_trace(args: argparse.Namespace) -> int:
     with _api(args) as api:
         _auditor_or_staff(args, api)
-        items = trace(api, args.dataset, verify=args.verify, limit=args.limit)
+        checks: list[dict[str, Any]] = []
+        items = trace(api, args.dataset, verify=args.verify, limit=args.limit, complete=checks)
         print(f"trace of {args.dataset}: {len(items)} items")
         verified, failed = print_trace(items)
+        complete = True
         if args.verify:
             print(f"{verified} items verified, {failed} failed")
+            complete = print_completeness(checks)
         if args.prov is not None:
             with open(args.prov, "wb") as f:
                 api.download(f"/audit/datasets/{args.dataset}/prov", f, total=None, desc="exporting PROV")
             print(f"PROV-JSON written to {args.prov}")
-    return 1 if failed else 0
+    return 1 if failed or not complete else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -1000,12 +1021,16 @@ class Story:
         self.check(auditor.roles == ["auditor"], f"auditor {self.d.auditor.address} signed in: {auditor.roles}")
         self.auditor = auditor
         self.progress.wait("the owner's node to index everything", self.owner.settled)
-        items = trace(auditor, self.dataset_id, verify=True)
+        checks: list[dict[str, Any]] = []
+        items = trace(auditor, self.dataset_id, verify=True, complete=checks)
         verified, failed = print_trace(items)
         missing = [name for name in EXPECTED_EVENTS if name not in {i["name"] for i in items}]
         self.check(not missing, "registration, versions, request, approvals, uses, refusal and the quality loop"
                    + (f"; missing {missing}" if missing else ""))
         self.check(failed == 0 and verified == len(items), f"{verified} items verified, {failed} failed")
+        self.check(bool(checks) and all(c["ok"] for c in checks),
+                   f"complete: {checks[-1]['on_chain'] if checks else '?'} events on chain by topic, "
+                   f"{checks[-1]['in_index'] if checks else '?'} in the index")
         for number in (1, 2):
             result = auditor.call("GET", f"/audit/datasets/{self.dataset_id}/versions/{number}/verification")
             self.check(result["ok"], f"version {number}'s files match the root anchored on-chain")
@@ -1018,7 +1043,7 @@ class Story:
         consumer = self.d.consumers[0].address
         page = auditor.call("GET", f"/audit/consumers/{consumer}/trace", params={"limit": 1000, "verify": True})
         acks = [i for i in page["items"] if i["name"] == "StatementAcknowledged"]
-        self.check(len(acks) == 2 and all(i["verification"]["ok"] for i in page["items"]),
+        self.check(len(acks) == 2 and all(i["verification"]["ok"] for i in page["items"]) and page["complete"]["ok"],
                    f"consumer-1's trace: {len(page['items'])} items verified, the statement acknowledged by both sides")
 
     def leak(self) -> None:
@@ -1134,7 +1159,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     trace_ = commands.add_parser("trace", help="a dataset's history (auditor or staff)")
     trace_.add_argument("dataset", type=_hash32("dataset"), metavar="DATASET")
-    trace_.add_argument("--verify", action="store_true", help="verify every item against the chain")
+    trace_.add_argument("--verify", action="store_true",
+                        help="verify every item against the chain, and that none is missing (exit 1 if not)")
     trace_.add_argument("--prov", type=Path, metavar="FILE", help="also export the trace as PROV-JSON")
     trace_.add_argument("--limit", type=_at_least(1), default=100, metavar="N", help="items per page")
     verify = commands.add_parser("verify", help="files against an anchored root, on the node or here")

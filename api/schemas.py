@@ -264,6 +264,30 @@ class TraceItemOut(Model):
     verification: Verification | None = None
 
 
+class PositionOut(Model):
+    block_number: int
+    log_index: int | None = Field(description="null: the whole block")
+
+
+class CompletenessOut(Model):
+    """The trace's items compared with the chain's, read by indexed topic up to the block the
+    index stands on: the whole trace's counts, and the page's span of the chain item by item (on
+    the first page, the whole trace when the counts differ). Read every page with ``verify`` to
+    compare every item."""
+
+    ok: bool
+    scope: Literal["page", "trace"] = Field(description="what was compared item by item")
+    block_number: int = Field(description="the last block the index took from the chain")
+    on_chain: int = Field(description="the trace's events on chain up to that block")
+    in_index: int = Field(description="the trace's events in this node's index")
+    after: PositionOut | None = Field(description="the span compared starts after this (null: at the start)")
+    through: PositionOut | None = Field(description="and ends with this")
+    missing: int = Field(description="events on chain that the index lacks here")
+    extra: int = Field(description="events in the index that the chain does not file here")
+    changed: int = Field(description="differences in the columns that file an event, or in chain order")
+    problems: list[str] = Field(default_factory=list)
+
+
 class LineageOut(Model):
     parents: list[str]
     children: list[str]
@@ -274,6 +298,7 @@ class TracePage(Model):
     items: list[TraceItemOut]
     next_after: int | None = Field(description="pass as `after` for the next page; null at the end")
     lineage: LineageOut | None = None
+    complete: CompletenessOut | None = Field(default=None, description="with ``verify``: whether the trace is complete")
 
 
 class AlertOut(Model):

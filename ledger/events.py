@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_utils.abi import event_abi_to_log_topic
@@ -36,6 +37,67 @@ class ChainEvent:
         return (self.block_number, self.log_index)
 
 
+@dataclass(frozen=True)
+class EventLayout:
+    """Where each argument of one contract's event sits in its raw log: the indexed ones in
+    topics 1-3, the others in ABI-encoded data; for filtering ``eth_getLogs`` by an argument
+    and reading a few arguments of many raw logs without decoding them whole."""
+
+    contract: str
+    address: str
+    name: str
+    topic: str
+    """Topic 0 in 0x hex."""
+    places: Mapping[str, tuple[str, int, str]] = field(compare=False)
+    """Each argument's place: ("topic", 1-3, type) or ("data", word, type)."""
+
+    @classmethod
+    def of(cls, contract: str, address: str, abi: Mapping[str, Any]) -> EventLayout:
+        inputs = abi.get("inputs", [])
+        indexed = [i for i in inputs if i.get("indexed")]
+        data = [i for i in inputs if not i.get("indexed")]
+        places = {i["name"]: ("topic", n + 1, i["type"]) for n, i in enumerate(indexed)}
+        places.update({i["name"]: ("data", n, i["type"]) for n, i in enumerate(data)})
+        return cls(contract, to_checksum_address(address), abi["name"],
+                   "0x" + event_abi_to_log_topic(dict(abi)).hex(), places)  # type: ignore[arg-type]
+
+    def has(self, name: str) -> bool:
+        return name in self.places
+
+    def topic_of(self, name: str) -> int | None:
+        """The topic (1-3) holding argument ``name``, if it is indexed."""
+        where, at, _ = self.places.get(name, ("", 0, ""))
+        return at if where == "topic" else None
+
+    def readable(self, names: Iterable[str]) -> tuple[tuple[str, str, int, str], ...]:
+        """Those of ``names`` that :meth:`read` can read: indexed, or static in data (one word)."""
+        return tuple((n, *self.places[n]) for n in names if n in self.places
+                     and (self.places[n][0] == "topic" or _STATIC.match(self.places[n][2])))
+
+    def read(self, log: Mapping[str, Any], names: Iterable[tuple[str, str, int, str]]) -> dict[str, Any]:
+        """Arguments ``names`` (from :meth:`readable`) of a raw JSON-RPC ``log`` of this event:
+        bytes32 as 0x hex, addresses as lowercase 0x hex, integers as int."""
+        values: dict[str, Any] = {}
+        for name, where, at, kind in names:
+            word = str(log["topics"][at])[2:] if where == "topic" else str(log["data"])[2 + 64 * at : 66 + 64 * at]
+            values[name] = _word(kind, word)
+        return values
+
+
+_STATIC = re.compile(r"^(bytes32|address|bool|u?int\d*)$")
+
+
+def _word(kind: str, word: str) -> Any:
+    if kind == "address":
+        return "0x" + word[-40:].lower()
+    if kind.startswith(("uint", "bool")):
+        return int(word, 16)
+    if kind.startswith("int"):
+        value = int(word, 16)
+        return value - (1 << 256) if value >> 255 else value
+    return "0x" + word.lower()
+
+
 class EventDecoder:
     """Knows the events of every deployed contract by address and topic."""
 
@@ -55,6 +117,10 @@ class EventDecoder:
     @property
     def addresses(self) -> list[str]:
         return list(self._contracts)
+
+    def layouts(self) -> list[EventLayout]:
+        """The layout of every event the decoder knows."""
+        return [EventLayout.of(self._contracts[address], address, abi) for (address, _), abi in self._events.items()]
 
     def decode(self, log: LogReceipt) -> ChainEvent | None:
         """The record of ``log``, or None if it is not a known event of a known contract."""

@@ -125,3 +125,14 @@ class SourceTampered(NodeError):
         self.found = found
         super().__init__(f"{subject} no longer matches its anchored root {anchored} (it hashes to {found}); "
                          "nothing is served from it")
+
+
+class ChainMoved(NodeError):
+    """The chain's block ``number`` is no longer ``expected`` (a reorg the index has not followed
+    yet, or one during a read)."""
+
+    def __init__(self, number: int, expected: str, found: str) -> None:
+        self.number = number
+        self.expected = expected
+        self.found = found
+        super().__init__(f"block {number} is {found} on chain, not {expected}")

@@ -13,14 +13,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from hexbytes import HexBytes
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.deploy import Ledger
 from ledger.errors import ChainUnavailable
 from ledger.events import ChainEvent, fetch_events
 from ledger.rpc import RpcBatcher
-from node.models import ChainEventRow, Grant, IndexedBlock, IndexerCursor
+from node.attribution import CONSUMER_FIELDS, GrantTerms, place
+from node.models import ChainEventRow, Grant, IndexedBlock, IndexerCursor, Watermark
 from node.projections import project, reproject
 
 CURSOR = "events"
@@ -41,8 +42,11 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def event_row(event: ChainEvent, block_time: int | None = None) -> ChainEventRow:
+def event_row(event: ChainEvent, block_time: int | None = None, grant: GrantTerms | None = None) -> ChainEventRow:
+    """The row of ``event``, filed where ``node.attribution.place`` says (with ``grant``, the
+    event's grant as indexed before it, for events that name only a grant)."""
     args = {k: to_json(v) for k, v in event.args.items()}
+    where = place(event.name, args, grant)
     return ChainEventRow(
         block_number=event.block_number,
         block_hash=event.block_hash.to_0x_hex(),
@@ -52,20 +56,20 @@ def event_row(event: ChainEvent, block_time: int | None = None) -> ChainEventRow
         contract=event.contract,
         name=event.name,
         args=args,
-        dataset_id=args.get("datasetId"),
-        grant_id=args.get("grantId"),
-        consumer=args.get("grantee") or args.get("consumer"),
+        dataset_id=where.dataset_id,
+        grant_id=where.grant_id,
+        consumer=where.consumer,
     )
 
 
-def _fill_from_grant(session: Session, row: ChainEventRow) -> None:
-    """Give an event about a grant its dataset and consumer, where the event names only the grant."""
-    if row.grant_id is None or (row.dataset_id is not None and row.consumer is not None):
-        return
-    grant = session.get(Grant, row.grant_id)
-    if grant is not None:
-        row.dataset_id = row.dataset_id or grant.dataset_id
-        row.consumer = row.consumer or grant.grantee
+def _indexed_grant(session: Session, event: ChainEvent) -> GrantTerms | None:
+    """The event's grant as indexed so far (projected from its request, earlier in the chain),
+    where the event does not name its dataset and consumer itself."""
+    args, grant_id = event.args, event.args.get("grantId")
+    if grant_id is None or ("datasetId" in args and any(k in args for k in CONSUMER_FIELDS)):
+        return None
+    grant = session.get(Grant, to_json(grant_id))
+    return GrantTerms(grant.dataset_id, grant.grantee) if grant is not None else None
 
 
 class Indexer:
@@ -129,8 +133,7 @@ class Indexer:
     def _store(self, session: Session, events: list[ChainEvent], end: int) -> None:
         headers = self._headers(sorted({e.block_number for e in events} | {end}))
         for event in events:
-            row = event_row(event, int(headers[event.block_number]["timestamp"], 16))
-            _fill_from_grant(session, row)
+            row = event_row(event, int(headers[event.block_number]["timestamp"], 16), _indexed_grant(session, event))
             session.add(row)
             project(session, row)
         for number, header in headers.items():
@@ -150,6 +153,11 @@ class Indexer:
         touched = touched_keys(undone)
         session.execute(delete(ChainEventRow).where(ChainEventRow.block_number > fork))
         session.execute(delete(IndexedBlock).where(IndexedBlock.number > fork))
+        # Followers (the monitor) read on from the events they saw: the events indexed again may
+        # get the ids of those undone (SQLite reuses them), so they read them again (alerts are
+        # keyed, so a sighting replayed is one alert).
+        kept = session.scalar(select(func.max(ChainEventRow.id))) or 0
+        session.execute(update(Watermark).where(Watermark.value > kept).values(value=kept))
         fork_hash = self._chain_hash(fork) if fork >= 0 else None
         session.merge(IndexerCursor(name=CURSOR, block_number=fork, block_hash=fork_hash or "0x" + "00" * 32))
         session.flush()

@@ -6,7 +6,9 @@ row per kind, tunable per node); each alert has a key, so a sighting seen twice 
 restart or a reorg replays events) is one alert:
 
 - ``expired_attempt``: a use refused because its grant had expired;
-- ``refused``: any other refused use, once per grant and reason;
+- ``refused``: any other refused use, once per grant and reason; an attempt by a caller who
+  may not use the grant at all, once per grant and caller, naming the caller (``consumer`` is
+  whoever the index files the event under: ``node.attribution``);
 - ``quota``: a grant's uses reach ``threshold`` (a share, 0.8) of its quota;
 - ``burst``: more than ``threshold`` uses of one grant within ``window_seconds``;
 - ``stale``: a dataset of ours without a new version for ``threshold`` times its expected
@@ -26,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.clients import Action, Refusal
+from node.attribution import callers_attempt
 from node.models import Alert, AlertRule, ChainEventRow, Dataset, DatasetVersion, Grant, Use, Watermark
 
 USE_EVENTS = ("UseRecorded", "UseRefused")
@@ -128,10 +131,18 @@ def _expired_attempt(session: Session, rule: AlertRule, row: ChainEventRow) -> I
 
 
 def _refused(session: Session, rule: AlertRule, row: ChainEventRow) -> Iterator[Sighting]:
-    if row.name == "UseRefused" and row.args["reason"] != Refusal.EXPIRED:
-        grant, reason = row.args["grantId"], Refusal(row.args["reason"]).name.lower()
-        yield _on(row, f"refused:{grant}:{reason}", "refused", "warning",
-                  f"a use of grant {grant} was refused on-chain: {reason}")
+    if row.name != "UseRefused" or row.args["reason"] == Refusal.EXPIRED:
+        return
+    grant, reason = row.args["grantId"], Refusal(row.args["reason"]).name.lower()
+    if callers_attempt(row.name, row.args):
+        # The caller's own attempt (``row.consumer`` is the caller): one alert per caller, so a
+        # second intruder on the same grant is named too, and the grantee never is.
+        actor = row.args["actor"]
+        yield _on(row, f"refused:{grant}:{reason}:{actor}", "refused", "high",
+                  f"{actor} attempted a use of grant {grant}, which it may not use: refused on-chain ({reason})")
+        return
+    yield _on(row, f"refused:{grant}:{reason}", "refused", "warning",
+              f"a use of grant {grant} was refused on-chain: {reason}")
 
 
 def _quota(session: Session, rule: AlertRule, row: ChainEventRow) -> Iterator[Sighting]:

@@ -56,7 +56,7 @@ def _activated(session: Session, row: ChainEventRow) -> None:
 def _used(session: Session, row: ChainEventRow) -> None:
     refused = row.name == "UseRefused"
     session.add(Use(
-        grant_id=row.args["grantId"], dataset_id=row.args.get("datasetId"), actor=row.args["actor"],
+        grant_id=row.args["grantId"], dataset_id=row.dataset_id, actor=row.args["actor"],
         action=row.args["action"], evidence_hash=row.args["evidenceHash"],
         sequence=None if refused else int(row.args["sequence"]), refused=row.args["reason"] if refused else None,
         block_number=row.block_number, block_time=row.block_time, log_index=row.log_index, tx_hash=row.tx_hash,

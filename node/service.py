@@ -17,6 +17,7 @@ from ledger.compile import PROJECT_ROOT, ContractArtifact, load_artifact
 from ledger.deploy import SUITE, Ledger, Manifest, department_id
 from ledger.tx import TransactionSender, load_keystore
 from node.anchoring import due, seal_batch
+from node.completeness import TraceChecker
 from node.db import make_engine, migrate, session_factory
 from node.delivery.serve import fingerprint_key
 from node.errors import SettingsInvalid
@@ -42,10 +43,12 @@ class NodeService:
     outbox: OutboxWorker
     indexer: Indexer = field(init=False)
     monitor: Monitor = field(init=False)
+    traces: TraceChecker = field(init=False)
 
     def __post_init__(self) -> None:
         self.indexer = Indexer(self.sessions, self.ledger, confirmations=self.settings.confirmations)
         self.monitor = Monitor(self.sessions)
+        self.traces = TraceChecker(self.ledger, self.sessions)
 
     @property
     def department(self) -> bytes:

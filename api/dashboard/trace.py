@@ -1,6 +1,7 @@
 """The auditor's trace of a dataset as a page: a timeline of its chain events, each verified
-against the chain, and each version's files hashed again against the root anchored for it. A
-version whose files changed fails on the timeline too, with the file and chunk that differ."""
+against the chain, the page checked complete against the chain's logs (``node.completeness``),
+and each version's files hashed again against the root anchored for it. A version whose files
+changed fails on the timeline too, with the file and chunk that differ."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from ledger.clients import Action, Refusal
 from ledger.deploy import Ledger
+from node.chainsets import Subject
+from node.completeness import Completeness, TraceChecker
 from node.models import Dataset, DatasetVersion, Note
 from node.trace import TraceItem, dataset_trace
 from node.verify import Report, verify_events, verify_version_files
@@ -73,6 +76,7 @@ class DatasetTrace:
     items: list[TimelineItem]
     versions: list[VersionCheck]
     next_after: int | None
+    complete: Completeness
 
     @property
     def failed(self) -> int:
@@ -106,12 +110,13 @@ def _check_files(db: Session, ledger: Ledger, version: DatasetVersion) -> Report
         return report
 
 
-def dataset_page(db: Session, ledger: Ledger, dataset_id: str, *, after: int = 0) -> DatasetTrace:
-    """One page of the dataset's trace, every item verified; on the first page, every version's
-    files too (those this node holds: its own datasets')."""
+def dataset_page(db: Session, ledger: Ledger, traces: TraceChecker, dataset_id: str, *, after: int = 0) -> DatasetTrace:
+    """One page of the dataset's trace, every item verified and the page's span checked complete;
+    on the first page, every version's files too (those this node holds: its own datasets')."""
     dataset_id = dataset_id.lower()
     page = dataset_trace(db, ledger.manifest.addresses, dataset_id, after=after, limit=PAGE)
     reports = verify_events(ledger, page.items) if page.items else []
+    complete = traces.check(Subject.dataset(dataset_id), after=after, through=page.next_after)
     versions = list(db.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
                                .order_by(DatasetVersion.number)))
     checks = [VersionCheck(v, _check_files(db, ledger, v)) for v in versions]
@@ -122,9 +127,10 @@ def dataset_page(db: Session, ledger: Ledger, dataset_id: str, *, after: int = 0
     for item, report in zip(page.items, reports):
         timeline = TimelineItem(item, _facts(item), [notes[item.args[k]] for k in _REASONS
                                                      if item.args.get(k) in notes], list(report.problems))
+        timeline.problems += [p for p in complete.item_problems.get(item.id, []) if p not in timeline.problems]
         files = by_number.get(int(item.args.get("version", 0))) if item.name == "VersionAdded" else None
         if files is not None and not files.ok:
             timeline.problems += [f"files: {p}" for p in files.problems]
         items.append(timeline)
     return DatasetTrace(dataset_id, db.get(Dataset, dataset_id), items, checks if after == 0 else [],
-                        page.next_after)
+                        page.next_after, complete)

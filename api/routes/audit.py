@@ -16,7 +16,12 @@ from web3 import Web3
 from api.auth import Auth, Principal
 from api.deps import DB, Id32, Node, Number
 from api.routes.datasets import errors, version_of
-from api.schemas import AlertOut, AttributionOut, LineageOut, TraceItemOut, TracePage, Verification
+from api.schemas import (
+    AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, TraceItemOut, TracePage, Verification,
+)
+from ledger.rpc import RpcBatcher
+from node.chainsets import END, Subject
+from node.completeness import Completeness
 from node.delivery.fingerprint import Kind
 from node.delivery.serve import attribute_leak
 from node.errors import InvalidInput, NotFound
@@ -28,18 +33,40 @@ from node.verify import Report, verify_events, verify_version_files
 MAX_LEAK = 512 << 20
 After = Annotated[int, Query(ge=0, lt=2**63, description="the `next_after` of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Verify = Annotated[bool, Query(description="check every item against the chain (one batched read per page)")]
+Verify = Annotated[bool, Query(description="check every item against the chain, and that the trace is complete: "
+                                          "the page's span of the chain item by item, and the whole trace's counts")]
 
 
 def _verification(report: Report) -> Verification:
     return Verification(ok=report.ok, problems=report.problems)
 
 
-def _out(subject: str, page: Page, node: Any, verify: bool) -> TracePage:
-    reports = verify_events(node.ledger, page.items) if verify and page.items else []
-    items = [TraceItemOut(**vars(item), verification=_verification(reports[i]) if reports else None)
-             for i, item in enumerate(page.items)]
-    return TracePage(subject=subject, items=items, next_after=page.next_after)
+def _completeness(found: Completeness) -> CompletenessOut:
+    def position(at: tuple[int, int] | None) -> PositionOut | None:
+        return PositionOut(block_number=at[0], log_index=at[1] if at[1] < END else None) if at else None
+
+    return CompletenessOut(ok=found.ok, scope=found.scope, block_number=found.block_number, on_chain=found.on_chain,
+                           in_index=found.in_index, after=position(found.after), through=position(found.through),
+                           missing=found.missing, extra=found.extra, changed=found.changed, problems=found.problems)
+
+
+def _out(subject: Subject, page: Page, node: Any, verify: bool, after: int) -> TracePage:
+    """The page, with ``verify`` each item checked against its log and the trace's completeness
+    (the page's span item by item) against the chain's logs by topic, in one batched read each."""
+    if not verify:
+        return TracePage(subject=subject.key, items=[TraceItemOut(**vars(item)) for item in page.items],
+                         next_after=page.next_after)
+    rpc = RpcBatcher(node.ledger.w3.provider.endpoint_uri)
+    try:
+        reports = verify_events(node.ledger, page.items, rpc=rpc) if page.items else []
+        complete = node.traces.check(subject, after=after, through=page.next_after, rpc=rpc)
+    finally:
+        rpc.close()
+    items = []
+    for item, report in zip(page.items, reports):
+        problems = report.problems + [p for p in complete.item_problems.get(item.id, []) if p not in report.problems]
+        items.append(TraceItemOut(**vars(item), verification=Verification(ok=not problems, problems=problems)))
+    return TracePage(subject=subject.key, items=items, next_after=page.next_after, complete=_completeness(complete))
 
 
 def _address(value: str) -> str:
@@ -57,7 +84,8 @@ def router(auth: Auth) -> APIRouter:
     def dataset(dataset_id: Id32, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
                 verify: Verify = False) -> TracePage:
         addresses = node.ledger.manifest.addresses
-        page = _out(dataset_id.lower(), dataset_trace(db, addresses, dataset_id, after=after, limit=limit), node, verify)
+        page = _out(Subject.dataset(dataset_id), dataset_trace(db, addresses, dataset_id, after=after, limit=limit), node,
+                    verify, after)
         family = lineage(db, dataset_id)
         page.lineage = LineageOut(parents=family.parents, children=family.children)
         return page
@@ -67,8 +95,9 @@ def router(auth: Auth) -> APIRouter:
     def consumer(address: str, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
                  verify: Verify = False) -> TracePage:
         account = _address(address)
-        return _out(account, consumer_trace(db, node.ledger.manifest.addresses, account, after=after, limit=limit),
-                    node, verify)
+        return _out(Subject.consumer(account),
+                    consumer_trace(db, node.ledger.manifest.addresses, account, after=after, limit=limit), node, verify,
+                    after)
 
     @api.get("/datasets/{dataset_id}/prov", responses={**errors(401, 403), 200: {"content": {"application/json": {}}}},
              summary="The dataset's whole trace as W3C PROV-JSON")

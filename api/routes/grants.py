@@ -106,7 +106,7 @@ def router(auth: Auth) -> APIRouter:
         return list(db.scalars(select(Grant).where(Grant.grantee == who.address).order_by(Grant.requested_block)))
 
     @api.get("/me/uses", response_model=list[UseOut], tags=["consumers"], responses=errors(401, 403, 422),
-             summary="Uses of the caller's grants, oldest first, paged by event id")
+             summary="Uses of the caller's grants, and its refused attempts on others', oldest first, paged by id")
     def my_uses(db: DB, who: Consumer, after: Annotated[int, Query(ge=0, lt=2**63)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[UsageEvent]:
         return use_events(db, after, limit, consumer=who.address)
