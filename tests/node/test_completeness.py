@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from ledger import ids
 from ledger.chain import LocalChain
 from ledger.clients import Action, Rights, Use
 from ledger.deploy import department_id
@@ -30,9 +31,12 @@ def test_a_trace_is_checked_complete_through_a_reorg(chain: LocalChain, suite: S
     dataset = hashlib.sha256(b"completeness dataset " + run).digest()
     owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
                                     update_interval=60, rights=Rights(department_id("stats-bureau")))
-    grant = hashlib.sha256(b"completeness grant " + run).digest()
-    holder.grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, field_scope=1,
-                                 actions=Action.mask(Action.QUERY), duration=3600, max_uses=50)
+    dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
+    key = hashlib.sha256(b"completeness grant " + run).digest()
+    holder.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x04" * 32,
+                                 fields=[], actions=Action.mask(Action.QUERY), duration=3600, max_uses=50)
+    assert holder.sender is not None
+    grant = ids.grant_id(holder.sender.address, key)
     owner.grants.approve(grant)
     indexer, checker = Indexer(sessions, owner, confirmations=1), TraceChecker(owner, sessions)
     indexer.catch_up()
