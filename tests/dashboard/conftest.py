@@ -104,8 +104,9 @@ def story(deployment: LocalDeployment) -> Iterator[Story]:
             as_consumer.sign_in_siwe(consumer.account)
             grants = [request_access(as_consumer, consumer.account, dataset, purpose=purpose, fields=fields,
                                      uses=uses, days=30)
-                      for purpose, fields, uses in (("2026 outpatient study", 1, 10), ("marketing list", 3, 100),
-                                                    ("district planning", 0, 20), ("live monitoring", 0, 2))]
+                      for purpose, fields, uses in (("2026 outpatient study", ["name"], 10),
+                                                    ("marketing list", ["name", "phone"], 100),
+                                                    ("district planning", [], 20), ("live monitoring", [], 2))]
 
         def all_queued() -> bool | None:
             return {q["grant_id"] for q in staff.call("GET", "/review/queue")} >= set(grants) or None
