@@ -72,7 +72,9 @@ def run_load(url: str, path: str, token: str, clients: int, seconds: float) -> d
     out = subprocess.run(
         [sys.executable, "-m", "scripts.bench_load", "--url", url, "--path", path, "--clients", str(clients),
          "--seconds", str(seconds)],
-        cwd=PROJECT_ROOT, env={**os.environ, "BENCH_TOKEN": token}, capture_output=True, text=True, check=True)
+        cwd=PROJECT_ROOT, env={**os.environ, "BENCH_TOKEN": token}, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"the load generator for GET {path} failed: {out.stderr.strip().splitlines()[-1:]}")
     result: dict[str, Any] = json.loads(out.stdout)
     if result["failures"]:
         raise RuntimeError(f"GET {path}: {result['failures']} of {result['requests']} failed: {result['statuses']}")
