@@ -33,7 +33,8 @@ from ledger.hashing import delivery_evidence
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
 from node.service import NodeService
-from tests.api.clients import bearer, request_access, siwe_token, staff_token, wait_for_write, wait_until
+from tests.adversarial.conftest import approve
+from tests.api.clients import bearer, request_access, siwe_token, staff_token, wait_until
 from tests.api.conftest import module_database_url, node, serve  # noqa: F401  (the node's fixtures)
 from tests.utils.ledgers import DEPARTMENTS, Suite
 
@@ -158,7 +159,7 @@ def test_a_removed_consumer_gets_no_delivery_or_download_with_the_token_it_alrea
         tokens[account.address] = token = siwe_token(site.http, account, site.domain, site.chain_id)
         ledger = suite.coordinator.as_account(TransactionSender(suite.coordinator.w3, account))
         grants[account.address] = grant = request_access(site.http, token, ledger, dataset_id, uuid.uuid4().hex)
-        _approve(site, grant)
+        approve(site, grant)  # type: ignore[arg-type]  (this module's Site has the same http and staff)
     token, grant = tokens[removed.address], grants[removed.address]
     served = site.http.post(f"/grants/{grant}/deliveries", json={}, headers=bearer(token))
     assert served.status_code == 201, served.text
@@ -196,15 +197,6 @@ def _dataset(site: Site, node: NodeService, code: str) -> str:
     root = bytes.fromhex(uploaded.json()["content_root"][2:])
     wait_until(lambda: node.ledger.registry.version_of_root(bytes.fromhex(dataset_id[2:]), root))
     return dataset_id
-
-
-def _approve(site: Site, grant: str) -> None:
-    wait_until(lambda: any(q["grant_id"] == grant for q in site.http.get(
-        "/review/queue", headers=bearer(site.staff)).json()))
-    accepted = site.http.post(f"/grants/{grant}/approve", json={"reason": "ok", "price_per_use": 0},
-                              headers=bearer(site.staff))
-    assert accepted.status_code == 202, accepted.text
-    assert wait_for_write(site.http, site.staff, accepted.json()["id"])["status"] == "confirmed"
 
 
 # ---------------------------------------------------------------- auditors
