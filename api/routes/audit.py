@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from web3 import Web3
 
 from api.auth import Auth, Principal
@@ -50,9 +51,12 @@ def _completeness(found: Completeness) -> CompletenessOut:
                            missing=found.missing, extra=found.extra, changed=found.changed, problems=found.problems)
 
 
-def _out(subject: Subject, page: Page, node: Any, verify: bool, after: int) -> TracePage:
+def _out(db: Session, subject: Subject, page: Page, node: Any, verify: bool, after: int) -> TracePage:
     """The page, with ``verify`` each item checked against its log and the trace's completeness
-    (the page's span item by item) against the chain's logs by topic, in one batched read each."""
+    (the page's span item by item) against the chain's logs by topic, in one batched read each.
+    ``db`` is done with: its connection goes back to the pool before the chain is read, as the
+    completeness check takes one of its own (holding both would starve the pool under load)."""
+    db.close()
     if not verify:
         return TracePage(subject=subject.key, items=[TraceItemOut(**vars(item)) for item in page.items],
                          next_after=page.next_after)
@@ -84,9 +88,9 @@ def router(auth: Auth) -> APIRouter:
     def dataset(dataset_id: Id32, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
                 verify: Verify = False) -> TracePage:
         addresses = node.ledger.manifest.addresses
-        page = _out(Subject.dataset(dataset_id), dataset_trace(db, addresses, dataset_id, after=after, limit=limit), node,
-                    verify, after)
+        found = dataset_trace(db, addresses, dataset_id, after=after, limit=limit)
         family = lineage(db, dataset_id)
+        page = _out(db, Subject.dataset(dataset_id), found, node, verify, after)
         page.lineage = LineageOut(parents=family.parents, children=family.children)
         return page
 
@@ -95,7 +99,7 @@ def router(auth: Auth) -> APIRouter:
     def consumer(address: str, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
                  verify: Verify = False) -> TracePage:
         account = _address(address)
-        return _out(Subject.consumer(account),
+        return _out(db, Subject.consumer(account),
                     consumer_trace(db, node.ledger.manifest.addresses, account, after=after, limit=limit), node, verify,
                     after)
 
