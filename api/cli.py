@@ -249,7 +249,13 @@ def signed_call(api: Api, account: LocalAccount, contract: str, function: str, *
     tx = call.build_transaction({"chainId": params["chain_id"], "nonce": params["nonce"],
                                  "gasPrice": params["gas_price"], "gas": RELAY_GAS, "value": 0})
     signed = account.sign_transaction(tx)
-    done: dict[str, Any] = api.call("POST", "/relay", json={"raw_transaction": Web3.to_hex(signed.raw_transaction)})
+    sent: dict[str, Any] = api.call("POST", "/relay", json={"raw_transaction": Web3.to_hex(signed.raw_transaction)})
+
+    def mined() -> dict[str, Any] | None:
+        current: dict[str, Any] = api.call("GET", sent["follow"])
+        return None if current["status"] == "pending" else current
+
+    done = api.progress.wait(f"{contract}.{function} to be mined", mined)
     if done["status"] != "success":
         raise CliError(f"{contract}.{function} reverted: {done.get('error')}")
     return done
