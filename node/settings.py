@@ -32,11 +32,11 @@ class NodeSettings(BaseSettings):
     allow_demo_passphrase: bool = False
 
     # The API's open doors, per client address ("N/second|minute|hour", moving windows).
-    rate_sign_in: str = Field(default="20/minute", description="POST /auth/siwe, /auth/staff and the dashboard's "
+    rate_sign_in: str = Field(default="60/minute", description="POST /auth/siwe, /auth/staff and the dashboard's "
                               "sign-in forms and login links, per client address")
     rate_staff_user: str = Field(default="10/minute", description="staff sign-in attempts per username, from anywhere: "
                                  "each costs the node a 16 MiB scrypt")
-    rate_nonce: str = Field(default="60/minute", description="GET /auth/nonce, per client address")
+    rate_nonce: str = Field(default="120/minute", description="GET /auth/nonce, per client address")
     rate_anonymous: str = Field(default="600/minute", description="requests without a session to the catalog, "
                                 "DCAT, open downloads and /health, per client address")
     max_upload_bytes: int = Field(default=1 << 30, ge=1, description="the largest dataset version an upload may send")

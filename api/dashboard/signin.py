@@ -41,18 +41,23 @@ def _origin(request: Request) -> str:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    body = await request.body()
+    """The JSON object a page's script sent (at most 8 KiB, read as it streams)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > 8192:
+            raise PageRefused(413, "Send a JSON object of at most 8 KiB.")
     try:
-        sent = json.loads(body) if len(body) <= 8192 else None
+        sent = json.loads(body)
     except ValueError:
         sent = None
     if not isinstance(sent, dict):
-        raise PageRefused(400, "Send a JSON object of at most 8 KiB.")
+        raise PageRefused(400, "Send a JSON object.")
     return sent
 
 
-async def _json_field(request: Request, name: str, sent: dict[str, Any] | None = None) -> str:
-    value = (sent if sent is not None else await _json_body(request)).get(name)
+def _text(sent: dict[str, Any], name: str) -> str:
+    value = sent.get(name)
     if not isinstance(value, str):
         raise PageRefused(400, f"Send the {name} as {{\"{name}\": ...}}.")
     return value
@@ -110,7 +115,7 @@ def router(auth: Auth, pages: Pages, links: LoginLinks) -> APIRouter:
         """Keep a token from ``/auth/siwe`` in the session cookie, where no script can read it."""
         same_origin(request)
         sent = await _json_body(request)
-        token, then = await _json_field(request, "token", sent), sent.get("next")
+        token, then = _text(sent, "token"), sent.get("next")
         await run_in_threadpool(auth.session_of, token)  # may read the chain: off the event loop
         response = JSONResponse({"next": local_path(then if isinstance(then, str) else None)},
                                 headers={"Cache-Control": "no-store"})
@@ -143,7 +148,7 @@ def router(auth: Auth, pages: Pages, links: LoginLinks) -> APIRouter:
     async def redeem(request: Request) -> JSONResponse:
         """Sign the browser in with the secret of a login link, posted by the link's page."""
         same_origin(request)
-        secret = await _json_field(request, "secret")
+        secret = _text(await _json_body(request), "secret")
         address = await run_in_threadpool(links.redeem, secret)
         if address is None:
             raise ApiError(401, "unauthenticated", "This login link was used already, has expired, or was not made "
