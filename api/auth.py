@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from api.errors import ApiError, ErrorResponse, forbidden, unauthenticated
-from api.limits import TOO_MANY, count_staff_user
+from api.limits import count_staff_user
 from api.nonces import SecretRefused, SignedSecrets
 from api.sessions import WRITES, ChainRoles, Standing, follow, unconfirmed
 from ledger.deploy import Ledger, department_id
@@ -542,19 +542,19 @@ class Auth:
     def router(self) -> APIRouter:
         router = APIRouter(prefix="/auth", tags=["auth"])
 
-        @router.get("/nonce", summary="A single-use nonce for a Sign-In with Ethereum message", responses=TOO_MANY)
+        @router.get("/nonce", summary="A single-use nonce for a Sign-In with Ethereum message")
         def nonce(response: Response) -> NonceResponse:
             response.headers["Cache-Control"] = "no-store"
             return self.new_nonce()
 
         @router.post("/siwe", summary="Sign in with an EIP-4361 message signed by the account",
-                     responses={**_UNAUTHENTICATED, **_FORBIDDEN, **_INVALID, **TOO_MANY})
+                     responses={**_UNAUTHENTICATED, **_FORBIDDEN, **_INVALID})
         def siwe(body: SiweSignIn, response: Response) -> TokenResponse:
             response.headers["Cache-Control"] = "no-store"
             return self.issue(self.sign_in_siwe(body.message, body.signature))
 
         @router.post("/staff", summary="Sign in as department staff of this node",
-                     responses={**_UNAUTHENTICATED, **_INVALID, **TOO_MANY})
+                     responses={**_UNAUTHENTICATED, **_INVALID})
         def staff(body: StaffSignIn, request: Request, response: Response) -> TokenResponse:
             response.headers["Cache-Control"] = "no-store"
             count_staff_user(request, body.username)

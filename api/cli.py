@@ -53,6 +53,7 @@ from eth_account.signers.local import LocalAccount
 from tqdm import tqdm
 from web3 import Web3
 
+from api import redact
 from api.auth import siwe_message
 from ledger import ids
 from ledger.clients import Action
@@ -1202,6 +1203,7 @@ def _one_line(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    redact.install()
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args))

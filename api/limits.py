@@ -3,7 +3,7 @@ session, counted per client address in moving windows (the ``limits`` library, i
 
 Which routes are doors is said once, in :data:`DOORS`; :func:`install` puts an ASGI middleware
 in front of the app that answers a request past its door's limit with 429, a JSON error body and
-``Retry-After``, before any route runs, and declares that 429 in each door's OpenAPI responses.
+``Retry-After``, before any route runs, and adds that 429 to each door's OpenAPI responses.
 Staff sign-in is also limited per username, from any address (:meth:`RateLimits.staff_user`),
 so that no one gets the node's scrypt for free by spreading guesses over many addresses.
 """
@@ -11,6 +11,7 @@ so that no one gets the node's scrypt for free by spreading guesses over many ad
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,14 +19,11 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import ErrorResponse
 from node.settings import NodeSettings
 
 Door = Literal["sign_in", "nonce", "anonymous"]
@@ -45,8 +43,10 @@ DOORS: Mapping[tuple[str, str], Door] = {
 """(method, route path) -> the door it is; an ``anonymous`` door counts only requests without
 an ``Authorization`` header, every other door counts every request."""
 
-TOO_MANY: dict[int | str, dict[str, Any]] = {429: {"model": ErrorResponse, "description": "too many requests from this address: retry after "
-                                                         "the seconds in Retry-After"}}
+TOO_MANY: dict[str, Any] = {
+    "description": "too many requests from this address: retry after the seconds in Retry-After",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
 
 
 class TooManyRequests(Exception):
@@ -100,17 +100,24 @@ class RateLimits:
         self._hit("staff_user", username.strip().lower())
 
 
+def _pattern(path: str) -> re.Pattern[str]:
+    """A route path's template as a regular expression: each ``{parameter}`` one path segment."""
+    parts = re.split(r"(\{[^}]*\})", path)
+    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts) + r"\Z")
+
+
 class _Middleware:
     """Counts each request at its door before the app sees it."""
 
-    def __init__(self, app: ASGIApp, limits: RateLimits, routes: list[tuple[BaseRoute, Door]]) -> None:
+    def __init__(self, app: ASGIApp, limits: RateLimits) -> None:
         self.app = app
         self.limits = limits
-        self.routes = routes
+        self.doors = [(method, _pattern(path), door) for (method, path), door in DOORS.items()]
 
     def _door(self, scope: Scope) -> Door | None:
-        for route, door in self.routes:
-            if route.matches(scope)[0] == Match.FULL:
+        method = "GET" if scope["method"] == "HEAD" else scope["method"]
+        for wanted, pattern, door in self.doors:
+            if method == wanted and pattern.match(scope["path"]):
                 return door
         return None
 
@@ -137,21 +144,24 @@ def count_staff_user(request: Request, username: str) -> None:
 
 
 def install(app: FastAPI, limits: RateLimits) -> None:
-    """Limit the doors of ``app`` (call once its routes are all included) and declare the 429."""
-    routes: list[tuple[BaseRoute, Door]] = []
-    for route in app.routes:
-        methods = getattr(route, "methods", None) or set()
-        for method in methods:
-            door = DOORS.get((method, getattr(route, "path", "")))
-            if door is not None:
-                routes.append((route, door))
-                if isinstance(route, APIRoute):
-                    route.responses = {**route.responses, **TOO_MANY}
+    """Limit the doors of ``app`` and declare their 429 in its OpenAPI document."""
     app.state.limits = limits
-    app.add_middleware(_Middleware, limits=limits, routes=routes)
+    app.add_middleware(_Middleware, limits=limits)
 
     async def refused(request: Request, err: Exception) -> Response:
         assert isinstance(err, TooManyRequests)
         return err.response()
 
     app.add_exception_handler(TooManyRequests, refused)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        declared = app.openapi_schema is not None
+        schema = generate()
+        for (method, path), _ in ([] if declared else DOORS.items()):
+            operation = schema.get("paths", {}).get(path, {}).get(method.lower())
+            if operation is not None:
+                operation.setdefault("responses", {}).setdefault("429", TOO_MANY)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

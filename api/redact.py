@@ -1,5 +1,6 @@
 """Secrets never reach a log line: query parameters that carry one are redacted from every
-record of the access log (uvicorn's ``uvicorn.access``) before any handler formats it.
+record of the loggers that write URLs (uvicorn's access log, httpx's request log) before any
+handler formats it.
 
 The API itself takes no secret in a URL (tokens go in ``Authorization``, login links keep theirs
 in the fragment, which browsers never send); this is for the client that puts one there anyway.
@@ -30,12 +31,26 @@ class RedactSecrets(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_redacted(a) for a in record.args)
         return True
 
 
-def install(logger: str = "uvicorn.access") -> None:
-    """Redact the records of ``logger`` (once, however many apps a process makes)."""
-    target = logging.getLogger(logger)
-    if not any(isinstance(f, RedactSecrets) for f in target.filters):
-        target.addFilter(RedactSecrets())
+def _redacted(arg: object) -> object:
+    """``arg``, or its text redacted if it holds a secret (URLs come as objects, e.g. httpx's)."""
+    if isinstance(arg, (int, float)) or arg is None:
+        return arg
+    text = str(arg)
+    cleaned = redact(text)
+    return arg if cleaned == text else cleaned
+
+
+LOGGERS = ("uvicorn.access", "httpx")
+"""The loggers that write URLs: the server's access log and the HTTP client's request log."""
+
+
+def install() -> None:
+    """Redact the records of :data:`LOGGERS` (once, however many apps a process makes)."""
+    for name in LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in target.filters):
+            target.addFilter(RedactSecrets())

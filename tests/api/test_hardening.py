@@ -249,13 +249,6 @@ def test_relay_answers_before_the_receipt_and_takes_only_the_next_nonce(
 
 
 def test_open_downloads_are_anchored_many_to_one_item(node: NodeService, open_dataset: str) -> None:
-    with api(node) as http:
-        receipts = []
-        for _ in range(3):
-            download = http.get(f"/open/{open_dataset}/content")
-            assert download.status_code == 200 and download.text == CSV, download.text
-            receipts.append(download.headers["X-Provledger-Receipt"])
-
     def gathered() -> AnchorItem | None:
         with node.sessions() as session:
             rows = session.scalars(select(OpenDownload).where(OpenDownload.receipt.in_(receipts))
@@ -266,15 +259,20 @@ def test_open_downloads_are_anchored_many_to_one_item(node: NodeService, open_da
             assert len(items) == 1, items  # one item for the three downloads
             return session.get(AnchorItem, items.pop())
 
-    item = wait_until(gathered)
-    assert item.item == "0x" + MerkleTree.from_items([bytes.fromhex(r[2:]) for r in receipts]).root.hex()
-    assert item.label.endswith("(3)")
-
     def anchored() -> bool:
         with node.sessions() as session:
             return verify_anchor_item(session, node.ledger, item.id).ok
 
-    wait_until(anchored)
+    with api(node) as http:  # the node's anchoring runs while it is served
+        receipts = []
+        for _ in range(3):
+            download = http.get(f"/open/{open_dataset}/content")
+            assert download.status_code == 200 and download.text == CSV, download.text
+            receipts.append(download.headers["X-Provledger-Receipt"])
+        item = wait_until(gathered)
+        assert item.item == "0x" + MerkleTree.from_items([bytes.fromhex(r[2:]) for r in receipts]).root.hex()
+        assert item.label.endswith("(3)")
+        wait_until(anchored)
 
 
 def test_metrics_need_a_staff_session_by_default(node: NodeService, suite: Suite) -> None:
@@ -297,12 +295,13 @@ def test_no_secret_used_in_a_whole_flow_reaches_a_log_line(
     keystore = write_keystore(suite.accounts[9], tmp_path / "auditor.json", passphrase)
     monkeypatch.setenv("PROVLEDGER_PASSPHRASE", passphrase)
     caplog.set_level(logging.DEBUG)
-    # uvicorn's own loggers do not propagate: capture them where they write.
+    # uvicorn's own loggers do not propagate, and are configured as the server starts: capture
+    # them where they write, once it has.
     quiet = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.access", "uvicorn.error")]
-    for logger in quiet:
-        logger.addHandler(caplog.handler)
     try:
         with api(node, log_level="debug") as http:
+            for logger in quiet:
+                logger.addHandler(caplog.handler)
             url = str(http.base_url).rstrip("/")
             here = {"Origin": url}
             staff = staff_token(http, STAFF, PASSWORD)
@@ -327,7 +326,8 @@ def test_no_secret_used_in_a_whole_flow_reaches_a_log_line(
             assert http.get(made.json()["download"], headers=bearer(consumer)).status_code == 200
 
             assert main(["login", "--api", url, "--keystore", str(keystore), "--no-progress"]) == 0
-            link = capsys.readouterr().out.strip()
+            # uvicorn writes its access log to stdout too: the link is the line the command printed.
+            link = next(line for line in capsys.readouterr().out.splitlines() if "/dashboard/login#" in line)
             page, secret = link.split("#")
             assert http.get(page).status_code == 200  # what a browser asks for: the page, not the secret
             assert http.post(page, json={"secret": secret}, headers=here).status_code == 200
