@@ -343,3 +343,20 @@ def test_no_secret_used_in_a_whole_flow_reaches_a_log_line(
                         "node passphrase": node.settings.keystore_passphrase(), "staff token": staff,
                         "consumer token": consumer, "login link secret": secret, "session key": session_key}.items():
         assert value not in logged, f"the {name} is in the logs"
+
+
+def test_every_new_answer_is_declared_in_the_openapi_document(node: NodeService) -> None:
+    with api(node) as http:
+        paths = http.get("/openapi.json").json()["paths"]
+
+    def declared(path: str, method: str) -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    for path, method in (("/auth/nonce", "get"), ("/auth/siwe", "post"), ("/auth/staff", "post"),
+                         ("/catalog", "get"), ("/catalog/dcat", "get"), ("/open/{dataset_id}/content", "get"),
+                         ("/health", "get")):
+        assert "429" in declared(path, method), path
+    assert {"202", "409", "422"} <= declared("/relay", "post")
+    assert {"200", "404"} <= declared("/relay/{tx_hash}", "get")
+    assert "413" in declared("/datasets/{dataset_id}/versions", "put")
+    assert {"401", "403"} <= declared("/metrics", "get")
