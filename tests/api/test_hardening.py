@@ -283,6 +283,13 @@ def test_metrics_need_a_staff_session_by_default(node: NodeService, suite: Suite
         _refused(http.get("/metrics", headers=bearer(consumer)), 403, "forbidden")
         scraped = http.get("/metrics", headers=bearer(staff_token(http, STAFF, PASSWORD)))
         assert scraped.status_code == 200 and "provledger_http_requests" in scraped.text
+    # An operator who scrapes without a session opens it on purpose.
+    node.settings.metrics_public = True
+    try:
+        with api(node) as http:
+            assert "provledger_http_requests" in http.get("/metrics").text
+    finally:
+        node.settings.metrics_public = False
 
 
 # ---------------------------------------------------------------- logs
