@@ -15,8 +15,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from pydantic import Field
 
-from api import dashboard, errors
+from api import dashboard, errors, redact
 from api.auth import Auth
+from api.limits import RateLimits
+from api.limits import install as limit_doors
 from api.routes import audit, datasets, grants, system
 from api.routes.system import Metrics
 from node.service import NodeService
@@ -54,7 +56,7 @@ def create_app(node: NodeService, *, domain: str, token_lifetime: int = 3600, ro
     """The app for ``node``; with ``background``, the node's outbox, anchoring, indexer and
     monitor run while the app does."""
     auth = Auth.for_node(node, domain=domain, token_lifetime=token_lifetime, role_ttl=role_ttl)
-    metrics = Metrics()
+    metrics = Metrics(public=node.settings.metrics_public)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +80,8 @@ def create_app(node: NodeService, *, domain: str, token_lifetime: int = 3600, ro
         app.include_router(module.router(auth))
     app.include_router(system.router(auth, metrics))
     dashboard.install(app, auth)
+    limit_doors(app, RateLimits(node.settings))
+    redact.install()
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import secrets
-import string
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -31,16 +30,17 @@ from fastapi import APIRouter, Depends, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from api.errors import ApiError, ErrorResponse, forbidden, unauthenticated
+from api.limits import count_staff_user
+from api.nonces import SecretRefused, SignedSecrets
 from api.sessions import WRITES, ChainRoles, Standing, follow, unconfirmed
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ChainUnavailable
 from node.errors import AlreadyExists, InvalidInput
-from node.models import SignInNonce, StaffAccount
+from node.models import StaffAccount
 
 if TYPE_CHECKING:
     from node.service import NodeService
@@ -380,6 +380,7 @@ class Auth:
         self.nonce_lifetime = nonce_lifetime
         self.clock_skew = clock_skew
         self._key = session_key(secret_path)
+        self.nonces = self.single_use("siwe nonce")
         self._bearer = HTTPBearer(auto_error=False, scheme_name="session",
                                   description="a token from POST /auth/siwe or POST /auth/staff")
 
@@ -391,14 +392,13 @@ class Auth:
 
     # -------------------------------------------- signing in
 
+    def single_use(self, purpose: str, payload_size: int = 0) -> SignedSecrets:
+        """Single-use secrets signed with this node's key for ``purpose`` (nonces, login links)."""
+        return SignedSecrets(self._key, self.sessions, purpose=purpose, payload_size=payload_size)
+
     def new_nonce(self) -> NonceResponse:
-        now = datetime.now(timezone.utc)
-        nonce = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
-        expires_at = now + timedelta(seconds=self.nonce_lifetime)
-        with self.sessions() as session:
-            session.execute(delete(SignInNonce).where(SignInNonce.expires_at < now))
-            session.add(SignInNonce(nonce=nonce, expires_at=expires_at))
-            session.commit()
+        """A nonce signed by this node with its expiry: handing one out writes nothing."""
+        nonce, expires_at = self.nonces.issue(self.nonce_lifetime)
         return NonceResponse(nonce=nonce, expires_at=expires_at)
 
     def sign_in_siwe(self, message: str, signature: str) -> Principal:
@@ -422,7 +422,7 @@ class Auth:
             raise unauthenticated("the sign-in message is not valid yet")
         if siwe.issued_at > now + skew:
             raise unauthenticated("the sign-in message is issued in the future")
-        self._spend_nonce(siwe.nonce, siwe.address, now)
+        self._spend_nonce(siwe.nonce, siwe.address)
         roles = self.siwe_roles(siwe.address)
         if not roles:
             raise forbidden(f"{siwe.address} is neither a consumer nor an auditor of the consortium")
@@ -437,21 +437,11 @@ class Auth:
             roles.add("consumer")
         return frozenset(roles)
 
-    def _spend_nonce(self, nonce: str, address: str, now: datetime) -> None:
-        # One conditional UPDATE: of two requests racing with one message, only one changes the row.
-        with self.sessions() as session:
-            spent = session.connection().execute(
-                update(SignInNonce)
-                .where(SignInNonce.nonce == nonce, SignInNonce.used_at.is_(None), SignInNonce.expires_at > now)
-                .values(used_at=now, address=address)
-            ).rowcount
-            session.commit()
-            if spent == 1:
-                return
-            known = session.scalar(select(SignInNonce.used_at.is_not(None)).where(SignInNonce.nonce == nonce))
-        if known is None:
-            raise unauthenticated("the nonce was not issued by this node, or has expired")
-        raise unauthenticated("the nonce was used already" if known else "the nonce has expired")
+    def _spend_nonce(self, nonce: str, address: str) -> None:
+        try:
+            self.nonces.spend(nonce, address=address)
+        except SecretRefused as refused:
+            raise unauthenticated(f"the nonce {refused}") from refused
 
     def sign_in_staff(self, username: str, password: str) -> Principal:
         with self.sessions() as session:
@@ -565,8 +555,9 @@ class Auth:
 
         @router.post("/staff", summary="Sign in as department staff of this node",
                      responses={**_UNAUTHENTICATED, **_INVALID})
-        def staff(body: StaffSignIn, response: Response) -> TokenResponse:
+        def staff(body: StaffSignIn, request: Request, response: Response) -> TokenResponse:
             response.headers["Cache-Control"] = "no-store"
+            count_staff_user(request, body.username)
             return self.issue(self.sign_in_staff(body.username, body.password))
 
         @router.get("/me", summary="Who the session token belongs to", responses=_UNAUTHENTICATED)

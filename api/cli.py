@@ -53,6 +53,7 @@ from eth_account.signers.local import LocalAccount
 from tqdm import tqdm
 from web3 import Web3
 
+from api import redact
 from api.auth import siwe_message
 from ledger import ids
 from ledger.clients import Action
@@ -249,7 +250,13 @@ def signed_call(api: Api, account: LocalAccount, contract: str, function: str, *
     tx = call.build_transaction({"chainId": params["chain_id"], "nonce": params["nonce"],
                                  "gasPrice": params["gas_price"], "gas": RELAY_GAS, "value": 0})
     signed = account.sign_transaction(tx)
-    done: dict[str, Any] = api.call("POST", "/relay", json={"raw_transaction": Web3.to_hex(signed.raw_transaction)})
+    sent: dict[str, Any] = api.call("POST", "/relay", json={"raw_transaction": Web3.to_hex(signed.raw_transaction)})
+
+    def mined() -> dict[str, Any] | None:
+        current: dict[str, Any] = api.call("GET", sent["follow"])
+        return None if current["status"] == "pending" else current
+
+    done = api.progress.wait(f"{contract}.{function} to be mined", mined)
     if done["status"] != "success":
         raise CliError(f"{contract}.{function} reverted: {done.get('error')}")
     return done
@@ -1196,6 +1203,7 @@ def _one_line(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    redact.install()
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args))

@@ -165,11 +165,14 @@ class RelayParams(Model):
 
 
 class RelayOut(Model):
-    tx_hash: str
+    """A relayed transaction: pending when accepted, then mined with its outcome."""
+
+    tx_hash: str = Field(examples=["0x" + "ab" * 32])
     function: str = Field(examples=["requestAccess"])
-    status: Literal["success", "reverted"]
-    block_number: int
+    status: Literal["pending", "success", "reverted"]
+    block_number: int | None = Field(default=None, description="the block it was mined in, once mined")
     error: str | None = Field(default=None, description="the contract's custom error when reverted")
+    follow: str = Field(description="GET it until the status is no longer pending", examples=["/relay/0x" + "ab" * 32])
 
 
 # ---------------------------------------------------------------- review and grants

@@ -1,8 +1,14 @@
 """Batched anchoring: hashes gathered into one Merkle root per interval or per size, the root
-sent through the outbox, and every item kept with its inclusion proof."""
+sent through the outbox, and every item kept with its inclusion proof.
+
+Open downloads, which anyone may make, cost one light row each (:func:`log_open_download`) and
+are anchored many to one item: the Merkle root of their receipts (:func:`gather_open_downloads`),
+so that each receipt still proves its download was logged, through that item's proof."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
@@ -11,7 +17,7 @@ from sqlalchemy.orm import Session
 from ledger.clients import AnchorKind
 from ledger.merkle import MerkleTree, unfold
 from node.errors import InvalidInput
-from node.models import AnchorBatch, AnchorItem
+from node.models import AnchorBatch, AnchorItem, OpenDownload
 from node.outbox import enqueue
 
 
@@ -65,6 +71,45 @@ def seal_batch(session: Session, kind: AnchorKind, *, max_items: int = 1_000_000
         row.leaf_index = index
         row.proof = b"".join(unfold(path))
     return batch
+
+
+# ---------------------------------------------------------------- open downloads
+
+
+def log_open_download(session: Session, *, dataset_id: str, version: int, content_root: str,
+                      downloader: str | None) -> OpenDownload:
+    """Log a download of open data (the caller commits); its ``receipt`` is a fresh 32-byte hash
+    over the content root and who downloaded it."""
+    receipt = hashlib.sha256(f"open {content_root} {downloader or 'anonymous'} {secrets.token_hex(16)}"
+                             .encode()).hexdigest()
+    row = OpenDownload(dataset_id=dataset_id, version=version, receipt="0x" + receipt, downloader=downloader)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def gather_open_downloads(session: Session, *, batch_size: int, interval: float, force: bool = False
+                          ) -> AnchorItem | None:
+    """Once ``batch_size`` open downloads wait, or the oldest waited ``interval`` seconds (or
+    any wait, with ``force``): the Merkle root of up to ``batch_size`` of their receipts, queued
+    as one lifecycle-evidence item, each download pointing at it."""
+    waiting, oldest = session.execute(
+        select(func.count(OpenDownload.id), func.min(OpenDownload.created_at))
+        .where(OpenDownload.anchor_item_id.is_(None))
+    ).one()
+    if not waiting:
+        return None
+    oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=timezone.utc)
+    if not force and waiting < batch_size and datetime.now(timezone.utc) - oldest_at < timedelta(seconds=interval):
+        return None
+    rows = session.scalars(select(OpenDownload).where(OpenDownload.anchor_item_id.is_(None))
+                           .order_by(OpenDownload.id).limit(batch_size)).all()
+    root = MerkleTree.from_items([bytes.fromhex(r.receipt[2:]) for r in rows]).root
+    item = add_item(session, kind=AnchorKind.LIFECYCLE_EVIDENCE, item="0x" + root.hex(),
+                    label=f"open downloads #{rows[0].id}-#{rows[-1].id} ({len(rows)})")
+    for row in rows:
+        row.anchor_item_id = item.id
+    return item
 
 
 def proof_of(row: AnchorItem) -> list[bytes]:

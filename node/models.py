@@ -133,6 +133,22 @@ class AnchorItem(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class OpenDownload(Base):
+    """A download of open data, logged here and anchored with others as one item
+    (:func:`node.anchoring.gather_open_downloads`); ``receipt`` is the leaf the downloader is given."""
+
+    __tablename__ = "open_downloads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(Hash, index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    receipt: Mapped[str] = mapped_column(Hash, unique=True)
+    downloader: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    """The signed-in address, or None for the public."""
+    anchor_item_id: Mapped[int | None] = mapped_column(ForeignKey("anchor_items.id"), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 # ---------------------------------------------------------------- the index of the chain
 
 
@@ -352,12 +368,13 @@ class StaffAccount(Base):
 
 
 class SignInNonce(Base):
-    """A single-use nonce handed out for a Sign-In with Ethereum message."""
+    """A spent single-use secret (a Sign-In with Ethereum nonce, a login link), by the SHA-256 of
+    its bytes, kept until it expires (:mod:`api.nonces`): secrets handed out are not stored."""
 
     __tablename__ = "sign_in_nonces"
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     address: Mapped[str | None] = mapped_column(String(42), nullable=True)
 

@@ -5,23 +5,28 @@ one of the calls open to them (asking for access, withdrawing a request, acknowl
 statement, recording their own analysis) and the department's node relays it, after checking
 it is what it says: from the caller, to that contract, on this chain, calling that function.
 The node never holds a consumer's key, so the chain shows the consumer's own signature.
+
+Relaying holds no worker until the transaction is mined: it is sent, and the consumer follows
+it (:func:`relayed`). Only the sender's next nonce is taken, so that no one parks transactions
+the chain will not mine for a while (a future nonce) or never (a spent one) on the node.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from eth_account import Account
 from eth_account._utils.legacy_transactions import Transaction
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import TimeExhausted, Web3RPCError
+from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from ledger.deploy import Ledger
 from ledger.errors import ContractError
-from node.errors import InvalidInput, NotPermitted
+from node.errors import Conflict, InvalidInput, NotFound, NotPermitted
 
 CONSUMER_CALLS: Mapping[str, frozenset[str]] = {
     "AccessGrants": frozenset({"requestAccess", "withdraw"}),
@@ -33,9 +38,9 @@ CONSUMER_CALLS: Mapping[str, frozenset[str]] = {
 class Relayed:
     tx_hash: str
     function: str
-    success: bool
-    block_number: int
-    error: str | None
+    status: Literal["pending", "success", "reverted"]
+    block_number: int | None = None
+    error: str | None = None
 
 
 def _decode(raw: bytes) -> tuple[str, dict[str, object]]:
@@ -47,9 +52,30 @@ def _decode(raw: bytes) -> tuple[str, dict[str, object]]:
     return sender, fields
 
 
-def relay(ledger: Ledger, raw_hex: str, *, caller: str, allowed: Mapping[str, frozenset[str]] = CONSUMER_CALLS,
-          timeout: float = 60.0) -> Relayed:
-    """Check and send ``raw_hex``, signed by ``caller``; wait for it to be mined."""
+def _function(ledger: Ledger, to: object, data: object, *, caller: str,
+              allowed: Mapping[str, frozenset[str]]) -> str:
+    """The consumer call a transaction to ``to`` with ``data`` makes; refused if it is none."""
+    target = Web3.to_checksum_address(to) if isinstance(to, (bytes, str)) and to else None
+    names: dict[str, str] = {Web3.to_checksum_address(a): name for name, a in ledger.manifest.addresses.items()}
+    contract = names.get(target or "", "")
+    if contract not in allowed:
+        raise NotPermitted(caller, "relay this transaction", "it does not call a contract open to consumers")
+    if not isinstance(data, bytes) or len(data) < 4:
+        raise InvalidInput("raw_transaction", "carries no function call")
+    client = {c.contract_name: c for c in (ledger.grants, ledger.usage)}[contract]
+    try:
+        function: str = client.contract.get_function_by_selector(data[:4]).fn_name
+    except ValueError as err:
+        raise InvalidInput("raw_transaction", "calls no function of the contract") from err
+    if function not in allowed[contract]:
+        raise NotPermitted(caller, f"call {contract}.{function}", "it is not open to consumers")
+    return function
+
+
+def relay(ledger: Ledger, raw_hex: str, *, caller: str,
+          allowed: Mapping[str, frozenset[str]] = CONSUMER_CALLS) -> Relayed:
+    """Check ``raw_hex``, signed by ``caller`` with its next nonce, and send it; it is pending
+    when this returns (follow it with :func:`relayed`)."""
     try:
         raw = bytes.fromhex(raw_hex.removeprefix("0x"))
     except ValueError as err:
@@ -62,33 +88,38 @@ def relay(ledger: Ledger, raw_hex: str, *, caller: str, allowed: Mapping[str, fr
     chain_id = fields.get("chainId")
     if chain_id is not None and chain_id != ledger.manifest.chain_id:
         raise InvalidInput("raw_transaction", f"is for chain {chain_id}, this is chain {ledger.manifest.chain_id}")
-    to = fields.get("to")
-    target = Web3.to_checksum_address(to) if isinstance(to, bytes) and to else None
-    names: dict[str, str] = {Web3.to_checksum_address(a): name for name, a in ledger.manifest.addresses.items()}
-    contract = names.get(target or "", "")
-    if contract not in allowed:
-        raise NotPermitted(caller, "relay this transaction", "it does not call a contract open to consumers")
-    data = fields.get("data")
-    if not isinstance(data, bytes) or len(data) < 4:
-        raise InvalidInput("raw_transaction", "carries no function call")
-    client = {c.contract_name: c for c in (ledger.grants, ledger.usage)}[contract]
-    try:
-        function = client.contract.get_function_by_selector(data[:4]).fn_name
-    except ValueError as err:
-        raise InvalidInput("raw_transaction", "calls no function of the contract") from err
-    if function not in allowed[contract]:
-        raise NotPermitted(caller, f"call {contract}.{function}", "it is not open to consumers")
+    function = _function(ledger, fields.get("to"), fields.get("data"), caller=caller, allowed=allowed)
     w3 = ledger.w3
     try:
+        expected = w3.eth.get_transaction_count(Web3.to_checksum_address(sender), "pending")
+        if fields.get("nonce") != expected:
+            raise Conflict(f"the nonce of {sender}",
+                           f"the transaction has nonce {fields.get('nonce')}; the sender's next is {expected}")
         tx_hash = w3.eth.send_raw_transaction(raw)
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
     except Web3RPCError as err:
         raise InvalidInput("raw_transaction", f"the chain refused it: {err.message}") from err
-    except TimeExhausted as err:
-        raise InvalidInput("raw_transaction", f"not mined within {timeout:g} s (nonce or fee too low?)") from err
+    return Relayed(HexBytes(tx_hash).to_0x_hex(), function, "pending")
+
+
+def relayed(ledger: Ledger, tx_hash: str, *, caller: str,
+            allowed: Mapping[str, frozenset[str]] = CONSUMER_CALLS) -> Relayed:
+    """Where a transaction ``caller`` had relayed stands: pending, or mined with its outcome."""
+    w3 = ledger.w3
+    try:
+        tx: Any = w3.eth.get_transaction(HexBytes(tx_hash))
+    except TransactionNotFound as err:
+        raise NotFound("relayed transaction", tx_hash) from err
+    if tx["from"] != Web3.to_checksum_address(caller):
+        raise NotPermitted(caller, "follow this transaction", "another account signed it")
+    function = _function(ledger, tx["to"], bytes(tx["input"]), caller=caller, allowed=allowed)
+    try:
+        receipt = w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+    except TransactionNotFound:
+        return Relayed(HexBytes(tx_hash).to_0x_hex(), function, "pending")
     error = None
     if receipt["status"] != 1:
         assert ledger.sender is not None
         reason = ledger.sender.revert_reason(HexBytes(tx_hash), receipt["blockNumber"])
         error = reason.name if isinstance(reason, ContractError) else str(reason)
-    return Relayed(HexBytes(tx_hash).to_0x_hex(), function, receipt["status"] == 1, receipt["blockNumber"], error)
+    return Relayed(HexBytes(tx_hash).to_0x_hex(), function, "success" if receipt["status"] == 1 else "reverted",
+                   receipt["blockNumber"], error)

@@ -16,7 +16,7 @@ from ledger.errors import ChainUnavailable
 from ledger.compile import PROJECT_ROOT, ContractArtifact, load_artifact
 from ledger.deploy import SUITE, Ledger, Manifest, department_id
 from ledger.tx import TransactionSender, load_keystore
-from node.anchoring import due, seal_batch
+from node.anchoring import due, gather_open_downloads, seal_batch
 from node.completeness import TraceChecker
 from node.db import make_engine, migrate, session_factory
 from node.delivery.serve import fingerprint_key
@@ -66,6 +66,8 @@ class NodeService:
         """Seal every kind of anchor batch that is due (or has anything waiting, with ``force``)."""
         sealed = 0
         with self.sessions() as session:
+            gather_open_downloads(session, batch_size=self.settings.open_download_batch,
+                                  interval=self.settings.open_download_interval, force=force)
             for kind in AnchorKind:
                 batch_size = 1 if force else self.settings.anchor_batch_size
                 if due(session, kind, batch_size=batch_size, interval=self.settings.anchor_interval):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -29,6 +30,27 @@ class NodeSettings(BaseSettings):
     anchor_batch_size: int = Field(default=1000, ge=1)
     anchor_interval: float = Field(default=5.0, gt=0)
     allow_demo_passphrase: bool = False
+
+    # The API's open doors, per client address ("N/second|minute|hour", moving windows).
+    rate_sign_in: str = Field(default="60/minute", description="POST /auth/siwe, /auth/staff and the dashboard's "
+                              "sign-in forms and login links, per client address")
+    rate_staff_user: str = Field(default="10/minute", description="staff sign-in attempts per username, from anywhere: "
+                                 "each costs the node a 16 MiB scrypt")
+    rate_nonce: str = Field(default="120/minute", description="GET /auth/nonce, per client address")
+    rate_anonymous: str = Field(default="600/minute", description="requests without a session to the catalog, "
+                                "DCAT, open downloads and /health, per client address")
+    max_upload_bytes: int = Field(default=1 << 30, ge=1, description="the largest dataset version an upload may send")
+    metrics_public: bool = Field(default=False, description="serve /metrics without a staff session")
+    open_download_batch: int = Field(default=1000, ge=1, description="open downloads rolled into one anchored item")
+    open_download_interval: float = Field(default=60.0, gt=0,
+                                          description="seconds an open download waits at most for its anchored item")
+
+    @field_validator("rate_sign_in", "rate_staff_user", "rate_nonce", "rate_anonymous")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]{0,8}/(second|minute|hour|day)", value):
+            raise ValueError("must read N/second, N/minute, N/hour or N/day")
+        return value
 
     @field_validator("chain_url")
     @classmethod

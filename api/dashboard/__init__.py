@@ -25,7 +25,7 @@ from api.dashboard.session import PATH, PageRefused, SignInNeeded
 def install(app: FastAPI, auth: Auth) -> None:
     """Serve the dashboard from ``app``: its pages, its sign-in routes and its static files."""
     rendered = Pages(auth)
-    app.include_router(signin.router(auth, rendered, LoginLinks(auth.sessions)))
+    app.include_router(signin.router(auth, rendered, LoginLinks(auth.single_use("dashboard login link", 20))))
     app.include_router(pages.router(auth, rendered))
     app.mount(f"{PATH}/static", StaticFiles(directory=STATIC), name="dashboard-static")
     app.add_exception_handler(SignInNeeded, rendered.sign_in_needed)

@@ -6,7 +6,7 @@ login link that ``provledger login`` asks for after signing in with the keystore
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,6 +20,7 @@ from api.dashboard.session import (
     PATH, PageRefused, Visitor, end_session, form_fields, local_path, same_origin, start_session, visitors,
 )
 from api.errors import ApiError, ErrorResponse, forbidden
+from api.limits import TooManyRequests, count_staff_user
 
 SIWE_LIFETIME = timedelta(minutes=10)
 NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
@@ -27,7 +28,8 @@ NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 class LoginLinkOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "url": "http://127.0.0.1:8000/dashboard/login/3vQ9c7JxgZ0F1mPq4oB8yTn2WkH6eRsAdLu5XiVbCzE",
+        "url": "http://127.0.0.1:8000/dashboard/login#000000006813352ac3f1b2e04d9a5c7e"
+               "abcdefabcdefabcdefabcdefabcdefabcdefabcd5b1e0f3c2a7d9e8b6c4a1f0e2d3c5b7a",
         "expires_at": "2025-05-01T08:02:00Z"}]})
 
     url: str = Field(description="open it in a browser: it signs that browser in as the caller, once")
@@ -36,6 +38,29 @@ class LoginLinkOut(BaseModel):
 
 def _origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    """The JSON object a page's script sent (at most 8 KiB, read as it streams)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > 8192:
+            raise PageRefused(413, "Send a JSON object of at most 8 KiB.")
+    try:
+        sent = json.loads(body)
+    except ValueError:
+        sent = None
+    if not isinstance(sent, dict):
+        raise PageRefused(400, "Send a JSON object.")
+    return sent
+
+
+def _text(sent: dict[str, Any], name: str) -> str:
+    value = sent.get(name)
+    if not isinstance(value, str):
+        raise PageRefused(400, f"Send the {name} as {{\"{name}\": ...}}.")
+    return value
 
 
 def router(auth: Auth, pages: Pages, links: LoginLinks) -> APIRouter:
@@ -66,10 +91,14 @@ def router(auth: Auth, pages: Pages, links: LoginLinks) -> APIRouter:
         try:
             if not 0 < len(username) <= 64 or not 0 < len(password) <= 1024:
                 raise ApiError(401, "unauthenticated", "wrong username or password")
+            count_staff_user(request, username)
             principal = auth.sign_in_staff(username, password)
         except ApiError as err:
             return sign_in_page(request, Visitor(), status=401, error=err.message, then=fields.get("next"),
                                 username=username[:64])
+        except TooManyRequests as err:
+            return sign_in_page(request, Visitor(), status=429, error=err.message, then=fields.get("next"),
+                                username=username[:64], headers={"Retry-After": str(err.retry_after)})
         return signed_in(request, auth.issue(principal).token, local_path(fields.get("next")))
 
     @api.get("/siwe-message", include_in_schema=False)
@@ -85,12 +114,8 @@ def router(auth: Auth, pages: Pages, links: LoginLinks) -> APIRouter:
     async def session(request: Request) -> JSONResponse:
         """Keep a token from ``/auth/siwe`` in the session cookie, where no script can read it."""
         same_origin(request)
-        body = await request.body()
-        try:
-            sent = json.loads(body) if len(body) <= 8192 else {}
-            token, then = str(sent["token"]), sent.get("next")
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise PageRefused(400, "Send the token from /auth/siwe as {\"token\": ...}.") from err
+        sent = await _json_body(request)
+        token, then = _text(sent, "token"), sent.get("next")
         await run_in_threadpool(auth.session_of, token)  # may read the chain: off the event loop
         response = JSONResponse({"next": local_path(then if isinstance(then, str) else None)},
                                 headers={"Cache-Control": "no-store"})
@@ -108,24 +133,32 @@ def router(auth: Auth, pages: Pages, links: LoginLinks) -> APIRouter:
               summary="A one-time link that signs a browser in to the dashboard as the caller")
     def login_link(request: Request, who: Caller) -> LoginLinkOut:
         """For consumers and auditors signed in with Ethereum, whose browser has no wallet: the
-        link works once, within two minutes. Staff sign in to the dashboard with their password."""
+        link works once, within two minutes. Its secret is in the fragment, which the browser
+        keeps to itself: the page posts it. Staff sign in to the dashboard with their password."""
         if who.kind != "siwe":
             raise forbidden("staff sign in to the dashboard with their password")
         secret, expires_at = links.issue(who.address)
-        return LoginLinkOut(url=f"{str(request.base_url).rstrip('/')}{PATH}/login/{secret}", expires_at=expires_at)
+        return LoginLinkOut(url=f"{str(request.base_url).rstrip('/')}{PATH}/login#{secret}", expires_at=expires_at)
 
-    @api.get("/login/{secret}", include_in_schema=False)
-    def redeem(request: Request, secret: str) -> Response:
-        address = links.redeem(secret)
+    @api.get("/login", include_in_schema=False)
+    def login_page(request: Request) -> HTMLResponse:
+        return pages.page(request, "login.html", Visitor(), headers=NO_REFERRER)
+
+    @api.post("/login", include_in_schema=False)
+    async def redeem(request: Request) -> JSONResponse:
+        """Sign the browser in with the secret of a login link, posted by the link's page."""
+        same_origin(request)
+        secret = _text(await _json_body(request), "secret")
+        address = await run_in_threadpool(links.redeem, secret)
         if address is None:
-            return sign_in_page(request, Visitor(), status=401, headers=NO_REFERRER,
-                                error="This login link was used already, has expired, or was not made by this node. "
-                                      "Run provledger login again for a new one.")
-        roles = auth.siwe_roles(address)
+            raise ApiError(401, "unauthenticated", "This login link was used already, has expired, or was not made "
+                                                   "by this node. Run provledger login again for a new one.")
+        roles = await run_in_threadpool(auth.siwe_roles, address)
         if not roles:
-            return sign_in_page(request, Visitor(), status=403, headers=NO_REFERRER,
-                                error=f"{address} is no longer a consumer or an auditor of the consortium.")
-        principal = Principal(address, roles, None, "siwe", address)
-        return signed_in(request, auth.issue(principal).token, f"{PATH}/")
+            raise forbidden(f"{address} is no longer a consumer or an auditor of the consortium.")
+        response = JSONResponse({"next": f"{PATH}/"}, headers=NO_REFERRER)
+        start_session(response, request, auth.issue(Principal(address, roles, None, "siwe", address)).token,
+                      auth.token_lifetime)
+        return response
 
     return api

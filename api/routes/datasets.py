@@ -3,7 +3,6 @@ anyone browses the catalog and downloads open (grade 1) data, each download logg
 
 # No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
 
-import hashlib
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,15 +15,14 @@ from sqlalchemy.orm import Session
 
 from api.auth import Auth, Principal
 from api.deps import DB, Id32, Node, Number, file_chunks
-from api.errors import ErrorResponse
+from api.errors import ApiError, ErrorResponse
 from api.schemas import (
     CatalogEntry, DatasetIn, DatasetOut, Freeze, IssueOut, QualityCheck, QualityReportOut, QualityRuleIn,
     RepairIn, VersionOut, WriteOut,
 )
-from ledger.clients import AnchorKind
 from ledger.errors import ContractError
 from node import quality, review
-from node.anchoring import add_item
+from node.anchoring import log_open_download
 from node.delivery import checks
 from node.errors import InvalidInput, NotFound, NotPermitted
 from node.export import catalog_to_dcat
@@ -37,6 +35,10 @@ FORMATS = {"csv": ".csv", "jsonl": ".jsonl"}
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse} for code in codes}
+
+
+def too_large(cap: int) -> ApiError:
+    return ApiError(413, "too_large", f"the upload is larger than this node takes ({cap} bytes)", limit=cap)
 
 
 def own_dataset(db: Session, node: NodeService, dataset_id: str) -> Dataset:
@@ -111,7 +113,8 @@ def router(auth: Auth) -> APIRouter:
         return own_dataset(db, node, dataset_id)
 
     @api.put("/datasets/{dataset_id}/versions", status_code=201, response_model=VersionOut,
-             responses=errors(401, 403, 404, 409, 422), summary="Upload a new version (the request body is the file)",
+             responses=errors(401, 403, 404, 409, 413, 422),
+             summary="Upload a new version (the request body is the file, at most PROVLEDGER_MAX_UPLOAD_BYTES)",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "text/csv": {"schema": {"type": "string", "format": "binary"}},
                  "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}}}})
@@ -124,11 +127,19 @@ def router(auth: Auth) -> APIRouter:
             folder.mkdir(parents=True, exist_ok=True)
             return folder
 
+        cap = node.settings.max_upload_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise too_large(cap)
         folder = await run_in_threadpool(check)
         partial = folder / f".upload-{secrets.token_hex(8)}"
         try:
+            received = 0
             with open(partial, "wb") as f:
                 async for chunk in request.stream():
+                    received += len(chunk)
+                    if received > cap:
+                        raise too_large(cap)
                     f.write(chunk)
             if partial.stat().st_size == 0:
                 raise InvalidInput("body", "the file is empty")
@@ -219,7 +230,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404),
              200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
-             summary="Download open (grade 1) data; each download is logged and anchored")
+             summary="Download open (grade 1) data; each download is logged, and anchored with others")
     def open_download(dataset_id: Id32, db: DB, node: Node, who: Anyone) -> StreamingResponse:
         dataset = db.get(Dataset, dataset_id.lower())
         if dataset is None:
@@ -237,15 +248,13 @@ def router(auth: Auth) -> APIRouter:
         checks.require_not_paused(node.ledger)
         checks.require_anchored_version(node.ledger, version)
         checks.require_untampered_source(version)
-        receipt = hashlib.sha256(f"open {version.content_root} {who.address if who else 'anonymous'} "
-                                 f"{secrets.token_hex(16)}".encode()).hexdigest()
-        add_item(db, kind=AnchorKind.LIFECYCLE_EVIDENCE, item="0x" + receipt,
-                 label=f"open download {dataset.dataset_id} v{version.number} by {who.address if who else 'anonymous'}")
+        logged = log_open_download(db, dataset_id=dataset.dataset_id, version=version.number,
+                                   content_root=version.content_root, downloader=who.address if who else None)
         db.commit()
         path = Path(version.source_path)
         media = "text/csv" if path.suffix == ".csv" else "application/x-ndjson"
         return StreamingResponse(file_chunks(path), media_type=media,
-                                 headers={"X-Provledger-Receipt": "0x" + receipt,
+                                 headers={"X-Provledger-Receipt": logged.receipt,
                                           "X-Provledger-Content-Root": version.content_root})
 
     return api

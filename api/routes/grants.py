@@ -6,7 +6,7 @@ uses and deliveries, relayed consumer transactions, settlement statements, and c
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
@@ -25,7 +25,7 @@ from node.delivery.serve import deliver
 from node.errors import NotFound, NotPermitted
 from node.models import Delivery, Grant, OutboxEntry, Statement
 from node.monitor import UsageEvent, use_events
-from node.relay import relay
+from node.relay import Relayed, relay, relayed
 from node.settlement import accept_statement, build_statement, chain_terms
 
 
@@ -85,12 +85,19 @@ def router(auth: Auth) -> APIRouter:
 
     # ------------------------------------------------------------ consumers
 
-    @api.post("/relay", response_model=RelayOut, tags=["consumers"], responses=errors(401, 403, 422),
-              summary="Relay a transaction the consumer signed (request access, withdraw, acknowledge a statement)")
-    def relayed(body: RelayIn, node: Node, who: Consumer) -> RelayOut:
-        done = relay(node.ledger, body.raw_transaction, caller=who.address)
-        return RelayOut(tx_hash=done.tx_hash, function=done.function, status="success" if done.success else "reverted",
-                        block_number=done.block_number, error=done.error)
+    def relay_out(done: Relayed) -> RelayOut:
+        return RelayOut(tx_hash=done.tx_hash, function=done.function, status=done.status,
+                        block_number=done.block_number, error=done.error, follow=f"/relay/{done.tx_hash}")
+
+    @api.post("/relay", status_code=202, response_model=RelayOut, tags=["consumers"],
+              responses=errors(401, 403, 409, 422),
+              summary="Relay a transaction the consumer signed (request access, withdraw, acknowledge a statement); "
+                      "answered once sent, follow it at /relay/{tx_hash}")
+    def relay_send(body: RelayIn, response: Response, node: Node, who: Consumer) -> RelayOut:
+        """The transaction must carry the sender's next nonce (pending ones counted), else 409."""
+        sent = relay_out(relay(node.ledger, body.raw_transaction, caller=who.address))
+        response.headers["Location"] = sent.follow
+        return sent
 
     @api.get("/relay/params", response_model=RelayParams, tags=["consumers"], responses=errors(401, 403),
              summary="Chain id, the caller's next nonce, gas price and contract addresses, to sign for /relay")
@@ -99,6 +106,12 @@ def router(auth: Auth) -> APIRouter:
         return RelayParams(chain_id=node.ledger.manifest.chain_id,
                            nonce=w3.eth.get_transaction_count(who.address, "pending"),  # type: ignore[arg-type]
                            gas_price=w3.eth.gas_price, addresses=dict(node.ledger.manifest.addresses))
+
+    # After /relay/params: a path of its own is no transaction hash.
+    @api.get("/relay/{tx_hash}", response_model=RelayOut, tags=["consumers"], responses=errors(401, 403, 404),
+             summary="A relayed transaction: pending, or mined with its outcome")
+    def relay_follow(tx_hash: Id32, node: Node, who: Consumer) -> RelayOut:
+        return relay_out(relayed(node.ledger, tx_hash, caller=who.address))
 
     @api.get("/me/grants", response_model=list[GrantOut], tags=["consumers"], responses=errors(401, 403),
              summary="The caller's grants on this node's datasets, as indexed")

@@ -25,7 +25,9 @@ from node.outbox import CONFIRMED, FAILED
 class Metrics:
     """The API's own counters, and gauges read from the node when scraped."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, public: bool = False) -> None:
+        self.public = public
+        """Served without a session; else only to staff."""
         self.registry = CollectorRegistry()
         self.requests = Counter("provledger_http_requests", "HTTP requests answered", ["method", "route", "status"],
                                 registry=self.registry)
@@ -54,8 +56,12 @@ def router(auth: Auth, metrics: Metrics) -> APIRouter:
                       chain_id=node.ledger.manifest.chain_id, head=head,
                       indexed=cursor.block_number if cursor else None, outbox_open=open_writes)
 
-    @api.get("/metrics", response_class=Response, summary="Prometheus metrics, text format",
-             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+    # Staff only, unless PROVLEDGER_METRICS_PUBLIC: the figures tell what the node is doing.
+    scraper = [] if metrics.public else [Depends(auth.require("department"))]
+
+    @api.get("/metrics", response_class=Response, summary="Prometheus metrics, text format (staff, by default)",
+             dependencies=scraper,
+             responses={**({} if metrics.public else errors(401, 403)), 200: {"content": {CONTENT_TYPE_LATEST: {}}}})
     def scrape(db: DB, node: Node) -> Response:
         for status, count in db.execute(select(OutboxEntry.status, func.count()).group_by(OutboxEntry.status)):
             metrics.outbox.labels(status).set(count)

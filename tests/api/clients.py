@@ -43,15 +43,27 @@ def siwe_token(http: httpx.Client, account: LocalAccount, domain: str, chain_id:
 
 
 def relay(http: httpx.Client, token: str, account: LocalAccount, call: ContractFunction) -> dict[str, Any]:
-    """Sign ``call`` with the consumer's own key and have the node relay it."""
+    """Sign ``call`` with the consumer's own key, have the node relay it and follow it until mined."""
     params = http.get("/relay/params", headers=bearer(token)).json()
     tx = call.build_transaction({"from": account.address, "nonce": params["nonce"], "chainId": params["chain_id"],
                                  "gas": 600_000, "gasPrice": params["gas_price"]})
     raw = account.sign_transaction(tx).raw_transaction
     response = http.post("/relay", json={"raw_transaction": Web3.to_hex(raw)}, headers=bearer(token))
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    assert response.status_code == 202, response.text
+    sent = response.json()
+    assert sent["status"] == "pending" and response.headers["location"] == sent["follow"], sent
+    return follow_relayed(http, token, sent["follow"])
+
+
+def follow_relayed(http: httpx.Client, token: str, follow: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll a relayed transaction until it is mined; its final state."""
+
+    def mined() -> dict[str, Any] | None:
+        body: dict[str, Any] = http.get(follow, headers=bearer(token)).json()
+        return None if body["status"] == "pending" else body
+
+    found: dict[str, Any] = wait_until(mined, timeout=timeout, every=0.05)
+    return found
 
 
 def request_access(http: httpx.Client, token: str, consumer: Ledger, dataset_id: str, tag: str, *,

@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -34,20 +36,25 @@ def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest
     return server.create_database(f"test_{uuid.uuid4().hex}")
 
 
+def start_node(chain: LocalChain, suite: Suite, root: Path, database_url: str, **settings: Any) -> NodeService:
+    """The node of the first department of ``suite``, its files under ``root``, with ``settings``
+    beyond the tests' own."""
+    department = suite.departments[0]
+    assert department.sender is not None
+    return NodeService.start(NodeSettings(
+        department_id=DEPARTMENTS[0], chain_url=chain.url,
+        manifest_path=department.manifest.save(root / "deployment.json"),
+        keystore_path=write_keystore(department.sender.account, root / "keys" / "node.json", PASSPHRASE),
+        passphrase=SecretStr(PASSPHRASE), data_dir=root / "data", database_url=database_url, confirmations=1,
+        **settings,
+    ))
+
+
 @pytest.fixture(scope="module")
 def node(chain: LocalChain, suite: Suite, tmp_path_factory: pytest.TempPathFactory,
          module_database_url: str) -> Iterator[NodeService]:
     """The node of the first department, on a suite deployed for the test module."""
-    root = tmp_path_factory.mktemp("node")
-    department = suite.departments[0]
-    assert department.sender is not None
-    settings = NodeSettings(
-        department_id=DEPARTMENTS[0], chain_url=chain.url,
-        manifest_path=department.manifest.save(root / "deployment.json"),
-        keystore_path=write_keystore(department.sender.account, root / "keys" / "node.json", PASSPHRASE),
-        passphrase=SecretStr(PASSPHRASE), data_dir=root / "data", database_url=module_database_url, confirmations=1,
-    )
-    service = NodeService.start(settings)
+    service = start_node(chain, suite, tmp_path_factory.mktemp("node"), module_database_url)
     yield service
     service.close()
 
@@ -59,11 +66,12 @@ class Served:
 
 
 @contextmanager
-def serve(app: FastAPI, port: int | None = None, *, lifespan: bool = False) -> Iterator[Served]:
+def serve(app: FastAPI, port: int | None = None, *, lifespan: bool = False,
+          log_level: str = "warning") -> Iterator[Served]:
     """Run ``app`` with uvicorn on 127.0.0.1 in a thread for the ``with`` block (with its
     lifespan, and so the node's background work, if asked)."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level,
                                            timeout_graceful_shutdown=5,
                                            lifespan="on" if lifespan else "off"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)

@@ -187,8 +187,9 @@ def test_sign_in_message_not_for_now_or_here_is_refused(api: Api, suite: Suite, 
     assert_unauthenticated(sign_in(api, suite.accounts[7], **changes), says)
 
 
-def test_expired_nonce_is_refused(api: Api, node: NodeService, suite: Suite, tmp_path: Path) -> None:
-    stale = another_auth(api, node, tmp_path / "session.key", nonce_lifetime=-1).new_nonce().nonce
+def test_expired_nonce_is_refused(api: Api, node: NodeService, suite: Suite) -> None:
+    # Signed with the served node's key, but already past its expiry.
+    stale = another_auth(api, node, node.settings.data_dir / "session.key", nonce_lifetime=-1).new_nonce().nonce
     assert_unauthenticated(sign_in(api, suite.accounts[7], nonce=stale), "expired")
 
 

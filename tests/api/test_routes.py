@@ -241,8 +241,8 @@ def test_the_story_through_the_routes(site: Site, node: NodeService, suite: Suit
     files = http.get(f"/audit/datasets/{dataset_id}/versions/1/verification", headers=bearer(site.auditor))
     assert files.json() == {"ok": True, "problems": []}
 
-    # The public: the catalog and its DCAT form, health and metrics.
+    # The public: the catalog and its DCAT form, health; metrics for staff.
     assert dataset_id in {d["dataset_id"] for d in http.get("/catalog").json()}
     assert "dcat:Catalog" in json.dumps(http.get("/catalog/dcat").json())
     assert http.get("/health").json()["status"] == "ok"
-    assert "provledger_outbox_entries" in http.get("/metrics").text
+    assert "provledger_outbox_entries" in http.get("/metrics", headers=bearer(site.staff)).text

@@ -52,6 +52,13 @@ def login_link(story: Story) -> str:
     return url
 
 
+def follow_link(page: Page, link: str) -> Page:
+    """Open a login link: its page posts the secret from the fragment, then lands signed in."""
+    page.goto(link)
+    page.wait(".who .roles")
+    return page
+
+
 def grant_status(story: Story, grant: str) -> str:
     with story.signed_in(story.consumer) as consumer:
         return next(str(g["status"]) for g in consumer.call("GET", "/me/grants") if g["grant_id"] == grant)
@@ -107,13 +114,18 @@ def test_forms_from_elsewhere_and_a_reused_login_link_are_refused(story: Story) 
         staff_link = http.post("/dashboard/login-links", headers={"Authorization": f"Bearer {token}"})
         assert staff_link.status_code == 403, staff_link.text
 
-    link = login_link(story)
+    # The link's secret is in its fragment, which no browser sends: its page posts it.
+    page, secret = login_link(story).split("#")
+    assert page == f"{story.url}/dashboard/login" and secret
+    here = {"Origin": story.url}
     with httpx.Client(timeout=30) as first, httpx.Client(timeout=30) as second:
-        used = first.get(link)
-        assert used.status_code == 303 and used.headers["location"] == "/dashboard/", used.text
+        assert first.get(page).status_code == 200
+        assert first.post(page, json={"secret": secret}, headers={"Origin": "http://evil.example"}).status_code == 403
+        used = first.post(page, json={"secret": secret}, headers=here)
+        assert used.status_code == 200 and used.json() == {"next": "/dashboard/"}, used.text
         assert "HttpOnly" in used.headers["set-cookie"]
-        assert second.get(link).status_code == 401
-        assert second.get(link.rsplit("/", 1)[0] + "/" + "A" * 43).status_code == 401
+        assert second.post(page, json={"secret": secret}, headers=here).status_code == 401
+        assert second.post(page, json={"secret": "a" * len(secret)}, headers=here).status_code == 401
 
 
 # ---------------------------------------------------------------- in the browser
@@ -151,7 +163,7 @@ def test_provledger_login_prints_a_link_that_signs_the_auditor_in_once(
     monkeypatch.setenv("PROVLEDGER_PASSPHRASE", story.deployment.passphrase)
     assert main(["login", "--api", story.url, "--keystore", str(story.auditor.keystore), "--no-progress"]) == 0
     link = capsys.readouterr().out.strip()
-    assert link.startswith(f"{story.url}/dashboard/login/"), link
+    assert link.startswith(f"{story.url}/dashboard/login#"), link
 
     page = browser.context().page()
     page.goto(f"{story.url}/dashboard/sign-in")
@@ -159,12 +171,13 @@ def test_provledger_login_prints_a_link_that_signs_the_auditor_in_once(
     assert "provledger login" in page.text("#wallet .no-wallet")
     shoot(page, "sign-in")
 
-    page.goto(link)
+    follow_link(page, link)
     assert page.url.endswith("/dashboard/trace")
     assert page.text(".who .roles") == "auditor"
     again = browser.context().page()
-    assert again.goto(link) == 401
-    assert "used already" in again.text("#sign-in-error")
+    again.goto(link)
+    again.wait("#sign-in-error", "used already")
+    assert again.url == f"{story.url}/dashboard/login"  # the secret left the address bar
 
 
 def test_the_trace_shows_each_item_verified_and_the_tampered_version_failed(browser: Browser, story: Story) -> None:
@@ -175,8 +188,7 @@ def test_the_trace_shows_each_item_verified_and_the_tampered_version_failed(brow
                              "WHERE name = 'AccessRequested' AND grant_id = ?", (story.waiting,)).rowcount
     assert changed == 1
 
-    page = browser.context().page()
-    page.goto(login_link(story))
+    page = follow_link(browser.context().page(), login_link(story))
     page.goto(f"{story.url}/dashboard/trace")
     page.click(f"#registered a[href$='{story.dataset}/trace']", navigates=True)
     assert int(page.attribute("#summary", "data-failed") or 0) >= 2
@@ -249,8 +261,7 @@ def test_every_page_fits_1280_and_390_px(browser: Browser, story: Story) -> None
     reload_until(staff, "#alerts li[data-kind=refused]", present=True)
     shoot(staff, "monitor")
 
-    auditor = browser.context().page()
-    auditor.goto(login_link(story))
+    auditor = follow_link(browser.context().page(), login_link(story))
     shoot(auditor, "trace-pick")
     auditor.goto(f"{story.url}/dashboard/datasets/{story.dataset}/trace")
     shoot(auditor, "trace")

@@ -59,6 +59,24 @@
     });
   }
 
+  // A login link keeps its secret in the fragment, which the browser never sends with a request
+  // (so it reaches no access log, proxy or Referer): the secret is posted, then dropped from the address bar.
+  async function linkSignIn() {
+    const secret = window.location.hash.slice(1);
+    window.history.replaceState(null, '', window.location.pathname);
+    const status = document.getElementById('login-status');
+    const error = document.getElementById('sign-in-error');
+    try {
+      if (!secret) throw new Error('This link carries no secret. Run provledger login again for a new one.');
+      const { next } = await call(`${base}/login`, { secret });
+      window.location.replace(next);
+    } catch (err) {
+      status.textContent = '';
+      error.textContent = err.message || String(err);
+      error.hidden = false;
+    }
+  }
+
   function when(seconds) {
     if (seconds === null || seconds === undefined) return '-';
     return new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
@@ -123,5 +141,6 @@
   }
 
   if (page === 'sign-in') walletSignIn();
+  if (page === 'login') linkSignIn();
   if (page === 'monitor') liveUses();
 })();
