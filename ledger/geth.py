@@ -289,28 +289,28 @@ class GethNode:
         self._stop_signer()
         if not self.config_path.is_file():
             self.set_peers([])
-        node_key = load_keystore(self.node_keystore, self.password_file.read_text().strip())
+        with open(self.datadir / "signer.log", "ab") as log_file:
+            # The signer leads a process group that geth joins: stopping the group stops both.
+            self._signer = subprocess.Popen(self.signer_args(), stdin=subprocess.DEVNULL, stdout=log_file,
+                                            stderr=log_file, start_new_session=True, cwd=PROJECT_ROOT)
         key_file = self.datadir / "nodekey.tmp"
-        key_file.touch(mode=0o600)
-        key_file.write_text(bytes(node_key.key).hex())
         try:
-            with open(self.datadir / "signer.log", "ab") as log_file:
-                # The signer leads a process group that geth joins: stopping the group stops both.
-                self._signer = subprocess.Popen(self.signer_args(), stdin=subprocess.DEVNULL, stdout=log_file,
-                                                stderr=log_file, start_new_session=True, cwd=PROJECT_ROOT)
+            node_key = load_keystore(self.node_keystore, self.password_file.read_text().strip())
+            key_file.touch(mode=0o600)
+            key_file.write_text(bytes(node_key.key).hex())
             self._wait_for_signer(timeout)
             with open(self.log_path, "ab") as log_file:
                 self._process = subprocess.Popen(self.args(key_file), stdin=subprocess.DEVNULL, stdout=log_file,
                                                  stderr=log_file, process_group=self._signer.pid, env=_clean_env())
             self._wait_for_http(timeout)
+            # geth has read the key by now: its HTTP endpoint opens after the p2p server starts.
+            key_file.unlink(missing_ok=True)
             if seal:
                 self.seal()
         except BaseException:
+            key_file.unlink(missing_ok=True)
             self.stop()
             raise
-        finally:
-            # geth reads the key when it starts, before its HTTP endpoint opens.
-            key_file.unlink(missing_ok=True)
         return self
 
     def _wait_for_signer(self, timeout: float) -> None:

@@ -27,7 +27,7 @@ def _stopped(pids: list[int]) -> bool:
 
 def test_ten_fresh_starts_in_a_row_each_seal_past_block_5_on_one_chain(geth: Path, tmp_path: Path) -> None:
     for attempt in range(STARTS):
-        consortium = up(tmp_path / f"start-{attempt}", 3, services=False)
+        consortium = up(tmp_path / f"s{attempt}", 3, services=False)
         nodes = list(consortium.nodes.values())
         pids = [pid for node in nodes for pid in (node.pid, node.signer_pid) if pid is not None]
         try:
