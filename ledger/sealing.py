@@ -98,9 +98,13 @@ def restart_sealing(nodes: Sequence[GethNode], *, step_timeout: float = 10.0) ->
     for node in running:
         _try(node, node.stop_sealing)
     common = common_block(running)
-    for node in running:
-        if node_status(node.url).head > common:
+    # A node rewound first may sync a fork block back from a peer not rewound yet: again until none is above.
+    for _ in range(3):
+        above = [node for node in running if node_status(node.url).head > common]
+        for node in above:
             _try(node, partial(node.control, "debug_setHead", [hex(common)]))
+        if not above:
+            break
     start_sealing(running, step_timeout=step_timeout)
     return common
 
