@@ -39,6 +39,8 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import RPCEndpoint
 
 from ledger.chain import free_port
+from ledger.clique_signer import SignerRefused
+from ledger.clique_signer import ask as ask_signer
 from ledger.compile import PROJECT_ROOT
 from ledger.errors import ChainStartFailed, ChainUnavailable
 from ledger.rpc import RpcBatcher
@@ -55,9 +57,9 @@ LOCALHOST_NET = "127.0.0.1/32"
 HTTP_APIS = "eth,net,web3"
 """All that HTTP serves: reading the chain and sending signed transactions. Votes, peers and
 sealing (``clique``, ``admin``, ``miner``) go through the IPC socket only."""
-IPC_ERRORS = (OSError, Web3Exception, Timeout)
-"""What a call over a node's IPC socket raises when geth is down or refuses (web3's IPC
-provider times out with its own ``Timeout``, no ``Web3Exception``)."""
+IPC_ERRORS = (OSError, ValueError, Web3Exception, Timeout, SignerRefused)
+"""What a call over a node's IPC socket or its signer's raises when either is down or refuses
+(web3's IPC provider times out with its own ``Timeout``, no ``Web3Exception``)."""
 BASE_FEE = 7
 MIN_TIP = 1
 """The least tip a signer takes (in wei): geth 1.13 raises ``--miner.gasprice 0`` to 1 gwei."""
@@ -115,10 +117,10 @@ def _clean_env() -> dict[str, str]:
 # ---------------------------------------------------------------- keys and genesis
 
 
-def create_validator(keystore_dir: Path, passphrase: str) -> str:
+def create_validator(keystore_dir: Path, passphrase: str, *, scrypt_n: int | None = None) -> str:
     """A new validator key, encrypted into the node's keystore folder; returns its address."""
     account = Account.create()
-    write_keystore(account, validator_keystore(keystore_dir, account.address), passphrase)
+    write_keystore(account, validator_keystore(keystore_dir, account.address), passphrase, scrypt_n=scrypt_n)
     return str(account.address)
 
 
@@ -126,10 +128,10 @@ def validator_keystore(keystore_dir: Path, validator: str) -> Path:
     return keystore_dir / f"validator-{validator.lower()}.json"
 
 
-def create_node_key(path: Path, passphrase: str) -> str:
+def create_node_key(path: Path, passphrase: str, *, scrypt_n: int | None = None) -> str:
     """A new p2p node key, encrypted at ``path``; returns the node id (public key, hex)."""
     account = Account.create()
-    write_keystore(account, path, passphrase)
+    write_keystore(account, path, passphrase, scrypt_n=scrypt_n)
     return node_id_of(bytes(account.key))
 
 
@@ -262,8 +264,10 @@ class GethNode:
         self.config_path.write_text(f"[Node.P2P]\nStaticNodes = [{listed}]\nTrustedNodes = [{listed}]\n")
 
     def args(self, node_key_file: Path) -> list[str]:
-        """No ``--unlock``, no ``--allow-insecure-unlock``, no ``--mine``: geth seals through its
-        signer once :meth:`seal` starts it, and HTTP serves only ``HTTP_APIS``."""
+        """No ``--unlock``, no ``--allow-insecure-unlock``: geth seals through its signer, which
+        holds every seal until :meth:`seal`, and HTTP serves only ``HTTP_APIS``. The miner runs
+        from the start all the same: until it first starts, geth drops every block its peers
+        propagate ("Syncing, discarded propagated block")."""
         return [
             str(self.binary), "--datadir", str(self.datadir), "--config", str(self.config_path),
             "--networkid", str(self.network_id), "--syncmode", "full", "--cache", str(self.cache_mb),
@@ -271,14 +275,14 @@ class GethNode:
             "--nodekey", str(node_key_file),
             "--http", "--http.addr", "127.0.0.1", "--http.port", str(self.ports.http), "--http.api", HTTP_APIS,
             "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(self.ports.authrpc), "--ipcpath", str(self.ipc_path),
-            "--signer", str(self.signer_path), "--miner.etherbase", self.validator,
+            "--signer", str(self.signer_path), "--mine", "--miner.etherbase", self.validator,
             "--miner.gasprice", str(MIN_TIP), "--miner.gaslimit", str(self.gas_limit),
             "--verbosity", str(self.verbosity),
         ]
 
     def signer_args(self) -> list[str]:
         return [sys.executable, "-m", "ledger.clique_signer", "--keystore", str(self.validator_keystore),
-                "--password-file", str(self.password_file), "--socket", str(self.signer_path)]
+                "--password-file", str(self.password_file), "--socket", str(self.signer_path), "--hold"]
 
     def start(self, timeout: float = 90.0, *, seal: bool = True) -> GethNode:
         """Start the signer, then geth, and return once geth's HTTP endpoint answers; with
@@ -292,7 +296,7 @@ class GethNode:
         with open(self.datadir / "signer.log", "ab") as log_file:
             # The signer leads a process group that geth joins: stopping the group stops both.
             self._signer = subprocess.Popen(self.signer_args(), stdin=subprocess.DEVNULL, stdout=log_file,
-                                            stderr=log_file, start_new_session=True, cwd=PROJECT_ROOT)
+                                            stderr=log_file, process_group=0, cwd=PROJECT_ROOT)
         key_file = self.datadir / "nodekey.tmp"
         try:
             node_key = load_keystore(self.node_keystore, self.password_file.read_text().strip())
@@ -386,11 +390,23 @@ class GethNode:
         """One call over IPC, on a connection of its own (geth may have restarted since the last)."""
         return self.ipc(timeout).manager.request_blocking(RPCEndpoint(method), list(params))
 
-    def seal(self) -> None:
-        self.control("miner_start", [])
+    def seal(self, timeout: float = 10.0) -> None:
+        """Let the signer seal, and have geth try at once. Its miner tried while the signer held
+        and tries again only on a new block or transaction, and never the same work twice (same
+        seal hash), so the kick changes the header's vanity (``miner_setExtra``) and restarts
+        the miner (``miner_stop``, ``miner_start``)."""
+        ask_signer(self.signer_path, "signer_seal")
+        self.control("miner_setExtra", [f"provledger {time.time():.3f}"])
+        self.control("miner_stop")
+        deadline = time.monotonic() + timeout
+        while self.control("eth_mining") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.control("miner_start")
 
     def stop_sealing(self) -> None:
-        self.control("miner_stop", [])
+        """Hold the signer: geth's miner goes on, but seals nothing more (a block signed just
+        before may still be published within the out-of-turn delay)."""
+        ask_signer(self.signer_path, "signer_hold")
 
 
 def clique_ipc(path: Path, timeout: float = 10.0) -> Web3:

@@ -6,14 +6,16 @@ may seal its own block 1 before the nodes are peered: each node then sits on a f
 block it signed itself, and geth keeps its own block against an equally heavy one, so no fork
 grows and none is given up. That is how ``scripts.consortium up`` once stopped at block 1.
 
-So sealing is started, never assumed (geth runs without ``--mine``): once every node has all the
-others as peers, the signers start one at a time over IPC (``miner_start``), first one that
-Clique allows to seal the next block, and each next one only after the block the previous one
-sealed reached every node. At any moment at most one signer has not yet built on the common
+So sealing is started, never assumed: each geth's miner runs from the start (until it first
+runs, geth drops the blocks its peers propagate), but its signer (``ledger.clique_signer``)
+holds every seal. Once every node has all the others as peers, the signers are let go one at a
+time (``GethNode.seal``: ``signer_seal``, then ``miner_stop`` and ``miner_start`` over IPC so
+that geth tries at once), first one that Clique allows to seal the next block, and each next
+one only after the block the previous one sealed reached every node. At any moment at most one signer has not yet built on the common
 chain, so there is never a second fork to compete with. If the head still stops moving for a
 bound (a node missed a block, a peer dropped), :func:`wait_for_head` does not give up: it
-stops every miner, rewinds every node to the newest block they all hold (``debug_setHead``)
-and starts the signers in order again.
+holds every signer, rewinds every node to the newest block they all hold (``debug_setHead``)
+and lets the signers go in order again.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from ledger.errors import ChainStartFailed
 from ledger.geth import IPC_ERRORS, GethNode, NodeStatus, block_hash, node_status
 
 log = logging.getLogger(__name__)
+
+HELD_SETTLE = 2.0
+"""Seconds after holding every signer until no block signed before can still appear: Clique
+publishes a seal at most ``(N/2 + 1) * 0.5`` s after the block's time (N = 3 to 5: 1 to 1.5 s)."""
 
 
 def sealing_order(nodes: Sequence[GethNode], snapshot: dict[str, Any]) -> list[GethNode]:
@@ -92,11 +98,13 @@ def wait_for_head(nodes: Sequence[GethNode], target: int, *, stall_after: float 
 
 
 def restart_sealing(nodes: Sequence[GethNode], *, step_timeout: float = 10.0) -> int:
-    """Stop every miner, rewind every node to the newest block all of them hold, and start the
-    signers in order again; returns that block's number."""
+    """Hold every signer, rewind every node to the newest block all of them hold, and let the
+    signers go in order again; returns that block's number."""
     running = [node for node, status in zip(nodes, _statuses(nodes)) if status.up]
     for node in running:
         _try(node, node.stop_sealing)
+    # A block signed just before its signer held is published within the out-of-turn delay.
+    time.sleep(HELD_SETTLE)
     common = common_block(running)
     # A node rewound first may sync a fork block back from a peer not rewound yet: again until none is above.
     for _ in range(3):

@@ -50,7 +50,7 @@ from ledger.geth import (
     ensure_geth, node_status, stop_pid, wait_in_sync, wait_until_peered,
 )
 from ledger.sealing import start_sealing, wait_for_head
-from ledger.tx import TransactionSender, load_keystore, write_keystore
+from ledger.tx import LIGHT_SCRYPT_N, TransactionSender, load_keystore, write_keystore
 from node.errors import NodeError
 from node.service import NodeService, load_artifacts
 from node.settings import NodeSettings
@@ -173,7 +173,7 @@ class DepartmentStatus:
     signer: bool
 
 
-def _new_member(directory: Path, code: str, name: str, founder: bool) -> Member:
+def _new_member(directory: Path, code: str, name: str, founder: bool, scrypt_n: int | None = None) -> Member:
     folder = directory / code
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
@@ -181,10 +181,10 @@ def _new_member(directory: Path, code: str, name: str, founder: bool) -> Member:
     password_file = folder / "passphrase"
     password_file.touch(mode=0o600)
     password_file.write_text(passphrase)
-    validator = create_validator(folder / "geth" / "keystore", passphrase)
-    node_id = create_node_key(folder / "keys" / "node.json", passphrase)
+    validator = create_validator(folder / "geth" / "keystore", passphrase, scrypt_n=scrypt_n)
+    node_id = create_node_key(folder / "keys" / "node.json", passphrase, scrypt_n=scrypt_n)
     service = Account.create()
-    write_keystore(service, folder / "keys" / "service.json", passphrase)
+    write_keystore(service, folder / "keys" / "service.json", passphrase, scrypt_n=scrypt_n)
     return Member(code, name, validator, service.address, node_id, GethPorts.free(), founder)
 
 
@@ -204,16 +204,18 @@ class Consortium:
 
     @classmethod
     def create(cls, directory: Path, departments: Sequence[tuple[str, str]], *, geth: Path,
-               chain_id: int = DEFAULT_CHAIN_ID, period: int = 1) -> Consortium:
-        """New keys for every department and a genesis with their validators as the signers."""
+               chain_id: int = DEFAULT_CHAIN_ID, period: int = 1, light_kdf: bool = False) -> Consortium:
+        """New keys for every department and a genesis with their validators as the signers;
+        ``light_kdf`` encrypts the keys at geth's ``--lightkdf`` cost, for throwaway consortia."""
         if (directory / STATE_FILE).exists():
             raise FileExistsError(f"{directory / STATE_FILE} exists: open it instead")
+        scrypt_n = LIGHT_SCRYPT_N if light_kdf else None
         with ThreadPoolExecutor(max_workers=4) as pool:
-            members = list(pool.map(lambda d: _new_member(directory, d[0], d[1], True), departments))
+            members = list(pool.map(lambda d: _new_member(directory, d[0], d[1], True, scrypt_n), departments))
         coordinator = Account.create()
         first = members[0]
         write_keystore(coordinator, directory / first.code / "keys" / "coordinator.json",
-                       (directory / first.code / "passphrase").read_text())
+                       (directory / first.code / "passphrase").read_text(), scrypt_n=scrypt_n)
         alloc = {a: FUNDS for m in members for a in (m.validator, m.service)} | {coordinator.address: FUNDS}
         genesis = clique_genesis(chain_id, [m.validator for m in members], alloc, period=period)
         (directory / "genesis.json").write_text(json.dumps(genesis, indent=2))
@@ -389,11 +391,12 @@ class Consortium:
 
 
 def up(directory: Path, departments: int, *, geth_dir: Path = DEFAULT_GETH_DIR, chain_id: int = DEFAULT_CHAIN_ID,
-       period: int = 1, artifacts: Mapping[str, ContractArtifact] | None = None, services: bool = True
-       ) -> Consortium:
-    """Start the consortium in ``directory`` (created with ``departments`` departments if new),
-    and, with ``services``, deploy the contracts if not yet and start every department's node
-    service (without, only the chain runs)."""
+       period: int = 1, artifacts: Mapping[str, ContractArtifact] | None = None, services: bool = True,
+       light_kdf: bool = False) -> Consortium:
+    """Start the consortium in ``directory`` (created with ``departments`` departments if new,
+    its keys at geth's ``--lightkdf`` cost with ``light_kdf``), and, with ``services``, deploy
+    the contracts if not yet and start every department's node service (without, only the
+    chain runs)."""
     if not 3 <= departments <= len(DEPARTMENTS):
         raise ValueError(f"--departments must be 3 to {len(DEPARTMENTS)}")
     geth = ensure_geth(geth_dir)
@@ -401,7 +404,7 @@ def up(directory: Path, departments: int, *, geth_dir: Path = DEFAULT_GETH_DIR, 
         consortium = Consortium.open(directory, geth)
     else:
         consortium = Consortium.create(directory, DEPARTMENTS[:departments], geth=geth, chain_id=chain_id,
-                                       period=period)
+                                       period=period, light_kdf=light_kdf)
         log.info("keys and genesis of %d departments written to %s", departments, directory)
     try:
         consortium.start_chain()
