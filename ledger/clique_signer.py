@@ -32,10 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import rlp
+from eth_keyfile.keyfile import decode_keyfile_json
 from eth_keys.datatypes import PrivateKey
 from eth_utils.crypto import keccak
-
-from ledger.tx import load_keystore
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +169,9 @@ def serve(keystore: Path, password_file: Path, socket_path: Path, *, hold: bool 
     """Decrypt the validator key, then answer on ``socket_path`` until killed; with ``hold``,
     seal nothing until told ``signer_seal``."""
     os.umask(0o077)
-    account = load_keystore(keystore, password_file.read_text().strip())
-    signer = CliqueSigner(PrivateKey(bytes(account.key)), sealing=not hold)
+    # eth_keyfile rather than ledger.tx's web3-laden imports: the signer starts with every geth.
+    key = decode_keyfile_json(json.loads(keystore.read_text()), password_file.read_text().strip().encode())
+    signer = CliqueSigner(PrivateKey(key), sealing=not hold)
     with SignerServer(socket_path, signer) as server:
         log.info("sealing Clique headers for %s on %s", signer.address, socket_path)
         server.serve_forever()
