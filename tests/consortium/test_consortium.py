@@ -103,7 +103,7 @@ def test_no_http_caller_can_send_or_sign_as_the_validator_nor_vote_peer_or_seal(
     assert node.control("clique_status")["sealerActivity"].get(member.validator.lower(), 0) > 0
     assert node.pid is not None
     argv = Path(f"/proc/{node.pid}/cmdline").read_bytes().split(b"\0")
-    assert not {b"--unlock", b"--allow-insecure-unlock", b"--mine", b"--password"} & set(argv)
+    assert not {b"--unlock", b"--allow-insecure-unlock", b"--password"} & set(argv)
     assert argv[argv.index(b"--http.api") + 1] == b"eth,net,web3"
     folder = consortium.directory / code
     modes = {path: stat.S_IMODE(path.stat().st_mode) for path in (
