@@ -254,8 +254,8 @@ class Consortium:
     # ------------------------------------------------------------ geth nodes
 
     def start_chain(self, timeout: float = 120.0, blocks: int = 3) -> list[NodeStatus]:
-        """Start every geth with sealing off, wait until each has all the others as peers, start
-        the signers one at a time, and wait until every node holds ``blocks`` more blocks."""
+        """Start every geth with its signer holding, wait until each has all the others as peers,
+        let the signers seal one at a time, and wait until every node holds ``blocks`` more blocks."""
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
             list(pool.map(lambda code: self.start_node(code, save=False, seal=False), list(self.nodes)))
         self.save()
