@@ -3,20 +3,18 @@
 1.13.15 is the last geth release that still seals Clique blocks. :func:`ensure_geth` builds it
 once with the Go toolchain (from the Go module proxy) and caches the binary; :func:`clique_genesis`
 writes a pre-merge genesis for the contracts' ``paris`` EVM; :class:`GethNode` runs one
-department's geth on 127.0.0.1, peered by a static list; :func:`start_sealing` starts the
-signers one at a time so that they never fork at the start, and :func:`wait_for_head` recovers a
-chain that stalls anyway. geth holds no key: it seals through ``ledger.clique_signer``, which
-signs block headers and nothing else, and serves only ``eth,net,web3`` over HTTP; the
-``admin``, ``clique``, ``miner`` and ``debug`` calls go through its IPC socket (0600, in a 0700
-folder). Keys stay in encrypted keystores: the node key is decrypted into a file only while
-geth starts.
+department's geth on 127.0.0.1, peered by a static list (``ledger.sealing`` starts a
+consortium's signers in an order that cannot deadlock). geth holds no key: it seals through
+``ledger.clique_signer``, which signs block headers and nothing else, and it serves only
+``eth,net,web3`` over HTTP; the ``admin``, ``clique``, ``miner`` and ``debug`` calls go through
+its IPC socket (0600, in a 0700 folder). Keys stay in encrypted keystores: the node key is
+decrypted into a file only while geth starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
-import logging
 import os
 import re
 import shutil
@@ -45,8 +43,6 @@ from ledger.compile import PROJECT_ROOT
 from ledger.errors import ChainStartFailed, ChainUnavailable
 from ledger.rpc import RpcBatcher
 from ledger.tx import load_keystore, write_keystore
-
-log = logging.getLogger(__name__)
 
 GETH_VERSION = "1.13.15"
 GETH_PACKAGE = "github.com/ethereum/go-ethereum/cmd/geth"
@@ -285,9 +281,9 @@ class GethNode:
                 "--password-file", str(self.password_file), "--socket", str(self.signer_path), "--hold"]
 
     def start(self, timeout: float = 90.0, *, seal: bool = True) -> GethNode:
-        """Start the signer, then geth, and return once geth's HTTP endpoint answers; with
-        ``seal``, geth also starts sealing (a consortium's first start seals in order instead:
-        :func:`start_sealing`)."""
+        """Start the signer (holding its seals), then geth, and return once geth's HTTP endpoint
+        answers; with ``seal``, let the signer seal at once (a consortium starting together lets
+        its signers go in order instead: ``ledger.sealing.start_sealing``)."""
         if self.pid is not None:
             return self
         self._stop_signer()
