@@ -3,16 +3,17 @@
 Clique lets a signer seal at most one of every ``floor(N/2) + 1`` consecutive blocks (geth:
 "signed recently, must wait for others"). When every geth seals from the moment it starts, each
 may seal its own block 1 before the nodes are peered: each node then sits on a fork whose last
-block it signed itself, and geth keeps its own block against an equally heavy one, so no fork
-grows and none is given up. That is how ``scripts.consortium up`` once stopped at block 1.
+block it signed itself; geth keeps its own block against an equally heavy one and, with fewer
+than 5 peers, syncs to a heavier fork only every 10 s, so the forks can stay apart. That is how ``scripts.consortium up`` once stopped at block 1.
 
 So sealing is started, never assumed: each geth's miner runs from the start (until it first
 runs, geth drops the blocks its peers propagate), but its signer (``ledger.clique_signer``)
 holds every seal. Once every node has all the others as peers, the signers are let go one at a
-time (``GethNode.seal``: ``signer_seal``, then ``miner_stop`` and ``miner_start`` over IPC so
-that geth tries at once), first one that Clique allows to seal the next block, and each next
-one only after the block the previous one sealed reached every node. At any moment at most one signer has not yet built on the common
-chain, so there is never a second fork to compete with. If the head still stops moving for a
+time (``GethNode.seal``: ``signer_seal``, then a new vanity, ``miner_stop`` and ``miner_start``
+over IPC so that geth tries at once), first one that Clique allows to seal the next block, and
+each next one only after the block the previous one sealed reached every node. At any moment
+at most one signer has not yet built on the common chain, so there is never a second fork to
+compete with. If the head still stops moving for a
 bound (a node missed a block, a peer dropped), :func:`wait_for_head` does not give up: it
 holds every signer, rewinds every node to the newest block they all hold (``debug_setHead``)
 and lets the signers go in order again.
