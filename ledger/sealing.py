@@ -4,7 +4,8 @@ Clique lets a signer seal at most one of every ``floor(N/2) + 1`` consecutive bl
 "signed recently, must wait for others"). When every geth seals from the moment it starts, each
 may seal its own block 1 before the nodes are peered: each node then sits on a fork whose last
 block it signed itself; geth keeps its own block against an equally heavy one and, with fewer
-than 5 peers, syncs to a heavier fork only every 10 s, so the forks can stay apart. That is how ``scripts.consortium up`` once stopped at block 1.
+than 5 peers, syncs to a heavier fork only every 10 s, so the forks can stay apart. That is
+how ``scripts.consortium up`` once stopped at block 1.
 
 So sealing is started, never assumed: each geth's miner runs from the start (until it first
 runs, geth drops the blocks its peers propagate), but its signer (``ledger.clique_signer``)
