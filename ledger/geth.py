@@ -3,9 +3,12 @@
 1.13.15 is the last geth release that still seals Clique blocks. :func:`ensure_geth` builds it
 once with the Go toolchain (from the Go module proxy) and caches the binary; :func:`clique_genesis`
 writes a pre-merge genesis for the contracts' ``paris`` EVM; :class:`GethNode` runs one
-department's geth on 127.0.0.1, peered by a static list, sealing with the department's unlocked
-validator key. Keys stay in encrypted keystores: the node key is decrypted into a file only
-while geth starts.
+department's geth on 127.0.0.1, peered by a static list (``ledger.sealing`` starts a
+consortium's signers in an order that cannot deadlock). geth holds no key: it seals through
+``ledger.clique_signer``, which signs block headers and nothing else, and it serves only
+``eth,net,web3`` over HTTP; the ``admin``, ``clique``, ``miner`` and ``debug`` calls go through
+its IPC socket (0600, in a 0700 folder). Keys stay in encrypted keystores: the node key is
+decrypted into a file only while geth starts.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,10 +30,15 @@ from typing import Any
 
 from eth_account import Account
 from eth_keys.datatypes import PrivateKey
-from web3 import HTTPProvider, Web3
+from web3 import HTTPProvider, IPCProvider, Web3
+from web3._utils.threads import Timeout
+from web3.exceptions import Web3Exception
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import RPCEndpoint
 
 from ledger.chain import free_port
+from ledger.clique_signer import SignerRefused
+from ledger.clique_signer import ask as ask_signer
 from ledger.compile import PROJECT_ROOT
 from ledger.errors import ChainStartFailed, ChainUnavailable
 from ledger.rpc import RpcBatcher
@@ -41,7 +50,12 @@ GO_TOOLCHAIN = "go1.22.12"
 """geth 1.13 does not link with Go 1.23 or later; the go command fetches this one by itself."""
 DEFAULT_GETH_DIR = PROJECT_ROOT / "build" / "geth"
 LOCALHOST_NET = "127.0.0.1/32"
-HTTP_APIS = "eth,net,web3,clique,admin,txpool"
+HTTP_APIS = "eth,net,web3"
+"""All that HTTP serves: reading the chain and sending signed transactions. Votes, peers and
+sealing (``clique``, ``admin``, ``miner``) go through the IPC socket only."""
+IPC_ERRORS = (OSError, ValueError, Web3Exception, Timeout, SignerRefused)
+"""What a call over a node's IPC socket or its signer's raises when either is down or refuses
+(web3's IPC provider times out with its own ``Timeout``, no ``Web3Exception``)."""
 BASE_FEE = 7
 MIN_TIP = 1
 """The least tip a signer takes (in wei): geth 1.13 raises ``--miner.gasprice 0`` to 1 gwei."""
@@ -99,17 +113,21 @@ def _clean_env() -> dict[str, str]:
 # ---------------------------------------------------------------- keys and genesis
 
 
-def create_validator(keystore_dir: Path, passphrase: str) -> str:
-    """A new validator key, encrypted into geth's keystore folder; returns its address."""
+def create_validator(keystore_dir: Path, passphrase: str, *, scrypt_n: int | None = None) -> str:
+    """A new validator key, encrypted into the node's keystore folder; returns its address."""
     account = Account.create()
-    write_keystore(account, keystore_dir / f"validator-{account.address.lower()}.json", passphrase)
+    write_keystore(account, validator_keystore(keystore_dir, account.address), passphrase, scrypt_n=scrypt_n)
     return str(account.address)
 
 
-def create_node_key(path: Path, passphrase: str) -> str:
+def validator_keystore(keystore_dir: Path, validator: str) -> Path:
+    return keystore_dir / f"validator-{validator.lower()}.json"
+
+
+def create_node_key(path: Path, passphrase: str, *, scrypt_n: int | None = None) -> str:
     """A new p2p node key, encrypted at ``path``; returns the node id (public key, hex)."""
     account = Account.create()
-    write_keystore(account, path, passphrase)
+    write_keystore(account, path, passphrase, scrypt_n=scrypt_n)
     return node_id_of(bytes(account.key))
 
 
@@ -166,7 +184,7 @@ class GethPorts:
 
 
 class GethNode:
-    """One department's geth: its data folder, ports, peers and validator, started on demand."""
+    """One department's geth and its Clique signer: data folder, ports, peers and validator."""
 
     def __init__(
         self, binary: Path, datadir: Path, *, network_id: int, validator: str, password_file: Path,
@@ -185,6 +203,7 @@ class GethNode:
         self.cache_mb = cache_mb
         self.verbosity = verbosity
         self._process: subprocess.Popen[bytes] | None = None
+        self._signer: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -203,11 +222,31 @@ class GethNode:
         return self.datadir / "config.toml"
 
     @property
+    def ipc_path(self) -> Path:
+        """geth's IPC socket: every API, for this machine's user that runs geth only."""
+        return self.datadir / "geth.ipc"
+
+    @property
+    def signer_path(self) -> Path:
+        return self.datadir / "signer.ipc"
+
+    @property
+    def validator_keystore(self) -> Path:
+        return validator_keystore(self.datadir / "keystore", self.validator)
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None and self._process.poll() is None else None
 
+    @property
+    def signer_pid(self) -> int | None:
+        return self._signer.pid if self._signer is not None and self._signer.poll() is None else None
+
     def init(self, genesis: Path) -> None:
         """Write the genesis block into the data folder, once."""
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        # The IPC sockets live here: a folder only geth's user enters.
+        self.datadir.chmod(0o700)
         if (self.datadir / "geth" / "chaindata").is_dir():
             return
         out = subprocess.run([str(self.binary), "init", "--datadir", str(self.datadir), str(genesis)],
@@ -221,40 +260,74 @@ class GethNode:
         self.config_path.write_text(f"[Node.P2P]\nStaticNodes = [{listed}]\nTrustedNodes = [{listed}]\n")
 
     def args(self, node_key_file: Path) -> list[str]:
+        """No ``--unlock``, no ``--allow-insecure-unlock``: geth seals through its signer, which
+        holds every seal until :meth:`seal`, and HTTP serves only ``HTTP_APIS``. The miner runs
+        from the start all the same: until it first starts, geth drops every block its peers
+        propagate ("Syncing, discarded propagated block")."""
         return [
             str(self.binary), "--datadir", str(self.datadir), "--config", str(self.config_path),
             "--networkid", str(self.network_id), "--syncmode", "full", "--cache", str(self.cache_mb),
             "--port", str(self.ports.p2p), "--nodiscover", "--netrestrict", LOCALHOST_NET,
             "--nodekey", str(node_key_file),
             "--http", "--http.addr", "127.0.0.1", "--http.port", str(self.ports.http), "--http.api", HTTP_APIS,
-            "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(self.ports.authrpc), "--ipcdisable",
-            "--allow-insecure-unlock", "--unlock", self.validator, "--password", str(self.password_file),
-            "--mine", "--miner.etherbase", self.validator, "--miner.gasprice", str(MIN_TIP),
-            "--miner.gaslimit", str(self.gas_limit), "--verbosity", str(self.verbosity),
+            "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(self.ports.authrpc), "--ipcpath", str(self.ipc_path),
+            "--signer", str(self.signer_path), "--mine", "--miner.etherbase", self.validator,
+            "--miner.gasprice", str(MIN_TIP), "--miner.gaslimit", str(self.gas_limit),
+            "--verbosity", str(self.verbosity),
         ]
 
-    def start(self, timeout: float = 90.0) -> GethNode:
-        """Start geth and return once its HTTP endpoint answers."""
+    def signer_args(self) -> list[str]:
+        return [sys.executable, "-m", "ledger.clique_signer", "--keystore", str(self.validator_keystore),
+                "--password-file", str(self.password_file), "--socket", str(self.signer_path), "--hold"]
+
+    def start(self, timeout: float = 90.0, *, seal: bool = True) -> GethNode:
+        """Start the signer (holding its seals), then geth, and return once geth's HTTP endpoint
+        answers; with ``seal``, let the signer seal at once (a consortium starting together lets
+        its signers go in order instead: ``ledger.sealing.start_sealing``)."""
         if self.pid is not None:
             return self
+        self._stop_signer()
         if not self.config_path.is_file():
             self.set_peers([])
-        node_key = load_keystore(self.node_keystore, self.password_file.read_text().strip())
+        with open(self.datadir / "signer.log", "ab") as log_file:
+            # The signer leads a process group that geth joins: stopping the group stops both.
+            self._signer = subprocess.Popen(self.signer_args(), stdin=subprocess.DEVNULL, stdout=log_file,
+                                            stderr=log_file, process_group=0, cwd=PROJECT_ROOT)
         key_file = self.datadir / "nodekey.tmp"
-        key_file.touch(mode=0o600)
-        key_file.write_text(bytes(node_key.key).hex())
         try:
-            with open(self.log_path, "ab") as log:
-                self._process = subprocess.Popen(self.args(key_file), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                                 start_new_session=True, env=_clean_env())
+            node_key = load_keystore(self.node_keystore, self.password_file.read_text().strip())
+            key_file.touch(mode=0o600)
+            key_file.write_text(bytes(node_key.key).hex())
+            self._wait_for_signer(timeout)
+            with open(self.log_path, "ab") as log_file:
+                self._process = subprocess.Popen(self.args(key_file), stdin=subprocess.DEVNULL, stdout=log_file,
+                                                 stderr=log_file, process_group=self._signer.pid, env=_clean_env())
             self._wait_for_http(timeout)
+            # geth has read the key by now: its HTTP endpoint opens after the p2p server starts.
+            key_file.unlink(missing_ok=True)
+            if seal:
+                self.seal()
         except BaseException:
+            key_file.unlink(missing_ok=True)
             self.stop()
             raise
-        finally:
-            # geth reads the key when it starts, before its HTTP endpoint opens.
-            key_file.unlink(missing_ok=True)
         return self
+
+    def _wait_for_signer(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._signer is not None
+            if self._signer.poll() is not None:
+                raise ChainStartFailed("geth", f"the signer of {self.datadir} exited with {self._signer.returncode}: "
+                                               f"{_tail(self.datadir / 'signer.log')}")
+            with socket.socket(socket.AF_UNIX) as probe:
+                try:
+                    probe.connect(str(self.signer_path))
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise ChainStartFailed("geth", f"the signer of {self.datadir} did not open {self.signer_path}")
 
     def _wait_for_http(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -276,41 +349,94 @@ class GethNode:
         raise ChainStartFailed("geth", f"no answer on {self.url} after {timeout:.0f} s: {self.log_tail()}")
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop geth cleanly (it writes its state on SIGTERM), killing it if it hangs."""
+        """Stop geth cleanly (it writes its state on SIGTERM), killing it if it hangs, then its signer."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._stop_signer()
+
+    def _stop_signer(self) -> None:
+        signer, self._signer = self._signer, None
+        if signer is not None and signer.poll() is None:
+            signer.terminate()
+            try:
+                signer.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                signer.kill()
+                signer.wait()
+        self.signer_path.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return _tail(self.log_path, lines)
 
     def web3(self, timeout: float = 10.0) -> Web3:
+        """The HTTP connection: ``eth``, ``net`` and ``web3`` only."""
         return clique_web3(self.url, timeout)
+
+    def ipc(self, timeout: float = 10.0) -> Web3:
+        """The IPC connection: every API, ``admin``, ``clique``, ``miner`` and ``debug`` included."""
+        return clique_ipc(self.ipc_path, timeout)
+
+    def control(self, method: str, params: Sequence[Any] = (), timeout: float = 10.0) -> Any:
+        """One call over IPC, on a connection of its own (geth may have restarted since the last)."""
+        return self.ipc(timeout).manager.request_blocking(RPCEndpoint(method), list(params))
+
+    def seal(self, timeout: float = 10.0) -> None:
+        """Let the signer seal, and have geth try at once. Its miner tried while the signer held
+        and tries again only on a new block or transaction, and never the same work twice (same
+        seal hash), so the kick changes the header's vanity (``miner_setExtra``) and restarts
+        the miner (``miner_stop``, ``miner_start``)."""
+        ask_signer(self.signer_path, "signer_seal")
+        self.control("miner_setExtra", [f"provledger {time.time():.3f}"])
+        self.control("miner_stop")
+        deadline = time.monotonic() + timeout
+        while self.control("eth_mining") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.control("miner_start")
+
+    def stop_sealing(self) -> None:
+        """Hold the signer: geth's miner goes on, but seals nothing more (a block signed just
+        before may still be published within the out-of-turn delay)."""
+        ask_signer(self.signer_path, "signer_hold")
+
+
+def clique_ipc(path: Path, timeout: float = 10.0) -> Web3:
+    """A web3 connection over geth's IPC socket that reads Clique blocks."""
+    w3 = Web3(IPCProvider(str(path), timeout=max(1, round(timeout))))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def stop_pid(pid: int, datadir: Path, timeout: float = 30.0) -> bool:
-    """Stop a geth another process started, if ``pid`` is still that geth; True if it was."""
+    """Stop a geth another process started, and its signer, if ``pid`` is still that geth;
+    True if it was."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        group = os.getpgid(pid)
     except OSError:
         return False
     if str(datadir).encode() not in cmdline:
         return False
-    os.killpg(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
         time.sleep(0.1)
-    if Path(f"/proc/{pid}").exists():
-        os.killpg(pid, signal.SIGKILL)
+    try:
+        os.killpg(group, signal.SIGKILL if Path(f"/proc/{pid}").exists() else signal.SIGTERM)
+    except ProcessLookupError:
+        pass
     return True
 
 
@@ -329,19 +455,26 @@ class NodeStatus:
     signers: tuple[str, ...] = ()
 
 
-def node_status(url: str, timeout: float = 5.0) -> NodeStatus:
+def node_status(url: str, timeout: float = 5.0, *, ipc_path: Path | None = None) -> NodeStatus:
+    """Peers and head over HTTP; the Clique signers too when ``ipc_path`` names the node's IPC
+    socket (HTTP serves no ``clique`` calls)."""
     rpc = RpcBatcher(url, timeout=timeout)
     try:
-        peers, head, signers = rpc.call([("net_peerCount", []), ("eth_getBlockByNumber", ["latest", False]),
-                                         ("clique_getSigners", [])])
+        peers, head = rpc.call([("net_peerCount", []), ("eth_getBlockByNumber", ["latest", False])])
     except ChainUnavailable:
         return NodeStatus(url, up=False)
     finally:
         rpc.close()
     if peers.error or head.error or not head.result:
         return NodeStatus(url, up=False)
+    signers: list[str] = []
+    if ipc_path is not None:
+        try:
+            signers = clique_ipc(ipc_path, timeout).manager.request_blocking(RPCEndpoint("clique_getSigners"), [])
+        except IPC_ERRORS:
+            return NodeStatus(url, up=False)
     return NodeStatus(url, True, int(peers.result, 16), int(head.result["number"], 16), head.result["hash"],
-                      tuple(Web3.to_checksum_address(s) for s in (signers.result or ())))
+                      tuple(Web3.to_checksum_address(s) for s in signers))
 
 
 def block_hash(url: str, number: int) -> str | None:
@@ -353,7 +486,7 @@ def block_hash(url: str, number: int) -> str | None:
     return str(reply.result["hash"]) if reply.result else None
 
 
-def wait_until_peered(urls: Sequence[str], timeout: float = 120.0, blocks: int = 2) -> list[NodeStatus]:
+def wait_until_peered(urls: Sequence[str], timeout: float = 120.0, blocks: int = 0) -> list[NodeStatus]:
     """Wait until every node has all the others as peers and its head moved ``blocks`` on."""
     first: dict[str, int] = {}
     deadline = time.monotonic() + timeout
@@ -367,7 +500,7 @@ def wait_until_peered(urls: Sequence[str], timeout: float = 120.0, blocks: int =
         if time.monotonic() > deadline:
             raise ChainStartFailed("geth", "network not ready: " + "; ".join(
                 f"{s.url} up={s.up} peers={s.peers} head={s.head}" for s in statuses))
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def wait_in_sync(urls: Sequence[str], timeout: float = 120.0, depth: int = 2, max_lag: int = 2) -> tuple[int, str]:

@@ -7,7 +7,8 @@ than half of the signers voted, the validator joins or leaves. The watcher reads
 ``confirmations`` deep (Clique has no finality), proposes again on every step until
 ``clique_getSigners`` agrees, then withdraws the proposal (``clique_discard``). It keeps no
 state outside memory: started again, it reads the events from the deployment block and
-reaches the same proposals.
+reaches the same proposals. The ``clique`` calls go to ``clique``, the geth's IPC connection
+(its HTTP endpoint serves no votes); events are read through the contract's connection.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ class SignerVote:
 class SignerWatcher:
     """Makes one geth node vote its Clique signers to match the consortium's members."""
 
-    def __init__(self, consortium: ConsortiumClient, *, from_block: int, confirmations: int = 1) -> None:
+    def __init__(self, consortium: ConsortiumClient, *, from_block: int, confirmations: int = 1,
+                 clique: Web3 | None = None) -> None:
         self.w3: Web3 = consortium.w3
+        self.clique: Web3 = clique or consortium.w3
         abi: list[dict[str, Any]] = list(consortium.contract.abi)  # type: ignore[arg-type]
         self._decoder = EventDecoder(self.w3).add_contract("Consortium", consortium.address, abi)
         self._topics = ["0x" + event_abi_to_log_topic(item).hex()  # type: ignore[arg-type]
@@ -96,4 +99,4 @@ class SignerWatcher:
         self._next_block = last + 1
 
     def _rpc(self, method: str, params: list[Any]) -> Any:
-        return self.w3.manager.request_blocking(RPCEndpoint(method), params)
+        return self.clique.manager.request_blocking(RPCEndpoint(method), params)

@@ -2,8 +2,9 @@
 
 ``up --departments N`` gives each department a validator key, a node key and a service
 account, writes a Clique genesis whose signers are the departments' validators, starts one geth
-per department on 127.0.0.1 peered with the others, deploys the contracts with the departments
-as founders (the first department holds the coordinator key) and runs each department's node
+per department on 127.0.0.1 peered with the others, starts their sealing one signer at a time
+(``ledger.sealing``: a start cannot deadlock), deploys the contracts with the departments as
+founders (the first department holds the coordinator key) and runs each department's node
 service against its own geth until stopped. ``down`` stops it from another shell; ``status``
 shows each node's peers, head, lag and the signers. ``up`` on an existing folder starts the
 same consortium again.
@@ -15,7 +16,8 @@ The consortium folder (default ``build/consortium``):
     deployment.json    the contracts' manifest
     <code>/passphrase  the department's keystore passphrase (0600)
     <code>/keys/       service.json (node service account), node.json (p2p key), coordinator.json
-    <code>/geth/       geth's data: keystore/ (validator key), config.toml (peers), geth.log
+    <code>/geth/       geth's data (0700): keystore/ (validator key), config.toml (peers), geth.log,
+                       geth.ipc (every API), signer.ipc (the validator's Clique signer), signer.log
     <code>/data/       the node service's SQLite database
 """
 
@@ -37,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from web3.types import RPCEndpoint, Wei
+from web3 import Web3
+from web3.types import Wei
 
 from ledger.compile import PROJECT_ROOT, ContractArtifact
 from ledger.deploy import FoundingDepartment, Manifest, deploy_suite, department_id
@@ -46,7 +49,8 @@ from ledger.geth import (
     DEFAULT_GETH_DIR, GethNode, GethPorts, NodeStatus, clique_genesis, clique_web3, create_node_key, create_validator,
     ensure_geth, node_status, stop_pid, wait_in_sync, wait_until_peered,
 )
-from ledger.tx import TransactionSender, load_keystore, write_keystore
+from ledger.sealing import start_sealing, wait_for_head
+from ledger.tx import LIGHT_SCRYPT_N, TransactionSender, load_keystore, write_keystore
 from node.errors import NodeError
 from node.service import NodeService, load_artifacts
 from node.settings import NodeSettings
@@ -98,10 +102,12 @@ class DepartmentNode:
         ]
 
     @classmethod
-    def start(cls, settings: NodeSettings, artifacts: Mapping[str, ContractArtifact]) -> DepartmentNode:
+    def start(cls, settings: NodeSettings, artifacts: Mapping[str, ContractArtifact], *, clique: Web3
+              ) -> DepartmentNode:
+        """``clique`` is the geth's IPC connection: its HTTP endpoint takes no votes."""
         service = start_service(settings, artifacts)
         watcher = SignerWatcher(service.ledger.consortium, from_block=service.ledger.manifest.deployment_block,
-                                confirmations=settings.confirmations)
+                                confirmations=settings.confirmations, clique=clique)
         node = cls(service, watcher)
         for thread in node._threads:
             thread.start()
@@ -167,17 +173,18 @@ class DepartmentStatus:
     signer: bool
 
 
-def _new_member(directory: Path, code: str, name: str, founder: bool) -> Member:
+def _new_member(directory: Path, code: str, name: str, founder: bool, scrypt_n: int | None = None) -> Member:
     folder = directory / code
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
     passphrase = secrets.token_urlsafe(24)
     password_file = folder / "passphrase"
     password_file.touch(mode=0o600)
     password_file.write_text(passphrase)
-    validator = create_validator(folder / "geth" / "keystore", passphrase)
-    node_id = create_node_key(folder / "keys" / "node.json", passphrase)
+    validator = create_validator(folder / "geth" / "keystore", passphrase, scrypt_n=scrypt_n)
+    node_id = create_node_key(folder / "keys" / "node.json", passphrase, scrypt_n=scrypt_n)
     service = Account.create()
-    write_keystore(service, folder / "keys" / "service.json", passphrase)
+    write_keystore(service, folder / "keys" / "service.json", passphrase, scrypt_n=scrypt_n)
     return Member(code, name, validator, service.address, node_id, GethPorts.free(), founder)
 
 
@@ -197,16 +204,18 @@ class Consortium:
 
     @classmethod
     def create(cls, directory: Path, departments: Sequence[tuple[str, str]], *, geth: Path,
-               chain_id: int = DEFAULT_CHAIN_ID, period: int = 1) -> Consortium:
-        """New keys for every department and a genesis with their validators as the signers."""
+               chain_id: int = DEFAULT_CHAIN_ID, period: int = 1, light_kdf: bool = False) -> Consortium:
+        """New keys for every department and a genesis with their validators as the signers;
+        ``light_kdf`` encrypts the keys at geth's ``--lightkdf`` cost, for throwaway consortia."""
         if (directory / STATE_FILE).exists():
             raise FileExistsError(f"{directory / STATE_FILE} exists: open it instead")
+        scrypt_n = LIGHT_SCRYPT_N if light_kdf else None
         with ThreadPoolExecutor(max_workers=4) as pool:
-            members = list(pool.map(lambda d: _new_member(directory, d[0], d[1], True), departments))
+            members = list(pool.map(lambda d: _new_member(directory, d[0], d[1], True, scrypt_n), departments))
         coordinator = Account.create()
         first = members[0]
         write_keystore(coordinator, directory / first.code / "keys" / "coordinator.json",
-                       (directory / first.code / "passphrase").read_text())
+                       (directory / first.code / "passphrase").read_text(), scrypt_n=scrypt_n)
         alloc = {a: FUNDS for m in members for a in (m.validator, m.service)} | {coordinator.address: FUNDS}
         genesis = clique_genesis(chain_id, [m.validator for m in members], alloc, period=period)
         (directory / "genesis.json").write_text(json.dumps(genesis, indent=2))
@@ -244,15 +253,23 @@ class Consortium:
 
     # ------------------------------------------------------------ geth nodes
 
-    def start_chain(self, timeout: float = 120.0) -> list[NodeStatus]:
-        """Start every geth and wait until each has all the others as peers and blocks advance."""
+    def start_chain(self, timeout: float = 120.0, blocks: int = 3) -> list[NodeStatus]:
+        """Start every geth with its signer holding, wait until each has all the others as peers,
+        let the signers seal one at a time, and wait until every node holds ``blocks`` more blocks."""
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
-            list(pool.map(lambda code: self.start_node(code, save=False), list(self.nodes)))
+            list(pool.map(lambda code: self.start_node(code, save=False, seal=False), list(self.nodes)))
         self.save()
-        return wait_until_peered([node.url for node in self.nodes.values()], timeout)
+        nodes = list(self.nodes.values())
+        statuses = wait_until_peered([node.url for node in nodes], timeout)
+        step = 2 * self.period + 5
+        start_sealing(nodes, step_timeout=step)
+        return wait_for_head(nodes, max(s.head for s in statuses) + blocks, stall_after=4 * step, timeout=2 * timeout,
+                             step_timeout=step)
 
-    def start_node(self, code: str, *, save: bool = True) -> GethNode:
-        node = self.nodes[code].start()
+    def start_node(self, code: str, *, save: bool = True, seal: bool = True) -> GethNode:
+        """Start department ``code``'s geth; with ``seal`` it seals as soon as it runs (one node
+        joining a running chain; a whole consortium starts its signers in order instead)."""
+        node = self.nodes[code].start(seal=seal)
         self.members[code].pid = node.pid
         if save:
             self.save()
@@ -266,6 +283,11 @@ class Consortium:
     def wait_in_sync(self, timeout: float = 120.0) -> tuple[int, str]:
         """The block every running node holds at one height, once they agree on it."""
         return wait_in_sync([n.url for n in self.nodes.values() if n.pid is not None], timeout)
+
+    @property
+    def period(self) -> int:
+        genesis = json.loads((self.directory / "genesis.json").read_text())
+        return int(genesis["config"]["clique"]["period"])
 
     # ------------------------------------------------------------ contracts and services
 
@@ -302,7 +324,8 @@ class Consortium:
     def start_services(self, artifacts: Mapping[str, ContractArtifact], codes: Sequence[str] | None = None) -> None:
         for code in codes or list(self.members):
             if code not in self.services:
-                self.services[code] = DepartmentNode.start(self.settings(code), artifacts)
+                self.services[code] = DepartmentNode.start(self.settings(code), artifacts,
+                                                           clique=self.nodes[code].ipc())
 
     def fund(self, address: str, amount: int = FUNDS // 1000) -> None:
         """Send ``amount`` from the coordinator: gas for a department that joined after the genesis."""
@@ -336,9 +359,8 @@ class Consortium:
         self.start_node(code)
         for other in self.nodes.values():
             if other is not node and other.pid is not None:
-                w3 = other.web3()
-                w3.manager.request_blocking(RPCEndpoint("admin_addTrustedPeer"), [node.enode])
-                w3.manager.request_blocking(RPCEndpoint("admin_addPeer"), [node.enode])
+                other.control("admin_addTrustedPeer", [node.enode])
+                other.control("admin_addPeer", [node.enode])
         self.fund(member.service)
         self.wait_in_sync(timeout)
         return member
@@ -346,7 +368,7 @@ class Consortium:
     # ------------------------------------------------------------ status and shutdown
 
     def status(self) -> list[DepartmentStatus]:
-        nodes = {code: node_status(node.url) for code, node in self.nodes.items()}
+        nodes = {code: node_status(node.url, ipc_path=node.ipc_path) for code, node in self.nodes.items()}
         running = [s for s in nodes.values() if s.up]
         top = max(running, key=lambda s: s.head, default=None)
         signers = set(top.signers) if top else set()
@@ -369,9 +391,12 @@ class Consortium:
 
 
 def up(directory: Path, departments: int, *, geth_dir: Path = DEFAULT_GETH_DIR, chain_id: int = DEFAULT_CHAIN_ID,
-       period: int = 1, artifacts: Mapping[str, ContractArtifact] | None = None) -> Consortium:
-    """Start the consortium in ``directory`` (created with ``departments`` departments if new),
-    deploy the contracts if not yet, and start every department's node service."""
+       period: int = 1, artifacts: Mapping[str, ContractArtifact] | None = None, services: bool = True,
+       light_kdf: bool = False) -> Consortium:
+    """Start the consortium in ``directory`` (created with ``departments`` departments if new,
+    its keys at geth's ``--lightkdf`` cost with ``light_kdf``), and, with ``services``, deploy
+    the contracts if not yet and start every department's node service (without, only the
+    chain runs)."""
     if not 3 <= departments <= len(DEPARTMENTS):
         raise ValueError(f"--departments must be 3 to {len(DEPARTMENTS)}")
     geth = ensure_geth(geth_dir)
@@ -379,11 +404,13 @@ def up(directory: Path, departments: int, *, geth_dir: Path = DEFAULT_GETH_DIR, 
         consortium = Consortium.open(directory, geth)
     else:
         consortium = Consortium.create(directory, DEPARTMENTS[:departments], geth=geth, chain_id=chain_id,
-                                       period=period)
+                                       period=period, light_kdf=light_kdf)
         log.info("keys and genesis of %d departments written to %s", departments, directory)
     try:
         consortium.start_chain()
         log.info("%d geth nodes peered and sealing", len(consortium.nodes))
+        if not services:
+            return consortium
         artifacts = artifacts or load_artifacts()
         consortium.deploy(artifacts)
         log.info("contracts: %s", consortium.manifest_path)
@@ -440,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--departments", type=int, default=3, help=f"3 to {len(DEPARTMENTS)} (default 3)")
     start.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID)
     start.add_argument("--period", type=int, default=1, help="seconds between blocks (default 1)")
+    start.add_argument("--chain-only", action="store_true", help="run the geth nodes only: no contracts, no services")
     for command in (start, commands.add_parser("down", help="stop it"), commands.add_parser("status", help="show it")):
         command.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"consortium folder (default {DEFAULT_DIR})")
     args = parser.parse_args(argv)
@@ -457,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        consortium = up(directory, args.departments, chain_id=args.chain_id, period=args.period)
+        consortium = up(directory, args.departments, chain_id=args.chain_id, period=args.period,
+                        services=not args.chain_only)
     except (LedgerError, NodeError, ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

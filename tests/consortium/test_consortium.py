@@ -4,20 +4,21 @@ that stops keeps its writes and catches up, and membership votes move the Clique
 from __future__ import annotations
 
 import hashlib
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
-from web3.types import RPCEndpoint
-
 from ledger import ids
 from ledger.clients import Action, Rights
 from ledger.compile import PROJECT_ROOT, ContractArtifact
 from ledger.deploy import Manifest, department_id
 from ledger.geth import clique_genesis, node_status
+from ledger.rpc import RpcBatcher
 from node.register import register_dataset
 from node.uses import UseRequest, queue_uses
 from node.signers import SignerWatcher
@@ -26,6 +27,14 @@ from tests.consortium.conftest import eventually, ledger_on
 
 pytestmark = pytest.mark.timeout(300)
 
+HTTP_REFUSED = (
+    ("clique_propose", ["0x" + "11" * 20, True]), ("clique_getSigners", []),
+    ("admin_addPeer", ["enode://" + "ab" * 64 + "@127.0.0.1:1"]), ("admin_nodeInfo", []), ("miner_stop", []),
+    ("txpool_content", []), ("debug_setHead", ["0x1"]),
+    ("personal_unlockAccount", ["0x" + "11" * 20, "", 0]),
+)
+"""Calls only the IPC socket serves: over HTTP each is "method not found"."""
+
 
 def _h(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
@@ -33,6 +42,12 @@ def _h(text: str) -> bytes:
 
 def _hex(value: bytes) -> str:
     return "0x" + value.hex()
+
+
+def _signers(consortium: Consortium, code: str) -> tuple[str, ...]:
+    """The Clique signers department ``code``'s geth reports, asked over its IPC socket."""
+    node = consortium.nodes[code]
+    return node_status(node.url, ipc_path=node.ipc_path).signers
 
 
 def _together(*calls: Callable[[], Any]) -> list[Any]:
@@ -62,6 +77,39 @@ def test_status_shows_every_department_peered_signing_and_at_the_head(consortium
         assert (validator, url) == (consortium.members[code].validator, consortium.nodes[code].url)
         assert (up, int(peers), signer) == ("yes", 2, "yes") and int(head) > 0 and int(lag) <= 3
     assert "clique signers (3)" in out
+
+
+def test_no_http_caller_can_send_or_sign_as_the_validator_nor_vote_peer_or_seal(consortium: Consortium) -> None:
+    code = "health-commission"
+    node, member = consortium.nodes[code], consortium.members[code]
+    http = RpcBatcher(node.url)
+    try:
+        modules, send, sign, *admin = http.call([
+            ("rpc_modules", []),
+            ("eth_sendTransaction", [{"from": member.validator, "to": member.service, "value": "0x1"}]),
+            ("eth_sign", [member.validator, "0x" + b"vote me in".hex()]),
+            *((method, params) for method, params in HTTP_REFUSED),
+        ])
+        nonce = http.call([("eth_getTransactionCount", [member.validator, "pending"])])[0].result
+    finally:
+        http.close()
+    assert set(modules.result) - {"rpc"} == {"eth", "net", "web3"}
+    assert send.error and "Clique headers only" in send.message and int(nonce, 16) == 0
+    assert sign.error and "Clique headers only" in sign.message
+    for (method, _), reply in zip(HTTP_REFUSED, admin):
+        assert reply.error and reply.error["code"] == -32601, (method, reply)
+    # The operator's way in is the IPC socket, and the validator still seals through its signer.
+    assert node.control("clique_proposals") == {}
+    assert node.control("clique_status")["sealerActivity"].get(member.validator.lower(), 0) > 0
+    assert node.pid is not None
+    argv = Path(f"/proc/{node.pid}/cmdline").read_bytes().split(b"\0")
+    assert not {b"--unlock", b"--allow-insecure-unlock", b"--password"} & set(argv)
+    assert argv[argv.index(b"--http.api") + 1] == b"eth,net,web3"
+    folder = consortium.directory / code
+    modes = {path: stat.S_IMODE(path.stat().st_mode) for path in (
+        node.datadir, node.ipc_path, node.signer_path, node.validator_keystore, folder / "passphrase",
+        folder / "keys" / "node.json", folder / "keys" / "service.json")}
+    assert modes == {path: 0o700 if path == node.datadir else 0o600 for path in modes}
 
 
 def test_a_write_from_each_department_is_visible_on_every_node(
@@ -146,23 +194,24 @@ def test_admitting_a_fourth_department_makes_it_a_signer_and_removing_it_drops_i
         _together(*(lambda m=m: m.vote(admit) for m in members[:2]))
         members[0].execute(admit)
         for code in consortium.nodes:
-            eventually(lambda: joiner.validator in node_status(consortium.nodes[code].url).signers,
+            eventually(lambda: joiner.validator in _signers(consortium, code),
                        f"{joiner.code}'s validator among the signers on {code}'s node")
-        joiner_node = consortium.nodes[joiner.code].web3()
-        eventually(lambda: joiner_node.manager.request_blocking(RPCEndpoint("clique_status"), [])["sealerActivity"]
-                   .get(joiner.validator.lower(), 0) > 0, f"{joiner.code}'s node sealing blocks")
+        joiner_node = consortium.nodes[joiner.code]
+        eventually(lambda: joiner_node.control("clique_status")["sealerActivity"].get(joiner.validator.lower(), 0) > 0,
+                   f"{joiner.code}'s node sealing blocks")
 
         remove = _h("remove the ecology bureau")
         members[1].propose_removal(remove, joiner_id)
         _together(*(lambda m=m: m.vote(remove) for m in members))
         members[1].execute(remove)
         for code in founders:
-            eventually(lambda: joiner.validator not in node_status(consortium.nodes[code].url).signers,
+            eventually(lambda: joiner.validator not in _signers(consortium, code),
                        f"{joiner.code}'s validator out of the signers on {code}'s node")
-        assert node_status(consortium.nodes[founders[0]].url).signers == tuple(
+        assert _signers(consortium, founders[0]) == tuple(
             sorted((consortium.members[c].validator for c in founders), key=str.lower))
         # A watcher started afresh reads the same history and finds nothing left to vote on.
-        again = SignerWatcher(members[2], from_block=Manifest.load(consortium.manifest_path).deployment_block)
+        again = SignerWatcher(members[2], from_block=Manifest.load(consortium.manifest_path).deployment_block,
+                              clique=consortium.nodes[founders[2]].ipc())
         assert again.step() == []
         assert again.wanted == {**{consortium.members[c].validator: True for c in founders}, joiner.validator: False}
     finally:

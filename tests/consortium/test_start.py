@@ -1,0 +1,78 @@
+"""A consortium start cannot deadlock: ten fresh starts in a row each seal past block 5, and a
+chain split into one fork per signer (each stuck on the block it sealed alone) is recovered.
+
+The keys are encrypted at geth's ``--lightkdf`` cost: scrypt at the standard cost is 16 of them
+per start (10 keys made, 6 read to start geth and its signer), seconds each on 2 busy cores,
+and has nothing to do with how sealing starts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from ledger.geth import GethNode, block_hash, node_status
+from ledger.sealing import restart_sealing, wait_for_head
+from scripts.consortium import DEPARTMENTS, Consortium, up
+from tests.consortium.conftest import eventually
+
+pytestmark = pytest.mark.timeout(900)
+
+STARTS = 10
+
+
+def _on_one_chain(nodes: list[GethNode], number: int) -> bool:
+    return len({block_hash(node.url, number) for node in nodes}) == 1
+
+
+def _stopped(pids: list[int]) -> bool:
+    return not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def test_ten_fresh_starts_in_a_row_each_seal_past_block_5_on_one_chain(
+    geth: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="ledger.sealing")
+    for attempt in range(STARTS):
+        consortium = up(tmp_path / f"s{attempt}", 3, services=False, light_kdf=True)
+        nodes = list(consortium.nodes.values())
+        pids = [pid for node in nodes for pid in (node.pid, node.signer_pid) if pid is not None]
+        try:
+            assert len(pids) == 2 * len(nodes)
+            statuses = wait_for_head(nodes, 6, timeout=60)
+            assert all(s.head > 5 and s.peers == len(nodes) - 1 for s in statuses), (attempt, statuses)
+            eventually(lambda: _on_one_chain(nodes, 5), f"start {attempt}: every node holding one block 5")
+        finally:
+            consortium.close()
+        assert all(node.pid is None for node in nodes) and _stopped(pids), f"start {attempt} left processes"
+        assert not any(node.ipc_path.exists() or node.signer_path.exists() for node in nodes)
+    # The order alone did it: no start needed the stall recovery, nor waited out a step.
+    assert [r.getMessage() for r in caplog.records if r.name == "ledger.sealing"] == []
+
+
+def test_signers_each_stuck_on_their_own_block_1_are_brought_onto_one_chain(geth: Path, tmp_path: Path) -> None:
+    consortium = Consortium.create(tmp_path / "split", DEPARTMENTS[:3], geth=geth, light_kdf=True)
+    nodes = list(consortium.nodes.values())
+    try:
+        # Unpeered, each signer seals block 1 alone and may not seal block 2 after itself.
+        for node in nodes:
+            node.set_peers([])
+            node.start(seal=True)
+        eventually(lambda: all(node_status(node.url).head == 1 for node in nodes), "each node on its own block 1")
+        assert len({block_hash(node.url, 1) for node in nodes}) == 3
+        for node in nodes:
+            node.stop_sealing()
+        for node in nodes:
+            for other in nodes:
+                if other is not node:
+                    node.control("admin_addPeer", [other.enode])
+        eventually(lambda: all(node_status(node.url).peers == 2 for node in nodes), "every node peered")
+
+        # Peered, geth may already have settled on the heaviest block 1; nothing seals until the restart.
+        assert restart_sealing(nodes) in (0, 1)
+        statuses = wait_for_head(nodes, 6, timeout=90)
+        assert all(s.head > 5 for s in statuses)
+        eventually(lambda: _on_one_chain(nodes, 5), "every node holding one block 5")
+    finally:
+        consortium.close()
