@@ -1,22 +1,41 @@
 """Request and response bodies of the API, with examples for the OpenAPI document.
 
 Hashes and ids are 0x-prefixed hex; addresses are checksummed; times are Unix seconds unless
-named ``*_at`` as ISO 8601 dates.
+named ``*_at`` as RFC 3339 date-times in UTC (:data:`UtcDateTime`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 HASH = Field(pattern=r"^0x[0-9a-fA-F]{64}$", examples=["0x" + "ab" * 32])
 ADDRESS_EXAMPLE = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"
 
 
+def _utc(moment: datetime) -> datetime:
+    # SQLite gives back the UTC moments it was given without their zone; PostgreSQL, in its own.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+"""A moment, always answered with its zone (UTC), as the OpenAPI ``date-time`` format requires."""
+
+
 class Model(BaseModel):
+    """Every body of the API; a moment in it is a :data:`UtcDateTime`, never a bare datetime."""
+
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name, field in cls.model_fields.items():
+            if field.annotation is datetime or datetime in get_args(field.annotation):
+                if not any(isinstance(m, AfterValidator) and m.func is _utc for m in field.metadata):
+                    raise TypeError(f"{cls.__name__}.{name}: declare moments as UtcDateTime")
 
 
 # ---------------------------------------------------------------- datasets
@@ -46,7 +65,7 @@ class VersionOut(Model):
     size_bytes: int = Field(examples=[1048576])
     record_count: int = Field(examples=[10000])
     schema_: list[str] = Field(alias="schema", examples=[["name", "id_number", "phone"]])
-    created_at: datetime
+    created_at: UtcDateTime
 
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
 
@@ -65,7 +84,7 @@ class DatasetOut(Model):
     key_fields: list[str]
     quality_rules: list[dict[str, Any]]
     frozen: bool
-    created_at: datetime
+    created_at: UtcDateTime
     versions: list[VersionOut] = Field(default_factory=list)
 
 
@@ -77,7 +96,7 @@ class CatalogEntry(Model):
     grade: int
     open: bool = Field(description="grade 1: downloadable by anyone, each download logged")
     latest_version: int | None
-    updated_at: datetime | None
+    updated_at: UtcDateTime | None
     fields: list[str] = Field(default_factory=list, description="the latest version's field names: a request "
                               "names those it asks for in the clear", examples=[["name", "phone", "visits"]])
     schema_hash: str | None = Field(default=None, description="the latest version's schema hash, which a request "
@@ -310,7 +329,7 @@ class AlertOut(Model):
     grant_id: str | None
     consumer: str | None
     block_number: int | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class AttributionOut(Model):
@@ -359,3 +378,33 @@ class Health(Model):
     head: int | None
     indexed: int | None
     outbox_open: int
+
+
+# ---------------------------------------------------------------- staff
+
+
+StaffRole = Literal["admin", "reviewer", "steward", "viewer"]
+Username = Annotated[str, Field(pattern=r"^[a-z0-9._-]{3,64}$", examples=["reviewer.li"])]
+Password = Annotated[str, Field(min_length=12, max_length=1024, examples=["correct horse battery staple"])]
+
+
+class StaffIn(Model):
+    username: Username
+    password: Password
+    role: StaffRole = Field(description="admin: manages staff, may do everything; reviewer: review decisions and "
+                            "freezes; steward: datasets, versions, quality, statements; viewer: reads")
+
+
+class StaffOut(Model):
+    username: str = Field(examples=["reviewer.li"])
+    role: StaffRole
+    disabled: bool
+    created_at: UtcDateTime
+
+
+class PasswordIn(Model):
+    password: Password
+
+
+class RoleIn(Model):
+    role: StaffRole

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from api.auth import Auth, Principal
+from api.errors import errors
 from api.deps import DB, Id32, Node, Number
-from api.routes.datasets import errors, version_of
+from api.routes.datasets import version_of
 from api.schemas import (
     AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, TraceItemOut, TracePage, Verification,
 )
@@ -81,9 +82,9 @@ def _address(value: str) -> str:
 
 def router(auth: Auth) -> APIRouter:
     api = APIRouter(prefix="/audit", tags=["audit"])
-    Auditor = Annotated[Principal, Depends(auth.require("auditor", "department"))]
+    Auditor = Annotated[Principal, Depends(auth.require("auditor", "department", staff="viewer"))]
 
-    @api.get("/datasets/{dataset_id}/trace", response_model=TracePage, responses=errors(401, 403, 422),
+    @api.get("/datasets/{dataset_id}/trace", response_model=TracePage, responses=errors(422),
              summary="A dataset's history: registration, versions, requests, decisions, uses, quality, lineage")
     def dataset(dataset_id: Id32, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
                 verify: Verify = False) -> TracePage:
@@ -94,7 +95,7 @@ def router(auth: Auth) -> APIRouter:
         page.lineage = LineageOut(parents=family.parents, children=family.children)
         return page
 
-    @api.get("/consumers/{address}/trace", response_model=TracePage, responses=errors(401, 403, 422),
+    @api.get("/consumers/{address}/trace", response_model=TracePage, responses=errors(422),
              summary="A consumer's history: requests, decisions, uses of its grants, statements")
     def consumer(address: str, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
                  verify: Verify = False) -> TracePage:
@@ -103,7 +104,7 @@ def router(auth: Auth) -> APIRouter:
                     consumer_trace(db, node.ledger.manifest.addresses, account, after=after, limit=limit), node, verify,
                     after)
 
-    @api.get("/datasets/{dataset_id}/prov", responses={**errors(401, 403), 200: {"content": {"application/json": {}}}},
+    @api.get("/datasets/{dataset_id}/prov", responses={200: {"content": {"application/json": {}}}},
              summary="The dataset's whole trace as W3C PROV-JSON")
     def prov(dataset_id: Id32, db: DB, node: Node, who: Auditor) -> Response:
         addresses = node.ledger.manifest.addresses
@@ -112,14 +113,14 @@ def router(auth: Auth) -> APIRouter:
         return Response(text, media_type="application/json")
 
     @api.get("/datasets/{dataset_id}/versions/{number}/verification", response_model=Verification,
-             responses=errors(401, 403, 404), summary="Hash a version's files again and compare with the anchored root")
+             responses=errors(404), summary="Hash a version's files again and compare with the anchored root")
     def files(dataset_id: Id32, number: Number, db: DB, node: Node, who: Auditor) -> Verification:
         dataset = db.get(Dataset, dataset_id.lower())
         if dataset is None:
             raise NotFound("dataset on this node", dataset_id)
         return _verification(verify_version_files(db, node.ledger, version_of(db, dataset, number).id))
 
-    @api.get("/alerts", response_model=list[AlertOut], responses=errors(401, 403, 422),
+    @api.get("/alerts", response_model=list[AlertOut], responses=errors(422),
              summary="Alerts raised by the monitor, oldest first, paged by id")
     def alerts(db: DB, who: Auditor, after: After = 0, limit: Limit = 100,
                kind: Annotated[str | None, Query(max_length=32)] = None) -> list[Alert]:
@@ -128,7 +129,7 @@ def router(auth: Auth) -> APIRouter:
             query = query.where(Alert.kind == kind)
         return list(db.scalars(query.order_by(Alert.id).limit(limit)))
 
-    @api.post("/attributions", response_model=AttributionOut, responses=errors(401, 403, 404, 413, 422),
+    @api.post("/attributions", response_model=AttributionOut, responses=errors(404, 413, 422),
               summary="Find the delivery, grant and consumer a leaked copy came from (the body is the copy)",
               openapi_extra={"requestBody": {"required": True, "content": {
                   "text/csv": {"schema": {"type": "string", "format": "binary"}},
