@@ -38,11 +38,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from api.errors import MAYBE_SIGNED_IN, SIGNED_IN, ApiError, ErrorResponse, answers, forbidden, unauthenticated
-from api.sessions import STAFF_ROLES, WRITES, ChainRoles, StaffAccounts, Standing, follow, follow_staff, unconfirmed
+from api.sessions import WRITES, ChainRoles, StaffAccounts, Standing, follow, follow_staff, unconfirmed
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ChainUnavailable
 from node.errors import InvalidInput
-from node.models import SignInNonce, StaffAccount
+from node.models import STAFF_ROLES, SignInNonce, StaffAccount
 
 if TYPE_CHECKING:
     from node.service import NodeService
@@ -494,8 +494,9 @@ class Auth:
     async def _session(self, token: str, wanted: frozenset[str], write: bool, staff: str | None) -> Principal:
         principal = self._named(self.principal_of(token), wanted)
         if principal.kind == "staff":
-            account = self.staff.cached(principal.subject) or await run_in_threadpool(self.staff.standing,
-                                                                                      principal.subject)
+            account = self.staff.cached(principal.subject)
+            if account is None:
+                account = await run_in_threadpool(self.staff.standing, principal.subject)
             principal = follow_staff(principal, account, staff)
         standing = self.chain.cached(principal.address)
         if standing is None:  # read off the event loop: other requests go on meanwhile

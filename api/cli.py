@@ -802,11 +802,14 @@ def cmd_staff(args: argparse.Namespace) -> int:
                     state = "disabled" if account.disabled else "enabled"
                     print(f"{account.username}\t{account.role}\t{state}\t{account.created_at:%Y-%m-%d}")
                 return 0
-            change = {"add": lambda: staff.create_staff(session, args.username, password, args.role),
-                      "disable": lambda: staff.disable_staff(session, args.username),
-                      "password": lambda: staff.set_staff_password(session, args.username, password),
-                      "role": lambda: staff.set_staff_role(session, args.username, args.role)}[args.staff_command]
-            account = change()
+            if args.staff_command == "add":
+                account = staff.create_staff(session, args.username, password, args.role)
+            elif args.staff_command == "disable":
+                account = staff.disable_staff(session, args.username)
+            elif args.staff_command == "password":
+                account = staff.set_staff_password(session, args.username, password)
+            else:
+                account = staff.set_staff_role(session, args.username, args.role)
             session.commit()
     except NodeError as err:
         raise UsageError(str(err), f"provledger staff {args.staff_command}") from err

@@ -8,8 +8,8 @@ API's own (401 for a missing or bad sign-in). Anything else is a 500 with no det
 Every status a route can answer with is declared in its OpenAPI responses, each where it
 arises (:func:`document` gathers them): a dependency marked with :func:`answers` declares its
 own on every route that uses it (a sign-in: 401, 403, 503; a rate limit: 429); a route that
-takes parameters or a body declares 422, one with a path 404; a route declares only what its
-own body raises, with ``responses=errors(...)``.
+takes parameters or a body declares 422, one with a JSON body 400, one with a path 404; a route
+declares only what its own body raises, with ``responses=errors(...)``.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class ErrorResponse(BaseModel):
 F = TypeVar("F", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
 DESCRIPTIONS = {
+    400: "the body cannot be read as JSON",
     401: "no session, or a bad, expired or ended one",
     403: "signed in, but without the role this needs",
     404: "what the path names does not exist here",
@@ -123,6 +124,8 @@ def _answered(route: RouteContext) -> tuple[dict[int, str], bool]:
         optional = optional or getattr(call, "__optional_sign_in__", False)
     if dependant.path_params:
         found.setdefault(404, DESCRIPTIONS[404])
+    if route.body_field is not None:
+        found.setdefault(400, DESCRIPTIONS[400])
     if (route.body_field is not None or dependant.query_params or dependant.path_params or dependant.header_params
             or dependant.cookie_params):
         found.setdefault(422, DESCRIPTIONS[422])
@@ -147,7 +150,7 @@ def document(app: FastAPI) -> None:
             if not route.include_in_schema:
                 continue
             statuses, optional = _answered(route)
-            for method in route.methods:
+            for method in route.methods or ():
                 operation = schema["paths"][route.path_format][method.lower()]
                 responses = operation.setdefault("responses", {})
                 for status, description in statuses.items():
@@ -167,12 +170,11 @@ def document(app: FastAPI) -> None:
 
 
 def _allowed(request: Request) -> str:
-    """Every method some route serves at the request's path, for a 405's ``Allow``."""
-    methods: set[str] = set()
-    for route in operations(request.app):
-        if route.path_regex.match(request.scope["path"]):
-            methods |= set(route.methods)
-    return ", ".join(sorted(methods))
+    """The methods of the request's path, for a 405's ``Allow``: those of the first path that
+    matches it, as routing picks it (``/statements/check`` is not ``/statements/{id}``)."""
+    routes = list(operations(request.app))
+    path = next((r.path_format for r in routes if r.path_regex.match(request.scope["path"])), None)
+    return ", ".join(sorted({m for r in routes if r.path_format == path for m in r.methods or ()}))
 
 
 # ---------------------------------------------------------------- answering them
@@ -220,8 +222,8 @@ def install(app: FastAPI) -> None:
         return _body(status, code, str(err), headers, **detail)
 
     async def http(request: Request, err: StarletteHTTPException) -> JSONResponse:
-        code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
-            err.status_code, "http_error")
+        code = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed"}.get(err.status_code, "http_error")
         headers = dict(err.headers) if err.headers else {}
         if err.status_code == 405:  # Starlette names only the first route at the path
             headers["Allow"] = _allowed(request)

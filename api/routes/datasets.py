@@ -18,7 +18,7 @@ from api.auth import Auth, Principal
 from api.deps import DB, Id32, Node, Number, file_chunks
 from api.errors import errors
 from api.schemas import (
-    CatalogEntry, DatasetIn, DatasetOut, Freeze, IssueOut, QualityCheck, QualityReportOut, QualityRuleIn,
+    CatalogEntry, DatasetIn, DatasetOut, Freeze, IssueOut, QualityCheck, QualityReportOut, QualityRuleIn, QualityRuleOut,
     RepairIn, VersionOut, WriteOut,
 )
 from ledger.clients import AnchorKind
@@ -111,8 +111,8 @@ def router(auth: Auth) -> APIRouter:
     @api.put("/datasets/{dataset_id}/versions", status_code=201, response_model=VersionOut,
              responses=errors(404, 409, 422), summary="Upload a new version (the request body is the file)",
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/csv": {"schema": {"type": "string", "format": "binary"}},
-                 "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}}}})
+                 "text/csv": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
+                 "application/x-ndjson": {"schema": {"type": "string", "format": "binary", "minLength": 1}}}}})
     async def upload(dataset_id: Id32, request: Request, node: Node, who: Steward,
                      format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv") -> DatasetVersion:
         def check() -> Path:
@@ -155,7 +155,7 @@ def router(auth: Auth) -> APIRouter:
         db.commit()
         return _write(entry)
 
-    @api.put("/datasets/{dataset_id}/quality-rules", response_model=list[QualityRuleIn],
+    @api.put("/datasets/{dataset_id}/quality-rules", response_model=list[QualityRuleOut],
              responses=errors(404, 422), summary="Replace the dataset's quality rules")
     def rules(dataset_id: Id32, body: list[QualityRuleIn], db: DB, node: Node, who: Steward) -> list[dict[str, Any]]:
         dataset = own_dataset(db, node, dataset_id)

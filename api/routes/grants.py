@@ -14,8 +14,8 @@ from api.auth import Auth, Principal
 from api.errors import errors
 from api.deps import DB, Id32, Node, Number, file_chunks
 from api.schemas import (
-    Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams, StatementCheckIn,
-    StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
+    MAX_NUMBER, Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams,
+    StatementCheckIn, StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
 )
 from ledger.clients import Action
 from node import review
@@ -109,7 +109,7 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/me/uses", response_model=list[UseOut], tags=["consumers"], responses=errors(422),
              summary="Uses of the caller's grants, and its refused attempts on others', oldest first, paged by id")
-    def my_uses(db: DB, who: Consumer, after: Annotated[int, Query(ge=0, lt=2**63)] = 0,
+    def my_uses(db: DB, who: Consumer, after: Annotated[int, Query(ge=0, le=MAX_NUMBER)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[UsageEvent]:
         return use_events(db, after, limit, consumer=who.address)
 
@@ -172,7 +172,7 @@ def router(auth: Auth) -> APIRouter:
                                  statement_hash="0x" + terms.statement_hash.hex(), amount=str(terms.amount),
                                  lines=len(body.body["lines"]))
 
-    @api.get("/statements/{statement_id}", response_model=StatementOut, tags=["settlement"],
+    @api.get("/statements/{statement_id:hex32}", response_model=StatementOut, tags=["settlement"],
              responses=errors(404), summary="A statement, for its consumer to check and acknowledge")
     def statement_of(statement_id: Id32, db: DB, who: Party) -> Statement:
         row = db.get(Statement, statement_id.lower())

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from api.auth import Auth, Principal
 from api.errors import errors
 from api.deps import DB, Node
-from api.schemas import Health
+from api.schemas import MAX_NUMBER, Health
 from node.models import Alert, IndexerCursor, OutboxEntry
 from node.monitor import usage_stream
 from node.outbox import CONFIRMED, FAILED
@@ -73,7 +73,7 @@ def router(auth: Auth, metrics: Metrics) -> APIRouter:
     @api.get("/stream/uses", summary="Live usage events as server-sent events (consumers see their own)",
              responses={200: {"content": {"text/event-stream": {}}}})
     async def stream(request: Request, node: Node, who: Watcher,
-                     after: Annotated[int | None, Query(ge=0, lt=2**63)] = None,
+                     after: Annotated[int | None, Query(ge=0, le=MAX_NUMBER)] = None,
                      dataset_id: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{64}$")] = None) -> StreamingResponse:
         consumer = who.address if who.roles == {"consumer"} else None
 
