@@ -132,7 +132,7 @@ def test_consumer_signs_in_and_gets_the_consumer_role(api: Api, suite: Suite) ->
         ["consumer"], consumer.address, None, "bearer")
     me = api.http.get("/auth/me", headers=bearer(body["token"])).json()
     assert me == {"address": consumer.address, "roles": ["consumer"], "department": None, "kind": "siwe",
-                  "subject": consumer.address}
+                  "subject": consumer.address, "staff_role": None}
     assert api.http.get("/only/consumer", headers=bearer(body["token"])).status_code == 200
 
 
