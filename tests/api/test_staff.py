@@ -8,14 +8,19 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from api.app import create_app
 from api.cli import main
+from api.dashboard.session import COOKIE, form_token
 from api.staff import create_staff
 from ledger.chain import free_port
+from node.db import make_engine, migrate
 from node.service import NodeService
 from tests.api.clients import bearer, request_access, siwe_token, staff_token, wait_for_write, wait_until
 from tests.api.conftest import serve
@@ -124,6 +129,34 @@ def test_an_admin_manages_staff_and_a_disabled_accounts_sessions_end(site: Site)
     assert http.get("/staff", headers=admin).status_code == 200
 
 
+def test_an_admin_manages_staff_on_the_dashboard_and_a_viewer_cannot(site: Site) -> None:
+    http, origin = site.http, str(site.http.base_url).rstrip("/")
+
+    def post(token: str, path: str, **fields: str) -> httpx.Response:
+        return http.post(f"/dashboard{path}", data={"form_token": form_token(token), **fields},
+                         headers={"Origin": origin, "Cookie": f"{COOKIE}={token}"})
+
+    admin, viewer = site.tokens["admin"], site.tokens["viewer"]
+    page = http.get("/dashboard/staff", headers={"Cookie": f"{COOKIE}={admin}"})
+    assert page.status_code == 200 and 'data-username="viewer.wu" data-role="viewer"' in page.text
+    assert "scrypt" not in page.text
+    assert post(admin, "/staff", username="desk.qian", role="viewer", password=PASSWORD).status_code == 303
+    token = staff_token(http, "desk.qian", PASSWORD)
+    assert post(admin, "/staff/desk.qian/role", role="reviewer").status_code == 303
+    assert http.get("/auth/me", headers=bearer(token)).json()["staff_role"] == "reviewer"
+    again = post(admin, "/staff", username="desk.qian", role="viewer", password=PASSWORD)
+    assert again.status_code == 409 and "exists already" in again.text
+    assert post(admin, "/staff/desk.qian/disable").status_code == 303
+    refused(http.get("/auth/me", headers=bearer(token)), 401, "disabled")
+
+    for attempt in (http.get("/dashboard/staff", headers={"Cookie": f"{COOKIE}={viewer}"}),
+                    post(viewer, "/staff", username="mallory.admin", role="admin", password=PASSWORD),
+                    post(viewer, "/staff/viewer.wu/role", role="admin")):
+        assert attempt.status_code == 403 and "this needs the staff role admin" in attempt.text, attempt.text
+    assert "mallory.admin" not in http.get("/staff", headers=bearer(admin)).text
+    assert http.get("/auth/me", headers=bearer(viewer)).json()["staff_role"] == "viewer"
+
+
 # ---------------------------------------------------------------- provledger staff
 
 
@@ -190,3 +223,27 @@ def test_the_operator_makes_lists_disables_and_resets_staff_accounts(
     refused(site.http.get("/review/queue", headers=bearer(token)), 401, "the staff account cli.sun is disabled")
     code, out, _ = run("list")
     assert code == 0 and "cli.sun\tviewer\tdisabled" in out
+
+
+# ---------------------------------------------------------------- the migration
+
+
+def test_the_migration_keeps_known_roles_makes_others_viewers_and_refuses_unknown_ones(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine, "0005")
+    staff = sa.table("staff_accounts", sa.column("username", sa.String), sa.column("password_hash", sa.String),
+                     sa.column("role", sa.String), sa.column("disabled", sa.Boolean),
+                     sa.column("created_at", sa.DateTime(timezone=True)))
+    made = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with engine.begin() as connection:
+        connection.execute(sa.insert(staff), [
+            {"username": username, "password_hash": "scrypt$x", "role": role, "disabled": False, "created_at": made}
+            for username, role in (("old.admin", "admin"), ("old.reviewer", "reviewer"), ("old.boss", "superuser"))])
+    migrate(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT username, role, session_epoch FROM staff_accounts")).all()
+    assert sorted(map(tuple, rows)) == [("old.admin", "admin", 0), ("old.boss", "viewer", 0),
+                                        ("old.reviewer", "reviewer", 0)]
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(sa.update(staff).where(staff.c.username == "old.admin").values(role="superuser"))
+    engine.dispose()
