@@ -19,7 +19,7 @@ from api import dashboard, errors, redact
 from api.auth import Auth
 from api.limits import RateLimits
 from api.limits import install as limit_doors
-from api.routes import audit, datasets, grants, system
+from api.routes import audit, datasets, grants, staff, system
 from api.routes.system import Metrics
 from node.service import NodeService
 from node.settings import NodeSettings
@@ -28,7 +28,10 @@ DESCRIPTION = """\
 A department's node of the provledger consortium chain.
 
 * **Departments** (staff sign in with a password at `/auth/staff`) register datasets and
-  versions, review access requests, freeze datasets, run the quality loop, issue statements.
+  versions, review access requests, freeze datasets, run the quality loop, issue statements,
+  each within the staff role of the account: `admin` (manages staff at `/staff`, may do
+  everything), `reviewer` (review decisions, freezes), `steward` (datasets, versions, quality,
+  statements), `viewer` (reads).
 * **Consumers and auditors** sign in with Ethereum (EIP-4361): `GET /auth/nonce`, sign the
   message, `POST /auth/siwe`. Roles come from the Consortium contract.
 * **The public** browses the catalog and downloads open data, each download logged.
@@ -76,7 +79,7 @@ def create_app(node: NodeService, *, domain: str, token_lifetime: int = 3600, ro
     app.state.auth = auth
     errors.install(app)
     app.include_router(auth.router())
-    for module in (datasets, grants, audit):
+    for module in (datasets, grants, audit, staff):
         app.include_router(module.router(auth))
     app.include_router(system.router(auth, metrics))
     dashboard.install(app, auth)

@@ -1,11 +1,13 @@
 """Who is calling: sign-in for department staff (password) and for consumers and auditors
 (Sign-In with Ethereum, EIP-4361), then a signed session token carried as ``Bearer``.
 
-Staff act for the node's own department, whose service account signs on-chain; every other
-role is read from the Consortium contract when the address signs in. Tokens are stateless:
-HMAC-SHA256 under a key kept in the node's data directory, so a node restart keeps them valid
-and deleting the key ends every session. The roles a token names are held against the chain
-again on every request (:mod:`api.sessions`): one revoked on chain stops working within seconds.
+Staff act for the node's own department, whose service account signs on-chain, within the
+role of their account (:data:`node.models.STAFF_ROLES`); every other role is read from the
+Consortium contract when the address signs in. Tokens are stateless: HMAC-SHA256 under a key
+kept in the node's data directory, so a node restart keeps them valid and deleting the key ends
+every session. The roles a token names are held against the chain (and a staff account's
+against the database) again on every request (:mod:`api.sessions`): one revoked on chain, or a
+disabled account, stops working within seconds.
 """
 
 from __future__ import annotations
@@ -33,14 +35,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from api.errors import ApiError, ErrorResponse, forbidden, unauthenticated
+from api.errors import MAYBE_SIGNED_IN, SIGNED_IN, ApiError, ErrorResponse, answers, forbidden, unauthenticated
 from api.limits import count_staff_user
 from api.nonces import SecretRefused, SignedSecrets
-from api.sessions import WRITES, ChainRoles, Standing, follow, unconfirmed
+from api.sessions import WRITES, ChainRoles, StaffAccounts, Standing, follow, follow_staff, unconfirmed
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ChainUnavailable
-from node.errors import AlreadyExists, InvalidInput
-from node.models import StaffAccount
+from node.errors import InvalidInput
+from node.models import STAFF_ROLES, StaffAccount
 
 if TYPE_CHECKING:
     from node.service import NodeService
@@ -50,10 +52,7 @@ Kind = Literal["staff", "siwe"]
 
 # ---------------------------------------------------------------- staff passwords
 
-_USERNAME = re.compile(r"[a-z0-9._-]{3,64}")
-_STAFF_ROLE = re.compile(r"[a-z]{1,16}")
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
-MIN_PASSWORD = 12
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -85,22 +84,6 @@ def check_password(password: str, password_hash: str) -> bool:
 def _unknown_user_hash() -> str:
     """Checked against when the username is unknown, so that a miss takes as long as a wrong password."""
     return hash_password(secrets.token_urlsafe(16))
-
-
-def create_staff(session: Session, username: str, password: str, role: str = "reviewer") -> StaffAccount:
-    """Add a staff account (the caller commits). Usernames are 3-64 of ``a-z 0-9 . _ -``."""
-    if not _USERNAME.fullmatch(username):
-        raise InvalidInput("username", "must be 3 to 64 characters of a-z, 0-9, '.', '_' and '-'")
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput("password", f"must be at least {MIN_PASSWORD} characters")
-    if not _STAFF_ROLE.fullmatch(role):
-        raise InvalidInput("role", "must be 1 to 16 letters a-z")
-    if session.get(StaffAccount, username) is not None:
-        raise AlreadyExists("staff account", username)
-    account = StaffAccount(username=username, password_hash=hash_password(password), role=role, disabled=False)
-    session.add(account)
-    session.flush()
-    return account
 
 
 # ---------------------------------------------------------------- EIP-4361 messages
@@ -235,6 +218,10 @@ class Principal:
     kind: Kind
     subject: str
     """The staff username, or the address for Sign-In with Ethereum."""
+    staff_role: str | None = None
+    """Staff only: the account's role, as the database holds it now once the session is followed."""
+    epoch: int = 0
+    """Staff only: the account's session epoch when the token was issued."""
 
 
 def session_key(path: Path) -> bytes:
@@ -270,6 +257,8 @@ def encode_token(key: bytes, principal: Principal, *, issued_at: int, expires_at
     claims = {"sub": principal.subject, "addr": principal.address, "roles": sorted(principal.roles),
               "dept": principal.department, "kind": principal.kind, "iat": issued_at, "exp": expires_at,
               "jti": secrets.token_urlsafe(12)}
+    if principal.kind == "staff":
+        claims |= {"srole": principal.staff_role, "sep": principal.epoch}
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
     return f"{payload}.{_sign(key, payload)}"
 
@@ -283,11 +272,14 @@ def decode_token(key: bytes, token: str, *, now: float) -> Principal:
     try:
         claims: Any = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         principal = Principal(address=claims["addr"], roles=frozenset(claims["roles"]) & ROLES,
-                              department=claims["dept"], kind=claims["kind"], subject=claims["sub"])
+                              department=claims["dept"], kind=claims["kind"], subject=claims["sub"],
+                              staff_role=claims.get("srole"), epoch=claims.get("sep", 0))
         expires_at = claims["exp"]
         well_formed = (isinstance(principal.address, str) and isinstance(principal.subject, str)
                        and isinstance(principal.department, (str, type(None))) and principal.kind in ("staff", "siwe")
-                       and isinstance(expires_at, int))
+                       and isinstance(expires_at, int) and isinstance(principal.epoch, int)
+                       and (principal.staff_role is None
+                            or (principal.kind == "staff" and principal.staff_role in STAFF_ROLES)))
     except (ValueError, KeyError, TypeError):
         well_formed = False
     if not well_formed:
@@ -342,13 +334,15 @@ class TokenResponse(BaseModel):
 class PrincipalResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "address": "0xAbCdEf0123456789aBcDeF0123456789AbCdEf01", "roles": ["auditor"], "department": None,
-        "kind": "siwe", "subject": "0xAbCdEf0123456789aBcDeF0123456789AbCdEf01"}]})
+        "kind": "siwe", "subject": "0xAbCdEf0123456789aBcDeF0123456789AbCdEf01", "staff_role": None}]})
 
     address: str
     roles: list[str]
     department: str | None
     kind: Kind
     subject: str
+    staff_role: str | None = Field(description="staff only: what the account may do on this node: admin, "
+                                               "reviewer, steward or viewer")
 
 
 _UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
@@ -373,6 +367,7 @@ class Auth:
         self.department = department
         self.department_id = department_id(department)
         self.chain = ChainRoles(ledger.consortium, ttl=role_ttl)
+        self.staff = StaffAccounts(sessions, ttl=role_ttl)
         self.node_address = Web3.to_checksum_address(node_address)
         self.domain = domain
         self.chain_id = chain_id
@@ -454,7 +449,8 @@ class Auth:
         roles = {"department"}
         if self.ledger.consortium.is_coordinator(self.node_address):
             roles.add("coordinator")
-        return Principal(self.node_address, frozenset(roles), self.department, "staff", username)
+        return Principal(self.node_address, frozenset(roles), self.department, "staff", username,
+                         staff_role=account.role, epoch=account.session_epoch)
 
     # -------------------------------------------- tokens
 
@@ -470,19 +466,28 @@ class Auth:
         """The principal a token names, as issued: its signature and expiry checked, not the chain."""
         return decode_token(self._key, token, now=datetime.now(timezone.utc).timestamp())
 
-    def session_of(self, token: str, wanted: frozenset[str] = frozenset(), *, write: bool = False) -> Principal:
-        """The principal of ``token`` with the roles it still holds on chain, for a request that
-        needs one of ``wanted`` (any if empty) and, with ``write``, changes something for the
-        department; may block on a chain read."""
+    def session_of(self, token: str, wanted: frozenset[str] = frozenset(), *, write: bool = False,
+                   staff: str | None = None) -> Principal:
+        """The principal of ``token`` with the roles it still holds on chain (and, for staff, in
+        the database), for a request that needs one of ``wanted`` (any if empty), of staff the
+        role ``staff``, and, with ``write``, changes something for the department; may block on
+        a chain or database read."""
         principal = self._named(self.principal_of(token), wanted)
+        if principal.kind == "staff":
+            principal = follow_staff(principal, self.staff.standing(principal.subject), staff)
         try:
             standing: Standing | None = self.chain.standing(principal.address)
         except ChainUnavailable:
             standing = None
         return self._held(principal, standing, wanted, write)
 
-    async def _session(self, token: str, wanted: frozenset[str], write: bool) -> Principal:
+    async def _session(self, token: str, wanted: frozenset[str], write: bool, staff: str | None) -> Principal:
         principal = self._named(self.principal_of(token), wanted)
+        if principal.kind == "staff":
+            account = self.staff.cached(principal.subject)
+            if account is None:
+                account = await run_in_threadpool(self.staff.standing, principal.subject)
+            principal = follow_staff(principal, account, staff)
         standing = self.chain.cached(principal.address)
         if standing is None:  # read off the event loop: other requests go on meanwhile
             try:
@@ -510,23 +515,29 @@ class Auth:
 
     # -------------------------------------------- FastAPI
 
-    def require(self, *roles: str) -> Callable[..., Awaitable[Principal]]:
+    def require(self, *roles: str, staff: str | None = None) -> Callable[..., Awaitable[Principal]]:
         """A dependency giving the signed-in principal, with at least one of ``roles`` if any
-        are named and still held on chain: 401 without a valid token or once a Sign-In with
-        Ethereum session holds no role on chain, 403 without the role, 503 if the chain cannot
-        confirm it."""
+        are named and still held on chain, and, if it is staff, an enabled account whose staff
+        role allows ``staff`` (which a route open to the department or the coordinator must
+        name): 401 without a valid token, once a Sign-In with Ethereum session holds no role on
+        chain, or once the staff account is disabled or its password changed; 403 without the
+        role; 503 if the chain cannot confirm it."""
         unknown = set(roles) - ROLES
         if unknown:
             raise ValueError(f"unknown roles {sorted(unknown)}")
+        if staff is not None and staff not in STAFF_ROLES:
+            raise ValueError(f"unknown staff role {staff!r}")
+        if staff is None and {"department", "coordinator"} & set(roles):
+            raise ValueError("a route open to staff names the staff role it needs: require(..., staff=...)")
         wanted = frozenset(roles)
 
         async def signed_in(request: Request,
                             credentials: HTTPAuthorizationCredentials | None = Security(self._bearer)) -> Principal:
             if credentials is None:
                 raise unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
-            return await self._session(credentials.credentials, wanted, request.method in WRITES)
+            return await self._session(credentials.credentials, wanted, request.method in WRITES, staff)
 
-        return signed_in
+        return answers(signed_in, SIGNED_IN)
 
     def optional(self) -> Callable[..., Awaitable[Principal | None]]:
         """A dependency giving the principal if a token is sent, else None; a bad or ended session is still 401."""
@@ -535,9 +546,9 @@ class Auth:
                 credentials: HTTPAuthorizationCredentials | None = Security(self._bearer)) -> Principal | None:
             if credentials is None:
                 return None
-            return await self._session(credentials.credentials, frozenset(), write=False)
+            return await self._session(credentials.credentials, frozenset(), False, None)
 
-        return maybe_signed_in
+        return answers(maybe_signed_in, MAYBE_SIGNED_IN)
 
     def router(self) -> APIRouter:
         router = APIRouter(prefix="/auth", tags=["auth"])
@@ -563,6 +574,7 @@ class Auth:
         @router.get("/me", summary="Who the session token belongs to", responses=_UNAUTHENTICATED)
         async def me(principal: Principal = Depends(self.require())) -> PrincipalResponse:
             return PrincipalResponse(address=principal.address, roles=sorted(principal.roles),
-                                     department=principal.department, kind=principal.kind, subject=principal.subject)
+                                     department=principal.department, kind=principal.kind, subject=principal.subject,
+                                     staff_role=principal.staff_role)
 
         return router

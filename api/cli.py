@@ -13,6 +13,7 @@
     provledger login                                consumer or auditor: a one-time dashboard link for a browser
     provledger consortium up|down|status            a consortium of geth nodes on this machine
     provledger serve                                one node's API, from PROVLEDGER_* settings
+    provledger staff add|list|disable|password|role the node's staff accounts, on its database (same settings)
 
 ``--api URL`` (PROVLEDGER_API) names the node. Staff sign in with ``--user``/``--password``
 (PROVLEDGER_USER, PROVLEDGER_PASSWORD); consumers and auditors with ``--keystore``
@@ -62,6 +63,7 @@ from ledger.hashing import content_root, delivery_evidence
 from node.delivery.crypto import decrypt_stream, public_key_of
 from node.delivery.masking import FieldClass
 from node.errors import DecryptionFailed, InvalidInput
+from node.models import STAFF_ROLES
 from node.quality_checks import Rule
 from node.register import canonical_hash
 from node.settlement import chain_terms
@@ -763,6 +765,68 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve()
 
 
+# ---------------------------------------------------------------- staff accounts, on the node's database
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """The password from one line of standard input with ``--password-stdin``, else asked twice
+    without echo; never from the command line, where other users of the machine could read it."""
+    if args.password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise UsageError("--password-stdin: standard input holds no password line")
+        return password
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask the password on: give --password-stdin and write it to standard input")
+    password = getpass.getpass(f"new password of {args.username}: ")
+    if getpass.getpass("the same again: ") != password:
+        raise UsageError("the two passwords differ")
+    return password
+
+
+def cmd_staff(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from api import staff
+    from api.app import ApiSettings
+    from node.db import make_engine, migrate, session_factory
+    from node.errors import NodeError
+    from node.settings import startup_error
+
+    try:
+        settings = ApiSettings()  # type: ignore[call-arg]
+    except ValidationError as err:
+        raise UsageError(f"the node's settings, as provledger serve reads them: {startup_error(err)}") from err
+    password = _new_password(args) if args.staff_command in ("add", "password") else ""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sql_url)
+    try:
+        migrate(engine)
+        with session_factory(engine)() as session:
+            if args.staff_command == "list":
+                for account in staff.list_staff(session):
+                    state = "disabled" if account.disabled else "enabled"
+                    print(f"{account.username}\t{account.role}\t{state}\t{account.created_at:%Y-%m-%d}")
+                return 0
+            if args.staff_command == "add":
+                account = staff.create_staff(session, args.username, password, args.role)
+            elif args.staff_command == "disable":
+                account = staff.disable_staff(session, args.username)
+            elif args.staff_command == "password":
+                account = staff.set_staff_password(session, args.username, password)
+            else:
+                account = staff.set_staff_role(session, args.username, args.role)
+            session.commit()
+    except NodeError as err:
+        raise UsageError(str(err), f"provledger staff {args.staff_command}") from err
+    finally:
+        engine.dispose()
+    print(f"staff account {account.username}: {account.role}, {'disabled' if account.disabled else 'enabled'}",
+          file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------- the demo story
 
 FIELDS = ("name", "id_number", "phone", "address", "visits")
@@ -1195,6 +1259,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="one node's API, from PROVLEDGER_* settings")
     serve.set_defaults(run=cmd_serve)
+
+    staff = commands.add_parser("staff", help="the node's staff accounts, on its database (PROVLEDGER_* settings, "
+                                              "as serve reads them)")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="COMMAND")
+    role_help = "admin: manages staff; reviewer: review decisions, freezes; steward: datasets, versions, quality; " \
+                "viewer: reads"
+    for name, text in (("add", "add a staff account"), ("list", "list the staff accounts and their roles"),
+                       ("disable", "disable an account: it cannot sign in, and its sessions end"),
+                       ("password", "give an account a new password: its sessions end"),
+                       ("role", "give an account another role")):
+        sub = staff_commands.add_parser(name, help=text)
+        if name != "list":
+            sub.add_argument("username", metavar="USERNAME")
+        if name == "add":
+            sub.add_argument("--role", required=True, choices=STAFF_ROLES, help=role_help)
+        if name == "role":
+            sub.add_argument("role", choices=STAFF_ROLES, metavar="ROLE", help=role_help)
+        if name in ("add", "password"):
+            sub.add_argument("--password-stdin", action="store_true",
+                             help="read the password from the first line of standard input (else it is asked)")
+        sub.set_defaults(run=cmd_staff)
     return parser
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path as PathParam, Request
 from sqlalchemy.orm import Session
+from starlette.convertors import Convertor, register_url_convertor
 
 from node.service import NodeService
 
@@ -27,6 +28,22 @@ Id32 = Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{64}$", examples=["0x" +
                                  description="a 32-byte id in 0x hex")]
 Number = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="a version or record number")]
 DB = Annotated[Session, Depends(session)]
+
+
+class Hex32(Convertor[str]):
+    """``{name:hex32}`` in a path matches only a 32-byte id, so that a literal sibling path
+    (``/statements/check``) is not also taken for an id: its other methods answer 405."""
+
+    regex = "0x[0-9a-fA-F]{64}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("hex32", Hex32())
 
 
 def file_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:

@@ -39,7 +39,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.auth import create_staff
+from api.staff import create_staff
 from ledger.chain import LocalChain, find_anvil, free_port
 from ledger.compile import PROJECT_ROOT
 from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_id

@@ -1,28 +1,58 @@
 """Request and response bodies of the API, with examples for the OpenAPI document.
 
 Hashes and ids are 0x-prefixed hex; addresses are checksummed; times are Unix seconds unless
-named ``*_at`` as ISO 8601 dates.
+named ``*_at`` as RFC 3339 date-times in UTC (:data:`UtcDateTime`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 HASH = Field(pattern=r"^0x[0-9a-fA-F]{64}$", examples=["0x" + "ab" * 32])
 ADDRESS_EXAMPLE = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"
+MAX_NUMBER = 10**18
+"""The largest time, id or count a request names: below SQL's BIGINT, and a round number, so
+that clients that read the schema's bounds as doubles (most JSON tooling) read them exactly."""
+MAX_PRICE = 10**28
+"""The largest price per use: below the chain's uint96, and round for the same reason."""
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite gives back the UTC moments it was given without their zone; PostgreSQL, in its own.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+"""A moment, always answered with its zone (UTC), as the OpenAPI ``date-time`` format requires."""
 
 
 class Model(BaseModel):
+    """Every body of the API; a moment in it is a :data:`UtcDateTime`, never a bare datetime."""
+
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name, field in cls.model_fields.items():
+            if field.annotation is datetime or datetime in get_args(field.annotation):
+                if not any(isinstance(m, AfterValidator) and m.func is _utc for m in field.metadata):
+                    raise TypeError(f"{cls.__name__}.{name}: declare moments as UtcDateTime")
+
+
+class Body(Model):
+    """A request body: taken as its schema says, with no conversion (``0`` is no boolean)."""
+
+    model_config = ConfigDict(strict=True)
 
 
 # ---------------------------------------------------------------- datasets
 
 
-class DatasetIn(Model):
+class DatasetIn(Body):
     code: str = Field(min_length=1, max_length=31, pattern=r"^[a-z0-9][a-z0-9._-]*$", examples=["hospital-visits-2026"])
     name: str = Field(min_length=1, max_length=200, examples=["Hospital visits 2026"])
     category: str = Field(min_length=1, max_length=31, examples=["health"])
@@ -46,7 +76,7 @@ class VersionOut(Model):
     size_bytes: int = Field(examples=[1048576])
     record_count: int = Field(examples=[10000])
     schema_: list[str] = Field(alias="schema", examples=[["name", "id_number", "phone"]])
-    created_at: datetime
+    created_at: UtcDateTime
 
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
 
@@ -65,7 +95,7 @@ class DatasetOut(Model):
     key_fields: list[str]
     quality_rules: list[dict[str, Any]]
     frozen: bool
-    created_at: datetime
+    created_at: UtcDateTime
     versions: list[VersionOut] = Field(default_factory=list)
 
 
@@ -77,7 +107,7 @@ class CatalogEntry(Model):
     grade: int
     open: bool = Field(description="grade 1: downloadable by anyone, each download logged")
     latest_version: int | None
-    updated_at: datetime | None
+    updated_at: UtcDateTime | None
     fields: list[str] = Field(default_factory=list, description="the latest version's field names: a request "
                               "names those it asks for in the clear", examples=[["name", "phone", "visits"]])
     schema_hash: str | None = Field(default=None, description="the latest version's schema hash, which a request "
@@ -86,28 +116,57 @@ class CatalogEntry(Model):
     catalog: dict[str, Any]
 
 
-class Reason(Model):
+class Reason(Body):
     reason: str = Field(min_length=1, max_length=2000, examples=["the purpose is covered by the data-sharing agreement"])
 
 
-class Approval(Model):
+class Approval(Body):
     reason: str = Field(default="", max_length=2000, examples=["approved for the 2026 public health study"])
-    price_per_use: int = Field(default=0, ge=0, lt=2**96, examples=[5])
+    price_per_use: int = Field(default=0, ge=0, le=MAX_PRICE, examples=[5])
 
 
-class Freeze(Model):
+class Freeze(Body):
     reason: str = Field(min_length=1, max_length=2000, examples=["a breach is being investigated"])
     frozen: bool = True
 
 
-class QualityRuleIn(Model):
-    kind: Literal["completeness", "validity", "uniqueness", "timeliness"] = Field(examples=["validity"])
-    fields: list[str] = Field(default_factory=list, examples=[["id_number"]])
-    threshold: float = Field(default=1.0, ge=0, le=1)
-    max_age_seconds: int | None = Field(default=None, ge=0)
+FieldName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class QualityCheck(Model):
+class _Rule(Body):
+    threshold: float = Field(default=1.0, ge=0, le=1, description="completeness and validity: the least share of "
+                             "records that must pass")
+
+
+class OneFieldRule(_Rule):
+    kind: Literal["completeness", "validity"] = Field(examples=["validity"])
+    fields: list[FieldName] = Field(min_length=1, max_length=1, examples=[["id_number"]])
+
+
+class UniquenessRule(_Rule):
+    kind: Literal["uniqueness"]
+    fields: list[FieldName] = Field(min_length=1, max_length=64, json_schema_extra={"uniqueItems": True},
+                                    description="the fields whose values together are unique", examples=[["id_number"]])
+
+
+class TimelinessRule(_Rule):
+    kind: Literal["timeliness"]
+    fields: list[FieldName] = Field(default_factory=list, max_length=0)
+    max_age_seconds: int = Field(ge=0, le=MAX_NUMBER, description="the oldest a version may be", examples=[86400])
+
+
+QualityRuleIn = Annotated[OneFieldRule | UniquenessRule | TimelinessRule, Field(discriminator="kind")]
+"""A quality rule, as its kind shapes it: what the node accepts is what the schema says."""
+
+
+class QualityRuleOut(Model):
+    kind: Literal["completeness", "validity", "uniqueness", "timeliness"]
+    fields: list[str]
+    threshold: float
+    max_age_seconds: int | None
+
+
+class QualityCheck(Body):
     open_issue: bool = Field(default=True, description="open an issue on-chain if the version fails")
 
 
@@ -129,7 +188,7 @@ class IssueOut(Model):
     opened_block: int
 
 
-class RepairIn(Model):
+class RepairIn(Body):
     version: int = Field(ge=1, examples=[2])
     note: str = Field(default="", max_length=2000)
 
@@ -149,7 +208,7 @@ class WriteOut(Model):
     error: str | None = None
 
 
-class RelayIn(Model):
+class RelayIn(Body):
     raw_transaction: str = Field(pattern=r"^0x[0-9a-fA-F]+$", max_length=200_000,
                                  description="a transaction signed by the caller's own key",
                                  examples=["0x02f8b1827a6980808094..."])
@@ -208,7 +267,7 @@ class GrantOut(Model):
     price_per_use: str
 
 
-class DeliveryIn(Model):
+class DeliveryIn(Body):
     version: int | None = Field(default=None, ge=1, description="default: the latest")
     public_key: str | None = Field(default=None, pattern=r"^0x([0-9a-fA-F]{66}|[0-9a-fA-F]{128}|[0-9a-fA-F]{130})$",
                                    description="secp256k1 public key to encrypt to; must be the grantee's own")
@@ -313,7 +372,7 @@ class AlertOut(Model):
     grant_id: str | None
     consumer: str | None
     block_number: int | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class AttributionOut(Model):
@@ -329,10 +388,10 @@ class AttributionOut(Model):
     confident: bool
 
 
-class StatementIn(Model):
+class StatementIn(Body):
     consumer: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=[ADDRESS_EXAMPLE])
-    period_start: int = Field(ge=0, lt=2**63, examples=[1798761600])
-    period_end: int = Field(gt=0, lt=2**63, examples=[1801440000])
+    period_start: int = Field(ge=0, le=MAX_NUMBER, examples=[1798761600])
+    period_end: int = Field(gt=0, le=MAX_NUMBER, examples=[1801440000])
 
 
 class StatementOut(Model):
@@ -342,7 +401,7 @@ class StatementOut(Model):
     body: dict[str, Any]
 
 
-class StatementCheckIn(Model):
+class StatementCheckIn(Body):
     body: dict[str, Any] = Field(description="the statement's body, exactly as its department issued it")
 
 
@@ -362,3 +421,33 @@ class Health(Model):
     head: int | None
     indexed: int | None
     outbox_open: int
+
+
+# ---------------------------------------------------------------- staff
+
+
+StaffRole = Literal["admin", "reviewer", "steward", "viewer"]
+Username = Annotated[str, Field(pattern=r"^[a-z0-9._-]{3,64}$", examples=["reviewer.li"])]
+Password = Annotated[str, Field(min_length=12, max_length=1024, examples=["correct horse battery staple"])]
+
+
+class StaffIn(Body):
+    username: Username
+    password: Password
+    role: StaffRole = Field(description="admin: manages staff, may do everything; reviewer: review decisions and "
+                            "freezes; steward: datasets, versions, quality, statements; viewer: reads")
+
+
+class StaffOut(Model):
+    username: str = Field(examples=["reviewer.li"])
+    role: StaffRole
+    disabled: bool
+    created_at: UtcDateTime
+
+
+class PasswordIn(Body):
+    password: Password
+
+
+class RoleIn(Body):
+    role: StaffRole

@@ -6,6 +6,10 @@ not when its token expires.
 The chain is read at most once per address every ``ttl`` seconds (one JSON-RPC batch), by one
 thread while any others asking for that address wait for its answer; a request whose answer
 is cached reads nothing.
+
+Staff sessions follow the node's database the same way: each request holds the token against
+its staff account, read at most once per username every ``ttl`` seconds, so that a disabled
+account, a changed password or a changed staff role takes effect within seconds.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from typing import TYPE_CHECKING
 
 from eth_abi.abi import decode, encode
 from eth_utils.abi import function_signature_to_4byte_selector
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import ApiError, forbidden, unauthenticated
 from ledger.errors import ChainUnavailable
 from ledger.rpc import RpcBatcher
+from node.models import STAFF_ROLES, StaffAccount
 
 if TYPE_CHECKING:
     from api.auth import Principal
@@ -164,3 +170,81 @@ def unconfirmed(principal: Principal) -> ApiError:
     """The answer when the chain cannot tell whether ``principal`` still holds its roles."""
     return ApiError(503, "chain_unavailable",
                     f"the roles of {principal.address} cannot be confirmed on chain now; try again shortly")
+
+
+# ---------------------------------------------------------------- staff accounts
+
+def staff_allows(held: str, needed: str) -> bool:
+    """Whether a staff account holding the role ``held`` may do what needs the role ``needed``:
+    admin everything, every role what viewer may (read), reviewer and steward each their own."""
+    return held == "admin" or held == needed or (needed == "viewer" and held in STAFF_ROLES)
+
+
+@dataclass(frozen=True)
+class StaffStanding:
+    """What the node's database says of one staff account at one moment."""
+
+    role: str | None
+    """The account's staff role, or None if there is no such account."""
+    disabled: bool
+    epoch: int
+    """Raised when the password changes or the account is disabled: older sessions end."""
+
+
+class StaffAccounts:
+    """Each staff account's :class:`StaffStanding`, read from the database when the cached one
+    is older than ``ttl``; the node's own changes :meth:`forget` it at once."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, ttl: float = 3.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.sessions = sessions
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: dict[str, tuple[float, StaffStanding]] = {}
+
+    def cached(self, username: str) -> StaffStanding | None:
+        """The standing read less than ``ttl`` ago, or None; never reads the database."""
+        with self._lock:
+            entry = self._cached.get(username)
+        if entry is None or self._clock() - entry[0] >= self.ttl:
+            return None
+        return entry[1]
+
+    def standing(self, username: str) -> StaffStanding:
+        """The standing of ``username``, read now unless a fresh one is cached; blocks on a read."""
+        found = self.cached(username)
+        if found is not None:
+            return found
+        started = self._clock()
+        with self.sessions() as session:
+            account = session.get(StaffAccount, username)
+            found = (StaffStanding(None, True, -1) if account is None
+                     else StaffStanding(account.role, account.disabled, account.session_epoch))
+        with self._lock:
+            if len(self._cached) > _PRUNE_ABOVE:
+                self._cached = {u: e for u, e in self._cached.items() if started - e[0] < self.ttl}
+            self._cached[username] = (started, found)
+        return found
+
+    def forget(self, username: str) -> None:
+        with self._lock:
+            self._cached.pop(username, None)
+
+
+def follow_staff(principal: Principal, standing: StaffStanding, needed: str | None) -> Principal:
+    """``principal``, a staff session, with its account's current role; 401 if the account is
+    gone or disabled or its password changed since the token was issued, 403 if its role does
+    not allow what needs the staff role ``needed``."""
+    username = principal.subject
+    if standing.role is None:
+        raise unauthenticated(f"the session has ended: there is no staff account {username} any more")
+    if standing.disabled:
+        raise unauthenticated(f"the session has ended: the staff account {username} is disabled")
+    if standing.epoch != principal.epoch:
+        raise unauthenticated(f"the session has ended: the password of {username} was changed; sign in again")
+    if needed is not None and not staff_allows(standing.role, needed):
+        also = "" if needed == "admin" else " (or admin)"
+        raise ApiError(403, "forbidden", f"this needs the staff role {needed}{also}; {username} is {standing.role}",
+                       needed_role=needed, role=standing.role)
+    return principal if principal.staff_role == standing.role else replace(principal, staff_role=standing.role)

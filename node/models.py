@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String,
-    UniqueConstraint,
+    JSON, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint,
+    String, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -355,15 +355,23 @@ class Watermark(Base):
 # ---------------------------------------------------------------- people signing in to the node
 
 
+STAFF_ROLES = ("admin", "reviewer", "steward", "viewer")
+
+
 class StaffAccount(Base):
-    """A member of the department's staff, who signs in to this node with a password."""
+    """A member of the department's staff, who signs in to this node with a password and acts
+    within a role: ``admin`` (manages staff, may do everything), ``reviewer`` (review decisions,
+    freezes), ``steward`` (datasets, versions, quality, statements) or ``viewer`` (reads)."""
 
     __tablename__ = "staff_accounts"
+    __table_args__ = (CheckConstraint(f"role IN {STAFF_ROLES!r}", name="ck_staff_accounts_role"),)
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(16), default="reviewer")
+    role: Mapped[str] = mapped_column(String(16))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Raised when the password changes or the account is disabled: sessions issued before end."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -18,6 +18,7 @@ from api.dashboard.lineage import lineage_graph
 from api.dashboard.render import Pages
 from api.dashboard.session import PATH, Visitor, checked_form, signed_in, visitors
 from api.dashboard.trace import dataset_page
+from api.sessions import staff_allows
 from api.deps import DB, Id32, Node
 from ledger.errors import ContractError, LedgerError
 from node import review
@@ -40,10 +41,10 @@ def _status(err: Exception) -> int:
 def router(auth: Auth, pages: Pages) -> APIRouter:
     api = APIRouter(prefix=PATH, include_in_schema=False)
     Visit = Annotated[Visitor, Depends(visitors(auth))]
-    Staff = Annotated[Visitor, Depends(signed_in(auth, "department"))]
-    Auditor = Annotated[Visitor, Depends(signed_in(auth, "auditor", "department"))]
-    Watcher = Annotated[Visitor, Depends(signed_in(auth, "auditor", "department", "consumer"))]
-    StaffForm = Annotated[tuple[Visitor, dict[str, str]], Depends(checked_form(auth, "department"))]
+    Staff = Annotated[Visitor, Depends(signed_in(auth, "department", staff="viewer"))]
+    Auditor = Annotated[Visitor, Depends(signed_in(auth, "auditor", "department", staff="viewer"))]
+    Watcher = Annotated[Visitor, Depends(signed_in(auth, "auditor", "department", "consumer", staff="viewer"))]
+    Reviewer = Annotated[tuple[Visitor, dict[str, str]], Depends(checked_form(auth, "department", staff="reviewer"))]
 
     @api.get("/")
     def home(visitor: Visit) -> Response:
@@ -68,8 +69,10 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
         coordinator = visitor.has("coordinator")
         rows = views.review_rows(db, node.settings.department_id, coordinator=coordinator)
         entry = db.get(OutboxEntry, write) if write else None
+        role = visitor.principal.staff_role if visitor.principal else None
         return pages.page(request, "review.html", visitor, status=status, nav="review", rows=rows, error=error,
-                          coordinator=coordinator, write=entry if entry and entry.kind in REVIEWABLE else None)
+                          coordinator=coordinator, write=entry if entry and entry.kind in REVIEWABLE else None,
+                          decides=role is not None and staff_allows(role, "reviewer"), role=role)
 
     @api.get("/review")
     def queue(request: Request, db: DB, node: Node, visitor: Staff,
@@ -78,7 +81,7 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
 
     @api.post("/review/{grant_id}/{decision}")
     def decide(request: Request, grant_id: Id32, decision: Literal["approve", "reject", "co-approve"], db: DB,
-               node: Node, form: StaffForm) -> Response:
+               node: Node, form: Reviewer) -> Response:
         visitor, fields = form
         reason, department, grant = fields.get("reason", "").strip(), node.settings.department_id, grant_id.lower()
         try:

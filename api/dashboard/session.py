@@ -80,11 +80,12 @@ def local_path(then: str | None, default: str = f"{PATH}/") -> str:
     return default
 
 
-def visitors(auth: Auth, *, on_chain: bool = True) -> Callable[[Request], Visitor]:
+def visitors(auth: Auth, *, on_chain: bool = True, staff: str | None = None) -> Callable[[Request], Visitor]:
     """A dependency giving the visitor with the roles it still holds on chain; a missing, bad,
     expired or ended session is nobody signed in, and a session the chain cannot confirm now,
-    or staff posting for a department that left, is refused with the reason. Without
-    ``on_chain``, the visitor as its token names it, for pages that only show who is signed in."""
+    staff whose role does not allow ``staff``, or staff posting for a department that left, is
+    refused with the reason. Without ``on_chain``, the visitor as its token names it, for pages
+    that only show who is signed in."""
 
     def visitor(request: Request) -> Visitor:
         token = request.cookies.get(COOKIE)
@@ -93,7 +94,7 @@ def visitors(auth: Auth, *, on_chain: bool = True) -> Callable[[Request], Visito
         try:
             if not on_chain:
                 return Visitor(auth.principal_of(token), token)
-            return Visitor(auth.session_of(token, write=request.method in WRITES), token)
+            return Visitor(auth.session_of(token, write=request.method in WRITES, staff=staff), token)
         except ApiError as err:
             if err.status == 401:
                 return Visitor()
@@ -102,9 +103,10 @@ def visitors(auth: Auth, *, on_chain: bool = True) -> Callable[[Request], Visito
     return visitor
 
 
-def signed_in(auth: Auth, *roles: str) -> Callable[[Request], Visitor]:
-    """A dependency giving a visitor signed in with one of ``roles`` (any role if none named)."""
-    visitor = visitors(auth)
+def signed_in(auth: Auth, *roles: str, staff: str | None = None) -> Callable[[Request], Visitor]:
+    """A dependency giving a visitor signed in with one of ``roles`` (any role if none named)
+    and, if staff, with a staff role allowing ``staff``."""
+    visitor = visitors(auth, staff=staff)
     wanted = frozenset(roles)
 
     def check(request: Request) -> Visitor:
@@ -150,10 +152,12 @@ async def form_fields(request: Request) -> dict[str, str]:
     return dict(pairs)
 
 
-def checked_form(auth: Auth, *roles: str) -> Callable[[Request], Awaitable[tuple[Visitor, dict[str, str]]]]:
-    """A dependency for forms sent with a session: the visitor (with one of ``roles``) and the
-    fields, once the origin and the session's form token are checked."""
-    visitor = visitors(auth)
+def checked_form(auth: Auth, *roles: str,
+                 staff: str | None = None) -> Callable[[Request], Awaitable[tuple[Visitor, dict[str, str]]]]:
+    """A dependency for forms sent with a session: the visitor (with one of ``roles`` and, if
+    staff, a staff role allowing ``staff``) and the fields, once the origin and the session's
+    form token are checked."""
+    visitor = visitors(auth, staff=staff)
     wanted = frozenset(roles)
 
     async def check(request: Request) -> tuple[Visitor, dict[str, str]]:

@@ -8,6 +8,7 @@ import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import select
@@ -15,10 +16,12 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from api.auth import Auth, Principal
+from api.errors import errors
 from api.deps import DB, Id32, Node, Number
-from api.routes.datasets import errors, version_of
+from api.routes.datasets import version_of
 from api.schemas import (
-    AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, TraceItemOut, TracePage, Verification,
+    MAX_NUMBER, AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, TraceItemOut, TracePage,
+    Verification,
 )
 from ledger.rpc import RpcBatcher
 from node.chainsets import END, Subject
@@ -32,7 +35,7 @@ from node.trace import Page, consumer_trace, dataset_trace, lineage, whole
 from node.verify import Report, verify_events, verify_version_files
 
 MAX_LEAK = 512 << 20
-After = Annotated[int, Query(ge=0, lt=2**63, description="the `next_after` of the previous page")]
+After = Annotated[int, Query(ge=0, le=MAX_NUMBER, description="the `next_after` of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Verify = Annotated[bool, Query(description="check every item against the chain, and that the trace is complete: "
                                           "the page's span of the chain item by item, and the whole trace's counts")]
@@ -73,17 +76,15 @@ def _out(db: Session, subject: Subject, page: Page, node: Any, verify: bool, aft
     return TracePage(subject=subject.key, items=items, next_after=page.next_after, complete=_completeness(complete))
 
 
-def _address(value: str) -> str:
-    if not Web3.is_address(value):
-        raise InvalidInput("address", f"{value!r} is not an account address")
-    return Web3.to_checksum_address(value)
+Address = Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"],
+                                   description="an account address, in any letter case")]
 
 
 def router(auth: Auth) -> APIRouter:
     api = APIRouter(prefix="/audit", tags=["audit"])
-    Auditor = Annotated[Principal, Depends(auth.require("auditor", "department"))]
+    Auditor = Annotated[Principal, Depends(auth.require("auditor", "department", staff="viewer"))]
 
-    @api.get("/datasets/{dataset_id}/trace", response_model=TracePage, responses=errors(401, 403, 422),
+    @api.get("/datasets/{dataset_id}/trace", response_model=TracePage, responses=errors(422),
              summary="A dataset's history: registration, versions, requests, decisions, uses, quality, lineage")
     def dataset(dataset_id: Id32, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
                 verify: Verify = False) -> TracePage:
@@ -94,16 +95,16 @@ def router(auth: Auth) -> APIRouter:
         page.lineage = LineageOut(parents=family.parents, children=family.children)
         return page
 
-    @api.get("/consumers/{address}/trace", response_model=TracePage, responses=errors(401, 403, 422),
+    @api.get("/consumers/{address}/trace", response_model=TracePage, responses=errors(422),
              summary="A consumer's history: requests, decisions, uses of its grants, statements")
-    def consumer(address: str, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
+    def consumer(address: Address, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
                  verify: Verify = False) -> TracePage:
-        account = _address(address)
+        account = Web3.to_checksum_address(address.lower())
         return _out(db, Subject.consumer(account),
                     consumer_trace(db, node.ledger.manifest.addresses, account, after=after, limit=limit), node, verify,
                     after)
 
-    @api.get("/datasets/{dataset_id}/prov", responses={**errors(401, 403), 200: {"content": {"application/json": {}}}},
+    @api.get("/datasets/{dataset_id}/prov", responses={200: {"content": {"application/json": {}}}},
              summary="The dataset's whole trace as W3C PROV-JSON")
     def prov(dataset_id: Id32, db: DB, node: Node, who: Auditor) -> Response:
         addresses = node.ledger.manifest.addresses
@@ -112,14 +113,14 @@ def router(auth: Auth) -> APIRouter:
         return Response(text, media_type="application/json")
 
     @api.get("/datasets/{dataset_id}/versions/{number}/verification", response_model=Verification,
-             responses=errors(401, 403, 404), summary="Hash a version's files again and compare with the anchored root")
+             responses=errors(404), summary="Hash a version's files again and compare with the anchored root")
     def files(dataset_id: Id32, number: Number, db: DB, node: Node, who: Auditor) -> Verification:
         dataset = db.get(Dataset, dataset_id.lower())
         if dataset is None:
             raise NotFound("dataset on this node", dataset_id)
         return _verification(verify_version_files(db, node.ledger, version_of(db, dataset, number).id))
 
-    @api.get("/alerts", response_model=list[AlertOut], responses=errors(401, 403, 422),
+    @api.get("/alerts", response_model=list[AlertOut], responses=errors(422),
              summary="Alerts raised by the monitor, oldest first, paged by id")
     def alerts(db: DB, who: Auditor, after: After = 0, limit: Limit = 100,
                kind: Annotated[str | None, Query(max_length=32)] = None) -> list[Alert]:
@@ -128,11 +129,11 @@ def router(auth: Auth) -> APIRouter:
             query = query.where(Alert.kind == kind)
         return list(db.scalars(query.order_by(Alert.id).limit(limit)))
 
-    @api.post("/attributions", response_model=AttributionOut, responses=errors(401, 403, 404, 413, 422),
+    @api.post("/attributions", response_model=AttributionOut, responses=errors(404, 413, 422),
               summary="Find the delivery, grant and consumer a leaked copy came from (the body is the copy)",
               openapi_extra={"requestBody": {"required": True, "content": {
-                  "text/csv": {"schema": {"type": "string", "format": "binary"}},
-                  "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}}}})
+                  "text/csv": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
+                  "application/x-ndjson": {"schema": {"type": "string", "format": "binary", "minLength": 1}}}}})
     async def attribution(request: Request, node: Node, who: Auditor,
                           dataset_id: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{64}$")] = None,
                           format: Annotated[str | None, Query(pattern="^(csv|jsonl)$")] = None) -> AttributionOut:

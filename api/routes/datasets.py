@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from api.auth import Auth, Principal
 from api.deps import DB, Id32, Node, Number, file_chunks
-from api.errors import ApiError, ErrorResponse
+from api.errors import ApiError, errors
 from api.schemas import (
-    CatalogEntry, DatasetIn, DatasetOut, Freeze, IssueOut, QualityCheck, QualityReportOut, QualityRuleIn,
+    CatalogEntry, DatasetIn, DatasetOut, Freeze, IssueOut, QualityCheck, QualityReportOut, QualityRuleIn, QualityRuleOut,
     RepairIn, VersionOut, WriteOut,
 )
 from ledger.errors import ContractError
@@ -31,10 +31,6 @@ from node.register import register_dataset, register_version
 from node.service import NodeService
 
 FORMATS = {"csv": ".csv", "jsonl": ".jsonl"}
-
-
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorResponse} for code in codes}
 
 
 def too_large(cap: int) -> ApiError:
@@ -85,12 +81,14 @@ def _write(entry: Any) -> WriteOut:
 
 def router(auth: Auth) -> APIRouter:
     api = APIRouter(tags=["datasets"])
-    Department = Annotated[Principal, Depends(auth.require("department"))]
+    Viewer = Annotated[Principal, Depends(auth.require("department", staff="viewer"))]
+    Steward = Annotated[Principal, Depends(auth.require("department", staff="steward"))]
+    Reviewer = Annotated[Principal, Depends(auth.require("department", staff="reviewer"))]
     Anyone = Annotated[Principal | None, Depends(auth.optional())]
 
-    @api.post("/datasets", status_code=201, response_model=DatasetOut, responses=errors(401, 403, 409, 422),
+    @api.post("/datasets", status_code=201, response_model=DatasetOut, responses=errors(409, 422),
               summary="Register a dataset owned by this node's department")
-    def create(body: DatasetIn, db: DB, node: Node, who: Department) -> Dataset:
+    def create(body: DatasetIn, db: DB, node: Node, who: Steward) -> Dataset:
         for parent in body.parents:
             try:
                 node.ledger.registry.dataset(bytes.fromhex(parent.removeprefix("0x")))
@@ -103,22 +101,22 @@ def router(auth: Auth) -> APIRouter:
         db.commit()
         return dataset
 
-    @api.get("/datasets", response_model=list[DatasetOut], responses=errors(401, 403),
+    @api.get("/datasets", response_model=list[DatasetOut],
              summary="This department's datasets, with their versions")
-    def mine(db: DB, who: Department) -> list[Dataset]:
+    def mine(db: DB, who: Viewer) -> list[Dataset]:
         return list(db.scalars(select(Dataset).order_by(Dataset.created_at, Dataset.dataset_id)))
 
-    @api.get("/datasets/{dataset_id}", response_model=DatasetOut, responses=errors(401, 403, 404))
-    def one(dataset_id: Id32, db: DB, node: Node, who: Department) -> Dataset:
+    @api.get("/datasets/{dataset_id}", response_model=DatasetOut, responses=errors(404))
+    def one(dataset_id: Id32, db: DB, node: Node, who: Viewer) -> Dataset:
         return own_dataset(db, node, dataset_id)
 
     @api.put("/datasets/{dataset_id}/versions", status_code=201, response_model=VersionOut,
-             responses=errors(401, 403, 404, 409, 413, 422),
+             responses=errors(404, 409, 413, 422),
              summary="Upload a new version (the request body is the file, at most PROVLEDGER_MAX_UPLOAD_BYTES)",
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/csv": {"schema": {"type": "string", "format": "binary"}},
-                 "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}}}})
-    async def upload(dataset_id: Id32, request: Request, node: Node, who: Department,
+                 "text/csv": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
+                 "application/x-ndjson": {"schema": {"type": "string", "format": "binary", "minLength": 1}}}}})
+    async def upload(dataset_id: Id32, request: Request, node: Node, who: Steward,
                      format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv") -> DatasetVersion:
         def check() -> Path:
             with node.sessions() as db:
@@ -161,24 +159,24 @@ def router(auth: Auth) -> APIRouter:
             partial.unlink(missing_ok=True)
 
     @api.post("/datasets/{dataset_id}/freeze", status_code=202, response_model=WriteOut,
-              responses=errors(401, 403, 404, 409, 422), summary="Freeze a dataset in an emergency, or lift it")
-    def freeze(dataset_id: Id32, body: Freeze, db: DB, node: Node, who: Department) -> WriteOut:
+              responses=errors(404, 409, 422), summary="Freeze a dataset in an emergency, or lift it")
+    def freeze(dataset_id: Id32, body: Freeze, db: DB, node: Node, who: Reviewer) -> WriteOut:
         entry = review.freeze(db, node.ledger, node.settings.department_id, dataset_id.lower(), reason=body.reason,
                               frozen=body.frozen)
         db.commit()
         return _write(entry)
 
-    @api.put("/datasets/{dataset_id}/quality-rules", response_model=list[QualityRuleIn],
-             responses=errors(401, 403, 404, 422), summary="Replace the dataset's quality rules")
-    def rules(dataset_id: Id32, body: list[QualityRuleIn], db: DB, node: Node, who: Department) -> list[dict[str, Any]]:
+    @api.put("/datasets/{dataset_id}/quality-rules", response_model=list[QualityRuleOut],
+             responses=errors(404, 422), summary="Replace the dataset's quality rules")
+    def rules(dataset_id: Id32, body: list[QualityRuleIn], db: DB, node: Node, who: Steward) -> list[dict[str, Any]]:
         dataset = own_dataset(db, node, dataset_id)
         parsed = quality.set_rules(db, dataset.dataset_id, [r.model_dump() for r in body])
         db.commit()
         return [r.to_json() for r in parsed]
 
     @api.post("/datasets/{dataset_id}/versions/{number}/quality-check", response_model=QualityReportOut,
-              responses=errors(401, 403, 404, 422), summary="Check a version against the rules; a failure opens an issue")
-    def check(dataset_id: Id32, number: Number, body: QualityCheck, db: DB, node: Node, who: Department) -> Any:
+              responses=errors(404, 422), summary="Check a version against the rules; a failure opens an issue")
+    def check(dataset_id: Id32, number: Number, body: QualityCheck, db: DB, node: Node, who: Steward) -> Any:
         version = version_of(db, own_dataset(db, node, dataset_id), number)
         report = quality.check_version(db, version.id)
         if not report.passed and body.open_issue:
@@ -186,23 +184,23 @@ def router(auth: Auth) -> APIRouter:
         db.commit()
         return report
 
-    @api.get("/quality/issues", response_model=list[IssueOut], responses=errors(401, 403),
+    @api.get("/quality/issues", response_model=list[IssueOut],
              summary="Quality issues on this department's datasets")
-    def issues(db: DB, who: Department) -> list[QualityIssue]:
+    def issues(db: DB, who: Viewer) -> list[QualityIssue]:
         return list(db.scalars(select(QualityIssue).join(Dataset, Dataset.dataset_id == QualityIssue.dataset_id)
                                .order_by(QualityIssue.opened_block)))
 
     @api.post("/quality/issues/{issue_id}/repair", status_code=202, response_model=WriteOut,
-              responses=errors(401, 403, 404, 422), summary="Name the version that repairs an issue")
-    def repair(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Department) -> WriteOut:
+              responses=errors(404, 422), summary="Name the version that repairs an issue")
+    def repair(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Steward) -> WriteOut:
         issue, version = _issue_and_version(db, node, issue_id, body.version)
         entry = quality.submit_repair(db, issue.issue_id, version.id, note_text=body.note)
         db.commit()
         return _write(entry)
 
     @api.post("/quality/issues/{issue_id}/verification", response_model=QualityReportOut,
-              responses=errors(401, 403, 404, 422), summary="Check the repair again: close the issue or reopen it")
-    def verify(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Department) -> Any:
+              responses=errors(404, 422), summary="Check the repair again: close the issue or reopen it")
+    def verify(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Steward) -> Any:
         issue, version = _issue_and_version(db, node, issue_id, body.version)
         report = quality.verify_repair(db, issue.issue_id, version.id)
         db.commit()
@@ -228,7 +226,7 @@ def router(auth: Auth) -> APIRouter:
         datasets = list(db.scalars(select(Dataset).order_by(Dataset.created_at, Dataset.dataset_id)))
         return catalog_to_dcat(datasets, base_url=base)
 
-    @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404),
+    @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404, 409, 503),
              200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
              summary="Download open (grade 1) data; each download is logged, and anchored with others")
     def open_download(dataset_id: Id32, db: DB, node: Node, who: Anyone) -> StreamingResponse:

@@ -11,11 +11,11 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from api.auth import Auth, Principal
+from api.errors import errors
 from api.deps import DB, Id32, Node, Number, file_chunks
-from api.routes.datasets import errors
 from api.schemas import (
-    Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams, StatementCheckIn,
-    StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
+    MAX_NUMBER, Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams,
+    StatementCheckIn, StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
 )
 from ledger.clients import Action
 from node import review
@@ -31,53 +31,55 @@ from node.settlement import accept_statement, build_statement, chain_terms
 
 def router(auth: Auth) -> APIRouter:
     api = APIRouter()
-    Department = Annotated[Principal, Depends(auth.require("department"))]
-    Coordinator = Annotated[Principal, Depends(auth.require("coordinator"))]
+    Viewer = Annotated[Principal, Depends(auth.require("department", staff="viewer"))]
+    Reviewer = Annotated[Principal, Depends(auth.require("department", staff="reviewer"))]
+    Steward = Annotated[Principal, Depends(auth.require("department", staff="steward"))]
+    Coordinator = Annotated[Principal, Depends(auth.require("coordinator", staff="reviewer"))]
     Consumer = Annotated[Principal, Depends(auth.require("consumer"))]
-    Party = Annotated[Principal, Depends(auth.require("department", "consumer", "auditor"))]
+    Party = Annotated[Principal, Depends(auth.require("department", "consumer", "auditor", staff="viewer"))]
 
     # ------------------------------------------------------------ review
 
-    @api.get("/review/queue", response_model=list[QueueItemOut], tags=["review"], responses=errors(401, 403),
+    @api.get("/review/queue", response_model=list[QueueItemOut], tags=["review"],
              summary="Requests waiting for this department (and, on the coordinator's node, co-approvals)")
-    def queue(db: DB, node: Node, who: Department) -> list[review.QueueItem]:
+    def queue(db: DB, node: Node, who: Viewer) -> list[review.QueueItem]:
         return review.review_queue(db, node.settings.department_id, coordinator="coordinator" in who.roles)
 
     def decided(entry: OutboxEntry) -> WriteOut:
         return WriteOut.model_validate(entry)
 
     @api.post("/grants/{grant_id}/approve", status_code=202, response_model=WriteOut, tags=["review"],
-              responses=errors(401, 403, 404, 409, 422))
-    def approve(grant_id: Id32, body: Approval, db: DB, node: Node, who: Department) -> WriteOut:
+              responses=errors(404, 409, 422))
+    def approve(grant_id: Id32, body: Approval, db: DB, node: Node, who: Reviewer) -> WriteOut:
         entry = review.approve(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason,
                                price_per_use=body.price_per_use)
         db.commit()
         return decided(entry)
 
     @api.post("/grants/{grant_id}/reject", status_code=202, response_model=WriteOut, tags=["review"],
-              responses=errors(401, 403, 404, 409, 422))
-    def reject(grant_id: Id32, body: Reason, db: DB, node: Node, who: Department) -> WriteOut:
+              responses=errors(404, 409, 422))
+    def reject(grant_id: Id32, body: Reason, db: DB, node: Node, who: Reviewer) -> WriteOut:
         entry = review.reject(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
         db.commit()
         return decided(entry)
 
     @api.post("/grants/{grant_id}/co-approve", status_code=202, response_model=WriteOut, tags=["review"],
-              responses=errors(401, 403, 404, 409, 422), summary="The coordinator's co-approval (grades 3 and 4)")
+              responses=errors(404, 409, 422), summary="The coordinator's co-approval (grades 3 and 4)")
     def co_approve(grant_id: Id32, body: Approval, db: DB, node: Node, who: Coordinator) -> WriteOut:
         entry = review.co_approve(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
         db.commit()
         return decided(entry)
 
     @api.post("/grants/{grant_id}/revoke", status_code=202, response_model=WriteOut, tags=["review"],
-              responses=errors(401, 403, 404, 409, 422))
-    def revoke(grant_id: Id32, body: Reason, db: DB, node: Node, who: Department) -> WriteOut:
+              responses=errors(404, 409, 422))
+    def revoke(grant_id: Id32, body: Reason, db: DB, node: Node, who: Reviewer) -> WriteOut:
         entry = review.revoke(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
         db.commit()
         return decided(entry)
 
-    @api.get("/writes/{write_id}", response_model=WriteOut, tags=["review"], responses=errors(401, 403, 404),
+    @api.get("/writes/{write_id}", response_model=WriteOut, tags=["review"], responses=errors(404),
              summary="Follow a chain write the node accepted")
-    def write(write_id: Number, db: DB, who: Department) -> OutboxEntry:
+    def write(write_id: Number, db: DB, who: Viewer) -> OutboxEntry:
         entry = db.get(OutboxEntry, write_id)
         if entry is None:
             raise NotFound("write", str(write_id))
@@ -89,8 +91,7 @@ def router(auth: Auth) -> APIRouter:
         return RelayOut(tx_hash=done.tx_hash, function=done.function, status=done.status,
                         block_number=done.block_number, error=done.error, follow=f"/relay/{done.tx_hash}")
 
-    @api.post("/relay", status_code=202, response_model=RelayOut, tags=["consumers"],
-              responses=errors(401, 403, 409, 422),
+    @api.post("/relay", status_code=202, response_model=RelayOut, tags=["consumers"], responses=errors(409, 422),
               summary="Relay a transaction the consumer signed (request access, withdraw, acknowledge a statement); "
                       "answered once sent, follow it at /relay/{tx_hash}")
     def relay_send(body: RelayIn, response: Response, node: Node, who: Consumer) -> RelayOut:
@@ -99,7 +100,7 @@ def router(auth: Auth) -> APIRouter:
         response.headers["Location"] = sent.follow
         return sent
 
-    @api.get("/relay/params", response_model=RelayParams, tags=["consumers"], responses=errors(401, 403),
+    @api.get("/relay/params", response_model=RelayParams, tags=["consumers"],
              summary="Chain id, the caller's next nonce, gas price and contract addresses, to sign for /relay")
     def relay_params(node: Node, who: Consumer) -> RelayParams:
         w3 = node.ledger.w3
@@ -108,24 +109,24 @@ def router(auth: Auth) -> APIRouter:
                            gas_price=w3.eth.gas_price, addresses=dict(node.ledger.manifest.addresses))
 
     # After /relay/params: a path of its own is no transaction hash.
-    @api.get("/relay/{tx_hash}", response_model=RelayOut, tags=["consumers"], responses=errors(401, 403, 404),
+    @api.get("/relay/{tx_hash}", response_model=RelayOut, tags=["consumers"], responses=errors(404),
              summary="A relayed transaction: pending, or mined with its outcome")
     def relay_follow(tx_hash: Id32, node: Node, who: Consumer) -> RelayOut:
         return relay_out(relayed(node.ledger, tx_hash, caller=who.address))
 
-    @api.get("/me/grants", response_model=list[GrantOut], tags=["consumers"], responses=errors(401, 403),
+    @api.get("/me/grants", response_model=list[GrantOut], tags=["consumers"],
              summary="The caller's grants on this node's datasets, as indexed")
     def my_grants(db: DB, who: Consumer) -> list[Grant]:
         return list(db.scalars(select(Grant).where(Grant.grantee == who.address).order_by(Grant.requested_block)))
 
-    @api.get("/me/uses", response_model=list[UseOut], tags=["consumers"], responses=errors(401, 403, 422),
+    @api.get("/me/uses", response_model=list[UseOut], tags=["consumers"], responses=errors(422),
              summary="Uses of the caller's grants, and its refused attempts on others', oldest first, paged by id")
-    def my_uses(db: DB, who: Consumer, after: Annotated[int, Query(ge=0, lt=2**63)] = 0,
+    def my_uses(db: DB, who: Consumer, after: Annotated[int, Query(ge=0, le=MAX_NUMBER)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[UsageEvent]:
         return use_events(db, after, limit, consumer=who.address)
 
     @api.post("/grants/{grant_id}/deliveries", status_code=201, response_model=DeliveryOut, tags=["consumers"],
-              responses=errors(401, 403, 404, 409, 422),
+              responses=errors(404, 409, 422),
               summary="Ask for a delivery: the grant is checked on-chain now; the use is recorded with its hash")
     def delivery(grant_id: Id32, body: DeliveryIn, db: DB, node: Node, who: Consumer) -> DeliveryOut:
         key = bytes.fromhex(body.public_key[2:]) if body.public_key else None
@@ -137,7 +138,7 @@ def router(auth: Auth) -> APIRouter:
                            evidence_hash=row.evidence_hash, download=f"/deliveries/{row.delivery_id}/content")
 
     @api.get("/deliveries/{delivery_id}/content", tags=["consumers"],
-             responses={**errors(401, 403, 404), 200: {"content": {"application/octet-stream": {}}}},
+             responses={**errors(404), 200: {"content": {"application/octet-stream": {}}}},
              summary="Stream a delivery's bytes: exactly those whose hash was recorded")
     def content(delivery_id: Id32, db: DB, node: Node, who: Consumer) -> StreamingResponse:
         row = db.get(Delivery, delivery_id.lower())
@@ -158,16 +159,16 @@ def router(auth: Auth) -> APIRouter:
     # ------------------------------------------------------------ settlement
 
     @api.post("/statements", status_code=201, response_model=StatementOut, tags=["settlement"],
-              responses=errors(401, 403, 409, 422),
+              responses=errors(409, 422),
               summary="Build a consumer's statement for a period from indexed uses; acknowledged on-chain by us")
-    def statement(body: StatementIn, db: DB, node: Node, who: Department) -> Statement:
+    def statement(body: StatementIn, db: DB, node: Node, who: Steward) -> Statement:
         row = build_statement(db, department=node.settings.department_id, consumer=body.consumer,
                               period_start=body.period_start, period_end=body.period_end)
         db.commit()
         return row
 
     @api.post("/statements/check", response_model=StatementCheckOut, tags=["settlement"],
-              responses=errors(401, 403, 422, 503),
+              responses=errors(422, 503),
               summary="Check a statement against the chain, as its consumer does before acknowledging it")
     def statement_check(body: StatementCheckIn, node: Node, who: Party) -> StatementCheckOut:
         """Reads the chain only, never this node's SQL, so a consumer may ask any department's
@@ -183,8 +184,8 @@ def router(auth: Auth) -> APIRouter:
                                  statement_hash="0x" + terms.statement_hash.hex(), amount=str(terms.amount),
                                  lines=len(body.body["lines"]))
 
-    @api.get("/statements/{statement_id}", response_model=StatementOut, tags=["settlement"],
-             responses=errors(401, 403, 404), summary="A statement, for its consumer to check and acknowledge")
+    @api.get("/statements/{statement_id:hex32}", response_model=StatementOut, tags=["settlement"],
+             responses=errors(404), summary="A statement, for its consumer to check and acknowledge")
     def statement_of(statement_id: Id32, db: DB, who: Party) -> Statement:
         row = db.get(Statement, statement_id.lower())
         if row is None:

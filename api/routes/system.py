@@ -13,9 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from sqlalchemy import func, select
 
 from api.auth import Auth, Principal
+from api.errors import errors
 from api.deps import DB, Node
-from api.routes.datasets import errors
-from api.schemas import Health
+from api.schemas import MAX_NUMBER, Health
 from node.models import Alert, IndexerCursor, OutboxEntry
 from node.monitor import usage_stream
 from node.outbox import CONFIRMED, FAILED
@@ -41,7 +41,7 @@ class Metrics:
 
 def router(auth: Auth, metrics: Metrics) -> APIRouter:
     api = APIRouter(tags=["system"])
-    Watcher = Annotated[Principal, Depends(auth.require("department", "auditor", "consumer"))]
+    Watcher = Annotated[Principal, Depends(auth.require("department", "auditor", "consumer", staff="viewer"))]
 
     @api.get("/health", response_model=Health, summary="Whether the node reaches its chain and keeps up")
     def health(db: DB, node: Node) -> Health:
@@ -57,7 +57,7 @@ def router(auth: Auth, metrics: Metrics) -> APIRouter:
                       indexed=cursor.block_number if cursor else None, outbox_open=open_writes)
 
     # Staff only, unless PROVLEDGER_METRICS_PUBLIC: the figures tell what the node is doing.
-    scraper = [] if metrics.public else [Depends(auth.require("department"))]
+    scraper = [] if metrics.public else [Depends(auth.require("department", staff="viewer"))]
 
     @api.get("/metrics", response_class=Response, summary="Prometheus metrics, text format (staff, by default)",
              dependencies=scraper,
@@ -77,9 +77,9 @@ def router(auth: Auth, metrics: Metrics) -> APIRouter:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @api.get("/stream/uses", summary="Live usage events as server-sent events (consumers see their own)",
-             responses={**errors(401, 403), 200: {"content": {"text/event-stream": {}}}})
+             responses={200: {"content": {"text/event-stream": {}}}})
     async def stream(request: Request, node: Node, who: Watcher,
-                     after: Annotated[int | None, Query(ge=0, lt=2**63)] = None,
+                     after: Annotated[int | None, Query(ge=0, le=MAX_NUMBER)] = None,
                      dataset_id: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{64}$")] = None) -> StreamingResponse:
         consumer = who.address if who.roles == {"consumer"} else None
 

@@ -29,9 +29,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from api.app import create_app
-from api.auth import create_staff
 from api.cli import Api, Progress, register_dataset, request_access
 from api.local import LocalDeployment
+from api.staff import create_staff
 from ledger.chain import free_port
 from ledger.deploy import Ledger, Manifest
 from ledger.tx import TransactionSender
@@ -235,7 +235,7 @@ def site(node: NodeService, suite: Suite, module_database_url: str) -> Iterator[
     port = free_port()
     domain = f"127.0.0.1:{port}"
     with node.sessions() as session:
-        create_staff(session, USERNAME, PASSWORD)
+        create_staff(session, USERNAME, PASSWORD, "admin")
         session.commit()
     chain_id = node.ledger.manifest.chain_id
     tag = module_database_url.split(":", 1)[0].split("+")[0]

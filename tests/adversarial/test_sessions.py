@@ -24,9 +24,10 @@ from web3 import Web3
 
 from api import errors
 from api.app import create_app
-from api.auth import Auth, Principal, create_staff, siwe_message
+from api.auth import Auth, Principal, siwe_message
 from api.dashboard.session import COOKIE
 from api.sessions import ChainRoles
+from api.staff import create_staff
 from ledger.chain import LocalChain, free_port
 from ledger.deploy import Ledger, department_id
 from ledger.hashing import delivery_evidence
@@ -57,7 +58,7 @@ def site(node: NodeService) -> Iterator[Site]:
     port = free_port()
     domain = f"127.0.0.1:{port}"
     with node.sessions() as session:
-        create_staff(session, "reviewer.sessions", PASSWORD)
+        create_staff(session, "reviewer.sessions", PASSWORD, "admin")
         session.commit()
     with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
             httpx.Client(base_url=served.base_url, timeout=60) as http:
@@ -241,11 +242,11 @@ def small_app(auth: Auth) -> FastAPI:
     app.include_router(auth.router())
 
     @app.get("/department")
-    def read(who: Principal = Depends(auth.require("department"))) -> dict[str, Any]:
+    def read(who: Principal = Depends(auth.require("department", staff="viewer"))) -> dict[str, Any]:
         return {"subject": who.subject}
 
     @app.post("/department")
-    def write(who: Principal = Depends(auth.require("department"))) -> dict[str, Any]:
+    def write(who: Principal = Depends(auth.require("department", staff="steward"))) -> dict[str, Any]:
         return {"subject": who.subject}
 
     @app.get("/consumer")
@@ -270,7 +271,7 @@ def test_staff_cannot_write_once_the_nodes_account_no_longer_serves_its_departme
         department_id(DEPARTMENTS[1]))
     username = f"staff.{uuid.uuid4().hex[:8]}"
     with node.sessions() as session:
-        create_staff(session, username, PASSWORD)
+        create_staff(session, username, PASSWORD, "steward")
         session.commit()
     port = free_port()
     auth = node_auth(node, port, tmp_path / "session.key", department=DEPARTMENTS[1], node_address=account.address)
@@ -292,7 +293,7 @@ def test_while_the_chain_does_not_answer_wallet_sessions_are_refused_and_staff_s
     consumer = newcomer(chain, suite)
     username = f"staff.{uuid.uuid4().hex[:8]}"
     with node.sessions() as session:
-        create_staff(session, username, PASSWORD)
+        create_staff(session, username, PASSWORD, "steward")
         session.commit()
     port = free_port()
     auth = node_auth(node, port, tmp_path / "session.key", department=DEPARTMENTS[0],

@@ -24,8 +24,8 @@ import pytest
 from eth_utils.abi import event_abi_to_log_topic
 
 from api.app import create_app
-from api.auth import create_staff
 from api.cli import main
+from api.staff import create_staff
 from ledger.chain import free_port
 from ledger.clients import Action, Rights, Use
 from ledger.deploy import Ledger, department_id
@@ -58,7 +58,7 @@ def site(node: NodeService, suite: Suite, module_database_url: str) -> Iterator[
     port = free_port()
     domain = f"127.0.0.1:{port}"
     with node.sessions() as session:
-        create_staff(session, "billing.wang", PASSWORD)
+        create_staff(session, "billing.wang", PASSWORD, "admin")
         session.commit()
     with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
             httpx.Client(base_url=served.base_url, timeout=60) as http:

@@ -21,9 +21,10 @@ from web3 import Web3
 
 from api import errors
 from api.auth import (
-    Auth, Principal, check_password, create_staff, hash_password, parse_siwe, siwe_message,
+    Auth, Principal, check_password, hash_password, parse_siwe, siwe_message,
 )
 from api.errors import ApiError
+from api.staff import create_staff
 from ledger.chain import free_port
 from node.errors import AlreadyExists, InvalidInput
 from node.models import StaffAccount
@@ -46,7 +47,9 @@ def make_app(auth: Auth) -> FastAPI:
     errors.install(app)
     app.include_router(auth.router())
     for role in ("department", "coordinator", "consumer", "auditor"):
-        def only(principal: Principal = Depends(auth.require(role))) -> dict[str, Any]:
+        staff = "viewer" if role in ("department", "coordinator") else None
+
+        def only(principal: Principal = Depends(auth.require(role, staff=staff))) -> dict[str, Any]:
             return {"subject": principal.subject}
 
         app.get(f"/only/{role}")(only)
@@ -64,8 +67,8 @@ def api(node: NodeService) -> Iterator[Api]:
     port = free_port()
     auth = Auth.for_node(node, domain=f"127.0.0.1:{port}")
     with node.sessions() as session:
-        create_staff(session, "reviewer.li", STAFF_PASSWORD)
-        create_staff(session, "former.wang", STAFF_PASSWORD).disabled = True
+        create_staff(session, "reviewer.li", STAFF_PASSWORD, "reviewer")
+        create_staff(session, "former.wang", STAFF_PASSWORD, "viewer").disabled = True
         session.commit()
     with serve(make_app(auth), port) as served, httpx.Client(base_url=served.base_url, timeout=30) as http:
         yield Api(auth, http, served.base_url)
@@ -129,7 +132,7 @@ def test_consumer_signs_in_and_gets_the_consumer_role(api: Api, suite: Suite) ->
         ["consumer"], consumer.address, None, "bearer")
     me = api.http.get("/auth/me", headers=bearer(body["token"])).json()
     assert me == {"address": consumer.address, "roles": ["consumer"], "department": None, "kind": "siwe",
-                  "subject": consumer.address}
+                  "subject": consumer.address, "staff_role": None}
     assert api.http.get("/only/consumer", headers=bearer(body["token"])).status_code == 200
 
 
@@ -270,11 +273,13 @@ def test_staff_on_the_coordinators_node_are_also_coordinator(api: Api, node: Nod
 def test_staff_accounts_need_a_good_username_and_a_long_password(node: NodeService) -> None:
     with node.sessions() as session:
         with pytest.raises(InvalidInput, match="username"):
-            create_staff(session, "Bad Name", STAFF_PASSWORD)
+            create_staff(session, "Bad Name", STAFF_PASSWORD, "viewer")
         with pytest.raises(InvalidInput, match="password"):
-            create_staff(session, "short.password", "eleven char")
+            create_staff(session, "short.password", "eleven char", "viewer")
+        with pytest.raises(InvalidInput, match="role"):
+            create_staff(session, "no.such.role", STAFF_PASSWORD, "superuser")
         with pytest.raises(AlreadyExists):
-            create_staff(session, "reviewer.li", STAFF_PASSWORD)
+            create_staff(session, "reviewer.li", STAFF_PASSWORD, "viewer")
         stored = session.get(StaffAccount, "reviewer.li")
         assert stored is not None and STAFF_PASSWORD not in stored.password_hash
 

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from web3 import Web3
 
 from api.app import create_app
-from api.auth import Auth, create_staff, siwe_message
+from api.auth import Auth, siwe_message
+from api.staff import create_staff
 from api.cli import main
 from ledger import ids
 from ledger.chain import LocalChain, free_port
@@ -48,7 +49,7 @@ def node(chain: LocalChain, suite: Suite, tmp_path_factory: pytest.TempPathFacto
     """The first department's node with small limits, a staff account and nothing else."""
     service = start_node(chain, suite, tmp_path_factory.mktemp("node"), module_database_url, **LIMITS)
     with service.sessions() as session:
-        create_staff(session, STAFF, PASSWORD)
+        create_staff(session, STAFF, PASSWORD, "admin")
         session.commit()
     yield service
     service.close()

@@ -18,7 +18,7 @@ from prov.model import ProvDocument
 from sqlalchemy import Engine, event
 
 from api.app import create_app
-from api.auth import create_staff
+from api.staff import create_staff
 from ledger import ids
 from ledger.chain import free_port
 from ledger.clients import GrantStatus, Rights
@@ -49,7 +49,7 @@ def site(node: NodeService, suite: Suite) -> Iterator[Site]:
     port = free_port()
     domain = f"127.0.0.1:{port}"
     with node.sessions() as session:
-        create_staff(session, "reviewer.zhang", PASSWORD)
+        create_staff(session, "reviewer.zhang", PASSWORD, "admin")
         session.commit()
     chain_id = node.ledger.manifest.chain_id
     with serve(create_app(node, domain=domain), port, lifespan=True) as served, \

@@ -6,7 +6,7 @@ the expiry keeps the bounded cleanup cheap. Open downloads are logged in their o
 anchored many to one item, instead of one anchored item each.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,106 @@
+"""A staff member with the least role tries to do more (issue 14): a ``viewer`` sends every
+write route the API serves, the dashboard's review form, and the staff routes that would make it
+an admin. Each is refused with a 403 naming the role it needs, and nothing changed: no chain
+write queued, no dataset, no staff account touched, the admin's session still good."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from api.app import create_app
+from api.dashboard.session import COOKIE, form_token
+from api.errors import operations
+from api.sessions import WRITES
+from api.staff import create_staff
+from ledger.chain import free_port
+from node.models import Dataset, OutboxEntry, StaffAccount
+from node.service import NodeService
+from tests.api.clients import bearer, staff_token
+from tests.api.conftest import module_database_url, node, serve  # noqa: F401  (the node's fixtures)
+
+pytestmark = pytest.mark.parametrize("module_database_url", ["sqlite"], indirect=True, scope="module")
+PASSWORD = "least privilege password"
+READS = {"/statements/check", "/audit/attributions"}
+"""Writes by method only: they check what is sent and change nothing, so every staff role may."""
+SIGN_IN = {"/auth/siwe", "/auth/staff"}
+
+
+@dataclass
+class Site:
+    app: FastAPI
+    http: httpx.Client
+    viewer: str
+    admin: str
+
+
+@pytest.fixture(scope="module")
+def site(node: NodeService) -> Iterator[Site]:  # noqa: F811
+    with node.sessions() as session:
+        create_staff(session, "viewer.mallory", PASSWORD, "viewer")
+        create_staff(session, "admin.keeper", PASSWORD, "admin")
+        session.commit()
+    port = free_port()
+    app = create_app(node, domain=f"127.0.0.1:{port}")
+    with serve(app, port, lifespan=True) as served, httpx.Client(base_url=served.base_url, timeout=60) as http:
+        yield Site(app, http, staff_token(http, "viewer.mallory", PASSWORD), staff_token(http, "admin.keeper", PASSWORD))
+
+
+def write_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every documented route that changes something, with its path filled in: ids that name
+    nothing, and the admin's own account where a username goes."""
+    values = {"username": "admin.keeper", "number": "1"}
+    found = []
+    for route in operations(app):
+        if route.include_in_schema and route.path_format not in READS | SIGN_IN:
+            path = re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], "0x" + "11" * 32), route.path_format)
+            found += [(method, path) for method in sorted(route.methods & WRITES)]
+    return found
+
+
+def state(node: NodeService) -> tuple[Any, ...]:  # noqa: F811
+    with node.sessions() as session:
+        accounts = session.execute(select(StaffAccount.username, StaffAccount.role, StaffAccount.disabled,
+                                          StaffAccount.session_epoch, StaffAccount.password_hash)
+                                   .order_by(StaffAccount.username)).all()
+        return (session.scalar(select(func.count()).select_from(OutboxEntry)),
+                session.scalar(select(func.count()).select_from(Dataset)), accounts)
+
+
+def test_a_viewer_is_refused_every_write_route_and_changes_nothing(site: Site, node: NodeService) -> None:  # noqa: F811
+    routes = write_routes(site.app)
+    assert {("POST", "/grants/0x" + "11" * 32 + "/approve"), ("POST", "/staff"), ("POST", "/datasets"),
+            ("PUT", "/staff/admin.keeper/role"), ("POST", "/datasets/0x" + "11" * 32 + "/freeze")} <= set(routes)
+    before = state(node)
+    answered = {}
+    for method, path in routes:
+        response = site.http.request(method, path, headers={**bearer(site.viewer), "Content-Type": "application/json"},
+                                     content=b'{"role": "admin", "password": "taken over by mallory", "reason": "x"}')
+        answered[f"{method} {path}"] = (response.status_code, response.json()["error"])
+    allowed = {route: answer for route, answer in answered.items() if answer[0] != 403}
+    assert not allowed, allowed
+    needed = {route: error.get("needed_role") for route, (_, error) in answered.items()}
+    assert needed[f"POST /grants/0x{'11' * 32}/approve"] == "reviewer"
+    assert needed["POST /datasets"] == "steward" and needed["PUT /staff/admin.keeper/role"] == "admin"
+    assert all(error["message"].startswith(("this needs the", "staff sign in")) for _, error in answered.values())
+
+    assert state(node) == before
+    assert site.http.get("/staff", headers=bearer(site.admin)).status_code == 200
+    assert site.http.get("/auth/me", headers=bearer(site.viewer)).json()["staff_role"] == "viewer"
+
+
+def test_a_viewer_is_refused_a_review_decision_through_the_dashboard(site: Site, node: NodeService) -> None:  # noqa: F811
+    before = state(node)
+    origin = str(site.http.base_url).rstrip("/")
+    response = site.http.post(f"/dashboard/review/0x{'11' * 32}/approve", data={
+        "form_token": form_token(site.viewer), "reason": "x"}, headers={"Origin": origin,
+                                                                      "Cookie": f"{COOKIE}={site.viewer}"})
+    assert response.status_code == 403 and "this needs the staff role reviewer" in response.text, response.text
+    assert state(node) == before
