@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from api.errors import MAYBE_SIGNED_IN, SIGNED_IN, ApiError, ErrorResponse, answers, forbidden, unauthenticated
-from api.limits import count_staff_user
+from api.limits import staff_attempt
 from api.nonces import SecretRefused, SignedSecrets
 from api.sessions import WRITES, ChainRoles, StaffAccounts, Standing, follow, follow_staff, unconfirmed
 from ledger.deploy import Ledger, department_id
@@ -568,8 +568,8 @@ class Auth:
                      responses={**_UNAUTHENTICATED, **_INVALID})
         def staff(body: StaffSignIn, request: Request, response: Response) -> TokenResponse:
             response.headers["Cache-Control"] = "no-store"
-            count_staff_user(request, body.username)
-            return self.issue(self.sign_in_staff(body.username, body.password))
+            with staff_attempt(request, body.username):
+                return self.issue(self.sign_in_staff(body.username, body.password))
 
         @router.get("/me", summary="Who the session token belongs to", responses=_UNAUTHENTICATED)
         async def me(principal: Principal = Depends(self.require())) -> PrincipalResponse:

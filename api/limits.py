@@ -4,8 +4,9 @@ session, counted per client address in moving windows (the ``limits`` library, i
 Which routes are doors is said once, in :data:`DOORS`; :func:`install` puts an ASGI middleware
 in front of the app that answers a request past its door's limit with 429, a JSON error body and
 ``Retry-After``, before any route runs, and adds that 429 to each door's OpenAPI responses.
-Staff sign-in is also limited per username, from any address (:meth:`RateLimits.staff_user`),
-so that no one gets the node's scrypt for free by spreading guesses over many addresses.
+Failed staff sign-ins are also limited per username, from any address (:func:`staff_attempt`),
+so that no one gets the node's scrypt for free by spreading guesses over many addresses, while
+the account's own successful sign-ins never lock it out.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +26,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.errors import ApiError
 from node.settings import NodeSettings
 
 Door = Literal["sign_in", "nonce", "anonymous"]
@@ -95,9 +98,18 @@ class RateLimits:
         """Count a request from ``client`` at ``door``; :class:`TooManyRequests` past its limit."""
         self._hit(door, client)
 
-    def staff_user(self, username: str) -> None:
-        """Count a staff sign-in attempt for ``username``, whichever address it comes from."""
-        self._hit("staff_user", username.strip().lower())
+    def staff_user_open(self, username: str) -> None:
+        """:class:`TooManyRequests` while the failed sign-ins for ``username`` are at their limit."""
+        limit = self._doors["staff_user"]
+        if not self._limiter.test(limit.item, "staff_user", username.strip().lower()):
+            self._hit("staff_user", username.strip().lower())  # refused, with its Retry-After
+
+    def staff_user_failed(self, username: str) -> None:
+        """Count a failed staff sign-in for ``username``, whichever address it came from."""
+        try:
+            self._hit("staff_user", username.strip().lower())
+        except TooManyRequests:
+            pass  # this attempt is answered by its own failure; the next one is refused
 
 
 def _pattern(path: str) -> re.Pattern[str]:
@@ -135,12 +147,24 @@ class _Middleware:
         await self.app(scope, receive, send)
 
 
-def count_staff_user(request: Request, username: str) -> None:
-    """Count a staff sign-in attempt for ``username`` against the limits :func:`install` put on
-    the request's app (an app without them, such as a test's bare router, has none)."""
+@contextmanager
+def staff_attempt(request: Request, username: str) -> Iterator[None]:
+    """One staff sign-in for ``username``, under the limits :func:`install` put on the request's
+    app (an app without them, such as a test's bare router, has none): refused with
+    :class:`TooManyRequests` while the username's failed sign-ins are at their limit, and counted
+    if it fails (a 401). Attempts running at once are each checked before any has failed, so a
+    burst may pass the limit by the requests in flight; the per-address door bounds those."""
     limits: RateLimits | None = getattr(request.app.state, "limits", None)
-    if limits is not None:
-        limits.staff_user(username)
+    if limits is None:
+        yield
+        return
+    limits.staff_user_open(username)
+    try:
+        yield
+    except ApiError as refused:
+        if refused.status == 401:
+            limits.staff_user_failed(username)
+        raise
 
 
 def install(app: FastAPI, limits: RateLimits) -> None:

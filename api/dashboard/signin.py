@@ -20,7 +20,7 @@ from api.dashboard.session import (
     PATH, PageRefused, Visitor, end_session, form_fields, local_path, same_origin, start_session, visitors,
 )
 from api.errors import ApiError, ErrorResponse, forbidden
-from api.limits import TooManyRequests, count_staff_user
+from api.limits import TooManyRequests, staff_attempt
 
 SIWE_LIFETIME = timedelta(minutes=10)
 NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
@@ -91,8 +91,8 @@ def router(auth: Auth, pages: Pages, links: LoginLinks) -> APIRouter:
         try:
             if not 0 < len(username) <= 64 or not 0 < len(password) <= 1024:
                 raise ApiError(401, "unauthenticated", "wrong username or password")
-            count_staff_user(request, username)
-            principal = auth.sign_in_staff(username, password)
+            with staff_attempt(request, username):
+                principal = auth.sign_in_staff(username, password)
         except ApiError as err:
             return sign_in_page(request, Visitor(), status=401, error=err.message, then=fields.get("next"),
                                 username=username[:64])

@@ -114,6 +114,13 @@ def test_sign_in_past_its_limits_is_refused_with_retry_after(node: NodeService) 
                       "sign-in attempts per minute")
 
 
+def test_only_failed_sign_ins_count_against_a_username(node: NodeService) -> None:
+    with api(node) as http:
+        # More successful sign-ins than the username's limit of failures: none refused.
+        for _ in range(4):
+            assert http.post("/auth/staff", json={"username": STAFF, "password": PASSWORD}).status_code == 200
+
+
 def test_nonces_past_their_limit_are_refused_and_cost_no_row(node: NodeService, suite: Suite) -> None:
     def rows() -> int:
         with node.sessions() as session:
