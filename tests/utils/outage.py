@@ -3,22 +3,64 @@ pause, and what the chain and the node's index hold afterwards."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ledger import ids
+from ledger.clients import Action
 from ledger.deploy import Ledger
 from ledger.events import fetch_events
+from node import review
 from node.chainsets import Subject
 from node.completeness import Completeness
+from node.models import Grant
+from node.register import register_dataset, register_version
 from node.service import NodeService
 from tests.api.clients import bearer
+
+LOOPS = ("outbox", "indexer", "monitor", "anchors")
+CSV = "name,phone,visits\n" + "".join(f"Person {i},1380013{i:04d},{i % 5}\n" for i in range(20))
+
+
+def granted(node: NodeService, consumer: Ledger, folder: Path, *, max_uses: int) -> tuple[str, str]:
+    """A dataset of the node's department, anchored, and ``consumer``'s grant on it, approved by
+    the node: (dataset id, grant id). The node's background work is not running yet."""
+    source = folder / "visits.csv"
+    source.write_text(CSV)
+    with node.sessions() as session:
+        dataset = register_dataset(session, department=node.settings.department_id, code="outage-visits",
+                                   name="Visits", category="health", grade=2, update_interval=0,
+                                   field_classes={"name": "name", "phone": "mobile"})
+        register_version(session, dataset_id=dataset.dataset_id, path=source)
+        session.commit()
+    node.settle(timeout=120)
+    assert consumer.sender is not None
+    key = hashlib.sha256(b"outage grant").digest()
+    consumer.grants.request_access(key, dataset_id=bytes.fromhex(dataset.dataset_id[2:]), purpose_hash=b"\x01" * 32,
+                                   schema_hash=b"\x00" * 32, fields=["visits"], actions=Action.mask(Action.DOWNLOAD),
+                                   duration=3600, max_uses=max_uses)
+    grant = "0x" + ids.grant_id(consumer.sender.address, key).hex()
+
+    def indexed() -> bool:
+        node.indexer.catch_up()  # to the last block deep enough, which the request may not be yet
+        with node.sessions() as session:
+            return session.get(Grant, grant) is not None
+
+    wait_until(indexed, "the request in the node's index", 60)
+    with node.sessions() as session:
+        review.approve(session, node.ledger, node.settings.department_id, grant, reason="for the outage test")
+        session.commit()
+    node.settle(timeout=120)
+    return dataset.dataset_id, grant
 
 
 @dataclass(frozen=True)
@@ -75,6 +117,43 @@ class SteadyDeliveries:
     def accepted(self) -> list[str]:
         """The evidence hash of every delivery answered 201."""
         return [a.body["evidence_hash"] for a in self.seen(status=201)]
+
+
+def health(http: httpx.Client) -> tuple[int, dict[str, Any]]:
+    response = http.get("/health")
+    body: dict[str, Any] = response.json()
+    return response.status_code, body
+
+
+def refusing(http: httpx.Client) -> dict[str, Any] | None:
+    """The body of /health if it answers 503: the node says it cannot record."""
+    status, body = health(http)
+    return body if status == 503 else None
+
+
+def loop_threads() -> dict[str, threading.Thread]:
+    """The threads of the node's supervised loops, by name (the test runs one node's)."""
+    names = {f"node-{name}" for name in LOOPS}
+    return {t.name: t for t in threading.enumerate() if t.name in names}
+
+
+def assert_loops_survived(node: NodeService, before: dict[str, threading.Thread]) -> None:
+    """The very threads of before the outage did all the work: none died, none was started again."""
+    assert set(before) == {f"node-{name}" for name in LOOPS}
+    assert loop_threads() == before and all(t.is_alive() for t in before.values())
+    assert {n: node.workers[n].health(node.settings.stall_after).status for n in LOOPS} == {n: "ok" for n in LOOPS}
+
+
+def assert_refused_fairly(steady: SteadyDeliveries) -> None:
+    """Every answer a 201 or a 503, never a 500; every one while the chain was away a 503; every
+    503 a JSON error saying why, with a Retry-After."""
+    answers = steady.seen()
+    assert {a.status for a in answers} <= {201, 503}, [a for a in answers if a.status not in (201, 503)]
+    assert steady.seen("away") and all(a.status == 503 for a in steady.seen("away"))
+    for refused in steady.seen(status=503):
+        assert refused.retry_after and int(refused.retry_after) > 0, refused
+        assert refused.body["error"]["code"] in ("cannot_record", "chain_unavailable"), refused
+        assert refused.body["error"]["message"], refused
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float) -> Any:

@@ -9,11 +9,9 @@ port from the state it saved on the way down.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,29 +21,27 @@ import pytest
 from pydantic import SecretStr
 
 from api.app import create_app
-from ledger import ids
 from ledger.chain import LocalChain, find_anvil, free_port
 from ledger.clients import Action
 from ledger.compile import PROJECT_ROOT, ContractArtifact
 from ledger.tx import write_keystore
-from node import review
 from node.chainsets import Subject
-from node.register import register_dataset, register_version
 from node.service import NodeService
 from node.settings import NodeSettings
 from node.uses import UseRequest, queue_uses
 from tests.api.clients import siwe_token
 from tests.api.conftest import serve
 from tests.utils.ledgers import DEPARTMENTS, Suite, deploy
-from tests.utils.outage import SteadyDeliveries, index_against_chain, recorded_uses, settled, wait_until
+from tests.utils.outage import (
+    SteadyDeliveries, assert_loops_survived, assert_refused_fairly, granted, health, index_against_chain, loop_threads,
+    recorded_uses, refusing, settled, wait_until,
+)
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.outage, pytest.mark.timeout(150)]
 
 PASSPHRASE = "supervision test passphrase"
-CSV = "name,phone,visits\n" + "".join(f"Person {i},1380013{i:04d},{i % 5}\n" for i in range(20))
 MAX_BACKLOG = 10
 QUEUED_WHILE_AWAY = MAX_BACKLOG + 2
-LOOPS = ("outbox", "indexer", "monitor", "anchors")
 
 
 @pytest.fixture()
@@ -79,32 +75,6 @@ def node(own_chain: LocalChain, own_suite: Suite, tmp_path: Path) -> Iterator[No
         service.close()
 
 
-def _granted(node: NodeService, suite: Suite, tmp_path: Path) -> tuple[str, str]:
-    """A dataset of the node's, anchored, and consumer 7's approved grant on it (500 uses)."""
-    source = tmp_path / "visits.csv"
-    source.write_text(CSV)
-    with node.sessions() as session:
-        dataset = register_dataset(session, department=node.settings.department_id, code="outage-visits",
-                                   name="Visits", category="health", grade=2, update_interval=0,
-                                   field_classes={"name": "name", "phone": "mobile"})
-        register_version(session, dataset_id=dataset.dataset_id, path=source)
-        session.commit()
-    node.settle(timeout=60)
-    consumer = suite.consumers[0]
-    assert consumer.sender is not None
-    key = hashlib.sha256(b"outage grant").digest()
-    consumer.grants.request_access(key, dataset_id=bytes.fromhex(dataset.dataset_id[2:]), purpose_hash=b"\x01" * 32,
-                                   schema_hash=b"\x00" * 32, fields=["visits"], actions=Action.mask(Action.DOWNLOAD),
-                                   duration=3600, max_uses=500)
-    grant = "0x" + ids.grant_id(consumer.sender.address, key).hex()
-    node.settle(timeout=60)
-    with node.sessions() as session:
-        review.approve(session, node.ledger, node.settings.department_id, grant, reason="for the outage test")
-        session.commit()
-    node.settle(timeout=60)
-    return dataset.dataset_id, grant
-
-
 def _queue_uses(node: NodeService, grant: str, count: int) -> list[str]:
     """Uses the node accepted by other ways than a delivery (one write each), for the backlog."""
     uses = [UseRequest("0x" + secrets.token_hex(32), grant, Action.DOWNLOAD, "0x" + secrets.token_hex(32))
@@ -115,19 +85,8 @@ def _queue_uses(node: NodeService, grant: str, count: int) -> list[str]:
     return [u.evidence_hash for u in uses]
 
 
-def _health(http: httpx.Client) -> tuple[int, dict[str, Any]]:
-    response = http.get("/health")
-    body: dict[str, Any] = response.json()
-    return response.status_code, body
-
-
-def _refusing(http: httpx.Client) -> dict[str, Any] | None:
-    status, body = _health(http)
-    return body if status == 503 else None
-
-
 def _indexer_stalled(http: httpx.Client) -> dict[str, Any] | None:
-    _, body = _health(http)
+    _, body = health(http)
     return body if body["workers"]["indexer"]["status"] == "stalled" else None
 
 
@@ -136,14 +95,13 @@ def test_deliveries_are_refused_while_the_chain_is_gone_and_every_accepted_one_l
 ) -> None:
     caplog.set_level(logging.INFO, logger="node.supervision")
     suite = own_suite
-    dataset_id, grant = _granted(node, suite, tmp_path)
+    dataset_id, grant = granted(node, suite.consumers[0], tmp_path, max_uses=500)
     port = free_port()
     domain = f"127.0.0.1:{port}"
     with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
             httpx.Client(base_url=served.base_url, timeout=30) as http:
-        wait_until(lambda: _health(http)[1]["status"] == "ok", "a healthy node", 30)
-        loops = {t.name: t for t in threading.enumerate() if t.name in {f"node-{n}" for n in LOOPS}}
-        assert set(loops) == {f"node-{n}" for n in LOOPS}
+        wait_until(lambda: health(http)[1]["status"] == "ok", "a healthy node", 30)
+        loops = loop_threads()
         token = siwe_token(http, suite.accounts[7], domain, node.ledger.manifest.chain_id)
         steady = SteadyDeliveries(served.base_url, token, grant)
         with steady.running():
@@ -151,7 +109,7 @@ def test_deliveries_are_refused_while_the_chain_is_gone_and_every_accepted_one_l
 
             own_chain.stop()
             steady.phase = "away"
-            body = wait_until(lambda: _refusing(http), "/health answering 503", 30)
+            body = wait_until(lambda: refusing(http), "/health answering 503", 30)
             assert body["status"] == "unavailable" and body["chain_reachable"] is False and body["head"] is None
             assert any("the chain does not answer" in r for r in body["reasons"]), body
             queued = _queue_uses(node, grant, QUEUED_WHILE_AWAY)
@@ -168,22 +126,13 @@ def test_deliveries_are_refused_while_the_chain_is_gone_and_every_accepted_one_l
 
             own_chain.start()
             steady.phase = "back"
-            wait_until(lambda: _health(http)[0] == 200, "the node recovering by itself", 60)
+            wait_until(lambda: health(http)[0] == 200, "the node recovering by itself", 60)
             wait_until(lambda: len(steady.seen("back", 201)) >= 3, "deliveries accepted again", 30)
         wait_until(lambda: settled(node), "every accepted write on chain and indexed", 60)
 
-        # The same threads did all of it: none died, none was started again.
-        assert {t.name: t for t in threading.enumerate() if t.name in loops} == loops
-        assert all(t.is_alive() for t in loops.values())
-        assert all(node.workers[n].health(node.settings.stall_after).status == "ok" for n in LOOPS)
+        assert_loops_survived(node, loops)
 
-    answers = steady.seen()
-    assert {a.status for a in answers} <= {201, 503}, [a for a in answers if a.status not in (201, 503)]
-    assert all(a.status == 503 for a in steady.seen("away"))
-    for refused in steady.seen(status=503):
-        assert refused.retry_after and int(refused.retry_after) > 0, refused
-        assert refused.body["error"]["code"] in ("cannot_record", "chain_unavailable"), refused
-        assert refused.body["error"]["message"], refused
+    assert_refused_fairly(steady)
     # Logged once for the outage, not once per retry, and once more when it was over.
     indexer_logs = [r.getMessage() for r in caplog.records if r.getMessage().startswith("indexer: ")]
     assert sum("retrying with backoff" in m for m in indexer_logs) == 1, indexer_logs
