@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -166,9 +167,11 @@ class Supervised:
             self._failures += 1
             self._last_error, self._last_error_at = what, now
         if first:
-            # An unexpected error also gets its traceback, once: it is a bug to fix, not an outage.
-            log.warning("%s: %s; retrying with backoff (up to every %g s) until it recovers", self.name, what,
-                        self.max_retry, exc_info=not isinstance(err, OUTAGES))
+            # An unexpected error also gets where it was raised, once: it is a bug to fix, not an
+            # outage. The frames only: the error's own text is shown as described, never raw.
+            where = "" if isinstance(err, OUTAGES) else "\n" + "".join(traceback.format_tb(err.__traceback__)).rstrip()
+            log.warning("%s: %s; retrying with backoff (up to every %g s) until it recovers%s", self.name, what,
+                        self.max_retry, where)
         else:
             log.debug("%s: still failing: %s", self.name, what)
 

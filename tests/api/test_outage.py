@@ -121,6 +121,9 @@ def test_deliveries_are_refused_while_the_chain_is_gone_and_every_accepted_one_l
             assert "the node's indexer has not completed a step" in reasons, reasons
             assert body["workers"]["indexer"]["last_error"], body
             wait_until(lambda: len(steady.seen("away")) >= 5, "deliveries asked while the chain is away", 30)
+            # What needs no chain goes on.
+            catalog = http.get("/catalog")
+            assert catalog.status_code == 200 and [d["dataset_id"] for d in catalog.json()] == [dataset_id]
             failures_while_away = node.workers["indexer"].health(node.settings.stall_after).failures
             assert failures_while_away >= 2
 
