@@ -20,8 +20,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from api.app import create_app
-from ledger.chain import LocalChain, find_anvil, free_port
+from ledger.chain import LocalChain, find_anvil
 from ledger.clients import Action
 from ledger.compile import PROJECT_ROOT, ContractArtifact
 from ledger.tx import write_keystore
@@ -29,12 +28,10 @@ from node.chainsets import Subject
 from node.service import NodeService
 from node.settings import NodeSettings
 from node.uses import UseRequest, queue_uses
-from tests.api.clients import siwe_token
-from tests.api.conftest import serve
 from tests.utils.ledgers import DEPARTMENTS, Suite, deploy
 from tests.utils.outage import (
-    SteadyDeliveries, assert_loops_survived, assert_refused_fairly, granted, health, index_against_chain, loop_threads,
-    recorded_uses, refusing, settled, wait_until,
+    SteadyDeliveries, assert_loops_survived, assert_refused_fairly, granted, health, index_against_chain,
+    recorded_uses, refusing, serving, settled, wait_until,
 )
 
 pytestmark = [pytest.mark.outage, pytest.mark.timeout(150)]
@@ -96,14 +93,9 @@ def test_deliveries_are_refused_while_the_chain_is_gone_and_every_accepted_one_l
     caplog.set_level(logging.INFO, logger="node.supervision")
     suite = own_suite
     dataset_id, grant = granted(node, suite.consumers[0], tmp_path, max_uses=500)
-    port = free_port()
-    domain = f"127.0.0.1:{port}"
-    with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
-            httpx.Client(base_url=served.base_url, timeout=30) as http:
-        wait_until(lambda: health(http)[1]["status"] == "ok", "a healthy node", 30)
-        loops = loop_threads()
-        token = siwe_token(http, suite.accounts[7], domain, node.ledger.manifest.chain_id)
-        steady = SteadyDeliveries(served.base_url, token, grant)
+    with serving(node, suite.accounts[7], healthy_within=30) as site:
+        http = site.http
+        steady = SteadyDeliveries(site.base_url, site.token, grant)
         with steady.running():
             wait_until(lambda: len(steady.seen("before", 201)) >= 3, "deliveries before the outage", 30)
 
@@ -133,7 +125,7 @@ def test_deliveries_are_refused_while_the_chain_is_gone_and_every_accepted_one_l
             wait_until(lambda: len(steady.seen("back", 201)) >= 3, "deliveries accepted again", 30)
         wait_until(lambda: settled(node), "every accepted write on chain and indexed", 60)
 
-        assert_loops_survived(node, loops)
+        assert_loops_survived(node, site.loops)
 
     assert_refused_fairly(steady)
     # Logged once for the outage, not once per retry, and once more when it was over.

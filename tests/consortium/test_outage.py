@@ -9,13 +9,10 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from api.app import create_app
-from ledger.chain import free_port
 from ledger.compile import ContractArtifact
 from ledger.deploy import Ledger, Manifest
 from ledger.tx import TransactionSender
@@ -23,12 +20,10 @@ from node.chainsets import Subject
 from node.service import NodeService
 from node.signers import SignerWatcher
 from scripts.consortium import GAS_PRICE, Consortium, start_service
-from tests.api.clients import siwe_token
-from tests.api.conftest import serve
 from tests.consortium.conftest import ledger_on
 from tests.utils.outage import (
-    SteadyDeliveries, assert_loops_survived, assert_refused_fairly, granted, health, index_against_chain, loop_threads,
-    recorded_uses, refusing, settled, wait_until,
+    SteadyDeliveries, assert_loops_survived, assert_refused_fairly, granted, health, index_against_chain,
+    recorded_uses, refusing, serving, settled, wait_until,
 )
 
 pytestmark = [pytest.mark.outage, pytest.mark.timeout(480)]
@@ -63,14 +58,9 @@ def test_a_department_whose_geth_stops_for_a_minute_refuses_deliveries_then_reco
         assert consumer.sender is not None
         dataset_id, grant = granted(node, consumer, tmp_path, max_uses=2000)
         votes.start()
-        port = free_port()
-        domain = f"127.0.0.1:{port}"
-        with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
-                httpx.Client(base_url=served.base_url, timeout=30) as http:
-            wait_until(lambda: health(http)[1]["status"] == "ok", "a healthy node", 60)
-            loops = loop_threads()
-            token = siwe_token(http, consumer.sender.account, domain, node.ledger.manifest.chain_id)
-            steady = SteadyDeliveries(served.base_url, token, grant, every=0.2)
+        with serving(node, consumer.sender.account, healthy_within=60) as site:
+            http = site.http
+            steady = SteadyDeliveries(site.base_url, site.token, grant, every=0.2)
             with steady.running():
                 wait_until(lambda: len(steady.seen("before", 201)) >= 5, "deliveries before the outage", 60)
 
@@ -89,7 +79,7 @@ def test_a_department_whose_geth_stops_for_a_minute_refuses_deliveries_then_reco
                 wait_until(lambda: len(steady.seen("back", 201)) >= 5, "deliveries accepted again", 60)
             wait_until(lambda: settled(node), "every accepted write on chain and indexed", 180)
 
-            assert_loops_survived(node, loops)
+            assert_loops_survived(node, site.loops)
             assert votes.is_alive()
 
         assert_refused_fairly(steady)

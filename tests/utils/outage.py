@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from eth_account.signers.local import LocalAccount
 
+from api.app import create_app
 from ledger import ids
+from ledger.chain import free_port
 from ledger.clients import Action
 from ledger.deploy import Ledger
 from ledger.events import fetch_events
@@ -25,7 +28,8 @@ from node.completeness import Completeness
 from node.models import Grant
 from node.register import register_dataset, register_version
 from node.service import NodeService
-from tests.api.clients import bearer
+from tests.api.clients import bearer, siwe_token
+from tests.api.conftest import serve
 
 LOOPS = ("outbox", "indexer", "monitor", "anchors")
 CSV = "name,phone,visits\n" + "".join(f"Person {i},1380013{i:04d},{i % 5}\n" for i in range(20))
@@ -61,6 +65,28 @@ def granted(node: NodeService, consumer: Ledger, folder: Path, *, max_uses: int)
         session.commit()
     node.settle(timeout=120)
     return dataset.dataset_id, grant
+
+
+@dataclass(frozen=True)
+class Site:
+    """The node's API served with its background work, healthy, and a consumer signed in."""
+
+    http: httpx.Client
+    base_url: str
+    token: str
+    loops: dict[str, threading.Thread]
+    """The threads of the node's loops once it was healthy."""
+
+
+@contextmanager
+def serving(node: NodeService, consumer: LocalAccount, *, healthy_within: float) -> Iterator[Site]:
+    port = free_port()
+    domain = f"127.0.0.1:{port}"
+    with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
+            httpx.Client(base_url=served.base_url, timeout=30) as http:
+        wait_until(lambda: health(http)[1]["status"] == "ok", "a healthy node", healthy_within)
+        yield Site(http, served.base_url, siwe_token(http, consumer, domain, node.ledger.manifest.chain_id),
+                   loop_threads())
 
 
 @dataclass(frozen=True)
