@@ -181,4 +181,5 @@ class Supervised:
             outage, failures = self._outage_since, self._failures
             self._outage_since, self._failures, self._last_success = None, 0, now
         if outage is not None:
-            log.info("%s: recovered after %.1f s and %d failed attempts", self.name, now - outage, failures)
+            # As loud as the outage it ends, so whoever saw one sees the other.
+            log.warning("%s: recovered after %.1f s and %d failed attempts", self.name, now - outage, failures)
