@@ -51,7 +51,7 @@ def test_a_department_whose_geth_stops_for_a_minute_refuses_deliveries_then_reco
     node = start_service(consortium.settings(OWNER), artifacts)
     stop_votes = threading.Event()
     watcher = SignerWatcher(node.ledger.consortium, from_block=node.ledger.manifest.deployment_block,
-                            confirmations=node.settings.confirmations)
+                            confirmations=node.settings.confirmations, clique=consortium.nodes[OWNER].ipc())
     votes = threading.Thread(target=watcher.run, args=(stop_votes,), name="signers-outage", daemon=True)
     try:
         consumer = _consumer(consortium, node, artifacts)

@@ -187,7 +187,7 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float) -> Any:
     while not (value := check()):
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.1)
+        time.sleep(0.25)  # /health is an anonymous door, rate-limited per address
     return value
 
 
