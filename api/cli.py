@@ -183,6 +183,17 @@ class Api:
         self._raise_for(response)
         return response.json() if response.content else None
 
+    def health(self) -> dict[str, Any]:
+        """The node's health: answered with 503 when it cannot record uses, with the same body."""
+        try:
+            response = self.http.get("/health")
+        except httpx.HTTPError as err:
+            raise CliError(f"cannot reach {self.url}: {err}") from err
+        if response.status_code != 503:
+            self._raise_for(response)
+        body: dict[str, Any] = response.json()
+        return body
+
     def download(self, path: str, dst: BinaryIO, *, total: int | None, desc: str) -> str:
         """Stream ``path`` into ``dst`` with a progress bar; the sha256 of the bytes, 0x hex."""
         digest = hashlib.sha256()
@@ -209,7 +220,7 @@ class Api:
 
     def sign_in_siwe(self, account: LocalAccount) -> dict[str, Any]:
         """Sign-In with Ethereum: a fresh nonce, an EIP-4361 message for this node signed here."""
-        chain_id = int(self.call("GET", "/health")["chain_id"])
+        chain_id = int(self.health()["chain_id"])
         nonce = str(self.call("GET", "/auth/nonce")["nonce"])
         now = datetime.now(timezone.utc)
         message = siwe_message(httpx.URL(self.url).netloc.decode(), account.address, self.url, chain_id, nonce, now,
@@ -234,7 +245,7 @@ class Api:
 
     def settled(self) -> dict[str, Any] | None:
         """The node's health if it has nothing left to send and has indexed up to the head."""
-        health: dict[str, Any] = self.call("GET", "/health")
+        health = self.health()
         head, indexed = health["head"], health["indexed"]
         done = health["outbox_open"] == 0 and head is not None and indexed is not None and indexed >= head
         return health if done else None

@@ -1,4 +1,5 @@
-"""What routes share: the node behind the API and a database session per request."""
+"""What routes share: the node behind the API, a database session per request, and the check that
+refuses chain writes the node cannot record now."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import Depends, Path as PathParam, Request
 from sqlalchemy.orm import Session
 from starlette.convertors import Convertor, register_url_convertor
 
+from api.errors import answers
 from node.service import NodeService
 
 
@@ -23,7 +25,16 @@ def session(request: Request) -> Iterator[Session]:
         yield s
 
 
+def can_record(request: Request) -> None:
+    """Backpressure: a request that makes the node record on chain is refused (503, with why and
+    ``Retry-After``) before anything is done or leaves, when the node could not record it now."""
+    node(request).require_can_record()
+
+
 Node = Annotated[NodeService, Depends(node)]
+RECORDS = Depends(answers(can_record, {503: "the node cannot record this now (its chain, outbox or indexer): the "
+                                            "reasons are in the message; try again as Retry-After says"}))
+"""For ``dependencies=[RECORDS]`` on every route that writes to the chain."""
 Id32 = Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{64}$", examples=["0x" + "ab" * 32],
                                  description="a 32-byte id in 0x hex")]
 Number = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="a version or record number")]

@@ -2,8 +2,9 @@
 and declares them in the OpenAPI document.
 
 Domain errors of ``node`` and ``ledger`` keep their meaning (not found -> 404, not permitted ->
-403, a state that forbids the action -> 409, bad input -> 422); :class:`ApiError` carries the
-API's own (401 for a missing or bad sign-in). Anything else is a 500 with no detail leaked.
+403, a state that forbids the action -> 409, bad input -> 422, a node that cannot record now or
+a chain read that failed -> 503 with ``Retry-After``); :class:`ApiError` carries the API's own
+(401 for a missing or bad sign-in). Anything else is a 500 with no detail leaked.
 
 Every status a route can answer with is declared in its OpenAPI responses, each where it
 arises (:func:`document` gathers them): a dependency marked with :func:`answers` declares its
@@ -27,13 +28,18 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import ChainUnavailable, ContractError, LedgerError
+from ledger.errors import ContractError, LedgerError
 from node.errors import (
     AlreadyExists, CannotRecord, Conflict, DecryptionFailed, DeliveryRefused, InvalidInput, NodeError, NotAttributable, NotFound,
     NotPermitted, SourceTampered, StatementRefused,
 )
+from node.supervision import CHAIN_FAILURES
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER = 5
+"""Seconds a 503 asks the client to wait when the error does not say."""
+CHAIN_AWAY = "the node cannot reach its chain now, so it records nothing: try again later"
 
 
 class ApiError(Exception):
@@ -203,7 +209,7 @@ def _translate(err: Exception) -> tuple[int, str, dict[str, Any]]:
         return 422, "unprocessable", {}
     if isinstance(err, ContractError):
         return 409, "refused_by_contract", {"contract_error": err.name}
-    if isinstance(err, ChainUnavailable):
+    if isinstance(err, CHAIN_FAILURES):
         return 503, "chain_unavailable", {}
     if isinstance(err, CannotRecord):
         return 503, "cannot_record", {}
@@ -218,8 +224,13 @@ def install(app: FastAPI) -> None:
         if status >= 500 and status != 503:
             log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=err)
             return _body(status, code, "internal error")
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return _body(status, code, str(err), headers, **detail)
+        if status == 503:
+            # Failing closed for now: say when to come back; a chain failure's own text may name
+            # the chain's URL, which is the node's business.
+            message = str(err) if isinstance(err, (ApiError, CannotRecord)) else CHAIN_AWAY
+            return _body(status, code, message, {"Retry-After": str(getattr(err, "retry_after", None) or RETRY_AFTER)},
+                         **detail)
+        return _body(status, code, str(err), {"WWW-Authenticate": "Bearer"} if status == 401 else None, **detail)
 
     async def http(request: Request, err: StarletteHTTPException) -> JSONResponse:
         code = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
@@ -234,7 +245,9 @@ def install(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first["loc"])
         return _body(422, "invalid_input", f"{where}: {first['msg']}", field=where)
 
-    for kind in (ApiError, NodeError, LedgerError):
+    # Chain failures by their own classes too: a handler for Exception alone answers, but then
+    # the server logs each as a crash.
+    for kind in (ApiError, NodeError, LedgerError, *CHAIN_FAILURES):
         app.add_exception_handler(kind, domain)
     app.add_exception_handler(StarletteHTTPException, http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation)  # type: ignore[arg-type]

@@ -414,13 +414,37 @@ class StatementCheckOut(Model):
     lines: int
 
 
+class WorkerHealthOut(Model):
+    """One background loop of the node."""
+
+    status: Literal["ok", "starting", "retrying", "stalled", "stopped"] = Field(description=(
+        "ok: stepping; starting: no step done yet; retrying: failing, retried with backoff; stalled: no "
+        "successful step for longer than the node's stall bound; stopped: not running"))
+    last_success_age: float | None = Field(description="seconds since its last successful step; null: none yet")
+    last_error: str | None = Field(description="what its last failed step raised (no secrets)")
+    last_error_age: float | None = Field(description="seconds since that failure")
+    failures: int = Field(description="failed steps in a row; 0 when the last one succeeded")
+
+
 class Health(Model):
-    status: Literal["ok", "degraded"]
+    """200 when the node can record uses, 503 (the same body, with ``Retry-After``) when it cannot."""
+
+    status: Literal["ok", "degraded", "unavailable"] = Field(description=(
+        "ok; degraded: it records uses, but a background loop fails or lags; unavailable: it cannot record "
+        "uses now (see reasons) and refuses deliveries and other chain writes with 503"))
     department: str
     chain_id: int
-    head: int | None
-    indexed: int | None
-    outbox_open: int
+    head: int | None = Field(description="the chain's latest block; null when the chain does not answer")
+    indexed: int | None = Field(description="the last block indexed")
+    outbox_open: int = Field(description="chain writes accepted and not yet confirmed")
+    chain_reachable: bool
+    chain_error: str | None = Field(description="why the chain did not answer")
+    head_age: float | None = Field(description="seconds since the head block's time")
+    index_lag: int | None = Field(description="blocks between the head and the last block indexed")
+    outbox_oldest_age: float | None = Field(description="seconds the oldest open chain write has waited")
+    outbox_limit: int = Field(description="open chain writes above which the node refuses new ones")
+    workers: dict[str, WorkerHealthOut] = Field(description="outbox, indexer, monitor, anchors")
+    reasons: list[str] = Field(description="why the node cannot record uses now; empty when it can")
 
 
 # ---------------------------------------------------------------- staff

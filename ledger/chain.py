@@ -72,7 +72,9 @@ class LocalChain:
     """A real anvil node on 127.0.0.1 for as long as the ``with`` block runs.
 
     ``block_time=None`` mines each transaction at once; a number mines a block every so many
-    seconds. The first ``accounts`` keys of :data:`ANVIL_MNEMONIC` are funded.
+    seconds. The first ``accounts`` keys of :data:`ANVIL_MNEMONIC` are funded. With ``state``,
+    anvil starts from the chain saved in that file, if there is one, and saves it there when
+    stopped: a chain stopped and started again on its port keeps its blocks and contracts.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class LocalChain:
         port: int | None = None,
         startup_timeout: float = 20.0,
         keep_states: int = 256,
+        state: Path | None = None,
     ) -> None:
         self.anvil = anvil
         self.block_time = block_time
@@ -93,6 +96,7 @@ class LocalChain:
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
         self.keep_states = keep_states
+        self.state = state
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -119,6 +123,8 @@ class LocalChain:
         ]
         if self.block_time is not None:
             args += ["--block-time", str(self.block_time)]
+        if self.state is not None:
+            args += ["--state", str(self.state)]
         self._process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )

@@ -109,10 +109,12 @@ class DeliveryRefused(NodeError):
 
 class CannotRecord(NodeError):
     """The node cannot record the work asked of it now (``reason``), so it does not do it: a
-    ledger paused by the coordinator, a chain it cannot reach. Failing closed, with why."""
+    ledger paused by the coordinator, a chain it cannot reach, an outbox too far behind. Failing
+    closed, with why; ``retry_after`` (seconds) says when to ask again, if known."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, retry_after: int | None = None) -> None:
         self.reason = reason
+        self.retry_after = retry_after
         super().__init__(f"cannot record this now: {reason}")
 
 

@@ -16,27 +16,25 @@ A write refused for a passing reason (the coordinator paused the ledger) goes ba
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timezone
 from typing import Any
 
-import requests
 from hexbytes import HexBytes
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import Web3Exception
 
 from ledger.deploy import Ledger
-from ledger.errors import ChainUnavailable, ContractError, LedgerError
+from ledger.errors import ContractError, LedgerError
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
 from node.errors import WriteRejected
 from node.models import OutboxEntry, utcnow
+from node.supervision import Supervised
 from node.writes import WRITES
-
-log = logging.getLogger(__name__)
 
 PENDING, SIGNED, CONFIRMED, FAILED = "pending", "signed", "confirmed", "failed"
 TRANSIENT_REVERTS = frozenset({"ConsortiumIsPaused"})
@@ -55,6 +53,23 @@ def enqueue(session: Session, *, key: str, kind: str, payload: dict[str, Any]) -
     session.add(entry)
     session.flush()
     return entry
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The writes accepted and not yet on chain (pending or signed), and the oldest one's age in seconds."""
+
+    open: int
+    oldest_age: float | None
+
+
+def backlog(session: Session) -> Backlog:
+    count, oldest = session.execute(select(func.count(OutboxEntry.id), func.min(OutboxEntry.created_at))
+                                    .where(OutboxEntry.status.in_((PENDING, SIGNED)))).one()
+    if oldest is None:
+        return Backlog(count or 0, None)
+    oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=timezone.utc)
+    return Backlog(count, max((utcnow() - oldest).total_seconds(), 0.0))
 
 
 class OutboxWorker:
@@ -78,7 +93,6 @@ class OutboxWorker:
         self.window = window
         self.max_in_flight = max_in_flight
         self.resend_after = resend_after
-        self.retry_delay = 1.0
         self._recovered = False
         self._resync = False
         self._rpc = RpcBatcher(sender.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
@@ -86,41 +100,38 @@ class OutboxWorker:
     # ------------------------------------------------------------ the loop
 
     def run(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:
-        while not stop.is_set():
-            if self._step_or_wait() == 0:
-                stop.wait(idle_sleep)
+        """Send until ``stop``, supervised: an unreachable chain is waited out with backoff, as
+        what the outbox holds is safe in SQL."""
+        Supervised("outbox", self.step, idle=idle_sleep).run(stop)
 
     def run_until_idle(self, timeout: float = 300.0) -> None:
+        loop = Supervised("outbox", self.step, idle=0.01)
         deadline = time.monotonic() + timeout
-        while self._step_or_wait() or self.open_count():
+        while (done := loop.attempt()) != 0 or self.open_count():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"outbox still has {self.open_count()} open entries after {timeout} s")
-            time.sleep(0.01)
-
-    def _step_or_wait(self) -> int:
-        # An unreachable chain node is waited out: what the outbox holds is safe in SQL.
-        try:
-            return self.step()
-        except (ChainUnavailable, requests.ConnectionError, requests.Timeout) as err:
-            log.warning("outbox: %s; retrying", err)
-            # Whatever was broadcast to a node that went down may be lost with its pool: once
-            # the chain answers again, broadcast the signed transactions again at once.
-            self._recovered = False
-            time.sleep(self.retry_delay)
-            return 0
+                last = loop.health(timeout).last_error
+                raise TimeoutError(f"outbox still has {self.open_count()} open entries after {timeout} s"
+                                   + (f" (last error: {last})" if last else ""))
+            time.sleep(loop.delay_after(done) or 0.01)
 
     def step(self) -> int:
         """Broadcast again what a crash may have lost, sign and send new entries, confirm sent
         ones; returns how many entries changed state."""
-        if not self._recovered:
-            self._rebroadcast_signed()
-            self._resync = True
-            self._recovered = True
-        return self._send_pending() + self._confirm_signed()
+        try:
+            if not self._recovered:
+                self._rebroadcast_signed()
+                self._resync = True
+                self._recovered = True
+            return self._send_pending() + self._confirm_signed()
+        except Exception:
+            # Whatever was broadcast to a node that went down may be lost with its pool: once
+            # the chain answers again, broadcast the signed transactions again at once.
+            self._recovered = False
+            raise
 
     def open_count(self) -> int:
         with self.sessions() as session:
-            return len(session.scalars(select(OutboxEntry.id).where(OutboxEntry.status.in_((PENDING, SIGNED)))).all())
+            return backlog(session).open
 
     # ------------------------------------------------------------ steps
 

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.chain import connect
 from ledger.clients import AnchorKind
-from ledger.errors import ChainUnavailable
 from ledger.compile import PROJECT_ROOT, ContractArtifact, load_artifact
 from ledger.deploy import SUITE, Ledger, Manifest, department_id
+from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender, load_keystore
 from node.anchoring import due, gather_open_downloads, seal_batch
 from node.completeness import TraceChecker
 from node.db import make_engine, migrate, session_factory
 from node.delivery.serve import fingerprint_key
-from node.errors import SettingsInvalid
-from node.indexer import Indexer
+from node.errors import CannotRecord, SettingsInvalid
+from node.health import NodeHealth, read_chain, refusals
+from node.indexer import CURSOR, Indexer
+from node.models import IndexerCursor
 from node.monitor import Monitor
-from node.outbox import OutboxWorker
+from node.outbox import OutboxWorker, backlog
 from node.settings import NodeSettings
-
-log = logging.getLogger(__name__)
+from node.supervision import Supervised, describe
 
 
 def load_artifacts(build_dir: Path = PROJECT_ROOT / "build" / "contracts") -> dict[str, ContractArtifact]:
@@ -44,11 +45,23 @@ class NodeService:
     indexer: Indexer = field(init=False)
     monitor: Monitor = field(init=False)
     traces: TraceChecker = field(init=False)
+    workers: dict[str, Supervised] = field(init=False)
+    """The background loops :meth:`run` runs, by name."""
 
     def __post_init__(self) -> None:
         self.indexer = Indexer(self.sessions, self.ledger, confirmations=self.settings.confirmations)
         self.monitor = Monitor(self.sessions)
         self.traces = TraceChecker(self.ledger, self.sessions)
+        # The monitor reads on from the events it saw, which a reorg may make the indexer undo.
+        follow = threading.Lock()
+        cap = self.settings.retry_cap
+        self.workers = {loop.name: loop for loop in (
+            Supervised("outbox", self.outbox.step, idle=0.05, max_retry=cap),
+            Supervised("indexer", self.indexer.step, lock=follow, max_retry=cap),
+            Supervised("monitor", lambda: len(self.monitor.step()), lock=follow, max_retry=cap),
+            Supervised("anchors", self.seal_due, max_retry=cap),
+        )}
+        self._probe = RpcBatcher(self.settings.chain_url, timeout=self.settings.health_timeout)
 
     @property
     def department(self) -> bytes:
@@ -75,11 +88,6 @@ class NodeService:
             session.commit()
         return sealed
 
-    def tick(self) -> int:
-        """One round of the node's background work besides the outbox: seal due anchor batches,
-        index the next confirmed blocks, raise alerts on what was indexed. Returns work done."""
-        return self.seal_due() + self.indexer.step() + len(self.monitor.step())
-
     def settle(self, timeout: float = 300.0) -> None:
         """Send everything queued, anchored items included, and index and watch it: for tests,
         demos and ``--exit-when-idle``."""
@@ -88,22 +96,43 @@ class NodeService:
         self.indexer.catch_up()
         self.monitor.run_until_current()
 
-    def run(self, stop: threading.Event, idle_sleep: float = 0.2) -> None:
-        """Run the outbox in a thread and the rest of the background work here, until ``stop``."""
-        sender = threading.Thread(target=self.outbox.run, args=(stop,), name="outbox", daemon=True)
-        sender.start()
+    def run(self, stop: threading.Event) -> None:
+        """Run each background loop in a thread of its own, supervised, until ``stop``."""
+        threads = [threading.Thread(target=loop.run, args=(stop,), name=f"node-{name}", daemon=True)
+                   for name, loop in self.workers.items()]
+        for thread in threads:
+            thread.start()
         try:
-            while not stop.is_set():
-                try:
-                    busy = self.tick()
-                except ChainUnavailable as err:
-                    log.warning("chain unavailable, waiting: %s", err)
-                    busy = 0
-                if not busy:
-                    stop.wait(idle_sleep)
+            while not stop.wait(1.0):
+                pass
         finally:
             stop.set()
-            sender.join(timeout=30)
+            for thread in threads:
+                thread.join(timeout=30)
+
+    # ------------------------------------------------------------ health and backpressure
+
+    def health(self) -> NodeHealth:
+        """The chain (read within ``health_timeout``), the index, the outbox and each loop, with
+        every reason the node cannot record uses now."""
+        chain = read_chain(self._probe)
+        indexed, queued, database_error = None, None, None
+        try:
+            with self.sessions() as session:
+                cursor = session.get(IndexerCursor, CURSOR)
+                indexed = cursor.block_number if cursor is not None else None
+                queued = backlog(session)
+        except SQLAlchemyError as err:
+            database_error = describe(err)
+        workers = {name: loop.health(self.settings.stall_after) for name, loop in self.workers.items()}
+        return NodeHealth(chain, indexed, queued, workers, database_error, refusals(
+            chain, queued, workers, database_error=database_error, max_backlog=self.settings.max_backlog))
+
+    def require_can_record(self) -> None:
+        """Refuse work the node could not record now, saying why: see :mod:`node.health`."""
+        found = self.health().refusals
+        if found:
+            raise CannotRecord("; ".join(found), retry_after=self.settings.retry_after)
 
     @classmethod
     def start(cls, settings: NodeSettings, artifacts: dict[str, ContractArtifact] | None = None) -> NodeService:
@@ -127,4 +156,5 @@ class NodeService:
         return cls(settings, engine, sessions, ledger, sender, outbox)
 
     def close(self) -> None:
+        self._probe.close()
         self.engine.dispose()

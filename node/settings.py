@@ -30,6 +30,16 @@ class NodeSettings(BaseSettings):
     anchor_batch_size: int = Field(default=1000, ge=1)
     anchor_interval: float = Field(default=5.0, gt=0)
     allow_demo_passphrase: bool = False
+    # Backpressure and supervision (node.health, node.supervision).
+    max_backlog: int = Field(default=1000, ge=1, description=(
+        "open chain writes in the outbox above which the API refuses deliveries and other writes with 503"))
+    stall_after: float = Field(default=30.0, gt=0, le=3600, description=(
+        "seconds the outbox or indexer may go without a successful step before writes are refused with 503"))
+    retry_cap: float = Field(default=10.0, gt=0, le=600, description=(
+        "longest wait between two tries of a failing background step (the backoff doubles from 0.5 s up to it)"))
+    health_timeout: float = Field(default=2.0, gt=0, le=30, description=(
+        "seconds /health and the write gate wait for the chain before calling it unreachable"))
+    retry_after: int = Field(default=5, ge=1, le=3600, description="the Retry-After of a 503, in seconds")
 
     # The API's open doors, per client address ("N/second|minute|hour", moving windows).
     rate_sign_in: str = Field(default="60/minute", description="POST /auth/siwe, /auth/staff and the dashboard's "

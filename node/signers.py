@@ -20,12 +20,12 @@ from typing import Any
 
 from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
-from web3.exceptions import Web3Exception
 from web3.types import RPCEndpoint
 
 from ledger.contracts import ConsortiumClient
 from ledger.errors import ChainUnavailable
 from ledger.events import EventDecoder, fetch_events
+from node.supervision import Supervised
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +82,13 @@ class SignerWatcher:
         return votes
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
-        """Step every ``interval`` seconds until ``stop`` is set; an unreachable node is waited out."""
-        while not stop.is_set():
-            try:
-                self.step()
-            except (ChainUnavailable, Web3Exception) as err:
-                log.warning("signer watcher: %s; retrying", err)
-            stop.wait(interval)
+        """Step every ``interval`` seconds until ``stop``, supervised: a geth that is down is
+        waited out with backoff, and the votes are cast again once it is back."""
+        Supervised("signers", self._vote, idle=interval).run(stop)
+
+    def _vote(self) -> int:
+        self.step()
+        return 0  # proposed again on the next step whatever happened: always wait the interval
 
     def _read_events(self) -> None:
         last = self.w3.eth.block_number - (self.confirmations - 1)

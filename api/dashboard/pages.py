@@ -85,6 +85,7 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
         visitor, fields = form
         reason, department, grant = fields.get("reason", "").strip(), node.settings.department_id, grant_id.lower()
         try:
+            node.require_can_record()
             if decision == "approve":
                 price = fields.get("price_per_use", "").strip() or "0"
                 if not price.isdigit():

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import Auth, Principal
-from api.deps import DB, Id32, Node, Number, file_chunks
+from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
 from api.errors import ApiError, errors
 from api.schemas import (
     CatalogEntry, DatasetIn, DatasetOut, Freeze, IssueOut, QualityCheck, QualityReportOut, QualityRuleIn, QualityRuleOut,
@@ -86,7 +86,8 @@ def router(auth: Auth) -> APIRouter:
     Reviewer = Annotated[Principal, Depends(auth.require("department", staff="reviewer"))]
     Anyone = Annotated[Principal | None, Depends(auth.optional())]
 
-    @api.post("/datasets", status_code=201, response_model=DatasetOut, responses=errors(409, 422),
+    @api.post("/datasets", status_code=201, response_model=DatasetOut,
+              dependencies=[RECORDS], responses=errors(409, 422),
               summary="Register a dataset owned by this node's department")
     def create(body: DatasetIn, db: DB, node: Node, who: Steward) -> Dataset:
         for parent in body.parents:
@@ -111,7 +112,7 @@ def router(auth: Auth) -> APIRouter:
         return own_dataset(db, node, dataset_id)
 
     @api.put("/datasets/{dataset_id}/versions", status_code=201, response_model=VersionOut,
-             responses=errors(404, 409, 413, 422),
+             dependencies=[RECORDS], responses=errors(404, 409, 413, 422),
              summary="Upload a new version (the request body is the file, at most PROVLEDGER_MAX_UPLOAD_BYTES)",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "text/csv": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
@@ -159,7 +160,8 @@ def router(auth: Auth) -> APIRouter:
             partial.unlink(missing_ok=True)
 
     @api.post("/datasets/{dataset_id}/freeze", status_code=202, response_model=WriteOut,
-              responses=errors(404, 409, 422), summary="Freeze a dataset in an emergency, or lift it")
+              dependencies=[RECORDS], responses=errors(404, 409, 422),
+              summary="Freeze a dataset in an emergency, or lift it")
     def freeze(dataset_id: Id32, body: Freeze, db: DB, node: Node, who: Reviewer) -> WriteOut:
         entry = review.freeze(db, node.ledger, node.settings.department_id, dataset_id.lower(), reason=body.reason,
                               frozen=body.frozen)
@@ -175,7 +177,8 @@ def router(auth: Auth) -> APIRouter:
         return [r.to_json() for r in parsed]
 
     @api.post("/datasets/{dataset_id}/versions/{number}/quality-check", response_model=QualityReportOut,
-              responses=errors(404, 422), summary="Check a version against the rules; a failure opens an issue")
+              dependencies=[RECORDS], responses=errors(404, 422),
+              summary="Check a version against the rules; a failure opens an issue")
     def check(dataset_id: Id32, number: Number, body: QualityCheck, db: DB, node: Node, who: Steward) -> Any:
         version = version_of(db, own_dataset(db, node, dataset_id), number)
         report = quality.check_version(db, version.id)
@@ -191,7 +194,7 @@ def router(auth: Auth) -> APIRouter:
                                .order_by(QualityIssue.opened_block)))
 
     @api.post("/quality/issues/{issue_id}/repair", status_code=202, response_model=WriteOut,
-              responses=errors(404, 422), summary="Name the version that repairs an issue")
+              dependencies=[RECORDS], responses=errors(404, 422), summary="Name the version that repairs an issue")
     def repair(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Steward) -> WriteOut:
         issue, version = _issue_and_version(db, node, issue_id, body.version)
         entry = quality.submit_repair(db, issue.issue_id, version.id, note_text=body.note)
@@ -199,7 +202,8 @@ def router(auth: Auth) -> APIRouter:
         return _write(entry)
 
     @api.post("/quality/issues/{issue_id}/verification", response_model=QualityReportOut,
-              responses=errors(404, 422), summary="Check the repair again: close the issue or reopen it")
+              dependencies=[RECORDS], responses=errors(404, 422),
+              summary="Check the repair again: close the issue or reopen it")
     def verify(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Steward) -> Any:
         issue, version = _issue_and_version(db, node, issue_id, body.version)
         report = quality.verify_repair(db, issue.issue_id, version.id)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.auth import Auth, Principal
 from api.errors import errors
-from api.deps import DB, Id32, Node, Number, file_chunks
+from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
 from api.schemas import (
     MAX_NUMBER, Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams,
     StatementCheckIn, StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
@@ -49,7 +49,7 @@ def router(auth: Auth) -> APIRouter:
         return WriteOut.model_validate(entry)
 
     @api.post("/grants/{grant_id}/approve", status_code=202, response_model=WriteOut, tags=["review"],
-              responses=errors(404, 409, 422))
+              dependencies=[RECORDS], responses=errors(404, 409, 422))
     def approve(grant_id: Id32, body: Approval, db: DB, node: Node, who: Reviewer) -> WriteOut:
         entry = review.approve(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason,
                                price_per_use=body.price_per_use)
@@ -57,21 +57,22 @@ def router(auth: Auth) -> APIRouter:
         return decided(entry)
 
     @api.post("/grants/{grant_id}/reject", status_code=202, response_model=WriteOut, tags=["review"],
-              responses=errors(404, 409, 422))
+              dependencies=[RECORDS], responses=errors(404, 409, 422))
     def reject(grant_id: Id32, body: Reason, db: DB, node: Node, who: Reviewer) -> WriteOut:
         entry = review.reject(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
         db.commit()
         return decided(entry)
 
     @api.post("/grants/{grant_id}/co-approve", status_code=202, response_model=WriteOut, tags=["review"],
-              responses=errors(404, 409, 422), summary="The coordinator's co-approval (grades 3 and 4)")
+              dependencies=[RECORDS], responses=errors(404, 409, 422),
+              summary="The coordinator's co-approval (grades 3 and 4)")
     def co_approve(grant_id: Id32, body: Approval, db: DB, node: Node, who: Coordinator) -> WriteOut:
         entry = review.co_approve(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
         db.commit()
         return decided(entry)
 
     @api.post("/grants/{grant_id}/revoke", status_code=202, response_model=WriteOut, tags=["review"],
-              responses=errors(404, 409, 422))
+              dependencies=[RECORDS], responses=errors(404, 409, 422))
     def revoke(grant_id: Id32, body: Reason, db: DB, node: Node, who: Reviewer) -> WriteOut:
         entry = review.revoke(db, node.ledger, node.settings.department_id, grant_id.lower(), reason=body.reason)
         db.commit()
@@ -126,7 +127,7 @@ def router(auth: Auth) -> APIRouter:
         return use_events(db, after, limit, consumer=who.address)
 
     @api.post("/grants/{grant_id}/deliveries", status_code=201, response_model=DeliveryOut, tags=["consumers"],
-              responses=errors(404, 409, 422),
+              dependencies=[RECORDS], responses=errors(404, 409, 422),
               summary="Ask for a delivery: the grant is checked on-chain now; the use is recorded with its hash")
     def delivery(grant_id: Id32, body: DeliveryIn, db: DB, node: Node, who: Consumer) -> DeliveryOut:
         key = bytes.fromhex(body.public_key[2:]) if body.public_key else None
@@ -159,7 +160,7 @@ def router(auth: Auth) -> APIRouter:
     # ------------------------------------------------------------ settlement
 
     @api.post("/statements", status_code=201, response_model=StatementOut, tags=["settlement"],
-              responses=errors(409, 422),
+              dependencies=[RECORDS], responses=errors(409, 422),
               summary="Build a consumer's statement for a period from indexed uses; acknowledged on-chain by us")
     def statement(body: StatementIn, db: DB, node: Node, who: Steward) -> Statement:
         row = build_statement(db, department=node.settings.department_id, consumer=body.consumer,

@@ -8,17 +8,16 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 
 from api.auth import Auth, Principal
 from api.errors import errors
 from api.deps import DB, Node
-from api.schemas import MAX_NUMBER, Health
+from api.schemas import MAX_NUMBER, Health, WorkerHealthOut
 from node.models import Alert, IndexerCursor, OutboxEntry
 from node.monitor import usage_stream
-from node.outbox import CONFIRMED, FAILED
 
 
 
@@ -43,18 +42,23 @@ def router(auth: Auth, metrics: Metrics) -> APIRouter:
     api = APIRouter(tags=["system"])
     Watcher = Annotated[Principal, Depends(auth.require("department", "auditor", "consumer", staff="viewer"))]
 
-    @api.get("/health", response_model=Health, summary="Whether the node reaches its chain and keeps up")
-    def health(db: DB, node: Node) -> Health:
-        cursor = db.get(IndexerCursor, "events")
-        open_writes = db.scalar(select(func.count()).select_from(OutboxEntry)
-                                .where(OutboxEntry.status.not_in((CONFIRMED, FAILED)))) or 0
-        try:
-            head: int | None = node.ledger.w3.eth.block_number
-        except Exception:  # the chain is down: report it, don't fail the probe
-            head = None
-        return Health(status="ok" if head is not None else "degraded", department=node.settings.department_id,
-                      chain_id=node.ledger.manifest.chain_id, head=head,
-                      indexed=cursor.block_number if cursor else None, outbox_open=open_writes)
+    @api.get("/health", response_model=Health, summary="Whether the node reaches its chain, keeps up and records uses",
+             responses={503: {"model": Health, "description": "The node cannot record uses now: `reasons` says why"}})
+    def health(node: Node) -> Health | Response:
+        found = node.health()
+        body = Health(
+            status="unavailable" if not found.can_record else "degraded" if found.degraded else "ok",
+            department=node.settings.department_id, chain_id=node.ledger.manifest.chain_id, head=found.chain.head,
+            indexed=found.indexed, outbox_open=found.backlog.open if found.backlog else 0,
+            chain_reachable=found.chain.reachable, chain_error=found.chain.error, head_age=found.chain.head_age,
+            index_lag=found.index_lag, outbox_oldest_age=found.backlog.oldest_age if found.backlog else None,
+            outbox_limit=node.settings.max_backlog, reasons=found.refusals,
+            workers={name: WorkerHealthOut.model_validate(w) for name, w in found.workers.items()})
+        if found.can_record:
+            return body
+        # Load balancers read the status; people and the CLI read the same body.
+        return JSONResponse(body.model_dump(mode="json"), status_code=503,
+                            headers={"Retry-After": str(node.settings.retry_after)})
 
     # Staff only, unless PROVLEDGER_METRICS_PUBLIC: the figures tell what the node is doing.
     scraper = [] if metrics.public else [Depends(auth.require("department", staff="viewer"))]
