@@ -16,7 +16,6 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import ids

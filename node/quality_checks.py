@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TextIO
 
 from node.errors import InvalidInput
 from node.fields import NOUNS, FieldClass, has_shape

@@ -11,12 +11,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.clients import Action, Refusal
+from ledger.clients import Action
 from node.errors import InvalidInput
-from node.models import OutboxEntry, Use
+from node.models import OutboxEntry
 from node.outbox import enqueue
 
 BATCH_SIZE = 100
