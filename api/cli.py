@@ -61,8 +61,9 @@ from ledger.clients import Action
 from ledger.compile import PROJECT_ROOT, load_artifact
 from ledger.hashing import content_root, delivery_evidence
 from node.delivery.crypto import decrypt_stream, public_key_of
-from node.delivery.masking import FieldClass
 from node.errors import DecryptionFailed, InvalidInput
+from node.fields import FieldClass, id_check_character
+from node.formats import format_of
 from node.models import STAFF_ROLES
 from node.quality_checks import Rule
 from node.register import canonical_hash
@@ -73,8 +74,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 HASH32 = re.compile(r"0x[0-9a-fA-F]{64}")
-FORMATS = {".csv": ("csv", "text/csv"), ".jsonl": ("jsonl", "application/x-ndjson"),
-           ".ndjson": ("jsonl", "application/x-ndjson")}
 RELAY_GAS = 800_000
 """Gas for a consumer's relayed call: well above requestAccess and acknowledgeStatement."""
 DAY = 86400
@@ -288,7 +287,10 @@ def hash_locally(path: Path, progress: Progress) -> str:
 
 def upload_version(api: Api, dataset_id: str, path: Path) -> dict[str, Any]:
     """Stream ``path`` as a new version of ``dataset_id``; the node hashes it and queues its anchoring."""
-    fmt, media = FORMATS[path.suffix.lower()]
+    tabular = format_of(path)
+    if tabular is None:
+        raise UsageError(f"{path} is neither .csv nor .jsonl")
+    fmt, media = tabular.kind, tabular.media_type
 
     def chunks() -> Iterator[bytes]:
         with open(path, "rb") as f, api.progress.bar(f"uploading {path.name}", path.stat().st_size) as bar:
@@ -545,7 +547,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
-    if path.suffix.lower() not in FORMATS:
+    if format_of(path) is None:
         raise UsageError(f"{path} is neither .csv nor .jsonl")
     with _api(args) as api:
         _staff(args, api)
@@ -848,13 +850,12 @@ RULES: list[dict[str, Any]] = [{"kind": "completeness", "fields": ["phone"]},
 EXPECTED_EVENTS = ("DatasetRegistered", "VersionAdded", "AccessRequested", "RequestApproved", "RequestCoApproved",
                    "GrantActivated", "UseRecorded", "UseRefused", "IssueOpened", "IssueReturned", "IssueRepaired",
                    "IssueClosed")
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def _id_number(serial: int) -> str:
     """A resident ID number with a valid GB 11643 check digit."""
     body = f"11010119900307{serial:03d}"
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, _WEIGHTS)) % 11]
+    return body + id_check_character(body)
 
 
 def _people(count: int, *, broken: bool) -> list[tuple[str, ...]]:

@@ -31,6 +31,24 @@ class ChainUnavailable(LedgerError, ConnectionError):
         super().__init__(f"no chain answers at {url}")
 
 
+class ChainReadFailed(LedgerError):
+    """The chain node answered, but a read of ``what`` with an error or nothing: ``reason``."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"the chain node could not give {what}: {reason}")
+
+
+class BlockMissing(ChainReadFailed):
+    """The chain node does not give block ``number``: it does not have it (yet, or any more), or
+    it failed to read it (``reason``)."""
+
+    def __init__(self, number: int, reason: str = "missing") -> None:
+        self.number = number
+        super().__init__(f"block {number}", reason)
+
+
 class ChainStartFailed(LedgerError, RuntimeError):
     """A local chain process could not be started."""
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from web3 import Web3
 
 from ledger.deploy import Ledger
-from ledger.errors import ChainUnavailable
+from ledger.errors import BlockMissing, ChainReadFailed
 from ledger.events import EventLayout, block_ranges
 from ledger.rpc import RpcBatcher
 from node.attribution import ATTEMPTS, CONSUMER_FIELDS, GRANT_REQUESTED, GrantTerms, place
@@ -177,7 +177,7 @@ class ChainSets:
         hashes: dict[int, str | None] = {}
         for number, reply in zip(numbers, replies):
             if reply.error:
-                raise ChainUnavailable(f"block {number}: {reply.message}")
+                raise BlockMissing(number, reply.message)
             hashes[number] = str(reply.result["hash"]) if reply.result else None
         return hashes
 
@@ -207,7 +207,7 @@ class ChainSets:
                 elif a < b:
                     alone += [(q, a, (a + b) // 2), (q, (a + b) // 2 + 1, b)]
                 else:
-                    raise ChainUnavailable(f"eth_getLogs of block {a}: {reply.message}")
+                    raise ChainReadFailed(f"the logs of block {a}", reply.message)
         return logs
 
     def _queries(self, layouts: Iterable[EventLayout], argument: str, values: Sequence[str]) -> list[dict[str, Any]]:

@@ -29,7 +29,6 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import PurePath
 from typing import Any
 
 from prov.constants import PROV_TYPE
@@ -37,6 +36,7 @@ from prov.identifier import Namespace, QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
 from ledger.clients import Refusal
+from node.formats import format_of
 from node.models import Dataset, DatasetVersion
 from node.trace import TraceItem
 
@@ -451,7 +451,6 @@ ACCESS_RIGHTS = "http://publications.europa.eu/resource/authority/access-right/"
 LICENSES = "http://spdx.org/licenses/"
 LANGUAGES = "http://id.loc.gov/vocabulary/iso639-1/"
 MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
-_MEDIA_TYPE_BY_SUFFIX = {".csv": "text/csv", ".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson"}
 
 
 def access_rights(grade: int) -> str:
@@ -482,7 +481,7 @@ def _term(value: str, vocabulary: str) -> dict[str, str]:
 
 
 def _distribution(url: str, version: DatasetVersion) -> dict[str, Any]:
-    media_type = _MEDIA_TYPE_BY_SUFFIX.get(PurePath(version.source_path).suffix.lower(), "application/octet-stream")
+    media_type = tabular.media_type if (tabular := format_of(version.source_path)) else "application/octet-stream"
     distribution: dict[str, Any] = {
         "@type": "dcat:Distribution",
         "dcat:accessURL": {"@id": url},

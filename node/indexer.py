@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.deploy import Ledger
-from ledger.errors import ChainUnavailable
+from ledger.errors import BlockMissing
 from ledger.events import ChainEvent, fetch_events
 from ledger.rpc import RpcBatcher
 from node.attribution import CONSUMER_FIELDS, GrantTerms, place
@@ -126,7 +126,7 @@ class Indexer:
             replies = self._rpc.call([("eth_getBlockByNumber", [hex(n), False]) for n in part])
             for number, reply in zip(part, replies):
                 if reply.error or not reply.result:
-                    raise ChainUnavailable(f"block {number}: {reply.message or 'missing'}")
+                    raise BlockMissing(number, reply.message or "missing")
                 headers[number] = reply.result
         return headers
 

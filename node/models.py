@@ -39,7 +39,7 @@ class Dataset(Base):
     catalog: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     parents: Mapped[list[str]] = mapped_column(JSON, default=list)
     field_classes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    """The class of each personal-data field (``node.delivery.masking.FieldClass`` values)."""
+    """The class of each personal-data field (``node.fields.FieldClass`` values)."""
     key_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     quality_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     frozen: Mapped[bool] = mapped_column(Boolean, default=False)

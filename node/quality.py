@@ -16,15 +16,14 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import ids
 from ledger.clients import AnchorKind
 from node.anchoring import add_item
-from node.delivery.masking import FieldClass
-from node.delivery.serve import KINDS
 from node.errors import Conflict, InvalidInput, NotFound
+from node.fields import FieldClass
+from node.formats import kind_of
 from node.models import Dataset, DatasetVersion, OutboxEntry, QualityIssue, QualityReportRow
 from node.outbox import enqueue
 from node.quality_checks import Rule, check_file
@@ -48,7 +47,7 @@ def check_version(session: Session, version_id: int, *, now: int | None = None) 
     if version is None:
         raise NotFound("version", str(version_id))
     dataset = version.dataset
-    kind = KINDS.get(Path(version.source_path).suffix.lower())
+    kind = kind_of(version.source_path)
     if kind is None:
         raise InvalidInput("version", "quality rules apply to CSV and JSON lines datasets")
     created = version.created_at if version.created_at.tzinfo else version.created_at.replace(tzinfo=timezone.utc)
@@ -117,8 +116,3 @@ def verify_repair(session: Session, issue_id: str, version_id: int, *, now: int 
                 payload={"issue_id": issue_id, "note_hash": report.report_hash})
     return report
 
-
-def reports_of(session: Session, dataset_id: str) -> list[QualityReportRow]:
-    return list(session.scalars(
-        select(QualityReportRow).join(DatasetVersion, DatasetVersion.id == QualityReportRow.version_id)
-        .where(DatasetVersion.dataset_id == dataset_id).order_by(QualityReportRow.id)))

@@ -7,10 +7,9 @@ and times, so a report can be anchored and checked again by anyone holding the f
 
 - completeness: the share of records with a non-empty value in the field, at least ``threshold``.
   ``None``, ``""`` and a missing JSON key are empty; a whitespace cell is not (validity judges it).
-- validity: the share of the field's non-empty values that have the shape of its class. ID numbers
-  carry the GB 11643-1999 check character and a real birth date, not after ``now``'s date in
-  Beijing when ``now`` is given; region and sequence codes are not looked up. Numbers may be
-  grouped by spaces or hyphens, as masking allows. A JSON number or bool is judged as its
+- validity: the share of the field's non-empty values that have the shape of its class
+  (:func:`node.fields.has_shape`; ID numbers' birth dates not after ``now``'s date in Beijing
+  when ``now`` is given). A JSON number or bool is judged as its
   ``str()``; an object or array is never valid for a classed field. An unclassed field is plain
   text: every value is valid.
 - uniqueness: no two records share the key made of ``fields``. Only an 8-byte BLAKE2b digest of
@@ -31,17 +30,17 @@ import csv
 import hashlib
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TextIO
 
-from node.delivery.masking import FieldClass
 from node.errors import InvalidInput
+from node.fields import NOUNS, FieldClass, has_shape
+from node.formats import Kind
 
 EXAMPLES = 5
 
@@ -171,72 +170,6 @@ class QualityReport:
 # ---------------------------------------------------------------- shapes of one value
 
 _BEIJING = timezone(timedelta(hours=8))
-# Older than anyone alive when the 18-character number was introduced in 1999.
-_EARLIEST_BIRTH = date(1850, 1, 1)
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-_ID_18 = re.compile(r"[0-9]{17}[0-9X]")
-_ID_15 = re.compile(r"[0-9]{15}")
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
-_BANK_CARD = re.compile(r"[0-9]{13,19}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-def _symbols(text: str) -> str:
-    return text.replace(" ", "").replace("-", "")
-
-
-def _born(yyyymmdd: str, latest: date | None) -> bool:
-    try:
-        birth = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
-    except ValueError:
-        return False
-    return _EARLIEST_BIRTH <= birth and (latest is None or birth <= latest)
-
-
-def _is_id_number(text: str, latest: date | None) -> bool:
-    symbols = _symbols(text).upper()
-    if _ID_18.fullmatch(symbols):
-        check = _ID_CHECK[sum(int(c) * w for c, w in zip(symbols, _ID_WEIGHTS)) % 11]
-        return symbols[17] == check and _born(symbols[6:14], latest)
-    # The 15-digit form was issued before 2000 and writes the year of birth with two digits.
-    return _ID_15.fullmatch(symbols) is not None and _born("19" + symbols[6:12], latest)
-
-
-def _luhn(digits: str) -> bool:
-    doubled = (int(c) * (1 + i % 2) for i, c in enumerate(reversed(digits)))
-    return sum(d - 9 if d > 9 else d for d in doubled) % 10 == 0
-
-
-def _is_bank_card(text: str) -> bool:
-    digits = _symbols(text)
-    return _BANK_CARD.fullmatch(digits) is not None and _luhn(digits)
-
-
-def _is_name(text: str) -> bool:
-    name = text.strip()
-    return 0 < len(name) <= 64 and not any(c.isdigit() for c in name)
-
-
-_SHAPES: dict[FieldClass, Callable[[str, date | None], bool]] = {
-    FieldClass.ID_NUMBER: _is_id_number,
-    FieldClass.MOBILE: lambda text, _: _MOBILE.fullmatch(_symbols(text)) is not None,
-    FieldClass.NAME: lambda text, _: _is_name(text),
-    FieldClass.ADDRESS: lambda text, _: len(text.strip()) >= 4,
-    FieldClass.EMAIL: lambda text, _: _EMAIL.fullmatch(text) is not None,
-    FieldClass.BANK_CARD: lambda text, _: _is_bank_card(text),
-    FieldClass.PLAIN: lambda text, _: True,
-}
-
-_NOUNS = {
-    FieldClass.ID_NUMBER: "an ID number",
-    FieldClass.MOBILE: "a mobile number",
-    FieldClass.NAME: "a name",
-    FieldClass.ADDRESS: "an address",
-    FieldClass.EMAIL: "an email address",
-    FieldClass.BANK_CARD: "a bank card number",
-    FieldClass.PLAIN: "plain text",
-}
 
 
 def _empty(value: object) -> bool:
@@ -246,7 +179,7 @@ def _empty(value: object) -> bool:
 def _valid(cls: FieldClass, value: object, latest: date | None) -> bool:
     if isinstance(value, dict | list):
         return cls is FieldClass.PLAIN
-    return _SHAPES[cls](value if isinstance(value, str) else str(value), latest)
+    return has_shape(cls, value if isinstance(value, str) else str(value), latest)
 
 
 # ---------------------------------------------------------------- records
@@ -349,7 +282,7 @@ def _result(rule: Rule, tally: _Tally, names: set[str], classes: Mapping[str, Fi
         broke, adjective = (
             ("records lack a value", "complete")
             if rule.kind is RuleKind.COMPLETENESS
-            else (f"non-empty values are not {_NOUNS[classes.get(name, FieldClass.PLAIN)]}", "valid")
+            else (f"non-empty values are not {NOUNS[classes.get(name, FieldClass.PLAIN)]}", "valid")
         )
         detail = (
             f"field {name}: {tally.failed} of {tally.checked} {broke} "
@@ -370,7 +303,7 @@ def _timeliness(rule: Rule, produced_at: int | None, now: int | None) -> RuleRes
 
 def check_file(
     path: Path,
-    kind: Literal["csv", "jsonl"],
+    kind: Kind,
     rules: Sequence[Rule],
     field_classes: Mapping[str, FieldClass],
     *,

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from ledger import ids
 from ledger.hashing import DEFAULT_CHUNK_SIZE, Observer, content_root
-from node.delivery.masking import FieldClass
+from node.fields import FieldClass
+from node.formats import kind_of
 from node.errors import AlreadyExists, InvalidInput, NotFound
 from node.models import Dataset, DatasetVersion, FileRoot
 from node.outbox import enqueue
@@ -87,11 +88,6 @@ def _field_classes(classes: Mapping[str, str]) -> dict[str, str]:
         if value not in known:
             raise InvalidInput("field_classes", f"field {name}: {value!r} is not one of {', '.join(sorted(known))}")
     return dict(classes)
-
-
-def _tabular_kind(path: Path) -> str | None:
-    suffix = path.suffix.lower()
-    return {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix) if path.is_file() else None
 
 
 def register_dataset(
@@ -166,7 +162,7 @@ def register_version(
     if dataset is None:
         raise NotFound("dataset", dataset_id)
     path = Path(path)
-    kind = _tabular_kind(path)
+    kind = kind_of(path) if path.is_file() else None
     shape = TableShape(kind) if kind else None
 
     def both(chunk: memoryview) -> None:

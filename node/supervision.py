@@ -24,7 +24,7 @@ import requests
 from sqlalchemy.exc import SQLAlchemyError
 from web3.exceptions import BadResponseFormat, ProviderConnectionError, TimeExhausted, Web3RPCError
 
-from ledger.errors import ChainUnavailable
+from ledger.errors import ChainReadFailed, ChainUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ Status = Literal["ok", "starting", "retrying", "stalled", "stopped"]
 ``retrying``: its last step failed, the outage is younger than the stall bound; ``stalled``: no
 successful step for longer than the bound; ``stopped``: not running."""
 
-CHAIN_FAILURES = (ChainUnavailable, requests.RequestException, ProviderConnectionError, BadResponseFormat,
-                  TimeExhausted, Web3RPCError)
+CHAIN_FAILURES = (ChainUnavailable, ChainReadFailed, requests.RequestException, ProviderConnectionError,
+                  BadResponseFormat, TimeExhausted, Web3RPCError)
 """What a chain read raises when the chain is away, slow or failing: a refused connection, a
 timeout, a node answering with an error."""
 OUTAGES = (*CHAIN_FAILURES, SQLAlchemyError, TimeoutError, ConnectionError)

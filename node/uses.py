@@ -11,12 +11,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.clients import Action, Refusal
+from ledger.clients import Action
 from node.errors import InvalidInput
-from node.models import OutboxEntry, Use
+from node.models import OutboxEntry
 from node.outbox import enqueue
 
 BATCH_SIZE = 100
@@ -56,22 +55,3 @@ def queue_uses(session: Session, uses: Sequence[UseRequest], *, batch_size: int 
             "uses": [{"grant_id": u.grant_id, "action": int(u.action), "evidence_hash": u.evidence_hash} for u in chunk],
         }))
     return entries
-
-
-@dataclass(frozen=True)
-class UseOutcome:
-    """What the chain made of one use: its sequence number on the grant, or why it was refused."""
-
-    grant_id: str
-    evidence_hash: str
-    sequence: int | None
-    refused: Refusal | None
-    tx_hash: str
-
-
-def outcomes(session: Session, entries: Sequence[OutboxEntry]) -> list[UseOutcome]:
-    """The indexed outcome of every use in the batches ``entries``, once the indexer has them."""
-    hashes = [e.tx_hash for e in entries if e.tx_hash is not None]
-    rows = session.scalars(select(Use).where(Use.tx_hash.in_(hashes)).order_by(Use.block_number, Use.log_index))
-    return [UseOutcome(r.grant_id, r.evidence_hash, r.sequence, Refusal(r.refused) if r.refused is not None else None,
-                       r.tx_hash) for r in rows]

@@ -26,10 +26,10 @@ from api.schemas import (
 from ledger.rpc import RpcBatcher
 from node.chainsets import END, Subject
 from node.completeness import Completeness
-from node.delivery.fingerprint import Kind
 from node.delivery.serve import attribute_leak
 from node.errors import InvalidInput, NotFound
 from node.export import trace_prov_json
+from node.formats import FORMATS, Kind
 from node.models import Alert, Dataset
 from node.trace import Page, consumer_trace, dataset_trace, lineage, whole
 from node.verify import Report, verify_events, verify_version_files
@@ -132,17 +132,17 @@ def router(auth: Auth) -> APIRouter:
     @api.post("/attributions", response_model=AttributionOut, responses=errors(404, 413, 422),
               summary="Find the delivery, grant and consumer a leaked copy came from (the body is the copy)",
               openapi_extra={"requestBody": {"required": True, "content": {
-                  "text/csv": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
-                  "application/x-ndjson": {"schema": {"type": "string", "format": "binary", "minLength": 1}}}}})
+                  f.media_type: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+                  for f in FORMATS.values()}}})
     async def attribution(request: Request, node: Node, who: Auditor,
                           dataset_id: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{64}$")] = None,
-                          format: Annotated[str | None, Query(pattern="^(csv|jsonl)$")] = None) -> AttributionOut:
+                          format: Annotated[str | None, Query(pattern=f"^({'|'.join(FORMATS)})$")] = None) -> AttributionOut:
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_LEAK:
                 raise InvalidInput("body", f"a copy larger than {MAX_LEAK >> 20} MiB: send a part of it")
-        kind: Kind | None = "csv" if format == "csv" else "jsonl" if format == "jsonl" else None
+        kind: Kind | None = FORMATS[format].kind if format else None
 
         def find() -> AttributionOut:
             with node.sessions() as db:

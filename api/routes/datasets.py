@@ -26,12 +26,10 @@ from node.anchoring import log_open_download
 from node.delivery import checks
 from node.errors import InvalidInput, NotFound, NotPermitted
 from node.export import catalog_to_dcat
+from node.formats import FORMATS, format_of
 from node.models import Dataset, DatasetVersion, QualityIssue
 from node.register import register_dataset, register_version
 from node.service import NodeService
-
-FORMATS = {"csv": ".csv", "jsonl": ".jsonl"}
-
 
 def too_large(cap: int) -> ApiError:
     return ApiError(413, "too_large", f"the upload is larger than this node takes ({cap} bytes)", limit=cap)
@@ -115,10 +113,10 @@ def router(auth: Auth) -> APIRouter:
              dependencies=[RECORDS], responses=errors(404, 409, 413, 422),
              summary="Upload a new version (the request body is the file, at most PROVLEDGER_MAX_UPLOAD_BYTES)",
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/csv": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
-                 "application/x-ndjson": {"schema": {"type": "string", "format": "binary", "minLength": 1}}}}})
+                 f.media_type: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+                 for f in FORMATS.values()}}})
     async def upload(dataset_id: Id32, request: Request, node: Node, who: Steward,
-                     format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv") -> DatasetVersion:
+                     format: Annotated[str, Query(pattern=f"^({'|'.join(FORMATS)})$")] = "csv") -> DatasetVersion:
         def check() -> Path:
             with node.sessions() as db:
                 own_dataset(db, node, dataset_id)
@@ -144,7 +142,7 @@ def router(auth: Auth) -> APIRouter:
                 raise InvalidInput("body", "the file is empty")
 
             def register() -> DatasetVersion:
-                final = folder / f"{secrets.token_hex(12)}{FORMATS[format]}"
+                final = folder / f"{secrets.token_hex(12)}{FORMATS[format].suffix}"
                 partial.rename(final)
                 with node.sessions() as db:
                     try:
@@ -231,7 +229,7 @@ def router(auth: Auth) -> APIRouter:
         return catalog_to_dcat(datasets, base_url=base)
 
     @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404, 409, 503),
-             200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+             200: {"content": {f.media_type: {} for f in FORMATS.values()}}},
              summary="Download open (grade 1) data; each download is logged, and anchored with others")
     def open_download(dataset_id: Id32, db: DB, node: Node, who: Anyone) -> StreamingResponse:
         dataset = db.get(Dataset, dataset_id.lower())
@@ -254,7 +252,7 @@ def router(auth: Auth) -> APIRouter:
                                    content_root=version.content_root, downloader=who.address if who else None)
         db.commit()
         path = Path(version.source_path)
-        media = "text/csv" if path.suffix == ".csv" else "application/x-ndjson"
+        media = tabular.media_type if (tabular := format_of(path)) else "application/octet-stream"
         return StreamingResponse(file_chunks(path), media_type=media,
                                  headers={"X-Provledger-Receipt": logged.receipt,
                                           "X-Provledger-Content-Root": version.content_root})

@@ -23,6 +23,7 @@ from node.delivery import checks
 from node.delivery.serve import Request as DeliveryRequest
 from node.delivery.serve import deliver
 from node.errors import NotFound, NotPermitted
+from node.formats import FORMATS
 from node.models import Delivery, Grant, OutboxEntry, Statement
 from node.monitor import UsageEvent, use_events
 from node.relay import Relayed, relay, relayed
@@ -152,7 +153,7 @@ def router(auth: Auth) -> APIRouter:
         grant = checks.grant_for(node.ledger, row.grant_id, who.address)
         checks.require_not_paused(node.ledger)
         checks.require_grant_allows(node.ledger, row.grant_id, grant, Action.DOWNLOAD)
-        media = "application/octet-stream" if row.encrypted else {"csv": "text/csv"}.get(row.kind, "application/x-ndjson")
+        media = "application/octet-stream" if row.encrypted else FORMATS[row.kind].media_type
         return StreamingResponse(file_chunks(Path(row.path)), media_type=media,
                                  headers={"X-Provledger-Evidence": row.evidence_hash,
                                           "Content-Disposition": f'attachment; filename="{Path(row.path).name}"'})

@@ -22,11 +22,11 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 from node.errors import InvalidInput, NotAttributable
+from node.formats import Kind
 
-Kind = Literal["csv", "jsonl"]
 
 MIN_BITS = 32  # fewer bits than this are no evidence against anyone
 ALPHA = 1e-6  # the most chance, over all candidates, of naming a delivery that is not the source

@@ -1,21 +1,9 @@
 """Masking delivered data by field class, CSV and JSON lines alike, streamed row by row.
 
 A field is masked when the dataset's schema classes it as personal data (anything but
-``PLAIN``) and the consumer's grant does not cover it. What stays visible is what lets a person
-tell records apart or check a value by hand, never enough to recover it:
-
-- ID number: 18 characters (the last may be ``X``) keep the first 6 and last 4, hiding the
-  birth date and most of the sequence; the old 15-digit form keeps the first 6 and last 3.
-- mobile: 11 digits starting ``1[3-9]`` keep the first 3 and last 4.
-- bank card: 13 to 19 digits keep the first 6 (the issuer) and last 4.
-- name: each word keeps its first character (``张三`` -> ``张*``, ``Li Lei`` -> ``L* L**``).
-- address: keeps its first 6 characters, but never more than half of it: addresses written
-  from province down to door keep the region and hide the street and number.
-- email: keeps the first character of the local part and the whole domain.
-
-Numbers may be grouped by spaces or hyphens, which stay. A value that does not have its class's
-shape is masked whole, so a mislabelled or malformed cell never leaks; so is any one-character
-name or local part. Masks keep the value's length (names also squeeze runs of whitespace).
+``PLAIN``) and the consumer's grant does not cover it. What of each value stays visible is the
+personal-data rule of :mod:`node.fields` (:func:`~node.fields.mask_value`); this module applies
+it to whole files.
 """
 
 from __future__ import annotations
@@ -23,91 +11,13 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import BinaryIO
 
 from node.errors import InvalidInput
-
-MASK = "*"
-ADDRESS_KEPT = 6
-
-
-class FieldClass(Enum):
-    """What kind of personal data a field holds, which decides what of it stays visible."""
-
-    ID_NUMBER = "id_number"
-    MOBILE = "mobile"
-    NAME = "name"
-    ADDRESS = "address"
-    EMAIL = "email"
-    BANK_CARD = "bank_card"
-    PLAIN = "plain"
-
-
-# ---------------------------------------------------------------- one value
-
-_SEPARATORS = frozenset(" -")
-_ID_18 = re.compile(r"[0-9]{17}[0-9Xx]")
-_ID_15 = re.compile(r"[0-9]{15}")
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
-_BANK_CARD = re.compile(r"[0-9]{13,19}")
-_EMAIL = re.compile(r"([^@\s]+)@([^@\s]+\.[^@\s]+)")
-
-
-def _hidden(value: str) -> str:
-    return MASK * len(value)
-
-
-def _keep_ends(value: str, shape: re.Pattern[str], head: int, tail: int) -> str | None:
-    """``value`` with all but its first ``head`` and last ``tail`` symbols masked, separators
-    kept; None when its symbols do not have ``shape``."""
-    symbols = [i for i, c in enumerate(value) if c not in _SEPARATORS]
-    if not shape.fullmatch("".join(value[i] for i in symbols)):
-        return None
-    hidden = set(symbols[head : len(symbols) - tail])
-    return "".join(MASK if i in hidden else c for i, c in enumerate(value))
-
-
-def _initial(word: str) -> str:
-    return word[0] + _hidden(word[1:]) if len(word) > 1 else _hidden(word)
-
-
-def _mask_id_number(value: str) -> str:
-    return _keep_ends(value, _ID_18, 6, 4) or _keep_ends(value, _ID_15, 6, 3) or _hidden(value)
-
-
-def _mask_address(value: str) -> str:
-    kept = min(ADDRESS_KEPT, len(value) // 2)
-    return value[:kept] + _hidden(value[kept:])
-
-
-def _mask_email(value: str) -> str:
-    match = _EMAIL.fullmatch(value)
-    if match is None:
-        return _hidden(value)
-    local, domain = match.groups()
-    return f"{_initial(local)}@{domain}"
-
-
-_MASKS: dict[FieldClass, Callable[[str], str]] = {
-    FieldClass.ID_NUMBER: _mask_id_number,
-    FieldClass.MOBILE: lambda value: _keep_ends(value, _MOBILE, 3, 4) or _hidden(value),
-    FieldClass.NAME: lambda value: " ".join(_initial(word) for word in value.split()),
-    FieldClass.ADDRESS: _mask_address,
-    FieldClass.EMAIL: _mask_email,
-    FieldClass.BANK_CARD: lambda value: _keep_ends(value, _BANK_CARD, 6, 4) or _hidden(value),
-    FieldClass.PLAIN: lambda value: value,
-}
-
-
-def mask_value(cls: FieldClass, value: str) -> str:
-    """``value`` as seen by a consumer whose grant does not cover its field of class ``cls``."""
-    return _MASKS[cls](value)
-
+from node.fields import FieldClass, mask_value
 
 # ---------------------------------------------------------------- plans and grants
 

@@ -38,14 +38,15 @@ from ledger.hashing import delivery_evidence
 from node.anchoring import add_item
 from node.delivery import checks
 from node.delivery.crypto import encrypt_stream
-from node.delivery.fingerprint import Attribution, Kind, attribute, fingerprint_csv, fingerprint_jsonl
-from node.delivery.masking import FieldClass, MaskPlan, mask_csv, mask_jsonl
+from node.delivery.fingerprint import Attribution, attribute, fingerprint_csv, fingerprint_jsonl
+from node.delivery.masking import MaskPlan, mask_csv, mask_jsonl
 from node.errors import DeliveryRefused, InvalidInput, NotFound
+from node.fields import FieldClass
+from node.formats import FORMATS, Kind, kind_of
 from node.models import Dataset, DatasetVersion, Delivery, OutboxEntry
 from node.outbox import CONFIRMED
 from node.uses import UseRequest, queue_uses
 
-KINDS: dict[str, Kind] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _COPY_CHUNK = 1 << 20
 
 
@@ -148,7 +149,7 @@ def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, ou
         _record_attempt(session, grant_id, consumer)
         raise DeliveryRefused(grant_id, refused[0].name, refused[1])
     version = _version(session, dataset, request.version)
-    kind = KINDS.get(Path(version.source_path).suffix.lower())
+    kind = kind_of(version.source_path)
     if kind is None:
         raise InvalidInput("version", "only CSV and JSON lines datasets are delivered with masking")
     checks.require_anchored_version(ledger, version)
@@ -231,7 +232,7 @@ def attribute_leak(session: Session, leaked: BinaryIO, key: bytes, *, dataset_id
     deliveries: Mapping[bytes, Delivery] = {bytes.fromhex(d.delivery_id[2:]): d for d in session.scalars(query)}
     if not deliveries:
         raise NotFound("delivery", dataset_id or "on this node")
-    kinds = {KINDS["." + d.kind] for d in deliveries.values()}
+    kinds = {FORMATS[d.kind].kind for d in deliveries.values()}
     if kind is None and len(kinds) != 1:
         raise InvalidInput("kind", "say whether the copy is csv or jsonl")
     found = attribute(leaked, kind or kinds.pop(), key, deliveries)

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.delivery.masking import FieldClass
 from node.errors import InvalidInput
+from node.fields import FieldClass
 from node.quality_checks import QualityReport, Rule, RuleKind, RuleResult, check_file
 
 C = FieldClass

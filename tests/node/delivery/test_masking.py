@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.delivery.masking import FieldClass, MaskPlan, mask_csv, mask_jsonl, mask_value
+from node.delivery.masking import MaskPlan, mask_csv, mask_jsonl
 from node.errors import InvalidInput
+from node.fields import FieldClass, mask_value
 
 C = FieldClass
 

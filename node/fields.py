@@ -1,0 +1,195 @@
+"""The one home of every personal-data rule: field classes, the shape of each class's values
+(ID-number check character, mobile and bank-card numbers, email), and what of a value stays
+visible when it is masked.
+
+Numbers may be grouped by spaces or hyphens (``SEPARATORS``): shapes are judged on the other
+symbols, and masks keep the separators where they are.
+
+Shapes (:func:`has_shape`): an ID number carries the GB 11643-1999 check character and a real
+birth date, not after ``latest`` when given; region and sequence codes are not looked up. A
+mobile number is 11 digits starting ``1[3-9]``; a bank card 13 to 19 digits passing the Luhn
+check; an email one ``@`` between a local part and a dotted domain; a name 1 to 64 characters
+and no digit; an address at least 4 characters. Plain text is always valid.
+
+Masks (:func:`mask_value`) keep only what lets a person tell records apart or check a value by
+hand, never enough to recover it:
+
+- ID number: 18 characters keep the first 6 and last 4, hiding the birth date and most of the
+  sequence; the old 15-digit form keeps the first 6 and last 3.
+- mobile: keeps the first 3 and last 4 digits.
+- bank card: keeps the first 6 (the issuer) and last 4.
+- name: each word keeps its first character (``张三`` -> ``张*``, ``Li Lei`` -> ``L* L**``).
+- address: keeps its first 6 characters, but never more than half of it: addresses written
+  from province down to door keep the region and hide the street and number.
+- email: keeps the first character of the local part and the whole domain.
+
+A value that does not have its class's shape (the character pattern; masking does not check
+check digits) is masked whole, so a mislabelled or malformed cell never leaks; so is any
+one-character name or local part. Masks keep the value's length (names also squeeze runs of
+whitespace).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from enum import Enum
+
+MASK = "*"
+ADDRESS_KEPT = 6
+
+
+class FieldClass(Enum):
+    """What kind of personal data a field holds, which decides its shape and what of it stays visible."""
+
+    ID_NUMBER = "id_number"
+    MOBILE = "mobile"
+    NAME = "name"
+    ADDRESS = "address"
+    EMAIL = "email"
+    BANK_CARD = "bank_card"
+    PLAIN = "plain"
+
+
+NOUNS = {
+    FieldClass.ID_NUMBER: "an ID number",
+    FieldClass.MOBILE: "a mobile number",
+    FieldClass.NAME: "a name",
+    FieldClass.ADDRESS: "an address",
+    FieldClass.EMAIL: "an email address",
+    FieldClass.BANK_CARD: "a bank card number",
+    FieldClass.PLAIN: "plain text",
+}
+"""Each class in words, as in "non-empty values are not an ID number"."""
+
+
+# ---------------------------------------------------------------- shapes
+
+SEPARATORS = frozenset(" -")
+# GB 11643-1999 writes the check character ten as the Roman numeral X, a capital: the pattern
+# says so. People also type a lower-case x; it is read as the same character by upper-casing the
+# number first (see ``symbols(..., upper=True)``), never by widening the pattern.
+ID_18 = re.compile(r"[0-9]{17}[0-9X]")
+ID_15 = re.compile(r"[0-9]{15}")
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
+BANK_CARD = re.compile(r"[0-9]{13,19}")
+EMAIL = re.compile(r"([^@\s]+)@([^@\s]+\.[^@\s]+)")
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+# Older than anyone alive when the 18-character number was introduced in 1999.
+_EARLIEST_BIRTH = date(1850, 1, 1)
+
+
+def symbols(text: str, *, upper: bool = False) -> str:
+    """``text`` without its grouping separators (upper-cased if ``upper``)."""
+    kept = "".join(c for c in text if c not in SEPARATORS)
+    return kept.upper() if upper else kept
+
+
+def id_check_character(body: str) -> str:
+    """The GB 11643-1999 check character (``0``-``9`` or ``X``) of the 17 digits ``body``."""
+    return _ID_CHECK[sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def _born(yyyymmdd: str, latest: date | None) -> bool:
+    try:
+        birth = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+    except ValueError:
+        return False
+    return _EARLIEST_BIRTH <= birth and (latest is None or birth <= latest)
+
+
+def is_id_number(text: str, latest: date | None = None) -> bool:
+    """Whether ``text`` is a resident ID number with a valid check character and birth date."""
+    number = symbols(text, upper=True)
+    if ID_18.fullmatch(number):
+        return number[17] == id_check_character(number[:17]) and _born(number[6:14], latest)
+    # The 15-digit form was issued before 2000 and writes the year of birth with two digits.
+    return ID_15.fullmatch(number) is not None and _born("19" + number[6:12], latest)
+
+
+def _luhn(digits: str) -> bool:
+    doubled = (int(c) * (1 + i % 2) for i, c in enumerate(reversed(digits)))
+    return sum(d - 9 if d > 9 else d for d in doubled) % 10 == 0
+
+
+def _is_bank_card(text: str) -> bool:
+    digits = symbols(text)
+    return BANK_CARD.fullmatch(digits) is not None and _luhn(digits)
+
+
+def _is_name(text: str) -> bool:
+    name = text.strip()
+    return 0 < len(name) <= 64 and not any(c.isdigit() for c in name)
+
+
+_SHAPES: dict[FieldClass, Callable[[str, date | None], bool]] = {
+    FieldClass.ID_NUMBER: is_id_number,
+    FieldClass.MOBILE: lambda text, _: MOBILE.fullmatch(symbols(text)) is not None,
+    FieldClass.NAME: lambda text, _: _is_name(text),
+    FieldClass.ADDRESS: lambda text, _: len(text.strip()) >= 4,
+    FieldClass.EMAIL: lambda text, _: EMAIL.fullmatch(text) is not None,
+    FieldClass.BANK_CARD: lambda text, _: _is_bank_card(text),
+    FieldClass.PLAIN: lambda text, _: True,
+}
+
+
+def has_shape(cls: FieldClass, text: str, latest: date | None = None) -> bool:
+    """Whether ``text`` has the shape of class ``cls`` (birth dates not after ``latest``, if given)."""
+    return _SHAPES[cls](text, latest)
+
+
+# ---------------------------------------------------------------- masks
+
+
+def _hidden(value: str) -> str:
+    return MASK * len(value)
+
+
+def _keep_ends(value: str, shape: re.Pattern[str], head: int, tail: int) -> str | None:
+    """``value`` with all but its first ``head`` and last ``tail`` symbols masked, separators
+    kept; None when its symbols (upper-cased) do not have ``shape``."""
+    kept = [i for i, c in enumerate(value) if c not in SEPARATORS]
+    if not shape.fullmatch("".join(value[i] for i in kept).upper()):
+        return None
+    hidden = set(kept[head : len(kept) - tail])
+    return "".join(MASK if i in hidden else c for i, c in enumerate(value))
+
+
+def _initial(word: str) -> str:
+    return word[0] + _hidden(word[1:]) if len(word) > 1 else _hidden(word)
+
+
+def _mask_id_number(value: str) -> str:
+    return _keep_ends(value, ID_18, 6, 4) or _keep_ends(value, ID_15, 6, 3) or _hidden(value)
+
+
+def _mask_address(value: str) -> str:
+    kept = min(ADDRESS_KEPT, len(value) // 2)
+    return value[:kept] + _hidden(value[kept:])
+
+
+def _mask_email(value: str) -> str:
+    match = EMAIL.fullmatch(value)
+    if match is None:
+        return _hidden(value)
+    local, domain = match.groups()
+    return f"{_initial(local)}@{domain}"
+
+
+_MASKS: dict[FieldClass, Callable[[str], str]] = {
+    FieldClass.ID_NUMBER: _mask_id_number,
+    FieldClass.MOBILE: lambda value: _keep_ends(value, MOBILE, 3, 4) or _hidden(value),
+    FieldClass.NAME: lambda value: " ".join(_initial(word) for word in value.split()),
+    FieldClass.ADDRESS: _mask_address,
+    FieldClass.EMAIL: _mask_email,
+    FieldClass.BANK_CARD: lambda value: _keep_ends(value, BANK_CARD, 6, 4) or _hidden(value),
+    FieldClass.PLAIN: lambda value: value,
+}
+
+
+def mask_value(cls: FieldClass, value: str) -> str:
+    """``value`` as seen by a consumer whose grant does not cover its field of class ``cls``."""
+    return _MASKS[cls](value)
