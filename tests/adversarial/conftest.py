@@ -220,6 +220,8 @@ USERNAME, PASSWORD = "reviewer.adversarial", "adversarial reviewer password"
 class Site:
     http: httpx.Client
     url: str
+    domain: str
+    chain_id: int
     staff: str
     honest: str
     """The session token of consumer 7 (the honest one, whose grants are attacked)."""
@@ -232,6 +234,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(node: NodeService, suite: Suite, module_database_url: str) -> Iterator[Site]:  # noqa: F811
+    """The node's whole API with its background work, as deployed: an admin, consumers 7 and 8 and
+    the auditor signed in."""
     port = free_port()
     domain = f"127.0.0.1:{port}"
     with node.sessions() as session:
@@ -242,7 +246,7 @@ def site(node: NodeService, suite: Suite, module_database_url: str) -> Iterator[
     with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
             httpx.Client(base_url=served.base_url, timeout=120) as http:
         honest, hostile = (siwe_token(http, suite.accounts[i], domain, chain_id) for i in (7, 8))
-        yield Site(http, served.base_url, staff_token(http, USERNAME, PASSWORD), honest, hostile,
+        yield Site(http, served.base_url, domain, chain_id, staff_token(http, USERNAME, PASSWORD), honest, hostile,
                    siwe_token(http, suite.accounts[9], domain, chain_id), tag)
 
 
