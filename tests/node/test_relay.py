@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
 from ledger.deploy import Ledger
-from node.errors import Conflict, InvalidInput, NotPermitted, NotFound
+from node.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from node.relay import relay, relayed
 from tests.utils.ledgers import Suite
 
@@ -40,10 +41,11 @@ def other(suite: Suite) -> LocalAccount:
 def signed(node: Ledger, account: LocalAccount, call: ContractFunction, **overrides: Any) -> str:
     """``call`` signed by ``account`` as the relay expects it (next nonce, this chain), bar ``overrides``
     (a None override drops that field)."""
-    tx = {"chainId": node.manifest.chain_id, "gas": GAS, "gasPrice": node.w3.eth.gas_price, "value": 0,
+    tx: Any = {"chainId": node.manifest.chain_id, "gas": GAS, "gasPrice": node.w3.eth.gas_price, "value": 0,
           "nonce": node.w3.eth.get_transaction_count(account.address, "pending"), **overrides}
     tx = {name: value for name, value in tx.items() if value is not None}  # None drops a field
-    return Web3.to_hex(account.sign_transaction(call.build_transaction(tx)).raw_transaction)
+    built: Any = call.build_transaction(tx)
+    return Web3.to_hex(account.sign_transaction(built).raw_transaction)
 
 
 def withdraw(node: Ledger) -> ContractFunction:
@@ -54,7 +56,7 @@ def withdraw(node: Ledger) -> ContractFunction:
 def test_a_consumers_own_call_is_relayed_and_followed_to_its_outcome(node: Ledger, consumer: LocalAccount) -> None:
     sent = relay(node, signed(node, consumer, withdraw(node)), caller=consumer.address)
     assert (sent.function, sent.status) == ("withdraw", "pending")
-    receipt = node.w3.eth.wait_for_transaction_receipt(sent.tx_hash, timeout=30)
+    receipt = node.w3.eth.wait_for_transaction_receipt(HexBytes(sent.tx_hash), timeout=30)
     assert receipt["from"] == consumer.address  # the consumer's signature, not the node's
     outcome = relayed(node, sent.tx_hash, caller=consumer.address)
     assert (outcome.status, outcome.function, outcome.block_number) == ("reverted", "withdraw",
@@ -85,7 +87,7 @@ def test_a_contract_not_open_to_consumers_is_refused(node: Ledger, consumer: Loc
 
 
 def test_a_plain_transfer_to_an_account_is_refused(node: Ledger, consumer: LocalAccount, other: LocalAccount) -> None:
-    tx = {"to": other.address, "value": 1, "gas": 21_000, "gasPrice": node.w3.eth.gas_price,
+    tx: Any = {"to": other.address, "value": 1, "gas": 21_000, "gasPrice": node.w3.eth.gas_price,
           "chainId": node.manifest.chain_id, "nonce": node.w3.eth.get_transaction_count(consumer.address, "pending")}
     with pytest.raises(NotPermitted, match="does not call a contract open to consumers"):
         relay(node, Web3.to_hex(consumer.sign_transaction(tx).raw_transaction), caller=consumer.address)
@@ -110,8 +112,9 @@ def test_a_transaction_for_another_chain_is_refused(node: Ledger, consumer: Loca
 
 
 def test_a_transaction_that_names_no_chain_is_refused(node: Ledger, consumer: LocalAccount) -> None:
-    call = withdraw(node).build_transaction({"gas": GAS, "gasPrice": node.w3.eth.gas_price, "value": 0, "chainId": 1,
-                                             "nonce": node.w3.eth.get_transaction_count(consumer.address, "pending")})
+    params: Any = {"gas": GAS, "gasPrice": node.w3.eth.gas_price, "value": 0, "chainId": 1,
+                   "nonce": node.w3.eth.get_transaction_count(consumer.address, "pending")}
+    call: Any = withdraw(node).build_transaction(params)
     del call["chainId"]  # signed without EIP-155: valid on every chain
     raw = Web3.to_hex(consumer.sign_transaction(call).raw_transaction)
     with pytest.raises(InvalidInput, match="names no chain"):
