@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from eth_account import Account
 from eth_account._utils.legacy_transactions import Transaction
+from eth_account._utils.signing import extract_chain_id
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from web3 import Web3
@@ -49,6 +50,9 @@ def _decode(raw: bytes) -> tuple[str, dict[str, object]]:
         fields = (TypedTransaction.from_bytes(HexBytes(raw)) if raw[0] < 0x80 else Transaction.from_bytes(raw)).as_dict()
     except Exception as err:  # eth-account raises many kinds on malformed bytes
         raise InvalidInput("raw_transaction", f"not a signed transaction: {err}") from err
+    if "chainId" not in fields:
+        # A legacy transaction carries its chain id in v (EIP-155); without one it is valid on any chain.
+        fields["chainId"], _ = extract_chain_id(fields["v"])
     return sender, fields
 
 
@@ -85,8 +89,10 @@ def relay(ledger: Ledger, raw_hex: str, *, caller: str,
     sender, fields = _decode(raw)
     if sender != Web3.to_checksum_address(caller):
         raise NotPermitted(caller, "relay this transaction", f"it is signed by {sender}")
-    chain_id = fields.get("chainId")
-    if chain_id is not None and chain_id != ledger.manifest.chain_id:
+    chain_id = fields["chainId"]
+    if chain_id is None:
+        raise InvalidInput("raw_transaction", "names no chain (pre-EIP-155): it could be replayed on any chain")
+    if chain_id != ledger.manifest.chain_id:
         raise InvalidInput("raw_transaction", f"is for chain {chain_id}, this is chain {ledger.manifest.chain_id}")
     function = _function(ledger, fields.get("to"), fields.get("data"), caller=caller, allowed=allowed)
     w3 = ledger.w3

@@ -12,6 +12,7 @@ from ledger.chain import LocalChain, find_anvil
 from ledger.compile import PROJECT_ROOT, ContractArtifact, compile_contracts
 from tests.utils.ledgers import Suite, deploy
 from tests.utils.postgres import TemporaryPostgres, postgres_available
+from tests.utils.required import require
 
 
 @pytest.fixture(scope="session")
@@ -33,10 +34,8 @@ def suite(chain: LocalChain, artifacts: dict[str, ContractArtifact]) -> Suite:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[TemporaryPostgres]:
-    """One throwaway PostgreSQL server for the session; tests that need it skip where it cannot run."""
-    reason = postgres_available()
-    if reason is not None:
-        pytest.skip(reason)
+    """One throwaway PostgreSQL server for the session; missing, it fails under CI and skips elsewhere."""
+    require("PostgreSQL", postgres_available(), "make postgres")
     with TemporaryPostgres() as server:
         yield server
 

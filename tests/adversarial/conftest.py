@@ -28,18 +28,15 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from api.app import create_app
 from api.cli import Api, Progress, register_dataset, request_access
 from api.local import LocalDeployment
-from api.staff import create_staff
-from ledger.chain import free_port
 from ledger.deploy import Ledger, Manifest
 from ledger.tx import TransactionSender
 from node.indexer import CURSOR
 from node.models import IndexerCursor
 from node.service import NodeService, load_artifacts
-from tests.api.clients import bearer, siwe_token, staff_token, wait_for_write, wait_until
-from tests.api.conftest import module_database_url, node, serve  # noqa: F401  (fixtures used here)
+from tests.api.clients import bearer, siwe_token, wait_for_write, wait_until
+from tests.api.conftest import module_database_url, node, serve_node  # noqa: F401  (fixtures used here)
 from tests.utils.ledgers import Suite
 
 T = TypeVar("T")
@@ -220,6 +217,8 @@ USERNAME, PASSWORD = "reviewer.adversarial", "adversarial reviewer password"
 class Site:
     http: httpx.Client
     url: str
+    domain: str
+    chain_id: int
     staff: str
     honest: str
     """The session token of consumer 7 (the honest one, whose grants are attacked)."""
@@ -232,17 +231,14 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(node: NodeService, suite: Suite, module_database_url: str) -> Iterator[Site]:  # noqa: F811
-    port = free_port()
-    domain = f"127.0.0.1:{port}"
-    with node.sessions() as session:
-        create_staff(session, USERNAME, PASSWORD, "admin")
-        session.commit()
+    """The node's whole API with its background work, as deployed: an admin, consumers 7 and 8 and
+    the auditor signed in."""
     chain_id = node.ledger.manifest.chain_id
     tag = module_database_url.split(":", 1)[0].split("+")[0]
-    with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
-            httpx.Client(base_url=served.base_url, timeout=120) as http:
+    with serve_node(node, {USERNAME: "admin"}, PASSWORD, timeout=120) as api:
+        http, domain = api.http, api.domain
         honest, hostile = (siwe_token(http, suite.accounts[i], domain, chain_id) for i in (7, 8))
-        yield Site(http, served.base_url, staff_token(http, USERNAME, PASSWORD), honest, hostile,
+        yield Site(http, str(http.base_url).rstrip("/"), domain, chain_id, api.staff[USERNAME], honest, hostile,
                    siwe_token(http, suite.accounts[9], domain, chain_id), tag)
 
 

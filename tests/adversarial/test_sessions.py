@@ -8,14 +8,12 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
@@ -23,7 +21,6 @@ from fastapi import Depends, FastAPI
 from web3 import Web3
 
 from api import errors
-from api.app import create_app
 from api.auth import Auth, Principal, siwe_message
 from api.dashboard.session import COOKIE
 from api.sessions import ChainRoles
@@ -34,7 +31,7 @@ from ledger.hashing import delivery_evidence
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
 from node.service import NodeService
-from tests.adversarial.conftest import approve
+from tests.adversarial.conftest import Site, approve
 from tests.api.clients import bearer, request_access, siwe_token, staff_token, wait_until
 from tests.api.conftest import module_database_url, node, serve  # noqa: F401  (the node's fixtures)
 from tests.utils.ledgers import DEPARTMENTS, Suite
@@ -42,27 +39,6 @@ from tests.utils.ledgers import DEPARTMENTS, Suite
 PASSWORD = "sessions follow the chain"
 WITHIN = 10.0
 """Seconds a revocation may take to reach a session: a few times the API's role cache (3 s)."""
-
-
-@dataclass
-class Site:
-    http: httpx.Client
-    domain: str
-    chain_id: int
-    staff: str
-
-
-@pytest.fixture(scope="module")
-def site(node: NodeService) -> Iterator[Site]:
-    """The node's whole API with its background work, as deployed."""
-    port = free_port()
-    domain = f"127.0.0.1:{port}"
-    with node.sessions() as session:
-        create_staff(session, "reviewer.sessions", PASSWORD, "admin")
-        session.commit()
-    with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
-            httpx.Client(base_url=served.base_url, timeout=60) as http:
-        yield Site(http, domain, node.ledger.manifest.chain_id, staff_token(http, "reviewer.sessions", PASSWORD))
 
 
 # ---------------------------------------------------------------- the tests' people

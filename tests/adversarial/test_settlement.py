@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +21,7 @@ import httpx
 import pytest
 from eth_utils.abi import event_abi_to_log_topic
 
-from api.app import create_app
 from api.cli import main
-from api.staff import create_staff
-from ledger.chain import free_port
 from ledger.clients import Action, Rights, Use
 from ledger.deploy import Ledger, department_id
 from ledger.events import fetch_events
@@ -34,37 +29,14 @@ from ledger.tx import write_keystore
 from node.errors import StatementRefused
 from node.service import NodeService
 from node.settlement import acknowledge_as_consumer, chain_terms, statement_id
-from tests.api.clients import bearer, relay, request_access, siwe_token, staff_token, wait_for_write, wait_until
-from tests.api.conftest import module_database_url, node, serve  # noqa: F401  (fixtures)
+from tests.api.clients import bearer, relay, request_access, wait_for_write, wait_until
+from tests.adversarial.conftest import Site
+from tests.api.conftest import module_database_url, node  # noqa: F401  (fixtures)
 from tests.utils.ledgers import DEPARTMENTS, Suite, head_time, next_second
 
 HONEST, HOSTILE = DEPARTMENTS[0], DEPARTMENTS[1]
-PASSWORD = "settlement staff password"
 PASSPHRASE = "settlement consumer passphrase"
 CSV = "name,phone,visits\n" + "".join(f"Person {i},1380013{i:04d},{i % 5}\n" for i in range(20))
-
-
-@dataclass
-class Site:
-    http: httpx.Client
-    staff: str
-    consumer: str
-    tag: str
-
-
-@pytest.fixture(scope="module")
-def site(node: NodeService, suite: Suite, module_database_url: str) -> Iterator[Site]:  # noqa: F811
-    """The statistics bureau's node over HTTP, its staff and the consumer it sponsors signed in."""
-    port = free_port()
-    domain = f"127.0.0.1:{port}"
-    with node.sessions() as session:
-        create_staff(session, "billing.wang", PASSWORD, "admin")
-        session.commit()
-    with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
-            httpx.Client(base_url=served.base_url, timeout=60) as http:
-        yield Site(http, staff_token(http, "billing.wang", PASSWORD),
-                   siwe_token(http, suite.accounts[7], domain, node.ledger.manifest.chain_id),
-                   module_database_url.split(":", 1)[0].split("+")[0])
 
 
 # ---------------------------------------------------------------- the hostile department, on chain
@@ -79,7 +51,7 @@ def hostile_grant(site: Site, suite: Suite, code: str, price: int) -> tuple[str,
     # The id as the chain holds it, whether it is the key given or one derived from it.
     registered = [e for e in map(hostile.events.decode, receipt["logs"]) if e and e.name == "DatasetRegistered"]
     dataset = "0x" + bytes(registered[0].args["datasetId"]).hex()
-    grant = request_access(site.http, site.consumer, suite.consumers[0], dataset, f"{code} {site.tag}")
+    grant = request_access(site.http, site.honest, suite.consumers[0], dataset, f"{code} {site.tag}")
     hostile.grants.approve(bytes.fromhex(grant[2:]), price_per_use=price)
     return dataset, grant
 
@@ -122,7 +94,7 @@ def sides(ledger: Ledger, body: dict[str, Any]) -> set[str]:
 
 
 def check(site: Site, body: dict[str, Any]) -> httpx.Response:
-    return site.http.post("/statements/check", json={"body": body}, headers=bearer(site.consumer))
+    return site.http.post("/statements/check", json={"body": body}, headers=bearer(site.honest))
 
 
 def assert_refused(site: Site, suite: Suite, body: dict[str, Any], *saying: str) -> None:
@@ -146,7 +118,7 @@ def settle(site: Site, suite: Suite, body: dict[str, Any]) -> None:
     checked = check(site, body)
     assert checked.status_code == 200, checked.text
     assert checked.json()["amount"] == body["amount"] and checked.json()["lines"] == len(body["lines"])
-    done = relay(site.http, site.consumer, suite.accounts[7],
+    done = relay(site.http, site.honest, suite.accounts[7],
                  suite.consumers[0].usage.contract.functions.acknowledgeStatement(chain_terms(body).as_tuple()))
     assert done["status"] == "success", done
     assert sides(suite.consumers[0], body) == {"owner", "consumer"}
@@ -250,7 +222,7 @@ def test_a_line_on_another_departments_dataset_is_refused(site: Site, node: Node
     assert uploaded.status_code == 201, uploaded.text
     root = bytes.fromhex(uploaded.json()["content_root"][2:])
     wait_until(lambda: node.ledger.registry.version_of_root(bytes.fromhex(theirs[2:]), root))
-    grants = [request_access(http, site.consumer, suite.consumers[0], theirs, f"settled {n} {site.tag}")
+    grants = [request_access(http, site.honest, suite.consumers[0], theirs, f"settled {n} {site.tag}")
               for n in (1, 2)]
     for grant in grants:
         wait_until(lambda: any(q["grant_id"] == grant for q in http.get("/review/queue",
@@ -261,7 +233,7 @@ def test_a_line_on_another_departments_dataset_is_refused(site: Site, node: Node
         assert wait_for_write(http, site.staff, approved.json()["id"])["status"] == "confirmed"
     start = next_second(w3)
     for grant in grants:
-        made = http.post(f"/grants/{grant}/deliveries", json={}, headers=bearer(site.consumer))
+        made = http.post(f"/grants/{grant}/deliveries", json={}, headers=bearer(site.honest))
         assert made.status_code == 201, made.text
     wait_until(lambda: all(node.ledger.usage.uses_of(bytes.fromhex(g[2:])) == 1 for g in grants))
     end = head_time(w3) + 1
@@ -280,7 +252,7 @@ def test_a_line_on_another_departments_dataset_is_refused(site: Site, node: Node
     # indexed and acknowledged by it on chain, checks and settles.
     wait_until(lambda: sum(u["grant_id"] in grants and u["refused"] is None
                            for u in http.get("/me/uses", params={"limit": 1000},
-                                             headers=bearer(site.consumer)).json()) == 2)
+                                             headers=bearer(site.honest)).json()) == 2)
     issued = http.post("/statements", headers=bearer(site.staff),
                        json={"consumer": suite.accounts[7].address, "period_start": start, "period_end": end})
     assert issued.status_code == 201 and issued.json()["amount"] == "8", issued.text

@@ -15,16 +15,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from api.app import create_app
 from api.dashboard.session import COOKIE, form_token
 from api.errors import operations
 from api.sessions import WRITES
-from api.staff import create_staff
-from ledger.chain import free_port
 from node.models import Dataset, OutboxEntry, StaffAccount
 from node.service import NodeService
-from tests.api.clients import bearer, staff_token
-from tests.api.conftest import module_database_url, node, serve  # noqa: F401  (the node's fixtures)
+from tests.api.clients import bearer
+from tests.api.conftest import module_database_url, node, serve_node  # noqa: F401  (the node's fixtures)
 
 pytestmark = pytest.mark.parametrize("module_database_url", ["sqlite"], indirect=True, scope="module")
 PASSWORD = "least privilege password"
@@ -43,14 +40,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(node: NodeService) -> Iterator[Site]:  # noqa: F811
-    with node.sessions() as session:
-        create_staff(session, "viewer.mallory", PASSWORD, "viewer")
-        create_staff(session, "admin.keeper", PASSWORD, "admin")
-        session.commit()
-    port = free_port()
-    app = create_app(node, domain=f"127.0.0.1:{port}")
-    with serve(app, port, lifespan=True) as served, httpx.Client(base_url=served.base_url, timeout=60) as http:
-        yield Site(app, http, staff_token(http, "viewer.mallory", PASSWORD), staff_token(http, "admin.keeper", PASSWORD))
+    with serve_node(node, {"viewer.mallory": "viewer", "admin.keeper": "admin"}, PASSWORD) as api:
+        yield Site(api.app, api.http, api.staff["viewer.mallory"], api.staff["admin.keeper"])
 
 
 def write_routes(app: FastAPI) -> list[tuple[str, str]]:

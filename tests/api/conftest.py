@@ -12,15 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from api.app import create_app
+from api.staff import create_staff
 from ledger.chain import LocalChain, free_port
 from ledger.tx import write_keystore
 from node.service import NodeService
 from node.settings import NodeSettings
+from tests.api.clients import staff_token
 from tests.utils.ledgers import DEPARTMENTS, Suite
 from tests.utils.postgres import TemporaryPostgres
 
@@ -88,3 +92,28 @@ def serve(app: FastAPI, port: int | None = None, *, lifespan: bool = False,
         thread.join(timeout=15)
         assert not thread.is_alive(), "uvicorn did not stop"
 
+
+
+@dataclass
+class NodeApi:
+    app: FastAPI
+    http: httpx.Client
+    domain: str
+    staff: dict[str, str]
+    """A session token of each staff account made for it, by username."""
+
+
+@contextmanager
+def serve_node(node: NodeService, staff: dict[str, str], password: str, *, timeout: float = 60,
+               **app_settings: Any) -> Iterator[NodeApi]:
+    """The node's whole API with its background work, as deployed, on 127.0.0.1 for the ``with``
+    block, with a staff account of each ``{username: role}`` signed in."""
+    with node.sessions() as session:
+        for username, role in staff.items():
+            create_staff(session, username, password, role)
+        session.commit()
+    port = free_port()
+    domain = f"127.0.0.1:{port}"
+    app = create_app(node, domain=domain, **app_settings)
+    with serve(app, port, lifespan=True) as served, httpx.Client(base_url=served.base_url, timeout=timeout) as http:
+        yield NodeApi(app, http, domain, {username: staff_token(http, username, password) for username in staff})

@@ -17,18 +17,15 @@ import pytest
 from prov.model import ProvDocument
 from sqlalchemy import Engine, event
 
-from api.app import create_app
-from api.staff import create_staff
 from ledger import ids
-from ledger.chain import free_port
 from ledger.clients import GrantStatus, Rights
 from ledger.deploy import department_id
 from ledger.hashing import delivery_evidence
 from node.delivery.crypto import decrypt_stream, public_key_of
 from node.service import NodeService
 from node.settlement import chain_terms
-from tests.api.clients import bearer, relay, request_access, siwe_token, staff_token, wait_for_write, wait_until
-from tests.api.conftest import serve
+from tests.api.clients import bearer, relay, request_access, siwe_token, wait_for_write, wait_until
+from tests.api.conftest import serve_node
 from tests.utils.ledgers import DEPARTMENTS, Suite
 
 PASSWORD = "reviewer password 2026"
@@ -46,17 +43,11 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(node: NodeService, suite: Suite) -> Iterator[Site]:
-    port = free_port()
-    domain = f"127.0.0.1:{port}"
-    with node.sessions() as session:
-        create_staff(session, "reviewer.zhang", PASSWORD, "admin")
-        session.commit()
     chain_id = node.ledger.manifest.chain_id
-    with serve(create_app(node, domain=domain), port, lifespan=True) as served, \
-            httpx.Client(base_url=served.base_url, timeout=60) as http:
-        consumers = [siwe_token(http, suite.accounts[i], domain, chain_id) for i in (7, 8)]
-        yield Site(http, staff_token(http, "reviewer.zhang", PASSWORD), consumers,
-                   siwe_token(http, suite.accounts[9], domain, chain_id), domain)
+    with serve_node(node, {"reviewer.zhang": "admin"}, PASSWORD) as api:
+        consumers = [siwe_token(api.http, suite.accounts[i], api.domain, chain_id) for i in (7, 8)]
+        yield Site(api.http, api.staff["reviewer.zhang"], consumers,
+                   siwe_token(api.http, suite.accounts[9], api.domain, chain_id), api.domain)
 
 
 @contextmanager

@@ -15,15 +15,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from api.app import create_app
 from api.cli import main
 from api.dashboard.session import COOKIE, form_token
-from api.staff import create_staff
-from ledger.chain import free_port
 from node.db import make_engine, migrate
 from node.service import NodeService
 from tests.api.clients import bearer, request_access, siwe_token, staff_token, wait_for_write, wait_until
-from tests.api.conftest import serve
+from tests.api.conftest import serve, serve_node
 from tests.utils.ledgers import Suite
 
 PASSWORD = "staff roles password"
@@ -42,16 +39,10 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(node: NodeService, module_database_url: str) -> Iterator[Site]:
-    port = free_port()
-    with node.sessions() as session:
-        for role in ROLES:
-            create_staff(session, f"{role}.wu", PASSWORD, role)
-        session.commit()
     # The role cache is kept short here so that changes made beside the API show within a second.
-    with serve(create_app(node, domain=f"127.0.0.1:{port}", role_ttl=0.5), port, lifespan=True) as served, \
-            httpx.Client(base_url=served.base_url, timeout=60) as http:
-        tokens = {role: staff_token(http, f"{role}.wu", PASSWORD) for role in ROLES}
-        yield Site(http, tokens, f"127.0.0.1:{port}", module_database_url.split(":", 1)[0].split("+")[0])
+    with serve_node(node, {f"{role}.wu": role for role in ROLES}, PASSWORD, role_ttl=0.5) as api:
+        tokens = {role: api.staff[f"{role}.wu"] for role in ROLES}
+        yield Site(api.http, tokens, api.domain, module_database_url.split(":", 1)[0].split("+")[0])
 
 
 def refused(response: httpx.Response, status: int, says: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from api.cli import Api, Progress, decide, request_access, upload_version, wait_
 from api.local import LocalDeployment, Participant
 from ledger.compile import PROJECT_ROOT
 from tests.dashboard.browser import Browser, find_chromium, unavailable
+from tests.utils.required import require
 
 SCREENSHOTS = PROJECT_ROOT / "screenshots"
 FIELDS = "name,phone,district,visits\n"
@@ -119,9 +120,7 @@ def story(deployment: LocalDeployment) -> Iterator[Story]:
 @pytest.fixture(scope="module")
 def browser(deployment: LocalDeployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     """Chromium, closed before the deployment stops (its pages hold event streams open)."""
-    reason = unavailable()
-    if reason is not None:
-        pytest.skip(reason)
+    require("Chromium", unavailable(), "make chromium")
     chromium = find_chromium()
     assert chromium is not None
     with Browser(chromium, tmp_path_factory.mktemp("browser") / "drive.log") as running:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ledger.chain import LocalChain
 from ledger.tx import write_keystore
+from node.service import NodeService
 from node.settings import NodeSettings
 from tests.utils.ledgers import DEPARTMENTS, Suite
 
@@ -39,3 +41,11 @@ def node_settings(node_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv(name, value)
     return NodeSettings()  # type: ignore[call-arg]
 
+
+
+@pytest.fixture()
+def service(node_settings: NodeSettings) -> Iterator[NodeService]:
+    """The department's node service on those settings, closed after the test."""
+    service = NodeService.start(node_settings)
+    yield service
+    service.close()

@@ -15,17 +15,9 @@ from node.indexer import Indexer
 from node.models import AnchorItem, ChainEventRow, DatasetVersion
 from node.register import register_dataset, register_version
 from node.service import NodeService
-from node.settings import NodeSettings
 from node.verify import verify_anchor_item, verify_event_row, verify_version_files
 
 CSV = "name,id_number,phone\nLi Lei,110101199003071234,13800138000\nHan Meimei,110101199512121234,13900139000\n"
-
-
-@pytest.fixture()
-def service(node_settings: NodeSettings) -> NodeService:
-    service = NodeService.start(node_settings)
-    yield service
-    service.close()
 
 
 def _register(service: NodeService, path: Path, code: str = "census") -> DatasetVersion:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
 
 from tests.utils.postgres import TemporaryPostgres, postgres_available
+from tests.utils.required import require
 
 
 def test_database_url_stores_and_returns_a_row(database_url: str, request: pytest.FixtureRequest) -> None:
@@ -29,9 +30,7 @@ def test_database_url_stores_and_returns_a_row(database_url: str, request: pytes
 
 
 def test_temporary_postgres_stops_its_server_and_removes_its_files_even_when_the_block_raises() -> None:
-    reason = postgres_available()
-    if reason is not None:
-        pytest.skip(reason)
+    require("PostgreSQL", postgres_available(), "make postgres")
     with pytest.raises(RuntimeError, match="body failed"), TemporaryPostgres() as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5):
             pass

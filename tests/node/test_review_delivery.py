@@ -7,7 +7,6 @@ import asyncio
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,17 +21,9 @@ from node.models import Dataset, Note
 from node.monitor import UsageEvent, usage_stream
 from node.register import register_dataset, register_version
 from node.service import NodeService
-from node.settings import NodeSettings
 from tests.utils.ledgers import Suite
 
 CSV = "name,phone,visits\nLi Lei,13800138000,3\nHan Meimei,13900139000,5\n"
-
-
-@pytest.fixture()
-def service(node_settings: NodeSettings) -> Iterator[NodeService]:
-    service = NodeService.start(node_settings)
-    yield service
-    service.close()
 
 
 def _dataset(service: NodeService, tmp_path: Path, code: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -16,20 +15,12 @@ from node.indexer import Indexer
 from node.models import Grant
 from node.models import Use as UseRow
 from node.service import NodeService
-from node.settings import NodeSettings
 from node.uses import UseRequest, queue_uses
 from tests.utils.ledgers import Suite
 
 
 def _h(text: str) -> str:
     return "0x" + hashlib.sha256(text.encode()).hexdigest()
-
-
-@pytest.fixture()
-def service(node_settings: NodeSettings) -> Iterator[NodeService]:
-    service = NodeService.start(node_settings)
-    yield service
-    service.close()
 
 
 def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, suite: Suite, database_url: str) -> None:
