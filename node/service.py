@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class NodeService:
     traces: TraceChecker = field(init=False)
     workers: dict[str, Supervised] = field(init=False)
     """The background loops :meth:`run` runs, by name."""
+    _verdict: tuple[float, list[str]] = field(init=False, default=(float("-inf"), []))
 
     def __post_init__(self) -> None:
         self.indexer = Indexer(self.sessions, self.ledger, confirmations=self.settings.confirmations)
@@ -128,9 +130,15 @@ class NodeService:
         return NodeHealth(chain, indexed, queued, workers, database_error, refusals(
             chain, queued, workers, database_error=database_error, max_backlog=self.settings.max_backlog))
 
-    def require_can_record(self) -> None:
-        """Refuse work the node could not record now, saying why: see :mod:`node.health`."""
-        found = self.health().refusals
+    def require_can_record(self, fresh_for: float = 1.0) -> None:
+        """Refuse work the node could not record now, saying why: see :mod:`node.health`. The
+        verdict is read at most once per ``fresh_for`` seconds, not on every write request (it
+        costs a chain read and two queries); a chain lost meanwhile fails the request's own
+        chain reads, which answer 503 too."""
+        read_at, found = self._verdict
+        if time.monotonic() - read_at >= fresh_for:
+            found = self.health().refusals
+            self._verdict = (time.monotonic(), found)
         if found:
             raise CannotRecord("; ".join(found), retry_after=self.settings.retry_after)
 
