@@ -32,7 +32,7 @@ from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
 from node.service import NodeService
 from tests.adversarial.conftest import Site, approve
-from tests.api.clients import bearer, request_access, siwe_token, staff_token, wait_until
+from tests.api.clients import bearer, publish, request_access, siwe_token, staff_token, wait_until
 from tests.api.conftest import module_database_url, node, serve  # noqa: F401  (the node's fixtures)
 from tests.utils.ledgers import DEPARTMENTS, Suite
 
@@ -161,19 +161,8 @@ def test_a_removed_consumer_gets_no_delivery_or_download_with_the_token_it_alrea
 
 
 def _dataset(site: Site, node: NodeService, code: str) -> str:
-    created = site.http.post("/datasets", headers=bearer(site.staff), json={
-        "code": code, "name": f"Visits {code}", "category": "health", "grade": 2, "update_interval": 86400,
-        "field_classes": {"name": "name"}})
-    assert created.status_code == 201, created.text
-    dataset_id: str = created.json()["dataset_id"]
     rows = "".join(f"Person {i},{i % 5}\n" for i in range(20))
-    uploaded = site.http.put(f"/datasets/{dataset_id}/versions", params={"format": "csv"},
-                             content=("name,visits\n" + rows).encode(),
-                             headers={**bearer(site.staff), "Content-Type": "text/csv"})
-    assert uploaded.status_code == 201, uploaded.text
-    root = bytes.fromhex(uploaded.json()["content_root"][2:])
-    wait_until(lambda: node.ledger.registry.version_of_root(bytes.fromhex(dataset_id[2:]), root))
-    return dataset_id
+    return publish(site.http, site.staff, node.ledger, code, "name,visits", rows, field_classes={"name": "name"})
 
 
 # ---------------------------------------------------------------- auditors

@@ -96,3 +96,21 @@ def wait_until(check: Any, timeout: float = 60, every: float = 0.1) -> Any:
             return value
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(every)
+
+
+def publish(http: httpx.Client, token: str, ledger: Ledger, code: str, header: str, rows: str, *,
+            field_classes: dict[str, str], grade: int = 2) -> str:
+    """Register dataset ``code`` as staff, upload one CSV version, wait until it is anchored on
+    chain; its dataset id."""
+    created = http.post("/datasets", headers=bearer(token), json={
+        "code": code, "name": f"Visits {code}", "category": "health", "grade": grade, "update_interval": 86400,
+        "field_classes": field_classes})
+    assert created.status_code == 201, created.text
+    dataset_id: str = created.json()["dataset_id"]
+    uploaded = http.put(f"/datasets/{dataset_id}/versions", params={"format": "csv"},
+                        content=(header + "\n" + rows).encode(),
+                        headers={**bearer(token), "Content-Type": "text/csv"})
+    assert uploaded.status_code == 201, uploaded.text
+    root = bytes.fromhex(uploaded.json()["content_root"][2:])
+    wait_until(lambda: ledger.registry.version_of_root(bytes.fromhex(dataset_id[2:]), root))
+    return dataset_id

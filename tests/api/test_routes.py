@@ -24,7 +24,7 @@ from ledger.hashing import delivery_evidence
 from node.delivery.crypto import decrypt_stream, public_key_of
 from node.service import NodeService
 from node.settlement import chain_terms
-from tests.api.clients import bearer, relay, request_access, siwe_token, wait_for_write, wait_until
+from tests.api.clients import bearer, publish, relay, request_access, siwe_token, wait_for_write, wait_until
 from tests.api.conftest import serve_node
 from tests.utils.ledgers import DEPARTMENTS, Suite
 
@@ -80,18 +80,8 @@ def _error(response: httpx.Response, status: int, code: str) -> None:
 
 
 def _dataset(site: Site, node: NodeService, code: str, grade: int = 2) -> str:
-    created = site.http.post("/datasets", headers=bearer(site.staff), json={
-        "code": code, "name": f"Visits {code}", "category": "health", "grade": grade, "update_interval": 86400,
-        "field_classes": {"name": "name", "phone": "mobile"}})
-    assert created.status_code == 201, created.text
-    dataset_id: str = created.json()["dataset_id"]
-    uploaded = site.http.put(f"/datasets/{dataset_id}/versions", params={"format": "csv"},
-                             content=("name,phone,visits\n" + CSV).encode(),
-                             headers={**bearer(site.staff), "Content-Type": "text/csv"})
-    assert uploaded.status_code == 201, uploaded.text
-    root = bytes.fromhex(uploaded.json()["content_root"][2:])
-    wait_until(lambda: node.ledger.registry.version_of_root(bytes.fromhex(dataset_id[2:]), root))
-    return dataset_id
+    return publish(site.http, site.staff, node.ledger, code, "name,phone,visits", CSV,
+                   field_classes={"name": "name", "phone": "mobile"}, grade=grade)
 
 
 def _approved(site: Site, grant: str, price: int = 0) -> None:
