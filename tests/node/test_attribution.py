@@ -8,16 +8,14 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from ledger import ids
 from ledger.chain import LocalChain
-from ledger.clients import Action, Rights, Use
-from ledger.deploy import department_id
+from ledger.clients import Action, Use
 from node.db import make_engine, migrate, session_factory
 from node.indexer import Indexer
 from node.models import Alert, ChainEventRow
 from node.models import Use as UseRow
 from node.monitor import Monitor
-from tests.utils.ledgers import Suite
+from tests.utils.ledgers import Suite, approved_grant
 
 CALLER_NOT_ALLOWED = 2
 
@@ -39,16 +37,8 @@ def test_a_callers_attempt_stays_the_callers_through_a_reorg(chain: LocalChain, 
     sessions = session_factory(engine)
     owner, holder, intruder = suite.departments[0], suite.consumers[0], suite.consumers[1]
     run = database_url.split(":", 1)[0].encode()
-    dataset = hashlib.sha256(b"attribution dataset " + run).digest()
-    owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
-                                    update_interval=60, rights=Rights(department_id("stats-bureau")))
-    dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
-    key = hashlib.sha256(b"attribution grant " + run).digest()
-    holder.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x04" * 32,
-                                 fields=[], actions=Action.mask(Action.QUERY, Action.ANALYSE), duration=3600, max_uses=50)
-    assert holder.sender is not None
-    grant = ids.grant_id(holder.sender.address, key)
-    owner.grants.approve(grant)
+    dataset, grant = approved_grant(owner, holder, f"attribution {run.decode()}", Action.QUERY,
+                                    Action.ANALYSE)
     indexer, monitor = Indexer(sessions, owner, confirmations=1), Monitor(sessions)
     indexer.catch_up()
     grant_hex, dataset_hex = "0x" + grant.hex(), "0x" + dataset.hex()

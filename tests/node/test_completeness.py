@@ -7,15 +7,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ledger import ids
 from ledger.chain import LocalChain
-from ledger.clients import Action, Rights, Use
-from ledger.deploy import department_id
+from ledger.clients import Action, Use
 from node.chainsets import Subject
 from node.completeness import TraceChecker
 from node.db import make_engine, migrate, session_factory
 from node.indexer import Indexer
-from tests.utils.ledgers import Suite
+from tests.utils.ledgers import Suite, approved_grant
 
 
 def _rpc(chain: LocalChain, method: str, *params: Any) -> Any:
@@ -28,16 +26,7 @@ def test_a_trace_is_checked_complete_through_a_reorg(chain: LocalChain, suite: S
     sessions = session_factory(engine)
     owner, holder = suite.departments[0], suite.consumers[0]
     run = database_url.split(":", 1)[0].encode()
-    dataset = hashlib.sha256(b"completeness dataset " + run).digest()
-    owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
-                                    update_interval=60, rights=Rights(department_id("stats-bureau")))
-    dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
-    key = hashlib.sha256(b"completeness grant " + run).digest()
-    holder.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x04" * 32,
-                                 fields=[], actions=Action.mask(Action.QUERY), duration=3600, max_uses=50)
-    assert holder.sender is not None
-    grant = ids.grant_id(holder.sender.address, key)
-    owner.grants.approve(grant)
+    dataset, grant = approved_grant(owner, holder, f"completeness {run.decode()}", Action.QUERY)
     indexer, checker = Indexer(sessions, owner, confirmations=1), TraceChecker(owner, sessions)
     indexer.catch_up()
     subjects = (Subject.dataset("0x" + dataset.hex()), Subject.consumer(holder.sender.address))  # type: ignore[union-attr]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,7 +10,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from ledger import ids
 from ledger.chain import LocalChain
+from ledger.clients import Action, Rights
 from ledger.compile import ContractArtifact
 from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_id
 from ledger.tx import TransactionSender
@@ -66,3 +69,19 @@ def next_second(w3: Web3) -> int:
 def head_time(w3: Web3) -> int:
     """The head block's time: a period ending after it holds every use mined so far."""
     return int(w3.eth.get_block("latest")["timestamp"])
+
+
+def approved_grant(owner: Ledger, holder: Ledger, label: str, *actions: Action) -> tuple[bytes, bytes]:
+    """A grade-1 dataset of the first department and ``holder``'s grant on it for ``actions``,
+    approved on chain, each named from ``label`` (unique per test and database); their ids."""
+    code = hashlib.sha256(f"{label} dataset".encode()).digest()
+    owner.registry.register_dataset(code, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+                                    update_interval=60, rights=Rights(department_id(DEPARTMENTS[0])))
+    dataset = ids.dataset_id(department_id(DEPARTMENTS[0]), code)
+    key = hashlib.sha256(f"{label} grant".encode()).digest()
+    holder.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x04" * 32,
+                                 fields=[], actions=Action.mask(*actions), duration=3600, max_uses=50)
+    assert holder.sender is not None
+    grant = ids.grant_id(holder.sender.address, key)
+    owner.grants.approve(grant)
+    return dataset, grant
