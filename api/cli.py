@@ -60,14 +60,14 @@ from ledger import ids
 from ledger.clients import Action
 from ledger.compile import PROJECT_ROOT, load_artifact
 from ledger.hashing import content_root, delivery_evidence
-from node.delivery.crypto import decrypt_stream, public_key_of
+from node.access.delivery.crypto import decrypt_stream, public_key_of
 from node.errors import DecryptionFailed, InvalidInput
 from node.fields import FieldClass, id_check_character
 from node.formats import format_of
 from node.models import STAFF_ROLES
-from node.quality_checks import Rule
-from node.register import canonical_hash
-from node.settlement import chain_terms
+from node.quality.rules import Rule
+from node.catalog.register import canonical_hash
+from node.access.settlement import chain_terms
 
 if TYPE_CHECKING:
     from api.local import LocalDeployment

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ledger.errors import ChainUnavailable
 from ledger.rpc import RpcBatcher
-from node.outbox import Backlog
+from node.chain.outbox import Backlog
 from node.supervision import WorkerHealth, describe
 
 RECORDING_WORKERS = ("outbox", "indexer")

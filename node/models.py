@@ -135,7 +135,7 @@ class AnchorItem(Base):
 
 class OpenDownload(Base):
     """A download of open data, logged here and anchored with others as one item
-    (:func:`node.anchoring.gather_open_downloads`); ``receipt`` is the leaf the downloader is given."""
+    (:func:`node.chain.anchoring.gather_open_downloads`); ``receipt`` is the leaf the downloader is given."""
 
     __tablename__ = "open_downloads"
 

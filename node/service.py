@@ -17,16 +17,16 @@ from ledger.compile import PROJECT_ROOT, ContractArtifact, load_artifact
 from ledger.deploy import SUITE, Ledger, Manifest, department_id
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender, load_keystore
-from node.anchoring import due, gather_open_downloads, seal_batch
-from node.completeness import TraceChecker
+from node.chain.anchoring import due, gather_open_downloads, seal_batch
+from node.audit.completeness import TraceChecker
 from node.db import make_engine, migrate, session_factory
-from node.delivery.serve import fingerprint_key
+from node.access.delivery.serve import fingerprint_key
 from node.errors import CannotRecord, SettingsInvalid
 from node.health import NodeHealth, read_chain, refusals
-from node.indexer import CURSOR, Indexer
+from node.chain.indexer import CURSOR, Indexer
 from node.models import IndexerCursor
-from node.monitor import Monitor
-from node.outbox import OutboxWorker, backlog
+from node.audit.monitor import Monitor
+from node.chain.outbox import OutboxWorker, backlog
 from node.settings import NodeSettings
 from node.supervision import Supervised, describe
 

@@ -131,7 +131,7 @@ _REGISTER_PROBE = r"""
 import json, sys, tempfile
 from pathlib import Path
 from node.db import make_engine, migrate, session_factory
-from node.register import register_dataset, register_version
+from node.catalog.register import register_dataset, register_version
 def hwm():  # peak RSS in KiB of this process image (ru_maxrss would include the parent before exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 with tempfile.TemporaryDirectory() as tmp:

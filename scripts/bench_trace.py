@@ -32,11 +32,11 @@ from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_i
 from ledger.events import ChainEvent, block_ranges, log_from_json
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender, write_keystore
-from node.export import prov_json, trace_prov_json, trace_to_prov
+from node.audit.export import prov_json, trace_prov_json, trace_to_prov
 from node.models import ChainEventRow
 from node.service import NodeService, load_artifacts
 from node.settings import NodeSettings
-from node.trace import TraceItem, dataset_trace, whole
+from node.audit.trace import TraceItem, dataset_trace, whole
 from scripts.bench_figures import Figure, percentile, timed
 from scripts.bench_profile import Profiler
 

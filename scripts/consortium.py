@@ -54,7 +54,7 @@ from ledger.tx import LIGHT_SCRYPT_N, TransactionSender, load_keystore, write_ke
 from node.errors import NodeError
 from node.service import NodeService, load_artifacts
 from node.settings import NodeSettings
-from node.signers import SignerWatcher
+from node.chain.signers import SignerWatcher
 
 log = logging.getLogger(__name__)
 

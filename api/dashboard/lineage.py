@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from api.dashboard.trace import short
 from ledger.deploy import Ledger
 from node.models import ChainEventRow, Dataset
-from node.trace import lineage
-from node.verify import verify_events
+from node.audit.trace import lineage
+from node.audit.verify import verify_events
 
 GENERATIONS = 3
 MAX_NODES = 40

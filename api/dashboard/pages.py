@@ -21,10 +21,10 @@ from api.dashboard.trace import dataset_page
 from api.sessions import staff_allows
 from api.deps import DB, Id32, Node
 from ledger.errors import ContractError, LedgerError
-from node import review
+from node.access import review
 from node.errors import Conflict, InvalidInput, NodeError, NotFound, NotPermitted
 from node.models import ChainEventRow, Dataset, OutboxEntry
-from node.monitor import usage_stream
+from node.audit.monitor import usage_stream
 
 HASH = r"^0x[0-9a-fA-F]{64}$"
 REVIEWABLE = ("approve", "reject", "co_approve")

@@ -1,5 +1,5 @@
 """The auditor's trace of a dataset as a page: a timeline of its chain events, each verified
-against the chain, the page checked complete against the chain's logs (``node.completeness``),
+against the chain, the page checked complete against the chain's logs (``node.audit.completeness``),
 and each version's files hashed again against the root anchored for it. A version whose files
 changed fails on the timeline too, with the file and chunk that differ."""
 
@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from ledger.clients import Action, Refusal
 from ledger.deploy import Ledger
-from node.chainsets import Subject
-from node.completeness import Completeness, TraceChecker
+from node.audit.chainsets import Subject
+from node.audit.completeness import Completeness, TraceChecker
 from node.models import Dataset, DatasetVersion, Note
-from node.trace import TraceItem, dataset_trace
-from node.verify import Report, verify_events, verify_version_files
+from node.audit.trace import TraceItem, dataset_trace
+from node.audit.verify import Report, verify_events, verify_version_files
 
 PAGE = 200
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")

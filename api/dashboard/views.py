@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.clients import Action
-from node import review
+from node.access import review
 from node.models import Alert, ChainEventRow, Dataset, OutboxEntry
-from node.monitor import USE_EVENTS, UsageEvent
+from node.audit.monitor import USE_EVENTS, UsageEvent
 
 # ---------------------------------------------------------------- durations
 

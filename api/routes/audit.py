@@ -24,15 +24,15 @@ from api.schemas import (
     Verification,
 )
 from ledger.rpc import RpcBatcher
-from node.chainsets import END, Subject
-from node.completeness import Completeness
-from node.delivery.serve import attribute_leak
+from node.audit.chainsets import END, Subject
+from node.audit.completeness import Completeness
+from node.access.delivery.serve import attribute_leak
 from node.errors import InvalidInput, NotFound
-from node.export import trace_prov_json
+from node.audit.export import trace_prov_json
 from node.formats import FORMATS, Kind
 from node.models import Alert, Dataset
-from node.trace import Page, consumer_trace, dataset_trace, lineage, whole
-from node.verify import Report, verify_events, verify_version_files
+from node.audit.trace import Page, consumer_trace, dataset_trace, lineage, whole
+from node.audit.verify import Report, verify_events, verify_version_files
 
 MAX_LEAK = 512 << 20
 After = Annotated[int, Query(ge=0, le=MAX_NUMBER, description="the `next_after` of the previous page")]

@@ -21,14 +21,15 @@ from api.schemas import (
     RepairIn, VersionOut, WriteOut,
 )
 from ledger.errors import ContractError
-from node import quality, review
-from node.anchoring import log_open_download
-from node.delivery import checks
+from node.access import review
+from node.quality import loop as quality
+from node.chain.anchoring import log_open_download
+from node.access.delivery import checks
 from node.errors import InvalidInput, NotFound, NotPermitted
-from node.export import catalog_to_dcat
+from node.audit.export import catalog_to_dcat
 from node.formats import FORMATS, format_of
 from node.models import Dataset, DatasetVersion, QualityIssue
-from node.register import register_dataset, register_version
+from node.catalog.register import register_dataset, register_version
 from node.service import NodeService
 
 def too_large(cap: int) -> ApiError:

@@ -18,16 +18,16 @@ from api.schemas import (
     StatementCheckIn, StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
 )
 from ledger.clients import Action
-from node import review
-from node.delivery import checks
-from node.delivery.serve import Request as DeliveryRequest
-from node.delivery.serve import deliver
+from node.access import review
+from node.access.delivery import checks
+from node.access.delivery.serve import Request as DeliveryRequest
+from node.access.delivery.serve import deliver
 from node.errors import NotFound, NotPermitted
 from node.formats import FORMATS
 from node.models import Delivery, Grant, OutboxEntry, Statement
-from node.monitor import UsageEvent, use_events
-from node.relay import Relayed, relay, relayed
-from node.settlement import accept_statement, build_statement, chain_terms
+from node.audit.monitor import UsageEvent, use_events
+from node.chain.relay import Relayed, relay, relayed
+from node.access.settlement import accept_statement, build_statement, chain_terms
 
 
 def router(auth: Auth) -> APIRouter:

@@ -17,7 +17,7 @@ from api.errors import errors
 from api.deps import DB, Node
 from api.schemas import MAX_NUMBER, Health, WorkerHealthOut
 from node.models import Alert, IndexerCursor, OutboxEntry
-from node.monitor import usage_stream
+from node.audit.monitor import usage_stream
 
 
 

@@ -32,7 +32,7 @@ from api.cli import Api, Progress, register_dataset, request_access
 from api.local import LocalDeployment
 from ledger.deploy import Ledger, Manifest
 from ledger.tx import TransactionSender
-from node.indexer import CURSOR
+from node.chain.indexer import CURSOR
 from node.models import IndexerCursor
 from node.service import NodeService, load_artifacts
 from tests.api.clients import bearer, siwe_token, wait_for_write, wait_until

@@ -15,7 +15,7 @@ from ledger import ids
 from ledger.clients import Action, AnchorKind, Dataset, Rights, Statement, Use
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ContractError
-from node.settlement import statement_id
+from node.access.settlement import statement_id
 from tests.adversarial.conftest import COORDINATOR_NODE, HOSTILE, OWNER, World, people, wait_for
 
 

@@ -28,7 +28,7 @@ from ledger.events import fetch_events
 from ledger.tx import write_keystore
 from node.errors import StatementRefused
 from node.service import NodeService
-from node.settlement import acknowledge_as_consumer, chain_terms, statement_id
+from node.access.settlement import acknowledge_as_consumer, chain_terms, statement_id
 from tests.api.clients import bearer, relay, request_access, wait_for_write, wait_until
 from tests.adversarial.conftest import Site
 from tests.api.conftest import module_database_url, node  # noqa: F401  (fixtures)

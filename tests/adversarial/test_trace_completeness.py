@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from api.cli import main
 from ledger.clients import Action
 from ledger.rpc import RpcBatcher
-from node.chainsets import Subject
+from node.audit.chainsets import Subject
 from node.models import ChainEventRow
 from node.service import NodeService
 from tests.adversarial.conftest import PASSWORD, USERNAME, Site, approve, create_dataset, page, walk

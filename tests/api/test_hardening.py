@@ -30,7 +30,7 @@ from ledger.merkle import MerkleTree
 from ledger.tx import write_keystore
 from node.models import AnchorItem, DatasetVersion, OpenDownload, SignInNonce
 from node.service import NodeService
-from node.verify import verify_anchor_item
+from node.audit.verify import verify_anchor_item
 from tests.api.clients import bearer, relay, siwe_token, staff_token, wait_for_write, wait_until
 from tests.api.conftest import serve, start_node
 from tests.utils.ledgers import Suite

@@ -24,10 +24,10 @@ from ledger.chain import LocalChain, find_anvil
 from ledger.clients import Action
 from ledger.compile import PROJECT_ROOT, ContractArtifact
 from ledger.tx import write_keystore
-from node.chainsets import Subject
+from node.audit.chainsets import Subject
 from node.service import NodeService
 from node.settings import NodeSettings
-from node.uses import UseRequest, queue_uses
+from node.access.uses import UseRequest, queue_uses
 from tests.utils.ledgers import DEPARTMENTS, Suite, deploy
 from tests.utils.outage import (
     SteadyDeliveries, assert_loops_survived, assert_refused_fairly, granted, health, index_against_chain,

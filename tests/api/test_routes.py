@@ -21,9 +21,9 @@ from ledger import ids
 from ledger.clients import GrantStatus, Rights
 from ledger.deploy import department_id
 from ledger.hashing import delivery_evidence
-from node.delivery.crypto import decrypt_stream, public_key_of
+from node.access.delivery.crypto import decrypt_stream, public_key_of
 from node.service import NodeService
-from node.settlement import chain_terms
+from node.access.settlement import chain_terms
 from tests.api.clients import bearer, publish, relay, request_access, siwe_token, wait_for_write, wait_until
 from tests.api.conftest import serve_node
 from tests.utils.ledgers import DEPARTMENTS, Suite

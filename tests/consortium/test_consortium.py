@@ -19,9 +19,9 @@ from ledger.compile import PROJECT_ROOT, ContractArtifact
 from ledger.deploy import Manifest, department_id
 from ledger.geth import clique_genesis, node_status
 from ledger.rpc import RpcBatcher
-from node.register import register_dataset
-from node.uses import UseRequest, queue_uses
-from node.signers import SignerWatcher
+from node.catalog.register import register_dataset
+from node.access.uses import UseRequest, queue_uses
+from node.chain.signers import SignerWatcher
 from scripts.consortium import Consortium
 from tests.consortium.conftest import eventually, ledger_on
 

@@ -16,9 +16,9 @@ from eth_account.signers.local import LocalAccount
 from ledger.compile import ContractArtifact
 from ledger.deploy import Ledger, Manifest
 from ledger.tx import TransactionSender
-from node.chainsets import Subject
+from node.audit.chainsets import Subject
 from node.service import NodeService
-from node.signers import SignerWatcher
+from node.chain.signers import SignerWatcher
 from scripts.consortium import GAS_PRICE, Consortium, start_service
 from tests.consortium.conftest import ledger_on
 from tests.utils.outage import (

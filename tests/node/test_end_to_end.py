@@ -26,19 +26,20 @@ from ledger.chain import LocalChain
 from ledger.clients import Action, GrantStatus, IssueStatus
 from ledger.deploy import Ledger, department_id
 from ledger.tx import write_keystore
-from node import quality, review
-from node.delivery.crypto import decrypt_stream, public_key_of
-from node.delivery.serve import Request, attribute_leak, deliver
+from node.access import review
+from node.quality import loop as quality
+from node.access.delivery.crypto import decrypt_stream, public_key_of
+from node.access.delivery.serve import Request, attribute_leak, deliver
 from node.errors import DeliveryRefused, NotPermitted, StatementRefused
-from node.export import prov_json, trace_to_prov
+from node.audit.export import prov_json, trace_to_prov
 from node.fields import id_check_character
 from node.models import Alert, AlertRule, ChainEventRow, Dataset
-from node.register import register_dataset, register_version
+from node.catalog.register import register_dataset, register_version
 from node.service import NodeService
 from node.settings import NodeSettings
-from node.settlement import acknowledge_as_consumer, build_statement
-from node.trace import consumer_trace, dataset_trace, lineage, whole
-from node.verify import verify_events
+from node.access.settlement import acknowledge_as_consumer, build_statement
+from node.audit.trace import consumer_trace, dataset_trace, lineage, whole
+from node.audit.verify import verify_events
 from tests.utils.ledgers import DEPARTMENTS, Suite, head_time, next_second
 
 PASSPHRASE = "end to end passphrase"

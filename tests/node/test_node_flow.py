@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from ledger.clients import AnchorKind, Rights
-from node.anchoring import add_item, seal_batch
+from node.chain.anchoring import add_item, seal_batch
 from node.errors import AlreadyExists, InvalidInput
-from node.indexer import Indexer
+from node.chain.indexer import Indexer
 from node.models import AnchorItem, ChainEventRow, DatasetVersion
-from node.register import register_dataset, register_version
+from node.catalog.register import register_dataset, register_version
 from node.service import NodeService
-from node.verify import verify_anchor_item, verify_event_row, verify_version_files
+from node.audit.verify import verify_anchor_item, verify_event_row, verify_version_files
 
 CSV = "name,id_number,phone\nLi Lei,110101199003071234,13800138000\nHan Meimei,110101199512121234,13900139000\n"
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ledger.errors import ChainUnavailable
 from ledger.rpc import RpcBatcher
 from node.health import ChainStatus, refusals
-from node.outbox import Backlog
+from node.chain.outbox import Backlog
 from node.supervision import Supervised, describe
 
 

@@ -22,11 +22,11 @@ from ledger.chain import free_port
 from ledger.clients import Action
 from ledger.deploy import Ledger
 from ledger.events import fetch_events
-from node import review
-from node.chainsets import Subject
-from node.completeness import Completeness
+from node.access import review
+from node.audit.chainsets import Subject
+from node.audit.completeness import Completeness
 from node.models import Grant
-from node.register import register_dataset, register_version
+from node.catalog.register import register_dataset, register_version
 from node.service import NodeService
 from tests.api.clients import bearer, siwe_token
 from tests.api.conftest import serve
@@ -55,7 +55,7 @@ def granted(node: NodeService, consumer: Ledger, folder: Path, *, max_uses: int)
     grant = "0x" + ids.grant_id(consumer.sender.address, key).hex()
 
     def indexed() -> bool:
-        node.indexer.catch_up()  # to the last block deep enough, which the request may not be yet
+        node.chain.indexer.catch_up()  # to the last block deep enough, which the request may not be yet
         with node.sessions() as session:
             return session.get(Grant, grant) is not None
 

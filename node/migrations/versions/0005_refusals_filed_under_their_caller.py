@@ -1,7 +1,7 @@
 """refusals filed under their caller
 
 A use refused because its caller may not use the grant (CallerNotAllowed) was indexed under the
-grant's grantee, blaming it for another's attempt; it is now the caller's (``node.attribution``).
+grant's grantee, blaming it for another's attempt; it is now the caller's (``node.chain.attribution``).
 Rows indexed before are filed again by the same rule; refused uses keep their grant's dataset in
 ``uses`` as they do in ``chain_events``. Alerts already raised stay as they were raised.
 

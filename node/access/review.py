@@ -1,0 +1,203 @@
+"""Access review: a department's queue of requests, its decisions, and the coordinator's.
+
+The queue is read from the index of the chain; every decision is checked against the chain as
+it stands (who owns the dataset, what state the grant is in), then queued in the outbox with
+the hash of its reason. The reason's text stays here, in ``notes``, so the hash on-chain can be
+shown to mean what it says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from ledger.clients import GrantStatus
+from ledger.clients import Grant as ChainGrant
+from ledger.deploy import Ledger, department_id
+from ledger.errors import ContractError
+from node.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from node.models import ChainEventRow, Grant, Note, OutboxEntry
+from node.chain.outbox import enqueue
+
+ZERO_HASH = "0x" + "00" * 32
+OWNER, COORDINATOR = "owner", "coordinator"
+
+
+def note(session: Session, text: str) -> str:
+    """Keep ``text`` and return its hash, the value written on-chain; no text is the zero hash."""
+    text = text.strip()
+    if not text:
+        return ZERO_HASH
+    if len(text) > 2000:
+        raise InvalidInput("reason", "must be at most 2000 characters")
+    digest = "0x" + hashlib.sha256(text.encode()).hexdigest()
+    if session.get(Note, digest) is None:
+        session.add(Note(hash=digest, text=text))
+    return digest
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A request waiting for ``waiting_for`` (the owner or the coordinator)."""
+
+    grant_id: str
+    dataset_id: str
+    owner_department: str
+    grade: int
+    grantee: str
+    waiting_for: str
+    purpose_hash: str
+    fields: list[str]
+    """The fields the grant would leave in the clear, by name; every other one is masked."""
+    actions: int
+    duration: int
+    max_uses: int
+    requested_block: int
+
+
+def review_queue(session: Session, department: str, *, coordinator: bool = False) -> list[QueueItem]:
+    """Requests for ``department``'s datasets waiting for its decision, oldest first; with
+    ``coordinator``, also every grant waiting for co-approval."""
+    owner = "0x" + department_id(department).hex()
+    registered = (select(ChainEventRow.dataset_id, ChainEventRow.args)
+                  .where(ChainEventRow.name == "DatasetRegistered").subquery())
+    waiting = [Grant.status == GrantStatus.PENDING.name.lower()]
+    if coordinator:
+        waiting.append(Grant.status == GrantStatus.AWAITING_CO_APPROVAL.name.lower())
+    rows = session.execute(
+        select(Grant, registered.c.args).join(registered, registered.c.dataset_id == Grant.dataset_id)
+        .where(or_(*waiting)).order_by(Grant.requested_block, Grant.grant_id)
+    ).all()
+    items = []
+    for grant, args in rows:
+        mine = args["ownerDepartment"] == owner
+        waiting_for = OWNER if grant.status == GrantStatus.PENDING.name.lower() else COORDINATOR
+        # A coordinator does not co-approve grants on its own department's data: another does.
+        if (waiting_for == OWNER and not mine) or (waiting_for == COORDINATOR and (not coordinator or mine)):
+            continue
+        items.append(QueueItem(
+            grant.grant_id, grant.dataset_id, args["ownerDepartment"], int(args["grade"]), grant.grantee, waiting_for,
+            grant.purpose_hash, list(grant.fields), grant.actions, grant.duration, grant.max_uses,
+            grant.requested_block,
+        ))
+    return items
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def _chain_grant(ledger: Ledger, grant_id: str) -> ChainGrant:
+    try:
+        return ledger.grants.grant(_b32("grant_id", grant_id))
+    except ContractError as err:
+        if err.name == "GrantsUnknownGrant":
+            raise NotFound("grant", grant_id) from err
+        raise
+
+
+def _b32(name: str, value: str) -> bytes:
+    raw = bytes.fromhex(value.removeprefix("0x")) if len(value) == 66 else b""
+    if len(raw) != 32:
+        raise InvalidInput(name, "must be a 32-byte hash in 0x hex")
+    return raw
+
+
+def _expect(grant_id: str, grant: ChainGrant, *statuses: GrantStatus) -> None:
+    if grant.status not in statuses:
+        wanted = " or ".join(s.name.lower() for s in statuses)
+        raise Conflict(f"grant {grant_id}", f"is {grant.status.name.lower()}, not {wanted}")
+
+
+def _owner_or_coordinator(ledger: Ledger, department: str, dataset_id: bytes, action: str,
+                          *, coordinator_may: bool) -> None:
+    owner = ledger.registry.dataset(dataset_id).owner_department
+    if owner == department_id(department):
+        return
+    if coordinator_may and _is_coordinator(ledger):
+        return
+    raise NotPermitted(department, action, f"dataset 0x{dataset_id.hex()} belongs to another department")
+
+
+def _is_coordinator(ledger: Ledger) -> bool:
+    assert ledger.sender is not None
+    return ledger.consortium.is_coordinator(ledger.sender.address)
+
+
+def approve(session: Session, ledger: Ledger, department: str, grant_id: str, *, reason: str = "",
+            price_per_use: int = 0) -> OutboxEntry:
+    """Approve a pending request for one of ``department``'s datasets, at ``price_per_use``."""
+    if not 0 <= price_per_use < 1 << 96:
+        raise InvalidInput("price_per_use", "must be a uint96")
+    grant = _chain_grant(ledger, grant_id)
+    _owner_or_coordinator(ledger, department, grant.dataset_id, "approve this request", coordinator_may=False)
+    _expect(grant_id, grant, GrantStatus.PENDING)
+    return enqueue(session, key=f"approve:{grant_id}", kind="approve", payload={
+        "grant_id": grant_id, "reason_hash": note(session, reason), "price_per_use": price_per_use})
+
+
+def reject(session: Session, ledger: Ledger, department: str, grant_id: str, *, reason: str) -> OutboxEntry:
+    """Reject a request waiting for ``department`` (as owner, or as coordinator); a reason is required."""
+    if not reason.strip():
+        raise InvalidInput("reason", "a rejection needs a reason")
+    grant = _chain_grant(ledger, grant_id)
+    if grant.status is GrantStatus.AWAITING_CO_APPROVAL:
+        if not _is_coordinator(ledger):
+            raise NotPermitted(department, "reject this request", "it waits for the coordinator")
+    else:
+        _owner_or_coordinator(ledger, department, grant.dataset_id, "reject this request", coordinator_may=False)
+        _expect(grant_id, grant, GrantStatus.PENDING)
+    return enqueue(session, key=f"reject:{grant_id}", kind="reject",
+                   payload={"grant_id": grant_id, "reason_hash": note(session, reason)})
+
+
+def co_approve(session: Session, ledger: Ledger, department: str, grant_id: str, *, reason: str = "") -> OutboxEntry:
+    """The coordinator's co-approval of a grant on a grade 3 or 4 dataset."""
+    if not _is_coordinator(ledger):
+        raise NotPermitted(department, "co-approve", "this node's account is not the coordinator")
+    grant = _chain_grant(ledger, grant_id)
+    _expect(grant_id, grant, GrantStatus.AWAITING_CO_APPROVAL)
+    if ledger.registry.dataset(grant.dataset_id).owner_department == department_id(department):
+        raise NotPermitted(department, "co-approve this grant",
+                           "the dataset is this department's own: another coordinator co-approves it")
+    return enqueue(session, key=f"co_approve:{grant_id}", kind="co_approve",
+                   payload={"grant_id": grant_id, "reason_hash": note(session, reason)})
+
+
+def revoke(session: Session, ledger: Ledger, department: str, grant_id: str, *, reason: str) -> OutboxEntry:
+    """Revoke a grant on one of ``department``'s datasets (the coordinator may revoke any)."""
+    if not reason.strip():
+        raise InvalidInput("reason", "a revocation needs a reason")
+    grant = _chain_grant(ledger, grant_id)
+    _owner_or_coordinator(ledger, department, grant.dataset_id, "revoke this grant", coordinator_may=True)
+    _expect(grant_id, grant, GrantStatus.PENDING, GrantStatus.AWAITING_CO_APPROVAL, GrantStatus.ACTIVE)
+    return enqueue(session, key=f"revoke:{grant_id}", kind="revoke",
+                   payload={"grant_id": grant_id, "reason_hash": note(session, reason)})
+
+
+def freeze(session: Session, ledger: Ledger, department: str, dataset_id: str, *, reason: str,
+           frozen: bool = True) -> OutboxEntry:
+    """Freeze a dataset in an emergency (no new grants, no uses), or lift the freeze."""
+    if not reason.strip():
+        raise InvalidInput("reason", "a freeze needs a reason")
+    raw = _b32("dataset_id", dataset_id)
+    try:
+        current = ledger.registry.dataset(raw)
+    except ContractError as err:
+        if err.name == "RegistryUnknownDataset":
+            raise NotFound("dataset", dataset_id) from err
+        raise
+    _owner_or_coordinator(ledger, department, raw, "freeze this dataset", coordinator_may=True)
+    coordinator = _is_coordinator(ledger)
+    if not frozen and current.frozen_by_coordinator and not coordinator:
+        raise NotPermitted(department, "lift this freeze", "the coordinator froze the dataset: only it lifts the freeze")
+    # A coordinator may escalate a freeze the owner made; anything else frozen twice is a conflict.
+    escalate = frozen and current.frozen and not current.frozen_by_coordinator and coordinator
+    if current.frozen == frozen and not escalate:
+        raise Conflict(f"dataset {dataset_id}", "is frozen already" if frozen else "is not frozen")
+    count = session.scalar(select(func.count()).select_from(OutboxEntry)
+                           .where(OutboxEntry.key.startswith(f"freeze:{dataset_id}:")))
+    return enqueue(session, key=f"freeze:{dataset_id}:{count}", kind="freeze",
+                   payload={"dataset_id": dataset_id, "frozen": frozen, "reason_hash": note(session, reason)})

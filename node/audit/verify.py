@@ -1,0 +1,182 @@
+"""Verification against the chain: a file against its anchored root, an indexed row against
+the log it came from, a stored proof against its anchored root. Each failure says precisely
+what differs: which file and chunk, which row and column, which proof and node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from web3.types import LogReceipt
+
+from ledger.deploy import Ledger
+from ledger.errors import ContractError
+from ledger.events import ChainEvent, log_from_json
+from ledger.rpc import RpcBatcher
+from ledger.hashing import content_root
+from ledger.merkle import MerkleTree, leaf_hash, root_from_proof
+from node.chain.anchoring import proof_of
+from node.errors import NotFound
+from node.chain.indexer import event_row
+from node.models import AnchorBatch, AnchorItem, ChainEventRow, DatasetVersion
+
+T = TypeVar("T")
+
+ROW_COLUMNS = ("block_number", "block_hash", "tx_hash", "log_index", "contract", "name", "args")
+
+
+@dataclass
+class Report:
+    """What was checked, whether it held, and each difference found."""
+
+    subject: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        return f"{self.subject}: " + ("verified" if self.ok else "; ".join(self.problems))
+
+
+def _get(session: Session, model: type[T], key: int, label: str) -> T:
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(label, str(key))
+    return row
+
+
+# ---------------------------------------------------------------- files
+
+
+def verify_version_files(session: Session, ledger: Ledger, version_id: int, path: Path | None = None) -> Report:
+    """Hash the version's content again and compare it with the root anchored on-chain."""
+    version = _get(session, DatasetVersion, version_id, "version")
+    report = Report(f"dataset {version.dataset_id} version root {version.content_root}")
+    dataset = bytes.fromhex(version.dataset_id[2:])
+    number = ledger.registry.version_of_root(dataset, bytes.fromhex(version.content_root[2:]))
+    if number == 0:
+        report.problems.append("the chain holds no version with this content root")
+        return report
+    source = Path(path or version.source_path)
+    try:
+        current = content_root(source, version.chunk_size)
+    except OSError as err:
+        report.problems.append(f"the content cannot be read at {source}: {err.strerror or err}")
+        return report
+    if "0x" + current.root.hex() == version.content_root:
+        return report
+    stored = {f.path: f for f in version.files}
+    seen = {f.path: f for f in current.files}
+    for name in sorted(stored.keys() - seen.keys()):
+        report.problems.append(f"file {name} is missing")
+    for name in sorted(seen.keys() - stored.keys()):
+        report.problems.append(f"file {name} was added")
+    for name in sorted(stored.keys() & seen.keys()):
+        digests = [stored[name].chunk_digests[i : i + 32] for i in range(0, len(stored[name].chunk_digests), 32)]
+        now = list(seen[name].chunk_digests)
+        changed = [i for i, (a, b) in enumerate(zip(digests, now)) if a != b]
+        if len(digests) != len(now):
+            report.problems.append(f"file {name} has {len(now)} chunks where {len(digests)} were anchored")
+        for index in changed:
+            start = index * version.chunk_size
+            report.problems.append(f"file {name} chunk {index} (bytes {start}-{start + version.chunk_size - 1}) differs")
+    if not report.problems:
+        report.problems.append("content root differs from the anchored one")
+    return report
+
+
+# ---------------------------------------------------------------- indexed rows
+
+
+def _compare(report: Report, ours: Any, logs: Sequence[LogReceipt], decode: Callable[[LogReceipt], ChainEvent | None]) -> Report:
+    """Compare an indexed event (a row or a trace item) with the log at its index in its block."""
+    found = [decode(log) for log in logs if log["logIndex"] == ours.log_index]
+    if not found or found[0] is None:
+        report.problems.append(f"block {ours.block_hash} has no provledger log at index {ours.log_index}")
+        return report
+    chain = event_row(found[0])
+    for column in ROW_COLUMNS:
+        mine, theirs = getattr(ours, column), getattr(chain, column)
+        if column == "args":
+            for key in sorted(set(mine) | set(theirs)):
+                if mine.get(key) != theirs.get(key):
+                    report.problems.append(f"column args.{key} is {mine.get(key)!r}, the chain says {theirs.get(key)!r}")
+        elif mine != theirs:
+            report.problems.append(f"column {column} is {mine!r}, the chain says {theirs!r}")
+    return report
+
+
+def _subject(ours: Any) -> str:
+    return f"indexed event {ours.id} ({ours.name} in block {ours.block_number}, log {ours.log_index})"
+
+
+def verify_event_row(session: Session, ledger: Ledger, row_id: int) -> Report:
+    """Fetch the log the row claims to come from and compare every column."""
+    row = _get(session, ChainEventRow, row_id, "indexed event")
+    logs = ledger.w3.eth.get_logs({"blockHash": row.block_hash, "address": ledger.events.addresses})  # type: ignore[typeddict-item]
+    return _compare(Report(_subject(row)), row, logs, ledger.events.decode)
+
+
+def verify_events(ledger: Ledger, items: Sequence[Any], *, rpc: RpcBatcher | None = None) -> list[Report]:
+    """Verify many indexed events (rows or trace items) at once: one batch of ``eth_getLogs``
+    by block hash, one log list per block however many events it holds."""
+    rpc = rpc or RpcBatcher(ledger.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    blocks = sorted({item.block_hash for item in items})
+    logs: dict[str, list[LogReceipt]] = {}
+    for start in range(0, len(blocks), 200):
+        part = blocks[start : start + 200]
+        replies = rpc.call([("eth_getLogs", [{"blockHash": h, "address": ledger.events.addresses}]) for h in part])
+        for block_hash, reply in zip(part, replies):
+            logs[block_hash] = [log_from_json(log) for log in reply.result or []]
+    return [_compare(Report(_subject(item)), item, logs[item.block_hash], ledger.events.decode) for item in items]
+
+
+# ---------------------------------------------------------------- proofs
+
+
+def verify_anchor_item(session: Session, ledger: Ledger, item_id: int) -> Report:
+    """Check the item's stored proof leads to its batch's root, and that root is on-chain."""
+    item = _get(session, AnchorItem, item_id, "anchored item")
+    report = Report(f"proof of item {item_id} ({item.item})")
+    if item.batch_id is None:
+        report.problems.append("not sealed into a batch yet")
+        return report
+    batch = session.get(AnchorBatch, item.batch_id)
+    assert batch is not None
+    root = bytes.fromhex(batch.root[2:])
+    assert ledger.sender is not None, "a node verifies its own department's anchors"
+    department = ledger.consortium.department_of(ledger.sender.address)
+    try:
+        anchored = ledger.anchors.anchor_of(department, root)
+        if anchored.leaf_count != batch.leaf_count:
+            report.problems.append(f"batch holds {batch.leaf_count} items, the chain says {anchored.leaf_count}")
+    except ContractError:
+        report.problems.append(f"root {batch.root} is not anchored on-chain by this department")
+    proof = proof_of(item)
+    try:
+        calculated = root_from_proof(leaf_hash(bytes.fromhex(item.item[2:])), proof)
+    except ValueError as err:
+        report.problems.append(str(err))
+        return report
+    if calculated != root:
+        report.problems.append(f"proof leads to 0x{calculated.hex()}, not the anchored root{_bad_node(session, item, proof)}")
+    return report
+
+
+def _bad_node(session: Session, item: AnchorItem, proof: list[bytes]) -> str:
+    """Rebuild the batch's tree from its items to name the proof node that was changed."""
+    items = session.scalars(select(AnchorItem.item).where(AnchorItem.batch_id == item.batch_id)
+                            .order_by(AnchorItem.leaf_index)).all()
+    if item.leaf_index is None or not items:
+        return ""
+    expected = MerkleTree.from_items([bytes.fromhex(i[2:]) for i in items]).proof(item.leaf_index)
+    wrong = [i for i, (a, b) in enumerate(zip(proof, expected)) if a != b]
+    if len(proof) != len(expected):
+        return f" (it has {len(proof)} nodes where {len(expected)} belong)"
+    return f" (proof node {wrong[0]} was changed)" if wrong else " (the item itself differs)"

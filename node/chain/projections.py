@@ -1,0 +1,166 @@
+"""Tables derived from indexed events (grants, uses, quality issues): applied event by event,
+and rebuilt from the remaining events for the keys a reorg touched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ledger import ids
+from ledger.clients import GrantStatus, IssueStatus
+from node.models import ChainEventRow, Dataset, Grant, Lineage, QualityIssue, Use
+from node.chain.outbox import enqueue
+
+Projector = Callable[[Session, ChainEventRow], None]
+
+
+def _grant(session: Session, row: ChainEventRow) -> Grant | None:
+    return session.get(Grant, row.args["grantId"])
+
+
+def _set_grant_status(status: GrantStatus) -> Projector:
+    def apply(session: Session, row: ChainEventRow) -> None:
+        grant = _grant(session, row)
+        if grant is not None:
+            grant.status = status.name.lower()
+    return apply
+
+
+def _requested(session: Session, row: ChainEventRow) -> None:
+    a = row.args
+    session.add(Grant(
+        grant_id=a["grantId"], dataset_id=a["datasetId"], grantee=a["grantee"], status="pending",
+        purpose_hash=a["purposeHash"], fields=list(a["fields"]), schema_hash=a["schemaHash"],
+        fields_hash="0x" + ids.fields_hash(a["fields"]).hex(), actions=a["actions"],
+        duration=int(a["duration"]), max_uses=int(a["maxUses"]), requested_block=row.block_number,
+    ))
+
+
+def _approved(session: Session, row: ChainEventRow) -> None:
+    grant = _grant(session, row)
+    if grant is not None:
+        grant.price_per_use = str(row.args["pricePerUse"])
+        if row.args["coApprovalRequired"]:
+            grant.status = GrantStatus.AWAITING_CO_APPROVAL.name.lower()
+
+
+def _activated(session: Session, row: ChainEventRow) -> None:
+    grant = _grant(session, row)
+    if grant is not None:
+        grant.status = GrantStatus.ACTIVE.name.lower()
+        grant.expires_at = int(row.args["expiresAt"])
+
+
+def _used(session: Session, row: ChainEventRow) -> None:
+    refused = row.name == "UseRefused"
+    session.add(Use(
+        grant_id=row.args["grantId"], dataset_id=row.dataset_id, actor=row.args["actor"],
+        action=row.args["action"], evidence_hash=row.args["evidenceHash"],
+        sequence=None if refused else int(row.args["sequence"]), refused=row.args["reason"] if refused else None,
+        block_number=row.block_number, block_time=row.block_time, log_index=row.log_index, tx_hash=row.tx_hash,
+    ))
+    grant = _grant(session, row)
+    if grant is not None and not refused:
+        grant.uses = max(grant.uses, int(row.args["sequence"]))
+
+
+def _consumer_removed(session: Session, row: ChainEventRow) -> None:
+    """A consumer removed by its sponsor keeps no grant: end on chain those it holds on this
+    department's datasets (the contract already refuses their uses)."""
+    open_statuses = [s.name.lower() for s in (GrantStatus.PENDING, GrantStatus.AWAITING_CO_APPROVAL, GrantStatus.ACTIVE)]
+    grants = session.scalars(select(Grant.grant_id).join(Dataset, Dataset.dataset_id == Grant.dataset_id)
+                             .where(Grant.grantee == row.args["consumer"], Grant.status.in_(open_statuses))).all()
+    for grant_id in grants:
+        enqueue(session, key=f"lapse:{grant_id}", kind="lapse", payload={"grant_id": grant_id})
+
+
+def _registered(session: Session, row: ChainEventRow) -> None:
+    for parent in row.args.get("parents", []):
+        session.merge(Lineage(child_id=row.args["datasetId"], parent_id=parent, block_number=row.block_number))
+
+
+def _set_frozen(frozen: bool) -> Projector:
+    def apply(session: Session, row: ChainEventRow) -> None:
+        dataset = session.get(Dataset, row.args["datasetId"])
+        if dataset is not None:
+            dataset.frozen = frozen
+    return apply
+
+
+def _issue_opened(session: Session, row: ChainEventRow) -> None:
+    session.add(QualityIssue(issue_id=row.args["issueId"], dataset_id=row.args["datasetId"],
+                             version=row.args["version"], status="open", opened_block=row.block_number))
+
+
+def _issue_status(status: IssueStatus) -> Projector:
+    def apply(session: Session, row: ChainEventRow) -> None:
+        issue = session.get(QualityIssue, row.args["issueId"])
+        if issue is not None:
+            issue.status = status.name.lower()
+            if "repairedVersion" in row.args and status is IssueStatus.REPAIRED:
+                issue.repaired_version = row.args["repairedVersion"]
+    return apply
+
+
+PROJECTORS: dict[str, Projector] = {
+    "DatasetRegistered": _registered,
+    "DatasetFrozen": _set_frozen(True),
+    "DatasetUnfrozen": _set_frozen(False),
+    "AccessRequested": _requested,
+    "RequestApproved": _approved,
+    "GrantActivated": _activated,
+    "RequestRejected": _set_grant_status(GrantStatus.REJECTED),
+    "RequestWithdrawn": _set_grant_status(GrantStatus.WITHDRAWN),
+    "GrantRevoked": _set_grant_status(GrantStatus.REVOKED),
+    "GrantLapsed": _set_grant_status(GrantStatus.REVOKED),
+    "ConsumerRemoved": _consumer_removed,
+    "UseRecorded": _used,
+    "UseRefused": _used,
+    "IssueOpened": _issue_opened,
+    "IssueReturned": _issue_status(IssueStatus.RETURNED),
+    "IssueRepaired": _issue_status(IssueStatus.REPAIRED),
+    "IssueClosed": _issue_status(IssueStatus.CLOSED),
+}
+
+
+def project(session: Session, row: ChainEventRow) -> None:
+    projector = PROJECTORS.get(row.name)
+    if projector is not None:
+        projector(session, row)
+        session.flush()
+
+
+def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None:
+    """After a rollback to ``fork``: drop derived rows above it and rebuild touched keys."""
+    session.execute(delete(Use).where(Use.block_number > fork))
+    session.execute(delete(Lineage).where(Lineage.block_number > fork))
+    for dataset_id in touched["frozen"]:
+        last = session.scalar(
+            select(ChainEventRow).where(ChainEventRow.dataset_id == dataset_id, ChainEventRow.block_number <= fork,
+                                        ChainEventRow.name.in_(("DatasetFrozen", "DatasetUnfrozen")))
+            .order_by(ChainEventRow.id.desc()).limit(1))
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is not None:
+            dataset.frozen = last is not None and last.name == "DatasetFrozen"
+    grants, issues = sorted(touched["grant"]), sorted(touched["issue"])
+    if grants:
+        session.execute(delete(Grant).where(Grant.grant_id.in_(grants)))
+    if issues:
+        session.execute(delete(QualityIssue).where(QualityIssue.issue_id.in_(issues)))
+    session.flush()
+    if not grants and not issues:
+        return
+    remaining = session.scalars(
+        select(ChainEventRow).where(ChainEventRow.block_number <= fork)
+        .order_by(ChainEventRow.block_number, ChainEventRow.log_index)
+    ).all()
+    for row in remaining:
+        if row.name in ("UseRecorded", "UseRefused"):
+            grant = session.get(Grant, row.args["grantId"]) if row.grant_id in grants else None
+            if grant is not None and row.name == "UseRecorded":
+                grant.uses = max(grant.uses, int(row.args["sequence"]))
+            continue
+        if row.grant_id in grants or row.args.get("issueId") in issues:
+            project(session, row)

@@ -1,0 +1,118 @@
+"""The PDMA quality loop on a department's node: plan (rules per dataset), do (check each
+version), check (a report per version, its hash anchored) and act (a failing version opens an
+issue on-chain, returned to the source department; a repair is checked again, then the issue
+is closed, or reopened if the repair fails too).
+
+Rules are kept with the dataset (``datasets.quality_rules``) and run by
+:func:`node.quality.rules.check_file` over the version's file; the report's canonical JSON is
+kept here and its hash anchored, so anyone given the report can prove it is the one used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ledger import ids
+from ledger.clients import AnchorKind
+from node.chain.anchoring import add_item
+from node.errors import Conflict, InvalidInput, NotFound
+from node.fields import FieldClass
+from node.formats import kind_of
+from node.models import Dataset, DatasetVersion, OutboxEntry, QualityIssue, QualityReportRow
+from node.chain.outbox import enqueue
+from node.quality.rules import Rule, check_file
+from node.catalog.register import canonical_hash
+from node.access.review import note
+
+
+def set_rules(session: Session, dataset_id: str, rules: Sequence[dict[str, Any]]) -> list[Rule]:
+    """Replace the dataset's quality rules; each is checked before any is kept."""
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound("dataset", dataset_id)
+    parsed = [Rule.from_json(rule) for rule in rules]
+    dataset.quality_rules = [rule.to_json() for rule in parsed]
+    return parsed
+
+
+def check_version(session: Session, version_id: int, *, now: int | None = None) -> QualityReportRow:
+    """Run the dataset's rules over one version; keep the report and queue its hash for anchoring."""
+    version = session.get(DatasetVersion, version_id)
+    if version is None:
+        raise NotFound("version", str(version_id))
+    dataset = version.dataset
+    kind = kind_of(version.source_path)
+    if kind is None:
+        raise InvalidInput("version", "quality rules apply to CSV and JSON lines datasets")
+    created = version.created_at if version.created_at.tzinfo else version.created_at.replace(tzinfo=timezone.utc)
+    report = check_file(Path(version.source_path), kind, [Rule.from_json(r) for r in dataset.quality_rules],
+                        {name: FieldClass(cls) for name, cls in dataset.field_classes.items()},
+                        produced_at=int(created.timestamp()), now=now)
+    body = {"dataset_id": dataset.dataset_id, "version": version.number, "content_root": version.content_root,
+            **report.to_json()}
+    row = QualityReportRow(version_id=version.id, passed=report.passed, report=body,
+                           report_hash=canonical_hash(body))
+    session.add(row)
+    add_item(session, kind=AnchorKind.QUALITY_REPORTS, item=row.report_hash,
+             label=f"quality {dataset.dataset_id} v{version.number}")
+    session.flush()
+    return row
+
+
+def open_issue(session: Session, report: QualityReportRow, *, opener: str, note_text: str = "") -> str:
+    """Open an issue on-chain against the failing version and return it to the source department.
+    ``opener`` is the account the node writes with: the issue's id is derived from it on chain."""
+    if report.passed:
+        raise Conflict(f"quality report {report.id}", "passed; there is nothing to open an issue about")
+    if report.issue_id is not None:
+        return report.issue_id
+    version = session.get(DatasetVersion, report.version_id)
+    assert version is not None
+    code = hashlib.sha256(f"provledger issue/{report.report_hash}".encode()).digest()
+    issue_id = "0x" + ids.issue_id(opener, code).hex()
+    report.issue_id = issue_id
+    enqueue(session, key=f"issue:{issue_id}", kind="open_issue", payload={
+        "issue_id": issue_id, "code": "0x" + code.hex(), "dataset_id": version.dataset_id, "version": version.number,
+        "report_hash": report.report_hash})
+    enqueue(session, key=f"issue:{issue_id}:return", kind="return_issue",
+            payload={"issue_id": issue_id, "note_hash": note(session, note_text or _failures(report))})
+    return issue_id
+
+
+def _failures(report: QualityReportRow) -> str:
+    failed = [r["detail"] for r in report.report.get("results", []) if not r.get("passed")]
+    return "; ".join(failed)[:2000]
+
+
+def submit_repair(session: Session, issue_id: str, version_id: int, *, note_text: str = "") -> OutboxEntry:
+    """The source department names the version that repairs the issue."""
+    version = session.get(DatasetVersion, version_id)
+    if version is None:
+        raise NotFound("version", str(version_id))
+    issue = session.get(QualityIssue, issue_id)
+    if issue is not None and issue.dataset_id != version.dataset_id:
+        raise InvalidInput("version_id", "is a version of another dataset than the issue's")
+    return enqueue(session, key=f"issue:{issue_id}:repair:{version.number}", kind="submit_repair", payload={
+        "issue_id": issue_id, "repaired_version": version.number, "note_hash": note(session, note_text)})
+
+
+def verify_repair(session: Session, issue_id: str, version_id: int, *, now: int | None = None) -> QualityReportRow:
+    """Check the repaired version again: close the issue if it passes, reopen it if not."""
+    report = check_version(session, version_id, now=now)
+    report.issue_id = issue_id
+    if report.passed:
+        enqueue(session, key=f"issue:{issue_id}:close", kind="close_issue",
+                payload={"issue_id": issue_id, "note_hash": report.report_hash})
+    else:
+        version = session.get(DatasetVersion, version_id)
+        assert version is not None
+        enqueue(session, key=f"issue:{issue_id}:reopen:{version.number}", kind="reopen_issue",
+                payload={"issue_id": issue_id, "note_hash": report.report_hash})
+    return report
+
