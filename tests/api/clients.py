@@ -4,8 +4,8 @@ auditors with Sign-In with Ethereum, consumer transactions signed locally and re
 from __future__ import annotations
 
 import hashlib
-import time
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,6 +18,7 @@ from api.auth import siwe_message
 from ledger import ids
 from ledger.clients import Action
 from ledger.deploy import Ledger
+from ledger.waiting import wait_for
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -79,23 +80,16 @@ def request_access(http: httpx.Client, token: str, consumer: Ledger, dataset_id:
 
 
 def wait_for_write(http: httpx.Client, token: str, write_id: int, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+    """The chain write ``write_id`` once confirmed or failed (fails the test at the deadline)."""
+    def settled() -> dict[str, Any] | None:
         body: dict[str, Any] = http.get(f"/writes/{write_id}", headers=bearer(token)).json()
-        if body["status"] in ("confirmed", "failed") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.1)
+        return body if body["status"] in ("confirmed", "failed") else None
+    return wait_for(settled, timeout=timeout, what=f"write {write_id} to settle", interval=0.1)
 
 
-def wait_until(check: Any, timeout: float = 60, every: float = 0.1) -> Any:
+def wait_until(check: Callable[[], Any], timeout: float = 60, every: float = 0.1, what: str = "a condition") -> Any:
     """Poll ``check()`` until it returns something truthy; returns it (or fails at the deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(every)
+    return wait_for(lambda: check() or None, timeout=timeout, what=what, interval=every)
 
 
 def publish(http: httpx.Client, token: str, ledger: Ledger, code: str, header: str, rows: str, *,

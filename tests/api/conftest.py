@@ -4,7 +4,6 @@ backend, with its API served over real HTTP by uvicorn on 127.0.0.1."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from api.app import create_app
 from api.staff import create_staff
 from ledger.chain import LocalChain, free_port
 from ledger.tx import write_keystore
+from ledger.waiting import wait_for
 from node.service import NodeService
 from node.settings import NodeSettings
 from tests.api.clients import staff_token
@@ -80,11 +80,11 @@ def serve(app: FastAPI, port: int | None = None, *, lifespan: bool = False,
                                            lifespan="on" if lifespan else "off"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"uvicorn did not start on port {port}")
-        time.sleep(0.02)
+    def started() -> bool | None:
+        if not thread.is_alive():
+            raise RuntimeError(f"uvicorn on port {port} stopped before it started")
+        return True if server.started else None
+    wait_for(started, timeout=15, what=f"uvicorn to start on port {port}", interval=0.02)
     try:
         yield Served(f"http://127.0.0.1:{port}", port)
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from ledger import ids
 from ledger.chain import free_port
 from ledger.clients import Action
 from ledger.deploy import Ledger
+from ledger.waiting import wait_for
 from ledger.events import fetch_events
 from node.access import review
 from node.audit.chainsets import Subject
@@ -183,12 +183,9 @@ def assert_refused_fairly(steady: SteadyDeliveries) -> None:
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.25)  # /health is an anonymous door, rate-limited per address
-    return value
+    # every 0.25 s: /health is an anonymous door, rate-limited per address
+    return wait_for(lambda: check() or None, timeout=timeout, what=what, interval=0.25,
+                    timed_out=lambda: AssertionError(f"not within {timeout:.0f} s: {what}"))
 
 
 def recorded_uses(ledger: Ledger) -> Counter[str]:
