@@ -26,7 +26,6 @@ import secrets
 import shutil
 import tempfile
 import threading
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from ledger.chain import LocalChain, find_anvil, free_port
 from ledger.compile import PROJECT_ROOT
 from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_id
 from ledger.tx import TransactionSender, write_keystore
+from ledger.waiting import wait_for
 from node.service import NodeService, load_artifacts
 from node.settings import NodeSettings
 
@@ -94,9 +94,9 @@ class Participant:
         return str(self.account.address)
 
 
-class _Served:
-    """One app under uvicorn on 127.0.0.1, in a thread. Its lifespan runs the node's background
-    work (outbox, anchoring, indexer, monitor), so it is on, unlike in the API tests."""
+class Served:
+    """One app under uvicorn on 127.0.0.1, in a thread, with its lifespan on: an app made with its
+    background work (outbox, anchoring, indexer, monitor) runs it, unlike in the API tests."""
 
     def __init__(self, app: FastAPI, port: int) -> None:
         config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
@@ -106,11 +106,18 @@ class _Served:
 
     def start(self, timeout: float) -> None:
         self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the API on port {self.server.config.port} did not start")
-            time.sleep(0.02)
+
+        def started() -> bool | None:
+            if self.server.started:
+                return True
+            if not self.thread.is_alive():
+                raise self._did_not_start()
+            return None
+
+        wait_for(started, timeout=timeout, what="the API to start", interval=0.02, timed_out=self._did_not_start)
+
+    def _did_not_start(self) -> RuntimeError:
+        return RuntimeError(f"the API on port {self.server.config.port} did not start")
 
     def stop(self, timeout: float) -> None:
         self.server.should_exit = True
@@ -146,7 +153,7 @@ class LocalDeployment:
         self.auditor: Participant | None = None
         self.coordinator: Participant | None = None
         self._nodes: list[NodeService] = []
-        self._servers: list[_Served] = []
+        self._servers: list[Served] = []
         self._stack = ExitStack()
 
     # ------------------------------------------------------------ what it exposes
@@ -252,7 +259,7 @@ class LocalDeployment:
             create_staff(session, username, password, role="admin")
             session.commit()
         port = free_port()
-        served = _Served(create_app(node, domain=f"127.0.0.1:{port}"), port)
+        served = Served(create_app(node, domain=f"127.0.0.1:{port}"), port)
         self._stack.callback(served.stop, SERVER_TIMEOUT)
         served.start(SERVER_TIMEOUT)
         self._servers.append(served)

@@ -10,20 +10,18 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-import uvicorn
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from api.app import create_app
+from api.local import Served
 from api.auth import siwe_message
 from ledger.chain import free_port
 from ledger.compile import PROJECT_ROOT
@@ -37,20 +35,12 @@ def serve(setup: TraceChain) -> Iterator[str]:
     index is complete and the chain still); yields the base URL."""
     port = free_port()
     app = create_app(setup.node, domain=f"127.0.0.1:{port}", background=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None,
-                                           access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, name=f"bench-api-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the API did not start on port {port}")
-        time.sleep(0.02)
+    served = Served(app, port)
+    served.start(30)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        served.stop(30)
 
 
 def sign_in(url: str, account: LocalAccount, chain_id: int) -> str:

@@ -1,5 +1,5 @@
 """Uses recorded and grant-checked on the 3-department consortium: one geth per department
-sealing Clique blocks every second (``scripts.consortium.up`` in a temporary folder, always
+sealing Clique blocks every second (``node.consortium.up`` in a temporary folder, always
 brought down). The first department owns a dataset, the second holds a grant on it, and the
 first records uses through its own geth the way the local-chain figure does: ``recordUses``
 batches of 100 sent pipelined, against one ``recordUse`` transaction per use."""
@@ -19,9 +19,10 @@ from ledger.compile import ContractArtifact
 from ledger.deploy import Ledger, Manifest, department_id
 from ledger.geth import clique_web3
 from ledger.tx import TransactionSender, load_keystore
+from ledger.waiting import wait_for
 from node.service import load_artifacts
 from scripts.bench_figures import Figure, timed
-from scripts.consortium import GAS_PRICE, Consortium, up
+from node.consortium import GAS_PRICE, Consortium, up
 
 BATCH = 100
 
@@ -42,11 +43,8 @@ def _use(grant: bytes, i: int) -> Use:
 
 def _reach(w3: Web3, block: int, timeout: float = 60.0) -> None:
     """Wait until the node behind ``w3`` holds ``block``: a write seen on one geth, read on another."""
-    deadline = time.monotonic() + timeout
-    while w3.eth.block_number < block:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"block {block} not reached in {timeout:.0f} s")
-        time.sleep(0.1)
+    wait_for(lambda: True if w3.eth.block_number >= block else None, timeout=timeout, what=f"block {block}",
+             interval=0.1, timed_out=lambda: TimeoutError(f"block {block} not reached in {timeout:.0f} s"))
 
 
 def bench_consortium(batched_uses: int, single_uses: int) -> list[Figure]:

@@ -3,7 +3,6 @@ Clique blocks, the contracts deployed, and each department's node service on its
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,7 +11,8 @@ import pytest
 from ledger.compile import ContractArtifact
 from ledger.deploy import Ledger, Manifest
 from ledger.geth import ensure_geth
-from scripts.consortium import Consortium, up
+from ledger.waiting import wait_for
+from node.consortium import Consortium, up
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +39,5 @@ def ledger_on(consortium: Consortium, code: str, artifacts: dict[str, ContractAr
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
     """Wait until ``check()`` holds: blocks come every second, and nodes see them a moment apart."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.25)
+    wait_for(lambda: True if check() else None, timeout=timeout, what=what, interval=0.25,
+             timed_out=lambda: AssertionError(f"not within {timeout:.0f} s: {what}"))

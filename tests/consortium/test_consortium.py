@@ -22,7 +22,7 @@ from ledger.rpc import RpcBatcher
 from node.catalog.register import register_dataset
 from node.access.uses import UseRequest, queue_uses
 from node.chain.signers import SignerWatcher
-from scripts.consortium import Consortium
+from node.consortium import Consortium
 from tests.consortium.conftest import eventually, ledger_on
 
 pytestmark = pytest.mark.timeout(300)
@@ -69,7 +69,7 @@ def test_the_genesis_stays_before_the_merge_with_the_validators_as_clique_signer
 
 
 def test_status_shows_every_department_peered_signing_and_at_the_head(consortium: Consortium) -> None:
-    out = subprocess.run([sys.executable, "-m", "scripts.consortium", "status", "--dir", str(consortium.directory)],
+    out = subprocess.run([sys.executable, "-m", "node.consortium", "status", "--dir", str(consortium.directory)],
                          capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT, check=True).stdout
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.split()[0] in consortium.members}
     assert set(rows) == set(consortium.members)

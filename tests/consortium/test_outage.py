@@ -19,7 +19,7 @@ from ledger.tx import TransactionSender
 from node.audit.chainsets import Subject
 from node.service import NodeService
 from node.chain.signers import SignerWatcher
-from scripts.consortium import GAS_PRICE, Consortium, start_service
+from node.consortium import GAS_PRICE, Consortium, start_service
 from tests.consortium.conftest import ledger_on
 from tests.utils.outage import (
     SteadyDeliveries, assert_loops_survived, assert_refused_fairly, granted, health, index_against_chain,

@@ -14,7 +14,7 @@ import pytest
 
 from ledger.geth import GethNode, block_hash, node_status
 from ledger.sealing import restart_sealing, wait_for_head
-from scripts.consortium import DEPARTMENTS, Consortium, up
+from node.consortium import DEPARTMENTS, Consortium, up
 from tests.consortium.conftest import eventually
 
 pytestmark = pytest.mark.timeout(900)

@@ -1,0 +1,153 @@
+"""``up``, ``down`` and ``status`` of a consortium folder, and their command line
+(``python -m node.consortium``, ``provledger consortium``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from pathlib import Path
+
+from ledger.compile import ContractArtifact
+from ledger.errors import LedgerError
+from ledger.geth import DEFAULT_GETH_DIR, ensure_geth, stop_pid
+from ledger.waiting import WaitTimedOut, wait_for
+from node.consortium.consortium import Consortium
+from node.consortium.members import DEFAULT_CHAIN_ID, DEFAULT_DIR, DEPARTMENTS, STATE_FILE, DepartmentStatus
+from node.errors import NodeError
+from node.service import load_artifacts
+
+log = logging.getLogger(__name__)
+
+
+def up(directory: Path, departments: int, *, geth_dir: Path = DEFAULT_GETH_DIR, chain_id: int = DEFAULT_CHAIN_ID,
+       period: int = 1, artifacts: Mapping[str, ContractArtifact] | None = None, services: bool = True,
+       light_kdf: bool = False) -> Consortium:
+    """Start the consortium in ``directory`` (created with ``departments`` departments if new,
+    its keys at geth's ``--lightkdf`` cost with ``light_kdf``), and, with ``services``, deploy
+    the contracts if not yet and start every department's node service (without, only the
+    chain runs)."""
+    if not 3 <= departments <= len(DEPARTMENTS):
+        raise ValueError(f"--departments must be 3 to {len(DEPARTMENTS)}")
+    geth = ensure_geth(geth_dir)
+    if (directory / STATE_FILE).exists():
+        consortium = Consortium.open(directory, geth)
+    else:
+        consortium = Consortium.create(directory, DEPARTMENTS[:departments], geth=geth, chain_id=chain_id,
+                                       period=period, light_kdf=light_kdf)
+        log.info("keys and genesis of %d departments written to %s", departments, directory)
+    try:
+        consortium.start_chain()
+        log.info("%d geth nodes peered and sealing", len(consortium.nodes))
+        if not services:
+            return consortium
+        artifacts = artifacts or load_artifacts()
+        consortium.deploy(artifacts)
+        log.info("contracts: %s", consortium.manifest_path)
+        consortium.start_services(artifacts)
+        log.info("%d department node services started", len(consortium.services))
+    except BaseException:
+        consortium.close()
+        raise
+    return consortium
+
+
+UP_MARKER = "consortium\0up"
+"""In the command line of a running ``up``, whether started as ``python -m node.consortium up`` or
+``provledger consortium up``: a pid the system gave to another program since is not stopped."""
+
+
+def _alive(pid: int | None) -> bool:
+    try:
+        return pid is not None and UP_MARKER.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def down(directory: Path, timeout: float = 60.0) -> list[str]:
+    """Stop the ``up`` process serving ``directory`` and any geth it left; returns what stopped."""
+    state = json.loads((directory / STATE_FILE).read_text())
+    stopped = []
+    up_pid = state.get("up_pid")
+    if _alive(up_pid):
+        os.kill(up_pid, signal.SIGTERM)
+        # An up that does not stop in time still has its geths stopped below.
+        with suppress(WaitTimedOut):
+            wait_for(lambda: None if _alive(up_pid) else True, timeout=timeout, what=f"up process {up_pid} to stop",
+                     interval=0.2)
+        stopped.append(f"up process {up_pid}")
+    for member in json.loads((directory / STATE_FILE).read_text())["departments"]:
+        if member.get("pid") and stop_pid(member["pid"], directory / member["code"] / "geth"):
+            stopped.append(f"geth of {member['code']} ({member['pid']})")
+    state = json.loads((directory / STATE_FILE).read_text())
+    state["up_pid"] = None
+    for member in state["departments"]:
+        member["pid"] = None
+    (directory / STATE_FILE).write_text(json.dumps(state, indent=2))
+    return stopped
+
+
+def print_status(statuses: Sequence[DepartmentStatus]) -> None:
+    print(f"{'department':<20} {'validator':<44} {'url':<24} {'up':<4} {'peers':>5} {'head':>7} {'lag':>4}  signer")
+    for s in statuses:
+        print(f"{s.code:<20} {s.validator:<44} {s.node.url:<24} {'yes' if s.node.up else 'no':<4} {s.node.peers:>5} "
+              f"{s.node.head:>7} {'' if s.lag is None else s.lag:>4}  {'yes' if s.signer else 'no'}")
+    signers = next((s.node.signers for s in sorted(statuses, key=lambda s: -s.node.head) if s.node.up), ())
+    print(f"clique signers ({len(signers)}): {', '.join(signers)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m node.consortium",
+                                     description="A consortium of departments on one machine.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("up", help="start (creating if new) a consortium and serve it until stopped")
+    start.add_argument("--departments", type=int, default=3, help=f"3 to {len(DEPARTMENTS)} (default 3)")
+    start.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID)
+    start.add_argument("--period", type=int, default=1, help="seconds between blocks (default 1)")
+    start.add_argument("--chain-only", action="store_true", help="run the geth nodes only: no contracts, no services")
+    for command in (start, commands.add_parser("down", help="stop it"), commands.add_parser("status", help="show it")):
+        command.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"consortium folder (default {DEFAULT_DIR})")
+    args = parser.parse_args(argv)
+    directory: Path = args.dir.resolve()
+    if args.command in ("down", "status") and not (directory / STATE_FILE).is_file():
+        print(f"error: no consortium in {directory}", file=sys.stderr)
+        return 2
+    if args.command == "down":
+        print("\n".join(down(directory)) or "nothing was running")
+        return 0
+    if args.command == "status":
+        print_status(Consortium.open(directory, DEFAULT_GETH_DIR / "bin" / "geth").status())
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        consortium = up(directory, args.departments, chain_id=args.chain_id, period=args.period,
+                        services=not args.chain_only)
+    except (LedgerError, NodeError, ValueError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    try:
+        consortium.up_pid = os.getpid()
+        consortium.save()
+        print_status(consortium.status())
+        print(f"serving {len(consortium.services)} department nodes; Ctrl-C or `down --dir {directory}` stops them",
+              flush=True)
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consortium.up_pid = None
+        consortium.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
