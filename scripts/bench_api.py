@@ -21,8 +21,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from api.app import create_app
-from api.local import Served
 from api.auth import siwe_message
+from api.local import Served
 from ledger.chain import free_port
 from ledger.compile import PROJECT_ROOT
 from scripts.bench_figures import Figure, percentile

@@ -1,0 +1,73 @@
+"""``provledger``: the consortium from the command line, over the nodes' HTTP API.
+
+    provledger up [--departments N] [--dir DIR]    a local chain, the contracts, N nodes and their APIs
+    provledger demo                                 the whole story on a fresh local deployment, over HTTP
+    provledger dataset register ... FILE            staff: register a dataset and upload its first version
+    provledger request --dataset ID ...             consumer: ask for access (signed here, relayed by the node)
+    provledger approve GRANT [--co-approve]         staff: approve a request, or co-approve as the coordinator
+    provledger use GRANT [--out FILE] [--encrypt]   consumer: a delivery under the grant, decrypted here
+    provledger statement check|acknowledge STMT     consumer: a statement checked against the chain, then acknowledged
+    provledger trace DATASET [--verify]             auditor or staff: a dataset's history, verified complete on request
+    provledger verify DATASET VERSION               a version's files against its anchored root, on the node
+    provledger verify --file PATH --root 0x...      a local copy against a content root
+    provledger login                                consumer or auditor: a one-time dashboard link for a browser
+    provledger consortium up|down|status            a consortium of geth nodes on this machine
+    provledger serve                                one node's API, from PROVLEDGER_* settings
+    provledger staff add|list|disable|password|role the node's staff accounts, on its database (same settings)
+
+``--api URL`` (PROVLEDGER_API) names the node. Staff sign in with ``--user``/``--password``
+(PROVLEDGER_USER, PROVLEDGER_PASSWORD); consumers and auditors with ``--keystore``
+(PROVLEDGER_KEYSTORE) and its passphrase (PROVLEDGER_PASSPHRASE, or asked), by Sign-In with
+Ethereum. Exit status: 0 done; 1 refused or failed; 2 bad usage or bad input. Every error is
+one line on stderr; progress bars go to stderr when it is a terminal.
+
+Where each command lives:
+
+    datasets.py   dataset register (and the upload and anchoring it waits for)
+    access.py     request, approve, use, statement: access to a dataset and its settlement
+    audit.py      trace, verify
+    signin.py     login, and how every command signs in (staff, or a keystore by SIWE)
+    staff.py      staff add|list|disable|password|role
+    nodes.py      up, demo (its story: :mod:`api.demo`), consortium (:mod:`node.consortium`), serve
+    client.py     the HTTP client of a node (:class:`Api`), the errors, the progress display
+    parser.py     the argparse tree: every command's options
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from api import redact
+from api.cli.access import decide, request_access, use_grant
+from api.cli.client import Api, CliError, Progress, Refused, UsageError
+from api.cli.datasets import register_dataset, upload_version, wait_anchored
+from api.cli.parser import build_parser
+
+__all__ = ["Api", "CliError", "Progress", "Refused", "UsageError", "build_parser", "decide", "main", "register_dataset",
+           "request_access", "upload_version", "use_grant", "wait_anchored"]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    redact.install()
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.run(args))
+    except UsageError as err:
+        print(f"{err.prog}: error: {_one_line(str(err))}", file=sys.stderr)
+        return err.status
+    except CliError as err:
+        print(f"provledger: {_one_line(str(err))}", file=sys.stderr)
+        return err.status
+    except OSError as err:  # a file or folder named on the command line
+        print(f"provledger: error: {_one_line(str(err))}", file=sys.stderr)
+        return 2
+    except SystemExit as done:  # --help
+        return done.code if isinstance(done.code, int) else 0
+    except KeyboardInterrupt:
+        print("provledger: interrupted", file=sys.stderr)
+        return 130

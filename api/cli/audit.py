@@ -1,0 +1,110 @@
+"""``provledger trace`` and ``provledger verify``: a dataset's history and files against the chain."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, TextIO
+
+from api.cli.client import Api, Progress, UsageError
+from api.cli.signin import auditor_or_staff_sign_in, connect
+from ledger.hashing import content_root
+
+
+def hash_locally(path: Path, progress: Progress) -> str:
+    """``path``'s content root, as the nodes compute it, with a progress bar."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    with progress.bar(f"hashing {path.name}", sum(p.stat().st_size for p in files)) as bar:
+        root = content_root(path, observe=lambda chunk: bar.update(len(chunk)))
+    return "0x" + root.root.hex()
+
+
+def trace_page(api: Api, dataset_id: str, *, after: int, limit: int, verify: bool) -> dict[str, Any]:
+    page: dict[str, Any] = api.call("GET", f"/audit/datasets/{dataset_id}/trace",
+                                    params={"after": after, "limit": limit, "verify": verify})
+    return page
+
+
+def trace(api: Api, dataset_id: str, *, verify: bool, limit: int = 100,
+          complete: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every item of a dataset's trace, page after page, with a progress bar; with ``verify``,
+    each page's completeness check is appended to ``complete``."""
+    items: list[dict[str, Any]] = []
+    after: int | None = 0
+    with api.progress.bar("verifying trace" if verify else "reading trace", unit="item") as bar:
+        while after is not None:
+            page = trace_page(api, dataset_id, after=after, limit=limit, verify=verify)
+            items += page["items"]
+            if complete is not None and page.get("complete"):
+                complete.append(page["complete"])
+            bar.update(len(page["items"]))
+            after = page["next_after"]
+    return items
+
+
+def print_trace(items: list[dict[str, Any]], out: TextIO | None = None) -> tuple[int, int]:
+    """One line per trace item; (verified, failed) where items carry a verification."""
+    verified = failed = 0
+    for item in items:
+        check = item.get("verification")
+        mark = "" if check is None else "  verified" if check["ok"] else "  FAILED: " + "; ".join(check["problems"])
+        verified += bool(check and check["ok"])
+        failed += bool(check and not check["ok"])
+        print(f"   block {item['block_number']:>5}  {item['contract']:<14} {item['name']:<22}{mark}", file=out)
+    return verified, failed
+
+
+def print_completeness(checks: list[dict[str, Any]], out: TextIO | None = None) -> bool:
+    """Whether the trace is complete, from every page's check (each page compared its own span of
+    the chain); prints the counts of the last and every difference found. False if no check came."""
+    if not checks:
+        print("completeness: the node did not report it", file=out)
+        return False
+    last, complete = checks[-1], all(c["ok"] for c in checks)
+    print(f"trace {'complete' if complete else 'INCOMPLETE'} up to block {last['block_number']}: "
+          f"{last['on_chain']} items on chain, {last['in_index']} in the index", file=out)
+    for problem in dict.fromkeys(p for c in checks for p in c["problems"]):
+        print(f"   {problem}", file=out)
+    return complete
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    with connect(args) as api:
+        auditor_or_staff_sign_in(args, api)
+        checks: list[dict[str, Any]] = []
+        items = trace(api, args.dataset, verify=args.verify, limit=args.limit, complete=checks)
+        print(f"trace of {args.dataset}: {len(items)} items")
+        verified, failed = print_trace(items)
+        complete = True
+        if args.verify:
+            print(f"{verified} items verified, {failed} failed")
+            complete = print_completeness(checks)
+        if args.prov is not None:
+            with open(args.prov, "wb") as f:
+                api.download(f"/audit/datasets/{args.dataset}/prov", f, total=None, desc="exporting PROV")
+            print(f"PROV-JSON written to {args.prov}")
+    return 1 if failed or not complete else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    if args.file is not None or args.root is not None:
+        if args.file is None or args.root is None or args.dataset is not None:
+            raise UsageError("verify a local copy with --file PATH --root 0x..., nothing else")
+        if not args.file.exists():
+            raise UsageError(f"no such file: {args.file}")
+        root = hash_locally(args.file, Progress(False if args.no_progress else None))
+        if root == args.root:
+            print(f"{args.file} matches {root}")
+            return 0
+        print(f"{args.file} does NOT match: its root is {root}, not {args.root}")
+        return 1
+    if args.dataset is None or args.version is None:
+        raise UsageError("verify DATASET VERSION, or verify --file PATH --root 0x...")
+    with connect(args) as api:
+        auditor_or_staff_sign_in(args, api)
+        result = api.call("GET", f"/audit/datasets/{args.dataset}/versions/{args.version}/verification")
+    if result["ok"]:
+        print(f"version {args.version} of {args.dataset}: its files match the anchored root")
+        return 0
+    print(f"version {args.version} of {args.dataset}: " + "; ".join(result["problems"]))
+    return 1

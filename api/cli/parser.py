@@ -1,0 +1,224 @@
+"""The argparse tree of ``provledger``: every command, its options and their checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from api.cli.access import cmd_approve, cmd_request, cmd_statement, cmd_use
+from api.cli.audit import cmd_trace, cmd_verify
+from api.cli.client import HASH32, UsageError
+from api.cli.datasets import cmd_register
+from api.cli.nodes import cmd_consortium, cmd_demo, cmd_serve, cmd_up
+from api.cli.signin import cmd_login
+from api.cli.staff import cmd_staff
+from ledger import ids
+from node.errors import InvalidInput
+from node.fields import FieldClass
+from node.models import STAFF_ROLES
+from node.quality.rules import Rule
+
+
+def _hash32(kind: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if not HASH32.fullmatch(value):
+            raise argparse.ArgumentTypeError(f"{value!r} is not a {kind} id (0x and 64 hex digits)")
+        return value.lower()
+
+    return parse
+
+
+def _names(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    try:
+        return ids.canonical_fields(names)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        return number
+
+    return parse
+
+
+def _field_class(value: str) -> tuple[str, str]:
+    name, sep, cls = value.partition("=")
+    known = sorted(c.value for c in FieldClass)
+    if not sep or not name or cls not in known:
+        raise argparse.ArgumentTypeError(f"{value!r} is not NAME=CLASS with CLASS one of {', '.join(known)}")
+    return name, cls
+
+
+def _rule(value: str) -> dict[str, Any]:
+    try:
+        rule = json.loads(value)
+        if not isinstance(rule, dict):
+            raise ValueError("not a JSON object")
+        Rule.from_json(rule)
+    except (ValueError, InvalidInput) as err:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a quality rule: {err}") from None
+    return rule
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog)
+
+
+def _connection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", metavar="URL", help="the node's API (default: $PROVLEDGER_API)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _staff_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user", help="staff username (default: $PROVLEDGER_USER)")
+    parser.add_argument("--password", help="staff password (default: $PROVLEDGER_PASSWORD, or asked)")
+
+
+def _wallet_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keystore", type=Path, metavar="PATH",
+                        help="encrypted keystore (default: $PROVLEDGER_KEYSTORE); "
+                             "its passphrase: $PROVLEDGER_PASSPHRASE, or asked")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="provledger", description="The provledger consortium from the command line.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="a local chain, the contracts, N department nodes and their APIs")
+    up.add_argument("--departments", type=_at_least(1), default=3, metavar="N")
+    up.add_argument("--dir", type=Path, help="keep the keystores, manifest and databases here (empty or new)")
+    up.set_defaults(run=cmd_up)
+
+    demo = commands.add_parser("demo", help="the whole story on a fresh local deployment, over HTTP")
+    demo.add_argument("--dir", type=Path, help="keep the deployment's folder here (empty or new)")
+    demo.add_argument("--no-progress", action="store_true")
+    demo.set_defaults(run=cmd_demo)
+
+    dataset = commands.add_parser("dataset", help="datasets (staff)")
+    dataset_commands = dataset.add_subparsers(dest="dataset_command", required=True, metavar="COMMAND")
+    register = dataset_commands.add_parser("register", help="register a dataset and upload its first version")
+    register.add_argument("file", type=Path, metavar="FILE", help="the first version: a .csv or .jsonl file")
+    register.add_argument("--code", required=True, help="short code, unique in the department")
+    register.add_argument("--name", required=True)
+    register.add_argument("--category", required=True)
+    register.add_argument("--grade", required=True, type=int, choices=range(1, 5), help="sensitivity, 1 open .. 4")
+    register.add_argument("--interval", required=True, type=_at_least(0), metavar="SECONDS",
+                          help="expected seconds between versions; 0: none")
+    register.add_argument("--field-class", type=_field_class, action="append", default=[], metavar="NAME=CLASS")
+    register.add_argument("--key-field", action="append", default=[], metavar="NAME")
+    register.add_argument("--rule", type=_rule, action="append", default=[], metavar="JSON",
+                          help='a quality rule, e.g. \'{"kind": "validity", "fields": ["id_number"]}\'')
+    register.add_argument("--no-wait", action="store_true", help="do not wait for the anchoring")
+    for p in (register,):
+        _connection(p)
+        _staff_options(p)
+    register.set_defaults(run=cmd_register)
+
+    request = commands.add_parser("request", help="ask for access to a dataset (consumer)")
+    request.add_argument("--dataset", required=True, type=_hash32("dataset"), metavar="ID")
+    request.add_argument("--purpose", required=True, metavar="TEXT")
+    request.add_argument("--fields", required=True, type=_names, metavar="NAME,...",
+                         help="the fields asked for in the clear, by name, comma-separated (the catalog lists them); "
+                              "'' for none: every personal field is then masked")
+    request.add_argument("--uses", required=True, type=_at_least(1), metavar="N")
+    request.add_argument("--days", required=True, type=_at_least(1), metavar="N")
+    _connection(request)
+    _wallet_options(request)
+    request.set_defaults(run=cmd_request)
+
+    approve = commands.add_parser("approve", help="approve a request, or co-approve it (staff)")
+    approve.add_argument("grant", type=_hash32("grant"), metavar="GRANT")
+    approve.add_argument("--price", type=_at_least(0), default=0, metavar="N", help="price per use")
+    approve.add_argument("--reason", default="")
+    approve.add_argument("--co-approve", action="store_true", help="as the coordinator (grades 3 and 4)")
+    approve.add_argument("--no-wait", action="store_true", help="do not wait for the confirmation")
+    _connection(approve)
+    _staff_options(approve)
+    approve.set_defaults(run=cmd_approve)
+
+    use = commands.add_parser("use", help="download a delivery under a grant (consumer)")
+    use.add_argument("grant", type=_hash32("grant"), metavar="GRANT")
+    use.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
+    use.add_argument("--encrypt", action="store_true", help="encrypted to the consumer's key, decrypted here")
+    use.add_argument("--version", type=_at_least(1), metavar="N", help="default: the latest")
+    _connection(use)
+    _wallet_options(use)
+    use.set_defaults(run=cmd_use)
+
+    statement = commands.add_parser("statement", help="settlement statements (consumer)")
+    statement_commands = statement.add_subparsers(dest="statement_command", required=True, metavar="COMMAND")
+    for name, text in (("check", "check a statement against the chain, on the node"),
+                       ("acknowledge", "check a statement, then acknowledge it with the consumer's key")):
+        sub = statement_commands.add_parser(name, help=text)
+        sub.add_argument("statement", metavar="STATEMENT",
+                         help="its id (read from the node) or a JSON file holding it, as its department sent it")
+        _connection(sub)
+        _wallet_options(sub)
+        sub.set_defaults(run=cmd_statement)
+
+    trace_ = commands.add_parser("trace", help="a dataset's history (auditor or staff)")
+    trace_.add_argument("dataset", type=_hash32("dataset"), metavar="DATASET")
+    trace_.add_argument("--verify", action="store_true",
+                        help="verify every item against the chain, and that none is missing (exit 1 if not)")
+    trace_.add_argument("--prov", type=Path, metavar="FILE", help="also export the trace as PROV-JSON")
+    trace_.add_argument("--limit", type=_at_least(1), default=100, metavar="N", help="items per page")
+    verify = commands.add_parser("verify", help="files against an anchored root, on the node or here")
+    verify.add_argument("dataset", nargs="?", type=_hash32("dataset"), metavar="DATASET")
+    verify.add_argument("version", nargs="?", type=_at_least(1), metavar="VERSION")
+    verify.add_argument("--file", type=Path, metavar="PATH", help="a local file or folder")
+    verify.add_argument("--root", type=_hash32("content root"), metavar="0x...")
+    for p in (trace_, verify):
+        _connection(p)
+        _staff_options(p)
+        _wallet_options(p)
+    trace_.set_defaults(run=cmd_trace)
+    verify.set_defaults(run=cmd_verify)
+
+    login = commands.add_parser("login", help="a one-time link signing a browser in to the dashboard "
+                                              "(consumer or auditor)")
+    _connection(login)
+    _wallet_options(login)
+    login.set_defaults(run=cmd_login)
+
+    consortium = commands.add_parser("consortium", help="a consortium of geth nodes on this machine")
+    consortium.add_argument("action", choices=("up", "down", "status"))
+    consortium.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m node.consortium")
+    consortium.set_defaults(run=cmd_consortium)
+
+    serve = commands.add_parser("serve", help="one node's API, from PROVLEDGER_* settings")
+    serve.set_defaults(run=cmd_serve)
+
+    staff = commands.add_parser("staff", help="the node's staff accounts, on its database (PROVLEDGER_* settings, "
+                                              "as serve reads them)")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="COMMAND")
+    role_help = "admin: manages staff; reviewer: review decisions, freezes; steward: datasets, versions, quality; " \
+                "viewer: reads"
+    for name, text in (("add", "add a staff account"), ("list", "list the staff accounts and their roles"),
+                       ("disable", "disable an account: it cannot sign in, and its sessions end"),
+                       ("password", "give an account a new password: its sessions end"),
+                       ("role", "give an account another role")):
+        sub = staff_commands.add_parser(name, help=text)
+        if name != "list":
+            sub.add_argument("username", metavar="USERNAME")
+        if name == "add":
+            sub.add_argument("--role", required=True, choices=STAFF_ROLES, help=role_help)
+        if name == "role":
+            sub.add_argument("role", choices=STAFF_ROLES, metavar="ROLE", help=role_help)
+        if name in ("add", "password"):
+            sub.add_argument("--password-stdin", action="store_true",
+                             help="read the password from the first line of standard input (else it is asked)")
+        sub.set_defaults(run=cmd_staff)
+    return parser
+

@@ -1,0 +1,68 @@
+"""``provledger staff add|list|disable|password|role``: the node's staff accounts, on its database."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from api.cli.client import UsageError
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """The password from one line of standard input with ``--password-stdin``, else asked twice
+    without echo; never from the command line, where other users of the machine could read it."""
+    if args.password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise UsageError("--password-stdin: standard input holds no password line")
+        return password
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask the password on: give --password-stdin and write it to standard input")
+    password = getpass.getpass(f"new password of {args.username}: ")
+    if getpass.getpass("the same again: ") != password:
+        raise UsageError("the two passwords differ")
+    return password
+
+
+def cmd_staff(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from api import staff
+    from api.app import ApiSettings
+    from node.db import make_engine, migrate, session_factory
+    from node.errors import NodeError
+    from node.settings import startup_error
+
+    try:
+        settings = ApiSettings()  # type: ignore[call-arg]
+    except ValidationError as err:
+        raise UsageError(f"the node's settings, as provledger serve reads them: {startup_error(err)}") from err
+    password = _new_password(args) if args.staff_command in ("add", "password") else ""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sql_url)
+    try:
+        migrate(engine)
+        with session_factory(engine)() as session:
+            if args.staff_command == "list":
+                for account in staff.list_staff(session):
+                    state = "disabled" if account.disabled else "enabled"
+                    print(f"{account.username}\t{account.role}\t{state}\t{account.created_at:%Y-%m-%d}")
+                return 0
+            if args.staff_command == "add":
+                account = staff.create_staff(session, args.username, password, args.role)
+            elif args.staff_command == "disable":
+                account = staff.disable_staff(session, args.username)
+            elif args.staff_command == "password":
+                account = staff.set_staff_password(session, args.username, password)
+            else:
+                account = staff.set_staff_role(session, args.username, args.role)
+            session.commit()
+    except NodeError as err:
+        raise UsageError(str(err), f"provledger staff {args.staff_command}") from err
+    finally:
+        engine.dispose()
+    print(f"staff account {account.username}: {account.role}, {'disabled' if account.disabled else 'enabled'}",
+          file=sys.stderr)
+    return 0
