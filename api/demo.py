@@ -13,9 +13,11 @@ from api.cli.access import DAY, check_statement, decide, request_access, use_gra
 from api.cli.audit import print_trace, trace
 from api.cli.client import Api, CliError, Progress, Refused, signed_call
 from api.cli.datasets import register_dataset, upload_version, wait_anchored
+from ledger.deploy import Ledger, Manifest
 from node.access.settlement import chain_terms
 from node.catalog.register import canonical_hash
 from node.fields import id_check_character
+from node.service import load_artifacts
 
 if TYPE_CHECKING:
     from api.local import LocalDeployment
@@ -53,10 +55,16 @@ def _write_csv(path: Path, rows: list[tuple[str, ...]]) -> Path:
     return path
 
 
+def _bytes(hex32: str) -> bytes:
+    return bytes.fromhex(hex32.removeprefix("0x"))
+
+
 class Story:
     """The whole story against a :class:`LocalDeployment`, through its HTTP APIs only: the
     statistics bureau (also coordinator), the health commission (the owner), two consumers and
-    the auditor. Each step prints what happened and checks what must hold."""
+    the auditor. Each step prints what happened and checks what must hold: a value read back from
+    a node's API or from the chain, compared with what the step did. A failed check, or a step
+    that stops the story, is reported under the step's title."""
 
     def __init__(self, deployment: LocalDeployment, progress: Progress) -> None:
         self.d = deployment
@@ -68,8 +76,11 @@ class Story:
         self.grants: list[str] = []
         self.consumers: list[Api] = []
         self.leaked = b""
+        self.current = ""
+        self._ledger: Ledger | None = None
 
     def step(self, title: str) -> None:
+        self.current = title
         print(f"\n== {title}", flush=True)
 
     def say(self, text: str) -> None:
@@ -78,8 +89,16 @@ class Story:
     def check(self, ok: bool, text: str) -> bool:
         print(f"   {'ok' if ok else 'FAILED':<6} {text}", flush=True)
         if not ok:
-            self.failed.append(text)
+            self.failed.append(f"{self.current}: {text}")
         return ok
+
+    def chain(self) -> Ledger:
+        """The deployment read straight from the chain, to check what the story did over HTTP."""
+        if self._ledger is None:
+            assert self.d.chain is not None, "not started"
+            artifacts = load_artifacts(self.d.project_root / "build" / "contracts")
+            self._ledger = Ledger(self.d.chain.web3(), Manifest.load(self.d.manifest_path), artifacts)
+        return self._ledger
 
     def api(self, url: str) -> Api:
         self._apis.append(Api(url, self.progress))
@@ -95,6 +114,8 @@ class Story:
         finally:
             for api in self._apis:
                 api.close()
+        for failure in self.failed:
+            print(f"FAILED at {failure}", flush=True)
         return not self.failed
 
     # ------------------------------------------------------------ chapters
@@ -120,7 +141,8 @@ class Story:
         self.say(f"dataset {self.dataset_id}, grade {dataset['grade']}, owner {dataset['owner_department']}")
         self.say(f"version 1: content root {version['content_root']}, {version['record_count']} records")
         self.say("rules: " + "; ".join(f"{r['kind']}({', '.join(r['fields'])})" for r in RULES))
-        self.check(block is not None, f"version 1 anchored on-chain in block {block}")
+        on_chain = self.chain().registry.version_of_root(_bytes(self.dataset_id), _bytes(version["content_root"]))
+        self.check(on_chain == 1, f"version 1 anchored on-chain in block {block}")
 
     def request(self) -> None:
         self.step("two consumers sign in with Ethereum and ask for access (they sign requestAccess, the node relays)")
@@ -169,8 +191,11 @@ class Story:
 
         seen = self.progress.wait("the grant active on the owner's node", active)
         until = datetime.fromtimestamp(seen["expires_at"], timezone.utc).isoformat(timespec="seconds")
-        self.check(True, f"consumer-1 sees its grant active: {seen['max_uses']} uses at "
-                         f"{seen['price_per_use']} each, until {until}")
+        on_chain = self.chain().grants.grant(_bytes(self.grants[0]))
+        self.check((seen["max_uses"], int(seen["price_per_use"]), seen["expires_at"]) == (3, 5, on_chain.expires_at)
+                   and (on_chain.max_uses, on_chain.price_per_use) == (3, 5),
+                   f"consumer-1 sees its grant active: {seen['max_uses']} uses at "
+                   f"{seen['price_per_use']} each, until {until}")
 
     def deliver(self) -> None:
         self.step("consumer-1 downloads a delivery: masked outside its grant, fingerprinted, encrypted to its key")
@@ -215,9 +240,11 @@ class Story:
                      if a["dataset_id"] == self.dataset_id]
             return found if {"quota", "refused"} <= {a["kind"] for a in found} else None
 
-        for alert in self.progress.wait("the quota and refusal alerts", raised):
+        alerts = self.progress.wait("the quota and refusal alerts", raised)
+        for alert in alerts:
             self.say(f"{alert['kind']:<8} {alert['severity']:<8} {alert['message']}")
-        self.check(True, "quota reached and refused use both alerted")
+        about = {a["kind"] for a in alerts if a["grant_id"] == self.grants[0]}
+        self.check({"quota", "refused"} <= about, "quota reached and refused use both alerted")
 
     def _issue(self, issue_id: str, status: str) -> dict[str, Any] | None:
         found = [i for i in self.owner.call("GET", "/quality/issues") if i["issue_id"] == issue_id]
@@ -271,9 +298,12 @@ class Story:
                  and all(line["uses"] == counts.get(line["grant_id"], 0) for line in body["lines"]))
         self.check(holds, "consumer-1 checks it against the chain: the owner's acknowledged hash, one line per grant "
                           "on the owner's datasets, each use and price as recorded, no overlapping period")
-        done = signed_call(consumer, account, "UsageLog", "acknowledgeStatement", chain_terms(body).as_tuple())
-        self.check(True, f"consumer-1 acknowledges the same terms (tx {done['tx_hash'][:18]}..., "
-                         f"block {done['block_number']}): settled by both sides")
+        terms = chain_terms(body)
+        done = signed_call(consumer, account, "UsageLog", "acknowledgeStatement", terms.as_tuple())
+        on_chain = self.chain().usage.statement(terms.owner_department, terms.statement_id)
+        self.check(on_chain == (terms.statement_hash, True, True),
+                   f"consumer-1 acknowledges the same terms (tx {done['tx_hash'][:18]}..., "
+                   f"block {done['block_number']}): settled by both sides")
 
     def audit(self) -> None:
         self.step("the auditor signs in with Ethereum and traces the dataset, every item verified against the chain")
