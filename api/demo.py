@@ -33,15 +33,15 @@ EXPECTED_EVENTS = ("DatasetRegistered", "VersionAdded", "AccessRequested", "Requ
                    "IssueClosed")
 
 
-def _id_number(serial: int) -> str:
+def id_number(serial: int) -> str:
     """A resident ID number with a valid GB 11643 check digit."""
     body = f"11010119900307{serial:03d}"
     return body + id_check_character(body)
 
 
-def _people(count: int, *, broken: bool) -> list[tuple[str, ...]]:
+def people(count: int, *, broken: bool) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = [
-        (f"Person {i}", _id_number(i), f"1380013{i:04d}", f"Beijing Dongcheng Jingshan {i}", str(i % 7))
+        (f"Person {i}", id_number(i), f"1380013{i:04d}", f"Beijing Dongcheng Jingshan {i}", str(i % 7))
         for i in range(count)]
     if broken:  # a wrong check digit, and a record entered twice
         rows[3] = rows[3][:1] + (rows[3][1][:-1] + ("0" if rows[3][1][-1] != "0" else "1"),) + rows[3][2:]
@@ -49,7 +49,7 @@ def _people(count: int, *, broken: bool) -> list[tuple[str, ...]]:
     return rows
 
 
-def _write_csv(path: Path, rows: list[tuple[str, ...]]) -> Path:
+def write_csv(path: Path, rows: list[tuple[str, ...]]) -> Path:
     with open(path, "w", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows([FIELDS, *rows])
     return path
@@ -133,7 +133,7 @@ class Story:
     def register(self) -> None:
         self.step("the health commission registers a grade-3 dataset: CSV upload, field classes, quality rules")
         self.folder.mkdir(parents=True, exist_ok=True)
-        v1 = _write_csv(self.folder / "visits-v1.csv", _people(40, broken=True))
+        v1 = write_csv(self.folder / "visits-v1.csv", people(40, broken=True))
         dataset, version, block = register_dataset(
             self.owner, v1, code="hospital-visits-2026", name="Hospital visits 2026", category="health", grade=3,
             interval=DAY, field_classes=CLASSES, rules=RULES, key_fields=["id_number"])
@@ -205,7 +205,7 @@ class Story:
         self.say(f"delivery {delivery['delivery_id']}: {delivery['size']} bytes encrypted, "
                  f"recorded as use {delivery['evidence_hash']}")
         rows = list(csv.reader(io.StringIO(copy.getvalue().decode())))
-        original = _people(40, broken=True)[0]
+        original = people(40, broken=True)[0]
         self.say(f"decrypted here:   {','.join(rows[0])}")
         self.say(f"first row:        {','.join(rows[1])}")
         self.say(f"in the source:    {','.join(original)}")
@@ -260,7 +260,7 @@ class Story:
         issue_id = report["issue_id"]
         self.progress.wait("the issue returned to the source", lambda: self._issue(issue_id, "returned"))
         self.say(f"issue {issue_id} opened on-chain and returned to the health commission")
-        v2 = _write_csv(self.folder / "visits-v2.csv", _people(40, broken=False))
+        v2 = write_csv(self.folder / "visits-v2.csv", people(40, broken=False))
         version = upload_version(owner, ds, v2)
         block = wait_anchored(owner, ds, version["content_root"])
         self.say(f"version 2 uploaded: content root {version['content_root']}, anchored in block {block}")
