@@ -64,9 +64,11 @@ def use_grant(api: Api, account: LocalAccount, grant_id: str, dst: BinaryIO, *, 
     delivery: dict[str, Any] = api.call("POST", f"/grants/{grant_id}/deliveries", json=body)
     with tempfile.TemporaryFile() as raw:
         received = api.download(delivery["download"], raw, total=delivery["size"], desc="downloading")
-        evidence = "0x" + delivery_evidence(bytes.fromhex(delivery["delivery_id"][2:]), bytes.fromhex(received[2:])).hex()
+        delivery_id, digest = bytes.fromhex(delivery["delivery_id"][2:]), bytes.fromhex(received[2:])
+        evidence = "0x" + delivery_evidence(delivery_id, digest).hex()
         if evidence != delivery["evidence_hash"]:
-            raise CliError(f"the bytes received give the evidence {evidence}, not the {delivery['evidence_hash']} recorded")
+            raise CliError(f"the bytes received give the evidence {evidence}, "
+                           f"not the {delivery['evidence_hash']} recorded")
         raw.seek(0)
         if delivery["encrypted"]:
             try:

@@ -15,19 +15,20 @@ from eth_account.signers.local import LocalAccount
 from api.cli.client import Api, Progress, UsageError
 
 
-def from_env(name: str) -> str | None:
+def _env(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
 def connect(args: argparse.Namespace) -> Api:
-    url = args.api or from_env("PROVLEDGER_API")
+    """The node named by ``--api`` or PROVLEDGER_API, not yet signed in."""
+    url = args.api or _env("PROVLEDGER_API")
     if not url:
         raise UsageError("give --api URL or set PROVLEDGER_API")
     return Api(url, Progress(False if args.no_progress else None))
 
 
-def secret(value: str | None, env: str, prompt: str, flag: str) -> str:
-    secret = value or from_env(env)
+def _secret(value: str | None, env: str, prompt: str, flag: str) -> str:
+    secret = value or _env(env)
     if secret:
         return secret
     if sys.stdin.isatty():
@@ -36,20 +37,22 @@ def secret(value: str | None, env: str, prompt: str, flag: str) -> str:
 
 
 def staff_sign_in(args: argparse.Namespace, api: Api) -> None:
-    user = args.user or from_env("PROVLEDGER_USER")
+    """Sign in as staff: ``--user``/``--password`` or PROVLEDGER_USER/PROVLEDGER_PASSWORD, or asked."""
+    user = args.user or _env("PROVLEDGER_USER")
     if not user:
         raise UsageError("staff sign in: give --user or set PROVLEDGER_USER")
-    api.sign_in_staff(user, secret(args.password, "PROVLEDGER_PASSWORD", f"password of {user}: ", "--password"))
+    api.sign_in_staff(user, _secret(args.password, "PROVLEDGER_PASSWORD", f"password of {user}: ", "--password"))
 
 
 def wallet(args: argparse.Namespace) -> LocalAccount:
-    path = args.keystore or from_env("PROVLEDGER_KEYSTORE")
+    """The account in ``--keystore`` or PROVLEDGER_KEYSTORE, opened with PROVLEDGER_PASSPHRASE or asked."""
+    path = args.keystore or _env("PROVLEDGER_KEYSTORE")
     if not path:
         raise UsageError("give --keystore PATH or set PROVLEDGER_KEYSTORE")
     keystore = Path(path)
     if not keystore.is_file():
         raise UsageError(f"no keystore file {keystore}")
-    passphrase = secret(None, "PROVLEDGER_PASSPHRASE", f"passphrase of {keystore}: ", "the passphrase")
+    passphrase = _secret(None, "PROVLEDGER_PASSPHRASE", f"passphrase of {keystore}: ", "the passphrase")
     try:
         account: LocalAccount = Account.from_key(Account.decrypt(keystore.read_text(), passphrase))
     except (ValueError, KeyError, TypeError) as err:
@@ -58,9 +61,10 @@ def wallet(args: argparse.Namespace) -> LocalAccount:
 
 
 def auditor_or_staff_sign_in(args: argparse.Namespace, api: Api) -> None:
-    if args.keystore is None and (args.user or from_env("PROVLEDGER_USER")):
+    """Sign in as staff when a user is given, else with the keystore (an auditor)."""
+    if args.keystore is None and (args.user or _env("PROVLEDGER_USER")):
         staff_sign_in(args, api)
-    elif args.keystore is not None or from_env("PROVLEDGER_KEYSTORE"):
+    elif args.keystore is not None or _env("PROVLEDGER_KEYSTORE"):
         api.sign_in_siwe(wallet(args))
     else:
         raise UsageError("sign in: give --user (staff) or --keystore (auditor)")

@@ -1,4 +1,5 @@
-"""``python -m node.consortium up|down|status`` (or ``provledger consortium``): a consortium of departments on one machine.
+"""``python -m node.consortium up|down|status`` (or ``provledger consortium``): a consortium
+of departments on one machine.
 
 ``up --departments N`` gives each department a validator key, a node key and a service
 account, writes a Clique genesis whose signers are the departments' validators, starts one geth
