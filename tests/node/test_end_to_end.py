@@ -21,6 +21,7 @@ from eth_account.signers.local import LocalAccount
 from prov.model import ProvDocument
 from sqlalchemy import select, update
 
+from api.demo import FIELDS, id_number, people, write_csv
 from ledger import ids
 from ledger.chain import LocalChain
 from ledger.clients import Action, GrantStatus, IssueStatus
@@ -32,7 +33,6 @@ from node.access.delivery.crypto import decrypt_stream, public_key_of
 from node.access.delivery.serve import Request, attribute_leak, deliver
 from node.errors import DeliveryRefused, NotPermitted, StatementRefused
 from node.audit.export import prov_json, trace_to_prov
-from node.fields import id_check_character
 from node.models import Alert, AlertRule, ChainEventRow, Dataset
 from node.catalog.register import register_dataset, register_version
 from node.service import NodeService
@@ -43,28 +43,7 @@ from node.audit.verify import verify_events
 from tests.utils.ledgers import DEPARTMENTS, Suite, head_time, next_second
 
 PASSPHRASE = "end to end passphrase"
-FIELDS = ("name", "id_number", "phone", "address", "visits")
 CLASSES = {"name": "name", "id_number": "id_number", "phone": "mobile", "address": "address"}
-
-
-def id_number(serial: int) -> str:
-    body = f"11010119900307{serial:03d}"
-    return body + id_check_character(body)
-
-
-def people(count: int, *, broken: bool) -> list[tuple[str, ...]]:
-    rows = [(f"Person {i}", id_number(i), f"1380013{i:04d}", f"Beijing Dongcheng Jingshan {i}", str(i % 7))
-            for i in range(count)]
-    if broken:  # a wrong check digit, and a record entered twice
-        rows[3] = rows[3][:1] + (rows[3][1][:-1] + ("0" if rows[3][1][-1] != "0" else "1"),) + rows[3][2:]
-        rows[5] = rows[4]
-    return rows
-
-
-def write_csv(path: Path, rows: list[tuple[str, ...]]) -> Path:
-    with open(path, "w", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows([FIELDS, *rows])
-    return path
 
 
 def start_node(chain: LocalChain, suite: Suite, index: int, tmp: Path, database_url: str) -> NodeService:
