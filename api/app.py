@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request, Response
 from pydantic import Field
 
 from api import dashboard, errors, redact
-from api.auth import Auth
+from api.auth.service import Auth
 from api.limits import RateLimits
 from api.limits import install as limit_doors
 from api.routes import audit, datasets, grants, staff, system

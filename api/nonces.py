@@ -8,6 +8,11 @@ nothing. Spending one checks the tag and the expiry, then inserts its digest int
 ``sign_in_nonces``: the primary key refuses the second insert, so of two requests racing with
 one secret only one gets through, whatever the number of processes serving the node. A spent
 row is kept until the secret expires, then deleted in bounded chunks at most once a minute.
+
+Not a JWT like the session tokens (:mod:`api.auth.tokens`), nor an ``itsdangerous`` token: a
+Sign-In with Ethereum nonce must be letters and digits only (EIP-4361: ``nonce = 8*( ALPHA /
+DIGIT )``), which rules out their ``.``, ``-`` and ``_``; a fixed-size hex string also gives
+each secret exactly one spelling, so the digest that records it spent cannot be dodged.
 """
 
 from __future__ import annotations

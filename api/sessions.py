@@ -30,7 +30,7 @@ from ledger.rpc import RpcBatcher
 from node.models import STAFF_ROLES, StaffAccount
 
 if TYPE_CHECKING:
-    from api.auth import Principal
+    from api.auth.tokens import Principal
     from ledger.contracts import ConsortiumClient
 
 ZERO32 = b"\x00" * 32

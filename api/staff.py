@@ -13,7 +13,7 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.auth import hash_password
+from api.auth.passwords import hash_password
 from node.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from node.models import STAFF_ROLES, StaffAccount
 

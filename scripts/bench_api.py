@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from api.app import create_app
-from api.auth import siwe_message
+from api.auth.siwe import siwe_message
 from api.local import Served
 from ledger.chain import free_port
 from ledger.compile import PROJECT_ROOT

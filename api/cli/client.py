@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from tqdm import tqdm
 from web3 import Web3
 
-from api.auth import siwe_message
+from api.auth.siwe import siwe_message
 from ledger.compile import load_artifact
 from ledger.waiting import wait_for
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.auth import Auth
+from api.auth.service import Auth
 from api.dashboard import pages, signin, staff
 from api.dashboard.links import LoginLinks
 from api.dashboard.render import STATIC, Pages

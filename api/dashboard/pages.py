@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy import func, select
 
-from api.auth import Auth
+from api.auth.service import Auth
 from api.dashboard import views
 from api.dashboard.lineage import lineage_graph
 from api.dashboard.render import Pages

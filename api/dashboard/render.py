@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.auth import Auth
+from api.auth.service import Auth
 from api.dashboard.session import PATH, PageRefused, SignInNeeded, Visitor, visitors
 from api.dashboard.trace import short, title
 from api.dashboard.views import DECISIONS, duration

@@ -1,6 +1,6 @@
 """The browser's session: the API's own token in a cookie, and what guards forms sent with it.
 
-The cookie holds the token :class:`api.auth.Auth` issues (same format, same key, same expiry);
+The cookie holds the token :class:`api.auth.service.Auth` issues (same format, same key, same expiry);
 it is ``HttpOnly`` (no script reads it), ``SameSite=Strict`` (no other site's page sends it)
 and scoped to ``/dashboard``. Every POST of the dashboard is also checked twice against
 cross-site forgery: its ``Origin`` (or, lacking one, its ``Referer``) must be this very origin,
@@ -18,7 +18,8 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 
-from api.auth import Auth, Principal
+from api.auth.service import Auth
+from api.auth.tokens import Principal
 from api.errors import ApiError
 from api.sessions import WRITES
 

@@ -13,7 +13,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import Auth, Principal, siwe_message
+from api.auth.service import Auth
+from api.auth.siwe import siwe_message
+from api.auth.tokens import Principal
 from api.dashboard.links import LoginLinks
 from api.dashboard.render import Pages
 from api.dashboard.session import (

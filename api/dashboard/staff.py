@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import staff
-from api.auth import Auth
+from api.auth.service import Auth
 from api.dashboard.render import Pages
 from api.dashboard.session import PATH, Visitor, checked_form, signed_in
 from api.deps import DB

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from api.auth import Auth, Principal
+from api.auth.service import Auth
+from api.auth.tokens import Principal
 from api.errors import errors
 from api.deps import DB, Id32, Node, Number
 from api.routes.datasets import version_of

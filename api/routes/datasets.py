@@ -13,7 +13,8 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import Auth, Principal
+from api.auth.service import Auth
+from api.auth.tokens import Principal
 from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
 from api.errors import ApiError, errors
 from api.schemas import (

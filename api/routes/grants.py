@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from api.auth import Auth, Principal
+from api.auth.service import Auth
+from api.auth.tokens import Principal
 from api.errors import errors
 from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
 from api.schemas import (

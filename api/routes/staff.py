@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from api import staff
-from api.auth import Auth, Principal
+from api.auth.service import Auth
+from api.auth.tokens import Principal
 from api.deps import DB
 from api.errors import errors
 from api.schemas import PasswordIn, RoleIn, StaffIn, StaffOut

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 
-from api.auth import Auth, Principal
+from api.auth.service import Auth
+from api.auth.tokens import Principal
 from api.errors import errors
 from api.deps import DB, Node
 from api.schemas import MAX_NUMBER, Health, WorkerHealthOut

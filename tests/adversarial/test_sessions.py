@@ -21,7 +21,9 @@ from fastapi import Depends, FastAPI
 from web3 import Web3
 
 from api import errors
-from api.auth import Auth, Principal, siwe_message
+from api.auth.service import Auth
+from api.auth.siwe import siwe_message
+from api.auth.tokens import Principal
 from api.dashboard.session import COOKIE
 from api.sessions import ChainRoles
 from api.staff import create_staff

@@ -14,7 +14,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
-from api.auth import siwe_message
+from api.auth.siwe import siwe_message
 from ledger import ids
 from ledger.clients import Action
 from ledger.deploy import Ledger

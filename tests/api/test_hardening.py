@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from web3 import Web3
 
 from api.app import create_app
-from api.auth import Auth, siwe_message
+from api.auth.service import Auth
+from api.auth.siwe import siwe_message
 from api.staff import create_staff
 from api.cli import main
 from ledger import ids

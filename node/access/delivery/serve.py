@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import secrets
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -41,6 +40,7 @@ from node.access.delivery.crypto import encrypt_stream
 from node.access.delivery.fingerprint import Attribution, attribute, fingerprint_csv, fingerprint_jsonl
 from node.access.delivery.masking import MaskPlan, mask_csv, mask_jsonl
 from node.errors import DeliveryRefused, InvalidInput, NotFound
+from node.keyfiles import secret_file
 from node.fields import FieldClass
 from node.formats import FORMATS, Kind, kind_of
 from node.models import Dataset, DatasetVersion, Delivery, OutboxEntry
@@ -52,16 +52,7 @@ _COPY_CHUNK = 1 << 20
 
 def fingerprint_key(data_dir: Path) -> bytes:
     """The node's secret fingerprint key, made on first use and kept only readable by the node."""
-    path = data_dir / "fingerprint.key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
-    key = path.read_bytes()
-    if len(key) != 32:
-        raise InvalidInput("fingerprint key", f"{path} must hold 32 bytes")
-    return key
+    return secret_file(data_dir / "fingerprint.key")
 
 
 def address_of_public_key(public_key: bytes) -> str:
