@@ -5,7 +5,10 @@ and when the chain does not answer, a wallet session is refused rather than trus
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
@@ -32,6 +36,8 @@ from ledger.deploy import Ledger, department_id
 from ledger.hashing import delivery_evidence
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
+from ledger.waiting import wait_for
+from node.keyfiles import secret_file
 from node.service import NodeService
 from tests.adversarial.conftest import Site, approve
 from tests.api.clients import bearer, publish, request_access, siwe_token, staff_token, wait_until
@@ -74,20 +80,24 @@ def revoke_auditor(coordinator: Ledger, auditor: str) -> None:
 
 def refused_within(ask: Callable[[], httpx.Response], refused: tuple[int, ...] = (401, 403)) -> httpx.Response:
     """Ask until the answer's status is one of ``refused``, for at most :data:`WITHIN` seconds;
-    the last answer. Until then, every answer must be a 200."""
-    deadline = time.monotonic() + WITHIN
-    while True:
+    that answer. Until then, every answer must be a 200."""
+    def probe() -> httpx.Response | None:
         response = ask()
-        if response.status_code in refused or time.monotonic() > deadline:
+        if response.status_code in refused:
             return response
         assert response.status_code == 200, response.text
-        time.sleep(0.2)
+        return None
+
+    return wait_for(probe, timeout=WITHIN, interval=0.2, what=f"a refusal {refused}")
 
 
-def sign_in(site: Site, account: LocalAccount) -> httpx.Response:
-    nonce = site.http.get("/auth/nonce").json()["nonce"]
-    message = siwe_message(site.domain, account.address, str(site.http.base_url), site.chain_id, nonce,
-                           datetime.now(timezone.utc) - timedelta(seconds=5))
+def sign_in(site: Site, account: LocalAccount, **changes: Any) -> httpx.Response:
+    """Sign in with a message for this site, now, with ``changes`` to its fields (:func:`siwe_message`'s)."""
+    fields: dict[str, Any] = {
+        "domain": site.domain, "address": account.address, "uri": str(site.http.base_url), "chain_id": site.chain_id,
+        "nonce": site.http.get("/auth/nonce").json()["nonce"],
+        "issued_at": datetime.now(timezone.utc) - timedelta(seconds=5)}
+    message = siwe_message(**{**fields, **changes})
     signature = Web3.to_hex(account.sign_message(encode_defunct(text=message)).signature)
     return site.http.post("/auth/siwe", json={"message": message, "signature": signature})
 
@@ -197,6 +207,45 @@ def test_an_account_keeps_the_role_it_still_holds_when_another_is_revoked(site: 
             f"auditor {both.address} no longer holds the auditor role on chain")
     assert site.http.get("/me/grants", headers=bearer(token)).status_code == 200
     assert site.http.get("/auth/me", headers=bearer(token)).json()["roles"] == ["consumer"]
+
+
+# ---------------------------------------------------------------- forged tokens, messages for elsewhere
+
+
+def segment(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_forged_session_tokens_are_refused_while_the_honest_one_goes_on(site: Site, node: NodeService) -> None:
+    claims = jwt.decode(site.honest, options={"verify_signature": False})
+    header, _, signature = site.honest.split(".")
+    now = int(time.time())
+    node_key = secret_file(node.settings.data_dir / "session.key")
+    forgeries = {
+        "alg none": f"{segment({'alg': 'none', 'typ': 'JWT'})}.{segment(claims)}.",
+        "another node's key": jwt.encode(claims, secrets.token_bytes(32), algorithm="HS256"),
+        "expired": jwt.encode({**claims, "iat": now - 120, "exp": now - 60}, node_key, algorithm="HS256"),
+        "a claim changed": f"{header}.{segment({**claims, 'roles': ['auditor', 'consumer']})}.{signature}",
+    }
+    for token in forgeries.values():
+        refusal(site.http.get("/auth/me", headers=bearer(token)), 401, "unauthenticated", "session token")
+        refusal(site.http.get("/audit/alerts", headers=bearer(token)), 401, "unauthenticated", "session token")
+    # What made each refusal is what was forged: the same claims under the node's key are a session.
+    resigned = jwt.encode({**claims, "jti": "resigned"}, node_key, algorithm="HS256")
+    assert site.http.get("/auth/me", headers=bearer(resigned)).json()["roles"] == ["consumer"]
+    assert site.http.get("/auth/me", headers=bearer(site.honest)).json()["address"] == claims["addr"]
+
+
+def test_sign_in_messages_for_another_site_chain_or_time_or_with_a_spent_nonce_are_refused(
+        site: Site, suite: Suite) -> None:
+    consumer = suite.accounts[7]
+    refusal(sign_in(site, consumer, domain="evil.example:443"), 401, "unauthenticated", "is for evil.example:443")
+    refusal(sign_in(site, consumer, chain_id=site.chain_id + 1), 401, "unauthenticated", f"chain {site.chain_id + 1}")
+    refusal(sign_in(site, consumer, expiration=datetime.now(timezone.utc) - timedelta(seconds=1)),
+            401, "unauthenticated", "expired")
+    spent = site.http.get("/auth/nonce").json()["nonce"]
+    assert sign_in(site, consumer, nonce=spent).status_code == 200
+    refusal(sign_in(site, consumer, nonce=spent), 401, "unauthenticated", "used already")
 
 
 # ---------------------------------------------------------------- staff, and a chain that does not answer
