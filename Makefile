@@ -10,7 +10,7 @@ NPM_STAMP := node_modules/.installed
 ARTIFACTS_STAMP := build/contracts/.compiled
 SOURCES := $(shell find contracts -name '*.sol') contracts/compiler.json hardhat.config.js
 
-.PHONY: test demo setup compile typecheck contract-test postgres chromium geth pytest gas bench clean
+.PHONY: test demo setup compile typecheck contract-test postgres chromium geth pytest gas bench soak clean
 
 test: setup compile typecheck contract-test pytest
 
@@ -66,6 +66,11 @@ gas: $(ARTIFACTS_STAMP)
 
 bench: $(ARTIFACTS_STAMP) geth
 	$(PY) -m scripts.bench
+
+# The long fault runs, bounded: ten fresh consortium starts in a row, and a geth away for a minute
+# under steady deliveries (`make test` runs the same tests with 3 starts and 20 s).
+soak: $(ARTIFACTS_STAMP) postgres geth
+	PROVLEDGER_SOAK=1 $(PY) -m pytest tests/consortium/test_start.py tests/consortium/test_outage.py
 
 clean:
 	rm -rf build .venv node_modules
