@@ -67,10 +67,12 @@ gas: $(ARTIFACTS_STAMP)
 bench: $(ARTIFACTS_STAMP) geth
 	$(PY) -m scripts.bench
 
-# The long fault runs, bounded: ten fresh consortium starts in a row, and a geth away for a minute
-# under steady deliveries (`make test` runs the same tests with 3 starts and 20 s).
+# The long runs, bounded: ten fresh consortium starts in a row, a geth away for a minute under
+# steady deliveries, and schemathesis fuzzing 120 s per role (`make test` runs the same tests with
+# 3 starts, 20 s and 25 s).
 soak: $(ARTIFACTS_STAMP) postgres geth
-	PROVLEDGER_SOAK=1 $(PY) -m pytest tests/consortium/test_start.py tests/consortium/test_outage.py
+	PROVLEDGER_SOAK=1 $(PY) -m pytest tests/consortium/test_start.py tests/consortium/test_outage.py \
+		tests/api/test_schemathesis.py
 
 clean:
 	rm -rf build .venv node_modules
