@@ -55,7 +55,7 @@ def granted(node: NodeService, consumer: Ledger, folder: Path, *, max_uses: int)
     grant = "0x" + ids.grant_id(consumer.sender.address, key).hex()
 
     def indexed() -> bool:
-        node.chain.indexer.catch_up()  # to the last block deep enough, which the request may not be yet
+        node.indexer.catch_up()  # to the last block deep enough, which the request may not be yet
         with node.sessions() as session:
             return session.get(Grant, grant) is not None
 
