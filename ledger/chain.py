@@ -22,6 +22,7 @@ from types import TracebackType
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import RPCEndpoint
 
 from ledger.errors import ChainStartFailed, ChainUnavailable
 
@@ -52,9 +53,27 @@ def free_port() -> int:
         return port
 
 
+class ChainProvider(HTTPProvider):
+    """web3's HTTP provider, raising :class:`ChainUnavailable` when the endpoint does not answer
+    over HTTP (web3 lets its HTTP library's own errors through), so that callers tell a chain
+    failure by ``ledger.errors`` alone."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        super().__init__(url, request_kwargs={"timeout": timeout})
+        self.url = url
+
+    def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
+        try:
+            return super()._make_request(method, request_data)
+        except ChainUnavailable:
+            raise
+        except OSError as err:  # the HTTP library's errors: refused, reset, timed out, HTTP status
+            raise ChainUnavailable(self.url) from err
+
+
 def connect(url: str, *, poa: bool | None = None, timeout: float = 10.0) -> Web3:
     """A web3 connection to ``url``; ``poa=None`` detects Clique from the latest block."""
-    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    w3 = Web3(ChainProvider(url, timeout=timeout))
     # Read raw: web3's own block formatting refuses Clique's long extra data.
     try:
         reply = w3.provider.make_request("eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]

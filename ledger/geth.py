@@ -30,13 +30,13 @@ from typing import Any
 
 from eth_account import Account
 from eth_keys.datatypes import PrivateKey
-from web3 import HTTPProvider, IPCProvider, Web3
+from web3 import IPCProvider, Web3
 from web3._utils.threads import Timeout
 from web3.exceptions import Web3Exception
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import RPCEndpoint
 
-from ledger.chain import free_port
+from ledger.chain import ChainProvider, free_port
 from ledger.clique_signer import SignerRefused
 from ledger.clique_signer import ask as ask_signer
 from ledger.compile import PROJECT_ROOT
@@ -161,7 +161,7 @@ def clique_genesis(
 def clique_web3(url: str, timeout: float = 10.0) -> Web3:
     """A web3 connection that reads Clique blocks (97-byte extra data), made without asking the
     node anything: unlike ``ledger.chain.connect`` it works while that node is down."""
-    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    w3 = Web3(ChainProvider(url, timeout=timeout))
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
 
