@@ -87,8 +87,9 @@ class ConsortiumClient(ContractClient):
     def is_auditor(self, account: str) -> bool:
         return bool(self._call("isAuditor", account))
 
-    def paused(self) -> bool:
-        return bool(self._call("paused"))
+    def paused(self, *, block: int | None = None) -> bool:
+        """Whether the coordinator has paused the ledger, at ``block`` (the latest when None)."""
+        return bool(self._call("paused", block=block))
 
 
 class DataRegistryClient(ContractClient):

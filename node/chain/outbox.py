@@ -230,7 +230,7 @@ class OutboxWorker:
             reason = self._revert_reason(entry.tx_hash, mined_in)
             # Replayed on the state before its block, a write paused within that block decodes
             # as something else: the pause is read at the block too.
-            paused = self.ledger.consortium.contract.functions.paused().call(block_identifier=mined_in)
+            paused = self.ledger.consortium.paused(block=mined_in)
             if paused or (isinstance(reason, ContractError) and reason.name in TRANSIENT_REVERTS):
                 self._sign_again(entry, "refused for now: the ledger was paused")
                 return 1
