@@ -25,6 +25,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import RPCEndpoint
 
 from ledger.errors import ChainStartFailed, ChainUnavailable
+from ledger.waiting import wait_for
 
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 """anvil's well-known development mnemonic: its accounts are funded on every local chain."""
@@ -147,18 +148,25 @@ class LocalChain:
         self._process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                stderr = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
-                raise ChainStartFailed("anvil", f"exited with {self._process.returncode}: {stderr.strip()}")
+        process = self._process
+
+        def listening() -> LocalChain | None:
+            if process.poll() is not None:
+                stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise ChainStartFailed("anvil", f"exited with {process.returncode}: {stderr.strip()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
             except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise ChainStartFailed("anvil", f"no answer on {self.url} after {self.startup_timeout} s")
+                return None
+
+        try:
+            return wait_for(listening, timeout=self.startup_timeout, what=f"anvil on {self.url}",
+                            timed_out=lambda: ChainStartFailed("anvil", f"no answer on {self.url} after "
+                                                                        f"{self.startup_timeout} s"))
+        except ChainStartFailed:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         process, self._process = self._process, None
