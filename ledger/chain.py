@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from eth_account import Account
-from web3 import HTTPProvider, Web3
+from web3 import HTTPProvider, IPCProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import RPCEndpoint
 
@@ -70,6 +70,16 @@ class ChainProvider(HTTPProvider):
             raise
         except OSError as err:  # the HTTP library's errors: refused, reset, timed out, HTTP status
             raise ChainUnavailable(self.url) from err
+
+
+def endpoint(w3: Web3) -> str:
+    """Where ``w3`` talks to, for a :class:`ChainUnavailable`: its HTTP URL or IPC socket."""
+    provider = w3.provider
+    if isinstance(provider, HTTPProvider):
+        return str(provider.endpoint_uri)
+    if isinstance(provider, IPCProvider):
+        return str(getattr(provider, "ipc_path", "an IPC socket"))  # web3 leaves it untyped
+    return type(provider).__name__
 
 
 def connect(url: str, *, poa: bool | None = None, timeout: float = 10.0) -> Web3:
