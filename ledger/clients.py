@@ -20,11 +20,6 @@ from ledger.tx import SentTransaction, TransactionSender
 # ---------------------------------------------------------------- enums, as in the contracts
 
 
-class ProposalKind(IntEnum):
-    ADMIT = 0
-    REMOVE = 1
-
-
 class GrantStatus(IntEnum):
     NONE = 0
     PENDING = 1
