@@ -25,7 +25,7 @@ from eth_utils.abi import function_signature_to_4byte_selector
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import ApiError, forbidden, unauthenticated
-from ledger.errors import ChainUnavailable
+from ledger.errors import ChainReadFailed, ChainUnavailable
 from ledger.rpc import RpcBatcher
 from node.models import STAFF_ROLES, StaffAccount
 
@@ -53,23 +53,29 @@ class Standing:
     """The active department the address serves as a service account, or zero."""
 
 
+ChainFailure = ChainUnavailable | ChainReadFailed
+
+
 class ChainRoles:
     """Each address's :class:`Standing`, read from the chain when the cached one is older than
     ``ttl``. A read the chain did not answer is remembered as long, so that requests queued
-    behind it fail at once instead of each waiting for the chain in turn."""
+    behind it fail at once instead of each waiting for the chain in turn.
+
+    The reads go through ``rpc``, else the batcher of the Ledger ``consortium`` belongs to,
+    each bounded by ``timeout`` seconds."""
 
     def __init__(self, consortium: ConsortiumClient, *, ttl: float = 3.0, rpc: RpcBatcher | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, timeout: float = 5.0) -> None:
         self.consortium = consortium
         self.ttl = ttl
+        self.timeout = timeout
         self._clock = clock
         self._lock = threading.Lock()
-        self._cached: dict[str, tuple[float, Standing | ChainUnavailable]] = {}
+        self._cached: dict[str, tuple[float, Standing | ChainFailure]] = {}
         self._reading: dict[str, threading.Lock] = {}
-        # Four views in one JSON-RPC batch: one round trip, where web3 would make a dozen.
-        self._rpc = rpc or RpcBatcher(consortium.w3.provider.endpoint_uri, timeout=5)  # type: ignore[attr-defined]
+        self._rpc = rpc
 
-    def _fresh(self, address: str) -> Standing | ChainUnavailable | None:
+    def _fresh(self, address: str) -> Standing | ChainFailure | None:
         with self._lock:
             entry = self._cached.get(address)
         if entry is None or self._clock() - entry[0] >= self.ttl:
@@ -83,7 +89,8 @@ class ChainRoles:
 
     def standing(self, address: str) -> Standing:
         """The standing of ``address``, read now unless one read less than ``ttl`` ago is
-        cached; blocks on a read. Raises :class:`ChainUnavailable` when the chain does not answer."""
+        cached; blocks on a read. Raises :class:`ChainUnavailable` when the chain does not answer,
+        :class:`ChainReadFailed` when it answers one of the reads with an error."""
         found = self._fresh(address)
         if found is None:
             with self._lock:
@@ -92,17 +99,20 @@ class ChainRoles:
                 found = self._fresh(address)  # another request may have read it meanwhile
                 if found is None:
                     found = self._refresh(address)
+        # A new exception each time: many threads may raise it.
         if isinstance(found, ChainUnavailable):
-            raise ChainUnavailable(found.url) from found  # a new one: many threads may raise it
+            raise ChainUnavailable(found.url) from found
+        if isinstance(found, ChainReadFailed):
+            raise ChainReadFailed(found.what, found.reason) from found
         return found
 
-    def _refresh(self, address: str) -> Standing | ChainUnavailable:
+    def _refresh(self, address: str) -> Standing | ChainFailure:
         # Aged from before the read: a revocation mined during it is seen within one ttl.
         started = self._clock()
-        found: Standing | ChainUnavailable
+        found: Standing | ChainFailure
         try:
             found = self._read(address)
-        except ChainUnavailable as err:
+        except (ChainUnavailable, ChainReadFailed) as err:
             found = err
         with self._lock:
             if len(self._cached) > _PRUNE_ABOVE:
@@ -115,10 +125,11 @@ class ChainRoles:
         argument = encode(["address"], [address]).hex()
         calls = [("eth_call", [{"to": self.consortium.address, "data": selector + argument}, "latest"])
                  for selector in _SELECTORS]
-        replies = self._rpc.call(calls)
+        # Four views in one JSON-RPC batch: one round trip, where web3 would make a dozen.
+        replies = (self._rpc or self.consortium.rpc).call(calls, timeout=self.timeout)
         failed = next((reply for reply in replies if reply.error or not isinstance(reply.result, str)), None)
         if failed is not None:
-            raise ChainUnavailable(f"{self._rpc.url}: {failed.message or 'no result'}")
+            raise ChainReadFailed(f"the standing of {address}", failed.message or "no result")
         auditor, coordinator, sponsor, department = (
             decode([kind], bytes.fromhex(reply.result.removeprefix("0x")))[0] for reply, (_, kind) in zip(replies, _VIEWS))
         return Standing(bool(auditor), bool(coordinator), bytes(sponsor), bytes(department))

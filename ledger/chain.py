@@ -20,10 +20,12 @@ from pathlib import Path
 from types import TracebackType
 
 from eth_account import Account
-from web3 import HTTPProvider, Web3
+from web3 import HTTPProvider, IPCProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import RPCEndpoint
 
 from ledger.errors import ChainStartFailed, ChainUnavailable
+from ledger.waiting import wait_for
 
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 """anvil's well-known development mnemonic: its accounts are funded on every local chain."""
@@ -52,9 +54,37 @@ def free_port() -> int:
         return port
 
 
+class ChainProvider(HTTPProvider):
+    """web3's HTTP provider, raising :class:`ChainUnavailable` when the endpoint does not answer
+    over HTTP (web3 lets its HTTP library's own errors through), so that callers tell a chain
+    failure by ``ledger.errors`` alone."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        super().__init__(url, request_kwargs={"timeout": timeout})
+        self.url = url
+
+    def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
+        try:
+            return super()._make_request(method, request_data)
+        except ChainUnavailable:
+            raise
+        except OSError as err:  # the HTTP library's errors: refused, reset, timed out, HTTP status
+            raise ChainUnavailable(self.url) from err
+
+
+def endpoint(w3: Web3) -> str:
+    """Where ``w3`` talks to, for a :class:`ChainUnavailable`: its HTTP URL or IPC socket."""
+    provider = w3.provider
+    if isinstance(provider, HTTPProvider):
+        return str(provider.endpoint_uri)
+    if isinstance(provider, IPCProvider):
+        return str(getattr(provider, "ipc_path", "an IPC socket"))  # web3 leaves it untyped
+    return type(provider).__name__
+
+
 def connect(url: str, *, poa: bool | None = None, timeout: float = 10.0) -> Web3:
     """A web3 connection to ``url``; ``poa=None`` detects Clique from the latest block."""
-    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    w3 = Web3(ChainProvider(url, timeout=timeout))
     # Read raw: web3's own block formatting refuses Clique's long extra data.
     try:
         reply = w3.provider.make_request("eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]
@@ -128,18 +158,25 @@ class LocalChain:
         self._process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                stderr = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
-                raise ChainStartFailed("anvil", f"exited with {self._process.returncode}: {stderr.strip()}")
+        process = self._process
+
+        def listening() -> LocalChain | None:
+            if process.poll() is not None:
+                stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise ChainStartFailed("anvil", f"exited with {process.returncode}: {stderr.strip()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
             except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise ChainStartFailed("anvil", f"no answer on {self.url} after {self.startup_timeout} s")
+                return None
+
+        try:
+            return wait_for(listening, timeout=self.startup_timeout, what=f"anvil on {self.url}",
+                            timed_out=lambda: ChainStartFailed("anvil", f"no answer on {self.url} after "
+                                                                        f"{self.startup_timeout} s"))
+        except ChainStartFailed:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -4,6 +4,7 @@ as :class:`ledger.errors.ContractError` with the error's name and arguments."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, ClassVar
 
@@ -13,14 +14,10 @@ from web3.exceptions import Web3Exception
 from web3.types import TxReceipt
 
 from ledger.revert import ErrorDecoder
+from ledger.rpc import RpcBatcher
 from ledger.tx import SentTransaction, TransactionSender
 
 # ---------------------------------------------------------------- enums, as in the contracts
-
-
-class ProposalKind(IntEnum):
-    ADMIT = 0
-    REMOVE = 1
 
 
 class GrantStatus(IntEnum):
@@ -198,8 +195,9 @@ class ContractClient:
     contract_name: ClassVar[str]
 
     def __init__(self, w3: Web3, address: str, abi: list[dict[str, Any]], sender: TransactionSender | None = None,
-                 errors: ErrorDecoder | None = None) -> None:
+                 errors: ErrorDecoder | None = None, rpc: Callable[[], RpcBatcher] | None = None) -> None:
         self.w3 = w3
+        self._rpc = rpc
         self.contract: Contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
         self.sender = sender
         self.errors = errors or (sender.errors if sender else ErrorDecoder().add_abi(self.contract_name, abi))
@@ -207,6 +205,13 @@ class ContractClient:
     @property
     def address(self) -> str:
         return str(self.contract.address)
+
+    @property
+    def rpc(self) -> RpcBatcher:
+        """The JSON-RPC batcher of the :class:`ledger.deploy.Ledger` this client belongs to."""
+        if self._rpc is None:
+            raise ValueError(f"{self.contract_name} client at {self.address} has no batcher: build it through a Ledger")
+        return self._rpc()
 
     def _call(self, function: str, *args: Any, block: int | None = None) -> Any:
         """The view's answer at ``block`` (the latest when None)."""

@@ -8,7 +8,7 @@ from web3.types import TxReceipt
 
 from ledger.clients import (
     Anchor, AnchorKind, ContractClient, Dataset, Department, Grant, GrantStatus, Issue,
-    IssueStatus, ProposalKind, Rights, Statement, Use, Version,
+    IssueStatus, Rights, Statement, Use, Version,
 )
 from ledger.tx import SentTransaction
 
@@ -75,9 +75,6 @@ class ConsortiumClient(ContractClient):
     def members(self) -> list[bytes]:
         return [bytes(m) for m in self._call("members")]
 
-    def proposal_kind(self, proposal_id: bytes) -> ProposalKind:
-        return ProposalKind(self._call("proposal", proposal_id)[0])
-
     def sponsor_of(self, consumer: str) -> bytes:
         return bytes(self._call("sponsorOf", consumer))
 
@@ -87,8 +84,9 @@ class ConsortiumClient(ContractClient):
     def is_auditor(self, account: str) -> bool:
         return bool(self._call("isAuditor", account))
 
-    def paused(self) -> bool:
-        return bool(self._call("paused"))
+    def paused(self, *, block: int | None = None) -> bool:
+        """Whether the coordinator has paused the ledger, at ``block`` (the latest when None)."""
+        return bool(self._call("paused", block=block))
 
 
 class DataRegistryClient(ContractClient):
@@ -106,9 +104,6 @@ class DataRegistryClient(ContractClient):
     def add_version(self, dataset_id: bytes, content_root: bytes, schema_hash: bytes, size_bytes: int,
                     record_count: int) -> TxReceipt:
         return self._send("addVersion", dataset_id, content_root, schema_hash, size_bytes, record_count)
-
-    def set_rights(self, dataset_id: bytes, rights: Rights) -> TxReceipt:
-        return self._send("setRights", dataset_id, rights.as_tuple())
 
     def freeze(self, dataset_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
         return self._send("freeze", dataset_id, reason_hash)
@@ -129,9 +124,6 @@ class DataRegistryClient(ContractClient):
         """Owner department, grade and whether it is frozen, in one call."""
         owner, grade, frozen = self._call("useStatus", dataset_id)
         return bytes(owner), int(grade), bool(frozen)
-
-    def parents_of(self, dataset_id: bytes) -> list[bytes]:
-        return [bytes(p) for p in self._call("parentsOf", dataset_id)]
 
 
 class AccessGrantsClient(ContractClient):
@@ -225,14 +217,8 @@ class QualityBoardClient(ContractClient):
     def issue_id_of(self, opener: str, code: bytes) -> bytes:
         return bytes(self._call("issueIdOf", opener, code))
 
-    def return_to_source(self, issue_id: bytes, note_hash: bytes = ZERO32) -> TxReceipt:
-        return self._send("returnToSource", issue_id, note_hash)
-
     def submit_repair(self, issue_id: bytes, repaired_version: int, note_hash: bytes = ZERO32) -> TxReceipt:
         return self._send("submitRepair", issue_id, repaired_version, note_hash)
-
-    def verify_and_close(self, issue_id: bytes, report_hash: bytes = ZERO32) -> TxReceipt:
-        return self._send("verifyAndClose", issue_id, report_hash)
 
     def reopen(self, issue_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
         return self._send("reopen", issue_id, reason_hash)

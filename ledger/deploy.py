@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 
 from ledger.compile import ContractArtifact
 from ledger.contracts import (
@@ -20,6 +21,7 @@ from ledger.contracts import (
 from ledger.errors import ManifestMismatch
 from ledger.events import EventDecoder
 from ledger.revert import ErrorDecoder
+from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
 
 SUITE = ("Consortium", "DataRegistry", "AccessGrants", "UsageLog", "AnchorRegistry", "QualityBoard")
@@ -112,7 +114,14 @@ def deploy_suite(
 
 
 class Ledger:
-    """Every contract client of one deployment, sharing one error and one event decoder."""
+    """Every contract client of one deployment, sharing one error and one event decoder, and
+    one JSON-RPC batcher to the chain (:attr:`rpc`), closed by :meth:`close`.
+
+    The clients send through ``sender`` as given (its account, nonces and error decoder); the
+    Ledger adds the suite's custom errors to that decoder, which is its own :attr:`errors` too,
+    so that a revert names the suite's error whether it is waited for through a client or the
+    sender itself. What the decoder knew before stays. Without a sender the clients only read.
+    """
 
     def __init__(
         self,
@@ -122,6 +131,7 @@ class Ledger:
         sender: TransactionSender | None = None,
         *,
         check_code: bool = False,
+        url: str | None = None,
     ) -> None:
         for name in SUITE:
             expected = manifest.abi_hashes.get(name)
@@ -132,18 +142,20 @@ class Ledger:
         self.w3 = w3
         self.manifest = manifest
         self.artifacts = artifacts
-        self.errors = ErrorDecoder()
+        self.url = url or _http_url(w3)
+        """The chain's JSON-RPC URL: ``url``, else the one ``w3`` talks to over HTTP."""
+        self._rpc: RpcBatcher | None = None
+        self._rpc_lock = threading.Lock()
+        self.errors = sender.errors if sender is not None else ErrorDecoder()
         self.events = EventDecoder(w3)
         for name in SUITE:
             self.errors.add_abi(name, artifacts[name].abi)
             self.events.add_contract(name, manifest.addresses[name], artifacts[name].abi)
-        if sender is not None:
-            sender.errors = self.errors
         self.sender = sender
 
         def client(cls: type[Any]) -> Any:
             name = cls.contract_name
-            return cls(w3, manifest.addresses[name], artifacts[name].abi, sender, self.errors)
+            return cls(w3, manifest.addresses[name], artifacts[name].abi, sender, self.errors, lambda: self.rpc)
 
         self.consortium: ConsortiumClient = client(ConsortiumClient)
         self.registry: DataRegistryClient = client(DataRegistryClient)
@@ -152,6 +164,28 @@ class Ledger:
         self.anchors: AnchorRegistryClient = client(AnchorRegistryClient)
         self.quality: QualityBoardClient = client(QualityBoardClient)
 
+    @property
+    def rpc(self) -> RpcBatcher:
+        """The batcher to :attr:`url`, built on first use, one per Ledger, closed by :meth:`close`."""
+        with self._rpc_lock:
+            if self._rpc is None:
+                if self.url is None:
+                    raise ValueError("this Ledger's web3 does not talk HTTP: pass url= for JSON-RPC batches")
+                self._rpc = RpcBatcher(self.url)
+            return self._rpc
+
+    def close(self) -> None:
+        """Close the batcher's connections; a later :attr:`rpc` opens new ones."""
+        with self._rpc_lock:
+            rpc, self._rpc = self._rpc, None
+        if rpc is not None:
+            rpc.close()
+
     def as_account(self, sender: TransactionSender) -> Ledger:
-        """The same deployment, sending as another account."""
-        return Ledger(self.w3, self.manifest, self.artifacts, sender)
+        """The same deployment, sending as another account (with a batcher of its own)."""
+        return Ledger(self.w3, self.manifest, self.artifacts, sender, url=self.url)
+
+
+def _http_url(w3: Web3) -> str | None:
+    provider = w3.provider
+    return str(provider.endpoint_uri) if isinstance(provider, HTTPProvider) else None

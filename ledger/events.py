@@ -15,6 +15,7 @@ from web3._utils.events import get_event_data
 from eth_typing import BlockNumber
 from web3.types import FilterParams, LogReceipt
 
+from ledger.chain import endpoint
 from ledger.errors import ChainUnavailable
 
 
@@ -182,8 +183,10 @@ def fetch_events(
             params["topics"] = topics
         try:
             logs = w3.eth.get_logs(params)
-        except (ConnectionError, OSError) as err:
-            raise ChainUnavailable(str(w3.provider)) from err
+        except ChainUnavailable:
+            raise
+        except OSError as err:  # the transport of a provider other than ledger.chain's
+            raise ChainUnavailable(endpoint(w3)) from err
         for log in logs:
             event = decoder.decode(log)
             if event is not None:

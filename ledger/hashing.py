@@ -41,10 +41,6 @@ class ContentRoot:
     size: int
     files: tuple[FileRoot, ...]
 
-    @property
-    def chunk_count(self) -> int:
-        return sum(len(f.chunk_digests) for f in self.files)
-
 
 def chunk_digests(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, observe: Observer | None = None) -> Iterator[bytes]:
     """The SHA-256 digest of each chunk of ``path``; an empty file has one empty chunk."""

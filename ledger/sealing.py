@@ -30,6 +30,7 @@ from typing import Any
 
 from ledger.errors import ChainStartFailed
 from ledger.geth import IPC_ERRORS, GethNode, NodeStatus, block_hash, node_status
+from ledger.waiting import WaitTimedOut, wait_for
 
 log = logging.getLogger(__name__)
 
@@ -80,23 +81,25 @@ def wait_for_head(nodes: Sequence[GethNode], target: int, *, stall_after: float 
                   step_timeout: float = 10.0) -> list[NodeStatus]:
     """Wait until every node's head reaches ``target``; whenever the highest head stays still for
     ``stall_after`` seconds, restart sealing in order (:func:`restart_sealing`) and wait again."""
-    deadline = time.monotonic() + timeout
     top, moved = -1, time.monotonic()
-    while True:
-        statuses = _statuses(nodes)
-        if all(s.up for s in statuses) and min(s.head for s in statuses) >= target:
-            return statuses
-        now = time.monotonic()
-        if max(s.head for s in statuses) > top:
-            top, moved = max(s.head for s in statuses), now
-        elif now - moved > stall_after:
+    seen: list[NodeStatus] = []
+
+    def reached() -> list[NodeStatus] | None:
+        nonlocal top, moved
+        seen[:] = _statuses(nodes)
+        if all(s.up for s in seen) and min(s.head for s in seen) >= target:
+            return list(seen)
+        if max(s.head for s in seen) > top:
+            top, moved = max(s.head for s in seen), time.monotonic()
+        elif time.monotonic() - moved > stall_after:
             log.warning("sealing: head stalled at %d for %.0f s; restarting the signers in order", top, stall_after)
             restart_sealing(nodes, step_timeout=step_timeout)
             moved = time.monotonic()
-        if now > deadline:
-            raise ChainStartFailed("geth", f"heads short of {target} after {timeout:.0f} s: " + "; ".join(
-                f"{s.url} up={s.up} peers={s.peers} head={s.head}" for s in statuses))
-        time.sleep(0.2)
+        return None
+
+    return wait_for(reached, timeout=timeout, what=f"every head at {target}", interval=0.2,
+                    timed_out=lambda: ChainStartFailed("geth", f"heads short of {target} after {timeout:.0f} s: " + "; ".join(
+                        f"{s.url} up={s.up} peers={s.peers} head={s.head}" for s in seen)))
 
 
 def restart_sealing(nodes: Sequence[GethNode], *, step_timeout: float = 10.0) -> int:
@@ -132,12 +135,10 @@ def _statuses(nodes: Sequence[GethNode]) -> list[NodeStatus]:
 
 
 def _until(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
+    try:
+        return wait_for(lambda: True if check() else None, timeout=timeout, what="sealing to go on", interval=0.1)
+    except WaitTimedOut:
+        return False
 
 
 def _try(node: GethNode, call: Callable[[], object]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from web3.types import TxParams, TxReceipt, Wei
 
 from ledger.errors import TransactionReverted, TransactionTimeout
 from ledger.revert import ErrorDecoder
+from ledger.waiting import wait_for
 
 # ---------------------------------------------------------------- keystores
 
@@ -95,7 +95,11 @@ class SentTransaction:
 
 
 class TransactionSender:
-    """Signs locally and sends for one account; safe to share between threads."""
+    """Signs locally and sends for one account; safe to share between threads.
+
+    A revert is raised as decoded by ``errors`` (a :class:`ledger.deploy.Ledger` given this
+    sender adds its suite's custom errors to it).
+    """
 
     def __init__(
         self,
@@ -199,14 +203,14 @@ class TransactionSender:
         """
         tx_hash = sent.tx_hash if isinstance(sent, SentTransaction) else HexBytes(sent)
         depth = self.confirmations if confirmations is None else confirmations
-        deadline = time.monotonic() + self.timeout
-        while True:
+
+        def mined() -> TxReceipt | None:
             receipt = self._receipt(tx_hash)
-            if receipt is not None and self._deep_enough(receipt, depth):
-                break
-            if time.monotonic() > deadline:
-                raise TransactionTimeout(tx_hash.to_0x_hex(), self.timeout)
-            time.sleep(self.poll_interval)
+            return receipt if receipt is not None and self._deep_enough(receipt, depth) else None
+
+        receipt = wait_for(mined, timeout=self.timeout, what=f"a receipt for {tx_hash.to_0x_hex()}",
+                           interval=self.poll_interval,
+                           timed_out=lambda: TransactionTimeout(tx_hash.to_0x_hex(), self.timeout))
         if receipt["status"] != 1:
             raise self.revert_reason(tx_hash, receipt["blockNumber"])
         return receipt

@@ -63,6 +63,8 @@ class NodeService:
             Supervised("monitor", lambda: len(self.monitor.step()), lock=follow, max_retry=cap),
             Supervised("anchors", self.seal_due, max_retry=cap),
         )}
+        # Its own batcher: the health read has a bound of its own, and must not queue behind
+        # the loops' reads on the Ledger's connections.
         self._probe = RpcBatcher(self.settings.chain_url, timeout=self.settings.health_timeout)
 
     @property
@@ -165,4 +167,5 @@ class NodeService:
 
     def close(self) -> None:
         self._probe.close()
+        self.ledger.close()
         self.engine.dispose()

@@ -20,7 +20,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Literal
 
-import requests
 from sqlalchemy.exc import SQLAlchemyError
 from web3.exceptions import BadResponseFormat, ProviderConnectionError, TimeExhausted, Web3RPCError
 
@@ -33,10 +32,11 @@ Status = Literal["ok", "starting", "retrying", "stalled", "stopped"]
 ``retrying``: its last step failed, the outage is younger than the stall bound; ``stalled``: no
 successful step for longer than the bound; ``stopped``: not running."""
 
-CHAIN_FAILURES = (ChainUnavailable, ChainReadFailed, requests.RequestException, ProviderConnectionError,
-                  BadResponseFormat, TimeExhausted, Web3RPCError)
-"""What a chain read raises when the chain is away, slow or failing: a refused connection, a
-timeout, a node answering with an error."""
+CHAIN_FAILURES = (ChainUnavailable, ChainReadFailed, ProviderConnectionError, BadResponseFormat, TimeExhausted,
+                  Web3RPCError)
+"""What a chain read raises when the chain is away, slow or failing: a refused connection or a
+timeout (``ChainUnavailable``, from ``ledger.rpc`` and ``ledger.chain.ChainProvider`` alike),
+a node answering with an error."""
 OUTAGES = (*CHAIN_FAILURES, SQLAlchemyError, TimeoutError, ConnectionError)
 """Failures of what a step depends on (the chain, the database): logged without a traceback."""
 
@@ -48,11 +48,11 @@ def describe(err: BaseException) -> str:
     """What failed, in one line for an operator and for ``/health``: never SQL or its parameters,
     the chain's URL or credentials in a URL."""
     if isinstance(err, ChainUnavailable) and err.__cause__ is not None:
-        err = err.__cause__  # the transport's own failure says more, and without the URL
-    if isinstance(err, requests.RequestException):
-        # Its text names the chain's host and urllib3's objects; the system's reason is enough.
-        reason = _ERRNO.search(str(err))
-        return f"{type(err).__name__}: {reason.group(1).strip()}" if reason else type(err).__name__
+        # The transport's own failure says more; its text names the chain's host and the HTTP
+        # library's objects: the system's reason is enough.
+        cause = err.__cause__
+        reason = _ERRNO.search(str(cause))
+        return f"{type(cause).__name__}: {reason.group(1).strip()}" if reason else type(cause).__name__
     if isinstance(err, SQLAlchemyError):
         # A statement error's text holds the SQL and its parameters: show only the driver's message.
         inner = getattr(err, "orig", None)

@@ -130,14 +130,13 @@ def trace_chain(uses: int) -> Iterator[TraceChain]:
 
 def _raw_logs(setup: TraceChain) -> int:
     """Every log of the suite's contracts since deployment, as JSON: the chain's side of indexing."""
-    rpc = RpcBatcher(setup.chain.url, timeout=300)
     head = setup.ledger.w3.eth.block_number
     count = 0
     for start, stop in block_ranges(setup.ledger.manifest.deployment_block, head, 2000):
-        reply = rpc.call([("eth_getLogs", [{"address": setup.ledger.events.addresses, "fromBlock": hex(start),
-                                            "toBlock": hex(stop)}])])[0]
+        reply = setup.ledger.rpc.call([("eth_getLogs", [{"address": setup.ledger.events.addresses,
+                                                          "fromBlock": hex(start), "toBlock": hex(stop)}])],
+                                      timeout=300)[0]
         count += len(reply.result)
-    rpc.close()
     return count
 
 
@@ -191,9 +190,8 @@ def bench_trace(setup: TraceChain, *, samples: int = 200, scans: int = 5) -> lis
     for _ in range(5):
         from_index()
     index_ms = [timed(from_index)[0] * 1000 for _ in range(samples)]
-    rpc = RpcBatcher(setup.chain.url, timeout=300)
-    scanned = [timed(lambda: scan_first_page(rpc, setup.ledger, setup.dataset_id, PAGE)) for _ in range(scans)]
-    rpc.close()
+    with RpcBatcher(setup.chain.url, timeout=300) as rpc:  # the scan's reads are long: a bound of their own
+        scanned = [timed(lambda: scan_first_page(rpc, setup.ledger, setup.dataset_id, PAGE)) for _ in range(scans)]
     scan_ms = [seconds * 1000 for seconds, _ in scanned]
     page, events = from_index(), scanned[0][1]
     assert [(i.block_number, i.log_index) for i in page] == [e.key for e in events], "index and chain disagree"

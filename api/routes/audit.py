@@ -24,7 +24,6 @@ from api.schemas import (
     MAX_NUMBER, AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, TraceItemOut, TracePage,
     Verification,
 )
-from ledger.rpc import RpcBatcher
 from node.audit.chainsets import END, Subject
 from node.audit.completeness import Completeness
 from node.access.delivery.serve import attribute_leak
@@ -64,12 +63,8 @@ def _out(db: Session, subject: Subject, page: Page, node: Any, verify: bool, aft
     if not verify:
         return TracePage(subject=subject.key, items=[TraceItemOut(**vars(item)) for item in page.items],
                          next_after=page.next_after)
-    rpc = RpcBatcher(node.ledger.w3.provider.endpoint_uri)
-    try:
-        reports = verify_events(node.ledger, page.items, rpc=rpc) if page.items else []
-        complete = node.traces.check(subject, after=after, through=page.next_after, rpc=rpc)
-    finally:
-        rpc.close()
+    reports = verify_events(node.ledger, page.items) if page.items else []
+    complete = node.traces.check(subject, after=after, through=page.next_after)
     items = []
     for item, report in zip(page.items, reports):
         problems = report.problems + [p for p in complete.item_problems.get(item.id, []) if p not in report.problems]

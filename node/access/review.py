@@ -89,7 +89,9 @@ def review_queue(session: Session, department: str, *, coordinator: bool = False
 # ---------------------------------------------------------------- decisions
 
 
-def _chain_grant(ledger: Ledger, grant_id: str) -> ChainGrant:
+def chain_grant(ledger: Ledger, grant_id: str) -> ChainGrant:
+    """The grant ``grant_id`` as the chain holds it now: :class:`InvalidInput` if the id is no
+    32-byte hash, :class:`NotFound` if the contract knows no such grant."""
     try:
         return ledger.grants.grant(_b32("grant_id", grant_id))
     except ContractError as err:
@@ -131,7 +133,7 @@ def approve(session: Session, ledger: Ledger, department: str, grant_id: str, *,
     """Approve a pending request for one of ``department``'s datasets, at ``price_per_use``."""
     if not 0 <= price_per_use < 1 << 96:
         raise InvalidInput("price_per_use", "must be a uint96")
-    grant = _chain_grant(ledger, grant_id)
+    grant = chain_grant(ledger, grant_id)
     _owner_or_coordinator(ledger, department, grant.dataset_id, "approve this request", coordinator_may=False)
     _expect(grant_id, grant, GrantStatus.PENDING)
     return enqueue(session, key=f"approve:{grant_id}", kind="approve", payload={
@@ -142,7 +144,7 @@ def reject(session: Session, ledger: Ledger, department: str, grant_id: str, *, 
     """Reject a request waiting for ``department`` (as owner, or as coordinator); a reason is required."""
     if not reason.strip():
         raise InvalidInput("reason", "a rejection needs a reason")
-    grant = _chain_grant(ledger, grant_id)
+    grant = chain_grant(ledger, grant_id)
     if grant.status is GrantStatus.AWAITING_CO_APPROVAL:
         if not _is_coordinator(ledger):
             raise NotPermitted(department, "reject this request", "it waits for the coordinator")
@@ -157,7 +159,7 @@ def co_approve(session: Session, ledger: Ledger, department: str, grant_id: str,
     """The coordinator's co-approval of a grant on a grade 3 or 4 dataset."""
     if not _is_coordinator(ledger):
         raise NotPermitted(department, "co-approve", "this node's account is not the coordinator")
-    grant = _chain_grant(ledger, grant_id)
+    grant = chain_grant(ledger, grant_id)
     _expect(grant_id, grant, GrantStatus.AWAITING_CO_APPROVAL)
     if ledger.registry.dataset(grant.dataset_id).owner_department == department_id(department):
         raise NotPermitted(department, "co-approve this grant",
@@ -170,7 +172,7 @@ def revoke(session: Session, ledger: Ledger, department: str, grant_id: str, *, 
     """Revoke a grant on one of ``department``'s datasets (the coordinator may revoke any)."""
     if not reason.strip():
         raise InvalidInput("reason", "a revocation needs a reason")
-    grant = _chain_grant(ledger, grant_id)
+    grant = chain_grant(ledger, grant_id)
     _owner_or_coordinator(ledger, department, grant.dataset_id, "revoke this grant", coordinator_may=True)
     _expect(grant_id, grant, GrantStatus.PENDING, GrantStatus.AWAITING_CO_APPROVAL, GrantStatus.ACTIVE)
     return enqueue(session, key=f"revoke:{grant_id}", kind="revoke",

@@ -153,7 +153,7 @@ class TraceChecker:
               rpc: RpcBatcher | None = None) -> Completeness:
         """Compare the trace of ``subject`` with the chain: its count, and item by item the span
         of the page of items after row ``after`` through row ``through`` (None: the last page)."""
-        rpc = rpc or RpcBatcher(self.ledger.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+        rpc = rpc or self.ledger.rpc
         whole = False
         for _ in range(READS):
             with self.sessions() as session:

@@ -16,7 +16,6 @@ from web3.types import LogReceipt
 from ledger.deploy import Ledger
 from ledger.errors import ContractError
 from ledger.events import ChainEvent, log_from_json
-from ledger.rpc import RpcBatcher
 from ledger.hashing import content_root
 from ledger.merkle import MerkleTree, leaf_hash, root_from_proof
 from node.chain.anchoring import proof_of
@@ -123,10 +122,10 @@ def verify_event_row(session: Session, ledger: Ledger, row_id: int) -> Report:
     return _compare(Report(_subject(row)), row, logs, ledger.events.decode)
 
 
-def verify_events(ledger: Ledger, items: Sequence[Any], *, rpc: RpcBatcher | None = None) -> list[Report]:
+def verify_events(ledger: Ledger, items: Sequence[Any]) -> list[Report]:
     """Verify many indexed events (rows or trace items) at once: one batch of ``eth_getLogs``
     by block hash, one log list per block however many events it holds."""
-    rpc = rpc or RpcBatcher(ledger.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    rpc = ledger.rpc
     blocks = sorted({item.block_hash for item in items})
     logs: dict[str, list[LogReceipt]] = {}
     for start in range(0, len(blocks), 200):

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledger.deploy import Ledger
 from ledger.errors import BlockMissing
 from ledger.events import ChainEvent, fetch_events
-from ledger.rpc import RpcBatcher
 from node.chain.attribution import CONSUMER_FIELDS, GrantTerms, place
 from node.models import ChainEventRow, Grant, IndexedBlock, IndexerCursor, Watermark
 from node.chain.projections import project, reproject
@@ -79,7 +78,6 @@ class Indexer:
         self.ledger = ledger
         self.confirmations = confirmations
         self.chunk = chunk
-        self._rpc = RpcBatcher(ledger.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
 
     def step(self) -> int:
         """Index the next chunk of confirmed blocks; returns the number of events taken."""
@@ -123,7 +121,7 @@ class Indexer:
         headers: dict[int, dict[str, Any]] = {}
         for start in range(0, len(numbers), 500):
             part = numbers[start : start + 500]
-            replies = self._rpc.call([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+            replies = self.ledger.rpc.call([("eth_getBlockByNumber", [hex(n), False]) for n in part])
             for number, reply in zip(part, replies):
                 if reply.error or not reply.result:
                     raise BlockMissing(number, reply.message or "missing")

@@ -29,7 +29,6 @@ from web3.exceptions import Web3Exception
 
 from ledger.deploy import Ledger
 from ledger.errors import ContractError, LedgerError
-from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender
 from node.errors import WriteRejected
 from node.models import OutboxEntry, utcnow
@@ -95,7 +94,6 @@ class OutboxWorker:
         self.resend_after = resend_after
         self._recovered = False
         self._resync = False
-        self._rpc = RpcBatcher(sender.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------ the loop
 
@@ -187,7 +185,7 @@ class OutboxWorker:
 
     def _broadcast(self, raws: list[bytes]) -> None:
         """Send signed transactions in one batch; ones the node already has are fine."""
-        results = self._rpc.call([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws])
+        results = self.ledger.rpc.call([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws])
         for result in results:
             if result.error and not any(text in result.message.lower() for text in _ALREADY_SENT):
                 raise WriteRejected(result.message)
@@ -202,7 +200,7 @@ class OutboxWorker:
                 return 0
             # The nonce count is read before the receipts: a transaction it counts as mined has
             # a receipt by the time the receipts are read.
-            replies = self._rpc.call(
+            replies = self.ledger.rpc.call(
                 [("eth_blockNumber", []), ("eth_getTransactionCount", [self.sender.address, "latest"])]
                 + [("eth_getTransactionReceipt", [entry.tx_hash]) for entry in signed]
             )
@@ -232,7 +230,7 @@ class OutboxWorker:
             reason = self._revert_reason(entry.tx_hash, mined_in)
             # Replayed on the state before its block, a write paused within that block decodes
             # as something else: the pause is read at the block too.
-            paused = self.ledger.consortium.contract.functions.paused().call(block_identifier=mined_in)
+            paused = self.ledger.consortium.paused(block=mined_in)
             if paused or (isinstance(reason, ContractError) and reason.name in TRANSIENT_REVERTS):
                 self._sign_again(entry, "refused for now: the ledger was paused")
                 return 1
@@ -250,7 +248,7 @@ class OutboxWorker:
         """
         spent = [e for e in unknown if e.nonce is not None and e.nonce < mined_nonce]
         if spent:
-            again = self._rpc.call([("eth_getTransactionReceipt", [e.tx_hash]) for e in spent])
+            again = self.ledger.rpc.call([("eth_getTransactionReceipt", [e.tx_hash]) for e in spent])
             for entry, reply in zip(spent, again):
                 if reply.result is None:
                     self._sign_again(entry, f"nonce {entry.nonce} was spent by another transaction")

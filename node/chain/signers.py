@@ -22,6 +22,7 @@ from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 from web3.types import RPCEndpoint
 
+from ledger.chain import endpoint
 from ledger.contracts import ConsortiumClient
 from ledger.errors import ChainUnavailable
 from ledger.events import EventDecoder, fetch_events
@@ -77,8 +78,10 @@ class SignerWatcher:
                     self._proposed.add(validator)
                     log.info("clique: voting %s %s", "in" if authorize else "out", validator)
                 votes.append(SignerVote(validator, authorize))
-        except (ConnectionError, OSError) as err:
-            raise ChainUnavailable(str(self.w3.provider)) from err
+        except ChainUnavailable:
+            raise
+        except OSError as err:  # geth's IPC socket gone (HTTP failures come as ChainUnavailable)
+            raise ChainUnavailable(endpoint(self.clique)) from err
         return votes
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:

@@ -27,11 +27,11 @@ class CountingRpc(RpcBatcher):
         self.delay = delay
         self._count = threading.Lock()
 
-    def call(self, calls: Sequence[tuple[str, list[Any]]]) -> list[RpcResult]:
+    def call(self, calls: Sequence[tuple[str, list[Any]]], *, timeout: float | None = None) -> list[RpcResult]:
         with self._count:
             self.batches += 1
         threading.Event().wait(self.delay)
-        return super().call(calls)
+        return super().call(calls, timeout=timeout)
 
 
 class Clock:

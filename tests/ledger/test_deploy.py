@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from ledger import ids
 from ledger.chain import LocalChain
@@ -13,6 +14,7 @@ from ledger.compile import ContractArtifact
 from ledger.deploy import SUITE, Ledger, Manifest, department_id
 from ledger.errors import ContractError, ManifestMismatch
 from ledger.events import block_ranges, fetch_events
+from ledger.tx import TransactionSender
 from tests.utils.ledgers import DEPARTMENTS, Suite
 
 
@@ -86,3 +88,38 @@ def test_events_decode_into_records_across_chunks(suite: Suite, chain: LocalChai
 def test_block_ranges_cover_every_block_once() -> None:
     assert list(block_ranges(5, 14, 4)) == [(5, 8), (9, 12), (13, 14)]
     assert list(block_ranges(3, 2, 4)) == []
+
+
+def test_a_ledger_owns_one_batcher_to_its_url_and_closes_it(suite: Suite,
+                                                            artifacts: dict[str, ContractArtifact]) -> None:
+    coordinator = suite.coordinator
+    ledger = Ledger(coordinator.w3, coordinator.manifest, artifacts)
+    rpc = ledger.rpc
+    assert rpc is ledger.rpc and rpc is ledger.consortium.rpc and rpc is ledger.usage.rpc
+    assert rpc.url == coordinator.url and rpc is not coordinator.rpc
+    assert rpc.call([("eth_chainId", [])])[0].result == hex(coordinator.w3.eth.chain_id)
+    ledger.close()
+    assert rpc.closed
+    again = ledger.rpc
+    assert again is not rpc and not again.closed
+    ledger.close()
+    assert again.closed
+
+
+def test_a_ledger_sends_through_the_sender_it_is_given_and_teaches_its_decoder_the_suite(
+        suite: Suite, chain: LocalChain, artifacts: dict[str, ContractArtifact]) -> None:
+    w3 = chain.web3()
+    sender = TransactionSender(w3, Account.from_key(chain.private_keys[10]))
+    decoder = sender.errors
+    ledger = Ledger(w3, suite.coordinator.manifest, artifacts, sender)
+    assert ledger.sender is sender and ledger.consortium.sender is sender
+    with pytest.raises(ContractError) as caught:  # decoded with the suite's errors all the same
+        ledger.consortium.seat_founding_department(department_id("late"), "Late", sender.address, sender.address)
+    assert caught.value.contract == "Consortium" and caught.value.name != "Error"
+    assert sender.errors is decoder
+    call = ledger.consortium.contract.functions.seatFoundingDepartment(department_id("late"), "Late", sender.address,
+                                                                      sender.address)
+    with pytest.raises(ContractError) as direct:  # waited for through the sender itself
+        sender.transact(call)
+    assert direct.value.name == caught.value.name
+    ledger.close()

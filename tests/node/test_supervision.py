@@ -109,7 +109,7 @@ def test_what_an_error_shows_holds_no_sql_parameters_urls_or_credentials() -> No
     with pytest.raises(ChainUnavailable) as unreachable:
         RpcBatcher("http://operator:hunter2@127.0.0.1:9", timeout=1).call([("eth_blockNumber", [])])
     shown = describe(unreachable.value)
-    assert shown.startswith("ConnectionError") and "hunter2" not in shown and "127.0.0.1" not in shown, shown
+    assert shown.startswith("ConnectError: ") and "hunter2" not in shown and "127.0.0.1" not in shown, shown
 
 
 def test_the_rule_names_every_reason_the_node_cannot_record() -> None:

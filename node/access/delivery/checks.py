@@ -4,8 +4,9 @@ A node believes the chain, not its own SQL: before serving, it reads on chain, a
 that the ledger is not paused, the dataset is this department's and not frozen, the version's
 root is anchored in it with the schema the node holds, the grant is active for this very
 consumer, the consumer is still registered with a sponsor (or serves a member department), and
-which fields the grant leaves in the clear, by name. It then hashes the stored source again and
-compares it with the anchored root, so a file changed on disk is never served.
+which fields the grant leaves in the clear, by name; and, under the grant's lock, that a use of
+its quota is left. It then hashes the stored source again and compares it with the anchored
+root, so a file changed on disk is never served.
 
 Re-hashing is cached by file identity (path, inode, size, modification time), so a source read
 for every delivery is hashed once until it changes.
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
@@ -30,8 +32,10 @@ from ledger.clients import Grant as ChainGrant
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ContractError
 from ledger.hashing import content_root
+from node.access.review import chain_grant
+from node.chain.outbox import CONFIRMED
 from node.errors import CannotRecord, DeliveryRefused, NotFound, NotPermitted, SourceTampered
-from node.models import Dataset, DatasetVersion
+from node.models import Dataset, DatasetVersion, Delivery, OutboxEntry
 from node.models import Grant as GrantRow
 
 # ---------------------------------------------------------------- the ledger and the dataset
@@ -116,13 +120,6 @@ def require_untampered_source(version: DatasetVersion, sources: SourceHashes = S
 # ---------------------------------------------------------------- the grant
 
 
-def read_grant(ledger: Ledger, grant_id: str) -> ChainGrant:
-    try:
-        return ledger.grants.grant(bytes.fromhex(grant_id.removeprefix("0x")))
-    except (ContractError, ValueError) as err:
-        raise NotFound("grant", grant_id) from err
-
-
 def is_registered(ledger: Ledger, account: str) -> bool:
     """Whether ``account`` is a sponsored consumer or serves a member department, now."""
     return ledger.consortium.sponsor_of(account) != b"\x00" * 32 or ledger.consortium.department_of(account) != b"\x00" * 32
@@ -172,7 +169,7 @@ def granted_fields(session: Session, ledger: Ledger, grant_id: str, grant: Chain
 
 def grant_for(ledger: Ledger, grant_id: str, consumer: str) -> ChainGrant:
     """The grant on chain, which must be ``consumer``'s."""
-    grant = read_grant(ledger, grant_id)
+    grant = chain_grant(ledger, grant_id)
     if grant.grantee != Web3.to_checksum_address(consumer):
         raise NotPermitted(consumer, "use this grant", "it was granted to another account")
     return grant
@@ -182,6 +179,34 @@ def require_grant_allows(ledger: Ledger, grant_id: str, grant: ChainGrant, actio
     refused = grant_refusal(ledger, grant, action)
     if refused is not None:
         raise DeliveryRefused(grant_id, refused[0].name, refused[1])
+
+
+# ---------------------------------------------------------------- the quota
+
+
+def uses_spent(session: Session, ledger: Ledger, grant_id: str) -> int:
+    """Uses of the grant on chain plus this node's uses of it that have not landed, both read at
+    one block taken after the queue: a use mined meanwhile is counted exactly once. A use whose
+    write failed is still counted: it was served, so it is never forgotten."""
+    entries = session.scalars(
+        select(OutboxEntry).join(Delivery, OutboxEntry.key == Delivery.outbox_key)
+        .where(Delivery.grant_id == grant_id, OutboxEntry.status != CONFIRMED)
+    ).all()
+    block = ledger.w3.eth.block_number
+    assert ledger.sender is not None, "a node delivers with its own account"
+    me = ledger.sender.address
+    pending = sum(not ledger.usage.id_used(me, bytes.fromhex(e.payload["batch_id"][2:]), block=block) for e in entries)
+    return ledger.usage.uses_of(bytes.fromhex(grant_id[2:]), block=block) + pending
+
+
+def quota_refusal(session: Session, ledger: Ledger, grant_id: str, grant: ChainGrant) -> tuple[Refusal, str] | None:
+    """:attr:`Refusal.QUOTA_EXHAUSTED` if the grant's uses are spent or on their way (see
+    :func:`uses_spent`); None if one is left. Call it holding ``GRANT_LOCKS.hold(grant_id)``
+    until the use is queued, or two requests may take the last use."""
+    used = uses_spent(session, ledger, grant_id)
+    if used >= grant.max_uses:
+        return Refusal.QUOTA_EXHAUSTED, f"{used} of {grant.max_uses} uses spent or on their way"
+    return None
 
 
 # ---------------------------------------------------------------- quota reservations

@@ -43,8 +43,7 @@ from node.errors import DeliveryRefused, InvalidInput, NotFound
 from node.keyfiles import secret_file
 from node.fields import FieldClass
 from node.formats import FORMATS, Kind, kind_of
-from node.models import Dataset, DatasetVersion, Delivery, OutboxEntry
-from node.chain.outbox import CONFIRMED
+from node.models import Dataset, DatasetVersion, Delivery
 from node.access.uses import UseRequest, queue_uses
 
 _COPY_CHUNK = 1 << 20
@@ -66,29 +65,17 @@ def address_of_public_key(public_key: bytes) -> str:
     return Web3.to_checksum_address(Web3.keccak(point)[-20:])
 
 
-# ---------------------------------------------------------------- the quota
+# ---------------------------------------------------------------- refusals
 
 
-def uses_spent(session: Session, ledger: Ledger, grant_id: str) -> int:
-    """Uses of the grant on chain plus this node's uses of it that have not landed, both read at
-    one block taken after the queue: a use mined meanwhile is counted exactly once. A use whose
-    write failed is still counted: it was served, so it is never forgotten."""
-    entries = session.scalars(
-        select(OutboxEntry).join(Delivery, OutboxEntry.key == Delivery.outbox_key)
-        .where(Delivery.grant_id == grant_id, OutboxEntry.status != CONFIRMED)
-    ).all()
-    block = ledger.w3.eth.block_number
-    assert ledger.sender is not None, "a node delivers with its own account"
-    me = ledger.sender.address
-    pending = sum(not ledger.usage.id_used(me, bytes.fromhex(e.payload["batch_id"][2:]), block=block) for e in entries)
-    return ledger.usage.uses_of(bytes.fromhex(grant_id[2:]), block=block) + pending
-
-
-def _record_attempt(session: Session, grant_id: str, consumer: str) -> None:
+def _refuse(session: Session, grant_id: str, consumer: str, refused: tuple[Refusal, str]) -> DeliveryRefused:
+    """Record the refused request as an attempted use (the contract refuses and logs it) and
+    return the error to raise."""
     attempt = secrets.token_bytes(32)
     evidence = "0x" + hashlib.sha256(b"provledger refused delivery/" + consumer.encode() + attempt).hexdigest()
     queue_uses(session, [UseRequest("0x" + attempt.hex(), grant_id, Action.DOWNLOAD, evidence)])
     session.commit()
+    return DeliveryRefused(grant_id, refused[0].name, refused[1])
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -137,8 +124,7 @@ def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, ou
     checks.require_not_paused(ledger)
     refused = checks.grant_refusal(ledger, grant, Action.DOWNLOAD)
     if refused is not None:
-        _record_attempt(session, grant_id, consumer)
-        raise DeliveryRefused(grant_id, refused[0].name, refused[1])
+        raise _refuse(session, grant_id, consumer, refused)
     version = _version(session, dataset, request.version)
     kind = kind_of(version.source_path)
     if kind is None:
@@ -149,11 +135,9 @@ def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, ou
     plan = MaskPlan({name: FieldClass(cls) for name, cls in dataset.field_classes.items()},
                     set(checks.granted_fields(session, ledger, grant_id, grant)))
     with checks.GRANT_LOCKS.hold(grant_id):
-        used = uses_spent(session, ledger, grant_id)
-        if used >= grant.max_uses:
-            _record_attempt(session, grant_id, consumer)
-            raise DeliveryRefused(grant_id, Refusal.QUOTA_EXHAUSTED.name,
-                                  f"{used} of {grant.max_uses} uses spent or on their way")
+        refused = checks.quota_refusal(session, ledger, grant_id, grant)
+        if refused is not None:
+            raise _refuse(session, grant_id, consumer, refused)
         return _write(session, out_dir, key, request, source=source, kind=kind, plan=plan, grant_id=grant_id,
                       dataset=dataset, version=version, consumer=consumer)
 
