@@ -29,7 +29,7 @@ from api.errors import forbidden, unauthenticated
 from api.nonces import SecretRefused, SignedSecrets
 from api.sessions import ChainRoles, StaffAccounts, Standing, follow, follow_staff, unconfirmed
 from ledger.deploy import Ledger, department_id
-from ledger.errors import ChainUnavailable
+from ledger.errors import ChainReadFailed, ChainUnavailable
 from node.keyfiles import secret_file
 from node.models import StaffAccount
 
@@ -160,7 +160,7 @@ class Auth:
             principal = follow_staff(principal, self.staff.standing(principal.subject), staff)
         try:
             standing: Standing | None = self.chain.standing(principal.address)
-        except ChainUnavailable:
+        except (ChainUnavailable, ChainReadFailed):
             standing = None
         return self._held(principal, standing, wanted, write)
 
@@ -176,7 +176,7 @@ class Auth:
         if standing is None:  # read off the event loop: other requests go on meanwhile
             try:
                 standing = await run_in_threadpool(self.chain.standing, principal.address)
-            except ChainUnavailable:
+            except (ChainUnavailable, ChainReadFailed):
                 standing = None
         return self._held(principal, standing, wanted, write)
 
