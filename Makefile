@@ -68,11 +68,11 @@ bench: $(ARTIFACTS_STAMP) geth
 	$(PY) -m scripts.bench
 
 # The long runs, bounded: ten fresh consortium starts in a row, a geth away for a minute under
-# steady deliveries, and schemathesis fuzzing 120 s per role (`make test` runs the same tests with
-# 3 starts, 20 s and 25 s).
+# steady deliveries, schemathesis fuzzing 120 s per role, a node SIGKILLed amid 5,000 writes
+# (`make test` runs the same tests with 3 starts, 20 s, 25 s and 1,000 writes).
 soak: $(ARTIFACTS_STAMP) postgres geth
 	PROVLEDGER_SOAK=1 $(PY) -m pytest tests/consortium/test_start.py tests/consortium/test_outage.py \
-		tests/api/test_schemathesis.py
+		tests/api/test_schemathesis.py tests/node/chain/test_outbox.py
 
 clean:
 	rm -rf build .venv node_modules
