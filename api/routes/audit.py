@@ -20,10 +20,10 @@ from api.auth.tokens import Principal
 from api.errors import errors
 from api.deps import DB, Id32, Node, Number
 from api.routes.datasets import version_of
-from api.schemas import (
-    MAX_NUMBER, AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, TraceItemOut, TracePage,
-    Verification,
+from api.schemas.audit import (
+    AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, TraceItemOut, TracePage, Verification,
 )
+from api.schemas.base import MAX_NUMBER
 from node.audit.chainsets import END, Subject
 from node.audit.completeness import Completeness
 from node.access.delivery.serve import attribute_leak

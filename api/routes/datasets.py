@@ -17,10 +17,11 @@ from api.auth.service import Auth
 from api.auth.tokens import Principal
 from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
 from api.errors import ApiError, errors
-from api.schemas import (
+from api.schemas.datasets import (
     CatalogEntry, DatasetIn, DatasetOut, Freeze, IssueOut, QualityCheck, QualityReportOut, QualityRuleIn, QualityRuleOut,
-    RepairIn, VersionOut, WriteOut,
+    RepairIn, VersionOut,
 )
+from api.schemas.grants import WriteOut
 from ledger.errors import ContractError
 from node.access import review
 from node.quality import loop as quality

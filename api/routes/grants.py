@@ -14,9 +14,10 @@ from api.auth.service import Auth
 from api.auth.tokens import Principal
 from api.errors import errors
 from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
-from api.schemas import (
-    MAX_NUMBER, Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams,
-    StatementCheckIn, StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
+from api.schemas.base import MAX_NUMBER
+from api.schemas.grants import (
+    Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams, StatementCheckIn,
+    StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
 )
 from ledger.clients import Action
 from node.access import review

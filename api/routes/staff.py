@@ -15,7 +15,7 @@ from api.auth.service import Auth
 from api.auth.tokens import Principal
 from api.deps import DB
 from api.errors import errors
-from api.schemas import PasswordIn, RoleIn, StaffIn, StaffOut
+from api.schemas.system import PasswordIn, RoleIn, StaffIn, StaffOut
 from node.models import StaffAccount
 
 Username = Annotated[str, Path(pattern=r"^[a-z0-9._-]{3,64}$", examples=["reviewer.li"])]

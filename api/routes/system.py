@@ -16,7 +16,8 @@ from api.auth.service import Auth
 from api.auth.tokens import Principal
 from api.errors import errors
 from api.deps import DB, Node
-from api.schemas import MAX_NUMBER, Health, WorkerHealthOut
+from api.schemas.base import MAX_NUMBER
+from api.schemas.system import Health, WorkerHealthOut
 from node.models import Alert, IndexerCursor, OutboxEntry
 from node.audit.monitor import usage_stream
 

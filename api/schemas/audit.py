@@ -1,0 +1,106 @@
+"""Bodies of audit: traces and their verification, completeness, alerts and leak attribution."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from api.schemas.base import Model, UtcDateTime
+from api.schemas.mirror import mirrors
+from node.access.delivery.fingerprint import Attribution
+from node.audit.completeness import Completeness
+from node.audit.trace import Lineage, Page, TraceItem
+from node.audit.verify import Report
+from node.models import Alert
+
+
+@mirrors(Report)
+class Verification(Model):
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+
+
+@mirrors(TraceItem, added=("verification",))
+class TraceItemOut(Model):
+    id: int
+    block_number: int
+    block_hash: str
+    block_time: int | None
+    tx_hash: str
+    log_index: int
+    contract: str = Field(examples=["UsageLog"])
+    contract_address: str
+    name: str = Field(examples=["UseRecorded"])
+    args: dict[str, Any]
+    dataset_id: str | None
+    grant_id: str | None
+    consumer: str | None
+    verification: Verification | None = None
+
+
+class PositionOut(Model):
+    block_number: int
+    log_index: int | None = Field(description="null: the whole block")
+
+
+@mirrors(Completeness, converted=("after", "through"))
+class CompletenessOut(Model):
+    """The trace's items compared with the chain's, read by indexed topic up to the block the
+    index stands on: the whole trace's counts, and the page's span of the chain item by item (on
+    the first page, the whole trace when the counts differ). Read every page with ``verify`` to
+    compare every item."""
+
+    ok: bool
+    scope: Literal["page", "trace"] = Field(description="what was compared item by item")
+    block_number: int = Field(description="the last block the index took from the chain")
+    on_chain: int = Field(description="the trace's events on chain up to that block")
+    in_index: int = Field(description="the trace's events in this node's index")
+    after: PositionOut | None = Field(description="the span compared starts after this (null: at the start)")
+    through: PositionOut | None = Field(description="and ends with this")
+    missing: int = Field(description="events on chain that the index lacks here")
+    extra: int = Field(description="events in the index that the chain does not file here")
+    changed: int = Field(description="differences in the columns that file an event, or in chain order")
+    problems: list[str] = Field(default_factory=list)
+
+
+@mirrors(Lineage)
+class LineageOut(Model):
+    parents: list[str]
+    children: list[str]
+
+
+@mirrors(Page, added=("subject", "lineage", "complete"))
+class TracePage(Model):
+    subject: str
+    items: list[TraceItemOut]
+    next_after: int | None = Field(description="pass as `after` for the next page; null at the end")
+    lineage: LineageOut | None = None
+    complete: CompletenessOut | None = Field(default=None, description="with ``verify``: whether the trace is complete")
+
+
+@mirrors(Alert)
+class AlertOut(Model):
+    id: int
+    kind: str = Field(examples=["quota"])
+    severity: str
+    message: str
+    dataset_id: str | None
+    grant_id: str | None
+    consumer: str | None
+    block_number: int | None
+    created_at: UtcDateTime
+
+
+@mirrors(Attribution, added=("grant_id", "consumer", "dataset_id"), converted=("delivery_id",))
+class AttributionOut(Model):
+    delivery_id: str
+    grant_id: str
+    consumer: str
+    dataset_id: str
+    score: float = Field(examples=[1.0])
+    p_value: float
+    runner_up_score: float | None
+    bits: int
+    rows: int
+    confident: bool

@@ -1,0 +1,169 @@
+"""Bodies of chain writes and relayed transactions, of review and grants, deliveries, uses and
+settlement statements."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from api.schemas.base import ADDRESS_EXAMPLE, MAX_NUMBER, MAX_PRICE, Body, Model
+from api.schemas.mirror import literal_of, mirrors
+from node.access.review import COORDINATOR, OWNER, QueueItem
+from node.audit.monitor import UsageEvent
+from node.chain.outbox import CONFIRMED, FAILED, PENDING, SIGNED
+from node.chain.relay import Relayed
+from node.models import Delivery, Grant, OutboxEntry, Statement
+
+WRITE_STATUSES = (PENDING, SIGNED, CONFIRMED, FAILED)
+WAITING_FOR = (OWNER, COORDINATOR)
+if TYPE_CHECKING:
+    WriteStatus = str
+    WaitingFor = str
+else:
+    WriteStatus = literal_of(WRITE_STATUSES)
+    WaitingFor = literal_of(WAITING_FOR)
+
+
+@mirrors(OutboxEntry, narrowed={"status": WRITE_STATUSES})
+class WriteOut(Model):
+    """A chain write accepted into the node's outbox; follow it at ``/writes/{id}``."""
+
+    id: int
+    key: str = Field(examples=["approve:0x" + "34" * 32])
+    kind: str = Field(examples=["approve"])
+    status: WriteStatus
+    tx_hash: str | None = None
+    block_number: int | None = None
+    error: str | None = None
+
+
+class RelayIn(Body):
+    raw_transaction: str = Field(pattern=r"^0x[0-9a-fA-F]+$", max_length=200_000,
+                                 description="a transaction signed by the caller's own key",
+                                 examples=["0x02f8b1827a6980808094..."])
+
+
+class RelayParams(Model):
+    """What a consumer needs to sign a transaction for ``/relay`` without reaching the chain."""
+
+    chain_id: int = Field(examples=[31337])
+    nonce: int = Field(description="the caller's next nonce, pending transactions included")
+    gas_price: int
+    addresses: dict[str, str] = Field(examples=[{"AccessGrants": ADDRESS_EXAMPLE}])
+
+
+@mirrors(Relayed, added=("follow",))
+class RelayOut(Model):
+    """A relayed transaction: pending when accepted, then mined with its outcome."""
+
+    tx_hash: str = Field(examples=["0x" + "ab" * 32])
+    function: str = Field(examples=["requestAccess"])
+    status: Literal["pending", "success", "reverted"]
+    block_number: int | None = Field(default=None, description="the block it was mined in, once mined")
+    error: str | None = Field(default=None, description="the contract's custom error when reverted")
+    follow: str = Field(description="GET it until the status is no longer pending", examples=["/relay/0x" + "ab" * 32])
+
+
+class Reason(Body):
+    reason: str = Field(min_length=1, max_length=2000, examples=["the purpose is covered by the data-sharing agreement"])
+
+
+class Approval(Body):
+    reason: str = Field(default="", max_length=2000, examples=["approved for the 2026 public health study"])
+    price_per_use: int = Field(default=0, ge=0, le=MAX_PRICE, examples=[5])
+
+
+@mirrors(QueueItem, narrowed={"waiting_for": WAITING_FOR})
+class QueueItemOut(Model):
+    grant_id: str
+    dataset_id: str
+    owner_department: str
+    grade: int
+    grantee: str = Field(examples=[ADDRESS_EXAMPLE])
+    waiting_for: WaitingFor
+    purpose_hash: str
+    fields: list[str] = Field(description="the fields the grant would leave in the clear, by name; all others are "
+                              "masked", examples=[["visits"]])
+    actions: int
+    duration: int
+    max_uses: int
+    requested_block: int
+
+
+@mirrors(Grant)
+class GrantOut(Model):
+    grant_id: str
+    dataset_id: str
+    grantee: str
+    status: str = Field(examples=["active"])
+    fields: list[str] = Field(description="the fields left in the clear, by name", examples=[["visits"]])
+    actions: int
+    duration: int
+    max_uses: int
+    uses: int
+    expires_at: int | None
+    price_per_use: str
+
+
+class DeliveryIn(Body):
+    version: int | None = Field(default=None, ge=1, description="default: the latest")
+    public_key: str | None = Field(default=None, pattern=r"^0x([0-9a-fA-F]{66}|[0-9a-fA-F]{128}|[0-9a-fA-F]{130})$",
+                                   description="secp256k1 public key to encrypt to; must be the grantee's own")
+
+
+@mirrors(Delivery, added=("download",))
+class DeliveryOut(Model):
+    delivery_id: str
+    grant_id: str
+    dataset_id: str
+    consumer: str
+    kind: str = Field(examples=["csv"])
+    encrypted: bool
+    rows: int
+    size: int
+    evidence_hash: str = Field(description="sha256 of exactly the bytes delivered, recorded on-chain as the use")
+    download: str = Field(examples=["/deliveries/0x" + "56" * 32 + "/content"])
+
+
+@mirrors(UsageEvent)
+class UseOut(Model):
+    id: int
+    grant_id: str
+    dataset_id: str | None
+    consumer: str | None
+    actor: str
+    action: str = Field(examples=["download"])
+    evidence_hash: str
+    sequence: int | None
+    refused: str | None = Field(examples=[None, "quota_exhausted"])
+    block_number: int
+    block_time: int | None
+    tx_hash: str
+
+
+class StatementIn(Body):
+    consumer: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=[ADDRESS_EXAMPLE])
+    period_start: int = Field(ge=0, le=MAX_NUMBER, examples=[1798761600])
+    period_end: int = Field(gt=0, le=MAX_NUMBER, examples=[1801440000])
+
+
+@mirrors(Statement)
+class StatementOut(Model):
+    statement_id: str
+    statement_hash: str
+    amount: str
+    body: dict[str, Any]
+
+
+class StatementCheckIn(Body):
+    body: dict[str, Any] = Field(description="the statement's body, exactly as its department issued it")
+
+
+class StatementCheckOut(Model):
+    """A statement that holds against the chain; one that does not is refused with a 422."""
+
+    statement_id: str
+    statement_hash: str = Field(description="the hash its department acknowledged on-chain")
+    amount: str
+    lines: int
