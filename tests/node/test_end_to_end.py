@@ -32,7 +32,7 @@ from node.quality import loop as quality
 from node.access.delivery.crypto import decrypt_stream, public_key_of
 from node.access.delivery.serve import Request, attribute_leak, deliver
 from node.errors import DeliveryRefused, NotPermitted, StatementRefused
-from node.audit.export import prov_json, trace_to_prov
+from node.audit.prov import trace_prov_json
 from node.models import Alert, AlertRule, ChainEventRow, Dataset
 from node.catalog.register import register_dataset, register_version
 from node.service import NodeService
@@ -237,9 +237,8 @@ def test_the_whole_story(nodes: tuple[NodeService, NodeService], suite: Suite, t
     assert all(i.consumer == accounts[0].address for i in mine)
     reports = verify_events(owner.ledger, items + mine)
     assert all(r.ok for r in reports), [str(r) for r in reports if not r.ok]
-    document = ProvDocument.deserialize(content=prov_json(trace_to_prov(items, subject=dataset_id,
-                                                                        chain_id=owner.ledger.manifest.chain_id)),
-                                        format="json")
+    document = ProvDocument.deserialize(content=trace_prov_json(items, subject=dataset_id,
+                                                                chain_id=owner.ledger.manifest.chain_id), format="json")
     assert len(list(document.get_records())) > len(items)
     with owner.sessions() as session:
         row = session.get(ChainEventRow, items[-1].id)
