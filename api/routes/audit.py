@@ -28,7 +28,7 @@ from node.audit.chainsets import END, Subject
 from node.audit.completeness import Completeness
 from node.access.delivery.serve import attribute_leak
 from node.errors import InvalidInput, NotFound
-from node.audit.export import trace_prov_json
+from node.audit.prov import trace_prov_json
 from node.formats import FORMATS, Kind
 from node.models import Alert, Dataset
 from node.audit.trace import Page, consumer_trace, dataset_trace, lineage, whole

@@ -28,7 +28,7 @@ from node.quality import loop as quality
 from node.chain.anchoring import log_open_download
 from node.access.delivery import checks
 from node.errors import InvalidInput, NotFound, NotPermitted
-from node.audit.export import catalog_to_dcat
+from node.catalog.dcat import catalog_to_dcat
 from node.formats import FORMATS, format_of
 from node.models import Dataset, DatasetVersion, QualityIssue
 from node.catalog.register import register_dataset, register_version
