@@ -91,7 +91,7 @@ def drift(schema: type[BaseModel], domain: type, *, added: Collection[str] = (),
     declared = [*added, *converted, *narrowed]
     problems = [f"{name}: declared, but not a field" for name in sorted(set(declared) - set(fields))]
     problems += [f"{name}: declared twice" for name in sorted({n for n in declared if declared.count(n) > 1})]
-    known = _domain_types(domain, set(fields) - set(added))
+    known = _domain_types(domain, fields)
     for name, field in fields.items():
         if name in added:
             if name in known:
