@@ -12,13 +12,9 @@ from typing import Annotated, Any, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 ADDRESS_EXAMPLE = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"
-
-
 MAX_NUMBER = 10**18
 """The largest time, id or count a request names: below SQL's BIGINT, and a round number, so
 that clients that read the schema's bounds as doubles (most JSON tooling) read them exactly."""
-
-
 MAX_PRICE = 10**28
 """The largest price per use: below the chain's uint96, and round for the same reason."""
 
