@@ -115,8 +115,11 @@ def test_an_admin_manages_staff_and_a_disabled_accounts_sessions_end(site: Site)
     refused(http.post("/auth/staff", json={"username": "temp.zhao", "password": "another staff password"}),
             401, "disabled")
     refused(http.post("/staff/nobody.here/disable", headers=admin), 404, "no staff account nobody.here")
-    refused(http.put("/staff/admin.wu/role", json={"role": "viewer"}, headers=admin), 409, "last enabled admin")
-    refused(http.post("/staff/admin.wu/disable", headers=admin), 409, "last enabled admin")
+    # An admin's own account is changed by another admin or the operator, never halfway by itself.
+    refused(http.put("/staff/admin.wu/role", json={"role": "viewer"}, headers=admin), 409, "it is your own")
+    refused(http.post("/staff/admin.wu/disable", headers=admin), 409, "it is your own")
+    refused(http.put("/staff/admin.wu/password", json={"password": "another staff password"}, headers=admin),
+            409, "another admin or the operator")
     assert http.get("/staff", headers=admin).status_code == 200
 
 
@@ -192,6 +195,8 @@ def test_the_operator_makes_lists_disables_and_resets_staff_accounts(
     one_line_error(run("add", "cli.asked", "--role", "viewer", stdin=f"{first}\n"), "--password-stdin")
     one_line_error(run("disable", "nobody.here"), "no staff account nobody.here")
     one_line_error(run("password", "nobody.here", "--password-stdin", stdin=f"{first}\n"), "no staff account")
+    one_line_error(run("disable", "admin.wu"), "last enabled admin")
+    one_line_error(run("role", "admin.wu", "viewer"), "last enabled admin")
 
     code, out, err = run("list")
     assert code == 0 and err == ""
