@@ -5,7 +5,7 @@ Clique lets a signer seal at most one of every ``floor(N/2) + 1`` consecutive bl
 may seal its own block 1 before the nodes are peered: each node then sits on a fork whose last
 block it signed itself; geth keeps its own block against an equally heavy one and, with fewer
 than 5 peers, syncs to a heavier fork only every 10 s, so the forks can stay apart. That is
-how ``scripts.consortium up`` once stopped at block 1.
+how a consortium start (then ``scripts.consortium up``, now ``node.consortium``) once stopped at block 1.
 
 So sealing is started, never assumed: each geth's miner runs from the start (until it first
 runs, geth drops the blocks its peers propagate), but its signer (``ledger.clique_signer``)
