@@ -226,7 +226,7 @@ class LocalDeployment:
         for c, sponsor in enumerate(sponsors):
             coordinator.as_account(senders[1 + sponsor]).consortium.register_consumer(accounts[2 * n + 1 + c].address)
 
-        self.passphrase = secrets.token_urlsafe(18)
+        self.passphrase = secrets.token_hex(16)  # hex: never starts with "-", which a CLI takes for an option
         self.passphrase_path.write_text(self.passphrase + "\n")
         self.passphrase_path.chmod(0o600)
         keys = self.work_dir / "keys"
@@ -254,7 +254,7 @@ class LocalDeployment:
         node = NodeService.start(settings)
         self._nodes.append(node)
         self._stack.callback(node.close)
-        username, password = f"{code}.admin", secrets.token_urlsafe(15)
+        username, password = f"{code}.admin", secrets.token_hex(12)  # hex, as the passphrase
         with node.sessions() as session:
             create_staff(session, username, password, role="admin")
             session.commit()

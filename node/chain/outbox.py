@@ -12,6 +12,9 @@ An entry moves ``pending`` -> ``signed`` -> ``confirmed`` (or ``failed``):
 
 A write refused for a passing reason (the coordinator paused the ledger) goes back to
 ``pending`` and is signed again once the ledger resumes: nothing is sent while it is paused.
+So does a write that reverted while a write queued before it was still open: when another
+transaction of the node's account spends a nonce, the earlier write is signed again behind the
+later ones already signed, which may need it (a version needs its dataset); the order is kept.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from hexbytes import HexBytes
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 from web3.exceptions import Web3Exception
 
 from ledger.deploy import Ledger
@@ -234,6 +237,11 @@ class OutboxWorker:
             if paused or (isinstance(reason, ContractError) and reason.name in TRANSIENT_REVERTS):
                 self._sign_again(entry, "refused for now: the ledger was paused")
                 return 1
+            if self._behind_open_write(entry):
+                # An earlier write signed again (its nonce spent by another transaction) went
+                # behind this one, which may need it (a version needs its dataset): in order now.
+                self._sign_again(entry, f"reverted ahead of an earlier write still open ({reason})"[:900])
+                return 1
             entry.status = FAILED
             entry.error = str(reason)[:1000]
         return 1
@@ -263,6 +271,15 @@ class OutboxWorker:
         for entry in waiting:
             self._sign_again(entry, f"waiting behind a nonce gap at {mined_nonce}")
         return len(spent) + len(waiting)
+
+    @staticmethod
+    def _behind_open_write(entry: OutboxEntry) -> bool:
+        """Whether a write queued before ``entry`` is still unconfirmed: ``entry`` was then
+        mined before it, out of the order the outbox keeps."""
+        session = object_session(entry)
+        assert session is not None
+        return bool(session.scalar(select(func.count()).select_from(OutboxEntry).where(
+            OutboxEntry.id < entry.id, OutboxEntry.status.in_((PENDING, SIGNED)))))
 
     def _sign_again(self, entry: OutboxEntry, why: str) -> None:
         entry.status = PENDING
