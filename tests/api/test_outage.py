@@ -31,7 +31,7 @@ from node.access.uses import UseRequest, queue_uses
 from tests.utils.ledgers import DEPARTMENTS, Suite, deploy
 from tests.utils.outage import (
     SteadyDeliveries, assert_loops_survived, assert_refused_fairly, granted, health, index_against_chain,
-    recorded_uses, refusing, serving, settled, wait_until,
+    recorded_uses, refused_from_now, serving, settled, wait_until,
 )
 
 pytestmark = [pytest.mark.outage, pytest.mark.timeout(150)]
@@ -100,8 +100,7 @@ def test_deliveries_are_refused_while_the_chain_is_gone_and_every_accepted_one_l
             wait_until(lambda: len(steady.seen("before", 201)) >= 3, "deliveries before the outage", 30)
 
             own_chain.stop()
-            steady.phase = "away"
-            body = wait_until(lambda: refusing(http), "/health answering 503", 30)
+            body = refused_from_now(steady, http, 30)
             assert body["status"] == "unavailable" and body["chain_reachable"] is False and body["head"] is None
             assert any("the chain does not answer" in r for r in body["reasons"]), body
             queued = _queue_uses(node, grant, QUEUED_WHILE_AWAY)

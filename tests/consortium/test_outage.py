@@ -24,7 +24,7 @@ from node.consortium import GAS_PRICE, Consortium, start_service
 from tests.consortium.conftest import ledger_on
 from tests.utils.outage import (
     SteadyDeliveries, assert_loops_survived, assert_refused_fairly, granted, health, index_against_chain,
-    recorded_uses, refusing, serving, settled, wait_until,
+    recorded_uses, refused_from_now, serving, settled, wait_until,
 )
 
 pytestmark = [pytest.mark.outage, pytest.mark.timeout(480)]
@@ -67,8 +67,7 @@ def test_a_department_whose_geth_stops_refuses_deliveries_then_records_every_acc
 
                 consortium.stop_node(OWNER)
                 stopped = time.monotonic()
-                steady.phase = "away"
-                body = wait_until(lambda: refusing(http), "/health answering 503", 30)
+                body = refused_from_now(steady, http, 30)
                 assert body["chain_reachable"] is False and any(
                     "the chain does not answer" in r for r in body["reasons"]), body
                 wait_until(lambda: len(steady.seen("away")) >= 10, "deliveries asked while the geth is away", 30)

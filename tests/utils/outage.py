@@ -4,7 +4,9 @@ pause, and what the chain and the node's index hold afterwards."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +33,7 @@ from node.service import NodeService
 from tests.api.clients import bearer, siwe_token
 from tests.api.conftest import serve
 
+VERDICT_FRESH_FOR = inspect.signature(NodeService.require_can_record).parameters["fresh_for"].default
 LOOPS = ("outbox", "indexer", "monitor", "anchors")
 CSV = "name,phone,visits\n" + "".join(f"Person {i},1380013{i:04d},{i % 5}\n" for i in range(20))
 
@@ -149,6 +152,18 @@ def health(http: httpx.Client) -> tuple[int, dict[str, Any]]:
     response = http.get("/health")
     body: dict[str, Any] = response.json()
     return response.status_code, body
+
+
+def refused_from_now(steady: SteadyDeliveries, http: httpx.Client, timeout: float) -> dict[str, Any]:
+    """Called as the chain goes away: the body of /health once it answers 503, and from then on
+    (after the node's cached verdict has expired) ``steady``'s answers count as "away". A delivery
+    asked in between ("going") may still be accepted: the node refuses from its next verdict, and
+    what it accepted it records later, which the tests check for every 201."""
+    steady.phase = "going"
+    body: dict[str, Any] = wait_until(lambda: refusing(http), "/health answering 503", timeout)
+    time.sleep(VERDICT_FRESH_FOR + 0.25)
+    steady.phase = "away"
+    return body
 
 
 def refusing(http: httpx.Client) -> dict[str, Any] | None:
