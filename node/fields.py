@@ -18,7 +18,9 @@ hand, never enough to recover it:
   sequence; the old 15-digit form keeps the first 6 and last 3.
 - mobile: keeps the first 3 and last 4 digits.
 - bank card: keeps the first 6 (the issuer) and last 4.
-- name: each word keeps its first character (``张三`` -> ``张*``, ``Li Lei`` -> ``L* L**``).
+- name: each word keeps its first character (``张三`` -> ``张*``, ``Li Lei`` -> ``L* L**``); a
+  name starting with a compound surname (:data:`COMPOUND_SURNAMES`) keeps both of its
+  characters when more follow (``司马筠菊`` -> ``司马**``): masking keeps the surname.
 - address: keeps its first 6 characters, but never more than half of it: addresses written
   from province down to door keep the region and hide the street and number.
 - email: keeps the first character of the local part and the whole domain.
@@ -158,8 +160,26 @@ def _keep_ends(value: str, shape: re.Pattern[str], head: int, tail: int) -> str 
     return "".join(MASK if i in hidden else c for i, c in enumerate(value))
 
 
-def _initial(word: str) -> str:
-    return word[0] + _hidden(word[1:]) if len(word) > 1 else _hidden(word)
+COMPOUND_SURNAMES = frozenset("""
+    欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 端木 独孤 南宫 西门
+    百里 呼延 万俟 申屠 澹台 公冶 太史 闻人 东郭 司空 司寇 左丘 公羊 拓跋 赫连 淳于 完颜 纳兰 濮阳 鲜于
+    歐陽 司馬 諸葛 東方 尉遲 公孫 長孫 軒轅 鍾離 獨孤 南宮 西門 東郭 澹臺 聞人
+""".split())
+"""Two-character (复姓) surnames, simplified and traditional: a name starting with one keeps it.
+Only those whose first character is rarely a surname with a given name after it: a longer list
+would keep a second character of ordinary names (乐正 would also read 乐 + 正...)."""
+
+
+def _initial(word: str, kept: int = 1) -> str:
+    return word[:kept] + _hidden(word[kept:]) if len(word) > kept else _hidden(word)
+
+
+def _mask_name(value: str) -> str:
+    words = value.split()
+    if not words:
+        return ""
+    first = _initial(words[0], 2 if words[0][:2] in COMPOUND_SURNAMES and len(words[0]) > 2 else 1)
+    return " ".join([first, *map(_initial, words[1:])])
 
 
 def _mask_id_number(value: str) -> str:
@@ -182,7 +202,7 @@ def _mask_email(value: str) -> str:
 _MASKS: dict[FieldClass, Callable[[str], str]] = {
     FieldClass.ID_NUMBER: _mask_id_number,
     FieldClass.MOBILE: lambda value: _keep_ends(value, MOBILE, 3, 4) or _hidden(value),
-    FieldClass.NAME: lambda value: " ".join(_initial(word) for word in value.split()),
+    FieldClass.NAME: _mask_name,
     FieldClass.ADDRESS: _mask_address,
     FieldClass.EMAIL: _mask_email,
     FieldClass.BANK_CARD: lambda value: _keep_ends(value, BANK_CARD, 6, 4) or _hidden(value),

@@ -42,6 +42,8 @@ class Dataset(Base):
     """The class of each personal-data field (``node.fields.FieldClass`` values)."""
     key_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     quality_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    encoding: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """The text encoding the owner declared for the dataset's versions; detected per version when None."""
     frozen: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -63,6 +65,8 @@ class DatasetVersion(Base):
     source_path: Mapped[str] = mapped_column(String(1024))
     chunk_size: Mapped[int] = mapped_column(Integer)
     schema: Mapped[list[str]] = mapped_column(JSON, default=list)
+    encoding: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """A tabular file's text encoding (``node.formats.ENCODINGS``), declared or detected; None otherwise."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     dataset: Mapped[Dataset] = relationship(back_populates="versions")
@@ -290,6 +294,8 @@ class Delivery(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
     consumer: Mapped[str] = mapped_column(String(42), index=True)
     kind: Mapped[str] = mapped_column(String(8))
+    encoding: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """The text encoding of the copy (before any encryption): the source's or UTF-8, as the consumer asked."""
     encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
     rows: Mapped[int] = mapped_column(BigInteger)
     fingerprint_bits: Mapped[int] = mapped_column(BigInteger)

@@ -56,9 +56,10 @@ def decide(api: Api, grant_id: str, *, co_approve: bool = False, price: int = 0,
 
 
 def use_grant(api: Api, account: LocalAccount, grant_id: str, dst: BinaryIO, *, encrypt: bool,
-              version: int | None = None) -> dict[str, Any]:
-    """A delivery under the grant into ``dst``: checked against its recorded hash, decrypted here."""
-    body: dict[str, Any] = {"version": version}
+              version: int | None = None, encoding: str = "utf-8") -> dict[str, Any]:
+    """A delivery under the grant into ``dst``, in ``encoding`` ("source": the dataset's own, or
+    "utf-8"): checked against its recorded hash, decrypted here."""
+    body: dict[str, Any] = {"version": version, "encoding": encoding}
     if encrypt:
         body["public_key"] = "0x" + public_key_of(bytes(account.key)).hex()
     delivery: dict[str, Any] = api.call("POST", f"/grants/{grant_id}/deliveries", json=body)
@@ -133,18 +134,19 @@ def cmd_use(args: argparse.Namespace) -> int:
         api.sign_in_siwe(account)
         if args.out is None:
             delivery = use_grant(api, account, args.grant, sys.stdout.buffer, encrypt=args.encrypt,
-                                 version=args.version)
+                                 version=args.version, encoding=args.encoding)
             sys.stdout.flush()
             report = sys.stderr
         else:
             try:
                 with open(args.out, "wb") as dst:
-                    delivery = use_grant(api, account, args.grant, dst, encrypt=args.encrypt, version=args.version)
+                    delivery = use_grant(api, account, args.grant, dst, encrypt=args.encrypt, version=args.version,
+                                         encoding=args.encoding)
             except BaseException:
                 args.out.unlink(missing_ok=True)
                 raise
             report = sys.stdout
-    print(f"delivery {delivery['delivery_id']}: {delivery['rows']} rows"
+    print(f"delivery {delivery['delivery_id']}: {delivery['rows']} rows in {delivery['encoding']}"
           f"{', decrypted' if delivery['encrypted'] else ''}{f' into {args.out}' if args.out else ''}; "
           f"recorded on-chain as {delivery['evidence_hash']}", file=report)
     return 0

@@ -10,11 +10,14 @@ from typing import Any
 from api.cli.audit import hash_locally, trace_page
 from api.cli.client import Api, CliError, UsageError
 from api.cli.signin import connect, staff_sign_in
+from node.catalog.register import describe, require_columns
+from node.errors import InvalidInput
 from node.formats import format_of
 
 
-def upload_version(api: Api, dataset_id: str, path: Path) -> dict[str, Any]:
-    """Stream ``path`` as a new version of ``dataset_id``; the node hashes it and queues its anchoring."""
+def upload_version(api: Api, dataset_id: str, path: Path, encoding: str | None = None) -> dict[str, Any]:
+    """Stream ``path`` as a new version of ``dataset_id`` (text in ``encoding``, else the
+    dataset's declared or a detected one); the node hashes it and queues its anchoring."""
     tabular = format_of(path)
     if tabular is None:
         raise UsageError(f"{path} is neither .csv nor .jsonl")
@@ -26,7 +29,8 @@ def upload_version(api: Api, dataset_id: str, path: Path) -> dict[str, Any]:
                 bar.update(len(chunk))
                 yield chunk
 
-    version: dict[str, Any] = api.call("PUT", f"/datasets/{dataset_id}/versions", params={"format": fmt},
+    params = {"format": fmt} | ({"encoding": encoding} if encoding else {})
+    version: dict[str, Any] = api.call("PUT", f"/datasets/{dataset_id}/versions", params=params,
                                        content=chunks(), headers={"Content-Type": media})
     return version
 
@@ -47,15 +51,34 @@ def wait_anchored(api: Api, dataset_id: str, root: str, timeout: float = 120.0) 
     return api.progress.wait(f"anchoring {root[:10]}", poll, timeout=timeout)
 
 
+def check_file(path: Path, field_classes: dict[str, str], key_fields: list[str], encoding: str | None) -> str:
+    """``path``'s text encoding, after checking it as registration does; :class:`UsageError` if
+    the node would refuse it."""
+    tabular = format_of(path)
+    if tabular is None:
+        raise UsageError(f"{path} is neither .csv nor .jsonl")
+    try:
+        found, fields, _ = describe(path, tabular.kind, encoding)
+        require_columns(fields, field_classes, key_fields)
+    except InvalidInput as err:
+        raise UsageError(f"{path}: {err}") from err
+    return found
+
+
 def register_dataset(api: Api, path: Path, *, code: str, name: str, category: str, grade: int, interval: int,
                      field_classes: dict[str, str], rules: list[dict[str, Any]], key_fields: list[str],
-                     wait: bool = True) -> tuple[dict[str, Any], dict[str, Any], int | None]:
+                     wait: bool = True, encoding: str | None = None) -> tuple[dict[str, Any], dict[str, Any], int | None]:
     """Register a dataset, set its rules, upload ``path`` as version 1 and (with ``wait``) wait
-    until it is anchored: (dataset, version, block)."""
+    until it is anchored: (dataset, version, block).
+
+    The file is read here first as the node will read it (its text in ``encoding``, else a
+    detected one; field classes and key fields naming its columns): a file the node would refuse
+    is refused before anything is registered."""
+    check_file(path, field_classes, key_fields, encoding)
     root = hash_locally(path, api.progress)
     dataset: dict[str, Any] = api.call("POST", "/datasets", json={
         "code": code, "name": name, "category": category, "grade": grade, "update_interval": interval,
-        "field_classes": field_classes, "key_fields": key_fields})
+        "field_classes": field_classes, "key_fields": key_fields} | ({"encoding": encoding} if encoding else {}))
     if rules:
         api.call("PUT", f"/datasets/{dataset['dataset_id']}/quality-rules", json=rules)
     version = upload_version(api, dataset["dataset_id"], path)
@@ -76,9 +99,9 @@ def cmd_register(args: argparse.Namespace) -> int:
         dataset, version, block = register_dataset(
             api, path, code=args.code, name=args.name, category=args.category, grade=args.grade,
             interval=args.interval, field_classes=dict(args.field_class), rules=list(args.rule),
-            key_fields=list(args.key_field), wait=not args.no_wait)
+            key_fields=list(args.key_field), wait=not args.no_wait, encoding=args.encoding)
     print(f"dataset {dataset['dataset_id']} registered by {dataset['owner_department']}")
     print(f"version {version['number']}: content root {version['content_root']}, {version['record_count']} records, "
-          f"fields {','.join(version['schema'])}")
+          f"{version['encoding']} text, fields {','.join(version['schema'])}")
     print(f"anchored in block {block}" if block is not None else "anchoring queued")
     return 0

@@ -18,6 +18,7 @@ from api.cli.staff import cmd_staff
 from ledger import ids
 from node.errors import InvalidInput
 from node.fields import FieldClass
+from node.formats import ENCODINGS, canonical_encoding
 from node.models import STAFF_ROLES
 from node.quality.rules import Rule
 
@@ -58,6 +59,13 @@ def _field_class(value: str) -> tuple[str, str]:
     if not sep or not name or cls not in known:
         raise argparse.ArgumentTypeError(f"{value!r} is not NAME=CLASS with CLASS one of {', '.join(known)}")
     return name, cls
+
+
+def _encoding(value: str) -> str:
+    try:
+        return canonical_encoding(value)
+    except InvalidInput as err:
+        raise argparse.ArgumentTypeError(err.reason) from err
 
 
 def _rule(value: str) -> dict[str, Any]:
@@ -120,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--key-field", action="append", default=[], metavar="NAME")
     register.add_argument("--rule", type=_rule, action="append", default=[], metavar="JSON",
                           help='a quality rule, e.g. \'{"kind": "validity", "fields": ["id_number"]}\'')
+    register.add_argument("--encoding", type=_encoding, metavar="NAME",
+                          help=f"the file's text encoding ({', '.join(ENCODINGS)}); default: detected")
     register.add_argument("--no-wait", action="store_true", help="do not wait for the anchoring")
     for p in (register,):
         _connection(p)
@@ -153,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     use.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
     use.add_argument("--encrypt", action="store_true", help="encrypted to the consumer's key, decrypted here")
     use.add_argument("--version", type=_at_least(1), metavar="N", help="default: the latest")
+    use.add_argument("--encoding", choices=("source", "utf-8"), default="utf-8",
+                     help="the copy's text encoding: the dataset's own (e.g. GBK) or UTF-8 (default)")
     _connection(use)
     _wallet_options(use)
     use.set_defaults(run=cmd_use)

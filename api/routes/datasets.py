@@ -5,7 +5,7 @@ anyone browses the catalog and downloads open (grade 1) data, each download logg
 
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -29,7 +29,7 @@ from node.chain.anchoring import log_open_download
 from node.access.delivery import checks
 from node.errors import InvalidInput, NotFound, NotPermitted
 from node.catalog.dcat import catalog_to_dcat
-from node.formats import FORMATS, format_of
+from node.formats import ENCODINGS, FORMATS, format_of, transcode
 from node.models import Dataset, DatasetVersion, QualityIssue
 from node.catalog.register import register_dataset, register_version
 from node.service import NodeService
@@ -99,7 +99,8 @@ def router(auth: Auth) -> APIRouter:
         dataset = register_dataset(db, department=node.settings.department_id, code=body.code, name=body.name,
                                    category=body.category, grade=body.grade, update_interval=body.update_interval,
                                    catalog=dict(body.catalog), parents=[p.lower() for p in body.parents],
-                                   field_classes=dict(body.field_classes), key_fields=body.key_fields)
+                                   field_classes=dict(body.field_classes), key_fields=body.key_fields,
+                                   encoding=body.encoding)
         db.commit()
         return dataset
 
@@ -114,12 +115,17 @@ def router(auth: Auth) -> APIRouter:
 
     @api.put("/datasets/{dataset_id}/versions", status_code=201, response_model=VersionOut,
              dependencies=[RECORDS], responses=errors(404, 409, 413, 422),
-             summary="Upload a new version (the request body is the file, at most PROVLEDGER_MAX_UPLOAD_BYTES)",
+             summary="Upload a new version (the request body is the file, at most PROVLEDGER_MAX_UPLOAD_BYTES); "
+                     "a file not in its declared or a detectable encoding, or whose columns the field classes "
+                     "do not name, is refused and nothing is kept",
              openapi_extra={"requestBody": {"required": True, "content": {
                  f.media_type: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
                  for f in FORMATS.values()}}})
     async def upload(dataset_id: Id32, request: Request, node: Node, who: Steward,
-                     format: Annotated[str, Query(pattern=f"^({'|'.join(FORMATS)})$")] = "csv") -> DatasetVersion:
+                     format: Annotated[str, Query(pattern=f"^({'|'.join(FORMATS)})$")] = "csv",
+                     encoding: Annotated[str | None, Query(max_length=32, description=(
+                         "the file's text encoding: " + ", ".join(ENCODINGS) + "; default: the dataset's, "
+                         "else detected"))] = None) -> DatasetVersion:
         def check() -> Path:
             with node.sessions() as db:
                 own_dataset(db, node, dataset_id)
@@ -149,7 +155,7 @@ def router(auth: Auth) -> APIRouter:
                 partial.rename(final)
                 with node.sessions() as db:
                     try:
-                        version = register_version(db, dataset_id=dataset_id.lower(), path=final)
+                        version = register_version(db, dataset_id=dataset_id.lower(), path=final, encoding=encoding)
                         db.commit()
                     except Exception:
                         final.unlink(missing_ok=True)
@@ -234,7 +240,10 @@ def router(auth: Auth) -> APIRouter:
     @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404, 409, 503),
              200: {"content": {f.media_type: {} for f in FORMATS.values()}}},
              summary="Download open (grade 1) data; each download is logged, and anchored with others")
-    def open_download(dataset_id: Id32, db: DB, node: Node, who: Anyone) -> StreamingResponse:
+    def open_download(dataset_id: Id32, db: DB, node: Node, who: Anyone,
+                      encoding: Annotated[Literal["source", "utf-8"], Query(description=(
+                          "the text encoding of a tabular file: its own (the bytes the content root is "
+                          "over) or UTF-8"))] = "utf-8") -> StreamingResponse:
         dataset = db.get(Dataset, dataset_id.lower())
         if dataset is None:
             raise NotFound("dataset", dataset_id)
@@ -256,8 +265,13 @@ def router(auth: Auth) -> APIRouter:
         db.commit()
         path = Path(version.source_path)
         media = tabular.media_type if (tabular := format_of(path)) else "application/octet-stream"
-        return StreamingResponse(file_chunks(path), media_type=media,
-                                 headers={"X-Provledger-Receipt": logged.receipt,
-                                          "X-Provledger-Content-Root": version.content_root})
+        headers = {"X-Provledger-Receipt": logged.receipt, "X-Provledger-Content-Root": version.content_root}
+        chunks = file_chunks(path)
+        if tabular is not None and version.encoding:
+            target = version.encoding if encoding == "source" else "utf-8"
+            chunks = transcode(chunks, version.encoding, target)
+            media = f"{media}; charset={target}"
+            headers |= {"X-Provledger-Encoding": target, "X-Provledger-Source-Encoding": version.encoding}
+        return StreamingResponse(chunks, media_type=media, headers=headers)
 
     return api

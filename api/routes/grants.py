@@ -136,9 +136,11 @@ def router(auth: Auth) -> APIRouter:
         key = bytes.fromhex(body.public_key[2:]) if body.public_key else None
         row = deliver(db, node.ledger, department=node.settings.department_id, key=node.fingerprint_key,
                       out_dir=node.deliveries_dir,
-                      request=DeliveryRequest(grant_id.lower(), who.address, version=body.version, encrypt_to=key))
+                      request=DeliveryRequest(grant_id.lower(), who.address, version=body.version, encrypt_to=key,
+                                              encoding=body.encoding))
         return DeliveryOut(delivery_id=row.delivery_id, grant_id=row.grant_id, dataset_id=row.dataset_id,
-                           consumer=row.consumer, kind=row.kind, encrypted=row.encrypted, rows=row.rows, size=row.size,
+                           consumer=row.consumer, kind=row.kind, encoding=row.encoding, encrypted=row.encrypted,
+                           rows=row.rows, size=row.size,
                            evidence_hash=row.evidence_hash, download=f"/deliveries/{row.delivery_id}/content")
 
     @api.get("/deliveries/{delivery_id}/content", tags=["consumers"],
@@ -155,7 +157,8 @@ def router(auth: Auth) -> APIRouter:
         grant = checks.grant_for(node.ledger, row.grant_id, who.address)
         checks.require_not_paused(node.ledger)
         checks.require_grant_allows(node.ledger, row.grant_id, grant, Action.DOWNLOAD)
-        media = "application/octet-stream" if row.encrypted else FORMATS[row.kind].media_type
+        charset = f"; charset={row.encoding or 'utf-8'}"
+        media = "application/octet-stream" if row.encrypted else FORMATS[row.kind].media_type + charset
         return StreamingResponse(file_chunks(Path(row.path)), media_type=media,
                                  headers={"X-Provledger-Evidence": row.evidence_hash,
                                           "Content-Disposition": f'attachment; filename="{Path(row.path).name}"'})

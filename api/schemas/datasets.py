@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from api.schemas.base import MAX_NUMBER, Body, Model, UtcDateTime
 from api.schemas.mirror import literal_of, mirrors
 from node.fields import FieldClass
+from node.formats import ENCODINGS
 from node.models import Dataset, DatasetVersion, QualityIssue, QualityReportRow
 from node.quality.rules import Rule, RuleKind
 
@@ -35,6 +36,9 @@ class DatasetIn(Body):
     field_classes: dict[str, FieldClassName] = Field(
         default_factory=dict, examples=[{"name": "name", "id_number": "id_number", "phone": "mobile"}])
     key_fields: list[str] = Field(default_factory=list, examples=[["id_number"]])
+    encoding: str | None = Field(default=None, max_length=32, examples=["gbk"], description=(
+        "the text encoding of its versions' files: " + ", ".join(ENCODINGS) + " (any alias Python knows); "
+        "detected per version when not given"))
 
 
 @mirrors(DatasetVersion)
@@ -46,6 +50,8 @@ class VersionOut(Model):
     size_bytes: int = Field(examples=[1048576])
     record_count: int = Field(examples=[10000])
     schema_: list[str] = Field(alias="schema", examples=[["name", "id_number", "phone"]])
+    encoding: str | None = Field(examples=["gbk"], description="the file's text encoding, declared or detected; "
+                                 "null for a file that is not tabular")
     created_at: UtcDateTime
 
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
@@ -65,6 +71,7 @@ class DatasetOut(Model):
     field_classes: dict[str, str]
     key_fields: list[str]
     quality_rules: list[dict[str, Any]]
+    encoding: str | None = Field(description="the text encoding declared for its versions; null: detected")
     frozen: bool
     created_at: UtcDateTime
     versions: list[VersionOut] = Field(default_factory=list)
@@ -101,9 +108,11 @@ class _Rule(Body):
                              "records that must pass")
 
 
-class OneFieldRule(_Rule):
+class FieldsRule(_Rule):
     kind: Literal["completeness", "validity"] = Field(examples=["validity"])
-    fields: list[FieldName] = Field(min_length=1, max_length=1, examples=[["id_number"]])
+    fields: list[FieldName] = Field(min_length=1, max_length=64, json_schema_extra={"uniqueItems": True},
+                                    description="completeness: every record has a value in each; validity: "
+                                    "each non-empty value has its field's shape", examples=[["id_number", "phone"]])
 
 
 class UniquenessRule(_Rule):
@@ -114,11 +123,19 @@ class UniquenessRule(_Rule):
 
 class TimelinessRule(_Rule):
     kind: Literal["timeliness"]
-    fields: list[FieldName] = Field(default_factory=list, max_length=0)
+    fields: list[FieldName] = Field(default_factory=list, max_length=0,
+                                    description="none: a timeliness rule judges the version's age, not a field")
     max_age_seconds: int = Field(ge=0, le=MAX_NUMBER, description="the oldest a version may be", examples=[86400])
 
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _no_field(cls, value: object) -> object:
+        if value:
+            raise ValueError("a timeliness rule names no field: it judges the version's age")
+        return value
 
-QualityRuleIn = Annotated[OneFieldRule | UniquenessRule | TimelinessRule, Field(discriminator="kind")]
+
+QualityRuleIn = Annotated[FieldsRule | UniquenessRule | TimelinessRule, Field(discriminator="kind")]
 """A quality rule, as its kind shapes it: what the node accepts is what the schema says."""
 
 
@@ -131,6 +148,8 @@ class QualityRuleOut(Model):
 
 
 class QualityCheck(Body):
+    """A check runs the dataset's rules; a dataset with none is refused (422), never reported as passing."""
+
     open_issue: bool = Field(default=True, description="open an issue on-chain if the version fails")
 
 

@@ -110,6 +110,8 @@ class DeliveryIn(Body):
     version: int | None = Field(default=None, ge=1, description="default: the latest")
     public_key: str | None = Field(default=None, pattern=r"^0x([0-9a-fA-F]{66}|[0-9a-fA-F]{128}|[0-9a-fA-F]{130})$",
                                    description="secp256k1 public key to encrypt to; must be the grantee's own")
+    encoding: Literal["source", "utf-8"] = Field(default="utf-8", description="the copy's text encoding: the "
+                                                 "source version's (GBK stays GBK) or UTF-8")
 
 
 @mirrors(Delivery, added=("download",))
@@ -119,6 +121,7 @@ class DeliveryOut(Model):
     dataset_id: str
     consumer: str
     kind: str = Field(examples=["csv"])
+    encoding: str | None = Field(examples=["utf-8"], description="the text encoding of the copy (before encryption)")
     encrypted: bool
     rows: int
     size: int

@@ -3,6 +3,7 @@ data, keep the metadata in SQL, and queue the chain writes in the outbox, in one
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from ledger import ids
 from ledger.hashing import DEFAULT_CHUNK_SIZE, Observer, content_root
 from node.fields import FieldClass
-from node.formats import kind_of
+from node.formats import TextCheck, canonical_encoding, kind_of
 from node.errors import AlreadyExists, InvalidInput, NotFound
 from node.models import Dataset, DatasetVersion, FileRoot
 from node.chain.outbox import enqueue
@@ -49,29 +50,36 @@ def canonical_hash(value: Any) -> str:
 
 @dataclass
 class TableShape:
-    """Counts records and reads the field names while the file streams past the hasher."""
+    """Counts records, settles the text encoding and reads the field names in it while the file
+    streams past the hasher."""
 
     kind: str
-    fields: list[str] = field(default_factory=list)
+    declared: str | None = None
+    """The encoding the owner declared; detected when None (:class:`node.formats.TextCheck`)."""
     lines: int = 0
-    _head: bytearray = field(default_factory=bytearray)
+    _text: TextCheck = field(init=False)
     _last: int = -1
+
+    def __post_init__(self) -> None:
+        self._text = TextCheck(self.declared)
 
     def __call__(self, chunk: memoryview) -> None:
         if not chunk:
             return
         self.lines += bytes(chunk).count(b"\n")
         self._last = chunk[-1]
-        if len(self._head) < 1 << 16:
-            self._head += chunk[: (1 << 16) - len(self._head)]
+        self._text(chunk)
 
-    def finish(self) -> tuple[list[str], int]:
-        """Field names and record count (one record per line, a header line not counted)."""
+    def finish(self) -> tuple[str, list[str], int]:
+        """The encoding, field names and record count (one record per line, a header line not
+        counted); :class:`InvalidInput` if the file is not text in a supported encoding."""
+        encoding = self._text.encoding()
         lines = self.lines + (1 if self._last not in (-1, ord("\n")) else 0)
-        head = self._head.decode("utf-8", errors="replace")
+        # The head may end inside a character: an incremental decoder keeps such a tail back.
+        head = codecs.getincrementaldecoder(encoding)().decode(bytes(self._text.head)).lstrip("\ufeff")
         if self.kind == "csv":
             first = next(csv.reader(io.StringIO(head)), [])
-            return [f.strip() for f in first], max(lines - 1, 0)
+            return encoding, [f.strip() for f in first], max(lines - 1, 0)
         first_line = head.split("\n", 1)[0]
         try:
             record = json.loads(first_line) if first_line.strip() else {}
@@ -79,7 +87,26 @@ class TableShape:
             raise InvalidInput("file", f"the first line is not JSON: {err.msg}") from err
         if not isinstance(record, dict):
             raise InvalidInput("file", "JSON lines must hold one object per line")
-        return sorted(record), lines
+        return encoding, sorted(record), lines
+
+
+def describe(path: Path, kind: str, encoding: str | None = None) -> tuple[str, list[str], int]:
+    """The encoding, field names and record count of the tabular file ``path`` (see
+    :class:`TableShape`), read as registration reads it: a client checks a file before sending it."""
+    shape = TableShape(kind, encoding)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(DEFAULT_CHUNK_SIZE), b""):
+            shape(memoryview(chunk))
+    return shape.finish()
+
+
+def require_columns(fields: list[str], field_classes: Mapping[str, str], key_fields: list[str]) -> None:
+    """Refuse field classes or key fields naming no column of ``fields``, listing the columns."""
+    for what, names in (("field_classes", list(field_classes)), ("key_fields", key_fields)):
+        missing = [name for name in names if name not in fields]
+        if missing:
+            raise InvalidInput(what, f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} no column "
+                               f"of the file; its columns are {', '.join(fields) or 'none'}")
 
 
 def _field_classes(classes: Mapping[str, str]) -> dict[str, str]:
@@ -105,14 +132,18 @@ def register_dataset(
     revenue_beneficiary: str = ZERO_ADDRESS,
     field_classes: Mapping[str, str] | None = None,
     key_fields: list[str] | None = None,
+    encoding: str | None = None,
 ) -> Dataset:
     """Record a dataset owned by ``department`` and queue its registration on-chain.
 
     ``field_classes`` names the class of each personal-data field (``FieldClass`` values):
     what delivery masks outside a grant's scope and what quality checks for validity.
-    ``key_fields`` make a record's key, for the uniqueness check.
+    ``key_fields`` make a record's key, for the uniqueness check. Both must name columns of
+    each version (:func:`register_version` refuses a version they do not fit). ``encoding`` is
+    the text encoding the owner declares for its versions (detected when None).
     """
     classes = _field_classes(field_classes or {})
+    encoding = canonical_encoding(encoding) if encoding else None
     for parent in parents or []:
         if not re.fullmatch(r"0x[0-9a-f]{64}", parent):
             raise InvalidInput("parents", f"{parent!r} is not a dataset id (32 bytes in lowercase 0x hex)")
@@ -130,7 +161,7 @@ def register_dataset(
     dataset = Dataset(
         dataset_id=dataset_id, name=name, owner_department=department, category=category, grade=grade,
         update_interval=update_interval, metadata_hash=canonical_hash(metadata), catalog=catalog,
-        parents=list(parents or []), field_classes=classes, key_fields=list(key_fields or []),
+        parents=list(parents or []), field_classes=classes, key_fields=list(key_fields or []), encoding=encoding,
     )
     session.add(dataset)
     enqueue(session, key=f"dataset:{dataset_id}", kind="register_dataset", payload={
@@ -156,14 +187,20 @@ def register_version(
     path: Path,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     observe: Observer | None = None,
+    encoding: str | None = None,
 ) -> DatasetVersion:
-    """Hash a file or directory into a new version of ``dataset_id`` and queue its anchoring."""
+    """Hash a file or directory into a new version of ``dataset_id`` and queue its anchoring.
+
+    A tabular file's text encoding is ``encoding``, else the one declared for the dataset, else
+    detected; the whole file must decode in it, and the dataset's field classes and key fields
+    must name its columns, or it is refused (:class:`InvalidInput`) with nothing recorded.
+    """
     dataset = session.get(Dataset, dataset_id)
     if dataset is None:
         raise NotFound("dataset", dataset_id)
     path = Path(path)
     kind = kind_of(path) if path.is_file() else None
-    shape = TableShape(kind) if kind else None
+    shape = TableShape(kind, encoding or dataset.encoding) if kind else None
 
     def both(chunk: memoryview) -> None:
         if shape is not None:
@@ -176,12 +213,14 @@ def register_version(
     if session.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id,
                                                    DatasetVersion.content_root == root)):
         raise AlreadyExists("version", root)
-    fields, records = shape.finish() if shape else ([], len(content.files))
+    text, fields, records = shape.finish() if shape else (None, [], len(content.files))
+    if shape is not None:
+        require_columns(fields, dataset.field_classes, dataset.key_fields)
     previous = session.scalar(select(func.count()).select_from(DatasetVersion)
                               .where(DatasetVersion.dataset_id == dataset_id))
     version = DatasetVersion(
         dataset_id=dataset_id, number=(previous or 0) + 1, content_root=root, schema_hash=canonical_hash(fields), size_bytes=content.size,
-        record_count=records, source_path=str(path.resolve()), chunk_size=chunk_size, schema=fields,
+        record_count=records, source_path=str(path.resolve()), chunk_size=chunk_size, schema=fields, encoding=text,
         files=[FileRoot(path=f.path, size=f.size, root="0x" + f.root.hex(), chunk_digests=b"".join(f.chunk_digests))
                for f in content.files],
     )

@@ -53,7 +53,7 @@ def check_version(session: Session, version_id: int, *, now: int | None = None) 
     created = version.created_at if version.created_at.tzinfo else version.created_at.replace(tzinfo=timezone.utc)
     report = check_file(Path(version.source_path), kind, [Rule.from_json(r) for r in dataset.quality_rules],
                         {name: FieldClass(cls) for name, cls in dataset.field_classes.items()},
-                        produced_at=int(created.timestamp()), now=now)
+                        produced_at=int(created.timestamp()), now=now, encoding=version.encoding or "utf-8")
     body = {"dataset_id": dataset.dataset_id, "version": version.number, "content_root": version.content_root,
             **report.to_json()}
     row = QualityReportRow(version_id=version.id, passed=report.passed, report=body,

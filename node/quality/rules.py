@@ -5,9 +5,11 @@ CSV with a header or JSON lines, one record at a time, and returns a :class:`Qua
 canonical JSON and :meth:`~QualityReport.digest` are the same for the same file, rules, classes
 and times, so a report can be anchored and checked again by anyone holding the file.
 
-- completeness: the share of records with a non-empty value in the field, at least ``threshold``.
-  ``None``, ``""`` and a missing JSON key are empty; a whitespace cell is not (validity judges it).
-- validity: the share of the field's non-empty values that have the shape of its class
+- completeness: the share of records with a non-empty value in each of the rule's fields, at
+  least ``threshold``. ``None``, ``""`` and a missing JSON key are empty; a whitespace cell is
+  not (validity judges it).
+- validity: the share of the fields' non-empty values (each cell counts) that have the shape of
+  its field's class
   (:func:`node.fields.has_shape`; ID numbers' birth dates not after ``now``'s date in Beijing
   when ``now`` is given). A JSON number or bool is judged as its
   ``str()``; an object or array is never valid for a classed field. An unclassed field is plain
@@ -21,7 +23,8 @@ and times, so a report can be anchored and checked again by anyone holding the f
 A record that cannot be read, a JSON line that is not an object or a CSV row whose cell count is
 not the header's, lacks every field: it fails every completeness rule and no other rule sees it.
 A field that no record has (not in the CSV header, in no JSON object) fails its rules outright.
-A share over nothing (no records, no non-empty values) is 1.
+A share over nothing (no records, no non-empty values) is 1. Checking no rules at all is refused
+(:class:`InvalidInput`): a version nothing was asked of has not passed anything.
 """
 
 from __future__ import annotations
@@ -56,8 +59,8 @@ class RuleKind(Enum):
 
 # How many fields each kind names: at least, at most (None: no limit), in words.
 _ARITY: dict[RuleKind, tuple[int, int | None, str]] = {
-    RuleKind.COMPLETENESS: (1, 1, "exactly one field"),
-    RuleKind.VALIDITY: (1, 1, "exactly one field"),
+    RuleKind.COMPLETENESS: (1, None, "one field or more"),
+    RuleKind.VALIDITY: (1, None, "one field or more"),
     RuleKind.UNIQUENESS: (1, None, "one field or more"),
     RuleKind.TIMELINESS: (0, 0, "no field"),
 }
@@ -228,36 +231,35 @@ class _Tally:
         self.checked += 1
         if not ok:
             self.failed += 1
-            if len(self.examples) < EXAMPLES:
+            if len(self.examples) < EXAMPLES and number not in self.examples[-1:]:
                 self.examples.append(number)
 
 
-def _judge(rule: Rule, classes: Mapping[str, FieldClass], latest: date | None) -> Callable[[_Record], bool | None]:
-    """Whether a record keeps ``rule``; None when the rule does not look at it."""
+def _judge(rule: Rule, classes: Mapping[str, FieldClass], latest: date | None) -> Callable[[_Record], list[bool]]:
+    """Whether a record keeps ``rule``: one verdict per record (per non-empty cell for
+    validity); none when the rule does not look at it."""
     if rule.kind is RuleKind.COMPLETENESS:
-        name = rule.fields[0]
-        return lambda record: record is not None and not _empty(record.get(name))
+        return lambda record: [record is not None and not any(_empty(record.get(name)) for name in rule.fields)]
     if rule.kind is RuleKind.VALIDITY:
-        name = rule.fields[0]
-        cls = classes.get(name, FieldClass.PLAIN)
+        named = [(name, classes.get(name, FieldClass.PLAIN)) for name in rule.fields]
 
-        def valid(record: _Record) -> bool | None:
-            if record is None or _empty(value := record.get(name)):
-                return None
-            return _valid(cls, value, latest)
+        def valid(record: _Record) -> list[bool]:
+            if record is None:
+                return []
+            return [_valid(cls, value, latest) for name, cls in named if not _empty(value := record.get(name))]
 
         return valid
     keys: set[bytes] = set()
 
-    def unique(record: _Record) -> bool | None:
+    def unique(record: _Record) -> list[bool]:
         if record is None:
-            return None
+            return []
         parts = [None if _empty(value := record.get(name)) else value for name in rule.fields]
         key = hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=8).digest()
         if key in keys:
-            return False
+            return [False]
         keys.add(key)
-        return True
+        return [True]
 
     return unique
 
@@ -278,14 +280,16 @@ def _result(rule: Rule, tally: _Tally, names: set[str], classes: Mapping[str, Fi
     else:
         measure = 1.0 if tally.checked == 0 else (tally.checked - tally.failed) / tally.checked
         passed = measure >= rule.threshold
-        name = rule.fields[0]
+        nouns = {NOUNS[classes.get(name, FieldClass.PLAIN)] for name in rule.fields}
+        noun = nouns.pop() if len(nouns) == 1 else "of their field's class"
         broke, adjective = (
-            ("records lack a value", "complete")
+            ("records lack a value" if len(rule.fields) == 1 else "records lack a value in one of them", "complete")
             if rule.kind is RuleKind.COMPLETENESS
-            else (f"non-empty values are not {NOUNS[classes.get(name, FieldClass.PLAIN)]}", "valid")
+            else (f"non-empty values are not {noun}", "valid")
         )
         detail = (
-            f"field {name}: {tally.failed} of {tally.checked} {broke} "
+            f"{'field' if len(rule.fields) == 1 else 'fields'} {', '.join(rule.fields)}: "
+            f"{tally.failed} of {tally.checked} {broke} "
             f"({_percent(measure)} {adjective}, {_percent(rule.threshold)} required)"
         )
     return RuleResult(rule, passed, tally.checked, tally.failed, measure, tuple(tally.examples), detail)
@@ -309,8 +313,10 @@ def check_file(
     *,
     produced_at: int | None = None,
     now: int | None = None,
+    encoding: str = "utf-8",
 ) -> QualityReport:
-    """Check the version at ``path`` against ``rules`` in one pass over its UTF-8 text.
+    """Check the version at ``path`` against ``rules`` in one pass over its text, in ``encoding``
+    (a UTF-8 byte order mark is dropped); refused when there is no rule.
 
     ``field_classes`` classes fields by name, as registration does. ``produced_at`` and ``now`` are
     Unix seconds; ``produced_at`` is needed by timeliness, ``now`` defaults to the clock there,
@@ -319,6 +325,8 @@ def check_file(
     read = _READERS.get(kind)
     if read is None:
         raise InvalidInput("kind", f"{kind!r} is not csv or jsonl")
+    if not rules:
+        raise InvalidInput("rules", "the dataset has no quality rules to check: set some first")
     results = {
         i: _timeliness(rule, produced_at, now) for i, rule in enumerate(rules) if rule.kind is RuleKind.TIMELINESS
     }
@@ -328,13 +336,14 @@ def check_file(
     names: set[str] = set()
     records = 0
     try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
+        text = "utf-8-sig" if encoding.startswith("utf-8") else encoding
+        with path.open(encoding=text, newline="") as stream:
             for records, record in enumerate(read(stream, names), 1):
                 for judge, tally in judges:
-                    if (verdict := judge(record)) is not None:
+                    for verdict in judge(record):
                         tally.count(records, verdict)
     except UnicodeDecodeError as err:
-        raise InvalidInput(kind, f"not UTF-8 text: {err.reason}") from err
+        raise InvalidInput(kind, f"not {encoding} text: {err.reason}") from err
     except csv.Error as err:
         raise InvalidInput(kind, f"record {records + 1}: {err}") from err
     results.update({i: _result(rules[i], tally, names, field_classes) for i, tally in tallies.items()})

@@ -15,6 +15,7 @@ carry no bits (:class:`FingerprintStats` counts a delivery's bits).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import hmac
 import json
@@ -85,7 +86,7 @@ def _choices(key: bytes, delivery_id: bytes, digest: bytes, width: int) -> int:
 
 
 def _deliver(
-    lines: Iterable[tuple[str, int]], dst: BinaryIO, key: bytes, delivery_id: bytes, what: str
+    lines: Iterable[tuple[str, int]], dst: BinaryIO, key: bytes, delivery_id: bytes, what: str, encoding: str = "utf-8"
 ) -> FingerprintStats:
     if len(key) < 16:
         raise InvalidInput("key", "a fingerprint key needs at least 16 bytes")
@@ -93,14 +94,15 @@ def _deliver(
         raise InvalidInput("delivery_id", f"must be 32 bytes, not {len(delivery_id)}")
     receipt = hashlib.sha256()
     rows = bits = size = 0
+    encode = codecs.getincrementalencoder(encoding)().encode  # utf-8-sig: one byte order mark, first
     try:
         for text, line_bits in lines:
-            line = text.encode("utf-8")
+            line = encode(text)
             dst.write(line)
             receipt.update(line)
             rows, bits, size = rows + 1, bits + line_bits, size + len(line)
     except UnicodeEncodeError as err:
-        raise InvalidInput(what, f"row {rows} holds a lone surrogate, which UTF-8 cannot carry") from err
+        raise InvalidInput(what, f"row {rows} holds a character {encoding} cannot carry") from err
     return FingerprintStats(rows, bits, size, receipt.digest())
 
 
@@ -139,10 +141,11 @@ def _csv_lines(rows: Iterable[Sequence[str]], key: bytes, delivery_id: bytes) ->
         yield ",".join(fields) + "\r\n", bits
 
 
-def fingerprint_csv(rows: Iterable[Sequence[str]], dst: BinaryIO, key: bytes, delivery_id: bytes) -> FingerprintStats:
-    """Write ``rows`` (the header first, like any row) to ``dst`` as RFC 4180 CSV in UTF-8,
+def fingerprint_csv(rows: Iterable[Sequence[str]], dst: BinaryIO, key: bytes, delivery_id: bytes, *,
+                    encoding: str = "utf-8") -> FingerprintStats:
+    """Write ``rows`` (the header first, like any row) to ``dst`` as RFC 4180 CSV in ``encoding``,
     fingerprinted for ``delivery_id``; ``csv.reader`` reads back exactly ``rows``."""
-    return _deliver(_csv_lines(rows, key, delivery_id), dst, key, delivery_id, "rows")
+    return _deliver(_csv_lines(rows, key, delivery_id), dst, key, delivery_id, "rows", encoding)
 
 
 def _csv_mark(record: str) -> Mark | None:
@@ -209,11 +212,11 @@ def _jsonl_lines(records: Iterable[Mapping[str, object]], key: bytes, delivery_i
 
 
 def fingerprint_jsonl(
-    records: Iterable[Mapping[str, object]], dst: BinaryIO, key: bytes, delivery_id: bytes
+    records: Iterable[Mapping[str, object]], dst: BinaryIO, key: bytes, delivery_id: bytes, *, encoding: str = "utf-8"
 ) -> FingerprintStats:
-    """Write ``records`` to ``dst`` as JSON lines in UTF-8, fingerprinted for ``delivery_id``;
+    """Write ``records`` to ``dst`` as JSON lines in ``encoding``, fingerprinted for ``delivery_id``;
     ``json.loads`` reads back exactly ``records``, keys in the same order."""
-    return _deliver(_jsonl_lines(records, key, delivery_id), dst, key, delivery_id, "records")
+    return _deliver(_jsonl_lines(records, key, delivery_id), dst, key, delivery_id, "records", encoding)
 
 
 def _jsonl_mark(line: str) -> Mark | None:

@@ -59,10 +59,10 @@ class MaskStats:
     masked: Counter[str] = field(default_factory=Counter)
 
 
-def _text_lines(src: BinaryIO | Iterable[bytes], kind: str) -> Iterator[str]:
-    """The lines of UTF-8 ``src`` with their endings, whatever the byte chunks' boundaries;
-    a byte order mark is dropped."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+def _text_lines(src: BinaryIO | Iterable[bytes], kind: str, encoding: str) -> Iterator[str]:
+    """The lines of ``src``, text in ``encoding``, with their endings, whatever the byte chunks'
+    boundaries; a UTF-8 byte order mark is dropped."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding.startswith("utf-8") else encoding)()
     partial: list[str] = []
     try:
         for chunk in src:
@@ -74,7 +74,7 @@ def _text_lines(src: BinaryIO | Iterable[bytes], kind: str) -> Iterator[str]:
             partial.append(rest)
         partial.append(decoder.decode(b"", final=True))
     except UnicodeDecodeError as err:
-        raise InvalidInput(kind, f"not UTF-8 text: {err.reason}") from err
+        raise InvalidInput(kind, f"not {encoding} text: {err.reason}") from err
     if tail := "".join(partial):
         yield tail
 
@@ -89,8 +89,9 @@ class _Utf8Writer:
         return self._dst.write(text.encode())
 
 
-def mask_csv(src: BinaryIO | Iterable[bytes], dst: BinaryIO, plan: MaskPlan) -> MaskStats:
-    """Copy UTF-8 CSV from ``src`` to ``dst`` one record at a time, masking as ``plan`` says.
+def mask_csv(src: BinaryIO | Iterable[bytes], dst: BinaryIO, plan: MaskPlan, *, encoding: str = "utf-8") -> MaskStats:
+    """Copy CSV from ``src`` (text in ``encoding``) to ``dst`` (in UTF-8) one record at a time,
+    masking as ``plan`` says.
 
     ``src`` is a binary file or any iterable of byte chunks. Quoted cells may hold commas and
     newlines. The header is kept; records are written back by :mod:`csv` with ``\\n`` endings
@@ -101,7 +102,7 @@ def mask_csv(src: BinaryIO | Iterable[bytes], dst: BinaryIO, plan: MaskPlan) -> 
     stats = MaskStats()
     writer = csv.writer(_Utf8Writer(dst), lineterminator="\n")
     try:
-        reader = csv.reader(_text_lines(src, "csv"))
+        reader = csv.reader(_text_lines(src, "csv", encoding))
         header = next(reader, None)
         if header is None:
             return stats
@@ -131,15 +132,16 @@ def _mask_json(cls: FieldClass, value: object) -> object:
     return mask_value(cls, json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
-def mask_jsonl(src: BinaryIO | Iterable[bytes], dst: BinaryIO, plan: MaskPlan) -> MaskStats:
-    """Copy UTF-8 JSON lines from ``src`` to ``dst`` one record at a time, masking as ``plan`` says.
+def mask_jsonl(src: BinaryIO | Iterable[bytes], dst: BinaryIO, plan: MaskPlan, *, encoding: str = "utf-8") -> MaskStats:
+    """Copy JSON lines from ``src`` (text in ``encoding``) to ``dst`` (in UTF-8) one record at a
+    time, masking as ``plan`` says.
 
     Only top-level fields are masked; null and empty strings stay as they are. Keys keep their
     order, text stays unescaped, and records are written compactly. Blank lines are dropped.
     """
     masked = plan.masked()
     stats = MaskStats()
-    for number, line in enumerate(_text_lines(src, "jsonl"), 1):
+    for number, line in enumerate(_text_lines(src, "jsonl", encoding), 1):
         if not line.strip():
             continue
         try:

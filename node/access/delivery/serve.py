@@ -4,8 +4,9 @@ A delivery goes out only after the checks of :mod:`node.access.delivery.checks` 
 at that moment (ledger not paused, dataset this department's and not frozen, version anchored,
 source untampered, grant active for this consumer, consumer still registered), and one use of the
 grant's quota is reserved under the grant's lock (uses on chain plus this node's uses not landed
-yet). The version is then streamed through masking (fields outside the
-grant's scope, by the dataset's field classes), fingerprinting (a copy no other delivery has)
+yet). The version is then streamed through masking (read in the version's text encoding; fields
+outside the grant's scope, by the dataset's field classes), fingerprinting (a copy no other
+delivery has, written in the source's encoding or in UTF-8, as the consumer asks)
 and, on request, encryption to the grantee's key, into a file; the receipt covers the delivery's
 own random id and the hash of exactly those bytes; it is recorded on-chain as the use and
 anchored with the other receipts.
@@ -24,7 +25,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import coincurve
 from sqlalchemy import select
@@ -81,9 +82,11 @@ def _refuse(session: Session, grant_id: str, consumer: str, refused: tuple[Refus
 # ---------------------------------------------------------------- the pipeline
 
 
-def _masked_records(path: Path, kind: Kind, plan: MaskPlan, scratch: BinaryIO) -> Iterator[object]:
+def _masked_records(path: Path, kind: Kind, plan: MaskPlan, scratch: BinaryIO, encoding: str) -> Iterator[object]:
+    """The records of the source (text in ``encoding``), masked, through UTF-8 ``scratch``."""
     with open(path, "rb") as src:
-        (mask_csv if kind == "csv" else mask_jsonl)(iter(lambda: src.read(_COPY_CHUNK), b""), scratch, plan)
+        (mask_csv if kind == "csv" else mask_jsonl)(iter(lambda: src.read(_COPY_CHUNK), b""), scratch, plan,
+                                                    encoding=encoding)
     scratch.seek(0)
     text = (line.decode() for line in scratch)
     if kind == "csv":
@@ -108,6 +111,8 @@ class Request:
     """The version number; the latest when None."""
     encrypt_to: bytes | None = None
     """The consumer's secp256k1 public key, to encrypt the delivery to; it must be the grantee's."""
+    encoding: Literal["source", "utf-8"] = "utf-8"
+    """The copy's text encoding: the source version's (GBK stays GBK) or UTF-8."""
 
 
 def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, out_dir: Path,
@@ -148,12 +153,14 @@ def _write(session: Session, out_dir: Path, key: bytes, request: Request, *, sou
     delivery_id = secrets.token_bytes(32)
     out_dir.mkdir(parents=True, exist_ok=True)
     plain = out_dir / f"0x{delivery_id.hex()}.{kind}"
+    source_encoding = version.encoding or "utf-8"
+    encoding = source_encoding if request.encoding == "source" else "utf-8"
     with tempfile.TemporaryFile(dir=out_dir) as scratch, open(plain, "wb") as dst:
-        records = _masked_records(source, kind, plan, scratch)
+        records = _masked_records(source, kind, plan, scratch, source_encoding)
         if kind == "csv":
-            stats = fingerprint_csv(records, dst, key, delivery_id)  # type: ignore[arg-type]
+            stats = fingerprint_csv(records, dst, key, delivery_id, encoding=encoding)  # type: ignore[arg-type]
         else:
-            stats = fingerprint_jsonl(records, dst, key, delivery_id)  # type: ignore[arg-type]
+            stats = fingerprint_jsonl(records, dst, key, delivery_id, encoding=encoding)  # type: ignore[arg-type]
     path = plain
     if request.encrypt_to is not None:
         path = plain.with_suffix(plain.suffix + ".enc")
@@ -165,7 +172,7 @@ def _write(session: Session, out_dir: Path, key: bytes, request: Request, *, sou
     [entry] = queue_uses(session, [UseRequest("0x" + delivery_id.hex(), grant_id, Action.DOWNLOAD, evidence)])
     row = Delivery(
         delivery_id="0x" + delivery_id.hex(), grant_id=grant_id, dataset_id=dataset.dataset_id, version_id=version.id,
-        consumer=consumer, kind=kind, encrypted=request.encrypt_to is not None,
+        consumer=consumer, kind=kind, encoding=encoding, encrypted=request.encrypt_to is not None,
         rows=stats.rows - 1 if kind == "csv" and stats.rows else stats.rows,  # records, not the header
         fingerprint_bits=stats.bits, plain_sha256="0x" + stats.sha256.hex(), evidence_hash=evidence,
         size=path.stat().st_size, path=str(path), outbox_key=entry.key,
