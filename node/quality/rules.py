@@ -343,7 +343,7 @@ def check_file(
                     for verdict in judge(record):
                         tally.count(records, verdict)
     except UnicodeDecodeError as err:
-        raise InvalidInput(kind, f"not {encoding} text: {err.reason}") from err
+        raise InvalidInput(kind, f"not {encoding.upper()} text: {err.reason}") from err
     except csv.Error as err:
         raise InvalidInput(kind, f"record {records + 1}: {err}") from err
     results.update({i: _result(rules[i], tally, names, field_classes) for i, tally in tallies.items()})

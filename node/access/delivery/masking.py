@@ -74,7 +74,7 @@ def _text_lines(src: BinaryIO | Iterable[bytes], kind: str, encoding: str) -> It
             partial.append(rest)
         partial.append(decoder.decode(b"", final=True))
     except UnicodeDecodeError as err:
-        raise InvalidInput(kind, f"not {encoding} text: {err.reason}") from err
+        raise InvalidInput(kind, f"not {encoding.upper()} text: {err.reason}") from err
     if tail := "".join(partial):
         yield tail
 

@@ -330,11 +330,33 @@ def test_a_rule_on_a_field_not_in_the_data_fails_with_a_reason(tmp_path: Path, k
     ]
 
 
-def test_an_empty_rule_list_passes_and_counts_records(tmp_path: Path) -> None:
-    report = check_file(write_jsonl(tmp_path / "a.jsonl", [{"a": 1}, "oops", {}]), "jsonl", [], {})
-    assert report == QualityReport(3, ())
-    assert report.passed
-    assert report.to_json() == {"records": 3, "passed": True, "results": []}
+def test_a_check_with_no_rules_is_refused_rather_than_passed(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="no quality rules"):
+        check_file(write_jsonl(tmp_path / "a.jsonl", [{"a": 1}, "oops", {}]), "jsonl", [], {})
+
+
+def test_completeness_and_validity_take_several_fields(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", ["姓名", "手机号", "住址"],
+                     [["张三", "13800138000", "北京市海淀区"], ["", "13800138000", "北京市海淀区"],
+                      ["李四", "12345", ""], ["王五", "13900139000", "x"]])
+    classes = {"姓名": FieldClass.NAME, "手机号": FieldClass.MOBILE, "住址": FieldClass.ADDRESS}
+    complete, valid = check_file(path, "csv", [Rule(RuleKind.COMPLETENESS, ("姓名", "住址")),
+                                               Rule(RuleKind.VALIDITY, ("手机号", "住址"))], classes).results
+    assert (complete.checked, complete.failed, complete.examples) == (4, 2, (2, 3))
+    assert complete.detail.startswith("fields 姓名, 住址: 2 of 4 records lack a value in one of them")
+    # Each non-empty cell counts: 4 phones and 3 addresses; record 3's phone and record 4's address fail.
+    assert (valid.checked, valid.failed, valid.examples) == (7, 2, (3, 4))
+    assert valid.detail.startswith("fields 手机号, 住址: 2 of 7 non-empty values are not of their field's class")
+
+
+def test_a_check_reads_the_version_in_its_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes("姓名,手机号\n张三,13800138000\n李四,1\n".encode("gbk"))
+    [result] = check_file(path, "csv", [Rule(RuleKind.VALIDITY, ("手机号",))], {"手机号": FieldClass.MOBILE},
+                          encoding="gbk").results
+    assert (result.checked, result.failed) == (2, 1)
+    with pytest.raises(InvalidInput, match="not UTF-8 text"):
+        check_file(path, "csv", [Rule(RuleKind.VALIDITY, ("手机号",))], {})
 
 
 def test_an_empty_file_passes_shares_over_nothing(tmp_path: Path) -> None:
@@ -384,7 +406,7 @@ def test_rule_json_fills_defaults_and_writes_thresholds_as_floats() -> None:
     ({"kind": "completeness", "fields": "a"}, "fields"),
     ({"kind": "completeness", "fields": [1]}, "fields"),
     ({"kind": "completeness"}, "fields"),
-    ({"kind": "validity", "fields": ["a", "b"]}, "fields"),
+    ({"kind": "validity", "fields": ["a", "a"]}, "fields"),
     ({"kind": "uniqueness", "fields": []}, "fields"),
     ({"kind": "uniqueness", "fields": ["a", "a"]}, "fields"),
     ({"kind": "uniqueness", "fields": [""]}, "fields"),

@@ -34,7 +34,11 @@ CASES = [
     (C.MOBILE, "", ""),
     (C.NAME, "张三", "张*"),
     (C.NAME, "李小龙", "李**"),
-    (C.NAME, "欧阳娜娜", "欧***"),
+    (C.NAME, "欧阳娜娜", "欧阳**"),  # a compound surname (复姓) is kept whole, as a single one is
+    (C.NAME, "司马筠菊", "司马**"),
+    (C.NAME, "歐陽娜娜", "歐陽**"),
+    (C.NAME, "欧阳", "欧*"),  # a compound surname alone: one character, as any two-character name
+    (C.NAME, "司马 光", "司* *"),  # apart, it is two words
     (C.NAME, "阿沛·阿旺晋美", "阿******"),
     (C.NAME, "Li Lei", "L* L**"),
     (C.NAME, "  Li   Lei ", "L* L**"),
@@ -167,8 +171,20 @@ def test_csv_record_with_a_different_cell_count_is_refused() -> None:
 
 
 def test_csv_that_is_not_utf8_is_refused() -> None:
-    with pytest.raises(InvalidInput, match="UTF-8"):
+    with pytest.raises(InvalidInput, match="not UTF-8 text"):
         _csv("name\n张三\n".encode("gbk"))
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig"])
+def test_csv_and_jsonl_are_read_in_their_encoding(encoding: str) -> None:
+    plan = MaskPlan({"姓名": C.NAME, "手机号": C.MOBILE})
+    out = io.BytesIO()
+    mask_csv(io.BytesIO("姓名,手机号,住址\n司马筠菊,13800138000,北京市海淀区\n".encode(encoding)), out, plan,
+             encoding=encoding)
+    assert out.getvalue().decode() == "姓名,手机号,住址\n司马**,138****8000,北京市海淀区\n"
+    out = io.BytesIO()
+    mask_jsonl(io.BytesIO('{"姓名":"张三丰","住址":"北京"}\n'.encode(encoding)), out, plan, encoding=encoding)
+    assert out.getvalue().decode() == '{"姓名":"张**","住址":"北京"}\n'
 
 
 def test_a_large_csv_streams_without_reading_ahead() -> None:
