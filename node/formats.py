@@ -102,8 +102,10 @@ class TextCheck:
 
     def __call__(self, chunk: bytes | memoryview) -> None:
         data = bytes(chunk)
+        ascii_only = data.isascii()  # reads the same in every encoding here: only a pending tail can fail
         for name, decoder in list(self._decoders.items()):
-            self._decode(name, decoder, data, final=False)
+            if not (ascii_only and not decoder.getstate()[0]):
+                self._decode(name, decoder, data, final=False)
         if len(self.head) < _SAMPLE:
             self.head += data[: _SAMPLE - len(self.head)]
         self._seen += len(data)
