@@ -146,8 +146,9 @@ def cmd_use(args: argparse.Namespace) -> int:
                 args.out.unlink(missing_ok=True)
                 raise
             report = sys.stdout
-    print(f"delivery {delivery['delivery_id']}: {delivery['rows']} rows in {delivery['encoding']}"
-          f"{', decrypted' if delivery['encrypted'] else ''}{f' into {args.out}' if args.out else ''}; "
+    print(f"delivery {delivery['delivery_id']}: {delivery['rows']} rows"
+          f"{', decrypted' if delivery['encrypted'] else ''}, {delivery['encoding']} text"
+          f"{f' into {args.out}' if args.out else ''}; "
           f"recorded on-chain as {delivery['evidence_hash']}", file=report)
     return 0
 

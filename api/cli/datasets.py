@@ -92,8 +92,8 @@ def cmd_register(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
-    if format_of(path) is None:
-        raise UsageError(f"{path} is neither .csv nor .jsonl")
+    # Read here first, as the node will: a file it would refuse is refused before anything is sent.
+    check_file(path, dict(args.field_class), list(args.key_field), args.encoding)
     with connect(args) as api:
         staff_sign_in(args, api)
         dataset, version, block = register_dataset(

@@ -107,6 +107,25 @@ def test_a_rule_that_is_not_a_quality_rule_exits_2(env: pytest.MonkeyPatch, caps
         assert_usage_error(code, err, "is not a quality rule")
 
 
+def test_a_file_the_node_would_refuse_exits_2_before_reaching_the_node(
+        env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_bytes("姓名,身份证号,手机号,住址\n张三,11010519491231002X,13900139000,北京\n".encode("gbk"))
+    (tmp_path / "noise.csv").write_bytes(bytes(range(256)) * 4)
+    register = ("dataset", "register", "--code", "c", "--name", "N", "--category", "x", "--grade", "2",
+                "--interval", "0", "--api", "http://127.0.0.1:9", "--user", "someone", "--password", "a long password")
+    code, _, err = run(capsys, *register, str(people), "--field-class", "身份证=id_number")
+    assert_usage_error(code, err, "身份证 is no column of the file; its columns are 姓名, 身份证号, 手机号, 住址")
+    code, _, err = run(capsys, *register, str(people), "--encoding", "utf-8")
+    assert_usage_error(code, err, "is not utf-8 text: at byte 1 (line 1)")
+    code, _, err = run(capsys, *register, str(tmp_path / "noise.csv"))
+    assert_usage_error(code, err, "is neither UTF-8")
+    code, _, err = run(capsys, *register, str(people), "--encoding", "latin-1")
+    assert_usage_error(code, err, "'latin-1' is not one of utf-8, utf-8-sig, gbk, gb18030")
+    code, _, err = run(capsys, "use", "0x" + "ab" * 32, "--encoding", "gbk", "--api", "http://127.0.0.1:9")
+    assert_usage_error(code, err, "invalid choice: 'gbk'")
+
+
 def test_a_statement_that_is_neither_an_id_nor_a_json_file_exits_2(
         env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "statement", "check", str(tmp_path / "absent.json"), "--api", "http://127.0.0.1:9")
@@ -156,7 +175,15 @@ def test_register_request_approve_use_and_trace_round_trip(
                          "--rule", '{"kind": "completeness", "fields": ["phone"]}', *staff)
     assert code == 0, err
     dataset_id, root = found(rf"dataset ({HASH}) registered", out), found(rf"content root ({HASH})", out)
-    assert "12 records" in out and "anchored in block" in out
+    assert "12 records, utf-8 text" in out and "anchored in block" in out
+
+    chinese = tmp_path / "户籍.csv"
+    chinese.write_bytes("姓名,身份证号,手机号\n司马筠菊,11010519491231002X,13900139000\n".encode("gb18030"))
+    code, out, err = run(capsys, "dataset", "register", str(chinese), "--code", "cli-gbk", "--name", "户籍",
+                         "--category", "civil", "--grade", "2", "--interval", "0", "--encoding", "GB18030",
+                         "--field-class", "姓名=name", "--field-class", "身份证号=id_number", "--no-wait", *staff)
+    assert code == 0, err
+    assert "1 records, gb18030 text, fields 姓名,身份证号,手机号" in out
 
     code, out, err = run(capsys, "request", "--dataset", dataset_id, "--purpose", "a census check",
                          "--fields", "visits,address", "--uses", "2", "--days", "1",
@@ -182,7 +209,7 @@ def test_register_request_approve_use_and_trace_round_trip(
     code, out, err = run(capsys, "use", grant, "--out", str(delivered), "--encrypt",
                          "--keystore", str(consumer.keystore))
     assert code == 0, err
-    assert "12 rows, decrypted" in out  # records: the header is not one
+    assert "12 rows, decrypted, utf-8 text" in out  # records: the header is not one
     rows = list(csv.reader(delivered.open()))
     assert rows[0] == list(FIELDS) and len(rows) == 13
     assert rows[1][3] == "0" and "*" in rows[1][0] and "*" in rows[1][1] and rows[1][2] == "139****0000"
