@@ -7,7 +7,6 @@ classes naming no column, are refused at registration with nothing recorded."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -15,9 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ledger import ids
-from ledger.clients import Action
-from ledger.deploy import Ledger
 from ledger.hashing import content_root
 from node.access import review
 from node.access.delivery.serve import Request, deliver
@@ -27,6 +23,7 @@ from node.formats import TextCheck
 from node.models import DatasetVersion, OutboxEntry
 from node.quality.loop import check_version, set_rules
 from node.service import NodeService
+from tests.node.access.test_review_delivery import _request
 from tests.utils.ledgers import Suite
 
 HEADER = ["姓名", "身份证号", "手机号", "住址"]
@@ -55,15 +52,6 @@ def _records(kind: str, text: str) -> list[list[str]]:
     if kind == "csv":
         return list(csv.reader(io.StringIO(text)))
     return [list(HEADER)] + [[json.loads(line)[name] for name in HEADER] for line in text.splitlines()]
-
-
-def _request(consumer: Ledger, dataset_id: str, tag: str) -> str:
-    key = hashlib.sha256(tag.encode()).digest()
-    consumer.grants.request_access(key, dataset_id=bytes.fromhex(dataset_id[2:]), purpose_hash=b"\x01" * 32,
-                                   schema_hash=b"\x00" * 32, fields=[], actions=Action.mask(Action.DOWNLOAD),
-                                   duration=3600, max_uses=10)
-    assert consumer.sender is not None
-    return "0x" + ids.grant_id(consumer.sender.address, key).hex()
 
 
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
