@@ -145,9 +145,11 @@ def router(auth: Auth) -> APIRouter:
                 found = attribute_leak(db, io.BytesIO(bytes(body)), node.fingerprint_key,
                                        dataset_id=dataset_id.lower() if dataset_id else None, kind=kind)
             a, d = found.attribution, found.delivery
-            return AttributionOut(delivery_id=d.delivery_id, grant_id=d.grant_id, consumer=d.consumer,
-                                  dataset_id=d.dataset_id, score=a.score, p_value=a.p_value,
-                                  runner_up_score=a.runner_up_score, bits=a.bits, rows=a.rows, confident=a.confident)
+            return AttributionOut(
+                delivery_id=d.delivery_id if d else None, grant_id=d.grant_id if d else None,
+                consumer=d.consumer if d else None, dataset_id=d.dataset_id if d else None, confident=a.confident, reason=a.reason, bits=a.bits,
+                matching=a.matching, score=a.score, p_value=a.p_value, runner_up_score=a.runner_up_score,
+                rows=a.rows, beyond_chance=["0x" + b.hex() for b in a.beyond_chance])
 
         return await run_in_threadpool(find)
 
