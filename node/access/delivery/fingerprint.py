@@ -136,6 +136,12 @@ def content_hash(src: BinaryIO) -> bytes:
     return digest.digest()
 
 
+def plain_masks(text: str) -> str:
+    """``text`` with every mask glyph written :data:`~node.fields.MASK`: what a delivered value
+    says, whichever delivery it came from."""
+    return text.replace(WIDE_MASK, MASK)
+
+
 # ---------------------------------------------------------------- the keyed bits
 
 
