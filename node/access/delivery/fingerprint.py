@@ -68,6 +68,7 @@ DEFAULT_MAX_ROWS = 1024  # far beyond what confidence needs; it bounds the HMACs
 WIDE_MASK = "\uff0a"  # ＊, FULLWIDTH ASTERISK: the other glyph of a mask character
 GLYPHS = (MASK, WIDE_MASK)
 CELL_GLYPHS = 64  # glyphs of one cell that carry bits
+GB_ENCODINGS = frozenset({"gb18030", "gbk", "gb2312"})  # charset-normalizer's names
 
 _DOMAIN = b"provledger/delivery-fingerprint/v2/"
 ENCODING, GLYPH = "encoding", "glyphs"
@@ -388,15 +389,18 @@ def _jsonl_marks(text: str) -> Iterator[Mark]:
 
 
 def decode(data: bytes) -> str:
-    """The text of a copy: UTF-8 (a BOM, and a character cut at either end, set aside), else the
-    encoding ``charset-normalizer`` detects (GBK, GB18030, ...), else UTF-8 with replacements."""
+    """The text of a copy: UTF-8 (a BOM, and a character cut at either end, set aside); else,
+    among the encodings ``charset-normalizer`` finds plausible, the GB family deliveries are
+    written in (a copy of mostly ``＊`` and digits fools detectors: GBK bytes read as ISO 8859-16
+    look as clean), else its best guess; else UTF-8 with replacements."""
     body = data[len(re.match(rb"[\x80-\xbf]{0,3}", data).group()):]  # type: ignore[union-attr]
     try:
         return codecs.getincrementaldecoder("utf-8-sig")().decode(body, final=False)
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data).best()
-    return str(best) if best is not None else data.decode("utf-8", "replace")
+    plausible = charset_normalizer.from_bytes(data)
+    found = next((m for m in plausible if m.encoding in GB_ENCODINGS), plausible.best())
+    return str(found) if found is not None else data.decode("utf-8", "replace")
 
 
 def extract_marks(src: BinaryIO, kind: Kind) -> Iterator[Mark]:

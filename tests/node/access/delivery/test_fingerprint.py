@@ -193,6 +193,16 @@ def test_a_csv_copy_handled_in_ordinary_ways_names_its_delivery(handling: str) -
     assert found.runner_up_score is not None and found.runner_up_score < 0.6
 
 
+def test_a_gbk_copy_that_is_mostly_mask_glyphs_and_digits_is_read_as_gbk() -> None:
+    # Detectors find such bytes as clean in ISO 8859-16; the GB family deliveries use comes first.
+    table = [["name", "id", "phone"]] + [[mask_value(FieldClass.NAME, f"张{i}"), mask_value(FieldClass.ID_NUMBER, f"11010119900101{i:04d}"),
+                                          mask_value(FieldClass.MOBILE, f"1380000{i:04d}")] for i in range(100)]
+    out = io.BytesIO()
+    fingerprint_csv(table, out, KEY, DELIVERIES[4], masked=["name", "id", "phone"], encoding="gbk")
+    found = _attribute(out.getvalue(), "csv")
+    assert found.confident and found.delivery_id == DELIVERIES[4] and found.matching == found.bits
+
+
 def test_each_copy_is_attributed_to_its_own_delivery_among_twenty() -> None:
     for delivery in (DELIVERIES[0], DELIVERIES[11], DELIVERIES[19]):
         found = _attribute(_excerpt(_deliver("csv", delivery)), "csv")
@@ -284,7 +294,7 @@ def _encoding_bits(copy: bytes, kind: Kind) -> int:
     return sum(b.carrier == ENCODING for m in extract_marks(io.BytesIO(copy), kind) for b in m.bits)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(st.lists(_cell, min_size=1, max_size=6), min_size=1, max_size=12))
 def test_csv_values_round_trip_and_every_encoding_bit_reads_back(rows: list[list[str]]) -> None:
     out = io.BytesIO()
@@ -293,7 +303,7 @@ def test_csv_values_round_trip_and_every_encoding_bit_reads_back(rows: list[list
     assert _encoding_bits(out.getvalue(), "csv") == stats.bits
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(st.lists(_cell, min_size=2, max_size=4), min_size=2, max_size=12))
 def test_csv_masked_values_round_trip_up_to_their_glyphs(rows: list[list[str]]) -> None:
     out = io.BytesIO()
@@ -305,7 +315,7 @@ def test_csv_masked_values_round_trip_up_to_their_glyphs(rows: list[list[str]]) 
     assert all(r[:1] + r[2:] == b[:1] + b[2:] for r, b in zip(read[1:], body, strict=True))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.dictionaries(_cell, _json, max_size=5), min_size=1, max_size=12))
 def test_json_values_round_trip_and_every_encoding_bit_reads_back(records: list[dict[str, object]]) -> None:
     out = io.BytesIO()
