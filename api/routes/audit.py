@@ -126,7 +126,8 @@ def router(auth: Auth) -> APIRouter:
         return list(db.scalars(query.order_by(Alert.id).limit(limit)))
 
     @api.post("/attributions", response_model=AttributionOut, responses=errors(404, 413, 422),
-              summary="Find the delivery, grant and consumer a leaked copy came from (the body is the copy)",
+              summary="Find the delivery, grant and consumer a leaked copy came from (the body is the copy), "
+                      "or say why the copy names no one",
               openapi_extra={"requestBody": {"required": True, "content": {
                   f.media_type: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
                   for f in FORMATS.values()}}})

@@ -75,6 +75,7 @@ ENCODING, GLYPH = "encoding", "glyphs"
 _MUST_QUOTE = re.compile(r'[,"\r\n]')
 _CSV_FIELD = re.compile(r'"((?:[^"]|"")*)"|([^,"\r\n]*)')
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+_CONTINUATION = re.compile(rb"[\x80-\xbf]{1,3}")  # the tail of a UTF-8 character cut at the start
 
 
 @dataclass(frozen=True)
@@ -393,7 +394,8 @@ def decode(data: bytes) -> str:
     among the encodings ``charset-normalizer`` finds plausible, the GB family deliveries are
     written in (a copy of mostly ``＊`` and digits fools detectors: GBK bytes read as ISO 8859-16
     look as clean), else its best guess; else UTF-8 with replacements."""
-    body = data[len(re.match(rb"[\x80-\xbf]{0,3}", data).group()):]  # type: ignore[union-attr]
+    cut = _CONTINUATION.match(data)
+    body = data[cut.end():] if cut else data
     try:
         return codecs.getincrementaldecoder("utf-8-sig")().decode(body, final=False)
     except UnicodeDecodeError:
