@@ -22,7 +22,8 @@ bit ``64 c + k`` (the first 64 of a cell carry), so a literal ``*`` in an unmask
 no other bit.
 
 Reading a copy: UTF-8 (with or without BOM) first, else the encoding ``charset-normalizer``
-detects; CSV with any quoting and CRLF, LF or CR line endings. A *channel* (one column's glyphs,
+detects (the GB family first among those it finds plausible); CSV with any quoting and CRLF, LF
+or CR line endings. A *channel* (one column's glyphs,
 one column's quoting, one JSON separator) that reads the same in every row of the copy was
 written by a tool or a person, not by us (a literal ``*``, every field quoted, every glyph made
 ``*``): it is set aside before any candidate is scored, so the bound below still holds.
