@@ -12,7 +12,7 @@ from node.access.delivery.fingerprint import Attribution
 from node.audit.completeness import Completeness
 from node.audit.trace import Lineage, Page, TraceItem
 from node.audit.verify import Report
-from node.models import Alert
+from node.models import Alert, Delivery
 
 
 @mirrors(Report)
@@ -92,6 +92,13 @@ class AlertOut(Model):
     created_at: UtcDateTime
 
 
+@mirrors(Delivery)
+class SuspectOut(Model):
+    delivery_id: str
+    grant_id: str
+    consumer: str
+
+
 @mirrors(Attribution, added=("grant_id", "consumer", "dataset_id"), converted=("delivery_id", "beyond_chance"))
 class AttributionOut(Model):
     delivery_id: str | None = Field(description="the delivery the copy came from; null unless confident")
@@ -107,5 +114,5 @@ class AttributionOut(Model):
     p_value: float = Field(description="the chance that one delivery not the source predicts as many")
     runner_up_score: float | None
     rows: int = Field(description="distinct rows the bits were read from")
-    beyond_chance: list[str] = Field(description="every delivery predicting the copy beyond chance "
-                                                 "(two or more: a copy mixed from them)")
+    beyond_chance: list[SuspectOut] = Field(description="every delivery predicting the copy beyond chance "
+                                                        "(two or more: a copy mixed from them)")

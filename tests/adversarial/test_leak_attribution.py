@@ -75,9 +75,10 @@ def test_each_delivery_re_saved_by_a_spreadsheet_in_gbk_names_itself_and_its_con
     for name, (delivery_id, copy) in leak["copies"].items():
         for handled in (copy, _spreadsheet(copy)):
             found = _attribute(site, leak, handled)
-            assert found["confident"] and found["reason"] is None, found
+            assert found["confident"] and found["reason"] is None, (name, found["reason"], found["bits"])
             assert found["delivery_id"] == delivery_id and found["consumer"] == consumers[name.split()[0]]
             assert found["dataset_id"] == leak["dataset_id"] and found["matching"] == found["bits"] >= 32
+            assert [s["delivery_id"] for s in found["beyond_chance"]] == [delivery_id]
 
 
 def test_every_glyph_made_plain_and_the_copy_re_quoted_names_no_one_and_says_so(
@@ -104,9 +105,11 @@ def test_glyphs_scrambled_name_no_one_never_another_delivery(site: Site, leak: d
     assert found["bits"] > 500 and "which chance explains" in found["reason"], found
 
 
-def test_a_copy_mixed_from_two_of_its_deliveries_names_neither_and_lists_both(site: Site, leak: dict[str, Any]) -> None:
-    (first, a), (second, b) = leak["copies"]["hostile 0"], leak["copies"]["hostile 2"]
+def test_a_copy_mixed_from_two_consumers_deliveries_names_neither_and_lists_both(
+        site: Site, leak: dict[str, Any], suite: Suite) -> None:
+    (first, a), (second, b) = leak["copies"]["hostile 0"], leak["copies"]["honest 0"]
     mixed = b"".join(a.splitlines(keepends=True)[:75] + b.splitlines(keepends=True)[75:])
     found = _attribute(site, leak, mixed)
     assert not found["confident"] and found["delivery_id"] is None and "mixed" in found["reason"]
-    assert set(found["beyond_chance"]) == {first, second}
+    assert {(s["delivery_id"], s["consumer"]) for s in found["beyond_chance"]} == {
+        (first, suite.accounts[8].address), (second, suite.accounts[7].address)}
