@@ -21,12 +21,12 @@ its own and a cut, sampled or shuffled copy needs no alignment. Glyph ``k`` of c
 bit ``64 c + k`` (the first 64 of a cell carry), so a literal ``*`` in an unmasked column shifts
 no other bit.
 
-Reading a copy: UTF-8 (with or without BOM) first, else the encoding ``charset-normalizer``
-detects (GB18030 first: see :func:`decode`); CSV with any quoting and CRLF, LF
-or CR line endings. A *channel* (one column's glyphs,
-one column's quoting, one JSON separator) that reads the same in every row of the copy was
-written by a tool or a person, not by us (a literal ``*``, every field quoted, every glyph made
-``*``): it is set aside before any candidate is scored, so the bound below still holds.
+Reading a copy: UTF-8, GB18030 or what ``charset-normalizer`` detects (see :func:`decode`), a
+byte order mark dropped; CSV with any quoting and CRLF, LF or CR line endings. A *channel* (one
+column's glyphs, one column's quoting, one JSON separator) that reads the same in every row of
+the copy was written by a tool or a person, not by us (a literal ``*``, every field quoted,
+every glyph made ``*``): it is set aside before any candidate is scored, from the copy alone, so
+the bound below still holds.
 
 The bound: a delivery is named only when at least :data:`MIN_BITS` bits were read, it predicts
 more of them than chance would let any of the candidates predict with probability
@@ -37,7 +37,8 @@ What does not survive: a copy with every masked column deleted (or no masked col
 with) and re-serialised; every glyph made one form *and* every field re-quoted; values edited
 (a spreadsheet turning ID numbers into ``1.1E+17``, dropping leading zeros, reformatting
 dates), a column deleted or added, or columns reordered (the digest changes: those rows are
-noise for every candidate); a copy in another delimiter. Such a copy is attributed to no one.
+noise for every candidate); glyphs scrambled or swapped on purpose; a copy in another
+delimiter; deliveries fingerprinted before this scheme (v1). Such a copy is attributed to no one.
 Repeated rows count once; a record cut short at the end of a copy is skipped.
 """
 
