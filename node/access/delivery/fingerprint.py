@@ -168,7 +168,7 @@ def _glyph_positions(column: int, value: str) -> Iterator[tuple[int, int]]:
 def _with_glyphs(cells: Sequence[str], masked: Collection[int], choices: int) -> tuple[list[str], int]:
     """``cells`` with each mask character of the ``masked`` columns in the glyph ``choices`` picks."""
     out, bits = list(cells), 0
-    for column in masked:
+    for column in (c for c in masked if c < len(out)):  # a short row lacks the column
         chars = list(out[column])
         for i, position in _glyph_positions(column, out[column]):
             chars[i] = GLYPHS[choices >> position & 1]
@@ -183,9 +183,9 @@ def _glyph_bits(cells: Sequence[str], channels: Sequence[str]) -> Iterator[Bit]:
             yield Bit(GLYPH, position, f"glyphs of {channels[column]}", value[i] == WIDE_MASK)
 
 
-def _fields(masked: Collection[str]) -> set[str]:
-    # Field names as masking reads them: a byte order mark and surrounding blanks set aside.
-    return {name.lstrip("\ufeff").strip() for name in masked}
+def _field(name: str) -> str:
+    # A field's name as masking reads it: a byte order mark and surrounding blanks set aside.
+    return name.lstrip("\ufeff").strip()
 
 
 def _deliver(lines: Iterable[tuple[str, int]], dst: BinaryIO, key: bytes, delivery_id: bytes, what: str,
@@ -224,13 +224,13 @@ def _csv_digest(values: Iterable[str]) -> bytes:
 
 def _csv_lines(rows: Iterable[Sequence[str]], key: bytes, delivery_id: bytes,
                masked: Collection[str]) -> Iterator[tuple[str, int]]:
-    fields, columns = _fields(masked), None
+    fields, columns = {_field(name) for name in masked}, None
     for index, row in enumerate(rows):
         if not row:
             raise InvalidInput("rows", f"row {index} has no fields, which CSV cannot carry")
         digest = _csv_digest(row)
         if columns is None:  # the header names the masked columns, and carries no mask itself
-            columns = [i for i, name in enumerate(row) if name.lstrip("\ufeff").strip() in fields]
+            columns = [i for i, name in enumerate(row) if _field(name) in fields]
             cells, bits = list(row), 0
         else:
             glyphs = _choices(key, GLYPH, delivery_id, digest, CELL_GLYPHS * len(row))
@@ -326,14 +326,14 @@ def _json_digest(record: Mapping[str, object]) -> bytes:
 
 def _jsonl_lines(records: Iterable[Mapping[str, object]], key: bytes, delivery_id: bytes,
                  masked: Collection[str]) -> Iterator[tuple[str, int]]:
-    fields = _fields(masked)
+    fields = {_field(name) for name in masked}
     for index, record in enumerate(records):
         if not all(isinstance(k, str) for k in record):
             raise InvalidInput("records", f"record {index} has a key that is not a string")
         digest = _json_digest(record)
         keys = _sorted_keys(record)
         cells = [v if isinstance(v := record[k], str) else "" for k in keys]
-        columns = [i for i, k in enumerate(keys) if k.strip() in fields]
+        columns = [i for i, k in enumerate(keys) if _field(k) in fields]
         glyphs = _choices(key, GLYPH, delivery_id, digest, CELL_GLYPHS * len(keys))
         marked, bits = _with_glyphs(cells, columns, glyphs)
         pieces = _pieces({**record, **{keys[i]: marked[i] for i in columns if isinstance(record[keys[i]], str)}})
