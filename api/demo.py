@@ -15,6 +15,7 @@ from api.cli.client import Api, CliError, Progress, Refused, signed_call
 from api.cli.datasets import register_dataset, upload_version, wait_anchored
 from ledger.deploy import Ledger, Manifest
 from node.access.settlement import chain_terms
+from node.access.delivery.fingerprint import plain_masks
 from node.catalog.register import canonical_hash
 from node.fields import id_check_character
 from node.service import load_artifacts
@@ -204,7 +205,7 @@ class Story:
         delivery = use_grant(self.consumers[0], c1.account, self.grants[0], copy, encrypt=True)
         self.say(f"delivery {delivery['delivery_id']}: {delivery['size']} bytes encrypted, "
                  f"recorded as use {delivery['evidence_hash']}")
-        rows = list(csv.reader(io.StringIO(copy.getvalue().decode())))
+        rows = list(csv.reader(io.StringIO(plain_masks(copy.getvalue().decode()))))
         original = people(40, broken=True)[0]
         self.say(f"decrypted here:   {','.join(rows[0])}")
         self.say(f"first row:        {','.join(rows[1])}")
@@ -343,6 +344,8 @@ class Story:
         half = self.leaked[: len(self.leaked) // 2]
         found = self.auditor.call("POST", "/audit/attributions", content=half, headers={"Content-Type": "text/csv"},
                                   params={"dataset_id": self.dataset_id, "format": "csv"})
+        if not found["confident"]:
+            raise CliError(f"the leaked copy names no one: {found['reason']}")
         self.say(f"{len(half)} bytes -> delivery {found['delivery_id'][:18]}... of grant {found['grant_id'][:18]}...: "
                  f"{found['consumer']} (score {found['score']:.2f}, p-value {found['p_value']:.1e})")
         self.check(found["consumer"] == self.d.consumers[0].address and found["grant_id"] == self.grants[0]

@@ -21,7 +21,8 @@ from api.errors import errors
 from api.deps import DB, Id32, Node, Number
 from api.routes.datasets import version_of
 from api.schemas.audit import (
-    AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, TraceItemOut, TracePage, Verification,
+    AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, SuspectOut, TraceItemOut, TracePage,
+    Verification,
 )
 from api.schemas.base import MAX_NUMBER
 from node.audit.chainsets import END, Subject
@@ -30,7 +31,7 @@ from node.access.delivery.serve import attribute_leak
 from node.errors import InvalidInput, NotFound
 from node.audit.prov import trace_prov_json
 from node.formats import FORMATS, Kind
-from node.models import Alert, Dataset
+from node.models import Alert, Dataset, Delivery
 from node.audit.trace import Page, consumer_trace, dataset_trace, lineage, whole
 from node.audit.verify import Report, verify_events, verify_version_files
 
@@ -126,7 +127,8 @@ def router(auth: Auth) -> APIRouter:
         return list(db.scalars(query.order_by(Alert.id).limit(limit)))
 
     @api.post("/attributions", response_model=AttributionOut, responses=errors(404, 413, 422),
-              summary="Find the delivery, grant and consumer a leaked copy came from (the body is the copy)",
+              summary="Find the delivery, grant and consumer a leaked copy came from (the body is the copy), "
+                      "or say why the copy names no one",
               openapi_extra={"requestBody": {"required": True, "content": {
                   f.media_type: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
                   for f in FORMATS.values()}}})
@@ -144,10 +146,15 @@ def router(auth: Auth) -> APIRouter:
             with node.sessions() as db:
                 found = attribute_leak(db, io.BytesIO(bytes(body)), node.fingerprint_key,
                                        dataset_id=dataset_id.lower() if dataset_id else None, kind=kind)
-            a, d = found.attribution, found.delivery
-            return AttributionOut(delivery_id=d.delivery_id, grant_id=d.grant_id, consumer=d.consumer,
-                                  dataset_id=d.dataset_id, score=a.score, p_value=a.p_value,
-                                  runner_up_score=a.runner_up_score, bits=a.bits, rows=a.rows, confident=a.confident)
+                suspects = [db.get(Delivery, "0x" + b.hex()) for b in found.attribution.beyond_chance]
+                a, d = found.attribution, found.delivery
+                return AttributionOut(
+                    delivery_id=d.delivery_id if d else None, grant_id=d.grant_id if d else None,
+                    consumer=d.consumer if d else None, dataset_id=d.dataset_id if d else None,
+                    confident=a.confident, reason=a.reason, bits=a.bits, matching=a.matching, score=a.score,
+                    p_value=a.p_value, runner_up_score=a.runner_up_score, rows=a.rows,
+                    beyond_chance=[SuspectOut(delivery_id=s.delivery_id, grant_id=s.grant_id, consumer=s.consumer)
+                                   for s in suspects if s is not None])
 
         return await run_in_threadpool(find)
 

@@ -12,7 +12,7 @@ from node.access.delivery.fingerprint import Attribution
 from node.audit.completeness import Completeness
 from node.audit.trace import Lineage, Page, TraceItem
 from node.audit.verify import Report
-from node.models import Alert
+from node.models import Alert, Delivery
 
 
 @mirrors(Report)
@@ -92,15 +92,27 @@ class AlertOut(Model):
     created_at: UtcDateTime
 
 
-@mirrors(Attribution, added=("grant_id", "consumer", "dataset_id"), converted=("delivery_id",))
-class AttributionOut(Model):
+@mirrors(Delivery)
+class SuspectOut(Model):
     delivery_id: str
     grant_id: str
     consumer: str
-    dataset_id: str
-    score: float = Field(examples=[1.0])
-    p_value: float
-    runner_up_score: float | None
-    bits: int
-    rows: int
+
+
+@mirrors(Attribution, added=("grant_id", "consumer", "dataset_id"), converted=("delivery_id", "beyond_chance"))
+class AttributionOut(Model):
+    delivery_id: str | None = Field(description="the delivery the copy came from; null unless confident")
+    grant_id: str | None
+    consumer: str | None
+    dataset_id: str | None
     confident: bool
+    reason: str | None = Field(description="why no delivery is named; null when one is",
+                               examples=["the copy carries 12 readable fingerprint bits; 32 are needed"])
+    bits: int = Field(description="fingerprint bits read from the copy")
+    matching: int = Field(description="how many of them the best-matching delivery predicts")
+    score: float = Field(examples=[1.0], description="matching / bits")
+    p_value: float = Field(description="the chance that one delivery not the source predicts as many")
+    runner_up_score: float | None
+    rows: int = Field(description="distinct rows the bits were read from")
+    beyond_chance: list[SuspectOut] = Field(description="every delivery predicting the copy beyond chance "
+                                                        "(two or more: a copy mixed from them)")

@@ -242,15 +242,16 @@ def site(node: NodeService, suite: Suite, module_database_url: str) -> Iterator[
                    siwe_token(http, suite.accounts[9], domain, chain_id), tag)
 
 
-def create_dataset(site: Site, node: NodeService, code: str) -> str:  # noqa: F811
-    """A grade-1 dataset of the node's department with one version, anchored on chain."""
+def create_dataset(site: Site, node: NodeService, code: str, *,  # noqa: F811
+                   content: bytes = b"name,visits\n" + b"".join(b"Person %d,%d\n" % (i, i) for i in range(20)),
+                   field_classes: dict[str, str] | None = None) -> str:
+    """A grade-1 dataset of the node's department with one version (``content``, a CSV), anchored on chain."""
     created = site.http.post("/datasets", headers=bearer(site.staff), json={
         "code": f"{code}-{site.tag}", "name": f"Adversarial {code}", "category": "health", "grade": 1,
-        "update_interval": 86400, "field_classes": {"name": "name"}})
+        "update_interval": 86400, "field_classes": field_classes or {"name": "name"}})
     assert created.status_code == 201, created.text
     dataset_id: str = created.json()["dataset_id"]
-    uploaded = site.http.put(f"/datasets/{dataset_id}/versions", params={"format": "csv"},
-                             content=b"name,visits\n" + b"".join(b"Person %d,%d\n" % (i, i) for i in range(20)),
+    uploaded = site.http.put(f"/datasets/{dataset_id}/versions", params={"format": "csv"}, content=content,
                              headers={**bearer(site.staff), "Content-Type": "text/csv"})
     assert uploaded.status_code == 201, uploaded.text
     root = bytes.fromhex(uploaded.json()["content_root"][2:])

@@ -158,9 +158,9 @@ def _write(session: Session, out_dir: Path, key: bytes, request: Request, *, sou
     with tempfile.TemporaryFile(dir=out_dir) as scratch, open(plain, "wb") as dst:
         records = _masked_records(source, kind, plan, scratch, source_encoding)
         if kind == "csv":
-            stats = fingerprint_csv(records, dst, key, delivery_id, encoding=encoding)  # type: ignore[arg-type]
+            stats = fingerprint_csv(records, dst, key, delivery_id, encoding=encoding, masked=plan.masked())  # type: ignore[arg-type]
         else:
-            stats = fingerprint_jsonl(records, dst, key, delivery_id, encoding=encoding)  # type: ignore[arg-type]
+            stats = fingerprint_jsonl(records, dst, key, delivery_id, encoding=encoding, masked=plan.masked())  # type: ignore[arg-type]
     path = plain
     if request.encrypt_to is not None:
         path = plain.with_suffix(plain.suffix + ".enc")
@@ -199,9 +199,9 @@ def _version(session: Session, dataset: Dataset, number: int | None) -> DatasetV
 
 @dataclass(frozen=True)
 class LeakSource:
-    """The delivery a leaked copy came from, its grant and consumer, and how sure that is."""
+    """The delivery a leaked copy came from (None: it names no one), and how sure that is."""
 
-    delivery: Delivery
+    delivery: Delivery | None
     attribution: Attribution
 
 
@@ -218,4 +218,4 @@ def attribute_leak(session: Session, leaked: BinaryIO, key: bytes, *, dataset_id
     if kind is None and len(kinds) != 1:
         raise InvalidInput("kind", "say whether the copy is csv or jsonl")
     found = attribute(leaked, kind or kinds.pop(), key, deliveries)
-    return LeakSource(deliveries[found.delivery_id], found)
+    return LeakSource(deliveries[found.delivery_id] if found.delivery_id is not None else None, found)
