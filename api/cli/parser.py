@@ -16,6 +16,7 @@ from api.cli.nodes import cmd_consortium, cmd_demo, cmd_serve, cmd_up
 from api.cli.signin import cmd_login
 from api.cli.staff import cmd_staff
 from ledger import ids
+from node.departments import department_options
 from node.errors import InvalidInput
 from node.fields import FieldClass
 from node.models import STAFF_ROLES
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="a local chain, the contracts, N department nodes and their APIs")
-    up.add_argument("--departments", type=_at_least(1), default=3, metavar="N")
+    department_options(up, counted=_at_least(1))
     up.add_argument("--dir", type=Path, help="keep the keystores, manifest and databases here (empty or new)")
     up.set_defaults(run=cmd_up)
 
