@@ -177,24 +177,35 @@ def check_code_arg(value: str) -> str:
 # ---------------------------------------------------------------- names on chain
 
 
-class DepartmentNames:
-    """The names the chain records for departments, by code; a name, once admitted, is read once."""
+def code_of(department_id: bytes) -> str:
+    """The code a bytes32 department id holds."""
+    return bytes(department_id).rstrip(b"\x00").decode(errors="replace")
 
-    def __init__(self, read: Callable[[bytes], str]) -> None:
+
+class DepartmentNames:
+    """The names the chain records for departments, by code; a name, once read, is kept (a
+    department keeps its name while a member). ``read`` gives a department id's name, ``members``
+    the members' ids."""
+
+    def __init__(self, read: Callable[[bytes], str], members: Callable[[], list[bytes]]) -> None:
         self._read = read
+        self._members = members
         self._names: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def name(self, code: str) -> str:
-        """The department's name on chain; its code when the chain holds none (or cannot be read)."""
+    def name(self, code: str, *, read: bool = True) -> str:
+        """The department's name on chain; its code when the chain holds none, cannot be read or,
+        without ``read``, has not been read yet."""
         with self._lock:
             known = self._names.get(code)
         if known is not None:
             return known
+        raw = code.encode()
+        if not read or not 0 < len(raw) <= 31:
+            return code
         try:
-            raw = code.encode()
-            name = self._read(raw.ljust(32, b"\x00")) if 0 < len(raw) <= 31 else ""
-        except (LedgerError, OSError):  # an unreachable chain: the code stands in, and is not remembered
+            name = self._read(raw.ljust(32, b"\x00"))
+        except (LedgerError, OSError):  # an unreachable chain: the code stands in, and is not kept
             return code
         if not name:
             return code
@@ -202,7 +213,11 @@ class DepartmentNames:
             self._names[code] = name
         return name
 
-    def label(self, code: str) -> str:
-        """``民政局 (civil-affairs)``, or the code alone when it is its own name."""
-        name = self.name(code)
+    def label(self, code: str, *, read: bool = True) -> str:
+        """``民政局 (civil-affairs)``, or the code alone when the chain names it no other way."""
+        name = self.name(code, read=read)
         return code if name == code else f"{name} ({code})"
+
+    def members(self) -> list[tuple[str, str]]:
+        """Every member department as (code, name), in the chain's order."""
+        return [(code, self.name(code)) for code in map(code_of, self._members())]
