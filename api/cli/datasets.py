@@ -9,6 +9,7 @@ from typing import Any
 
 from api.cli.audit import hash_locally, trace_page
 from api.cli.client import Api, CliError, UsageError
+from api.cli.options import emit
 from api.cli.signin import connect, staff_sign_in
 from node.formats import format_of
 
@@ -77,8 +78,11 @@ def cmd_register(args: argparse.Namespace) -> int:
             api, path, code=args.code, name=args.name, category=args.category, grade=args.grade,
             interval=args.interval, field_classes=dict(args.field_class), rules=list(args.rule),
             key_fields=list(args.key_field), wait=not args.no_wait)
-    print(f"dataset {dataset['dataset_id']} registered by {dataset['owner_department']}")
-    print(f"version {version['number']}: content root {version['content_root']}, {version['record_count']} records, "
-          f"fields {','.join(version['schema'])}")
-    print(f"anchored in block {block}" if block is not None else "anchoring queued")
+    def text() -> None:
+        print(f"dataset {dataset['dataset_id']} registered by {dataset['owner_department']}")
+        print(f"version {version['number']}: content root {version['content_root']}, {version['record_count']} "
+              f"records, fields {','.join(version['schema'])}")
+        print(f"anchored in block {block}" if block is not None else "anchoring queued")
+
+    emit(args, {"dataset": dataset, "version": version, "anchored_block": block}, text)
     return 0
