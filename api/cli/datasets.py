@@ -66,12 +66,17 @@ def register_dataset(api: Api, path: Path, *, code: str, name: str, category: st
     return dataset, version, block
 
 
-def cmd_register(args: argparse.Namespace) -> int:
-    path: Path = args.file
+def tabular_file(path: Path) -> Path:
+    """``path``, a file of a format the nodes take; exit 2 otherwise."""
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     if format_of(path) is None:
         raise UsageError(f"{path} is neither .csv nor .jsonl")
+    return path
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    path = tabular_file(args.file)
     with connect(args) as api:
         staff_sign_in(args, api)
         dataset, version, block = register_dataset(

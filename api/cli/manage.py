@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from api.cli.client import Api, UsageError
-from api.cli.datasets import upload_version, wait_anchored
+from api.cli.datasets import tabular_file, upload_version, wait_anchored
 from api.cli.options import at_least, emit, hash32, node_command, quality_rule
 from api.cli.signin import connect, staff_sign_in
-from node.formats import format_of
 
 if TYPE_CHECKING:
     from api.cli.options import SubCommands
@@ -60,11 +59,7 @@ def _departments(api: Api) -> dict[str, str]:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    path: Path = args.file
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    if format_of(path) is None:
-        raise UsageError(f"{path} is neither .csv nor .jsonl")
+    path = tabular_file(args.file)
     with _staff(args) as api:
         version = upload_version(api, args.dataset, path)
         block = None if args.no_wait else wait_anchored(api, args.dataset, version["content_root"])
@@ -205,22 +200,18 @@ def add_commands(commands: SubCommands, dataset: SubCommands, statement: SubComm
     show.add_argument("dataset", type=hash32("dataset"), metavar="DATASET")
     show.set_defaults(run=cmd_datasets)
     chosen = [version, listed, show]
-    for name, text in (("freeze", "freeze a dataset: no use of it until unfrozen (staff: reviewer)"),
-                       ("unfreeze", "lift a dataset's freeze (staff: reviewer)")):
-        sub = dataset.add_parser(name, help=text)
-        sub.add_argument("dataset", type=hash32("dataset"), metavar="DATASET")
+    # A decision with its reason, on a dataset or on a grant.
+    for under, name, subject, run, text in (
+            (dataset, "freeze", "dataset", cmd_freeze,
+             "freeze a dataset: no use of it until unfrozen (staff: reviewer)"),
+            (dataset, "unfreeze", "dataset", cmd_freeze, "lift a dataset's freeze (staff: reviewer)"),
+            (commands, "reject", "grant", cmd_decline, "reject a request (staff: reviewer)"),
+            (commands, "revoke", "grant", cmd_decline, "revoke a grant: no use of it from now on (staff: reviewer)")):
+        sub = under.add_parser(name, help=text)
+        sub.add_argument(subject, type=hash32(subject), metavar=subject.upper())
         sub.add_argument("--reason", required=True, metavar="TEXT")
         sub.add_argument("--no-wait", action="store_true", help="do not wait for the confirmation")
-        sub.set_defaults(run=cmd_freeze)
-        chosen.append(sub)
-
-    for name, text in (("reject", "reject a request (staff: reviewer)"),
-                       ("revoke", "revoke a grant: no use of it from now on (staff: reviewer)")):
-        sub = commands.add_parser(name, help=text)
-        sub.add_argument("grant", type=hash32("grant"), metavar="GRANT")
-        sub.add_argument("--reason", required=True, metavar="TEXT")
-        sub.add_argument("--no-wait", action="store_true", help="do not wait for the confirmation")
-        sub.set_defaults(run=cmd_decline)
+        sub.set_defaults(run=run)
         chosen.append(sub)
     write = commands.add_parser("write", help="a chain write the node accepted: queued, sent, confirmed or failed "
                                               "(staff)")

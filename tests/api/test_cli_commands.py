@@ -257,7 +257,8 @@ def test_a_delivery_kept_encrypted_is_decrypted_later_and_attributed_when_leaked
     out = ok(capsys, "decrypt", str(sealed), "--out", str(opened), "--keystore", str(site.consumer.keystore))
     assert f"decrypted into {opened}" in out
     rows = list(csv.reader(opened.open(encoding="utf-8")))
-    assert rows[0] == list(FIELDS) and len(rows) == 42 and "*" in rows[1][0] and rows[1][4] == people(41, broken=False)[0][4]
+    assert rows[0] == list(FIELDS) and len(rows) == 42
+    assert "*" in rows[1][0] and rows[1][4] == people(41, broken=False)[0][4]  # visits in the clear, as granted
 
     code, _, err = run(capsys, "decrypt", str(opened), "--keystore", str(site.consumer.keystore))
     one_line(code, err, 1, str(opened))
@@ -386,7 +387,8 @@ HERE = {
 }
 
 
-def leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+def leaves(parser: argparse.ArgumentParser,
+           path: tuple[str, ...] = ()) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     """Every command with no subcommands of its own, by its words after ``provledger``."""
     nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not nested:
