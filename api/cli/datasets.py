@@ -83,8 +83,10 @@ def cmd_register(args: argparse.Namespace) -> int:
             api, path, code=args.code, name=args.name, category=args.category, grade=args.grade,
             interval=args.interval, field_classes=dict(args.field_class), rules=list(args.rule),
             key_fields=list(args.key_field), wait=not args.no_wait)
+        owner = dataset["owner_department"]
+        name = api.department_names().get(owner, owner)
     def text() -> None:
-        print(f"dataset {dataset['dataset_id']} registered by {dataset['owner_department']}")
+        print(f"dataset {dataset['dataset_id']} registered by {name} ({owner})")
         print(f"version {version['number']}: content root {version['content_root']}, {version['record_count']} "
               f"records, fields {','.join(version['schema'])}")
         print(f"anchored in block {block}" if block is not None else "anchoring queued")

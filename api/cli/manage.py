@@ -51,10 +51,6 @@ def print_write(what: str, write: dict[str, Any]) -> None:
         print(f"{what}: write {write['id']} {write['status']}")
 
 
-def _departments(api: Api) -> dict[str, str]:
-    return {d["code"]: d["name"] for d in api.call("GET", "/departments")}
-
-
 # ---------------------------------------------------------------- datasets
 
 
@@ -79,7 +75,7 @@ def print_dataset(dataset: dict[str, Any], names: dict[str, str]) -> None:
 
 def cmd_datasets(args: argparse.Namespace) -> int:
     with _staff(args) as api:
-        names = _departments(api)
+        names = api.department_names()
         if args.dataset_command == "list":
             found: list[dict[str, Any]] = api.call("GET", "/datasets")
 

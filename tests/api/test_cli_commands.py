@@ -187,6 +187,9 @@ def test_dataset_list_show_and_a_new_version(site: Site, env: pytest.MonkeyPatch
     assert version["number"] == 2 and version["record_count"] == 41 and version["anchored_block"] > 0
     code, _, err = run(capsys, "dataset", "version", site.dataset, str(site.folder / "absent.csv"), *site.staff)
     one_line(code, err, 2, "no such file")
+    out = ok(capsys, "dataset", "register", str(site.folder / "v2.csv"), "--code", "open-list", "--name", "公开名单",
+             "--category", "civil", "--grade", "1", "--interval", "0", "--no-wait", *site.staff)
+    assert "registered by 民政局 (civil-affairs)" in out and "anchoring queued" in out
 
 
 def test_quality_rules_set_and_show_and_a_check_that_fails_exits_1(
