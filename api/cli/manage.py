@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.cli.client import Api, UsageError
 from api.cli.datasets import tabular_file, upload_version, wait_anchored
-from api.cli.options import at_least, emit, hash32, node_command, quality_rule
+from api.cli.options import address, at_least, emit, hash32, node_command, quality_rule
 from api.cli.signin import connect, staff_sign_in
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ def add_commands(commands: SubCommands, dataset: SubCommands, statement: SubComm
     chosen += [rules_set, rules_show, check]
 
     issue = statement.add_parser("issue", help="issue a consumer's statement for a period (staff)")
-    issue.add_argument("--consumer", required=True, metavar="ADDRESS")
+    issue.add_argument("--consumer", required=True, type=address, metavar="ADDRESS")
     issue.add_argument("--from", dest="start", required=True, type=moment, metavar="WHEN",
                        help="unix seconds or ISO 8601 (UTC unless zoned)")
     issue.add_argument("--to", required=True, type=moment, metavar="WHEN")

@@ -1,6 +1,6 @@
-"""A consumer's own view, and any party's: ``provledger grants``, ``uses``, ``decrypt`` (a
-delivery downloaded encrypted), ``statement show``, and ``departments`` (the consortium's
-members by name)."""
+"""A consumer's own view and acts, and any party's: ``provledger grants``, ``uses``,
+``withdraw`` (a request not yet decided), ``decrypt`` (a delivery downloaded encrypted),
+``statement show``, and ``departments`` (the consortium's members by name)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.cli.client import CliError, UsageError
+from api.cli.client import CliError, UsageError, signed_call
 from api.cli.options import at_least, connection, emit, hash32, json_option, node_command
 from api.cli.signin import auditor_or_staff_sign_in, connect, wallet
 from node.access.delivery.crypto import decrypt_stream
@@ -49,6 +49,16 @@ def cmd_uses(args: argparse.Namespace) -> int:
                   f"{outcome}")
 
     emit(args, uses, text)
+    return 0
+
+
+def cmd_withdraw(args: argparse.Namespace) -> int:
+    account = wallet(args)
+    with connect(args) as api:
+        api.sign_in_siwe(account)
+        done = signed_call(api, account, "AccessGrants", "withdraw", bytes.fromhex(args.grant[2:]))
+    emit(args, done, lambda: print(f"grant {args.grant} withdrawn by {account.address}: tx {done['tx_hash']}, "
+                                   f"block {done['block_number']}"))
     return 0
 
 
@@ -110,7 +120,10 @@ def add_commands(commands: SubCommands, statement: SubCommands) -> None:
     uses.add_argument("--after", type=at_least(0), default=0, metavar="ID", help="those after this use id")
     uses.add_argument("--limit", type=at_least(1), default=100, metavar="N")
     uses.set_defaults(run=cmd_uses)
-    for sub in (grants, uses):
+    withdraw = commands.add_parser("withdraw", help="withdraw a request not yet decided (consumer)")
+    withdraw.add_argument("grant", type=hash32("grant"), metavar="GRANT")
+    withdraw.set_defaults(run=cmd_withdraw)
+    for sub in (grants, uses, withdraw):
         node_command(sub, wallet=True)
 
     decrypt = commands.add_parser("decrypt", help="decrypt a delivery downloaded encrypted (use --keep-encrypted) "

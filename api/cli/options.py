@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -27,6 +28,12 @@ def hash32(kind: str) -> Callable[[str], str]:
         return value.lower()
 
     return parse
+
+
+def address(value: str) -> str:
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an account address (0x and 40 hex digits)")
+    return value
 
 
 def field_names(value: str) -> list[str]:

@@ -19,7 +19,7 @@ from api.cli.options import quality_rule as _rule
 from api.cli.options import staff_options as _staff_options
 from api.cli.options import wallet_options as _wallet_options
 from api.cli import manage, mine, oversight
-from api.cli.options import json_option
+from api.cli.options import address, json_option
 from api.cli.signin import cmd_login
 from api.cli.staff import cmd_staff
 from node.departments import department_options
@@ -109,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         json_option(sub)
         sub.set_defaults(run=cmd_statement)
 
-    trace_ = commands.add_parser("trace", help="a dataset's history (auditor or staff)")
-    trace_.add_argument("dataset", type=_hash32("dataset"), metavar="DATASET")
+    trace_ = commands.add_parser("trace", help="a dataset's history, or a consumer's (auditor or staff)")
+    trace_.add_argument("dataset", nargs="?", type=_hash32("dataset"), metavar="DATASET")
+    trace_.add_argument("--consumer", type=address, metavar="ADDRESS", help="a consumer's history instead")
     trace_.add_argument("--verify", action="store_true",
                         help="verify every item against the chain, and that none is missing (exit 1 if not)")
     trace_.add_argument("--prov", type=Path, metavar="FILE", help="also export the trace as PROV-JSON")

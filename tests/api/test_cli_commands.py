@@ -43,6 +43,7 @@ class Site:
     granted: str
     to_reject: str
     to_revoke: str
+    to_withdraw: str
     folder: Path
 
     @property
@@ -65,7 +66,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A grade-2 dataset of 民政局 (a wrong check digit in it), three requests by a consumer,
+    """A grade-2 dataset of 民政局 (a wrong check digit in it), four requests by a consumer,
     one approved with a quota of one use."""
     folder = tmp_path_factory.mktemp("cli-commands")
     with LocalDeployment(departments=DepartmentPlan((CIVIL, DATA), DATA.code)) as deployment:
@@ -79,7 +80,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             asking.sign_in_siwe(consumer.account)
             grants = [request_access(asking, consumer.account, dataset["dataset_id"], purpose=purpose,
                                      fields=["visits"], uses=uses, days=30)
-                      for purpose, uses in (("低保核查", 1), ("营销名单", 5), ("走访计划", 5))]
+                      for purpose, uses in (("低保核查", 1), ("营销名单", 5), ("走访计划", 5), ("重复申请", 5))]
             staff.progress.wait("the review queue", lambda: {q["grant_id"] for q in staff.call(
                 "GET", "/review/queue")} >= set(grants) or None, timeout=60)
             decide(staff, grants[0], price=2, reason="低保核查")
@@ -223,7 +224,7 @@ def test_a_reviewer_freezes_and_unfreezes_a_dataset(site: Site, env: pytest.Monk
 # ---------------------------------------------------------------- review
 
 
-def test_reject_revoke_and_follow_a_write(site: Site, env: pytest.MonkeyPatch,
+def test_reject_revoke_withdraw_and_follow_a_write(site: Site, env: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     rejected = as_json(capsys, "reject", site.to_reject, "--reason", "用途不符", *site.staff)
     assert rejected["status"] == "confirmed"
@@ -239,10 +240,15 @@ def test_reject_revoke_and_follow_a_write(site: Site, env: pytest.MonkeyPatch,
     code, _, err = run(capsys, "write", "999999", *site.staff)
     one_line(code, err, 1, "404")
 
+    withdrawn = as_json(capsys, "withdraw", site.to_withdraw, *site.wallet)
+    assert withdrawn["status"] == "success" and withdrawn["function"] == "withdraw"
+    code, _, err = run(capsys, "withdraw", site.to_withdraw, *site.wallet)  # no longer pending
+    one_line(code, err, 1, "withdraw reverted")
+
     def statuses() -> dict[str, str] | None:
         grants = {g["grant_id"]: g["status"] for g in as_json(capsys, "grants", *site.wallet)}
-        return grants if grants.get(site.to_revoke) == "revoked" and grants.get(site.to_reject) == "rejected" \
-            else None
+        done = (grants.get(site.to_revoke), grants.get(site.to_reject), grants.get(site.to_withdraw))
+        return grants if done == ("revoked", "rejected", "withdrawn") else None
 
     assert until("the decisions indexed", statuses)[site.granted] == "active"
 
@@ -305,6 +311,14 @@ def test_a_statement_issued_shown_checked_and_acknowledged(site: Site, env: pyte
     assert checked["statement_id"] == statement and checked["acknowledged"] is None
     done = as_json(capsys, "statement", "acknowledge", statement, *site.wallet)
     assert done["acknowledged"]["status"] == "success"
+
+    auditor = ("--api", site.url, "--keystore", str(site.deployment.auditor.keystore))  # type: ignore[union-attr]
+    traced = as_json(capsys, "trace", "--consumer", site.consumer.address, "--verify", *auditor)
+    names = {item["name"] for item in traced["items"]}
+    assert {"AccessRequested", "RequestRejected", "GrantRevoked", "RequestWithdrawn"} <= names, names
+    assert traced["complete"] is True and traced["failed"] == 0
+    code, _, err = run(capsys, "trace", site.dataset, "--consumer", site.consumer.address, *auditor)
+    one_line(code, err, 2, "trace DATASET, or trace --consumer ADDRESS")
     code, _, err = run(capsys, "statement", "issue", "--consumer", site.consumer.address, "--from", "2100-01-01",
                        "--to", "yesterday", *site.staff)
     one_line(code, err, 2, "neither unix seconds nor an ISO 8601")
@@ -353,7 +367,7 @@ ELSEWHERE = {
     "request": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",
     "approve": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",
     "use": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",
-    "trace": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",
+    "trace": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",  # and --consumer here
     "verify": "tests.api.test_cli:test_verify_a_local_file_against_a_root",
     "login": "tests.dashboard.test_dashboard:test_provledger_login_prints_a_link_that_signs_the_auditor_in_once",
     "consortium": "tests.consortium.test_commands:test_down_stops_the_up_process_it_recorded_and_no_other_process",
@@ -374,10 +388,11 @@ HERE = {
     "quality rules set": test_quality_rules_set_and_show_and_a_check_that_fails_exits_1,
     "quality rules show": test_quality_rules_set_and_show_and_a_check_that_fails_exits_1,
     "quality check": test_quality_rules_set_and_show_and_a_check_that_fails_exits_1,
-    "reject": test_reject_revoke_and_follow_a_write,
-    "revoke": test_reject_revoke_and_follow_a_write,
-    "write": test_reject_revoke_and_follow_a_write,
-    "grants": test_reject_revoke_and_follow_a_write,
+    "reject": test_reject_revoke_withdraw_and_follow_a_write,
+    "revoke": test_reject_revoke_withdraw_and_follow_a_write,
+    "withdraw": test_reject_revoke_withdraw_and_follow_a_write,
+    "write": test_reject_revoke_withdraw_and_follow_a_write,
+    "grants": test_reject_revoke_withdraw_and_follow_a_write,
     "uses": test_a_delivery_kept_encrypted_is_decrypted_later_and_attributed_when_leaked,
     "decrypt": test_a_delivery_kept_encrypted_is_decrypted_later_and_attributed_when_leaked,
     "attribute": test_a_delivery_kept_encrypted_is_decrypted_later_and_attributed_when_leaked,
