@@ -9,6 +9,7 @@
     provledger use GRANT [--out FILE] [--encrypt]   consumer: a delivery under the grant, decrypted here
     provledger statement check|acknowledge STMT     consumer: a statement checked against the chain, then acknowledged
     provledger trace DATASET [--verify]             auditor or staff: a dataset's history, verified complete on request
+    provledger trace --consumer ADDRESS             auditor or staff: a consumer's history
     provledger verify DATASET VERSION               a version's files against its anchored root, on the node
     provledger verify --file PATH --root 0x...      a local copy against a content root
     provledger login                                consumer or auditor: a one-time dashboard link for a browser
@@ -17,7 +18,7 @@
     provledger staff add|list|disable|password|role the node's staff accounts, on its database (same settings)
     provledger dataset version|list|show|freeze|unfreeze, reject, revoke, write ID, quality rules set|show,
                quality check, statement issue       staff: the rest of a department's work
-    provledger grants, uses, decrypt FILE, statement show   consumer: its grants, uses, statements
+    provledger grants, uses, withdraw GRANT, decrypt FILE, statement show   consumer: its own
     provledger alerts, attribute FILE               auditor or staff: the monitor's alerts, a leak's source
     provledger departments                          the consortium's members by code and name
 
@@ -38,7 +39,7 @@ Where each command lives:
     staff.py      staff add|list|disable|password|role
     nodes.py      up, demo (its story: :mod:`api.demo`), consortium (:mod:`node.consortium`), serve
     manage.py     dataset version|list|show|freeze|unfreeze, reject, revoke, write, quality, statement issue
-    mine.py       grants, uses, decrypt, statement show, departments
+    mine.py       grants, uses, withdraw, decrypt, statement show, departments
     oversight.py  alerts, attribute
     options.py    the options many commands share, their checks, --json
     client.py     the HTTP client of a node (:class:`Api`), the errors, the progress display
