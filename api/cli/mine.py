@@ -19,14 +19,19 @@ if TYPE_CHECKING:
     from api.cli.options import SubCommands
 
 
-def cmd_grants(args: argparse.Namespace) -> int:
+def _own(args: argparse.Namespace, path: str, **params: int) -> tuple[str, list[dict[str, Any]]]:
+    """The consumer's address, and what the node lists at ``path`` for it."""
     account = wallet(args)
     with connect(args) as api:
         api.sign_in_siwe(account)
-        grants: list[dict[str, Any]] = api.call("GET", "/me/grants")
+        return str(account.address), api.call("GET", path, params=params)
+
+
+def cmd_grants(args: argparse.Namespace) -> int:
+    address, grants = _own(args, "/me/grants")
 
     def text() -> None:
-        print(f"{len(grants)} grant(s) of {account.address} on this node's datasets")
+        print(f"{len(grants)} grant(s) of {address} on this node's datasets")
         for g in grants:
             print(f"   {g['grant_id']}  {g['status']:<9} dataset {g['dataset_id'][:18]}...  uses {g['uses']}/"
                   f"{g['max_uses']}  in the clear: {', '.join(g['fields']) or 'none'}")
@@ -36,13 +41,10 @@ def cmd_grants(args: argparse.Namespace) -> int:
 
 
 def cmd_uses(args: argparse.Namespace) -> int:
-    account = wallet(args)
-    with connect(args) as api:
-        api.sign_in_siwe(account)
-        uses: list[dict[str, Any]] = api.call("GET", "/me/uses", params={"after": args.after, "limit": args.limit})
+    address, uses = _own(args, "/me/uses", after=args.after, limit=args.limit)
 
     def text() -> None:
-        print(f"{len(uses)} use(s) and refused attempt(s) of {account.address}")
+        print(f"{len(uses)} use(s) and refused attempt(s) of {address}")
         for u in uses:
             outcome = f"REFUSED ({u['refused']})" if u["refused"] else f"use #{u['sequence']}"
             print(f"   {u['id']:>5}  block {u['block_number']:>6}  grant {u['grant_id'][:18]}...  {u['action']:<9} "
