@@ -10,8 +10,10 @@ tells its story against. Accounts come from anvil's funded development keys:
     2N+1, 2N+2   two consumers, sponsored by the first and the second department
     2N+3         the auditor
 
-The first department is also a coordinator (``appoint_coordinator`` on its service account),
-so its staff see co-approvals in their review queue. Every account's key is written to an
+Departments are given by code and name (``civil-affairs=民政局``, :mod:`node.departments`), or
+counted (``stats-bureau``, ``health-commission``, ...). The coordinator department (the first,
+unless named) has ``appoint_coordinator`` on its service account, so its staff see co-approvals
+in their review queue. Every account's key is written to an
 encrypted keystore under the work folder, all under one generated passphrase:
 
     deployment.json        the contracts' manifest
@@ -44,6 +46,7 @@ from ledger.compile import PROJECT_ROOT
 from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_id
 from ledger.tx import TransactionSender, write_keystore
 from ledger.waiting import wait_for
+from node.departments import DepartmentPlan, DepartmentSpec, plan_departments
 from node.service import NodeService, load_artifacts
 from node.settings import NodeSettings
 
@@ -59,6 +62,18 @@ def department_codes(count: int) -> list[str]:
 
 def display_name(code: str) -> str:
     return code.replace("-", " ").title()
+
+
+def counted_departments(count: int) -> list[DepartmentSpec]:
+    """``count`` unnamed departments: their codes, and names made from them."""
+    return [DepartmentSpec(code, display_name(code)) for code in department_codes(count)]
+
+
+def local_plan(departments: int | DepartmentPlan) -> DepartmentPlan:
+    if isinstance(departments, DepartmentPlan):
+        return plan_departments(departments.departments, coordinator=departments.coordinator,
+                                default_codes=counted_departments)
+    return plan_departments((), count=departments, default_codes=counted_departments)
 
 
 @dataclass(frozen=True)
@@ -135,13 +150,12 @@ class LocalDeployment:
     temporary folder is made and removed.
     """
 
-    def __init__(self, work_dir: Path | None = None, *, departments: int = 3, anchor_interval: float = 1.0,
-                 project_root: Path = PROJECT_ROOT) -> None:
-        if not 1 <= departments <= 16:
-            raise ValueError("departments must be from 1 to 16")
+    def __init__(self, work_dir: Path | None = None, *, departments: int | DepartmentPlan = 3,
+                 anchor_interval: float = 1.0, project_root: Path = PROJECT_ROOT) -> None:
+        self.plan = local_plan(departments)
         if work_dir is not None and work_dir.exists() and (not work_dir.is_dir() or any(work_dir.iterdir())):
             raise ValueError(f"{work_dir} is not an empty folder")
-        self.count = departments
+        self.count = len(self.plan.departments)
         self.anchor_interval = anchor_interval
         self.project_root = project_root
         self._given_dir = work_dir
@@ -214,13 +228,13 @@ class LocalDeployment:
         w3 = self.chain.web3()
         accounts: list[LocalAccount] = [Account.from_key(k) for k in self.chain.private_keys]
         senders = [TransactionSender(w3, a, poll_interval=0.002) for a in accounts]
-        codes = department_codes(n)
-        founders = [FoundingDepartment(department_id(code), display_name(code), accounts[n + 1 + i].address,
-                                       accounts[1 + i].address) for i, code in enumerate(codes)]
+        codes, lead = self.plan.codes, self.plan.coordinator_index
+        founders = [FoundingDepartment(department_id(d.code), d.name, accounts[n + 1 + i].address,
+                                       accounts[1 + i].address) for i, d in enumerate(self.plan.departments)]
         manifest = deploy_suite(senders[0], artifacts, founders=founders)
         manifest.save(self.manifest_path)
         coordinator = Ledger(w3, manifest, artifacts, senders[0])
-        coordinator.consortium.appoint_coordinator(accounts[1].address)
+        coordinator.consortium.appoint_coordinator(accounts[1 + lead].address)
         coordinator.consortium.appoint_auditor(accounts[2 * n + 3].address)
         sponsors = [0, 1 % n]
         for c, sponsor in enumerate(sponsors):
@@ -264,5 +278,6 @@ class LocalDeployment:
         served.start(SERVER_TIMEOUT)
         self._servers.append(served)
         self.departments.append(DepartmentApi(
-            code=code, name=display_name(code), url=f"http://127.0.0.1:{port}", address=account.address,
-            coordinator=index == 0, username=username, password=password, data_dir=data_dir))
+            code=code, name=self.plan.name_of(code), url=f"http://127.0.0.1:{port}", address=account.address,
+            coordinator=index == self.plan.coordinator_index, username=username, password=password,
+            data_dir=data_dir))

@@ -30,6 +30,7 @@ from api.nonces import SecretRefused, SignedSecrets
 from api.sessions import ChainRoles, StaffAccounts, Standing, follow, follow_staff, unconfirmed
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ChainReadFailed, ChainUnavailable
+from node.departments import DepartmentNames
 from node.keyfiles import secret_file
 from node.models import StaffAccount
 
@@ -48,6 +49,8 @@ class Auth:
         self.department = department
         self.department_id = department_id(department)
         self.chain = ChainRoles(ledger.consortium, ttl=role_ttl)
+        self.names = DepartmentNames(lambda raw: ledger.consortium.department(raw).name, ledger.consortium.members)
+        """Departments' names on chain (民政局), for every page and answer that names one."""
         self.staff = StaffAccounts(sessions, ttl=role_ttl)
         self.node_address = Web3.to_checksum_address(node_address)
         self.domain = domain

@@ -1,6 +1,7 @@
 """``provledger``: the consortium from the command line, over the nodes' HTTP API.
 
-    provledger up [--departments N] [--dir DIR]    a local chain, the contracts, N nodes and their APIs
+    provledger up [--department CODE=NAME ...]     a local chain, the contracts, the departments' nodes
+                                                    and their APIs (or --departments-file, --departments N)
     provledger demo                                 the whole story on a fresh local deployment, over HTTP
     provledger dataset register ... FILE            staff: register a dataset and upload its first version
     provledger request --dataset ID ...             consumer: ask for access (signed here, relayed by the node)
@@ -8,12 +9,20 @@
     provledger use GRANT [--out FILE] [--encrypt]   consumer: a delivery under the grant, decrypted here
     provledger statement check|acknowledge STMT     consumer: a statement checked against the chain, then acknowledged
     provledger trace DATASET [--verify]             auditor or staff: a dataset's history, verified complete on request
+    provledger trace --consumer ADDRESS             auditor or staff: a consumer's history
     provledger verify DATASET VERSION               a version's files against its anchored root, on the node
     provledger verify --file PATH --root 0x...      a local copy against a content root
     provledger login                                consumer or auditor: a one-time dashboard link for a browser
     provledger consortium up|down|status            a consortium of geth nodes on this machine
     provledger serve                                one node's API, from PROVLEDGER_* settings
     provledger staff add|list|disable|password|role the node's staff accounts, on its database (same settings)
+    provledger dataset version|list|show|freeze|unfreeze, reject, revoke, write ID, quality rules set|show,
+               quality check, statement issue       staff: the rest of a department's work
+    provledger grants, uses, withdraw GRANT, decrypt FILE, statement show   consumer: its own
+    provledger alerts, attribute FILE               auditor or staff: the monitor's alerts, a leak's source
+    provledger departments                          the consortium's members by code and name
+
+``--json`` prints a command's result as one JSON document (names in their script).
 
 ``--api URL`` (PROVLEDGER_API) names the node. Staff sign in with ``--user``/``--password``
 (PROVLEDGER_USER, PROVLEDGER_PASSWORD); consumers and auditors with ``--keystore``
@@ -29,6 +38,10 @@ Where each command lives:
     signin.py     login, and how every command signs in (staff, or a keystore by SIWE)
     staff.py      staff add|list|disable|password|role
     nodes.py      up, demo (its story: :mod:`api.demo`), consortium (:mod:`node.consortium`), serve
+    manage.py     dataset version|list|show|freeze|unfreeze, reject, revoke, write, quality, statement issue
+    mine.py       grants, uses, withdraw, decrypt, statement show, departments
+    oversight.py  alerts, attribute
+    options.py    the options many commands share, their checks, --json
     client.py     the HTTP client of a node (:class:`Api`), the errors, the progress display
     parser.py     the argparse tree: every command's options
 """

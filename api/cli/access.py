@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 from eth_account.signers.local import LocalAccount
 
 from api.cli.client import HASH32, Api, CliError, UsageError, signed_call
+from api.cli.options import emit
 from api.cli.signin import connect, staff_sign_in, wallet
 from ledger import ids
 from ledger.clients import Action
@@ -56,9 +57,10 @@ def decide(api: Api, grant_id: str, *, co_approve: bool = False, price: int = 0,
 
 
 def use_grant(api: Api, account: LocalAccount, grant_id: str, dst: BinaryIO, *, encrypt: bool,
-              version: int | None = None, encoding: str = "utf-8") -> dict[str, Any]:
+              version: int | None = None, encoding: str = "utf-8", decrypt: bool = True) -> dict[str, Any]:
     """A delivery under the grant into ``dst``, in ``encoding`` ("source": the dataset's own, or
-    "utf-8"): checked against its recorded hash, decrypted here."""
+    "utf-8"): checked against its recorded hash, decrypted here (unless not ``decrypt``: the bytes
+    as received, for ``provledger decrypt``)."""
     body: dict[str, Any] = {"version": version, "encoding": encoding}
     if encrypt:
         body["public_key"] = "0x" + public_key_of(bytes(account.key)).hex()
@@ -71,7 +73,7 @@ def use_grant(api: Api, account: LocalAccount, grant_id: str, dst: BinaryIO, *, 
             raise CliError(f"the bytes received give the evidence {evidence}, "
                            f"not the {delivery['evidence_hash']} recorded")
         raw.seek(0)
-        if delivery["encrypted"]:
+        if delivery["encrypted"] and decrypt:
             try:
                 decrypt_stream(raw, dst, bytes(account.key))
             except DecryptionFailed as err:
@@ -112,7 +114,8 @@ def cmd_request(args: argparse.Namespace) -> int:
         api.sign_in_siwe(account)
         grant = request_access(api, account, args.dataset, purpose=args.purpose, fields=args.fields, uses=args.uses,
                                days=args.days)
-    print(f"grant {grant} requested by {account.address}: waiting for the owner's review")
+    emit(args, {"grant_id": grant, "consumer": account.address, "dataset_id": args.dataset},
+         lambda: print(f"grant {grant} requested by {account.address}: waiting for the owner's review"))
     return 0
 
 
@@ -124,32 +127,38 @@ def cmd_approve(args: argparse.Namespace) -> int:
     what = "co-approved" if args.co_approve else "approved"
     confirmed = write["status"] == "confirmed"
     where = f"confirmed in block {write['block_number']}" if confirmed else f"write {write['id']} queued"
-    print(f"grant {args.grant} {what}: {where}")
+    emit(args, write, lambda: print(f"grant {args.grant} {what}: {where}"))
     return 0
 
 
 def cmd_use(args: argparse.Namespace) -> int:
+    if args.keep_encrypted and not args.encrypt:
+        raise UsageError("--keep-encrypted goes with --encrypt")
+    if args.json and args.out is None:
+        raise UsageError("--json needs --out FILE: standard output holds the delivery")
     account = wallet(args)
+    decrypt = not args.keep_encrypted
     with connect(args) as api:
         api.sign_in_siwe(account)
         if args.out is None:
             delivery = use_grant(api, account, args.grant, sys.stdout.buffer, encrypt=args.encrypt,
-                                 version=args.version, encoding=args.encoding)
+                                 version=args.version, encoding=args.encoding, decrypt=decrypt)
             sys.stdout.flush()
             report = sys.stderr
         else:
             try:
                 with open(args.out, "wb") as dst:
                     delivery = use_grant(api, account, args.grant, dst, encrypt=args.encrypt, version=args.version,
-                                         encoding=args.encoding)
+                                         encoding=args.encoding, decrypt=decrypt)
             except BaseException:
                 args.out.unlink(missing_ok=True)
                 raise
             report = sys.stdout
-    print(f"delivery {delivery['delivery_id']}: {delivery['rows']} rows"
-          f"{', decrypted' if delivery['encrypted'] else ''}, {delivery['encoding']} text"
-          f"{f' into {args.out}' if args.out else ''}; "
-          f"recorded on-chain as {delivery['evidence_hash']}", file=report)
+    state = (", decrypted" if decrypt else ", still encrypted") if delivery["encrypted"] else ""
+    emit(args, {**delivery, "out": str(args.out), "decrypted": delivery["encrypted"] and decrypt},
+         lambda: print(f"delivery {delivery['delivery_id']}: {delivery['rows']} rows{state}, {delivery['encoding']} text"
+                       f"{f' into {args.out}' if args.out else ''}; recorded on-chain as {delivery['evidence_hash']}",
+                       file=report))
     return 0
 
 
@@ -160,9 +169,15 @@ def cmd_statement(args: argparse.Namespace) -> int:
         api.sign_in_siwe(account)
         body: dict[str, Any] = sent if sent is not None else api.call("GET", f"/statements/{args.statement}")["body"]
         checked = check_statement(api, body)
-        print(f"statement {checked['statement_id']} holds against the chain: {checked['lines']} lines, "
-              f"amount {checked['amount']}")
+        done = None
         if args.statement_command == "acknowledge":
             done = signed_call(api, account, "UsageLog", "acknowledgeStatement", chain_terms(body).as_tuple())
+
+    def text() -> None:
+        print(f"statement {checked['statement_id']} holds against the chain: {checked['lines']} lines, "
+              f"amount {checked['amount']}")
+        if done is not None:
             print(f"acknowledged by {account.address}: tx {done['tx_hash']}, block {done['block_number']}")
+
+    emit(args, {**checked, "acknowledged": done}, text)
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from api.cli.client import Api, Progress, UsageError
+from api.cli.options import emit
 from api.cli.signin import auditor_or_staff_sign_in, connect
 from ledger.hashing import content_root
 
@@ -19,21 +20,23 @@ def hash_locally(path: Path, progress: Progress) -> str:
     return "0x" + root.root.hex()
 
 
-def trace_page(api: Api, dataset_id: str, *, after: int, limit: int, verify: bool) -> dict[str, Any]:
-    page: dict[str, Any] = api.call("GET", f"/audit/datasets/{dataset_id}/trace",
+def trace_page(api: Api, dataset_id: str, *, after: int, limit: int, verify: bool,
+               of: str = "datasets") -> dict[str, Any]:
+    """A page of a dataset's trace, or (``of="consumers"``, an address for ``dataset_id``) a consumer's."""
+    page: dict[str, Any] = api.call("GET", f"/audit/{of}/{dataset_id}/trace",
                                     params={"after": after, "limit": limit, "verify": verify})
     return page
 
 
 def trace(api: Api, dataset_id: str, *, verify: bool, limit: int = 100,
-          complete: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Every item of a dataset's trace, page after page, with a progress bar; with ``verify``,
-    each page's completeness check is appended to ``complete``."""
+          complete: list[dict[str, Any]] | None = None, of: str = "datasets") -> list[dict[str, Any]]:
+    """Every item of a dataset's trace (or a consumer's: ``of="consumers"``), page after page,
+    with a progress bar; with ``verify``, each page's completeness check is appended to ``complete``."""
     items: list[dict[str, Any]] = []
     after: int | None = 0
     with api.progress.bar("verifying trace" if verify else "reading trace", unit="item") as bar:
         while after is not None:
-            page = trace_page(api, dataset_id, after=after, limit=limit, verify=verify)
+            page = trace_page(api, dataset_id, after=after, limit=limit, verify=verify, of=of)
             items += page["items"]
             if complete is not None and page.get("complete"):
                 complete.append(page["complete"])
@@ -69,20 +72,31 @@ def print_completeness(checks: list[dict[str, Any]], out: TextIO | None = None) 
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
+    if (args.dataset is None) == (args.consumer is None):
+        raise UsageError("trace DATASET, or trace --consumer ADDRESS")
+    if args.consumer is not None and args.prov is not None:
+        raise UsageError("--prov exports a dataset's trace: give DATASET")
+    subject, of = (args.dataset, "datasets") if args.dataset is not None else (args.consumer, "consumers")
     with connect(args) as api:
         auditor_or_staff_sign_in(args, api)
         checks: list[dict[str, Any]] = []
-        items = trace(api, args.dataset, verify=args.verify, limit=args.limit, complete=checks)
-        print(f"trace of {args.dataset}: {len(items)} items")
-        verified, failed = print_trace(items)
-        complete = True
-        if args.verify:
-            print(f"{verified} items verified, {failed} failed")
-            complete = print_completeness(checks)
+        items = trace(api, subject, verify=args.verify, limit=args.limit, complete=checks, of=of)
         if args.prov is not None:
             with open(args.prov, "wb") as f:
                 api.download(f"/audit/datasets/{args.dataset}/prov", f, total=None, desc="exporting PROV")
-            print(f"PROV-JSON written to {args.prov}")
+    failed = sum(not i["verification"]["ok"] for i in items if i.get("verification") is not None)
+    complete = all(c["ok"] for c in checks) and bool(checks) if args.verify else True
+    if args.json:
+        emit(args, {"subject": subject, "items": items, "completeness": checks if args.verify else None,
+                    "complete": complete, "failed": failed}, lambda: None)
+        return 1 if failed or not complete else 0
+    print(f"trace of {subject}: {len(items)} items")
+    verified, _ = print_trace(items)
+    if args.verify:
+        print(f"{verified} items verified, {failed} failed")
+        print_completeness(checks)
+    if args.prov is not None:
+        print(f"PROV-JSON written to {args.prov}")
     return 1 if failed or not complete else 0
 
 
@@ -93,18 +107,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not args.file.exists():
             raise UsageError(f"no such file: {args.file}")
         root = hash_locally(args.file, Progress(False if args.no_progress else None))
-        if root == args.root:
-            print(f"{args.file} matches {root}")
-            return 0
-        print(f"{args.file} does NOT match: its root is {root}, not {args.root}")
-        return 1
+        same = root == args.root
+        emit(args, {"file": str(args.file), "root": root, "expected": args.root, "ok": same}, lambda: print(
+            f"{args.file} matches {root}" if same else f"{args.file} does NOT match: its root is {root}, "
+                                                       f"not {args.root}"))
+        return 0 if same else 1
     if args.dataset is None or args.version is None:
         raise UsageError("verify DATASET VERSION, or verify --file PATH --root 0x...")
     with connect(args) as api:
         auditor_or_staff_sign_in(args, api)
         result = api.call("GET", f"/audit/datasets/{args.dataset}/versions/{args.version}/verification")
-    if result["ok"]:
-        print(f"version {args.version} of {args.dataset}: its files match the anchored root")
-        return 0
-    print(f"version {args.version} of {args.dataset}: " + "; ".join(result["problems"]))
-    return 1
+    said = "its files match the anchored root" if result["ok"] else "; ".join(result["problems"])
+    emit(args, result, lambda: print(f"version {args.version} of {args.dataset}: {said}"))
+    return 0 if result["ok"] else 1

@@ -152,6 +152,10 @@ class Api:
             raise CliError(f"cannot reach {self.url}: {err}") from err
         return "0x" + digest.hexdigest()
 
+    def department_names(self) -> dict[str, str]:
+        """The consortium's departments, code to name on chain (民政局)."""
+        return {d["code"]: d["name"] for d in self.call("GET", "/departments")}
+
     # ------------------------------------------------------------ signing in
 
     def sign_in_staff(self, username: str, password: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from api.cli.audit import hash_locally, trace_page
 from api.cli.client import Api, CliError, UsageError
+from api.cli.options import emit
 from api.cli.signin import connect, staff_sign_in
 from node.catalog.register import describe, require_columns
 from node.errors import InvalidInput
@@ -88,10 +89,17 @@ def register_dataset(api: Api, path: Path, *, code: str, name: str, category: st
     return dataset, version, block
 
 
-def cmd_register(args: argparse.Namespace) -> int:
-    path: Path = args.file
+def tabular_file(path: Path) -> Path:
+    """``path``, a file of a format the nodes take; exit 2 otherwise."""
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
+    if format_of(path) is None:
+        raise UsageError(f"{path} is neither .csv nor .jsonl")
+    return path
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    path = tabular_file(args.file)
     # Read here first, as the node will: a file it would refuse is refused before anything is sent.
     check_file(path, dict(args.field_class), list(args.key_field), args.encoding)
     with connect(args) as api:
@@ -100,8 +108,14 @@ def cmd_register(args: argparse.Namespace) -> int:
             api, path, code=args.code, name=args.name, category=args.category, grade=args.grade,
             interval=args.interval, field_classes=dict(args.field_class), rules=list(args.rule),
             key_fields=list(args.key_field), wait=not args.no_wait, encoding=args.encoding)
-    print(f"dataset {dataset['dataset_id']} registered by {dataset['owner_department']}")
-    print(f"version {version['number']}: content root {version['content_root']}, {version['record_count']} records, "
-          f"{version['encoding']} text, fields {','.join(version['schema'])}")
-    print(f"anchored in block {block}" if block is not None else "anchoring queued")
+        owner = dataset["owner_department"]
+        name = api.department_names().get(owner, owner)
+
+    def text() -> None:
+        print(f"dataset {dataset['dataset_id']} registered by {name} ({owner})")
+        print(f"version {version['number']}: content root {version['content_root']}, {version['record_count']} "
+              f"records, {version['encoding']} text, fields {','.join(version['schema'])}")
+        print(f"anchored in block {block}" if block is not None else "anchoring queued")
+
+    emit(args, {"dataset": dataset, "version": version, "anchored_block": block}, text)
     return 0

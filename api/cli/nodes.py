@@ -19,8 +19,8 @@ def print_deployment(deployment: LocalDeployment, out: TextIO | None = None) -> 
     print(f"   chain {deployment.chain_url} (anvil); contracts in {deployment.manifest_path}", file=out)
     for d in deployment.departments:
         role = " (also coordinator)" if d.coordinator else ""
-        print(f"   {d.code:<18}{role:<19} {d.url}  docs {d.docs}", file=out)
-        print(f"   {'':<18}{'':<19} staff {d.username} / {d.password}", file=out)
+        print(f"   {d.name} ({d.code}){role}  {d.url}  docs {d.docs}", file=out)
+        print(f"      staff {d.username} / {d.password}", file=out)
     people = [*deployment.consumers, *([deployment.auditor] if deployment.auditor else [])]
     for p in people:
         sponsor = f" sponsored by {p.sponsor}" if p.sponsor else ""
@@ -29,7 +29,8 @@ def print_deployment(deployment: LocalDeployment, out: TextIO | None = None) -> 
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from api.local import LocalDeployment
+    from api.local import LocalDeployment, counted_departments
+    from node.departments import plan_departments
 
     stop = threading.Event()
 
@@ -39,12 +40,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, on_signal) if main_thread else None
     try:
-        deployment = LocalDeployment(args.dir, departments=args.departments)
+        plan = plan_departments(args.department, file=args.departments_file, coordinator=args.coordinator,
+                                count=args.departments, default_codes=counted_departments)
+        deployment = LocalDeployment(args.dir, departments=plan)
     except ValueError as err:
         raise UsageError(str(err)) from err
     try:
         with deployment:
-            print(f"provledger: {args.departments} department node(s) up", flush=True)
+            print(f"provledger: {len(plan.departments)} department node(s) up", flush=True)
             print_deployment(deployment)
             first = deployment.departments[min(1, len(deployment.departments) - 1)]
             print(f"   e.g. export PROVLEDGER_API={first.url} PROVLEDGER_USER={first.username}")

@@ -3,101 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
 
 from api.cli.access import cmd_approve, cmd_request, cmd_statement, cmd_use
 from api.cli.audit import cmd_trace, cmd_verify
-from api.cli.client import HASH32, UsageError
 from api.cli.datasets import cmd_register
 from api.cli.nodes import cmd_consortium, cmd_demo, cmd_serve, cmd_up
+from api.cli.options import Parser as _Parser
+from api.cli.options import at_least as _at_least
+from api.cli.options import connection as _connection
+from api.cli.options import field_class as _field_class
+from api.cli.options import field_names as _names
+from api.cli.options import hash32 as _hash32
+from api.cli.options import quality_rule as _rule
+from api.cli.options import staff_options as _staff_options
+from api.cli.options import wallet_options as _wallet_options
+from api.cli import manage, mine, oversight
+from api.cli.options import address, json_option
 from api.cli.signin import cmd_login
 from api.cli.staff import cmd_staff
-from ledger import ids
-from node.errors import InvalidInput
-from node.fields import FieldClass
-from node.formats import ENCODINGS, canonical_encoding
+from api.cli.options import encoding_name as _encoding
+from node.formats import ENCODINGS
+from node.departments import department_options
 from node.models import STAFF_ROLES
-from node.quality.rules import Rule
-
-
-def _hash32(kind: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if not HASH32.fullmatch(value):
-            raise argparse.ArgumentTypeError(f"{value!r} is not a {kind} id (0x and 64 hex digits)")
-        return value.lower()
-
-    return parse
-
-
-def _names(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    try:
-        return ids.canonical_fields(names)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _at_least(low: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-        if number < low:
-            raise argparse.ArgumentTypeError(f"{value} is below {low}")
-        return number
-
-    return parse
-
-
-def _field_class(value: str) -> tuple[str, str]:
-    name, sep, cls = value.partition("=")
-    known = sorted(c.value for c in FieldClass)
-    if not sep or not name or cls not in known:
-        raise argparse.ArgumentTypeError(f"{value!r} is not NAME=CLASS with CLASS one of {', '.join(known)}")
-    return name, cls
-
-
-def _encoding(value: str) -> str:
-    try:
-        return canonical_encoding(value)
-    except InvalidInput as err:
-        raise argparse.ArgumentTypeError(err.reason) from err
-
-
-def _rule(value: str) -> dict[str, Any]:
-    try:
-        rule = json.loads(value)
-        if not isinstance(rule, dict):
-            raise ValueError("not a JSON object")
-        Rule.from_json(rule)
-    except (ValueError, InvalidInput) as err:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a quality rule: {err}") from None
-    return rule
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message, self.prog)
-
-
-def _connection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api", metavar="URL", help="the node's API (default: $PROVLEDGER_API)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def _staff_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--user", help="staff username (default: $PROVLEDGER_USER)")
-    parser.add_argument("--password", help="staff password (default: $PROVLEDGER_PASSWORD, or asked)")
-
-
-def _wallet_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--keystore", type=Path, metavar="PATH",
-                        help="encrypted keystore (default: $PROVLEDGER_KEYSTORE); "
-                             "its passphrase: $PROVLEDGER_PASSPHRASE, or asked")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="a local chain, the contracts, N department nodes and their APIs")
-    up.add_argument("--departments", type=_at_least(1), default=3, metavar="N")
+    department_options(up, counted=_at_least(1))
     up.add_argument("--dir", type=Path, help="keep the keystores, manifest and databases here (empty or new)")
     up.set_defaults(run=cmd_up)
 
@@ -134,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (register,):
         _connection(p)
         _staff_options(p)
+        json_option(p)
     register.set_defaults(run=cmd_register)
 
     request = commands.add_parser("request", help="ask for access to a dataset (consumer)")
@@ -146,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     request.add_argument("--days", required=True, type=_at_least(1), metavar="N")
     _connection(request)
     _wallet_options(request)
+    json_option(request)
     request.set_defaults(run=cmd_request)
 
     approve = commands.add_parser("approve", help="approve a request, or co-approve it (staff)")
@@ -156,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("--no-wait", action="store_true", help="do not wait for the confirmation")
     _connection(approve)
     _staff_options(approve)
+    json_option(approve)
     approve.set_defaults(run=cmd_approve)
 
     use = commands.add_parser("use", help="download a delivery under a grant (consumer)")
@@ -165,8 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     use.add_argument("--version", type=_at_least(1), metavar="N", help="default: the latest")
     use.add_argument("--encoding", choices=("source", "utf-8"), default="utf-8",
                      help="the copy's text encoding: the dataset's own (e.g. GBK) or UTF-8 (default)")
+    use.add_argument("--keep-encrypted", action="store_true",
+                     help="with --encrypt: keep the bytes as received (provledger decrypt opens them later)")
     _connection(use)
     _wallet_options(use)
+    json_option(use)
     use.set_defaults(run=cmd_use)
 
     statement = commands.add_parser("statement", help="settlement statements (consumer)")
@@ -178,10 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="its id (read from the node) or a JSON file holding it, as its department sent it")
         _connection(sub)
         _wallet_options(sub)
+        json_option(sub)
         sub.set_defaults(run=cmd_statement)
 
-    trace_ = commands.add_parser("trace", help="a dataset's history (auditor or staff)")
-    trace_.add_argument("dataset", type=_hash32("dataset"), metavar="DATASET")
+    trace_ = commands.add_parser("trace", help="a dataset's history, or a consumer's (auditor or staff)")
+    trace_.add_argument("dataset", nargs="?", type=_hash32("dataset"), metavar="DATASET")
+    trace_.add_argument("--consumer", type=address, metavar="ADDRESS", help="a consumer's history instead")
     trace_.add_argument("--verify", action="store_true",
                         help="verify every item against the chain, and that none is missing (exit 1 if not)")
     trace_.add_argument("--prov", type=Path, metavar="FILE", help="also export the trace as PROV-JSON")
@@ -195,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         _connection(p)
         _staff_options(p)
         _wallet_options(p)
+        json_option(p)
     trace_.set_defaults(run=cmd_trace)
     verify.set_defaults(run=cmd_verify)
 
@@ -202,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "(consumer or auditor)")
     _connection(login)
     _wallet_options(login)
+    json_option(login)
     login.set_defaults(run=cmd_login)
 
     consortium = commands.add_parser("consortium", help="a consortium of geth nodes on this machine")
@@ -231,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("add", "password"):
             sub.add_argument("--password-stdin", action="store_true",
                              help="read the password from the first line of standard input (else it is asked)")
+        if name == "list":
+            json_option(sub)
         sub.set_defaults(run=cmd_staff)
+
+    manage.add_commands(commands, dataset_commands, statement_commands)
+    mine.add_commands(commands, statement_commands)
+    oversight.add_commands(commands)
     return parser
 

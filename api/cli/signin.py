@@ -13,6 +13,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from api.cli.client import Api, Progress, UsageError
+from api.cli.options import emit
 
 
 def _env(name: str) -> str | None:
@@ -75,6 +76,9 @@ def cmd_login(args: argparse.Namespace) -> int:
     with connect(args) as api:
         api.sign_in_siwe(account)
         link = api.call("POST", "/dashboard/login-links")
+    if args.json:
+        emit(args, link, lambda: None)
+        return 0
     print(link["url"])
     print(f"open it in a browser by {link['expires_at']}: it signs that browser in to the dashboard as "
           f"{account.address}, once", file=sys.stderr)

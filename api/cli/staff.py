@@ -7,6 +7,7 @@ import getpass
 import sys
 
 from api.cli.client import UsageError
+from api.cli.options import emit
 
 
 def _new_password(args: argparse.Namespace) -> str:
@@ -46,9 +47,15 @@ def cmd_staff(args: argparse.Namespace) -> int:
         migrate(engine)
         with session_factory(engine)() as session:
             if args.staff_command == "list":
-                for account in staff.list_staff(session):
-                    state = "disabled" if account.disabled else "enabled"
-                    print(f"{account.username}\t{account.role}\t{state}\t{account.created_at:%Y-%m-%d}")
+                accounts = staff.list_staff(session)
+
+                def text() -> None:
+                    for a in accounts:
+                        state = "disabled" if a.disabled else "enabled"
+                        print(f"{a.username}\t{a.role}\t{state}\t{a.created_at:%Y-%m-%d}")
+
+                emit(args, [{"username": a.username, "role": a.role, "disabled": a.disabled,
+                             "created_at": a.created_at.isoformat()} for a in accounts], text)
                 return 0
             if args.staff_command == "add":
                 account = staff.create_staff(session, args.username, password, args.role)

@@ -55,7 +55,11 @@ class Pages:
 
     def page(self, request: Request, name: str, visitor: Visitor, *, status: int = 200,
              headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
-        context = {"visitor": visitor, "department": self.auth.department, **context}
+        names = self.auth.names
+        # An error page reads nothing on chain, which could fail again: a name not read yet is the code.
+        label = names.label(self.auth.department, read=name != "error.html")
+        context = {"visitor": visitor, "department": label, "department_name": names.name,
+                   "department_label": names.label, **context}
         return templates.TemplateResponse(request, name, context, status_code=status,
                                           headers={**HEADERS, **(headers or {})})
 

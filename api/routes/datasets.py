@@ -30,6 +30,7 @@ from node.access.delivery import checks
 from node.errors import InvalidInput, NotFound, NotPermitted
 from node.catalog.dcat import catalog_to_dcat
 from node.formats import ENCODINGS, FORMATS, format_of, transcode
+from node.departments import DepartmentNames
 from node.models import Dataset, DatasetVersion, QualityIssue
 from node.catalog.register import register_dataset, register_version
 from node.service import NodeService
@@ -66,9 +67,10 @@ def _issue_and_version(db: Session, node: NodeService, issue_id: str, number: in
     return issue, version_of(db, own_dataset(db, node, issue.dataset_id), number)
 
 
-def _catalog_entry(dataset: Dataset) -> CatalogEntry:
+def _catalog_entry(dataset: Dataset, names: DepartmentNames) -> CatalogEntry:
     latest = dataset.versions[-1] if dataset.versions else None
     return CatalogEntry(dataset_id=dataset.dataset_id, name=dataset.name, owner_department=dataset.owner_department,
+                        owner_department_name=names.name(dataset.owner_department),
                         category=dataset.category, grade=dataset.grade, open=dataset.grade == 1,
                         latest_version=latest.number if latest else None,
                         updated_at=latest.created_at if latest else None, fields=latest.schema if latest else [],
@@ -228,14 +230,15 @@ def router(auth: Auth) -> APIRouter:
             query = query.where(Dataset.grade == grade)
         if q:
             query = query.where(Dataset.name.ilike(f"%{q}%") | Dataset.category.ilike(f"%{q}%"))
-        return [_catalog_entry(d) for d in db.scalars(query)]
+        return [_catalog_entry(d, auth.names) for d in db.scalars(query)]
 
     @api.get("/catalog/dcat", tags=["public"], summary="The catalog as DCAT JSON-LD",
              responses={200: {"content": {"application/ld+json": {}}}})
     def dcat(request: Request, db: DB, node: Node) -> Any:
         base = str(request.base_url).rstrip("/")
         datasets = list(db.scalars(select(Dataset).order_by(Dataset.created_at, Dataset.dataset_id)))
-        return catalog_to_dcat(datasets, base_url=base)
+        names = {code: auth.names.name(code) for code in {d.owner_department for d in datasets}}
+        return catalog_to_dcat(datasets, base_url=base, publisher_names=names)
 
     @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404, 409, 503),
              200: {"content": {f.media_type: {} for f in FORMATS.values()}}},

@@ -17,7 +17,7 @@ from api.auth.tokens import Principal
 from api.errors import errors
 from api.deps import DB, Node
 from api.schemas.base import MAX_NUMBER
-from api.schemas.system import Health, WorkerHealthOut
+from api.schemas.system import DepartmentOut, Health, WorkerHealthOut
 from node.models import Alert, IndexerCursor, OutboxEntry
 from node.audit.monitor import usage_stream
 
@@ -61,6 +61,12 @@ def router(auth: Auth, metrics: Metrics) -> APIRouter:
         # Load balancers read the status; people and the CLI read the same body.
         return JSONResponse(body.model_dump(mode="json"), status_code=503,
                             headers={"Retry-After": str(node.settings.retry_after)})
+
+    @api.get("/departments", response_model=list[DepartmentOut], tags=["public"],
+             summary="The consortium's member departments, by code and by their name on chain (no sign-in)")
+    def departments() -> list[DepartmentOut]:
+        return [DepartmentOut(code=code, name=name, this_node=code == auth.department)
+                for code, name in auth.names.members()]
 
     # Staff only, unless PROVLEDGER_METRICS_PUBLIC: the figures tell what the node is doing.
     scraper = [] if metrics.public else [Depends(auth.require("department", staff="viewer"))]

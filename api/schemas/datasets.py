@@ -77,11 +77,12 @@ class DatasetOut(Model):
     versions: list[VersionOut] = Field(default_factory=list)
 
 
-@mirrors(Dataset, added=("open", "latest_version", "updated_at", "fields", "schema_hash"))
+@mirrors(Dataset, added=("open", "latest_version", "updated_at", "fields", "schema_hash", "owner_department_name"))
 class CatalogEntry(Model):
     dataset_id: str
     name: str
     owner_department: str
+    owner_department_name: str = Field(default="", examples=["民政局"], description="the owner's name on chain")
     category: str
     grade: int
     open: bool = Field(description="grade 1: downloadable by anyone, each download logged")

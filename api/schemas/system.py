@@ -46,6 +46,14 @@ class Health(Model):
     reasons: list[str] = Field(description="why the node cannot record uses now; empty when it can")
 
 
+class DepartmentOut(Model):
+    """A member department as the chain names it."""
+
+    code: str = Field(examples=["civil-affairs"], description="its code: the node's department id")
+    name: str = Field(examples=["民政局"], description="its name on chain")
+    this_node: bool = Field(description="whether this node serves it")
+
+
 if TYPE_CHECKING:
     StaffRole = str
 else:

@@ -1,7 +1,8 @@
 """``python -m node.consortium up|down|status`` (or ``provledger consortium``): a consortium
 of departments on one machine.
 
-``up --departments N`` gives each department a validator key, a node key and a service
+``up --departments N`` (or named: ``--department civil-affairs=民政局 ...``, ``--departments-file``,
+:mod:`node.departments`) gives each department a validator key, a node key and a service
 account, writes a Clique genesis whose signers are the departments' validators, starts one geth
 per department on 127.0.0.1 peered with the others, starts their sealing one signer at a time
 (``ledger.sealing``: a start cannot deadlock), deploys the contracts with the departments as

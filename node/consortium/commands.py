@@ -20,28 +20,44 @@ from ledger.geth import DEFAULT_GETH_DIR, ensure_geth, stop_pid
 from ledger.waiting import WaitTimedOut, wait_for
 from node.consortium.consortium import Consortium
 from node.consortium.members import DEFAULT_CHAIN_ID, DEFAULT_DIR, DEPARTMENTS, STATE_FILE, DepartmentStatus
+from node.departments import DepartmentPlan, DepartmentSpec, department_options, plan_departments
 from node.errors import NodeError
 from node.service import load_artifacts
 
 log = logging.getLogger(__name__)
 
 
-def up(directory: Path, departments: int, *, geth_dir: Path = DEFAULT_GETH_DIR, chain_id: int = DEFAULT_CHAIN_ID,
-       period: int = 1, artifacts: Mapping[str, ContractArtifact] | None = None, services: bool = True,
-       light_kdf: bool = False) -> Consortium:
-    """Start the consortium in ``directory`` (created with ``departments`` departments if new,
-    its keys at geth's ``--lightkdf`` cost with ``light_kdf``), and, with ``services``, deploy
-    the contracts if not yet and start every department's node service (without, only the
-    chain runs)."""
-    if not 3 <= departments <= len(DEPARTMENTS):
+def counted_departments(count: int) -> list[DepartmentSpec]:
+    """The first ``count`` of the consortium's default departments, 3 to 5."""
+    if not 3 <= count <= len(DEPARTMENTS):
         raise ValueError(f"--departments must be 3 to {len(DEPARTMENTS)}")
+    return [DepartmentSpec(code, name) for code, name in DEPARTMENTS[:count]]
+
+
+def consortium_plan(departments: int | DepartmentPlan) -> DepartmentPlan:
+    """Named departments (at least 3, for Clique to outlast one node down), or a count of defaults."""
+    if isinstance(departments, DepartmentPlan):
+        return plan_departments(departments.departments, coordinator=departments.coordinator,
+                                default_codes=counted_departments, at_least=3)
+    return plan_departments((), count=departments, default_codes=counted_departments, at_least=3)
+
+
+def up(directory: Path, departments: int | DepartmentPlan, *, geth_dir: Path = DEFAULT_GETH_DIR,
+       chain_id: int = DEFAULT_CHAIN_ID, period: int = 1, artifacts: Mapping[str, ContractArtifact] | None = None,
+       services: bool = True, light_kdf: bool = False) -> Consortium:
+    """Start the consortium in ``directory`` (created with ``departments`` if new, named or
+    counted, its keys at geth's ``--lightkdf`` cost with ``light_kdf``), and, with ``services``,
+    deploy the contracts if not yet and start every department's node service (without, only
+    the chain runs)."""
+    plan = consortium_plan(departments)
     geth = ensure_geth(geth_dir)
     if (directory / STATE_FILE).exists():
         consortium = Consortium.open(directory, geth)
     else:
-        consortium = Consortium.create(directory, DEPARTMENTS[:departments], geth=geth, chain_id=chain_id,
-                                       period=period, light_kdf=light_kdf)
-        log.info("keys and genesis of %d departments written to %s", departments, directory)
+        consortium = Consortium.create(directory, [(d.code, d.name) for d in plan.departments], geth=geth,
+                                       chain_id=chain_id, period=period, light_kdf=light_kdf,
+                                       coordinator=plan.coordinator)
+        log.info("keys and genesis of %d departments written to %s", len(plan.departments), directory)
     try:
         consortium.start_chain()
         log.info("%d geth nodes peered and sealing", len(consortium.nodes))
@@ -94,10 +110,11 @@ def down(directory: Path, timeout: float = 60.0) -> list[str]:
 
 
 def print_status(statuses: Sequence[DepartmentStatus]) -> None:
-    print(f"{'department':<20} {'validator':<44} {'url':<24} {'up':<4} {'peers':>5} {'head':>7} {'lag':>4}  signer")
+    print(f"{'department':<20} {'validator':<44} {'url':<24} {'up':<4} {'peers':>5} {'head':>7} {'lag':>4}  "
+          "signer  name")
     for s in statuses:
         print(f"{s.code:<20} {s.validator:<44} {s.node.url:<24} {'yes' if s.node.up else 'no':<4} {s.node.peers:>5} "
-              f"{s.node.head:>7} {'' if s.lag is None else s.lag:>4}  {'yes' if s.signer else 'no'}")
+              f"{s.node.head:>7} {'' if s.lag is None else s.lag:>4}  {'yes' if s.signer else 'no':<6}  {s.name}")
     signers = next((s.node.signers for s in sorted(statuses, key=lambda s: -s.node.head) if s.node.up), ())
     print(f"clique signers ({len(signers)}): {', '.join(signers)}")
 
@@ -107,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="A consortium of departments on one machine.")
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("up", help="start (creating if new) a consortium and serve it until stopped")
-    start.add_argument("--departments", type=int, default=3, help=f"3 to {len(DEPARTMENTS)} (default 3)")
+    department_options(start, counted=int)
     start.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID)
     start.add_argument("--period", type=int, default=1, help="seconds between blocks (default 1)")
     start.add_argument("--chain-only", action="store_true", help="run the geth nodes only: no contracts, no services")
@@ -128,8 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        consortium = up(directory, args.departments, chain_id=args.chain_id, period=args.period,
-                        services=not args.chain_only)
+        plan = plan_departments(args.department, file=args.departments_file, coordinator=args.coordinator,
+                                count=args.departments, default_codes=counted_departments, at_least=3)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        consortium = up(directory, plan, chain_id=args.chain_id, period=args.period, services=not args.chain_only)
     except (LedgerError, NodeError, ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -40,22 +40,24 @@ class Consortium:
 
     @classmethod
     def create(cls, directory: Path, departments: Sequence[tuple[str, str]], *, geth: Path,
-               chain_id: int = DEFAULT_CHAIN_ID, period: int = 1, light_kdf: bool = False) -> Consortium:
-        """New keys for every department and a genesis with their validators as the signers;
-        ``light_kdf`` encrypts the keys at geth's ``--lightkdf`` cost, for throwaway consortia."""
+               chain_id: int = DEFAULT_CHAIN_ID, period: int = 1, light_kdf: bool = False,
+               coordinator: str | None = None) -> Consortium:
+        """New keys for every department and a genesis with their validators as the signers; the
+        coordinator key goes to department ``coordinator`` (default: the first). ``light_kdf``
+        encrypts the keys at geth's ``--lightkdf`` cost, for throwaway consortia."""
         if (directory / STATE_FILE).exists():
             raise FileExistsError(f"{directory / STATE_FILE} exists: open it instead")
         scrypt_n = LIGHT_SCRYPT_N if light_kdf else None
         with ThreadPoolExecutor(max_workers=4) as pool:
             members = list(pool.map(lambda d: new_member(directory, d[0], d[1], True, scrypt_n), departments))
-        coordinator = Account.create()
-        first = members[0]
-        write_keystore(coordinator, directory / first.code / "keys" / "coordinator.json",
-                       (directory / first.code / "passphrase").read_text(), scrypt_n=scrypt_n)
-        alloc = {a: FUNDS for m in members for a in (m.validator, m.service)} | {coordinator.address: FUNDS}
+        key = Account.create()
+        lead = next(m for m in members if m.code == (coordinator or members[0].code))
+        write_keystore(key, directory / lead.code / "keys" / "coordinator.json",
+                       (directory / lead.code / "passphrase").read_text(), scrypt_n=scrypt_n)
+        alloc = {a: FUNDS for m in members for a in (m.validator, m.service)} | {key.address: FUNDS}
         genesis = clique_genesis(chain_id, [m.validator for m in members], alloc, period=period)
         (directory / "genesis.json").write_text(json.dumps(genesis, indent=2))
-        consortium = cls(directory, geth, {"chain_id": chain_id, "coordinator": first.code,
+        consortium = cls(directory, geth, {"chain_id": chain_id, "coordinator": lead.code,
                                            "departments": [asdict(m) for m in members]})
         for node in consortium.nodes.values():
             node.init(directory / "genesis.json")
@@ -209,7 +211,7 @@ class Consortium:
         top = max(running, key=lambda s: s.head, default=None)
         signers = set(top.signers) if top else set()
         return [DepartmentStatus(code, m.validator, nodes[code], top.head - nodes[code].head if top and nodes[code].up
-                                 else None, m.validator in signers) for code, m in self.members.items()]
+                                 else None, m.validator in signers, m.name) for code, m in self.members.items()]
 
     def close(self) -> None:
         """Stop the node services, then every geth."""

@@ -57,6 +57,7 @@ class DepartmentStatus:
     node: NodeStatus
     lag: int | None
     signer: bool
+    name: str = ""
 
 
 def new_member(directory: Path, code: str, name: str, founder: bool, scrypt_n: int | None = None) -> Member:

@@ -370,7 +370,7 @@ def test_every_new_answer_is_declared_in_the_openapi_document(node: NodeService)
 
     for path, method in (("/auth/nonce", "get"), ("/auth/siwe", "post"), ("/auth/staff", "post"),
                          ("/catalog", "get"), ("/catalog/dcat", "get"), ("/open/{dataset_id}/content", "get"),
-                         ("/health", "get")):
+                         ("/health", "get"), ("/departments", "get")):
         assert "429" in declared(path, method), path
     assert {"202", "409", "422"} <= declared("/relay", "post")
     assert {"200", "404"} <= declared("/relay/{tx_hash}", "get")

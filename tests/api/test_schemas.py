@@ -17,7 +17,8 @@ from node.fields import FieldClass
 from node.models import STAFF_ROLES, OutboxEntry
 from node.quality.rules import RuleKind
 
-API_ONLY: set[type[BaseModel]] = {grants.RelayParams, grants.StatementCheckOut, audit.PositionOut, system.Health}
+API_ONLY: set[type[BaseModel]] = {grants.RelayParams, grants.StatementCheckOut, audit.PositionOut, system.Health,
+                                  system.DepartmentOut}
 """Response bodies no domain type stands behind: the route composes them."""
 
 

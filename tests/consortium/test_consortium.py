@@ -73,8 +73,9 @@ def test_status_shows_every_department_peered_signing_and_at_the_head(consortium
                          capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT, check=True).stdout
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.split()[0] in consortium.members}
     assert set(rows) == set(consortium.members)
-    for code, (_, validator, url, up, peers, head, lag, signer) in rows.items():
+    for code, (_, validator, url, up, peers, head, lag, signer, *name) in rows.items():
         assert (validator, url) == (consortium.members[code].validator, consortium.nodes[code].url)
+        assert " ".join(name) == consortium.members[code].name
         assert (up, int(peers), signer) == ("yes", 2, "yes") and int(head) > 0 and int(lag) <= 3
     assert "clique signers (3)" in out
 

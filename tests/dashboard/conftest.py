@@ -18,6 +18,7 @@ import pytest
 from api.cli import Api, Progress, decide, request_access, upload_version, wait_anchored
 from api.local import LocalDeployment, Participant
 from ledger.compile import PROJECT_ROOT
+from node.departments import DepartmentPlan, DepartmentSpec
 from tests.dashboard.browser import Browser, find_chromium, unavailable
 from tests.utils.required import require
 
@@ -80,9 +81,13 @@ def _tamper(data_dir: Path, dataset_id: str, original: bytes) -> Path:
     return stored[0]
 
 
+BUREAU = DepartmentSpec("stats-bureau", "统计局")
+
+
 @pytest.fixture(scope="module")
 def deployment() -> Iterator[LocalDeployment]:
-    with LocalDeployment(departments=1) as local:
+    """One department, named as Chinese departments are."""
+    with LocalDeployment(departments=DepartmentPlan((BUREAU,), BUREAU.code)) as local:
         yield local
 
 

@@ -14,7 +14,7 @@ import pytest
 from api.cli import main, use_grant
 from api.dashboard.session import COOKIE
 from tests.dashboard.browser import Browser, Page
-from tests.dashboard.conftest import SCREENSHOTS, Story
+from tests.dashboard.conftest import BUREAU, SCREENSHOTS, Story
 
 WIDTHS = (1280, 390)
 
@@ -269,3 +269,25 @@ def test_every_page_fits_1280_and_390_px(browser: Browser, story: Story) -> None
     assert auditor.count("main .notice.fail") == 1  # the review queue is for department staff
     shot = shoot(auditor, "refused")
     assert all(path.stat().st_size > 0 for path in shot)
+
+
+CJK_FONTS = ("PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC",
+             "WenQuanYi Micro Hei")
+
+
+def test_the_departments_chinese_name_shows_in_a_cjk_font_stack(browser: Browser, story: Story) -> None:
+    public = browser.context().page()
+    public.goto(f"{story.url}/dashboard/catalog")
+    assert public.text(".brand span") == f"{BUREAU.name} ({BUREAU.code})"
+    assert set(public.texts("#catalog td.owner")) == {BUREAU.name}
+    assert public.attribute("#catalog td.owner", "lang") == "zh-CN"
+    assert public.attribute("#catalog td.owner", "title") == BUREAU.code
+    for selector in (".brand span", "#catalog td.owner", "body"):
+        family = public.evaluate(f"getComputedStyle(document.querySelector({selector!r})).fontFamily")
+        assert all(font in family for font in CJK_FONTS), (selector, family)
+    # The name in Chinese content comes first in the CJK fonts; the English page keeps its Latin ones first.
+    owner = public.evaluate("getComputedStyle(document.querySelector('#catalog td.owner')).fontFamily")
+    assert owner.index("PingFang SC") < owner.index("system-ui")
+    assert public.evaluate("document.documentElement.lang") == "en"
+    # Rendered: the three characters take room on the page, in some face the machine has.
+    assert public.evaluate("document.querySelector('.brand span').getBoundingClientRect().width") > 0
