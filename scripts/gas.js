@@ -49,7 +49,7 @@ async function main() {
 
   const datasetId = f.datasetIdOf(f.DEPT_A, f.id("census-2026"));
   await measure("DataRegistry.registerDataset", registry.connect(deptA).registerDataset(f.id("census-2026"), f.datasetInput()));
-  await measure("DataRegistry.addVersion", registry.connect(deptA).addVersion(datasetId, f.hash("root v1"), f.hash("schema"), 1 << 30, 1_000_000));
+  await measure("DataRegistry.addVersion", registry.connect(deptA).addVersion(datasetId, f.hash("root v1"), "schema", 1 << 30, 1_000_000));
   await measure("DataRegistry.freeze", registry.connect(deptA).freeze(datasetId, f.hash("incident")));
   await measure("DataRegistry.unfreeze", registry.connect(deptA).unfreeze(datasetId, f.hash("resolved")));
 
@@ -87,7 +87,7 @@ async function main() {
   const issueId = f.issueIdOf(coordinator, f.id("q1"));
   await measure("QualityBoard.openIssue", quality.connect(coordinator).openIssue(f.id("q1"), datasetId, 1, f.hash("report")));
   await measure("QualityBoard.returnToSource", quality.connect(coordinator).returnToSource(issueId, f.hash("note")));
-  await registry.connect(deptA).addVersion(datasetId, f.hash("root v2"), f.hash("schema"), 1 << 30, 1_000_000);
+  await registry.connect(deptA).addVersion(datasetId, f.hash("root v2"), "schema", 1 << 30, 1_000_000);
   await measure("QualityBoard.submitRepair", quality.connect(deptA).submitRepair(issueId, 2, f.hash("fixed")));
   await measure("QualityBoard.verifyAndClose", quality.connect(coordinator).verifyAndClose(issueId, f.hash("ok")));
 

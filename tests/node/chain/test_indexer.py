@@ -49,7 +49,7 @@ def test_index_matches_the_chain_after_a_reorg(chain: LocalChain, suite: Suite, 
     owner, consumer = suite.departments[0], suite.consumers[0]
     run = database_url.split(":", 1)[0].encode()  # each database gets its own dataset and grant
     dataset = hashlib.sha256(b"reorg dataset " + run).digest()
-    owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+    owner.registry.register_dataset(dataset, metadata="{}", category=b"\x02" * 32, grade=1,
                                     update_interval=60, rights=Rights(department_id("stats-bureau")))
     dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
     key = hashlib.sha256(b"reorg grant " + run).digest()
