@@ -232,6 +232,13 @@ def test_catalog_lists_every_department_s_datasets_on_any_node(
     code, out, err = run(capsys, "catalog", "--department", "Health Commission", "--api", bureau.url)
     assert code == 0 and dataset_id in out, err
     assert all("Health Commission (health-commission)" in line for line in out.splitlines()[1:])
+    # A consumer finds the health commission's dataset in the bureau's catalog and asks for it there.
+    env.setenv("PROVLEDGER_PASSPHRASE", deployment.passphrase)
+    code, out, err = run(capsys, "request", "--dataset", dataset_id, "--purpose", "门诊 study", "--fields", "visits",
+                         "--uses", "1", "--days", "1", "--keystore", str(deployment.consumers[0].keystore),
+                         "--api", bureau.url)
+    assert code == 0, err
+    assert found(rf"grant ({HASH}) requested", out)
     code, _, err = run(capsys, "catalog", "show", "0x" + "ab" * 32, "--api", bureau.url)
     assert code == 1 and "is in no department's catalog" in err and err.count("\n") == 1
     code, _, err = run(capsys, "catalog", "show", "census", "--api", bureau.url)
