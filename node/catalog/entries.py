@@ -116,7 +116,7 @@ class Entry:
                          self.department_name, *fields]).casefold()
 
 
-def chain_hashes(ledger: Ledger, keys: Sequence[Key], *, timeout: float = 5.0) -> dict[Key, str | None] | None:
+def chain_hashes(ledger: Ledger, keys: Sequence[Key], *, timeout: float = 2.0) -> dict[Key, str | None] | None:
     """The hashes the chain holds now for ``keys``, in one batch; None when the chain does not answer."""
     try:
         found = ledger.registry.catalog_hashes([(bytes.fromhex(d[2:]), n) for d, n in keys], timeout=timeout)

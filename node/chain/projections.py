@@ -91,7 +91,9 @@ def _registered(session: Session, row: ChainEventRow) -> None:
 
 
 def _believed(text: str, text_hash: str) -> str:
-    """A catalog text from an event, once its hash is computed again and agrees with the event's."""
+    """A catalog text from an event, once its hash is computed again and agrees with the event's.
+    ``DataRegistry`` computes the hash from the text itself: a mismatch means the log is not its
+    own, and the indexer stops there (retrying, reported in ``/health``) rather than index it."""
     if texts.text_hash(text) != text_hash:
         raise ValueError(f"a catalog text hashes to {texts.text_hash(text)}, not the {text_hash} its event names")
     return text
