@@ -40,6 +40,7 @@ DOORS: Mapping[tuple[str, str], Door] = {
     ("GET", "/auth/nonce"): "nonce",
     ("GET", "/catalog"): "anonymous",
     ("GET", "/catalog/dcat"): "anonymous",
+    ("GET", "/catalog/{dataset_id}"): "anonymous",
     ("GET", "/open/{dataset_id}/content"): "anonymous",
     ("GET", "/health"): "anonymous",
     ("GET", "/departments"): "anonymous",

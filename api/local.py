@@ -188,6 +188,10 @@ class LocalDeployment:
     def department(self, code: str) -> DepartmentApi:
         return next(d for d in self.departments if d.code == code)
 
+    def node(self, code: str) -> NodeService:
+        """The node service behind department ``code``'s API (its database, its chain clients)."""
+        return self._nodes[[d.code for d in self.departments].index(code)]
+
     @property
     def alive(self) -> bool:
         """Whether every API server still runs."""

@@ -8,6 +8,8 @@ import {IDataRegistry} from "./interfaces/IDataRegistry.sol";
 /// @title Datasets, their ownership and rights, lineage, versions and freezes.
 contract DataRegistry is IDataRegistry, ConsortiumBound {
     uint8 private constant _MAX_GRADE = 4;
+    /// @dev Room for a few hundred field names with their classes; bounds what every node indexes.
+    uint256 public constant MAX_TEXT = 16384;
 
     mapping(bytes32 datasetId => Dataset) private _datasets;
     mapping(bytes32 datasetId => Rights) private _rights;
@@ -33,7 +35,7 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
         }
         _datasets[datasetId] = Dataset({
             ownerDepartment: owner,
-            metadataHash: input.metadataHash,
+            metadataHash: _textHash(input.metadata),
             category: input.category,
             grade: input.grade,
             frozen: false,
@@ -52,21 +54,24 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
         _setRights(datasetId, rights);
     }
 
-    function updateMetadata(bytes32 datasetId, bytes32 metadataHash) external whenLedgerNotPaused {
-        _requireOwner(datasetId).metadataHash = metadataHash;
-        emit MetadataUpdated(datasetId, msg.sender, metadataHash);
+    function updateMetadata(bytes32 datasetId, string calldata metadata) external whenLedgerNotPaused {
+        Dataset storage ds = _requireOwner(datasetId);
+        bytes32 metadataHash = _textHash(metadata);
+        ds.metadataHash = metadataHash;
+        emit MetadataUpdated(datasetId, msg.sender, metadataHash, metadata);
     }
 
     function addVersion(
         bytes32 datasetId,
         bytes32 contentRoot,
-        bytes32 schemaHash,
+        string calldata schema,
         uint64 sizeBytes,
         uint64 recordCount
     ) external whenLedgerNotPaused returns (uint32 version_) {
         Dataset storage ds = _requireOwner(datasetId);
         if (contentRoot == 0) revert RegistryInvalidArgument(datasetId, contentRoot);
         if (_versionOfRoot[datasetId][contentRoot] != 0) revert RegistryVersionExists(datasetId, contentRoot);
+        bytes32 schemaHash = _textHash(schema);
         version_ = ds.versionCount + 1;
         ds.versionCount = version_;
         _versions[datasetId][version_] = Version({
@@ -77,7 +82,7 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
             anchoredAt: uint64(block.timestamp)
         });
         _versionOfRoot[datasetId][contentRoot] = version_;
-        emit VersionAdded(datasetId, version_, contentRoot, schemaHash, sizeBytes, recordCount, msg.sender);
+        emit VersionAdded(datasetId, version_, contentRoot, schemaHash, sizeBytes, recordCount, msg.sender, schema);
     }
 
     function freeze(bytes32 datasetId, bytes32 reasonHash) external whenLedgerNotPaused {
@@ -169,12 +174,20 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
             owner,
             msg.sender,
             code,
-            input.metadataHash,
+            _datasets[datasetId].metadataHash,
             input.category,
             input.grade,
             input.updateInterval,
-            input.parents
+            input.parents,
+            input.metadata
         );
+    }
+
+    /// @dev The hash of a catalog text, which the text itself travels beside in an event.
+    function _textHash(string calldata text) private pure returns (bytes32) {
+        uint256 length = bytes(text).length;
+        if (length == 0 || length > MAX_TEXT) revert RegistryInvalidText(length, MAX_TEXT);
+        return keccak256(bytes(text));
     }
 
     function _setRights(bytes32 datasetId, Rights calldata rights) private {

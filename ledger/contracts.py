@@ -92,18 +92,23 @@ class ConsortiumClient(ContractClient):
 class DataRegistryClient(ContractClient):
     contract_name = "DataRegistry"
 
-    def register_dataset(self, code: bytes, *, metadata_hash: bytes, category: bytes, grade: int,
+    def register_dataset(self, code: bytes, *, metadata: str, category: bytes, grade: int,
                          update_interval: int, rights: Rights, parents: Sequence[bytes] = ()) -> TxReceipt:
-        """Register a dataset under the caller's department; its id is ``dataset_id_of(department, code)``."""
-        payload = (metadata_hash, category, grade, update_interval, rights.as_tuple(), list(parents))
+        """Register a dataset under the caller's department; its id is ``dataset_id_of(department, code)``;
+        ``metadata`` is its public catalog text, hashed by the contract."""
+        payload = (metadata, category, grade, update_interval, rights.as_tuple(), list(parents))
         return self._send("registerDataset", code, payload)
+
+    def update_metadata(self, dataset_id: bytes, metadata: str) -> TxReceipt:
+        return self._send("updateMetadata", dataset_id, metadata)
 
     def dataset_id_of(self, department_id: bytes, code: bytes) -> bytes:
         return bytes(self._call("datasetIdOf", department_id, code))
 
-    def add_version(self, dataset_id: bytes, content_root: bytes, schema_hash: bytes, size_bytes: int,
+    def add_version(self, dataset_id: bytes, content_root: bytes, schema: str, size_bytes: int,
                     record_count: int) -> TxReceipt:
-        return self._send("addVersion", dataset_id, content_root, schema_hash, size_bytes, record_count)
+        """Anchor a version; ``schema`` is its schema text, hashed by the contract."""
+        return self._send("addVersion", dataset_id, content_root, schema, size_bytes, record_count)
 
     def freeze(self, dataset_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
         return self._send("freeze", dataset_id, reason_hash)
@@ -116,6 +121,16 @@ class DataRegistryClient(ContractClient):
 
     def version(self, dataset_id: bytes, version: int) -> Version:
         return Version(*self._call("version", dataset_id, version))
+
+    def catalog_hashes(self, keys: Sequence[tuple[bytes, int]], *, timeout: float | None = None) -> list[bytes | None]:
+        """For each ``(dataset_id, version)``: the dataset's metadata hash (version 0) or the version's
+        schema hash, read in one JSON-RPC batch; None where the dataset or version is unknown."""
+        calls = [("eth_call", [{"to": self.address, "data": self.contract.encode_abi(
+            "version" if number else "dataset", args=[dataset_id, number] if number else [dataset_id])}, "latest"])
+                 for dataset_id, number in keys]
+        # Both structs are static: the hash is their second 32-byte word.
+        return [bytes.fromhex(r.result[2 + 64 : 2 + 128]) if not r.error and isinstance(r.result, str)
+                and len(r.result) >= 2 + 128 else None for r in self.rpc.call(calls, timeout=timeout)]
 
     def version_of_root(self, dataset_id: bytes, content_root: bytes) -> int:
         return int(self._call("versionOfRoot", dataset_id, content_root))

@@ -23,6 +23,11 @@ def key_of(text: str) -> bytes:
     return keccak(text.encode())
 
 
+def text_hash(text: str) -> bytes:
+    """``DataRegistry``'s hash of a catalog text (metadata or schema): keccak256(bytes(text)) over UTF-8."""
+    return keccak(text.encode())
+
+
 def dataset_id(department: bytes, code: bytes) -> bytes:
     """``DataRegistry.datasetIdOf``: keccak256(abi.encode(ownerDepartment, code))."""
     return keccak(encode(["bytes32", "bytes32"], [department, code]))

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint,
-    String, UniqueConstraint,
+    String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -84,6 +84,50 @@ class FileRoot(Base):
     chunk_digests: Mapped[bytes] = mapped_column(LargeBinary)
 
     version: Mapped[DatasetVersion] = relationship(back_populates="files")
+
+
+class CatalogDataset(Base):
+    """Every department's dataset as the chain says it (``DatasetRegistered``, ``MetadataUpdated``),
+    indexed on every node: the owner is the event's, the metadata the text the contract hashed."""
+
+    __tablename__ = "catalog_datasets"
+
+    dataset_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    owner_department: Mapped[str] = mapped_column(Hash, index=True)
+    """The owner department's bytes32 id, as 0x hex."""
+    registrant: Mapped[str] = mapped_column(String(42))
+    category: Mapped[str] = mapped_column(Hash)
+    grade: Mapped[int] = mapped_column(Integer)
+    update_interval: Mapped[int] = mapped_column(BigInteger)
+    parents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    metadata_text: Mapped[str] = mapped_column(Text)
+    metadata_hash: Mapped[str] = mapped_column(Hash)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_block: Mapped[int] = mapped_column(BigInteger, index=True)
+    registered_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The registering block's time, in seconds since the epoch."""
+
+    versions: Mapped[list[CatalogVersion]] = relationship(
+        order_by="CatalogVersion.number", primaryjoin="CatalogDataset.dataset_id == foreign(CatalogVersion.dataset_id)",
+        viewonly=True)
+
+
+class CatalogVersion(Base):
+    """A version of any department's dataset as ``VersionAdded`` says it, with its schema text."""
+
+    __tablename__ = "catalog_versions"
+    __table_args__ = (PrimaryKeyConstraint("dataset_id", "number"),)
+
+    dataset_id: Mapped[str] = mapped_column(Hash)
+    number: Mapped[int] = mapped_column(Integer)
+    content_root: Mapped[str] = mapped_column(Hash)
+    schema_text: Mapped[str] = mapped_column(Text)
+    schema_hash: Mapped[str] = mapped_column(Hash)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    record_count: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    anchored_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The anchoring block's time, in seconds since the epoch."""
 
 
 # ---------------------------------------------------------------- outbox and anchoring

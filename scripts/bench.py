@@ -166,7 +166,7 @@ def bench_uses(batched_uses: int, single_uses: int) -> list[Figure]:
     with LocalChain(find_anvil(PROJECT_ROOT), accounts=3) as chain:
         _, owner, consumer = _suite(chain)
         dataset = hashlib.sha256(b"bench dataset").digest()
-        owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+        owner.registry.register_dataset(dataset, metadata="{}", category=b"\x02" * 32, grade=1,
                                         update_interval=0, rights=Rights(department_id("bench")))
         dataset = ids.dataset_id(department_id("bench"), dataset)
         key = hashlib.sha256(b"bench grant").digest()

@@ -58,7 +58,7 @@ def bench_consortium(batched_uses: int, single_uses: int) -> list[Figure]:
             grantee = _ledger(consortium, grantee_code, manifest, artifacts)
             dataset = hashlib.sha256(b"bench consortium dataset").digest()
             receipt = owner.registry.register_dataset(
-                dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1, update_interval=0,
+                dataset, metadata="{}", category=b"\x02" * 32, grade=1, update_interval=0,
                 rights=Rights(department_id(owner_code)))
             dataset = ids.dataset_id(department_id(owner_code), dataset)
             _reach(grantee.w3, receipt["blockNumber"])

@@ -100,7 +100,7 @@ def trace_chain(uses: int) -> Iterator[TraceChain]:
         coordinator.consortium.appoint_auditor(auditor.address)
         owner.consortium.register_consumer(consumer_key.address)
         dataset = hashlib.sha256(b"bench trace dataset").digest()
-        owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+        owner.registry.register_dataset(dataset, metadata="{}", category=b"\x02" * 32, grade=1,
                                         update_interval=0, rights=Rights(department_id(DEPARTMENT)))
         dataset = ids.dataset_id(department_id(DEPARTMENT), dataset)
         key = hashlib.sha256(b"bench trace grant").digest()

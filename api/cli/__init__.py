@@ -4,6 +4,8 @@
                                                     and their APIs (or --departments-file, --departments N)
     provledger demo                                 the whole story on a fresh local deployment, over HTTP
     provledger dataset register ... FILE            staff: register a dataset and upload its first version
+    provledger catalog [--q TEXT] [--department D]  anyone: every department's datasets, with their freshness
+    provledger catalog show ID                      anyone: one dataset's metadata, fields and versions
     provledger request --dataset ID ...             consumer: ask for access (signed here, relayed by the node)
     provledger approve GRANT [--co-approve]         staff: approve a request, or co-approve as the coordinator
     provledger use GRANT [--out FILE] [--encrypt]   consumer: a delivery under the grant, decrypted here
@@ -33,6 +35,7 @@ one line on stderr; progress bars go to stderr when it is a terminal.
 Where each command lives:
 
     datasets.py   dataset register (and the upload and anchoring it waits for)
+    catalog.py    catalog, catalog show: every department's datasets, from any node
     access.py     request, approve, use, statement: access to a dataset and its settlement
     audit.py      trace, verify
     signin.py     login, and how every command signs in (staff, or a keystore by SIWE)

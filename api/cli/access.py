@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 
 from eth_account.signers.local import LocalAccount
 
+from api.cli.catalog import catalog_entry
 from api.cli.client import HASH32, Api, CliError, UsageError, signed_call
 from api.cli.options import emit
 from api.cli.signin import connect, staff_sign_in, wallet
@@ -31,16 +32,16 @@ def request_access(api: Api, account: LocalAccount, dataset_id: str, *, purpose:
                    days: int) -> str:
     """Ask for access to ``dataset_id`` with ``fields`` in the clear, by name: requested on-chain
     by the consumer itself; the grant's id is derived from the consumer and a fresh key."""
-    entries = [e for e in api.call("GET", "/catalog") if e["dataset_id"] == dataset_id]
-    if not entries or entries[0]["schema_hash"] is None:
-        raise CliError(f"dataset {dataset_id} is not in this node's catalog with a version")
-    unknown = sorted(set(fields) - set(entries[0]["fields"]))
+    entry = catalog_entry(api, dataset_id)
+    if entry["schema_hash"] is None:
+        raise CliError(f"dataset {dataset_id} has no version yet")
+    unknown = sorted(set(fields) - set(entry["fields"]))
     if unknown:
         raise UsageError(f"dataset {dataset_id} has no field {', '.join(unknown)} "
-                       f"(its fields: {', '.join(entries[0]['fields'])})")
+                       f"(its fields: {', '.join(entry['fields'])})")
     key = secrets.token_bytes(32)
     request = (bytes.fromhex(dataset_id[2:]), hashlib.sha256(purpose.encode()).digest(),
-               bytes.fromhex(entries[0]["schema_hash"][2:]), ids.canonical_fields(fields),
+               bytes.fromhex(entry["schema_hash"][2:]), ids.canonical_fields(fields),
                Action.mask(Action.DOWNLOAD), days * DAY, uses)
     signed_call(api, account, "AccessGrants", "requestAccess", key, request)
     return "0x" + ids.grant_id(account.address, key).hex()

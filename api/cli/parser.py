@@ -7,6 +7,7 @@ from pathlib import Path
 
 from api.cli.access import cmd_approve, cmd_request, cmd_statement, cmd_use
 from api.cli.audit import cmd_trace, cmd_verify
+from api.cli.catalog import cmd_catalog
 from api.cli.datasets import cmd_register
 from api.cli.nodes import cmd_consortium, cmd_demo, cmd_serve, cmd_up
 from api.cli.options import Parser as _Parser
@@ -64,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
         _staff_options(p)
         json_option(p)
     register.set_defaults(run=cmd_register)
+
+    catalog = commands.add_parser("catalog", help="every department's datasets, with their freshness (anyone)")
+    catalog.add_argument("--q", metavar="TEXT", help="words in the name, description, category, department or fields")
+    catalog.add_argument("--department", metavar="D", help="the owner department: its code, name or id")
+    catalog.add_argument("--grade", type=int, choices=range(1, 5))
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", metavar="COMMAND")
+    show = catalog_commands.add_parser("show", help="one dataset: its metadata, fields and versions")
+    show.add_argument("dataset", type=_hash32("dataset"), metavar="ID")
+    for p in (catalog, show):
+        p.add_argument("--json", action="store_true", help="the node's JSON answer")
+        _connection(p)
+        p.set_defaults(run=cmd_catalog)
 
     request = commands.add_parser("request", help="ask for access to a dataset (consumer)")
     request.add_argument("--dataset", required=True, type=_hash32("dataset"), metavar="ID")

@@ -1,7 +1,7 @@
 """The web dashboard, served by the node's API itself: server-rendered pages (Jinja2), a small
 script and a style sheet from this package, nothing from elsewhere at run time.
 
-    /dashboard/catalog                  anyone: search, grade, owner, freshness
+    /dashboard/catalog                  anyone: every department's datasets; search, grade, owner, freshness
     /dashboard/review                   department staff: the review queue, approve or reject
     /dashboard/datasets/{id}/trace      auditors and staff: timeline and lineage, each item verified
     /dashboard/monitor                  signed in: the live usage stream (and the alerts, for auditors and staff)

@@ -55,10 +55,10 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
     # ------------------------------------------------------------ the catalog
 
     @api.get("/catalog")
-    def catalog(request: Request, db: DB, visitor: Visit, q: Annotated[str, Query(max_length=100)] = "",
+    def catalog(request: Request, db: DB, node: Node, visitor: Visit, q: Annotated[str, Query(max_length=100)] = "",
                 grade: Annotated[str, Query(pattern=r"^[1-4]?$")] = "",
                 owner: Annotated[str, Query(max_length=64)] = "") -> HTMLResponse:
-        rows = views.catalog(db, q=q, grade=int(grade) if grade else None, owner=owner)
+        rows = views.catalog(db, node.ledger, q=q, grade=int(grade) if grade else None, owner=owner)
         return pages.page(request, "catalog.html", visitor, nav="catalog", rows=rows, q=q, grade=grade, owner=owner,
                           owners=views.owners(db))
 

@@ -15,7 +15,8 @@ from fastapi.templating import Jinja2Templates
 from api.auth.service import Auth
 from api.dashboard.session import PATH, PageRefused, SignInNeeded, Visitor, visitors
 from api.dashboard.trace import short, title
-from api.dashboard.views import DECISIONS, duration
+from api.dashboard.views import DECISIONS
+from node.catalog.freshness import duration
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"

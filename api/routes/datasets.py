@@ -29,8 +29,8 @@ from node.chain.anchoring import log_open_download
 from node.access.delivery import checks
 from node.errors import InvalidInput, NotFound, NotPermitted
 from node.catalog.dcat import catalog_to_dcat
+from node.catalog.entries import entries
 from node.formats import ENCODINGS, FORMATS, format_of, transcode
-from node.departments import DepartmentNames
 from node.models import Dataset, DatasetVersion, QualityIssue
 from node.catalog.register import register_dataset, register_version
 from node.service import NodeService
@@ -65,17 +65,6 @@ def _issue_and_version(db: Session, node: NodeService, issue_id: str, number: in
     if issue is None:
         raise NotFound("quality issue", issue_id)
     return issue, version_of(db, own_dataset(db, node, issue.dataset_id), number)
-
-
-def _catalog_entry(dataset: Dataset, names: DepartmentNames) -> CatalogEntry:
-    latest = dataset.versions[-1] if dataset.versions else None
-    return CatalogEntry(dataset_id=dataset.dataset_id, name=dataset.name, owner_department=dataset.owner_department,
-                        owner_department_name=names.name(dataset.owner_department),
-                        category=dataset.category, grade=dataset.grade, open=dataset.grade == 1,
-                        latest_version=latest.number if latest else None,
-                        updated_at=latest.created_at if latest else None, fields=latest.schema if latest else [],
-                        schema_hash=latest.schema_hash if latest else None,
-                        update_interval=dataset.update_interval, catalog=dataset.catalog)
 
 
 def _write(entry: Any) -> WriteOut:
@@ -222,23 +211,30 @@ def router(auth: Auth) -> APIRouter:
     # ------------------------------------------------------------ the public
 
     @api.get("/catalog", response_model=list[CatalogEntry], tags=["public"],
-             summary="The open catalog: every dataset this node publishes (no sign-in)")
-    def catalog(db: DB, q: Annotated[str | None, Query(max_length=100)] = None,
-                grade: Annotated[int | None, Query(ge=1, le=4)] = None) -> list[CatalogEntry]:
-        query = select(Dataset).order_by(Dataset.name, Dataset.dataset_id)
-        if grade is not None:
-            query = query.where(Dataset.grade == grade)
-        if q:
-            query = query.where(Dataset.name.ilike(f"%{q}%") | Dataset.category.ilike(f"%{q}%"))
-        return [_catalog_entry(d, auth.names) for d in db.scalars(query)]
+             summary="The catalog across departments: every dataset on the chain, with its freshness (no sign-in)")
+    def catalog(db: DB, node: Node, q: Annotated[str | None, Query(max_length=100, description=(
+                    "words in the name, description, category, department or field names"))] = None,
+                grade: Annotated[int | None, Query(ge=1, le=4)] = None,
+                department: Annotated[str | None, Query(max_length=100, description=(
+                    "the owner department: its code, its name or its id"))] = None) -> list[CatalogEntry]:
+        found = entries(db, node.ledger, q=q or "", grade=grade, department=department or "")
+        return [CatalogEntry.of(e) for e in found]
 
-    @api.get("/catalog/dcat", tags=["public"], summary="The catalog as DCAT JSON-LD",
+    @api.get("/catalog/dcat", tags=["public"], summary="The catalog across departments as DCAT JSON-LD",
              responses={200: {"content": {"application/ld+json": {}}}})
     def dcat(request: Request, db: DB, node: Node) -> Any:
         base = str(request.base_url).rstrip("/")
-        datasets = list(db.scalars(select(Dataset).order_by(Dataset.created_at, Dataset.dataset_id)))
-        names = {code: auth.names.name(code) for code in {d.owner_department for d in datasets}}
-        return catalog_to_dcat(datasets, base_url=base, publisher_names=names)
+        own = set(db.scalars(select(Dataset.dataset_id).where(Dataset.grade == 1, Dataset.frozen.is_(False))))
+        return catalog_to_dcat(entries(db, node.ledger), base_url=base,
+                               downloadable=lambda e: e.dataset_id in own and e.verified)
+
+    @api.get("/catalog/{dataset_id}", response_model=CatalogEntry, tags=["public"], responses=errors(404),
+             summary="One dataset of any department, as the chain says it (no sign-in)")
+    def catalog_entry(dataset_id: Id32, db: DB, node: Node) -> CatalogEntry:
+        found = entries(db, node.ledger, dataset_id=dataset_id)
+        if not found:
+            raise NotFound("dataset", dataset_id)
+        return CatalogEntry.of(found[0])
 
     @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404, 409, 503),
              200: {"content": {f.media_type: {} for f in FORMATS.values()}}},

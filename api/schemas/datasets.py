@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, field_validator
 
 from api.schemas.base import MAX_NUMBER, Body, Model, UtcDateTime
 from api.schemas.mirror import literal_of, mirrors
+from node.catalog.entries import Entry, VersionEntry
+from node.catalog.freshness import Freshness, State
 from node.fields import FieldClass
 from node.formats import ENCODINGS
 from node.models import Dataset, DatasetVersion, QualityIssue, QualityReportRow
@@ -77,23 +80,94 @@ class DatasetOut(Model):
     versions: list[VersionOut] = Field(default_factory=list)
 
 
-@mirrors(Dataset, added=("open", "latest_version", "updated_at", "fields", "schema_hash", "owner_department_name"))
+if TYPE_CHECKING:
+    FreshnessState = str
+else:
+    FreshnessState = literal_of(get_args(State))
+
+
+@mirrors(Freshness)
+class FreshnessOut(Model):
+    state: FreshnessState = Field(description="current, late, unscheduled (no update interval) or empty (no version)")
+    age: float | None = Field(description="seconds since the last version was anchored")
+    interval: int = Field(description="the update interval the owner declared, in seconds; 0: none")
+    late_by: float = Field(description="seconds past the time the next version was due")
+    summary: str = Field(examples=["late by 3 days"], description='"current", "late by N days", "no schedule" '
+                         'or "no version yet"')
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+@mirrors(VersionEntry)
+class CatalogVersionOut(Model):
+    number: int
+    content_root: str
+    schema_hash: str
+    size_bytes: int
+    record_count: int
+    anchored_at: int | None = Field(description="the anchoring block's time, in seconds since the epoch")
+    fields: list[str] = Field(description="field names, in order", examples=[["name", "phone", "visits"]])
+    format: str | None = Field(examples=["csv"])
+    media_type: str = Field(examples=["text/csv"])
+    encoding: str | None
+    verified: bool = Field(description="the schema text hashes to the schema hash the chain holds")
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+@mirrors(Entry, added=("latest_version", "updated_at", "fields", "schema_hash"))
 class CatalogEntry(Model):
+    """One dataset of any department, as the chain says it."""
+
     dataset_id: str
     name: str
-    owner_department: str
-    owner_department_name: str = Field(default="", examples=["民政局"], description="the owner's name on chain")
+    description: str | None
+    owner_department: str = Field(examples=["civil-affairs"], description="the owner department's code, as the "
+                                  "chain says, whatever the dataset's metadata claims")
+    owner_department_id: str
+    department_name: str = Field(examples=["民政局"])
     category: str
     grade: int
     open: bool = Field(description="grade 1: downloadable by anyone, each download logged")
+    update_interval: int
+    metadata_hash: str
+    verified: bool = Field(description="the metadata text hashes to the metadata hash (and to the chain's, when "
+                           "checked_on_chain): a row edited in the node's SQL shows as not verified, with no text")
+    checked_on_chain: bool
+    registered_at: int | None
+    parents: list[str]
+    frozen: bool
+    field_classes: dict[str, str] = Field(description="the class of each personal-data field: what a delivery "
+                                          "masks outside a grant's fields", examples=[{"name": "name"}])
+    key_fields: list[str]
+    catalog: dict[str, Any]
+    versions: list[CatalogVersionOut]
+    freshness: FreshnessOut
     latest_version: int | None
     updated_at: UtcDateTime | None
     fields: list[str] = Field(default_factory=list, description="the latest version's field names: a request "
                               "names those it asks for in the clear", examples=[["name", "phone", "visits"]])
     schema_hash: str | None = Field(default=None, description="the latest version's schema hash, which a request "
                                     "names as the schema its fields were chosen from")
-    update_interval: int
-    catalog: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: Entry) -> CatalogEntry:
+        latest = entry.latest
+        return cls(
+            dataset_id=entry.dataset_id, name=entry.name, description=entry.description,
+            owner_department=entry.owner_department, owner_department_id=entry.owner_department_id,
+            department_name=entry.department_name, category=entry.category, grade=entry.grade, open=entry.open,
+            update_interval=entry.update_interval, metadata_hash=entry.metadata_hash, verified=entry.verified,
+            checked_on_chain=entry.checked_on_chain, registered_at=entry.registered_at, parents=entry.parents,
+            frozen=entry.frozen,
+            field_classes=entry.field_classes, key_fields=entry.key_fields, catalog=entry.catalog,
+            versions=[CatalogVersionOut.model_validate(v) for v in entry.versions],
+            freshness=FreshnessOut.model_validate(entry.freshness),
+            latest_version=latest.number if latest else None,
+            updated_at=datetime.fromtimestamp(latest.anchored_at, timezone.utc)
+            if latest and latest.anchored_at is not None else None,
+            fields=latest.fields if latest else [], schema_hash=latest.schema_hash if latest else None,
+        )
 
 
 class Freeze(Body):

@@ -13,6 +13,12 @@ pragma solidity ^0.8.20;
  *
  * A freeze remembers who imposed it: the owner department may lift its own freeze, but only a
  * coordinator lifts a freeze a coordinator imposed (or took over by freezing again).
+ *
+ * The public catalog travels in events, so that every member's node indexes every department's
+ * datasets from the chain alone: a dataset's metadata (canonical JSON naming it, its fields and
+ * their classes, never a value) in {DatasetRegistered} and {MetadataUpdated}, each version's schema
+ * (field names in order, format, size, rows) in {VersionAdded}. The contract hashes the texts
+ * itself (`keccak256(bytes(text))`) and keeps only the hashes, so a text and its hash never disagree.
  */
 interface IDataRegistry {
     /// @dev The three rights in a dataset: who holds it, who may process and use it, who is paid.
@@ -23,7 +29,7 @@ interface IDataRegistry {
     }
 
     struct DatasetInput {
-        bytes32 metadataHash;
+        string metadata;
         bytes32 category;
         uint8 grade;
         uint32 updateInterval;
@@ -68,6 +74,8 @@ interface IDataRegistry {
     error RegistryNotOwnerOrCoordinator(address account, bytes32 datasetId);
     /// @dev A version of `datasetId` already anchors `contentRoot`.
     error RegistryVersionExists(bytes32 datasetId, bytes32 contentRoot);
+    /// @dev A catalog text (metadata or schema) is empty or longer than `max` bytes (`length`).
+    error RegistryInvalidText(uint256 length, uint256 max);
     /// @dev `datasetId` has no version `version`.
     error RegistryUnknownVersion(bytes32 datasetId, uint32 version);
     /// @dev `datasetId` is frozen: no new grants and no uses until it is unfrozen.
@@ -77,7 +85,8 @@ interface IDataRegistry {
     /// @dev A coordinator froze `datasetId`: `account`, not a coordinator, cannot lift it.
     error RegistryFrozenByCoordinator(address account, bytes32 datasetId);
 
-    /// @dev Department `ownerDepartment` registered `datasetId` under its `code`, derived from `parents`.
+    /// @dev Department `ownerDepartment` registered `datasetId` under its `code`, derived from `parents`,
+    /// with the public catalog text `metadata` (`metadataHash` is its keccak256).
     event DatasetRegistered(
         bytes32 indexed datasetId,
         bytes32 indexed ownerDepartment,
@@ -87,7 +96,8 @@ interface IDataRegistry {
         bytes32 category,
         uint8 grade,
         uint32 updateInterval,
-        bytes32[] parents
+        bytes32[] parents,
+        string metadata
     );
     /// @dev The rights split of `datasetId` is now the one given.
     event RightsSet(
@@ -97,9 +107,10 @@ interface IDataRegistry {
         bytes32[] usageRightHolders,
         address revenueBeneficiary
     );
-    /// @dev The catalog metadata of `datasetId` changed to `metadataHash`.
-    event MetadataUpdated(bytes32 indexed datasetId, address indexed by, bytes32 metadataHash);
-    /// @dev Version `version` of `datasetId` anchors `contentRoot`.
+    /// @dev The catalog metadata of `datasetId` changed to the text `metadata`, whose keccak256 is `metadataHash`.
+    event MetadataUpdated(bytes32 indexed datasetId, address indexed by, bytes32 metadataHash, string metadata);
+    /// @dev Version `version` of `datasetId` anchors `contentRoot`; `schema` is its schema text, whose
+    /// keccak256 is `schemaHash`.
     event VersionAdded(
         bytes32 indexed datasetId,
         uint32 indexed version,
@@ -107,7 +118,8 @@ interface IDataRegistry {
         bytes32 schemaHash,
         uint64 sizeBytes,
         uint64 recordCount,
-        address by
+        address by,
+        string schema
     );
     /// @dev `datasetId` was frozen by `by` for the reason described by `reasonHash`;
     /// `byCoordinator` when `by` froze it as a coordinator, so that only a coordinator can lift it.
@@ -122,6 +134,7 @@ interface IDataRegistry {
      * Requirements:
      * - the caller serves an active department; the ledger is not paused;
      * - `code` is not zero and the department has not registered it before; `input.grade` is 1 to 4;
+     * - `input.metadata` is 1 to {MAX_TEXT} bytes (its keccak256 becomes the metadata hash);
      * - the ownership holder and every usage-right holder are active departments;
      * - every parent is a registered dataset.
      *
@@ -141,28 +154,32 @@ interface IDataRegistry {
     function setRights(bytes32 datasetId, Rights calldata rights) external;
 
     /**
-     * @dev Points a dataset at new catalog metadata.
-     *
-     * Requirements:
-     * - the caller serves the owner department; the ledger is not paused.
-     *
-     * Emits {MetadataUpdated}.
-     */
-    function updateMetadata(bytes32 datasetId, bytes32 metadataHash) external;
-
-    /**
-     * @dev Anchors a new version of a dataset; its number is the previous count plus one.
+     * @dev Replaces a dataset's catalog metadata with the text `metadata`; its keccak256 becomes the
+     * metadata hash.
      *
      * Requirements:
      * - the caller serves the owner department; the ledger is not paused;
-     * - no version of this dataset anchors `contentRoot` already (so a resent write is refused).
+     * - `metadata` is 1 to {MAX_TEXT} bytes.
+     *
+     * Emits {MetadataUpdated}.
+     */
+    function updateMetadata(bytes32 datasetId, string calldata metadata) external;
+
+    /**
+     * @dev Anchors a new version of a dataset; its number is the previous count plus one. The
+     * version's schema hash is the keccak256 of `schema`, its schema text.
+     *
+     * Requirements:
+     * - the caller serves the owner department; the ledger is not paused;
+     * - no version of this dataset anchors `contentRoot` already (so a resent write is refused);
+     * - `schema` is 1 to {MAX_TEXT} bytes.
      *
      * Emits {VersionAdded}.
      */
     function addVersion(
         bytes32 datasetId,
         bytes32 contentRoot,
-        bytes32 schemaHash,
+        string calldata schema,
         uint64 sizeBytes,
         uint64 recordCount
     ) external returns (uint32 version);
@@ -191,6 +208,9 @@ interface IDataRegistry {
      * Emits {DatasetUnfrozen}.
      */
     function unfreeze(bytes32 datasetId, bytes32 reasonHash) external;
+
+    /// @dev The longest catalog text (metadata or schema) accepted, in bytes.
+    function MAX_TEXT() external view returns (uint256);
 
     /// @dev The dataset; reverts with {RegistryUnknownDataset} if absent.
     function dataset(bytes32 datasetId) external view returns (Dataset memory);

@@ -1,18 +1,18 @@
-"""The node's catalog as DCAT 3 JSON-LD.
+"""The catalog across departments as DCAT 3 JSON-LD.
 
 One ``dcat:Catalog`` with an inline context (no remote fetch is needed to read it), one
-``dcat:Dataset`` per dataset and one ``dcat:Distribution`` per version, with the ledger's own terms
-(content root, grade, metadata hash) under ``provledger:``.
+``dcat:Dataset`` per dataset of any department and one ``dcat:Distribution`` per version, with
+the ledger's own terms (content root, grade, metadata hash, freshness) under ``provledger:``.
+Every URL it gives is one this node answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 from node.audit.prov import PROVLEDGER_URI
-from node.formats import format_of
-from node.models import Dataset, DatasetVersion
+from node.catalog.entries import Entry, VersionEntry
 
 JsonLd = dict[str, object]
 """A JSON-LD node: its keys, and values of any JSON shape."""
@@ -47,10 +47,8 @@ def iso_duration(seconds: int) -> str:
     return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
 
 
-def _date(value: datetime) -> dict[str, str]:
-    # SQLite gives back naive datetimes; the node writes them in UTC.
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-    return {"@value": aware.isoformat(), "@type": "xsd:dateTime"}
+def _date(seconds: int) -> dict[str, str]:
+    return {"@value": datetime.fromtimestamp(seconds, timezone.utc).isoformat(), "@type": "xsd:dateTime"}
 
 
 def _term(value: str, vocabulary: str) -> dict[str, str]:
@@ -58,78 +56,92 @@ def _term(value: str, vocabulary: str) -> dict[str, str]:
     return {"@id": value if "://" in value else vocabulary + value}
 
 
-def _distribution(url: str, version: DatasetVersion) -> JsonLd:
-    media_type = tabular.media_type if (tabular := format_of(version.source_path)) else "application/octet-stream"
+def _distribution(url: str, version: VersionEntry, download: str | None) -> JsonLd:
     distribution: JsonLd = {
         "@type": "dcat:Distribution",
         "dcat:accessURL": {"@id": url},
         "dcat:byteSize": {"@value": version.size_bytes, "@type": "xsd:nonNegativeInteger"},
-        "dcat:mediaType": {"@id": MEDIA_TYPES + media_type},
+        "dcat:mediaType": {"@id": MEDIA_TYPES + version.media_type},
         # Not spdx:checksum: its sha256 is the digest of the bytes as downloaded, and this is the
         # root of a SHA-256 Merkle tree over the file's chunks (and a directory's files), the one
         # anchored on-chain, which a client checks with the node's Merkle proofs instead.
+        "provledger:version": version.number,
         "provledger:contentRoot": version.content_root,
         "provledger:schemaHash": version.schema_hash,
         "provledger:recordCount": version.record_count,
+        "provledger:fields": version.fields,
     }
-    if version.created_at is not None:
-        distribution["dct:issued"] = _date(version.created_at)
+    if version.format:
+        distribution["dct:format"] = version.format
+    if version.encoding:
+        distribution["provledger:encoding"] = version.encoding
+    if download is not None:
+        distribution["dcat:downloadURL"] = {"@id": download}
+    if version.anchored_at is not None:
+        distribution["dct:issued"] = _date(version.anchored_at)
     return distribution
 
 
-def _dataset_node(dataset: Dataset, base_url: str, publisher_names: Mapping[str, str]) -> JsonLd:
-    url = f"{base_url}/datasets/{dataset.dataset_id}"
-    catalog = dataset.catalog or {}
+def _dataset_node(entry: Entry, base_url: str, downloadable: Callable[[Entry], bool]) -> JsonLd:
+    url = f"{base_url}/catalog/{entry.dataset_id}"
+    catalog = entry.catalog
+    latest = entry.latest
     node: JsonLd = {
         "@id": url,
         "@type": "dcat:Dataset",
-        "dct:identifier": dataset.dataset_id,
-        "dct:title": dataset.name,
-        "dct:publisher": {"@type": "foaf:Agent", "dct:identifier": dataset.owner_department,
-                          "foaf:name": publisher_names.get(dataset.owner_department, dataset.owner_department)},
-        "dct:accessRights": {"@id": access_rights(dataset.grade)},
+        "dct:identifier": entry.dataset_id,
+        "dct:title": entry.name,
+        "dct:publisher": {"@type": "foaf:Agent", "dct:identifier": entry.owner_department,
+                          "foaf:name": entry.department_name},
+        "dct:accessRights": {"@id": access_rights(entry.grade)},
         # Categories are the consortium's own codes, matching no shared theme vocabulary.
-        "dcat:theme": {"@id": f"provledger:category/{dataset.category}"},
-        "provledger:category": dataset.category,
-        "provledger:grade": dataset.grade,
-        "provledger:metadataHash": dataset.metadata_hash,
-        "prov:wasDerivedFrom": [{"@id": f"{base_url}/datasets/{parent}"} for parent in dataset.parents or []],
-        "dcat:distribution": [_distribution(f"{url}/versions/{n}", version)
-                              for n, version in enumerate(dataset.versions, start=1)],
+        "dcat:theme": {"@id": f"provledger:category/{entry.category}"},
+        "dcat:landingPage": {"@id": url},
+        "provledger:category": entry.category,
+        "provledger:grade": entry.grade,
+        "provledger:metadataHash": entry.metadata_hash,
+        "provledger:verified": entry.verified,
+        "provledger:freshness": entry.freshness.summary,
+        "prov:wasDerivedFrom": [{"@id": f"{base_url}/catalog/{parent}"} for parent in entry.parents],
+        # The open download serves the latest version only: the older ones have no download URL.
+        "dcat:distribution": [_distribution(url, v, f"{base_url}/open/{entry.dataset_id}/content"
+                                            if v is latest and downloadable(entry) else None)
+                              for v in entry.versions],
     }
-    if "description" in catalog:
-        node["dct:description"] = catalog["description"]
+    if entry.description is not None:
+        node["dct:description"] = entry.description
     if "keywords" in catalog:
         keywords = catalog["keywords"]
         node["dcat:keyword"] = [keywords] if isinstance(keywords, str) else list(keywords)
     if "license" in catalog:
-        node["dct:license"] = _term(catalog["license"], LICENSES)
+        node["dct:license"] = _term(str(catalog["license"]), LICENSES)
     if "language" in catalog:
-        node["dct:language"] = _term(catalog["language"], LANGUAGES)
-    if dataset.created_at is not None:
-        node["dct:issued"] = _date(dataset.created_at)
-    if dataset.versions and dataset.versions[-1].created_at is not None:
-        node["dct:modified"] = _date(dataset.versions[-1].created_at)
-    if dataset.update_interval:  # 0: no expected schedule
+        node["dct:language"] = _term(str(catalog["language"]), LANGUAGES)
+    if entry.registered_at is not None:
+        node["dct:issued"] = _date(entry.registered_at)
+    if latest is not None and latest.anchored_at is not None:
+        node["dct:modified"] = _date(latest.anchored_at)
+    if entry.update_interval:  # 0: no expected schedule
         # The exact interval, not a named dct:Frequency (DCAT's range, e.g. the EU frequency
         # list): the registry keeps seconds, which need not match any named frequency.
-        node["dct:accrualPeriodicity"] = {"@value": iso_duration(dataset.update_interval), "@type": "xsd:duration"}
+        node["dct:accrualPeriodicity"] = {"@value": iso_duration(entry.update_interval), "@type": "xsd:duration"}
     return node
 
 
-def catalog_to_dcat(datasets: Sequence[Dataset], *, base_url: str,
-                    publisher_names: Mapping[str, str] | None = None) -> JsonLd:
-    """The catalog of ``datasets`` as DCAT 3 JSON-LD, datasets at ``{base_url}/datasets/{id}``.
+def catalog_to_dcat(entries: Sequence[Entry], *, base_url: str,
+                    downloadable: Callable[[Entry], bool] = lambda entry: False) -> JsonLd:
+    """The catalog of ``entries`` (every department's) as DCAT 3 JSON-LD, each dataset at this
+    node's ``{base_url}/catalog/{id}``; the latest version of those ``downloadable`` says this node
+    serves gets a download URL (``{base_url}/open/{id}/content``).
 
-    From ``Dataset.catalog``: "description", "keywords" (a list or one string), "license" (an
-    SPDX id or an IRI) and "language" (an ISO 639-1 code or an IRI). Publishers are named by
-    ``publisher_names`` (department code to name), else by their code.
+    From the metadata's "catalog": "description", "keywords" (a list or one string), "license"
+    (an SPDX id or an IRI) and "language" (an ISO 639-1 code or an IRI). Publishers are named as
+    the chain names their department.
     """
     base = base_url.rstrip("/")
-    names = publisher_names or {}
     return {
         "@context": DCAT_CONTEXT,
-        "@id": f"{base}/catalog",
+        "@id": f"{base}/catalog/dcat",
         "@type": "dcat:Catalog",
-        "dcat:dataset": [_dataset_node(dataset, base, names) for dataset in datasets],
+        "dcat:dataset": [_dataset_node(entry, base, downloadable) for entry in entries],
     }

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from ledger import ids
 from ledger.hashing import DEFAULT_CHUNK_SIZE, Observer, content_root
 from node.fields import FieldClass
-from node.formats import TextCheck, canonical_encoding, kind_of
+from node.catalog.texts import MAX_TEXT, canonical_json, metadata_text, schema_text, text_hash
+from node.formats import FORMATS, TextCheck, canonical_encoding, kind_of
 from node.errors import AlreadyExists, InvalidInput, NotFound
 from node.models import Dataset, DatasetVersion, FileRoot
 from node.chain.outbox import enqueue
@@ -44,8 +45,7 @@ def dataset_id_for(department: str, code: str) -> str:
 
 def canonical_hash(value: Any) -> str:
     """The sha256 of ``value``'s canonical JSON (sorted keys, no spaces, UTF-8), as 0x hex."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "0x" + hashlib.sha256(text.encode()).hexdigest()
+    return "0x" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
 @dataclass
@@ -157,10 +157,14 @@ def register_dataset(
     if session.get(Dataset, dataset_id) is not None:
         raise AlreadyExists("dataset", code)
     catalog = dict(catalog or {})
-    metadata = {"name": name, "category": category, "grade": grade, "catalog": catalog}
+    metadata = metadata_text(name=name, category=category, grade=grade, update_interval=update_interval,
+                             department=department, catalog=catalog, field_classes=classes,
+                             key_fields=list(key_fields or []))
+    if len(metadata.encode()) > MAX_TEXT:
+        raise InvalidInput("catalog", f"the dataset's public metadata is longer than {MAX_TEXT} bytes")
     dataset = Dataset(
         dataset_id=dataset_id, name=name, owner_department=department, category=category, grade=grade,
-        update_interval=update_interval, metadata_hash=canonical_hash(metadata), catalog=catalog,
+        update_interval=update_interval, metadata_hash=text_hash(metadata), catalog=catalog,
         parents=list(parents or []), field_classes=classes, key_fields=list(key_fields or []), encoding=encoding,
     )
     session.add(dataset)
@@ -168,6 +172,7 @@ def register_dataset(
         "dataset_id": dataset_id,
         "code": "0x" + ids.key_of(code).hex(),
         "owner_department": code_id(department),
+        "metadata": metadata,
         "metadata_hash": dataset.metadata_hash,
         "category": code_id(category),
         "grade": grade,
@@ -216,17 +221,21 @@ def register_version(
     text, fields, records = shape.finish() if shape else (None, [], len(content.files))
     if shape is not None:
         require_columns(fields, dataset.field_classes, dataset.key_fields)
+    schema = schema_text(fields=fields, tabular=FORMATS[kind] if kind else None, size_bytes=content.size,
+                         record_count=records, encoding=text)
+    if len(schema.encode()) > MAX_TEXT:
+        raise InvalidInput("file", f"its field names make a schema longer than {MAX_TEXT} bytes")
     previous = session.scalar(select(func.count()).select_from(DatasetVersion)
                               .where(DatasetVersion.dataset_id == dataset_id))
     version = DatasetVersion(
-        dataset_id=dataset_id, number=(previous or 0) + 1, content_root=root, schema_hash=canonical_hash(fields), size_bytes=content.size,
+        dataset_id=dataset_id, number=(previous or 0) + 1, content_root=root, schema_hash=text_hash(schema), size_bytes=content.size,
         record_count=records, source_path=str(path.resolve()), chunk_size=chunk_size, schema=fields, encoding=text,
         files=[FileRoot(path=f.path, size=f.size, root="0x" + f.root.hex(), chunk_digests=b"".join(f.chunk_digests))
                for f in content.files],
     )
     session.add(version)
     enqueue(session, key=f"version:{dataset_id}:{root}", kind="add_version", payload={
-        "dataset_id": dataset_id, "content_root": root, "schema_hash": version.schema_hash,
+        "dataset_id": dataset_id, "content_root": root, "schema": schema, "schema_hash": version.schema_hash,
         "size_bytes": content.size, "record_count": records,
     })
     return version

@@ -163,10 +163,12 @@ class Indexer:
 
 
 def touched_keys(rows: Iterable[ChainEventRow]) -> dict[str, set[str]]:
-    keys: dict[str, set[str]] = {"grant": set(), "issue": set(), "frozen": set()}
+    keys: dict[str, set[str]] = {"grant": set(), "issue": set(), "frozen": set(), "metadata": set()}
     for row in rows:
         if row.name in ("DatasetFrozen", "DatasetUnfrozen") and row.dataset_id:
             keys["frozen"].add(row.dataset_id)
+        if row.name == "MetadataUpdated" and row.dataset_id:
+            keys["metadata"].add(row.dataset_id)
         if row.grant_id:
             keys["grant"].add(row.grant_id)
         if "issueId" in row.args:

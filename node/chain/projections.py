@@ -1,4 +1,5 @@
-"""Tables derived from indexed events (grants, uses, quality issues): applied event by event,
+"""Tables derived from indexed events (grants, uses, quality issues, the catalog of every
+department's datasets): applied event by event,
 and rebuilt from the remaining events for the keys a reorg touched."""
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from ledger import ids
 from ledger.clients import GrantStatus, IssueStatus
-from node.models import ChainEventRow, Dataset, Grant, Lineage, QualityIssue, Use
+from node.catalog import texts
+from node.models import CatalogDataset, CatalogVersion, ChainEventRow, Dataset, Grant, Lineage, QualityIssue, Use
 from node.chain.outbox import enqueue
 
 Projector = Callable[[Session, ChainEventRow], None]
@@ -77,16 +79,54 @@ def _consumer_removed(session: Session, row: ChainEventRow) -> None:
 
 
 def _registered(session: Session, row: ChainEventRow) -> None:
-    for parent in row.args.get("parents", []):
-        session.merge(Lineage(child_id=row.args["datasetId"], parent_id=parent, block_number=row.block_number))
+    a = row.args
+    for parent in a.get("parents", []):
+        session.merge(Lineage(child_id=a["datasetId"], parent_id=parent, block_number=row.block_number))
+    session.merge(CatalogDataset(
+        dataset_id=a["datasetId"], owner_department=a["ownerDepartment"], registrant=a["registrant"],
+        category=a["category"], grade=int(a["grade"]), update_interval=int(a["updateInterval"]),
+        parents=list(a.get("parents", [])), metadata_text=_believed(a["metadata"], a["metadataHash"]),
+        metadata_hash=a["metadataHash"], frozen=False, registered_block=row.block_number, registered_at=row.block_time,
+    ))
+
+
+def _believed(text: str, text_hash: str) -> str:
+    """A catalog text from an event, once its hash is computed again and agrees with the event's.
+    ``DataRegistry`` computes the hash from the text itself: a mismatch means the log is not its
+    own, and the indexer stops there (retrying, reported in ``/health``) rather than index it."""
+    if texts.text_hash(text) != text_hash:
+        raise ValueError(f"a catalog text hashes to {texts.text_hash(text)}, not the {text_hash} its event names")
+    return text
+
+
+def _metadata_updated(session: Session, row: ChainEventRow) -> None:
+    entry = session.get(CatalogDataset, row.args["datasetId"])
+    if entry is not None:
+        entry.metadata_text = _believed(row.args["metadata"], row.args["metadataHash"])
+        entry.metadata_hash = row.args["metadataHash"]
+
+
+def _version_added(session: Session, row: ChainEventRow) -> None:
+    a = row.args
+    session.merge(CatalogVersion(
+        dataset_id=a["datasetId"], number=int(a["version"]), content_root=a["contentRoot"],
+        schema_text=_believed(a["schema"], a["schemaHash"]), schema_hash=a["schemaHash"],
+        size_bytes=int(a["sizeBytes"]), record_count=int(a["recordCount"]), block_number=row.block_number,
+        anchored_at=row.block_time,
+    ))
 
 
 def _set_frozen(frozen: bool) -> Projector:
     def apply(session: Session, row: ChainEventRow) -> None:
-        dataset = session.get(Dataset, row.args["datasetId"])
-        if dataset is not None:
-            dataset.frozen = frozen
+        _mark_frozen(session, row.args["datasetId"], frozen)
     return apply
+
+
+def _mark_frozen(session: Session, dataset_id: str, frozen: bool) -> None:
+    """On the department's own dataset, if it is, and on its entry in the catalog of every department's."""
+    for record in (session.get(Dataset, dataset_id), session.get(CatalogDataset, dataset_id)):
+        if record is not None:
+            record.frozen = frozen
 
 
 def _issue_opened(session: Session, row: ChainEventRow) -> None:
@@ -106,6 +146,8 @@ def _issue_status(status: IssueStatus) -> Projector:
 
 PROJECTORS: dict[str, Projector] = {
     "DatasetRegistered": _registered,
+    "MetadataUpdated": _metadata_updated,
+    "VersionAdded": _version_added,
     "DatasetFrozen": _set_frozen(True),
     "DatasetUnfrozen": _set_frozen(False),
     "AccessRequested": _requested,
@@ -136,14 +178,22 @@ def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None
     """After a rollback to ``fork``: drop derived rows above it and rebuild touched keys."""
     session.execute(delete(Use).where(Use.block_number > fork))
     session.execute(delete(Lineage).where(Lineage.block_number > fork))
+    session.execute(delete(CatalogDataset).where(CatalogDataset.registered_block > fork))
+    session.execute(delete(CatalogVersion).where(CatalogVersion.block_number > fork))
+    for dataset_id in touched["metadata"]:
+        last = session.scalar(
+            select(ChainEventRow).where(ChainEventRow.dataset_id == dataset_id, ChainEventRow.block_number <= fork,
+                                        ChainEventRow.name.in_(("DatasetRegistered", "MetadataUpdated")))
+            .order_by(ChainEventRow.id.desc()).limit(1))
+        entry = session.get(CatalogDataset, dataset_id)
+        if entry is not None and last is not None:
+            entry.metadata_text, entry.metadata_hash = last.args["metadata"], last.args["metadataHash"]
     for dataset_id in touched["frozen"]:
         last = session.scalar(
             select(ChainEventRow).where(ChainEventRow.dataset_id == dataset_id, ChainEventRow.block_number <= fork,
                                         ChainEventRow.name.in_(("DatasetFrozen", "DatasetUnfrozen")))
             .order_by(ChainEventRow.id.desc()).limit(1))
-        dataset = session.get(Dataset, dataset_id)
-        if dataset is not None:
-            dataset.frozen = last is not None and last.name == "DatasetFrozen"
+        _mark_frozen(session, dataset_id, last is not None and last.name == "DatasetFrozen")
     grants, issues = sorted(touched["grant"]), sorted(touched["issue"])
     if grants:
         session.execute(delete(Grant).where(Grant.grant_id.in_(grants)))

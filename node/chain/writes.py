@@ -99,6 +99,11 @@ def _issue_in(*statuses: IssueStatus) -> Callable[[Ledger, dict[str, Any]], bool
     return lambda l, p: l.quality.issue(b32(p["issue_id"])).status in statuses
 
 
+def _text_gas(text: str) -> int:
+    """Room for a catalog text: calldata, the event's copy and its hash, with a margin."""
+    return 80 * len(text.encode())
+
+
 def _grant_write(name: str, function: str, *, priced: bool = False,
                  applied: Callable[[Ledger, dict[str, Any]], bool]) -> WriteKind:
     """A review decision on a grant, with the hash of its reason (and a price, approving)."""
@@ -121,10 +126,11 @@ WRITES: dict[str, WriteKind] = {
     for w in (
         WriteKind(
             "register_dataset",
-            gas=lambda p: 300_000 + 30_000 * (len(p["parents"]) + len(p["usage_right_holders"])),
+            gas=lambda p: 300_000 + 30_000 * (len(p["parents"]) + len(p["usage_right_holders"]))
+            + _text_gas(p["metadata"]),
             call=lambda l, p: _fn(l, "registry", "registerDataset")(
                 b32(p["code"]),
-                (b32(p["metadata_hash"]), b32(p["category"]), p["grade"], p["update_interval"],
+                (p["metadata"], b32(p["category"]), p["grade"], p["update_interval"],
                  (b32(p["ownership_holder"]), [b32(h) for h in p["usage_right_holders"]], p["revenue_beneficiary"]),
                  [b32(x) for x in p["parents"]]),
             ),
@@ -132,9 +138,9 @@ WRITES: dict[str, WriteKind] = {
         ),
         WriteKind(
             "add_version",
-            gas=lambda p: 250_000,
+            gas=lambda p: 250_000 + _text_gas(p["schema"]),
             call=lambda l, p: _fn(l, "registry", "addVersion")(
-                b32(p["dataset_id"]), b32(p["content_root"]), b32(p["schema_hash"]), p["size_bytes"], p["record_count"]
+                b32(p["dataset_id"]), b32(p["content_root"]), p["schema"], p["size_bytes"], p["record_count"]
             ),
             applied=_version_is_mine,
         ),

@@ -5,7 +5,7 @@ const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, setBalance } = require("@nomicfoundation/hardhat-network-helpers");
 const {
-  deploySuite, datasetInput, requestInput, addServiceAccount, datasetIdOf, grantIdOf, issueIdOf, id, hash,
+  deploySuite, datasetInput, requestInput, addServiceAccount, datasetIdOf, grantIdOf, issueIdOf, id, hash, CATALOG_TEXT,
   Action, GrantStatus, Refusal, AnchorKind, DEPT_A, DEPT_B,
 } = require("../contracts/fixture");
 
@@ -21,7 +21,7 @@ async function deployLedger() {
   const s = await deploySuite();
   const { registry, grants, deptA, consumer, consumer2 } = s;
   await registry.connect(deptA).registerDataset(CENSUS_CODE, datasetInput());
-  await registry.connect(deptA).addVersion(CENSUS, hash("root v1"), hash("schema v1"), 1024, 10);
+  await registry.connect(deptA).addVersion(CENSUS, hash("root v1"), "schema v1", 1024, 10);
   await registry.connect(deptA).registerDataset(SENSITIVE_CODE, datasetInput({ grade: 3 }));
   for (const grantee of [consumer, consumer2]) {
     await grants.connect(grantee).requestAccess(id("census access"), requestInput(CENSUS));
@@ -55,7 +55,7 @@ describe("Adversarial: contracts", function () {
       expect(owners).to.not.equal(squatted);
       await expect(registry.connect(deptA).registerDataset(code, datasetInput()))
         .to.emit(registry, "DatasetRegistered")
-        .withArgs(owners, DEPT_A, deptA.address, code, hash("catalog entry"), id("population"), 1, 86400, []);
+        .withArgs(owners, DEPT_A, deptA.address, code, hash(CATALOG_TEXT), id("population"), 1, 86400, [], CATALOG_TEXT);
       expect((await registry.dataset(owners)).ownerDepartment).to.equal(DEPT_A);
       expect((await registry.dataset(squatted)).ownerDepartment).to.equal(DEPT_B);
     });

@@ -23,7 +23,7 @@ def test_a_squatted_dataset_id_cannot_take_ownership(world: World) -> None:
     hostile = world.ledger(world.department_account(HOSTILE))
     code = "census-2026-squat"
     # The hostile member registers the owner's code first, as grade 1, with its own sponsored consumer in mind.
-    hostile.registry.register_dataset(ids.key_of(code), metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+    hostile.registry.register_dataset(ids.key_of(code), metadata="{}", category=b"\x02" * 32, grade=1,
                                       update_interval=0, rights=Rights(department_id(HOSTILE)))
     squatted = ids.dataset_id(department_id(HOSTILE), ids.key_of(code))
 
@@ -39,7 +39,7 @@ def test_a_squatted_dataset_id_cannot_take_ownership(world: World) -> None:
     assert chain.registry.dataset(squatted).owner_department == department_id(HOSTILE)
     # Nor can the squatter write versions of, or decide grants on, the owner's dataset.
     with pytest.raises(ContractError) as refused:
-        hostile.registry.add_version(theirs, b"\x07" * 32, b"\x08" * 32, 1, 1)
+        hostile.registry.add_version(theirs, b"\x07" * 32, "{}", 1, 1)
     assert refused.value.name == "RegistryNotOwner"
 
 

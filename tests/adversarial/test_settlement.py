@@ -46,7 +46,7 @@ def hostile_grant(site: Site, suite: Suite, code: str, price: int) -> tuple[str,
     """A dataset of the health commission and the consumer's grant on it, approved at ``price``."""
     hostile = suite.departments[1]
     key = hashlib.sha256(f"{code} {site.tag}".encode()).digest()
-    receipt = hostile.registry.register_dataset(key, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+    receipt = hostile.registry.register_dataset(key, metadata="{}", category=b"\x02" * 32, grade=1,
                                                 update_interval=0, rights=Rights(department_id(HOSTILE)))
     # The id as the chain holds it, whether it is the key given or one derived from it.
     registered = [e for e in map(hostile.events.decode, receipt["logs"]) if e and e.name == "DatasetRegistered"]

@@ -16,6 +16,7 @@ from api.cli import main
 from api.local import LocalDeployment
 from ledger.hashing import content_root
 from node.access.delivery.fingerprint import plain_masks
+from ledger.waiting import wait_for
 
 FIELDS = ("name", "id_number", "phone", "visits")
 HASH = r"0x[0-9a-f]{64}"
@@ -231,6 +232,45 @@ def test_register_request_approve_use_and_trace_round_trip(
     assert "match the anchored root" in out
     code, out, _ = run(capsys, "verify", "--file", str(source), "--root", root)
     assert code == 0 and "matches" in out
+
+
+def test_catalog_lists_every_department_s_datasets_on_any_node(
+        deployment: LocalDeployment, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    health, bureau = deployment.department("health-commission"), deployment.department("stats-bureau")
+    code, out, err = run(capsys, "dataset", "register", str(write_people(tmp_path / "p.csv", 3)), "--code",
+                         "cli-catalog", "--name", "门诊人次 2026", "--category", "health", "--grade", "2",
+                         "--interval", "0", "--field-class", "name=name", "--api", health.url,
+                         "--user", health.username, "--password", health.password)
+    assert code == 0, err
+    dataset_id = found(rf"dataset ({HASH}) registered", out)
+
+    def shown() -> str | None:
+        code, out, _ = run(capsys, "catalog", "show", dataset_id, "--api", bureau.url)
+        return out if code == 0 else None
+
+    out = wait_for(shown, timeout=60, interval=0.2, what="the dataset in the bureau's catalog")
+    assert "门诊人次 2026" in out and "Health Commission (health-commission)" in out
+    assert "no schedule" in out and "fields name, id_number, phone, visits" in out and "name=name" in out
+    code, out, err = run(capsys, "catalog", "--q", "门诊", "--json", "--api", bureau.url)
+    assert code == 0, err
+    (entry,) = json.loads(out)
+    assert (entry["dataset_id"], entry["owner_department"], entry["verified"]) == (
+        dataset_id, "health-commission", True)
+    code, out, err = run(capsys, "catalog", "--department", "Health Commission", "--api", bureau.url)
+    assert code == 0 and dataset_id in out, err
+    assert all("Health Commission (health-commission)" in line for line in out.splitlines()[1:])
+    # A consumer finds the health commission's dataset in the bureau's catalog and asks for it there.
+    env.setenv("PROVLEDGER_PASSPHRASE", deployment.passphrase)
+    code, out, err = run(capsys, "request", "--dataset", dataset_id, "--purpose", "门诊 study", "--fields", "visits",
+                         "--uses", "1", "--days", "1", "--keystore", str(deployment.consumers[0].keystore),
+                         "--api", bureau.url)
+    assert code == 0, err
+    assert found(rf"grant ({HASH}) requested", out)
+    code, _, err = run(capsys, "catalog", "show", "0x" + "ab" * 32, "--api", bureau.url)
+    assert code == 1 and "is in no department's catalog" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "catalog", "show", "census", "--api", bureau.url)
+    assert_usage_error(code, err, "is not a dataset id")
 
 
 @pytest.mark.timeout(120)

@@ -120,7 +120,7 @@ def test_every_role_boundary_is_refused_with_the_right_status(site: Site, node: 
 
     # A department acting on another department's dataset.
     theirs = hashlib.sha256(f"health dataset {tag}".encode()).digest()
-    suite.departments[1].registry.register_dataset(theirs, metadata_hash=b"\x01" * 32, category=b"\x02" * 32,
+    suite.departments[1].registry.register_dataset(theirs, metadata="{}", category=b"\x02" * 32,
                                                    grade=1, update_interval=0,
                                                    rights=Rights(department_id("health-commission")))
     theirs = ids.dataset_id(department_id("health-commission"), theirs)

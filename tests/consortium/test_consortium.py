@@ -141,7 +141,7 @@ def test_a_stopped_node_keeps_the_writes_sent_to_it_and_catches_up(
     datasets = {code: _h(f"uses dataset of {code}") for code in owners}
     grants = {code: _h(f"grant on the dataset of {code}") for code in owners}
     _together(*(lambda c=c: owners[c].registry.register_dataset(
-        datasets[c], metadata_hash=_h("metadata"), category=_h("category"), grade=1, update_interval=0,
+        datasets[c], metadata="{}", category=_h("category"), grade=1, update_interval=0,
         rights=Rights(department_id(c))) for c in owners))
     datasets = {c: ids.dataset_id(department_id(c), datasets[c]) for c in owners}
     _together(*(lambda c=c: requester.grants.request_access(

@@ -1,7 +1,7 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, addServiceAccount, datasetInput, datasetIdOf, id, hash, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
+const { deploySuite, addServiceAccount, datasetInput, datasetIdOf, id, hash, CATALOG_TEXT, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
 
 // Codes are the departments' own names for their datasets; ids are derived from owner and code.
 const CENSUS_CODE = id("census-2026");
@@ -35,12 +35,12 @@ describe("DataRegistry", function () {
       const input = datasetInput({ grade: 2, parents: [CENSUS], usage: [DEPT_A, DEPT_C], beneficiary: this.spare.address, interval: 3600 });
       await expect(this.registry.connect(this.deptB).registerDataset(HEALTH_CODE, input))
         .to.emit(this.registry, "DatasetRegistered")
-        .withArgs(HEALTH, DEPT_B, this.deptB.address, HEALTH_CODE, input.metadataHash, input.category, 2, 3600, [CENSUS])
+        .withArgs(HEALTH, DEPT_B, this.deptB.address, HEALTH_CODE, hash(input.metadata), input.category, 2, 3600, [CENSUS], input.metadata)
         .and.to.emit(this.registry, "RightsSet")
         .withArgs(HEALTH, DEPT_A, this.deptB.address, [DEPT_A, DEPT_C], this.spare.address);
       const d = await this.registry.dataset(HEALTH);
       expect([d.ownerDepartment, d.metadataHash, d.category, d.grade, d.frozen, d.frozenByCoordinator, d.updateInterval, d.versionCount, d.registeredAt])
-        .to.deep.equal([DEPT_B, input.metadataHash, input.category, 2n, false, false, 3600n, 0n, BigInt(await time.latest())]);
+        .to.deep.equal([DEPT_B, hash(input.metadata), input.category, 2n, false, false, 3600n, 0n, BigInt(await time.latest())]);
       expect(await this.registry.parentsOf(HEALTH)).to.deep.equal([CENSUS]);
       const rights = await this.registry.rightsOf(HEALTH);
       expect([rights.ownershipHolder, [...rights.usageRightHolders], rights.revenueBeneficiary])
@@ -95,9 +95,17 @@ describe("DataRegistry", function () {
       expect(theirs).to.not.equal(CENSUS);
       await expect(this.registry.connect(this.deptB).registerDataset(CENSUS_CODE, datasetInput({ owner: DEPT_B })))
         .to.emit(this.registry, "DatasetRegistered")
-        .withArgs(theirs, DEPT_B, this.deptB.address, CENSUS_CODE, hash("catalog entry"), id("population"), 1, 86400, []);
+        .withArgs(theirs, DEPT_B, this.deptB.address, CENSUS_CODE, hash(CATALOG_TEXT), id("population"), 1, 86400, [], CATALOG_TEXT);
       expect((await this.registry.dataset(theirs)).ownerDepartment).to.equal(DEPT_B);
       expect((await this.registry.dataset(CENSUS)).ownerDepartment).to.equal(DEPT_A);
+    });
+
+    it("names the caller's department as owner whatever department the catalog text claims", async function () {
+      const claim = JSON.stringify({ name: "Census 2026", owner_department: "stats-bureau", department_name: "Statistics Bureau" });
+      await expect(this.registry.connect(this.deptB).registerDataset(HEALTH_CODE, datasetInput({ owner: DEPT_B, metadata: claim })))
+        .to.emit(this.registry, "DatasetRegistered")
+        .withArgs(HEALTH, DEPT_B, this.deptB.address, HEALTH_CODE, hash(claim), id("population"), 1, 86400, [], claim);
+      expect((await this.registry.dataset(HEALTH)).ownerDepartment).to.equal(DEPT_B);
     });
 
     it("refuses a lineage parent that is not registered", async function () {
@@ -150,15 +158,29 @@ describe("DataRegistry", function () {
   });
 
   describe("updateMetadata", function () {
-    it("lets the owner department point the dataset at new catalog metadata", async function () {
-      await expect(this.registry.connect(this.deptA).updateMetadata(CENSUS, hash("catalog v2")))
-        .to.emit(this.registry, "MetadataUpdated").withArgs(CENSUS, this.deptA.address, hash("catalog v2"));
-      expect((await this.registry.dataset(CENSUS)).metadataHash).to.equal(hash("catalog v2"));
+    it("lets the owner department replace the catalog text, and hashes it itself", async function () {
+      const text = JSON.stringify({ name: "人口普查 2026", category: "population" });
+      await expect(this.registry.connect(this.deptA).updateMetadata(CENSUS, text))
+        .to.emit(this.registry, "MetadataUpdated").withArgs(CENSUS, this.deptA.address, hash(text), text);
+      expect((await this.registry.dataset(CENSUS)).metadataHash).to.equal(hash(text));
+    });
+
+    it("refuses an empty text and one longer than MAX_TEXT", async function () {
+      const max = await this.registry.MAX_TEXT();
+      await expect(this.registry.connect(this.deptA).updateMetadata(CENSUS, ""))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidText").withArgs(0, max);
+      const long = "x".repeat(Number(max) + 1);
+      await expect(this.registry.connect(this.deptA).updateMetadata(CENSUS, long))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidText").withArgs(max + 1n, max);
+      await expect(this.registry.connect(this.deptA).registerDataset(HEALTH_CODE, datasetInput({ metadata: "" })))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidText").withArgs(0, max);
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), "", 1, 1))
+        .to.be.revertedWithCustomError(this.registry, "RegistryInvalidText").withArgs(0, max);
     });
 
     it("refuses another department, the coordinator and anyone outside", async function () {
       for (const caller of [this.deptB, this.coordinator, this.auditor, this.consumer, this.outsider]) {
-        await expect(this.registry.connect(caller).updateMetadata(CENSUS, hash("x")))
+        await expect(this.registry.connect(caller).updateMetadata(CENSUS, "x"))
           .to.be.revertedWithCustomError(this.registry, "RegistryNotOwner").withArgs(caller.address, CENSUS);
       }
     });
@@ -166,10 +188,10 @@ describe("DataRegistry", function () {
 
   describe("addVersion", function () {
     it("numbers versions 1, 2, ... and anchors each content root", async function () {
-      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1024, 10))
-        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("root v1"), hash("schema"), 1024, 10, this.deptA.address);
-      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v2"), hash("schema 2"), 2048, 20))
-        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 2, hash("root v2"), hash("schema 2"), 2048, 20, this.deptA.address);
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), "schema", 1024, 10))
+        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("root v1"), hash("schema"), 1024, 10, this.deptA.address, "schema");
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v2"), "schema 2", 2048, 20))
+        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 2, hash("root v2"), hash("schema 2"), 2048, 20, this.deptA.address, "schema 2");
       const v2 = await this.registry.version(CENSUS, 2);
       expect([v2.contentRoot, v2.schemaHash, v2.sizeBytes, v2.recordCount, v2.anchoredAt])
         .to.deep.equal([hash("root v2"), hash("schema 2"), 2048n, 20n, BigInt(await time.latest())]);
@@ -181,55 +203,55 @@ describe("DataRegistry", function () {
     });
 
     it("returns the new version number to a calling contract", async function () {
-      expect(await this.registry.connect(this.deptA).addVersion.staticCall(CENSUS, hash("root v1"), hash("s"), 1, 1)).to.equal(1);
+      expect(await this.registry.connect(this.deptA).addVersion.staticCall(CENSUS, hash("root v1"), "s", 1, 1)).to.equal(1);
     });
 
     it("accepts a version from any service account of the owner department", async function () {
       await addServiceAccount(this.consortium, this.deptA, this.extra);
-      await expect(this.registry.connect(this.extra).addVersion(CENSUS, hash("root v1"), hash("s"), 1, 1))
-        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("root v1"), hash("s"), 1, 1, this.extra.address);
+      await expect(this.registry.connect(this.extra).addVersion(CENSUS, hash("root v1"), "s", 1, 1))
+        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("root v1"), hash("s"), 1, 1, this.extra.address, "s");
     });
 
     it("refuses a content root anchored already, so a resent write is not applied twice", async function () {
-      await this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1, 1);
-      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("other schema"), 2, 2))
+      await this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), "schema", 1, 1);
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), "other schema", 2, 2))
         .to.be.revertedWithCustomError(this.registry, "RegistryVersionExists").withArgs(CENSUS, hash("root v1"));
     });
 
     it("accepts the same content root in another dataset", async function () {
       await this.registry.connect(this.deptB).registerDataset(HEALTH_CODE, datasetInput({ owner: DEPT_B }));
-      await this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("s"), 1, 1);
-      await expect(this.registry.connect(this.deptB).addVersion(HEALTH, hash("root v1"), hash("s"), 1, 1))
-        .to.emit(this.registry, "VersionAdded").withArgs(HEALTH, 1, hash("root v1"), hash("s"), 1, 1, this.deptB.address);
+      await this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), "s", 1, 1);
+      await expect(this.registry.connect(this.deptB).addVersion(HEALTH, hash("root v1"), "s", 1, 1))
+        .to.emit(this.registry, "VersionAdded").withArgs(HEALTH, 1, hash("root v1"), hash("s"), 1, 1, this.deptB.address, "s");
     });
 
     it("refuses a zero content root", async function () {
-      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, ethers.ZeroHash, hash("s"), 1, 1))
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, ethers.ZeroHash, "s", 1, 1))
         .to.be.revertedWithCustomError(this.registry, "RegistryInvalidArgument").withArgs(CENSUS, ethers.ZeroHash);
     });
 
     it("refuses another department, the coordinator and anyone outside", async function () {
       for (const caller of [this.deptB, this.coordinator, this.auditor, this.consumer, this.outsider]) {
-        await expect(this.registry.connect(caller).addVersion(CENSUS, hash("r"), hash("s"), 1, 1))
+        await expect(this.registry.connect(caller).addVersion(CENSUS, hash("r"), "s", 1, 1))
           .to.be.revertedWithCustomError(this.registry, "RegistryNotOwner").withArgs(caller.address, CENSUS);
       }
     });
 
     it("refuses the owner once it is removed from the consortium", async function () {
       await removeDepartment(this.consortium, DEPT_A, [this.deptB, this.deptC]);
-      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("r"), hash("s"), 1, 1))
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("r"), "s", 1, 1))
         .to.be.revertedWithCustomError(this.registry, "RegistryNotOwner").withArgs(this.deptA.address, CENSUS);
     });
 
     it("refuses an unknown dataset", async function () {
-      await expect(this.registry.connect(this.deptA).addVersion(GHOST, hash("r"), hash("s"), 1, 1))
+      await expect(this.registry.connect(this.deptA).addVersion(GHOST, hash("r"), "s", 1, 1))
         .to.be.revertedWithCustomError(this.registry, "RegistryUnknownDataset").withArgs(GHOST);
     });
 
     it("answers version 0 and versions beyond the count with RegistryUnknownVersion", async function () {
       await expect(this.registry.version(CENSUS, 1))
         .to.be.revertedWithCustomError(this.registry, "RegistryUnknownVersion").withArgs(CENSUS, 1);
-      await this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1, 1);
+      await this.registry.connect(this.deptA).addVersion(CENSUS, hash("root v1"), "schema", 1, 1);
       for (const v of [0, 2]) {
         await expect(this.registry.version(CENSUS, v))
           .to.be.revertedWithCustomError(this.registry, "RegistryUnknownVersion").withArgs(CENSUS, v);
@@ -324,8 +346,8 @@ describe("DataRegistry", function () {
 
     it("still accepts a repaired version while frozen", async function () {
       await this.registry.connect(this.deptA).freeze(CENSUS, hash("x"));
-      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("fixed"), hash("s"), 1, 1))
-        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("fixed"), hash("s"), 1, 1, this.deptA.address);
+      await expect(this.registry.connect(this.deptA).addVersion(CENSUS, hash("fixed"), "s", 1, 1))
+        .to.emit(this.registry, "VersionAdded").withArgs(CENSUS, 1, hash("fixed"), hash("s"), 1, 1, this.deptA.address, "s");
     });
   });
 
@@ -359,8 +381,8 @@ describe("DataRegistry", function () {
       const writes = [
         () => this.registry.connect(this.deptA).registerDataset(HEALTH_CODE, datasetInput()),
         () => this.registry.connect(this.deptA).setRights(OPEN, rights),
-        () => this.registry.connect(this.deptA).updateMetadata(OPEN, hash("x")),
-        () => this.registry.connect(this.deptA).addVersion(OPEN, hash("r"), hash("s"), 1, 1),
+        () => this.registry.connect(this.deptA).updateMetadata(OPEN, "x"),
+        () => this.registry.connect(this.deptA).addVersion(OPEN, hash("r"), "s", 1, 1),
         () => this.registry.connect(this.deptA).freeze(OPEN, hash("x")),
         () => this.registry.freeze(OPEN, hash("x")),
         () => this.registry.connect(this.deptA).unfreeze(CENSUS, hash("x")),

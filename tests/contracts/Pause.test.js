@@ -30,7 +30,7 @@ async function deployEveryState() {
   const { registry, grants, usage, quality, consortium, deptA, deptB, consumer, coordinator, datasetId } = s;
   const removed = s.signers[12];
   const [PENDING, AWAITING, ORPHANED] = [grantIdOf(consumer, id("pending")), grantIdOf(consumer, id("awaiting")), grantIdOf(removed, id("orphaned"))];
-  await registry.connect(deptA).addVersion(datasetId, hash("root v2"), hash("schema v1"), 2048, 20);
+  await registry.connect(deptA).addVersion(datasetId, hash("root v2"), "schema v1", 2048, 20);
   await registry.connect(deptA).registerDataset(id("frozen"), datasetInput());
   await registry.connect(deptA).freeze(FROZEN, NOTE);
   await registry.connect(deptA).registerDataset(id("grade-3"), datasetInput({ grade: 3 }));
@@ -59,8 +59,8 @@ const WRITES = {
   registry: {
     registerDataset: (t) => t.registry.connect(t.deptA).registerDataset(id("new-dataset"), datasetInput()),
     setRights: (t) => t.registry.connect(t.deptA).setRights(t.datasetId, datasetInput({ usage: [] }).rights),
-    updateMetadata: (t) => t.registry.connect(t.deptA).updateMetadata(t.datasetId, hash("new catalog entry")),
-    addVersion: (t) => t.registry.connect(t.deptA).addVersion(t.datasetId, hash("root v3"), hash("schema v1"), 1, 1),
+    updateMetadata: (t) => t.registry.connect(t.deptA).updateMetadata(t.datasetId, "new catalog entry"),
+    addVersion: (t) => t.registry.connect(t.deptA).addVersion(t.datasetId, hash("root v3"), "schema v1", 1, 1),
     "freeze by the owner": (t) => t.registry.connect(t.deptA).freeze(t.datasetId, NOTE),
     "freeze by the coordinator": (t) => t.registry.connect(t.coordinator).freeze(t.datasetId, NOTE),
     unfreeze: (t) => t.registry.connect(t.deptA).unfreeze(FROZEN, NOTE),

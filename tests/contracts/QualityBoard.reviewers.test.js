@@ -18,7 +18,7 @@ async function deployWithOpenIssues() {
   const s = await deploySuite();
   const { registry, quality, deptA, deptB, auditor, coordinator } = s;
   await registry.connect(deptA).registerDataset(id("census-2026"), datasetInput());
-  for (const v of [1, 2, 3]) await registry.connect(deptA).addVersion(CENSUS, hash(`root v${v}`), hash("schema"), 1024, 10);
+  for (const v of [1, 2, 3]) await registry.connect(deptA).addVersion(CENSUS, hash(`root v${v}`), "schema", 1024, 10);
   await quality.connect(deptB).openIssue(DEPARTMENT_CODE, CENSUS, 1, REPORT);
   await quality.connect(auditor).openIssue(AUDITOR_CODE, CENSUS, 1, REPORT);
   await quality.connect(coordinator).openIssue(COORDINATOR_CODE, CENSUS, 1, REPORT);

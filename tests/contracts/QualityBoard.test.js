@@ -25,8 +25,8 @@ async function deployWithIssues() {
     issueIdOf(auditor, CODE.Open), issueIdOf(deptB, CODE.Returned), issueIdOf(deptC, CODE.Repaired), issueIdOf(coordinator, CODE.Closed),
   ];
   await registry.connect(deptA).registerDataset(id("census-2026"), datasetInput());
-  await registry.connect(deptA).addVersion(CENSUS, hash("root v1"), hash("schema"), 1024, 10);
-  await registry.connect(deptA).addVersion(CENSUS, hash("root v2"), hash("schema"), 1024, 10);
+  await registry.connect(deptA).addVersion(CENSUS, hash("root v1"), "schema", 1024, 10);
+  await registry.connect(deptA).addVersion(CENSUS, hash("root v2"), "schema", 1024, 10);
   await quality.connect(auditor).openIssue(CODE.Open, CENSUS, 1, REPORT);
   await quality.connect(deptB).openIssue(CODE.Returned, CENSUS, 1, REPORT);
   await quality.connect(deptB).returnToSource(RETURNED, NOTE);
@@ -98,7 +98,7 @@ describe("QualityBoard", function () {
       const { quality, registry, deptA, deptB } = this;
       const health = datasetIdOf(DEPT_B, id("vaccinations"));
       await registry.connect(deptB).registerDataset(id("vaccinations"), datasetInput({ owner: DEPT_B, usage: [] }));
-      await registry.connect(deptB).addVersion(health, hash("vaccinations v1"), hash("schema"), 10, 1);
+      await registry.connect(deptB).addVersion(health, hash("vaccinations v1"), "schema", 10, 1);
       const issueId = issueIdOf(deptA, NEW_CODE);
       await expect(quality.connect(deptA).openIssue(NEW_CODE, health, 1, REPORT))
         .to.emit(quality, "IssueOpened")
@@ -244,7 +244,7 @@ describe("QualityBoard", function () {
       await expect(quality.connect(deptA).submitRepair(this.RETURNED, 3, NOTE))
         .to.be.revertedWithCustomError(quality, "QualityInvalidRepair")
         .withArgs(this.RETURNED, 1, 3);
-      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), hash("schema"), 1024, 10);
+      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), "schema", 1024, 10);
       await expect(quality.connect(deptA).submitRepair(this.RETURNED, 3, NOTE))
         .to.emit(quality, "IssueRepaired")
         .withArgs(this.RETURNED, CENSUS, DEPT_A, deptA.address, 3, NOTE);
@@ -253,7 +253,7 @@ describe("QualityBoard", function () {
     it("refuses the repair rejected by a reopen, and any older version, and accepts a newer one", async function () {
       const { quality, registry, deptA, deptC } = this;
       await quality.connect(deptC).reopen(this.REPAIRED, NOTE);
-      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), hash("schema"), 1024, 10);
+      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), "schema", 1024, 10);
       for (const version of [2, 1]) {
         await expect(quality.connect(deptA).submitRepair(this.REPAIRED, version, NOTE))
           .to.be.revertedWithCustomError(quality, "QualityInvalidRepair")
@@ -329,7 +329,7 @@ describe("QualityBoard", function () {
     it("lets the source department repair again, and the opener then close the issue", async function () {
       const { quality, registry, deptA, deptC } = this;
       await quality.connect(deptC).reopen(this.REPAIRED, NOTE);
-      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), hash("schema"), 1024, 10);
+      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), "schema", 1024, 10);
       await expect(quality.connect(deptA).submitRepair(this.REPAIRED, 3, NOTE))
         .to.emit(quality, "IssueRepaired")
         .withArgs(this.REPAIRED, CENSUS, DEPT_A, deptA.address, 3, NOTE);
@@ -363,7 +363,7 @@ describe("QualityBoard", function () {
       await quality.connect(auditor).reopen(NEW_ISSUE, NOTE);
       // The rejected repair's version stays on record until the next repair replaces it.
       expect(await fields()).to.deep.equal(expected(IssueStatus.Returned, 2));
-      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), hash("schema"), 1024, 10);
+      await registry.connect(deptA).addVersion(CENSUS, hash("root v3"), "schema", 1024, 10);
       await quality.connect(deptA).submitRepair(NEW_ISSUE, 3, NOTE);
       expect(await fields()).to.deep.equal(expected(IssueStatus.Repaired, 3));
       await quality.connect(auditor).verifyAndClose(NEW_ISSUE, hash("closing report"));

@@ -59,9 +59,12 @@ async function deploySuite() {
   };
 }
 
-function datasetInput({ grade = 1, parents = [], owner = DEPT_A, usage = [DEPT_B], beneficiary, interval = 86400 } = {}) {
+// A dataset's public catalog text, as a node writes it: canonical JSON with names only, never values.
+const CATALOG_TEXT = JSON.stringify({ name: "Census 2026", category: "population", fields: { district: null, id_number: "id_number" } });
+
+function datasetInput({ grade = 1, parents = [], owner = DEPT_A, usage = [DEPT_B], beneficiary, interval = 86400, metadata = CATALOG_TEXT } = {}) {
   return {
-    metadataHash: hash("catalog entry"),
+    metadata,
     category: id("population"),
     grade,
     updateInterval: interval,
@@ -92,7 +95,7 @@ async function deployWithGrant() {
   const s = await deploySuite();
   const datasetId = datasetIdOf(DEPT_A, id("census-2026"));
   await s.registry.connect(s.deptA).registerDataset(id("census-2026"), datasetInput());
-  await s.registry.connect(s.deptA).addVersion(datasetId, hash("root v1"), hash("schema v1"), 1024, 10);
+  await s.registry.connect(s.deptA).addVersion(datasetId, hash("root v1"), "schema v1", 1024, 10);
   const grantId = grantIdOf(s.consumer, id("grant-1"));
   await s.grants.connect(s.consumer).requestAccess(id("grant-1"), requestInput(datasetId));
   await s.grants.connect(s.deptA).approve(grantId, hash("approved"), 0);
@@ -100,7 +103,7 @@ async function deployWithGrant() {
 }
 
 module.exports = {
-  deploySuite, deployWithGrant, datasetInput, requestInput, addServiceAccount, id, hash, actionBits,
+  deploySuite, deployWithGrant, datasetInput, CATALOG_TEXT, requestInput, addServiceAccount, id, hash, actionBits,
   datasetIdOf, grantIdOf, issueIdOf, fieldsHashOf,
   Action, GrantStatus, Refusal, ProposalKind, ProposalStatus, IssueStatus, AnchorKind,
   DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD, DAY,

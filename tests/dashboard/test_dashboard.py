@@ -245,10 +245,11 @@ def test_a_consumer_signs_in_with_a_wallet_and_sees_its_uses_live(browser: Brows
 
 def test_every_page_fits_1280_and_390_px(browser: Browser, story: Story) -> None:
     public = browser.context().page()
-    public.goto(f"{story.url}/dashboard/catalog?q=visits")
+    public.goto(f"{story.url}/dashboard/catalog?q=2026")
     assert public.count("#catalog tr[data-dataset]") == 2
     public.goto(f"{story.url}/dashboard/catalog")
-    assert public.attribute(f"#catalog tr[data-dataset='{story.dataset}']", "data-freshness") == "fresh"
+    assert public.attribute(f"#catalog tr[data-dataset='{story.dataset}']", "data-freshness") == "current"
+    assert public.attribute(f"#catalog tr[data-dataset='{story.dataset}']", "data-owner") == "stats-bureau"
     assert public.attribute(f"#catalog tr[data-dataset='{story.parent}']", "data-freshness") == "unscheduled"
     shoot(public, "catalog")
     public.goto(f"{story.url}/dashboard/catalog?grade=1")

@@ -57,10 +57,10 @@ def test_department_ids_are_short_codes() -> None:
 def test_events_decode_into_records_across_chunks(suite: Suite, chain: LocalChain) -> None:
     owner = suite.departments[0]
     dataset = b"events-dataset".ljust(32, b"\x00")
-    owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+    owner.registry.register_dataset(dataset, metadata="{}", category=b"\x02" * 32, grade=1,
                                     update_interval=3600, rights=Rights(department_id("stats-bureau")))
     dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
-    owner.registry.add_version(dataset, b"\x03" * 32, b"\x04" * 32, 100, 5)
+    owner.registry.add_version(dataset, b"\x03" * 32, "{}", 100, 5)
     key = b"events-grant".ljust(32, b"\x00")
     suite.consumers[0].grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x05" * 32, schema_hash=b"\x06" * 32,
                                              fields=["visits"], actions=Action.mask(Action.QUERY), duration=3600,

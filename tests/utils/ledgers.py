@@ -75,7 +75,7 @@ def approved_grant(owner: Ledger, holder: Ledger, label: str, *actions: Action) 
     """A grade-1 dataset of the first department and ``holder``'s grant on it for ``actions``,
     approved on chain, each named from ``label`` (unique per test and database); their ids."""
     code = hashlib.sha256(f"{label} dataset".encode()).digest()
-    owner.registry.register_dataset(code, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+    owner.registry.register_dataset(code, metadata="{}", category=b"\x02" * 32, grade=1,
                                     update_interval=60, rights=Rights(department_id(DEPARTMENTS[0])))
     dataset = ids.dataset_id(department_id(DEPARTMENTS[0]), code)
     key = hashlib.sha256(f"{label} grant".encode()).digest()

@@ -29,7 +29,7 @@ def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, sui
     assert owner.sender is not None
     owner.sender.nonces.resync()  # the node's outbox sends from the same account
     dataset, grant = hashlib.sha256(f"uses dataset {tag}".encode()).digest(), hashlib.sha256(f"uses grant {tag}".encode()).digest()
-    owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+    owner.registry.register_dataset(dataset, metadata="{}", category=b"\x02" * 32, grade=1,
                                     update_interval=0, rights=Rights(department_id("stats-bureau")))
     dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
     consumer.grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x04" * 32,

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from node.catalog.dcat import catalog_to_dcat, iso_duration
-from node.models import Dataset, DatasetVersion
+from node.catalog.entries import Entry, VersionEntry
+from node.catalog.freshness import freshness
 
 PL = "https://provledger.example/ns#"
 BASE_URL = "https://node.stats.example"
@@ -24,33 +25,37 @@ def _h(text: str) -> str:
 DATASET, PARENT = _h("dataset"), _h("parent dataset")
 
 
-def _dataset(grade: int = 2, *, versions: int = 2, **overrides: Any) -> Dataset:
-    created = datetime(2024, 3, 1, 8, 0, tzinfo=timezone.utc)
-    fields: dict[str, Any] = {
-        "dataset_id": DATASET, "name": "Enterprise registrations", "owner_department": "stats-bureau",
-        "category": "economy", "grade": grade, "update_interval": 86400, "metadata_hash": _h("metadata"),
-        "catalog": {"description": "Every enterprise registered, by month", "keywords": ["enterprise", "registry"],
-                    "license": "CC-BY-4.0", "language": "zh"},
-        "parents": [PARENT], "created_at": created,
-    }
-    dataset = Dataset(**{**fields, **overrides})
-    suffixes = [".csv", ".ndjson", ".parquet"]
-    dataset.versions = [DatasetVersion(
-        dataset_id=DATASET, content_root=_h(f"root {n}"), schema_hash=_h("schema"), size_bytes=1024 * n,
-        record_count=10 * n, source_path=f"/data/registrations-{n}{suffixes[n % 3]}", chunk_size=1 << 20, schema=[],
-        created_at=created.replace(month=3 + n)) for n in range(versions)]
-    return dataset
+CREATED = int(datetime(2024, 3, 1, 8, 0, tzinfo=timezone.utc).timestamp())
+MONTH = 31 * 86400
+MEDIA = [("csv", "text/csv"), ("jsonl", "application/x-ndjson"), (None, "application/octet-stream")]
+
+
+def _dataset(grade: int = 2, *, versions: int = 2, update_interval: int = 86400,
+             catalog: dict[str, Any] | None = None, department_name: str = "Statistics Bureau") -> Entry:
+    shown = [VersionEntry(
+        number=n + 1, content_root=_h(f"root {n}"), schema_hash=_h("schema"), size_bytes=1024 * n,
+        record_count=10 * n, anchored_at=CREATED + MONTH * (n + 1), fields=["district", "count"],
+        format=MEDIA[n % 3][0], media_type=MEDIA[n % 3][1], encoding=None, verified=True) for n in range(versions)]
+    last = shown[-1].anchored_at if shown else None
+    return Entry(
+        dataset_id=DATASET, owner_department="stats-bureau", owner_department_id="0x" + b"stats-bureau".ljust(32, b"\0").hex(),
+        department_name=department_name, category="economy", grade=grade, update_interval=update_interval,
+        metadata_hash=_h("metadata"), registered_at=CREATED, parents=[PARENT], frozen=False, verified=True,
+        checked_on_chain=True, versions=shown, freshness=freshness(last, update_interval, CREATED + 3 * MONTH),
+        metadata={"name": "Enterprise registrations", "catalog": {
+            "description": "Every enterprise registered, by month", "keywords": ["enterprise", "registry"],
+            "license": "CC-BY-4.0", "language": "zh"} if catalog is None else catalog},
+    )
 
 
 def test_catalog_is_json_ld_with_an_inline_context() -> None:
-    catalog = catalog_to_dcat([_dataset()], base_url=BASE_URL + "/",
-                              publisher_names={"stats-bureau": "Statistics Bureau"})
+    catalog = catalog_to_dcat([_dataset()], base_url=BASE_URL + "/")
 
     json.dumps(catalog)
     assert set(catalog["@context"]) >= {"dcat", "dct", "foaf", "xsd", "provledger"}
     assert catalog["@type"] == "dcat:Catalog"
     (dataset,) = catalog["dcat:dataset"]
-    assert dataset["@id"] == f"{BASE_URL}/datasets/{DATASET}"
+    assert dataset["@id"] == f"{BASE_URL}/catalog/{DATASET}"
     assert dataset["dct:identifier"] == DATASET
     assert dataset["dct:title"] == "Enterprise registrations"
     assert dataset["dct:description"] == "Every enterprise registered, by month"
@@ -59,14 +64,15 @@ def test_catalog_is_json_ld_with_an_inline_context() -> None:
     assert dataset["dct:language"] == {"@id": "http://id.loc.gov/vocabulary/iso639-1/zh"}
     assert dataset["dct:publisher"]["foaf:name"] == "Statistics Bureau"
     assert dataset["dct:issued"] == {"@value": "2024-03-01T08:00:00+00:00", "@type": "xsd:dateTime"}
-    assert dataset["dct:modified"]["@value"] == "2024-04-01T08:00:00+00:00"
-    assert dataset["prov:wasDerivedFrom"] == [{"@id": f"{BASE_URL}/datasets/{PARENT}"}]
+    assert dataset["dct:modified"]["@value"] == "2024-05-02T08:00:00+00:00"
+    assert dataset["prov:wasDerivedFrom"] == [{"@id": f"{BASE_URL}/catalog/{PARENT}"}]
+    assert dataset["provledger:freshness"] == "late by 30 days"
     assert dataset["provledger:category"] == "economy"
     assert dataset["provledger:metadataHash"] == _h("metadata")
 
 
 def test_missing_catalog_fields_and_publisher_names_are_left_out_or_fall_back() -> None:
-    bare = _dataset(catalog={}, versions=0, update_interval=0)
+    bare = _dataset(catalog={}, versions=0, update_interval=0, department_name="stats-bureau")
 
     (dataset,) = catalog_to_dcat([bare], base_url=BASE_URL)["dcat:dataset"]
 
@@ -74,6 +80,7 @@ def test_missing_catalog_fields_and_publisher_names_are_left_out_or_fall_back() 
                 "dct:accrualPeriodicity"} & set(dataset)
     assert dataset["dcat:distribution"] == []
     assert dataset["dct:publisher"]["foaf:name"] == "stats-bureau"
+    assert dataset["provledger:freshness"] == "no version yet"
 
 
 @pytest.mark.parametrize(("grade", "rights"), [(1, "PUBLIC"), (2, "RESTRICTED"), (3, "RESTRICTED"), (4, "NON_PUBLIC")])
@@ -84,17 +91,26 @@ def test_access_rights_follow_the_grade(grade: int, rights: str) -> None:
     assert dataset["provledger:grade"] == grade
 
 
-def test_each_version_is_a_distribution_at_its_position() -> None:
+def test_each_version_is_a_distribution_reached_at_the_dataset_s_entry() -> None:
     (dataset,) = catalog_to_dcat([_dataset(versions=3)], base_url=BASE_URL)["dcat:dataset"]
 
     distributions = dataset["dcat:distribution"]
-    assert [d["dcat:accessURL"]["@id"] for d in distributions] == [
-        f"{BASE_URL}/datasets/{DATASET}/versions/{n}" for n in (1, 2, 3)]
+    assert [d["dcat:accessURL"]["@id"] for d in distributions] == [f"{BASE_URL}/catalog/{DATASET}"] * 3
+    assert [d["provledger:version"] for d in distributions] == [1, 2, 3]
+    assert not any("dcat:downloadURL" in d for d in distributions)
     assert [d["dcat:mediaType"]["@id"].rsplit("/", 2)[-2:] for d in distributions] == [
         ["text", "csv"], ["application", "x-ndjson"], ["application", "octet-stream"]]
     assert [d["dcat:byteSize"]["@value"] for d in distributions] == [0, 1024, 2048]
     assert [d["provledger:contentRoot"] for d in distributions] == [_h(f"root {n}") for n in range(3)]
     assert [d["provledger:recordCount"] for d in distributions] == [0, 10, 20]
+
+
+def test_only_the_latest_version_of_what_the_node_serves_gets_a_download_url() -> None:
+    (dataset,) = catalog_to_dcat([_dataset(1, versions=3)], base_url=BASE_URL,
+                                 downloadable=lambda e: e.dataset_id == DATASET)["dcat:dataset"]
+
+    assert [d.get("dcat:downloadURL") for d in dataset["dcat:distribution"]] == [
+        None, None, {"@id": f"{BASE_URL}/open/{DATASET}/content"}]
 
 
 @pytest.mark.parametrize(("seconds", "duration"), [

@@ -14,7 +14,7 @@ from ledger.deploy import department_id
 from ledger.events import fetch_events
 from node.db import make_engine, migrate, session_factory
 from node.chain.indexer import Indexer, event_row
-from node.models import ChainEventRow, Grant, IndexerCursor
+from node.models import CatalogDataset, CatalogVersion, ChainEventRow, Grant, IndexerCursor
 from node.models import Use as UseRow
 from tests.utils.ledgers import Suite
 
@@ -49,7 +49,7 @@ def test_index_matches_the_chain_after_a_reorg(chain: LocalChain, suite: Suite, 
     owner, consumer = suite.departments[0], suite.consumers[0]
     run = database_url.split(":", 1)[0].encode()  # each database gets its own dataset and grant
     dataset = hashlib.sha256(b"reorg dataset " + run).digest()
-    owner.registry.register_dataset(dataset, metadata_hash=b"\x01" * 32, category=b"\x02" * 32, grade=1,
+    owner.registry.register_dataset(dataset, metadata="{}", category=b"\x02" * 32, grade=1,
                                     update_interval=60, rights=Rights(department_id("stats-bureau")))
     dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
     key = hashlib.sha256(b"reorg grant " + run).digest()
@@ -64,8 +64,12 @@ def test_index_matches_the_chain_after_a_reorg(chain: LocalChain, suite: Suite, 
     owner.usage.record_uses(hashlib.sha256(b"before-reorg " + run).digest(), [Use(grant, Action.QUERY, bytes([i]) * 32) for i in range(5)])
     owner.anchors.anchor(_root(f"undone {database_url}"), 1, AnchorKind.LIFECYCLE_EVIDENCE)
     owner.grants.revoke(grant)
+    owner.registry.update_metadata(dataset, '{"name":"undone"}')
+    owner.registry.add_version(dataset, _root(f"undone version {database_url}"), '{"fields":["a"]}', 1, 1)
     indexer.catch_up()
     with sessions() as session:
+        assert session.get(CatalogDataset, "0x" + dataset.hex()).metadata_text == '{"name":"undone"}'  # type: ignore[union-attr]
+        assert session.get(CatalogVersion, ("0x" + dataset.hex(), 1)) is not None
         assert session.get(Grant, "0x" + grant.hex()).status == "revoked"  # type: ignore[union-attr]
         assert len(session.scalars(select(UseRow).where(UseRow.grant_id == "0x" + grant.hex())).all()) == 5
 
@@ -74,6 +78,7 @@ def test_index_matches_the_chain_after_a_reorg(chain: LocalChain, suite: Suite, 
     consumer.sender.nonces.resync()  # type: ignore[union-attr]
     owner.usage.record_uses(hashlib.sha256(b"after-reorg " + run).digest(), [Use(grant, Action.QUERY, bytes([9]) * 32)] * 2)
     owner.anchors.anchor(_root(f"instead {database_url}"), 2, AnchorKind.LIFECYCLE_EVIDENCE)
+    owner.registry.update_metadata(dataset, '{"name":"instead"}')
     _rpc(chain, "anvil_mine", "0x5")
     indexer.catch_up()
 
@@ -86,6 +91,11 @@ def test_index_matches_the_chain_after_a_reorg(chain: LocalChain, suite: Suite, 
         assert [u.evidence_hash for u in uses] == ["0x" + "09" * 32] * 2
         cursor = session.get(IndexerCursor, "events")
         assert cursor is not None and cursor.block_hash == owner.w3.eth.get_block(cursor.block_number)["hash"].to_0x_hex()
+        # The catalog follows the chain too: the undone version is gone, the metadata the one mined instead.
+        entry = session.get(CatalogDataset, "0x" + dataset.hex())
+        assert entry is not None and (entry.metadata_text, entry.metadata_hash) == (
+            '{"name":"instead"}', "0x" + ids.text_hash('{"name":"instead"}').hex())
+        assert session.get(CatalogVersion, ("0x" + dataset.hex(), 1)) is None
     engine.dispose()
 
 
