@@ -19,7 +19,9 @@ from ledger.clients import Action
 from ledger.hashing import content_root
 from node.access import review
 from node.access.delivery.serve import Request, deliver
-from node.catalog.register import canonical_hash, register_dataset, register_version
+from node.catalog.register import register_dataset, register_version
+from node.catalog.texts import schema_text, text_hash
+from node.formats import FORMATS
 from node.errors import InvalidInput
 from node.models import DatasetVersion
 from node.service import NodeService
@@ -76,13 +78,15 @@ def test_a_misleading_declaration_is_refused_or_anchored_as_read(node: NodeServi
         version = register_version(session, dataset_id=dataset_id, path=plain)
         session.commit()
         schema, root, schema_hash = version.schema, version.content_root, version.schema_hash
+        size, records = version.size_bytes, version.record_count
         assert version.encoding == "gbk"
     node.settle()
     assert schema == ["濮撳悕", "浣忓潃"]  # as read, as anchored
 
     on_chain = node.ledger.registry.version(bytes.fromhex(dataset_id[2:]), 1)
     assert "0x" + on_chain.content_root.hex() == root == "0x" + content_root(plain).root.hex()
-    assert "0x" + on_chain.schema_hash.hex() == schema_hash == canonical_hash(schema)
+    assert "0x" + on_chain.schema_hash.hex() == schema_hash == text_hash(schema_text(
+        fields=schema, tabular=FORMATS["csv"], size_bytes=size, record_count=records, encoding="gbk"))
 
     # A delivery in the source encoding gives back the owner's own bytes: nothing was lost in reading.
     consumer = suite.consumers[1]
