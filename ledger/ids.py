@@ -38,6 +38,11 @@ def issue_id(opener: str, code: bytes) -> bytes:
     return keccak(encode(["address", "bytes32"], [to_canonical_address(opener), code]))
 
 
+def text_hash(text: str) -> bytes:
+    """``AnchorRegistry.publishText`` and a grant's ``purposeHash``: keccak256 of the text's UTF-8 bytes."""
+    return keccak(text.encode())
+
+
 def fields_hash(fields: Sequence[str]) -> bytes:
     """The hash a grant keeps of the field names it leaves in the clear: keccak256(abi.encode(fields))."""
     return keccak(encode(["string[]"], [list(fields)]))

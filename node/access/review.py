@@ -2,13 +2,12 @@
 
 The queue is read from the index of the chain; every decision is checked against the chain as
 it stands (who owns the dataset, what state the grant is in), then queued in the outbox with
-the hash of its reason. The reason's text stays here, in ``notes``, so the hash on-chain can be
-shown to mean what it says.
+the hash of its reason, behind the publication of the reason's text (:mod:`node.chain.texts`),
+so that every node can show what the hash on chain stands for.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
@@ -19,24 +18,18 @@ from ledger.clients import Grant as ChainGrant
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ContractError
 from node.errors import Conflict, InvalidInput, NotFound, NotPermitted
-from node.models import ChainEventRow, Grant, Note, OutboxEntry
+from node.models import ChainEventRow, Grant, OutboxEntry
+from node.chain import texts
 from node.chain.outbox import enqueue
 
-ZERO_HASH = "0x" + "00" * 32
+ZERO_HASH = texts.ZERO_HASH
 OWNER, COORDINATOR = "owner", "coordinator"
 
 
-def note(session: Session, text: str) -> str:
-    """Keep ``text`` and return its hash, the value written on-chain; no text is the zero hash."""
-    text = text.strip()
-    if not text:
-        return ZERO_HASH
-    if len(text) > 2000:
-        raise InvalidInput("reason", "must be at most 2000 characters")
-    digest = "0x" + hashlib.sha256(text.encode()).hexdigest()
-    if session.get(Note, digest) is None:
-        session.add(Note(hash=digest, text=text))
-    return digest
+def note(session: Session, text: str, *, field: str = "reason") -> str:
+    """Keep ``text``, queue its publication on chain, and return its hash, the value a write then
+    names; no text is the zero hash (see :mod:`node.chain.texts`)."""
+    return texts.publish(session, text, field=field)
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,14 @@ def dataset_id_for(department: str, code: str) -> str:
     return "0x" + ids.dataset_id(bytes.fromhex(code_id(department)[2:]), ids.key_of(code)).hex()
 
 
+def canonical_json(value: Any) -> str:
+    """``value``'s canonical JSON: sorted keys, no spaces, non-ASCII kept as it is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_hash(value: Any) -> str:
-    """The sha256 of ``value``'s canonical JSON (sorted keys, no spaces, UTF-8), as 0x hex."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "0x" + hashlib.sha256(text.encode()).hexdigest()
+    """The sha256 of ``value``'s canonical JSON (UTF-8), as 0x hex."""
+    return "0x" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
 @dataclass

@@ -62,7 +62,7 @@ def start_node(chain: LocalChain, suite: Suite, index: int, tmp: Path, database_
 def request(consumer: Ledger, dataset_id: str, tag: str, *, max_uses: int, duration: int = 3600) -> str:
     grant = hashlib.sha256(f"grant {tag} {dataset_id}".encode()).digest()
     consumer.grants.request_access(grant, dataset_id=bytes.fromhex(dataset_id[2:]),
-                                   purpose_hash=hashlib.sha256(f"purpose {tag}".encode()).digest(),
+                                   purpose=f"purpose {tag}",
                                    schema_hash=b"\x00" * 32, fields=["visits"], actions=Action.mask(Action.DOWNLOAD),
                                    duration=duration, max_uses=max_uses)
     assert consumer.sender is not None

@@ -41,7 +41,7 @@ def _dataset(service: NodeService, tmp_path: Path, code: str) -> str:
 
 def _request(consumer: Ledger, dataset_id: str, tag: str) -> str:
     grant = hashlib.sha256(tag.encode()).digest()
-    consumer.grants.request_access(grant, dataset_id=bytes.fromhex(dataset_id[2:]), purpose_hash=b"\x01" * 32,
+    consumer.grants.request_access(grant, dataset_id=bytes.fromhex(dataset_id[2:]), purpose="a test of the ledger",
                                    schema_hash=b"\x00" * 32, fields=[], actions=Action.mask(Action.DOWNLOAD),
                                    duration=3600, max_uses=10)
     assert consumer.sender is not None
