@@ -228,6 +228,9 @@ class QualityBoardClient(ContractClient):
     def reopen(self, issue_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
         return self._send("reopen", issue_id, reason_hash)
 
+    def verify_and_close(self, issue_id: bytes, report_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("verifyAndClose", issue_id, report_hash)
+
     def issue(self, issue_id: bytes) -> Issue:
         values = list(self._call("issue", issue_id))
         values[6] = IssueStatus(values[6])

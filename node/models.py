@@ -279,6 +279,8 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     published_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     """The block of the first ``TextPublished`` event indexed for it; None: not on chain (yet)."""
+    sha256: Mapped[str | None] = mapped_column(Hash, nullable=True, index=True)
+    """The text's SHA-256, to find it behind the SHA-256 hashes on chain (a dataset's metadata)."""
 
 
 class Delivery(Base):

@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field
 from api.schemas.base import MAX_NUMBER, Body, Model, UtcDateTime
 from api.schemas.mirror import literal_of, mirrors
 from node.fields import FieldClass
-from node.models import Dataset, DatasetVersion, QualityIssue, QualityReportRow
+from node.models import Dataset, DatasetVersion, QualityReportRow
 from node.quality.rules import Rule, RuleKind
 
 if TYPE_CHECKING:
@@ -142,16 +142,6 @@ class QualityReportOut(Model):
     report: dict[str, Any]
     report_hash: str
     issue_id: str | None
-
-
-@mirrors(QualityIssue)
-class IssueOut(Model):
-    issue_id: str
-    dataset_id: str
-    version: int
-    status: str = Field(examples=["returned"])
-    repaired_version: int | None
-    opened_block: int
 
 
 class RepairIn(Body):

@@ -22,6 +22,7 @@ from node.fields import FieldClass
 from node.formats import kind_of
 from node.errors import AlreadyExists, InvalidInput, NotFound
 from node.models import Dataset, DatasetVersion, FileRoot
+from node.chain import texts
 from node.chain.outbox import enqueue
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -137,6 +138,7 @@ def register_dataset(
         parents=list(parents or []), field_classes=classes, key_fields=list(key_fields or []),
     )
     session.add(dataset)
+    _publish_metadata(session, metadata)
     enqueue(session, key=f"dataset:{dataset_id}", kind="register_dataset", payload={
         "dataset_id": dataset_id,
         "code": "0x" + ids.key_of(code).hex(),
@@ -151,6 +153,16 @@ def register_dataset(
         "parents": list(parents or []),
     })
     return dataset
+
+
+def _publish_metadata(session: Session, metadata: dict[str, Any]) -> None:
+    """Put the catalog entry behind the metadata hash on chain, for other departments' nodes to show
+    (found there by its SHA-256, the metadata hash). An entry holding a personal number stays here:
+    other nodes then show the dataset by its id."""
+    try:
+        texts.publish(session, canonical_json(metadata), field="catalog")
+    except InvalidInput:
+        pass
 
 
 def register_version(

@@ -82,7 +82,8 @@ def _check_purpose(ledger: Ledger, data: object) -> None:
     assert isinstance(data, bytes)
     try:
         _, args = ledger.grants.contract.decode_function_input(data)
-        purpose = args["input"][1]
+        request = args["input"]
+        purpose = request["purpose"] if isinstance(request, dict) else request[1]
     except Exception as err:  # eth-abi raises many kinds on malformed call data
         raise InvalidInput("raw_transaction", f"its call data cannot be decoded: {err}") from err
     texts.checked("purpose", purpose, max_bytes=texts.MAX_PURPOSE_BYTES)

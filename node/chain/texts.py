@@ -13,6 +13,7 @@ Nothing personal goes on chain: a text holding an ID number or a mobile number (
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from sqlalchemy import select
@@ -57,7 +58,7 @@ def publish(session: Session, text: str, *, field: str = "reason") -> str:
     digest = hash_of(checked(field, text))
     note = session.get(Note, digest)
     if note is None:
-        session.add(Note(hash=digest, text=text))
+        session.add(Note(hash=digest, text=text, sha256=_sha256(text)))
     if note is None or note.published_block is None:
         enqueue(session, key=f"text:{digest}", kind="publish_text", payload={"text": text, "text_hash": digest})
     return digest
@@ -69,7 +70,7 @@ def keep(session: Session, digest: str, text: object, block: int) -> None:
         return
     note = session.get(Note, digest)
     if note is None:
-        session.add(Note(hash=digest, text=text, published_block=block))
+        session.add(Note(hash=digest, text=text, published_block=block, sha256=_sha256(text)))
     elif note.published_block is None or note.published_block > block:
         note.published_block = block
 
@@ -77,6 +78,15 @@ def keep(session: Session, digest: str, text: object, block: int) -> None:
 def text_published(session: Session, row: ChainEventRow) -> None:
     """Projects ``TextPublished``."""
     keep(session, row.args["textHash"], row.args["text"], row.block_number)
+
+
+def _sha256(text: str) -> str:
+    return "0x" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def by_sha256(session: Session, digest: str) -> str | None:
+    """The text this node holds whose SHA-256 is ``digest`` (a dataset's metadata), if any."""
+    return session.scalar(select(Note.text).where(Note.sha256 == digest).limit(1))
 
 
 def texts(session: Session, hashes: Iterable[str | None]) -> dict[str, str]:
