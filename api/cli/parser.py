@@ -13,6 +13,7 @@ from api.cli.audit import cmd_trace, cmd_verify
 from api.cli.client import HASH32, UsageError
 from api.cli.datasets import cmd_register
 from api.cli.nodes import cmd_consortium, cmd_demo, cmd_serve, cmd_up
+from api.cli.review import cmd_quality, cmd_reject, cmd_review, parse_finding
 from api.cli.signin import cmd_login
 from api.cli.staff import cmd_staff
 from ledger import ids
@@ -92,6 +93,43 @@ def _wallet_options(parser: argparse.ArgumentParser) -> None:
                              "its passphrase: $PROVLEDGER_PASSPHRASE, or asked")
 
 
+def _review_commands(commands: Any) -> None:
+    """``review``, ``reject`` and ``quality ...`` (staff; :mod:`api.cli.review`)."""
+    review = commands.add_parser("review", help="the review queue, with purpose, dataset, fields and terms in view "
+                                                "(staff)")
+    reject = commands.add_parser("reject", help="reject a request waiting for this department (staff)")
+    reject.add_argument("grant", type=_hash32("grant"), metavar="GRANT")
+    reject.add_argument("--reason", required=True, metavar="TEXT", help="goes on chain: no personal data")
+    reject.add_argument("--no-wait", action="store_true", help="do not wait for the confirmation")
+    quality = commands.add_parser("quality", help="quality issues across departments (staff)")
+    quality_commands = quality.add_subparsers(dest="quality_command", required=True, metavar="COMMAND")
+    listed = quality_commands.add_parser("list", help="issues on this department's data or opened by it "
+                                                      "(the coordinator: all), with their texts")
+    opened = quality_commands.add_parser("open", help="open an issue on a dataset version (another department's: "
+                                                      "the coordinator only) and return it to its source")
+    opened.add_argument("dataset", nargs="?", type=_hash32("dataset"), metavar="DATASET")
+    opened.add_argument("version", nargs="?", type=_at_least(1), metavar="VERSION")
+    opened.add_argument("--finding", type=parse_finding, action="append", default=[], metavar="FIELD:ROWS:PROBLEM",
+                        help="evidence, repeatable: a field, record numbers from 1, the problem (never a value)")
+    opened.add_argument("--report", type=_at_least(1), metavar="ID", help="instead: a failing report this node holds")
+    repair = quality_commands.add_parser("repair", help="name the new version that repairs an issue (the source)")
+    repair.add_argument("--version", required=True, type=_at_least(1), metavar="N")
+    verdicts = [quality_commands.add_parser(name, help=text) for name, text in (
+        ("close", "the repair holds: close the issue (its opener or the coordinator)"),
+        ("reopen", "the repair does not hold: return the issue again, saying why in --note"))]
+    for sub in (repair, *verdicts):
+        sub.add_argument("issue", type=_hash32("issue"), metavar="ISSUE")
+        sub.add_argument("--no-wait", action="store_true", help="do not wait for the confirmation")
+    for sub in (opened, repair, *verdicts):
+        sub.add_argument("--note", default="", metavar="TEXT", help="goes on chain: no personal data")
+    for sub, run in ((review, cmd_review), (reject, cmd_reject), (listed, cmd_quality), (opened, cmd_quality),
+                     (repair, cmd_quality), *((v, cmd_quality) for v in verdicts)):
+        sub.add_argument("--json", action="store_true", help="print the answer as JSON")
+        _connection(sub)
+        _staff_options(sub)
+        sub.set_defaults(run=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="provledger", description="The provledger consortium from the command line.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -147,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     _connection(approve)
     _staff_options(approve)
     approve.set_defaults(run=cmd_approve)
+
+    _review_commands(commands)
 
     use = commands.add_parser("use", help="download a delivery under a grant (consumer)")
     use.add_argument("grant", type=_hash32("grant"), metavar="GRANT")
