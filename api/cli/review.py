@@ -9,6 +9,8 @@ from typing import Any
 
 from api.cli.client import Api, UsageError
 from api.cli.signin import connect, staff_sign_in
+from node.errors import InvalidInput
+from node.quality.issues import Finding
 
 
 def _print_json(value: Any) -> None:
@@ -79,16 +81,11 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 
 def parse_finding(value: str) -> dict[str, Any]:
-    """``FIELD:ROWS:PROBLEM``, e.g. ``身份证号:3,7:校验位错误`` (record numbers from 1; no values)."""
-    field, sep, rest = value.partition(":")
-    rows, sep2, problem = rest.partition(":")
+    """``FIELD:ROWS:PROBLEM`` (:meth:`node.quality.issues.Finding.parse`), as the API takes it."""
     try:
-        numbers = [int(r) for r in rows.split(",") if r.strip()]
-    except ValueError:
-        numbers = []
-    if not (sep and sep2 and field and problem.strip() and numbers and min(numbers) >= 1):
-        raise argparse.ArgumentTypeError(f"{value!r} is not FIELD:ROWS:PROBLEM (e.g. 身份证号:3,7:校验位错误)")
-    return {"field": field, "rows": numbers, "problem": problem.strip()}
+        return vars(Finding.parse(value))
+    except InvalidInput as err:
+        raise argparse.ArgumentTypeError(err.reason) from None
 
 
 def _issue_line(issue: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ from node.catalog.register import canonical_json
 from node.chain import texts
 from node.chain.outbox import enqueue
 from node.errors import Conflict, InvalidInput, NotFound, NotPermitted
-from node.models import ChainEventRow, OutboxEntry, QualityIssue, QualityReportRow
+from node.models import ChainEventRow, Dataset, DatasetVersion, OutboxEntry, QualityIssue, QualityReportRow
 
 MAX_FINDINGS = 100
 MAX_ROWS = 200
@@ -47,6 +47,19 @@ class Finding:
     field: str
     rows: list[int]
     problem: str
+
+    @classmethod
+    def parse(cls, text: str) -> Finding:
+        """``FIELD:ROWS:PROBLEM``, e.g. ``身份证号:3,7:校验位错误`` (record numbers from 1; never a value)."""
+        field, _, rest = text.partition(":")
+        rows, _, problem = rest.partition(":")
+        try:
+            numbers = [int(r) for r in rows.split(",") if r.strip()]
+        except ValueError:
+            numbers = []
+        if not (field.strip() and problem.strip() and numbers):
+            raise InvalidInput("findings", f"{text!r} is not FIELD:ROWS:PROBLEM (e.g. 身份证号:3,7:校验位错误)")
+        return cls(field.strip(), numbers, problem.strip()).checked()
 
     def checked(self) -> Finding:
         if not 1 <= len(self.field) <= 64:
@@ -149,6 +162,22 @@ def open_from_report(session: Session, ledger: Ledger, report_id: int, *, note: 
     if report is None:
         raise NotFound("quality report", str(report_id))
     return open_issue(session, report, ledger=ledger, note_text=note)
+
+
+def repair(session: Session, department: str, issue_id: str, number: int, *, note: str = "") -> OutboxEntry:
+    """The source department names its version ``number`` as the repair of the issue."""
+    from node.quality.loop import submit_repair
+
+    issue = session.get(QualityIssue, issue_id.lower())
+    if issue is None:
+        raise NotFound("quality issue", issue_id)
+    if session.get(Dataset, issue.dataset_id) is None:
+        raise NotPermitted(department, "repair this issue", "the data is another department's: its source repairs it")
+    version = session.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == issue.dataset_id,
+                                                          DatasetVersion.number == number))
+    if version is None:
+        raise NotFound("version", f"{issue.dataset_id} #{number}")
+    return submit_repair(session, issue.issue_id, version.id, note_text=note)
 
 
 # ---------------------------------------------------------------- verifying
