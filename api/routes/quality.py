@@ -5,7 +5,7 @@ datasets (``api.routes.datasets``)."""
 
 # No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 
@@ -49,19 +49,14 @@ def router(auth: Auth) -> APIRouter:
         db.commit()
         return IssueOpenedOut(issue_id=issue_id, follow="/quality/issues")
 
-    @api.post("/issues/{issue_id}/close", status_code=202, response_model=WriteOut, dependencies=[RECORDS],
+    @api.post("/issues/{issue_id}/{verdict}", status_code=202, response_model=WriteOut, dependencies=[RECORDS],
               responses=errors(403, 404, 409, 422),
-              summary="The repair holds: close the issue (its opener's department or the coordinator)")
-    def close(issue_id: Id32, body: VerdictIn, db: DB, node: Node, who: Steward) -> WriteOut:
-        entry = issues.verify(db, node.ledger, node.settings.department_id, issue_id, close=True, note=body.note)
-        db.commit()
-        return WriteOut.model_validate(entry)
-
-    @api.post("/issues/{issue_id}/reopen", status_code=202, response_model=WriteOut, dependencies=[RECORDS],
-              responses=errors(403, 404, 409, 422),
-              summary="The repair does not hold: return the issue to the source again, saying why")
-    def reopen(issue_id: Id32, body: VerdictIn, db: DB, node: Node, who: Steward) -> WriteOut:
-        entry = issues.verify(db, node.ledger, node.settings.department_id, issue_id, close=False, note=body.note)
+              summary="Verify a repair (the issue's opener's department or the coordinator): close the issue if it "
+                      "holds, reopen it, saying why, if not")
+    def verify(issue_id: Id32, verdict: Literal["close", "reopen"], body: VerdictIn, db: DB, node: Node,
+               who: Steward) -> WriteOut:
+        entry = issues.verify(db, node.ledger, node.settings.department_id, issue_id, close=verdict == "close",
+                              note=body.note)
         db.commit()
         return WriteOut.model_validate(entry)
 
