@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +57,17 @@ def assert_usage_error(code: int, err: str, says: str) -> None:
     assert code == 2
     assert err.count("\n") == 1 and err.endswith("\n"), err
     assert says in err, err
+
+
+def in_queue(capsys: pytest.CaptureFixture[str], grant: str, *staff: str) -> dict[str, Any]:
+    """The request in the review queue, once the node has indexed it (a decision needs its purpose in view)."""
+    def queued() -> dict[str, Any] | None:
+        code, out, err = run(capsys, "review", "--json", *staff)
+        assert code == 0, err
+        return next((q for q in json.loads(out) if q["grant_id"] == grant), None)
+
+    found: dict[str, Any] = wait_for(queued, timeout=30, interval=0.5, what="the request in the queue")
+    return found
 
 
 def write_people(path: Path, count: int = 12) -> Path:
@@ -168,6 +180,7 @@ def test_register_request_approve_use_and_trace_round_trip(
                          "--keystore", str(consumer.keystore))
     assert code == 0, err
     grant = found(rf"grant ({HASH}) requested by {consumer.address}", out)
+    assert in_queue(capsys, grant, *staff)["purpose"] == "a census check"
 
     code, out, err = run(capsys, "approve", grant, "--price", "2", "--reason", "census", *staff)
     assert code == 0, err
@@ -258,12 +271,7 @@ def test_review_reject_and_the_coordinators_quality_loop_from_the_command_line(
     assert code == 0, err
     grant = found(rf"grant ({HASH}) requested", out)
 
-    def queued() -> list[dict[str, object]] | None:
-        code, out, err = run(capsys, "review", "--json", *staff)
-        assert code == 0, err
-        return [q for q in json.loads(out) if q["grant_id"] == grant] or None
-
-    item = wait_for(queued, timeout=30, interval=0.5, what="the request in the queue")[0]
+    item = in_queue(capsys, grant, *staff)
     assert (item["purpose"], item["dataset_name"], item["fields"], item["masked_fields"]) == (
         "区县门诊量统计", "门诊记录", ["visits"], ["id_number"])
     code, out, err = run(capsys, "review", *staff)
