@@ -229,7 +229,9 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404, 409, 503),
              200: {"content": {f.media_type: {} for f in FORMATS.values()}}},
-             summary="Download open (grade 1) data; each download is logged, and anchored with others")
+             summary="Download open (grade 1) data; each download is logged, and anchored with others",
+             # Signing in is optional (a signed-in downloader is logged by its address): `{}` says so.
+             openapi_extra={"security": [{}]})
     def open_download(dataset_id: Id32, db: DB, node: Node, who: Anyone) -> StreamingResponse:
         dataset = db.get(Dataset, dataset_id.lower())
         if dataset is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from api.schemas.base import ADDRESS_EXAMPLE, MAX_NUMBER, Body, Model
+from api.schemas.base import ADDRESS_EXAMPLE, Body, Model
 from api.schemas.grants import DepartmentRef
 from api.schemas.mirror import mirrors
 from node.quality.issues import MAX_FINDINGS, MAX_ROWS, Finding, IssueStep, IssueView
@@ -28,9 +28,9 @@ class IssueIn(Body):
     """By hand: ``dataset_id``, ``version`` and ``findings``; or from a failing report this node holds: ``report_id``."""
 
     dataset_id: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{64}$")
-    version: int | None = Field(default=None, ge=1, le=MAX_NUMBER)
+    version: int | None = Field(default=None, ge=1, le=2**32 - 1, description="a version number (uint32 on chain)")
     findings: list[FindingIn] = Field(default_factory=list, max_length=MAX_FINDINGS)
-    report_id: int | None = Field(default=None, ge=1, le=MAX_NUMBER)
+    report_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     note: str = Field(default="", max_length=2000, description="returned to the source with the issue",
                       examples=["请核实第3、7行身份证号后重新报送"])
 

@@ -134,6 +134,8 @@ def open_by_hand(session: Session, ledger: Ledger, department: str, *, dataset_i
     """Open an issue on a version of any department's dataset (on another's: the coordinator only),
     with ``findings`` as its evidence, and return it to the source department."""
     raw = _b32("dataset_id", dataset_id)
+    if not 0 < version < 2**32:
+        raise InvalidInput("version", "must be a version number from 1")
     try:
         owner = ledger.registry.dataset(raw).owner_department
         content_root = ledger.registry.version(raw, version).content_root
