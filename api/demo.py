@@ -166,7 +166,8 @@ class Story:
         self.step("the owner's staff see the requests in their review queue and approve them, at 5 per use")
         queue = self.progress.wait("the requests in the owner's queue", lambda: self._queued(self.owner, "owner"))
         for item in queue:
-            self.say(f"waiting for the owner: {item['grant_id']} from {item['grantee']}, grade {item['grade']}")
+            self.say(f"waiting for the owner: {item['grant_id']} from {item['grantee']}, grade {item['grade']}, "
+                     f"purpose {item['purpose']!r}, in the clear: {', '.join(item['fields'])}")
         for grant in self.grants:
             write = decide(self.owner, grant, price=5, reason="public health study under the 2026 sharing agreement")
             self.say(f"approved {grant[:18]}...: chain write {write['id']} confirmed in block {write['block_number']}")
@@ -181,7 +182,8 @@ class Story:
         self.step("the coordinator's staff (statistics bureau) see the grade-3 grants in their queue and co-approve")
         queue = self.progress.wait("the grants in the coordinator's queue",
                                    lambda: self._queued(self.coordinator, "coordinator"))
-        self.say(f"{len(queue)} grants waiting for the coordinator")
+        self.say(f"{len(queue)} grants waiting for the coordinator, each with its purpose and the owner's reason: "
+                 + "; ".join(f"{q['purpose']!r} ({(q['owner_decision'] or {}).get('reason')!r})" for q in queue))
         for grant in self.grants:
             write = decide(self.coordinator, grant, co_approve=True, reason="grade 3: co-approved")
             self.say(f"co-approved {grant[:18]}...: confirmed in block {write['block_number']}")

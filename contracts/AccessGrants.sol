@@ -14,6 +14,7 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
     uint64 public constant MAX_DURATION = 100 * 365 days;
     uint256 public constant MAX_FIELDS = 64;
     uint256 public constant MAX_FIELD_LENGTH = 64;
+    uint256 public constant MAX_PURPOSE_LENGTH = 1000;
 
     IDataRegistry private immutable _registry;
 
@@ -40,6 +41,9 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
         ) {
             revert GrantsInvalidTerms(grantId, input.duration, input.maxUses, input.actions);
         }
+        uint256 purposeLength = bytes(input.purpose).length;
+        if (purposeLength == 0 || purposeLength > MAX_PURPOSE_LENGTH) revert GrantsInvalidPurpose(purposeLength);
+        bytes32 purposeHash = keccak256(bytes(input.purpose));
         _checkFields(input.fields);
         if (_grants[grantId].status != Status.None) revert GrantsRequestExists(grantId);
         (bytes32 owner, , bool frozen) = _registry.useStatus(input.datasetId);
@@ -55,11 +59,11 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
             requestedAt: uint64(block.timestamp),
             pricePerUse: 0,
             datasetId: input.datasetId,
-            purposeHash: input.purposeHash,
+            purposeHash: purposeHash,
             fieldsHash: keccak256(abi.encode(input.fields)),
             schemaHash: input.schemaHash
         });
-        _emitRequested(grantId, input);
+        _emitRequested(grantId, purposeHash, input);
     }
 
     function approve(bytes32 grantId, bytes32 reasonHash, uint96 pricePerUse) external whenLedgerNotPaused {
@@ -189,12 +193,13 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
         }
     }
 
-    function _emitRequested(bytes32 grantId, RequestInput calldata input) private {
+    function _emitRequested(bytes32 grantId, bytes32 purposeHash, RequestInput calldata input) private {
         emit AccessRequested(
             grantId,
             input.datasetId,
             msg.sender,
-            input.purposeHash,
+            purposeHash,
+            input.purpose,
             input.schemaHash,
             input.fields,
             input.actions,

@@ -8,6 +8,8 @@ import {IAnchorRegistry} from "./interfaces/IAnchorRegistry.sol";
 
 /// @title Merkle roots anchored by member departments, with on-chain inclusion checks.
 contract AnchorRegistry is IAnchorRegistry, ConsortiumBound {
+    uint256 public constant MAX_TEXT_LENGTH = 8192;
+
     mapping(bytes32 department => mapping(bytes32 root => Anchor)) private _anchors;
 
     constructor(IConsortium consortium_) ConsortiumBound(consortium_) {}
@@ -26,6 +28,19 @@ contract AnchorRegistry is IAnchorRegistry, ConsortiumBound {
             blockNumber: uint64(block.number)
         });
         emit RootAnchored(root, department, kind, msg.sender, leafCount);
+    }
+
+    function publishText(string calldata text) external whenLedgerNotPaused returns (bytes32 textHash) {
+        if (
+            _consortium.departmentOf(msg.sender) == 0 &&
+            _consortium.sponsorOf(msg.sender) == 0 &&
+            !_callerIsCoordinator() &&
+            !_consortium.isAuditor(msg.sender)
+        ) revert AnchorNotParticipant(msg.sender);
+        uint256 length = bytes(text).length;
+        if (length == 0 || length > MAX_TEXT_LENGTH) revert AnchorInvalidText(length);
+        textHash = keccak256(bytes(text));
+        emit TextPublished(textHash, msg.sender, text);
     }
 
     function anchorOf(bytes32 department, bytes32 root) external view returns (Anchor memory) {

@@ -144,10 +144,11 @@ class DataRegistryClient(ContractClient):
 class AccessGrantsClient(ContractClient):
     contract_name = "AccessGrants"
 
-    def request_access(self, request_key: bytes, *, dataset_id: bytes, purpose_hash: bytes, schema_hash: bytes,
+    def request_access(self, request_key: bytes, *, dataset_id: bytes, purpose: str, schema_hash: bytes,
                        fields: Sequence[str], actions: int, duration: int, max_uses: int) -> TxReceipt:
-        """Request access as the sender; the grant's id is ``grant_id_of(sender, request_key)``."""
-        payload = (dataset_id, purpose_hash, schema_hash, list(fields), actions, duration, max_uses)
+        """Request access as the sender for ``purpose`` (its text goes on chain); the grant's id is
+        ``grant_id_of(sender, request_key)``."""
+        payload = (dataset_id, purpose, schema_hash, list(fields), actions, duration, max_uses)
         return self._send("requestAccess", request_key, payload)
 
     def grant_id_of(self, grantee: str, request_key: bytes) -> bytes:
@@ -212,6 +213,10 @@ class AnchorRegistryClient(ContractClient):
     def anchor(self, root: bytes, leaf_count: int, kind: AnchorKind) -> TxReceipt:
         return self._send("anchor", root, leaf_count, int(kind))
 
+    def publish_text(self, text: str) -> TxReceipt:
+        """Publish the text behind a hash kept on chain; its hash is ``ledger.ids.text_hash(text)``."""
+        return self._send("publishText", text)
+
     def anchor_of(self, department_id: bytes, root: bytes) -> Anchor:
         """The anchor of ``root`` by ``department_id`` (roots are kept per department)."""
         values = list(self._call("anchorOf", department_id, root))
@@ -237,6 +242,9 @@ class QualityBoardClient(ContractClient):
 
     def reopen(self, issue_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
         return self._send("reopen", issue_id, reason_hash)
+
+    def verify_and_close(self, issue_id: bytes, report_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("verifyAndClose", issue_id, report_hash)
 
     def issue(self, issue_id: bytes) -> Issue:
         values = list(self._call("issue", issue_id))

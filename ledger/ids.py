@@ -24,7 +24,8 @@ def key_of(text: str) -> bytes:
 
 
 def text_hash(text: str) -> bytes:
-    """``DataRegistry``'s hash of a catalog text (metadata or schema): keccak256(bytes(text)) over UTF-8."""
+    """The hash the contracts take of a text: keccak256 of its UTF-8 bytes (``DataRegistry``'s catalog
+    texts, ``AnchorRegistry.publishText``, a grant's ``purposeHash``)."""
     return keccak(text.encode())
 
 

@@ -213,3 +213,26 @@ _MASKS: dict[FieldClass, Callable[[str], str]] = {
 def mask_value(cls: FieldClass, value: str) -> str:
     """``value`` as seen by a consumer whose grant does not cover its field of class ``cls``."""
     return _MASKS[cls](value)
+
+
+# ---------------------------------------------------------------- free text
+
+# A run of digits (an ID number may end in X), possibly grouped by separators; hashes and
+# addresses (0x hex) are no one's number and are left out first.
+_NUMBER_RUN = re.compile(r"(?<![0-9])[0-9](?:[0-9 \-]*[0-9Xx])?(?![0-9])")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def personal_number_in(text: str) -> str | None:
+    """What personal number ``text`` holds, in words ("an ID number", "a mobile number"), or None.
+
+    For free text that goes on chain (a purpose, a reason, a note): each run of digits, its
+    separators dropped, is judged as a value of those classes would be (:func:`has_shape`), and so
+    is each of its separated parts ("2026 13800138000" holds a mobile number)."""
+    for match in _NUMBER_RUN.finditer(_HEX.sub(" ", text)):
+        run = match.group()
+        for candidate in (run, *re.split(r"[ \-]+", run)):
+            for cls in (FieldClass.ID_NUMBER, FieldClass.MOBILE):
+                if has_shape(cls, candidate):
+                    return NOUNS[cls]
+    return None

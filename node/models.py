@@ -317,13 +317,16 @@ class Statement(Base):
 
 
 class Note(Base):
-    """The text behind a reason hash written on-chain (a rejection's reason, a repair note)."""
+    """The text behind a hash written on-chain (a rejection's reason, a repair note, a quality
+    report): written here, or read from a ``TextPublished`` event whose hash was checked."""
 
     __tablename__ = "notes"
 
     hash: Mapped[str] = mapped_column(Hash, primary_key=True)
-    text: Mapped[str] = mapped_column(String(2000))
+    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The block of the first ``TextPublished`` event indexed for it; None: not on chain (yet)."""
 
 
 class Delivery(Base):

@@ -170,7 +170,7 @@ def bench_uses(batched_uses: int, single_uses: int) -> list[Figure]:
                                         update_interval=0, rights=Rights(department_id("bench")))
         dataset = ids.dataset_id(department_id("bench"), dataset)
         key = hashlib.sha256(b"bench grant").digest()
-        consumer.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x00" * 32,
+        consumer.grants.request_access(key, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x00" * 32,
                                        fields=[], actions=Action.mask(Action.DOWNLOAD), duration=10**8,
                                        max_uses=batched_uses + single_uses + 1)
         assert consumer.sender is not None

@@ -64,7 +64,7 @@ def bench_consortium(batched_uses: int, single_uses: int) -> list[Figure]:
             _reach(grantee.w3, receipt["blockNumber"])
             grant = hashlib.sha256(b"bench consortium grant").digest()
             receipt = grantee.grants.request_access(
-                grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x00" * 32, fields=[],
+                grant, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x00" * 32, fields=[],
                 actions=Action.mask(Action.DOWNLOAD), duration=10**8, max_uses=batched_uses + single_uses + 1)
             assert grantee.sender is not None
             grant = ids.grant_id(grantee.sender.address, grant)

@@ -104,7 +104,7 @@ def trace_chain(uses: int) -> Iterator[TraceChain]:
                                         update_interval=0, rights=Rights(department_id(DEPARTMENT)))
         dataset = ids.dataset_id(department_id(DEPARTMENT), dataset)
         key = hashlib.sha256(b"bench trace grant").digest()
-        consumer.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x00" * 32,
+        consumer.grants.request_access(key, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x00" * 32,
                                        fields=[], actions=Action.mask(Action.DOWNLOAD), duration=10**8, max_uses=uses)
         assert consumer.sender is not None
         grant = ids.grant_id(consumer.sender.address, key)

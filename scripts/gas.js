@@ -66,6 +66,9 @@ async function main() {
 
   const [g, g3] = [f.grantIdOf(consumer, f.id("g")), f.grantIdOf(consumer, f.id("g3"))];
   await measure("AccessGrants.requestAccess", grants.connect(consumer).requestAccess(f.id("g"), f.requestInput(datasetId)));
+  // A purpose of 100 Chinese characters (300 bytes) costs its calldata and event data.
+  await measure("AccessGrants.requestAccess (300-byte purpose)", grants.connect(consumer).requestAccess(
+    f.id("g-long"), f.requestInput(datasetId, { purpose: "用于社区卫生服务规划的居民健康档案核查".repeat(6).slice(0, 100) })));
   await measure("AccessGrants.approve (grade 1)", grants.connect(deptA).approve(g, f.hash("ok"), 5));
   const sensitive = f.datasetIdOf(f.DEPT_A, f.id("medical-records"));
   await registry.connect(deptA).registerDataset(f.id("medical-records"), f.datasetInput({ grade: 3 }));
@@ -94,6 +97,8 @@ async function main() {
   await measure("UsageLog.acknowledgeStatement (2nd side)", usage.connect(consumer).acknowledgeStatement(statement));
 
   await measure("AnchorRegistry.anchor", anchors.connect(deptA).anchor(f.hash("root"), 1_000_000, f.AnchorKind.DeliveryReceipts));
+  await measure("AnchorRegistry.publishText (100 bytes)", anchors.connect(deptA).publishText("r".repeat(100)));
+  await measure("AnchorRegistry.publishText (4 KiB report)", anchors.connect(coordinator).publishText("q".repeat(4096)));
 
   const issueId = f.issueIdOf(coordinator, f.id("q1"));
   await measure("QualityBoard.openIssue", quality.connect(coordinator).openIssue(f.id("q1"), datasetId, 1, f.hash("report")));

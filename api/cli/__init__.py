@@ -7,7 +7,10 @@
     provledger catalog [--q TEXT] [--department D]  anyone: every department's datasets, with their freshness
     provledger catalog show ID                      anyone: one dataset's metadata, fields and versions
     provledger request --dataset ID ...             consumer: ask for access (signed here, relayed by the node)
+    provledger review [--json]                      staff: the review queue, purpose, dataset, fields and terms in view
     provledger approve GRANT [--co-approve]         staff: approve a request, or co-approve as the coordinator
+    provledger reject GRANT --reason TEXT           staff: reject a request (the owner, or the coordinator)
+    provledger quality open|list|repair|close|reopen  staff: quality issues across departments
     provledger use GRANT [--out FILE] [--encrypt]   consumer: a delivery under the grant, decrypted here
     provledger statement check|acknowledge STMT     consumer: a statement checked against the chain, then acknowledged
     provledger trace DATASET [--verify]             auditor or staff: a dataset's history, verified complete on request
@@ -37,6 +40,7 @@ Where each command lives:
     datasets.py   dataset register (and the upload and anchoring it waits for)
     catalog.py    catalog, catalog show: every department's datasets, from any node
     access.py     request, approve, use, statement: access to a dataset and its settlement
+    review.py     review, reject, quality open|list|repair|close|reopen
     audit.py      trace, verify
     signin.py     login, and how every command signs in (staff, or a keystore by SIWE)
     staff.py      staff add|list|disable|password|role

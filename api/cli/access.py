@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import secrets
 import shutil
@@ -23,7 +22,8 @@ from ledger.clients import Action
 from ledger.hashing import delivery_evidence
 from node.access.delivery.crypto import decrypt_stream, public_key_of
 from node.access.settlement import chain_terms
-from node.errors import DecryptionFailed
+from node.chain import texts
+from node.errors import DecryptionFailed, InvalidInput
 
 DAY = 86400
 
@@ -39,8 +39,12 @@ def request_access(api: Api, account: LocalAccount, dataset_id: str, *, purpose:
     if unknown:
         raise UsageError(f"dataset {dataset_id} has no field {', '.join(unknown)} "
                        f"(its fields: {', '.join(entry['fields'])})")
+    try:
+        texts.checked("purpose", purpose.strip(), max_bytes=texts.MAX_PURPOSE_BYTES)
+    except InvalidInput as err:
+        raise UsageError(str(err)) from err
     key = secrets.token_bytes(32)
-    request = (bytes.fromhex(dataset_id[2:]), hashlib.sha256(purpose.encode()).digest(),
+    request = (bytes.fromhex(dataset_id[2:]), purpose.strip(),
                bytes.fromhex(entry["schema_hash"][2:]), ids.canonical_fields(fields),
                Action.mask(Action.DOWNLOAD), days * DAY, uses)
     signed_call(api, account, "AccessGrants", "requestAccess", key, request)

@@ -184,8 +184,9 @@ def cmd_issue(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- the commands
 
 
-def add_commands(commands: SubCommands, dataset: SubCommands, statement: SubCommands) -> None:
-    """These commands, under ``provledger``, its ``dataset`` and its ``statement``."""
+def add_commands(commands: SubCommands, dataset: SubCommands, statement: SubCommands) -> SubCommands:
+    """These commands, under ``provledger``, its ``dataset`` and its ``statement``; the ``quality``
+    group's subcommands, for the issue commands (:mod:`api.cli.review`) to join."""
     version = dataset.add_parser("version", help="upload a new version of a dataset (staff)")
     version.add_argument("dataset", type=hash32("dataset"), metavar="DATASET")
     version.add_argument("file", type=Path, metavar="FILE", help="a .csv or .jsonl file")
@@ -219,7 +220,7 @@ def add_commands(commands: SubCommands, dataset: SubCommands, statement: SubComm
     write.set_defaults(run=cmd_write)
     chosen.append(write)
 
-    quality = commands.add_parser("quality", help="quality rules and checks (staff)")
+    quality = commands.add_parser("quality", help="quality rules, checks and issues across departments (staff)")
     quality_commands = quality.add_subparsers(dest="quality_command", required=True, metavar="COMMAND")
     rules = quality_commands.add_parser("rules", help="a dataset's quality rules")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
@@ -248,3 +249,4 @@ def add_commands(commands: SubCommands, dataset: SubCommands, statement: SubComm
     chosen.append(issue)
     for sub in chosen:
         node_command(sub, staff=True)
+    return quality_commands

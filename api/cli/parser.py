@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.cli.access import cmd_approve, cmd_request, cmd_statement, cmd_use
 from api.cli.audit import cmd_trace, cmd_verify
@@ -21,12 +22,47 @@ from api.cli.options import staff_options as _staff_options
 from api.cli.options import wallet_options as _wallet_options
 from api.cli import manage, mine, oversight
 from api.cli.options import address, json_option
+from api.cli.review import cmd_quality, cmd_review, parse_finding
 from api.cli.signin import cmd_login
 from api.cli.staff import cmd_staff
 from api.cli.options import encoding_name as _encoding
 from node.formats import ENCODINGS
 from node.departments import department_options
 from node.models import STAFF_ROLES
+
+if TYPE_CHECKING:
+    from api.cli.options import SubCommands
+
+
+def _review_commands(commands: SubCommands, quality_commands: SubCommands) -> None:
+    """``review`` and ``quality list|open|repair|close|reopen`` (staff; :mod:`api.cli.review`)."""
+    review = commands.add_parser("review", help="the review queue, with purpose, dataset, fields and terms in view "
+                                                "(staff)")
+    listed = quality_commands.add_parser("list", help="issues on this department's data or opened by it "
+                                                      "(the coordinator: all), with their texts")
+    opened = quality_commands.add_parser("open", help="open an issue on a dataset version (another department's: "
+                                                      "the coordinator only) and return it to its source")
+    opened.add_argument("dataset", nargs="?", type=_hash32("dataset"), metavar="DATASET")
+    opened.add_argument("version", nargs="?", type=_at_least(1), metavar="VERSION")
+    opened.add_argument("--finding", type=parse_finding, action="append", default=[], metavar="FIELD:ROWS:PROBLEM",
+                        help="evidence, repeatable: a field, record numbers from 1, the problem (never a value)")
+    opened.add_argument("--report", type=_at_least(1), metavar="ID", help="instead: a failing report this node holds")
+    repair = quality_commands.add_parser("repair", help="name the new version that repairs an issue (the source)")
+    repair.add_argument("--version", required=True, type=_at_least(1), metavar="N")
+    verdicts = [quality_commands.add_parser(name, help=text) for name, text in (
+        ("close", "the repair holds: close the issue (its opener or the coordinator)"),
+        ("reopen", "the repair does not hold: return the issue again, saying why in --note"))]
+    for sub in (repair, *verdicts):
+        sub.add_argument("issue", type=_hash32("issue"), metavar="ISSUE")
+        sub.add_argument("--no-wait", action="store_true", help="do not wait for the confirmation")
+    for sub in (opened, repair, *verdicts):
+        sub.add_argument("--note", default="", metavar="TEXT", help="goes on chain: no personal data")
+    for sub, run in ((review, cmd_review), (listed, cmd_quality), (opened, cmd_quality),
+                     (repair, cmd_quality), *((v, cmd_quality) for v in verdicts)):
+        sub.add_argument("--json", action="store_true", help="print the answer as JSON")
+        _connection(sub)
+        _staff_options(sub)
+        sub.set_defaults(run=run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     _staff_options(approve)
     json_option(approve)
     approve.set_defaults(run=cmd_approve)
+
 
     use = commands.add_parser("use", help="download a delivery under a grant (consumer)")
     use.add_argument("grant", type=_hash32("grant"), metavar="GRANT")
@@ -186,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
             json_option(sub)
         sub.set_defaults(run=cmd_staff)
 
-    manage.add_commands(commands, dataset_commands, statement_commands)
+    _review_commands(commands, manage.add_commands(commands, dataset_commands, statement_commands))
     mine.add_commands(commands, statement_commands)
     oversight.add_commands(commands)
     return parser

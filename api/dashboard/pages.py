@@ -67,7 +67,7 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
     def review_page(request: Request, db: DB, node: Node, visitor: Visitor, *, status: int = 200,
                     error: str | None = None, write: int | None = None) -> HTMLResponse:
         coordinator = visitor.has("coordinator")
-        rows = views.review_rows(db, node.settings.department_id, coordinator=coordinator)
+        rows = views.review_rows(db, node.ledger, node.settings.department_id, coordinator=coordinator)
         entry = db.get(OutboxEntry, write) if write else None
         role = visitor.principal.staff_role if visitor.principal else None
         return pages.page(request, "review.html", visitor, status=status, nav="review", rows=rows, error=error,

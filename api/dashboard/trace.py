@@ -17,7 +17,7 @@ from ledger.clients import Action, Refusal
 from ledger.deploy import Ledger
 from node.audit.chainsets import Subject
 from node.audit.completeness import Completeness, TraceChecker
-from node.models import Dataset, DatasetVersion, Note
+from node.models import Dataset, DatasetVersion
 from node.audit.trace import TraceItem, dataset_trace
 from node.audit.verify import Report, verify_events, verify_version_files
 
@@ -27,7 +27,7 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 # The arguments worth a line on the timeline, in the order they are told.
 _SHOWN = ("version", "contentRoot", "recordCount", "grantee", "actor", "action", "sequence", "reason", "grade",
           "grantId", "pricePerUse", "expiresAt", "maxUses", "repairedVersion", "issueId", "parents")
-_REASONS = ("reasonHash", "noteHash")
+_REASONS = ("purposeHash", "reasonHash", "noteHash", "reportHash")
 
 
 def short(value: Any) -> str:
@@ -121,12 +121,10 @@ def dataset_page(db: Session, ledger: Ledger, traces: TraceChecker, dataset_id: 
                                .order_by(DatasetVersion.number)))
     checks = [VersionCheck(v, _check_files(db, ledger, v)) for v in versions]
     by_number = {c.version.number: c.report for c in checks}
-    hashes = {item.args[k] for item in page.items for k in _REASONS if k in item.args}
-    notes = {n.hash: n.text for n in db.scalars(select(Note).where(Note.hash.in_(hashes)))} if hashes else {}
     items = []
     for item, report in zip(page.items, reports):
-        timeline = TimelineItem(item, _facts(item), [notes[item.args[k]] for k in _REASONS
-                                                     if item.args.get(k) in notes], list(report.problems))
+        timeline = TimelineItem(item, _facts(item), [item.texts[k] for k in _REASONS if k in item.texts],
+                                list(report.problems))
         timeline.problems += [p for p in complete.item_problems.get(item.id, []) if p not in timeline.problems]
         files = by_number.get(int(item.args.get("version", 0))) if item.name == "VersionAdded" else None
         if files is not None and not files.ok:

@@ -12,6 +12,7 @@ from ledger.deploy import Ledger
 from node.catalog.entries import Entry, entries
 from node.catalog.entries import owners as catalog_owners
 from node.access import review
+from node.access.queue import QueueItem, review_queue
 from node.models import Alert, ChainEventRow, Dataset, OutboxEntry
 from node.audit.monitor import USE_EVENTS, UsageEvent
 
@@ -36,10 +37,7 @@ DECISIONS = {"approve": "approval", "reject": "rejection", "co_approve": "co-app
 
 @dataclass(frozen=True)
 class QueueRow:
-    item: review.QueueItem
-    name: str | None
-    clear_fields: list[str]
-    """Fields the grant would deliver unmasked, by the names it was requested with."""
+    item: QueueItem
     actions: list[str]
     queued: OutboxEntry | None
     """A decision on it already sent to the chain."""
@@ -49,16 +47,14 @@ def _bits(mask: int, names: list[str]) -> list[str]:
     return [name for i, name in enumerate(names) if mask >> i & 1]
 
 
-def review_rows(db: Session, department: str, *, coordinator: bool) -> list[QueueRow]:
-    items = review.review_queue(db, department, coordinator=coordinator)
+def review_rows(db: Session, ledger: Ledger, department: str, *, coordinator: bool) -> list[QueueRow]:
+    items = review_queue(db, ledger, department, coordinator=coordinator)
     keys = [f"{kind}:{item.grant_id}" for item in items for kind in ("approve", "reject", "co_approve")]
     queued = {entry.key.split(":", 1)[1]: entry
               for entry in db.scalars(select(OutboxEntry).where(OutboxEntry.key.in_(keys)).order_by(OutboxEntry.id))}
     rows = []
     for item in items:
-        dataset = db.get(Dataset, item.dataset_id)
-        rows.append(QueueRow(item, dataset.name if dataset else None, item.fields,
-                             _bits(item.actions, [a.name.lower() for a in Action]), queued.get(item.grant_id)))
+        rows.append(QueueRow(item, _bits(item.actions, [a.name.lower() for a in Action]), queued.get(item.grant_id)))
     return rows
 
 

@@ -18,12 +18,13 @@ from api.auth.tokens import Principal
 from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
 from api.errors import ApiError, errors
 from api.schemas.datasets import (
-    CatalogEntry, DatasetIn, DatasetOut, Freeze, IssueOut, QualityCheck, QualityReportOut, QualityRuleIn, QualityRuleOut,
+    CatalogEntry, DatasetIn, DatasetOut, Freeze, QualityCheck, QualityReportOut, QualityRuleIn, QualityRuleOut,
     RepairIn, VersionOut,
 )
 from api.schemas.grants import WriteOut
 from ledger.errors import ContractError
 from node.access import review
+from node.quality import issues
 from node.quality import loop as quality
 from node.chain.anchoring import log_open_download
 from node.access.delivery import checks
@@ -181,15 +182,9 @@ def router(auth: Auth) -> APIRouter:
         version = version_of(db, own_dataset(db, node, dataset_id), number)
         report = quality.check_version(db, version.id)
         if not report.passed and body.open_issue:
-            quality.open_issue(db, report, opener=node.sender.address)
+            quality.open_issue(db, report, ledger=node.ledger)
         db.commit()
         return report
-
-    @api.get("/quality/issues", response_model=list[IssueOut],
-             summary="Quality issues on this department's datasets")
-    def issues(db: DB, who: Viewer) -> list[QualityIssue]:
-        return list(db.scalars(select(QualityIssue).join(Dataset, Dataset.dataset_id == QualityIssue.dataset_id)
-                               .order_by(QualityIssue.opened_block)))
 
     @api.post("/quality/issues/{issue_id}/repair", status_code=202, response_model=WriteOut,
               dependencies=[RECORDS], responses=errors(404, 422), summary="Name the version that repairs an issue")
@@ -204,6 +199,7 @@ def router(auth: Auth) -> APIRouter:
               summary="Check the repair again: close the issue or reopen it")
     def verify(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Steward) -> Any:
         issue, version = _issue_and_version(db, node, issue_id, body.version)
+        issues.require_reviewer(node.ledger, node.settings.department_id, issue.issue_id, "verify this repair")
         report = quality.verify_repair(db, issue.issue_id, version.id)
         db.commit()
         return report
@@ -238,7 +234,9 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/open/{dataset_id}/content", tags=["public"], responses={**errors(403, 404, 409, 503),
              200: {"content": {f.media_type: {} for f in FORMATS.values()}}},
-             summary="Download open (grade 1) data; each download is logged, and anchored with others")
+             summary="Download open (grade 1) data; each download is logged, and anchored with others",
+             # Signing in is optional (a signed-in downloader is logged by its address): `{}` says so.
+             openapi_extra={"security": [{}]})
     def open_download(dataset_id: Id32, db: DB, node: Node, who: Anyone,
                       encoding: Annotated[Literal["source", "utf-8"], Query(description=(
                           "the text encoding of a tabular file: its own (the bytes the content root is "

@@ -21,6 +21,7 @@ from api.schemas.grants import (
 )
 from ledger.clients import Action
 from node.access import review
+from node.access.queue import QueueItem, review_queue
 from node.access.delivery import checks
 from node.access.delivery.serve import Request as DeliveryRequest
 from node.access.delivery.serve import deliver
@@ -45,8 +46,8 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/review/queue", response_model=list[QueueItemOut], tags=["review"],
              summary="Requests waiting for this department (and, on the coordinator's node, co-approvals)")
-    def queue(db: DB, node: Node, who: Viewer) -> list[review.QueueItem]:
-        return review.review_queue(db, node.settings.department_id, coordinator="coordinator" in who.roles)
+    def queue(db: DB, node: Node, who: Viewer) -> list[QueueItem]:
+        return review_queue(db, node.ledger, node.settings.department_id, coordinator="coordinator" in who.roles)
 
     def decided(entry: OutboxEntry) -> WriteOut:
         return WriteOut.model_validate(entry)

@@ -36,6 +36,8 @@ class TraceItemOut(Model):
     dataset_id: str | None
     grant_id: str | None
     consumer: str | None
+    texts: dict[str, str] = Field(default_factory=dict, description="the texts behind the event's hashes, by "
+                                  "argument name (purposeHash, reasonHash, noteHash, reportHash), where the node holds them")
     verification: Verification | None = None
 
 

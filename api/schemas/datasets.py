@@ -13,7 +13,7 @@ from node.catalog.entries import Entry, VersionEntry
 from node.catalog.freshness import Freshness, State
 from node.fields import FieldClass
 from node.formats import ENCODINGS
-from node.models import Dataset, DatasetVersion, QualityIssue, QualityReportRow
+from node.models import Dataset, DatasetVersion, QualityReportRow
 from node.quality.rules import Rule, RuleKind
 
 if TYPE_CHECKING:
@@ -236,16 +236,6 @@ class QualityReportOut(Model):
     report: dict[str, Any]
     report_hash: str
     issue_id: str | None
-
-
-@mirrors(QualityIssue)
-class IssueOut(Model):
-    issue_id: str
-    dataset_id: str
-    version: int
-    status: str = Field(examples=["returned"])
-    repaired_version: int | None
-    opened_block: int
 
 
 class RepairIn(Body):

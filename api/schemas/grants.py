@@ -9,7 +9,7 @@ from pydantic import Field
 
 from api.schemas.base import ADDRESS_EXAMPLE, MAX_NUMBER, MAX_PRICE, Body, Model
 from api.schemas.mirror import literal_of, mirrors
-from node.access.review import COORDINATOR, OWNER, QueueItem
+from node.access.queue import COORDINATOR, OWNER, Decision, Department, QueueItem
 from node.audit.monitor import UsageEvent
 from node.chain.outbox import CONFIRMED, FAILED, PENDING, SIGNED
 from node.chain.relay import Relayed
@@ -74,21 +74,48 @@ class Approval(Body):
     price_per_use: int = Field(default=0, ge=0, le=MAX_PRICE, examples=[5])
 
 
+@mirrors(Department)
+class DepartmentRef(Model):
+    id: str = Field(description="the department's bytes32 id on chain")
+    code: str = Field(examples=["civil-affairs"])
+    name: str = Field(description="its name on chain", examples=["民政局"])
+
+
+@mirrors(Decision)
+class DecisionOut(Model):
+    department: DepartmentRef
+    reviewer: str = Field(description="the account that approved", examples=[ADDRESS_EXAMPLE])
+    block: int
+    at: int | None = Field(description="the block's time, seconds since the epoch")
+    reason: str | None = Field(description="the reason's text, if one was given")
+    price_per_use: str
+
+
 @mirrors(QueueItem, narrowed={"waiting_for": WAITING_FOR})
 class QueueItemOut(Model):
     grant_id: str
     dataset_id: str
-    owner_department: str
+    dataset_name: str | None = Field(description="None if this node knows no catalog entry for it")
+    category: str | None
     grade: int
+    owner_department: DepartmentRef
     grantee: str = Field(examples=[ADDRESS_EXAMPLE])
+    sponsor: DepartmentRef | None = Field(description="the department that registered the consumer (or that "
+                                          "the requesting service account serves)")
     waiting_for: WaitingFor
-    purpose_hash: str
-    fields: list[str] = Field(description="the fields the grant would leave in the clear, by name; all others are "
-                              "masked", examples=[["visits"]])
+    purpose: str | None = Field(description="the consumer's purpose, as written in its request on chain",
+                                examples=["2026年社区卫生服务规划"])
+    purpose_hash: str = Field(description="keccak256 of the purpose's UTF-8 bytes, as the grant keeps it")
+    fields: list[str] = Field(description="the fields the grant would leave in the clear, by name",
+                              examples=[["visits"]])
+    masked_fields: list[str] | None = Field(description="the dataset's personal-data fields that stay masked "
+                                            "(None: not known on this node)")
     actions: int
-    duration: int
+    duration: int = Field(description="seconds")
+    duration_days: float
     max_uses: int
     requested_block: int
+    owner_decision: DecisionOut | None = Field(description="for a co-approval: the owner's approval")
 
 
 @mirrors(Grant)

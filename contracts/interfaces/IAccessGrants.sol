@@ -11,6 +11,9 @@ pragma solidity ^0.8.20;
  * `grantId = keccak256(abi.encode(grantee, requestKey))` (see {grantIdOf}). A resent request is
  * refused instead of applied twice, and no one can occupy another's grant id.
  *
+ * The purpose is given as text, so that every reviewer reads what the consumer wrote: the grant
+ * keeps `purposeHash = keccak256(bytes(purpose))`, computed here, never chosen by the caller.
+ *
  * The fields are kept as `fieldsHash = keccak256(abi.encode(fields))`, the ABI encoding of the
  * `string[]` of names in the order requested; the names themselves are in {AccessRequested}.
  *
@@ -30,10 +33,12 @@ interface IAccessGrants {
         Revoked
     }
 
-    /// @dev `fields` are 0 to {MAX_FIELDS} names of 1 to {MAX_FIELD_LENGTH} bytes each.
+    /// @dev `purpose` is 1 to {MAX_PURPOSE_LENGTH} bytes of UTF-8 text, kept on chain as
+    /// `purposeHash = keccak256(bytes(purpose))` and in full in {AccessRequested};
+    /// `fields` are 0 to {MAX_FIELDS} names of 1 to {MAX_FIELD_LENGTH} bytes each.
     struct RequestInput {
         bytes32 datasetId;
-        bytes32 purposeHash;
+        string purpose;
         bytes32 schemaHash;
         string[] fields;
         uint16 actions;
@@ -66,6 +71,8 @@ interface IAccessGrants {
     /// @dev A request needs a non-zero request key (else `grantId` is zero), quota and action set,
     /// and a duration of 1 s to 100 years.
     error GrantsInvalidTerms(bytes32 grantId, uint64 duration, uint32 maxUses, uint16 actions);
+    /// @dev A purpose is 1 to {MAX_PURPOSE_LENGTH} bytes; this one is `length` bytes.
+    error GrantsInvalidPurpose(uint256 length);
     /// @dev Field `index` is empty or longer than {MAX_FIELD_LENGTH} bytes, or is beyond the
     /// {MAX_FIELDS} a request may name.
     error GrantsInvalidFields(uint256 index);
@@ -88,12 +95,14 @@ interface IAccessGrants {
     /// @dev `grantee` of `grantId` is still a consumer or a member department's service account.
     error GrantsGranteeRegistered(bytes32 grantId, address grantee);
 
-    /// @dev `grantee` asked for access to `fields` of `datasetId`, as named by the schema `schemaHash`.
+    /// @dev `grantee` asked for access to `fields` of `datasetId`, as named by the schema `schemaHash`,
+    /// for `purpose` (whose keccak256 is `purposeHash`).
     event AccessRequested(
         bytes32 indexed grantId,
         bytes32 indexed datasetId,
         address indexed grantee,
         bytes32 purposeHash,
+        string purpose,
         bytes32 schemaHash,
         string[] fields,
         uint16 actions,
@@ -131,6 +140,7 @@ interface IAccessGrants {
      * - `requestKey` is not zero and the caller has not used it before; the dataset exists,
      *   is not frozen and is not the caller's own department's;
      * - maxUses and actions are not zero; duration is 1 s to 100 years;
+     * - the purpose is 1 to {MAX_PURPOSE_LENGTH} bytes;
      * - at most {MAX_FIELDS} fields, each of 1 to {MAX_FIELD_LENGTH} bytes.
      *
      * Emits {AccessRequested}.
@@ -208,6 +218,9 @@ interface IAccessGrants {
      * Emits {GrantLapsed}.
      */
     function lapse(bytes32 grantId) external;
+
+    /// @dev The longest purpose, in bytes.
+    function MAX_PURPOSE_LENGTH() external view returns (uint256);
 
     /// @dev The most fields a request may name.
     function MAX_FIELDS() external view returns (uint256);

@@ -15,6 +15,11 @@ pragma solidity ^0.8.20;
  *
  * Roots are kept per anchoring department: an anchor is found by `(department, root)`. Another
  * department anchoring a root first neither blocks the owner's anchor nor passes for it.
+ *
+ * It also carries the texts behind the hashes other contracts keep (a purpose, a reason for a
+ * decision, a repair note, a quality report): {publishText} puts a text in an event under
+ * `keccak256(bytes(text))`, so every node can show it and check it against the hash it stands
+ * behind. Publishing keeps nothing in storage; a text published twice is in two events.
  */
 interface IAnchorRegistry {
     enum Kind {
@@ -40,6 +45,10 @@ interface IAnchorRegistry {
     error AnchorEmptyTree(bytes32 root, uint32 leafCount);
     /// @dev Department `department` never anchored `root`.
     error AnchorUnknownRoot(bytes32 department, bytes32 root);
+    /// @dev A published text is 1 to {MAX_TEXT_LENGTH} bytes; this one is `length` bytes.
+    error AnchorInvalidText(uint256 length);
+    /// @dev `account` is none of a department's service account, a consumer, a coordinator or an auditor.
+    error AnchorNotParticipant(address account);
 
     /// @dev Department `department` anchored `root` over `leafCount` items of `kind`.
     event RootAnchored(
@@ -49,6 +58,9 @@ interface IAnchorRegistry {
         address by,
         uint32 leafCount
     );
+
+    /// @dev `by` published `text`, whose keccak256 is `textHash`.
+    event TextPublished(bytes32 indexed textHash, address indexed by, string text);
 
     /**
      * @dev Anchors a Merkle root.
@@ -61,6 +73,22 @@ interface IAnchorRegistry {
      * Emits {RootAnchored}.
      */
     function anchor(bytes32 root, uint32 leafCount, Kind kind) external;
+
+    /**
+     * @dev Publishes the text behind a hash written elsewhere on chain, and returns
+     * `keccak256(bytes(text))`.
+     *
+     * Requirements:
+     * - the caller serves an active department, is a registered consumer, a coordinator or an
+     *   auditor; the ledger is not paused;
+     * - `text` is 1 to {MAX_TEXT_LENGTH} bytes.
+     *
+     * Emits {TextPublished}.
+     */
+    function publishText(string calldata text) external returns (bytes32 textHash);
+
+    /// @dev The longest text {publishText} takes, in bytes.
+    function MAX_TEXT_LENGTH() external view returns (uint256);
 
     /// @dev Department `department`'s anchor of `root`; reverts with {AnchorUnknownRoot}.
     function anchorOf(bytes32 department, bytes32 root) external view returns (Anchor memory);

@@ -1,17 +1,15 @@
-"""Access review: a department's queue of requests, its decisions, and the coordinator's.
+"""Access review: a department's decisions on requests, and the coordinator's (the queue they
+decide from is :mod:`node.access.queue`).
 
-The queue is read from the index of the chain; every decision is checked against the chain as
+Every decision is checked against the chain as
 it stands (who owns the dataset, what state the grant is in), then queued in the outbox with
-the hash of its reason. The reason's text stays here, in ``notes``, so the hash on-chain can be
-shown to mean what it says.
+the hash of its reason, behind the publication of the reason's text (:mod:`node.chain.texts`),
+so that every node can show what the hash on chain stands for.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.clients import GrantStatus
@@ -19,71 +17,17 @@ from ledger.clients import Grant as ChainGrant
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ContractError
 from node.errors import Conflict, InvalidInput, NotFound, NotPermitted
-from node.models import ChainEventRow, Grant, Note, OutboxEntry
+from node.models import OutboxEntry
+from node.chain import texts
 from node.chain.outbox import enqueue
 
-ZERO_HASH = "0x" + "00" * 32
-OWNER, COORDINATOR = "owner", "coordinator"
+ZERO_HASH = texts.ZERO_HASH
 
 
-def note(session: Session, text: str) -> str:
-    """Keep ``text`` and return its hash, the value written on-chain; no text is the zero hash."""
-    text = text.strip()
-    if not text:
-        return ZERO_HASH
-    if len(text) > 2000:
-        raise InvalidInput("reason", "must be at most 2000 characters")
-    digest = "0x" + hashlib.sha256(text.encode()).hexdigest()
-    if session.get(Note, digest) is None:
-        session.add(Note(hash=digest, text=text))
-    return digest
-
-
-@dataclass(frozen=True)
-class QueueItem:
-    """A request waiting for ``waiting_for`` (the owner or the coordinator)."""
-
-    grant_id: str
-    dataset_id: str
-    owner_department: str
-    grade: int
-    grantee: str
-    waiting_for: str
-    purpose_hash: str
-    fields: list[str]
-    """The fields the grant would leave in the clear, by name; every other one is masked."""
-    actions: int
-    duration: int
-    max_uses: int
-    requested_block: int
-
-
-def review_queue(session: Session, department: str, *, coordinator: bool = False) -> list[QueueItem]:
-    """Requests for ``department``'s datasets waiting for its decision, oldest first; with
-    ``coordinator``, also every grant waiting for co-approval."""
-    owner = "0x" + department_id(department).hex()
-    registered = (select(ChainEventRow.dataset_id, ChainEventRow.args)
-                  .where(ChainEventRow.name == "DatasetRegistered").subquery())
-    waiting = [Grant.status == GrantStatus.PENDING.name.lower()]
-    if coordinator:
-        waiting.append(Grant.status == GrantStatus.AWAITING_CO_APPROVAL.name.lower())
-    rows = session.execute(
-        select(Grant, registered.c.args).join(registered, registered.c.dataset_id == Grant.dataset_id)
-        .where(or_(*waiting)).order_by(Grant.requested_block, Grant.grant_id)
-    ).all()
-    items = []
-    for grant, args in rows:
-        mine = args["ownerDepartment"] == owner
-        waiting_for = OWNER if grant.status == GrantStatus.PENDING.name.lower() else COORDINATOR
-        # A coordinator does not co-approve grants on its own department's data: another does.
-        if (waiting_for == OWNER and not mine) or (waiting_for == COORDINATOR and (not coordinator or mine)):
-            continue
-        items.append(QueueItem(
-            grant.grant_id, grant.dataset_id, args["ownerDepartment"], int(args["grade"]), grant.grantee, waiting_for,
-            grant.purpose_hash, list(grant.fields), grant.actions, grant.duration, grant.max_uses,
-            grant.requested_block,
-        ))
-    return items
+def note(session: Session, text: str, *, field: str = "reason") -> str:
+    """Keep ``text``, queue its publication on chain, and return its hash, the value a write then
+    names; no text is the zero hash (see :mod:`node.chain.texts`)."""
+    return texts.publish(session, text, field=field)
 
 
 # ---------------------------------------------------------------- decisions
@@ -128,6 +72,14 @@ def _is_coordinator(ledger: Ledger) -> bool:
     return ledger.consortium.is_coordinator(ledger.sender.address)
 
 
+def _purpose_in_view(session: Session, grant_id: str, grant: ChainGrant) -> None:
+    """A request is decided on with its purpose read: refused while the text is not in the index."""
+    purpose_hash = "0x" + grant.purpose_hash.hex()
+    if not texts.texts(session, [purpose_hash]):
+        raise Conflict(f"grant {grant_id}", f"its purpose (hash {purpose_hash}) is not in this node's index: "
+                       "a request is decided with its purpose in view; try again once the node has indexed it")
+
+
 def approve(session: Session, ledger: Ledger, department: str, grant_id: str, *, reason: str = "",
             price_per_use: int = 0) -> OutboxEntry:
     """Approve a pending request for one of ``department``'s datasets, at ``price_per_use``."""
@@ -136,6 +88,7 @@ def approve(session: Session, ledger: Ledger, department: str, grant_id: str, *,
     grant = chain_grant(ledger, grant_id)
     _owner_or_coordinator(ledger, department, grant.dataset_id, "approve this request", coordinator_may=False)
     _expect(grant_id, grant, GrantStatus.PENDING)
+    _purpose_in_view(session, grant_id, grant)
     return enqueue(session, key=f"approve:{grant_id}", kind="approve", payload={
         "grant_id": grant_id, "reason_hash": note(session, reason), "price_per_use": price_per_use})
 
@@ -161,6 +114,7 @@ def co_approve(session: Session, ledger: Ledger, department: str, grant_id: str,
         raise NotPermitted(department, "co-approve", "this node's account is not the coordinator")
     grant = chain_grant(ledger, grant_id)
     _expect(grant_id, grant, GrantStatus.AWAITING_CO_APPROVAL)
+    _purpose_in_view(session, grant_id, grant)
     if ledger.registry.dataset(grant.dataset_id).owner_department == department_id(department):
         raise NotPermitted(department, "co-approve this grant",
                            "the dataset is this department's own: another coordinator co-approves it")

@@ -7,13 +7,14 @@ block number and hash, transaction hash, log index, contract and its address.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
+from node.chain.texts import texts as texts_of
 from node.errors import InvalidInput
 from node.models import ChainEventRow
 from node.models import Lineage as LineageRow
@@ -37,6 +38,9 @@ class TraceItem:
     dataset_id: str | None
     grant_id: str | None
     consumer: str | None
+    texts: dict[str, str] = field(default_factory=dict)
+    """The texts behind the event's hashes (a purpose, a reason, a note, a report), by argument
+    name, where this node holds them (``notes``, filled from the chain on every node)."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,15 @@ class Lineage:
 
 
 MAX_PAGE = 1000
+TEXT_HASHES = ("purposeHash", "reasonHash", "noteHash", "reportHash", "textHash")
+"""The event arguments that name a text by its hash."""
 
 
-def _item(row: ChainEventRow, addresses: Mapping[str, str]) -> TraceItem:
+def _item(row: ChainEventRow, addresses: Mapping[str, str], known: Mapping[str, str]) -> TraceItem:
+    texts = {k: known[row.args[k]] for k in TEXT_HASHES if row.args.get(k) in known}
     return TraceItem(row.id, row.block_number, row.block_hash, row.block_time, row.tx_hash, row.log_index,
                      row.contract, addresses.get(row.contract, ""), row.name, row.args, row.dataset_id, row.grant_id,
-                     row.consumer)
+                     row.consumer, texts)
 
 
 def _page(session: Session, where: ColumnElement[bool], addresses: Mapping[str, str], after: int,
@@ -68,7 +75,8 @@ def _page(session: Session, where: ColumnElement[bool], addresses: Mapping[str, 
         raise InvalidInput("limit", f"must be 1 to {MAX_PAGE}")
     rows = session.scalars(select(ChainEventRow).where(where, ChainEventRow.id > after)
                            .order_by(ChainEventRow.id).limit(limit + 1)).all()
-    items = [_item(row, addresses) for row in rows[:limit]]
+    known = texts_of(session, [row.args.get(k) for row in rows[:limit] for k in TEXT_HASHES])
+    items = [_item(row, addresses, known) for row in rows[:limit]]
     return Page(items, items[-1].id if len(rows) > limit else None)
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ledger import ids
 from ledger.clients import GrantStatus, IssueStatus
 from node.catalog import texts
-from node.models import CatalogDataset, CatalogVersion, ChainEventRow, Dataset, Grant, Lineage, QualityIssue, Use
+from node.models import CatalogDataset, CatalogVersion, ChainEventRow, Dataset, Grant, Lineage, Note, QualityIssue, Use
 from node.chain.outbox import enqueue
+from node.chain.texts import keep, text_published
 
 Projector = Callable[[Session, ChainEventRow], None]
 
@@ -32,6 +33,7 @@ def _set_grant_status(status: GrantStatus) -> Projector:
 
 def _requested(session: Session, row: ChainEventRow) -> None:
     a = row.args
+    keep(session, a["purposeHash"], a.get("purpose"), row.block_number)
     session.add(Grant(
         grant_id=a["grantId"], dataset_id=a["datasetId"], grantee=a["grantee"], status="pending",
         purpose_hash=a["purposeHash"], fields=list(a["fields"]), schema_hash=a["schemaHash"],
@@ -164,6 +166,7 @@ PROJECTORS: dict[str, Projector] = {
     "IssueReturned": _issue_status(IssueStatus.RETURNED),
     "IssueRepaired": _issue_status(IssueStatus.REPAIRED),
     "IssueClosed": _issue_status(IssueStatus.CLOSED),
+    "TextPublished": text_published,
 }
 
 
@@ -188,6 +191,8 @@ def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None
         entry = session.get(CatalogDataset, dataset_id)
         if entry is not None and last is not None:
             entry.metadata_text, entry.metadata_hash = last.args["metadata"], last.args["metadataHash"]
+    # A text stays known by its hash; only where it was published is undone, and indexed again.
+    session.execute(update(Note).where(Note.published_block > fork).values(published_block=None))
     for dataset_id in touched["frozen"]:
         last = session.scalar(
             select(ChainEventRow).where(ChainEventRow.dataset_id == dataset_id, ChainEventRow.block_number <= fork,

@@ -27,6 +27,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from ledger.deploy import Ledger
 from ledger.errors import ContractError
+from node.chain import texts
 from node.errors import Conflict, InvalidInput, NotFound, NotPermitted
 
 CONSUMER_CALLS: Mapping[str, frozenset[str]] = {
@@ -76,6 +77,18 @@ def _function(ledger: Ledger, to: object, data: object, *, caller: str,
     return function
 
 
+def _check_purpose(ledger: Ledger, data: object) -> None:
+    """A request's purpose goes on chain in the clear: it must be fit to (no personal number)."""
+    assert isinstance(data, bytes)
+    try:
+        _, args = ledger.grants.contract.decode_function_input(data)
+        request = args["input"]
+        purpose = request["purpose"] if isinstance(request, dict) else request[1]
+    except Exception as err:  # eth-abi raises many kinds on malformed call data
+        raise InvalidInput("raw_transaction", f"its call data cannot be decoded: {err}") from err
+    texts.checked("purpose", purpose, max_bytes=texts.MAX_PURPOSE_BYTES)
+
+
 def relay(ledger: Ledger, raw_hex: str, *, caller: str,
           allowed: Mapping[str, frozenset[str]] = CONSUMER_CALLS) -> Relayed:
     """Check ``raw_hex``, signed by ``caller`` with its next nonce, and send it; it is pending
@@ -95,6 +108,8 @@ def relay(ledger: Ledger, raw_hex: str, *, caller: str,
     if chain_id != ledger.manifest.chain_id:
         raise InvalidInput("raw_transaction", f"is for chain {chain_id}, this is chain {ledger.manifest.chain_id}")
     function = _function(ledger, fields.get("to"), fields.get("data"), caller=caller, allowed=allowed)
+    if function == "requestAccess":
+        _check_purpose(ledger, fields["data"])
     w3 = ledger.w3
     try:
         expected = w3.eth.get_transaction_count(Web3.to_checksum_address(sender), "pending")

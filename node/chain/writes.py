@@ -187,6 +187,9 @@ WRITES: dict[str, WriteKind] = {
         ),
         _issue_write("close_issue", "verifyAndClose", _issue_in(IssueStatus.CLOSED)),
         _issue_write("reopen_issue", "reopen", _issue_in(IssueStatus.RETURNED)),
+        # A text is never refused for having been published before: the send succeeds or is retried.
+        WriteKind("publish_text", gas=lambda p: 60_000 + 48 * len(p["text"].encode()),
+                  call=lambda l, p: _fn(l, "anchors", "publishText")(p["text"]), applied=lambda l, p: False),
         WriteKind(
             "acknowledge_statement", gas=lambda p: 200_000,
             call=lambda l, p: _fn(l, "usage", "acknowledgeStatement")(

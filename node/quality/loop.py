@@ -5,7 +5,9 @@ is closed, or reopened if the repair fails too).
 
 Rules are kept with the dataset (``datasets.quality_rules``) and run by
 :func:`node.quality.rules.check_file` over the version's file; the report's canonical JSON is
-kept here and its hash anchored, so anyone given the report can prove it is the one used.
+kept here and its hash anchored, so anyone given the report can prove it is the one used. An issue
+names the report by the hash of its text published on chain, so every node shows it
+(:mod:`node.quality.issues` is the coordinator's side, and every issue in view).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ledger import ids
 from ledger.clients import AnchorKind
+from ledger.deploy import Ledger
 from node.chain.anchoring import add_item
 from node.errors import Conflict, InvalidInput, NotFound
 from node.fields import FieldClass
@@ -28,7 +30,10 @@ from node.models import Dataset, DatasetVersion, OutboxEntry, QualityIssue, Qual
 from node.chain.outbox import enqueue
 from node.quality.rules import Rule, check_file
 from node.catalog.register import canonical_hash
+from node.catalog.texts import canonical_json
 from node.access.review import note
+from node.chain import texts
+from node.quality.issues import enqueue_open
 
 
 def set_rules(session: Session, dataset_id: str, rules: Sequence[dict[str, Any]]) -> list[Rule]:
@@ -65,9 +70,10 @@ def check_version(session: Session, version_id: int, *, now: int | None = None) 
     return row
 
 
-def open_issue(session: Session, report: QualityReportRow, *, opener: str, note_text: str = "") -> str:
+def open_issue(session: Session, report: QualityReportRow, *, ledger: Ledger, note_text: str = "") -> str:
     """Open an issue on-chain against the failing version and return it to the source department.
-    ``opener`` is the account the node writes with: the issue's id is derived from it on chain."""
+    The node's account opens it (the issue's id is derived from it on chain); the report is
+    published as a text, whose hash is the issue's report hash."""
     if report.passed:
         raise Conflict(f"quality report {report.id}", "passed; there is nothing to open an issue about")
     if report.issue_id is not None:
@@ -75,14 +81,19 @@ def open_issue(session: Session, report: QualityReportRow, *, opener: str, note_
     version = session.get(DatasetVersion, report.version_id)
     assert version is not None
     code = hashlib.sha256(f"provledger issue/{report.report_hash}".encode()).digest()
-    issue_id = "0x" + ids.issue_id(opener, code).hex()
-    report.issue_id = issue_id
-    enqueue(session, key=f"issue:{issue_id}", kind="open_issue", payload={
-        "issue_id": issue_id, "code": "0x" + code.hex(), "dataset_id": version.dataset_id, "version": version.number,
-        "report_hash": report.report_hash})
-    enqueue(session, key=f"issue:{issue_id}:return", kind="return_issue",
-            payload={"issue_id": issue_id, "note_hash": note(session, note_text or _failures(report))})
-    return issue_id
+    report.issue_id = enqueue_open(session, ledger, code=code, dataset_id=version.dataset_id, version=version.number,
+                                   report_hash=_published(session, report),
+                                   note_hash=note(session, note_text or _failures(report), field="note"))
+    return report.issue_id
+
+
+def _published(session: Session, report: QualityReportRow) -> str:
+    """The hash of the report's text on chain; a report too large to publish is named by the hash
+    anchored for it (its SHA-256), and stays on this node."""
+    try:
+        return texts.publish(session, canonical_json(report.report), field="report")
+    except InvalidInput:
+        return report.report_hash
 
 
 def _failures(report: QualityReportRow) -> str:
@@ -99,7 +110,7 @@ def submit_repair(session: Session, issue_id: str, version_id: int, *, note_text
     if issue is not None and issue.dataset_id != version.dataset_id:
         raise InvalidInput("version_id", "is a version of another dataset than the issue's")
     return enqueue(session, key=f"issue:{issue_id}:repair:{version.number}", kind="submit_repair", payload={
-        "issue_id": issue_id, "repaired_version": version.number, "note_hash": note(session, note_text)})
+        "issue_id": issue_id, "repaired_version": version.number, "note_hash": note(session, note_text, field="note")})
 
 
 def verify_repair(session: Session, issue_id: str, version_id: int, *, now: int | None = None) -> QualityReportRow:
@@ -108,11 +119,11 @@ def verify_repair(session: Session, issue_id: str, version_id: int, *, now: int 
     report.issue_id = issue_id
     if report.passed:
         enqueue(session, key=f"issue:{issue_id}:close", kind="close_issue",
-                payload={"issue_id": issue_id, "note_hash": report.report_hash})
+                payload={"issue_id": issue_id, "note_hash": _published(session, report)})
     else:
         version = session.get(DatasetVersion, version_id)
         assert version is not None
         enqueue(session, key=f"issue:{issue_id}:reopen:{version.number}", kind="reopen_issue",
-                payload={"issue_id": issue_id, "note_hash": report.report_hash})
+                payload={"issue_id": issue_id, "note_hash": _published(session, report)})
     return report
 

@@ -5,7 +5,7 @@ const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, setBalance } = require("@nomicfoundation/hardhat-network-helpers");
 const {
-  deploySuite, datasetInput, requestInput, addServiceAccount, datasetIdOf, grantIdOf, issueIdOf, id, hash, CATALOG_TEXT,
+  deploySuite, datasetInput, requestInput, addServiceAccount, datasetIdOf, grantIdOf, issueIdOf, textHash, id, hash, CATALOG_TEXT,
   Action, GrantStatus, Refusal, AnchorKind, DEPT_A, DEPT_B,
 } = require("../contracts/fixture");
 
@@ -68,7 +68,7 @@ describe("Adversarial: contracts", function () {
       const r = requestInput(CENSUS);
       await expect(grants.connect(consumer).requestAccess(key, r))
         .to.emit(grants, "AccessRequested")
-        .withArgs(theirs, CENSUS, consumer.address, r.purposeHash, r.schemaHash, r.fields, r.actions, r.duration, r.maxUses);
+        .withArgs(theirs, CENSUS, consumer.address, textHash(r.purpose), r.purpose, r.schemaHash, r.fields, r.actions, r.duration, r.maxUses);
       expect((await grants.grant(theirs)).grantee).to.equal(consumer.address);
       expect((await grants.grant(grantIdOf(consumer2, key))).grantee).to.equal(consumer2.address);
     });

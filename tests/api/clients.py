@@ -72,7 +72,7 @@ def request_access(http: httpx.Client, token: str, consumer: Ledger, dataset_id:
     assert consumer.sender is not None
     grant = hashlib.sha256(f"api grant {tag}".encode()).digest()
     call = consumer.grants.contract.functions.requestAccess(
-        grant, (bytes.fromhex(dataset_id[2:]), hashlib.sha256(tag.encode()).digest(), b"\x00" * 32, sorted(fields),
+        grant, (bytes.fromhex(dataset_id[2:]), f"purpose {tag}", b"\x00" * 32, sorted(fields),
                 Action.mask(Action.DOWNLOAD), duration, max_uses))
     result = relay(http, token, consumer.sender.account, call)
     assert result["status"] == "success", result

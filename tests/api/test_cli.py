@@ -9,10 +9,11 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from api.cli import main
+from api.cli import Api, Progress, main, upload_version, wait_anchored
 from api.local import LocalDeployment
 from ledger.hashing import content_root
 from node.access.delivery.fingerprint import plain_masks
@@ -57,6 +58,17 @@ def assert_usage_error(code: int, err: str, says: str) -> None:
     assert code == 2
     assert err.count("\n") == 1 and err.endswith("\n"), err
     assert says in err, err
+
+
+def in_queue(capsys: pytest.CaptureFixture[str], grant: str, *staff: str) -> dict[str, Any]:
+    """The request in the review queue, once the node has indexed it (a decision needs its purpose in view)."""
+    def queued() -> dict[str, Any] | None:
+        code, out, err = run(capsys, "review", "--json", *staff)
+        assert code == 0, err
+        return next((q for q in json.loads(out) if q["grant_id"] == grant), None)
+
+    found: dict[str, Any] = wait_for(queued, timeout=30, interval=0.5, what="the request in the queue")
+    return found
 
 
 def write_people(path: Path, count: int = 12) -> Path:
@@ -196,6 +208,7 @@ def test_register_request_approve_use_and_trace_round_trip(
                          "--keystore", str(consumer.keystore))
     assert code == 0, err
     grant = found(rf"grant ({HASH}) requested by {consumer.address}", out)
+    assert in_queue(capsys, grant, *staff)["purpose"] == "a census check"
 
     code, out, err = run(capsys, "approve", grant, "--price", "2", "--reason", "census", *staff)
     assert code == 0, err
@@ -299,3 +312,64 @@ def test_the_demo_tells_every_step_and_exits_0(env: pytest.MonkeyPatch, capsys: 
     assert "FAILED" not in out
     assert int(found(r"(\d+) items verified, 0 failed", out)) > 10
     assert "story complete: every check held" in out
+
+
+@pytest.mark.timeout(300)
+def test_review_reject_and_the_coordinators_quality_loop_from_the_command_line(
+        deployment: LocalDeployment, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    health, bureau = deployment.department("health-commission"), deployment.department("stats-bureau")
+    consumer = deployment.consumers[1]
+    env.setenv("PROVLEDGER_API", health.url)
+    env.setenv("PROVLEDGER_PASSPHRASE", deployment.passphrase)
+    staff = ("--user", health.username, "--password", health.password)
+    coordinator = ("--api", bureau.url, "--user", bureau.username, "--password", bureau.password)
+    code, out, err = run(capsys, "dataset", "register", str(write_people(tmp_path / "p.csv")), "--code", "cli-review",
+                         "--name", "门诊记录", "--category", "卫生", "--grade", "2", "--interval", "0",
+                         "--field-class", "id_number=id_number", *staff)
+    assert code == 0, err
+    dataset_id = found(rf"dataset ({HASH}) registered", out)
+
+    asked = ("request", "--dataset", dataset_id, "--fields", "visits", "--uses", "2", "--days", "3",
+             "--keystore", str(consumer.keystore))
+    code, _, err = run(capsys, *asked, "--purpose", "回访 13800138000")
+    assert_usage_error(code, err, "purpose: holds a mobile number")
+    code, out, err = run(capsys, *asked, "--purpose", "区县门诊量统计")
+    assert code == 0, err
+    grant = found(rf"grant ({HASH}) requested", out)
+
+    item = in_queue(capsys, grant, *staff)
+    assert (item["purpose"], item["dataset_name"], item["fields"], item["masked_fields"]) == (
+        "区县门诊量统计", "门诊记录", ["visits"], ["id_number"])
+    code, out, err = run(capsys, "review", *staff)
+    assert code == 0 and "purpose   区县门诊量统计" in out and "at most 2 uses, 3 days" in out, err
+    code, out, err = run(capsys, "reject", grant, "--reason", "用途不明确", *staff)
+    assert code == 0 and "rejected: confirmed in block" in out, err
+
+    finding = "id_number:3,7:身份证号校验位错误"
+    code, out, err = run(capsys, "quality", "open", dataset_id, "1", "--finding", finding, "--note", "请核实",
+                         "--json", *coordinator)
+    assert code == 0, err
+    issue = json.loads(out)["issue_id"]
+
+    def listed(where: tuple[str, ...], status: str) -> dict[str, object] | None:
+        code, out, err = run(capsys, "quality", "list", "--json", *where)
+        assert code == 0, err
+        return next((i for i in json.loads(out) if i["issue_id"] == issue and i["status"] == status), None)
+
+    returned = wait_for(lambda: listed(staff, "returned"), timeout=30, interval=0.5, what="the issue returned")
+    assert returned["report"]["findings"] == [{"field": "id_number", "rows": [3, 7], "problem": "身份证号校验位错误"}]
+    with Api(health.url, Progress(False)) as api:
+        api.sign_in_staff(health.username, health.password)
+        version = upload_version(api, dataset_id, write_people(tmp_path / "p2.csv", count=13))
+        wait_anchored(api, dataset_id, version["content_root"])
+    code, out, err = run(capsys, "quality", "repair", issue, "--version", "2", "--note", "已更正", *staff)
+    assert code == 0 and "repair confirmed in block" in out, err
+    code, _, err = run(capsys, "quality", "close", issue, "--note", "ok", *staff)
+    assert code == 1 and "403 forbidden" in err and "opened by" in err and err.count("\n") == 1
+    wait_for(lambda: listed(coordinator, "repaired"), timeout=30, interval=0.5, what="the repair on the coordinator's node")
+    code, out, err = run(capsys, "quality", "close", issue, "--note", "复核通过", *coordinator)
+    assert code == 0 and "close confirmed in block" in out, err
+    wait_for(lambda: listed(staff, "closed"), timeout=30, interval=0.5, what="the issue closed on the owner's node")
+    code, out, err = run(capsys, "quality", "list", *staff)
+    assert code == 0 and f"{issue}  closed" in out and "IssueClosed: 复核通过" in out, err

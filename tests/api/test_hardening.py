@@ -216,7 +216,7 @@ def test_relay_answers_before_the_receipt_and_takes_only_the_next_nonce(
         params = http.get("/relay/params", headers=bearer(token)).json()
         key = hashlib.sha256(f"hardening relay {node.settings.sql_url}".encode()).digest()
         call = consumer.grants.contract.functions.requestAccess(
-            key, (bytes.fromhex(open_dataset[2:]), b"\x01" * 32, b"\x00" * 32, [], Action.mask(Action.DOWNLOAD),
+            key, (bytes.fromhex(open_dataset[2:]), "a hardening test", b"\x00" * 32, [], Action.mask(Action.DOWNLOAD),
                   3600, 5))
 
         def signed(nonce: int) -> str:
@@ -328,7 +328,7 @@ def test_no_secret_used_in_a_whole_flow_reaches_a_log_line(
             key = hashlib.sha256(f"hardening logs {node.settings.sql_url}".encode()).digest()
             grant = "0x" + ids.grant_id(suite.accounts[7].address, key).hex()
             requested = relay(http, consumer, suite.accounts[7], suite.consumers[0].grants.contract.functions
-                              .requestAccess(key, (bytes.fromhex(open_dataset[2:]), b"\x02" * 32, b"\x00" * 32, [],
+                              .requestAccess(key, (bytes.fromhex(open_dataset[2:]), "a log test", b"\x00" * 32, [],
                                                    Action.mask(Action.DOWNLOAD), 3600, 5)))
             assert requested["status"] == "success", requested
             wait_until(lambda: any(q["grant_id"] == grant for q in http.get(

@@ -9,16 +9,16 @@ from typing import Any, Literal, get_args
 import pytest
 from pydantic import BaseModel, create_model
 
-from api.schemas import audit, datasets, grants, system
+from api.schemas import audit, datasets, grants, quality, system
 from api.schemas.base import Body, Model
 from api.schemas.mirror import MIRRORS, drift, literal_of, mirrors
-from node.access.review import QueueItem
+from node.access.queue import QueueItem
 from node.fields import FieldClass
 from node.models import STAFF_ROLES, OutboxEntry
 from node.quality.rules import RuleKind
 
 API_ONLY: set[type[BaseModel]] = {grants.RelayParams, grants.StatementCheckOut, audit.PositionOut, system.Health,
-                                  system.DepartmentOut}
+                                  system.DepartmentOut, quality.IssueOpenedOut}
 """Response bodies no domain type stands behind: the route composes them."""
 
 

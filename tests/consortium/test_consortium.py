@@ -145,7 +145,7 @@ def test_a_stopped_node_keeps_the_writes_sent_to_it_and_catches_up(
         rights=Rights(department_id(c))) for c in owners))
     datasets = {c: ids.dataset_id(department_id(c), datasets[c]) for c in owners}
     _together(*(lambda c=c: requester.grants.request_access(
-        grants[c], dataset_id=datasets[c], purpose_hash=_h("purpose"), schema_hash=_h("schema"), fields=[],
+        grants[c], dataset_id=datasets[c], purpose="a consortium test", schema_hash=_h("schema"), fields=[],
         actions=Action.mask(Action.QUERY), duration=3600, max_uses=100) for c in owners))
     assert requester.sender is not None
     grants = {c: ids.grant_id(requester.sender.address, grants[c]) for c in owners}

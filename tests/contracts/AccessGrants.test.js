@@ -5,7 +5,7 @@ const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
 const {
-  deploySuite, addServiceAccount, datasetInput, requestInput, datasetIdOf, grantIdOf, fieldsHashOf, id, hash, GrantStatus, DEPT_A,
+  deploySuite, addServiceAccount, datasetInput, requestInput, datasetIdOf, grantIdOf, fieldsHashOf, textHash, id, hash, GrantStatus, DEPT_A,
 } = require("./fixture");
 
 const REASON = hash("reason");
@@ -51,13 +51,13 @@ describe("AccessGrants", function () {
       expect(await grants.connect(consumer).requestAccess.staticCall(requestKey, input)).to.equal(grantId);
       await expect(grants.connect(consumer).requestAccess(requestKey, input))
         .to.emit(grants, "AccessRequested")
-        .withArgs(grantId, input.datasetId, consumer.address, input.purposeHash, input.schemaHash, input.fields, input.actions, input.duration, input.maxUses);
+        .withArgs(grantId, input.datasetId, consumer.address, textHash(input.purpose), input.purpose, input.schemaHash, input.fields, input.actions, input.duration, input.maxUses);
       const g = await grants.grant(grantId);
       expect(g.grantee).to.equal(consumer.address);
       expect(g.status).to.equal(GrantStatus.Pending);
       expect([g.actions, g.maxUses, g.duration, g.expiresAt, g.pricePerUse]).to.deep.equal([BigInt(input.actions), BigInt(input.maxUses), input.duration, 0n, 0n]);
       expect([g.datasetId, g.purposeHash, g.fieldsHash, g.schemaHash])
-        .to.deep.equal([input.datasetId, input.purposeHash, fieldsHashOf(input.fields), input.schemaHash]);
+        .to.deep.equal([input.datasetId, textHash(input.purpose), fieldsHashOf(input.fields), input.schemaHash]);
       expect(g.requestedAt).to.equal(await time.latest());
     });
 
@@ -76,7 +76,7 @@ describe("AccessGrants", function () {
       const grantId = grantIdOf(deptB, requestKey);
       await expect(grants.connect(deptB).requestAccess(requestKey, input))
         .to.emit(grants, "AccessRequested")
-        .withArgs(grantId, input.datasetId, deptB.address, input.purposeHash, input.schemaHash, input.fields, input.actions, input.duration, input.maxUses);
+        .withArgs(grantId, input.datasetId, deptB.address, textHash(input.purpose), input.purpose, input.schemaHash, input.fields, input.actions, input.duration, input.maxUses);
       expect((await grants.grant(grantId)).grantee).to.equal(deptB.address);
     });
 
@@ -116,6 +116,29 @@ describe("AccessGrants", function () {
       await expect(grants.connect(consumer).requestAccess(ethers.ZeroHash, input))
         .to.be.revertedWithCustomError(grants, "GrantsInvalidTerms")
         .withArgs(ethers.ZeroHash, input.duration, input.maxUses, input.actions);
+    });
+
+    it("keeps the keccak256 of the purpose text it was given, and puts the text in AccessRequested", async function () {
+      const { grants, consumer, requestKey, grantId } = this;
+      const purpose = "2026年居民健康档案核查：仅用于社区卫生服务规划";
+      const input = requestInput(this.datasets[1], { purpose });
+      await expect(grants.connect(consumer).requestAccess(requestKey, input))
+        .to.emit(grants, "AccessRequested")
+        .withArgs(grantId, input.datasetId, consumer.address, textHash(purpose), purpose, input.schemaHash, input.fields, input.actions, input.duration, input.maxUses);
+      expect((await grants.grant(grantId)).purposeHash).to.equal(textHash(purpose));
+    });
+
+    it("refuses an empty purpose, or one longer than MAX_PURPOSE_LENGTH bytes, naming its length", async function () {
+      const { grants, consumer, requestKey } = this;
+      expect(await grants.MAX_PURPOSE_LENGTH()).to.equal(1000);
+      // 334 three-byte characters: 1002 bytes.
+      for (const [purpose, length] of [["", 0], ["x".repeat(1001), 1001], ["查".repeat(334), 1002]]) {
+        await expect(grants.connect(consumer).requestAccess(requestKey, requestInput(this.datasets[1], { purpose })))
+          .to.be.revertedWithCustomError(grants, "GrantsInvalidPurpose")
+          .withArgs(length);
+      }
+      await expect(grants.connect(consumer).requestAccess(requestKey, requestInput(this.datasets[1], { purpose: "x".repeat(1000) })))
+        .to.emit(grants, "AccessRequested");
     });
 
     it("refuses more than MAX_FIELDS fields, naming the first one over", async function () {
@@ -162,7 +185,7 @@ describe("AccessGrants", function () {
       const theirs = grantIdOf(consumer2, id("pending"));
       await expect(grants.connect(consumer2).requestAccess(id("pending"), input))
         .to.emit(grants, "AccessRequested")
-        .withArgs(theirs, input.datasetId, consumer2.address, input.purposeHash, input.schemaHash, input.fields, input.actions, input.duration, input.maxUses);
+        .withArgs(theirs, input.datasetId, consumer2.address, textHash(input.purpose), input.purpose, input.schemaHash, input.fields, input.actions, input.duration, input.maxUses);
       expect((await grants.grant(theirs)).grantee).to.equal(consumer2.address);
       expect((await grants.grant(pending)).grantee).to.equal(consumer.address);
     });

@@ -5,7 +5,7 @@ const path = require("path");
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deploySuite, addServiceAccount, hash, AnchorKind, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
+const { deploySuite, addServiceAccount, hash, textHash, AnchorKind, DEPT_A, DEPT_B, DEPT_C } = require("./fixture");
 
 // ------------------------------------------------------------------ test-only reference tree
 // Deliberately naive: it keeps every level and reads proofs off them. Its output has the shape
@@ -141,6 +141,42 @@ describe("AnchorRegistry", function () {
       const [a, b] = [await anchors.anchorOf(DEPT_A, ROOT), await anchors.anchorOf(DEPT_B, ROOT)];
       expect([a.department, a.by, a.leafCount, a.kind]).to.deep.equal([DEPT_A, deptA.address, 4n, BigInt(AnchorKind.DatasetVersions)]);
       expect([b.department, b.by, b.leafCount, b.kind]).to.deep.equal([DEPT_B, deptB.address, 9n, BigInt(AnchorKind.QualityReports)]);
+    });
+  });
+
+  describe("publishText", function () {
+    const TEXT = "数据质量问题：第3、7行身份证号校验位错误，请核实后重新报送";
+
+    it("publishes a text under its keccak256 for a department, a consumer, the coordinator and an auditor", async function () {
+      const { anchors, deptA, consumer, coordinator, auditor } = this;
+      for (const caller of [deptA, consumer, coordinator, auditor]) {
+        expect(await anchors.connect(caller).publishText.staticCall(TEXT)).to.equal(textHash(TEXT));
+        await expect(anchors.connect(caller).publishText(TEXT))
+          .to.emit(anchors, "TextPublished")
+          .withArgs(textHash(TEXT), caller.address, TEXT);
+      }
+    });
+
+    it("refuses an outsider and a consumer its sponsor removed", async function () {
+      const { anchors, consortium, deptA, consumer, outsider } = this;
+      await consortium.connect(deptA).removeConsumer(consumer.address);
+      for (const caller of [outsider, consumer]) {
+        await expect(anchors.connect(caller).publishText(TEXT))
+          .to.be.revertedWithCustomError(anchors, "AnchorNotParticipant")
+          .withArgs(caller.address);
+      }
+    });
+
+    it("refuses an empty text and one longer than MAX_TEXT_LENGTH bytes, naming its length", async function () {
+      const { anchors, deptA } = this;
+      expect(await anchors.MAX_TEXT_LENGTH()).to.equal(8192);
+      // 2731 three-byte characters: 8193 bytes.
+      for (const [text, length] of [["", 0], ["x".repeat(8193), 8193], ["质".repeat(2731), 8193]]) {
+        await expect(anchors.connect(deptA).publishText(text))
+          .to.be.revertedWithCustomError(anchors, "AnchorInvalidText")
+          .withArgs(length);
+      }
+      await expect(anchors.connect(deptA).publishText("x".repeat(8192))).to.emit(anchors, "TextPublished");
     });
   });
 

@@ -82,6 +82,7 @@ const WRITES = {
   },
   anchors: {
     anchor: (t) => t.anchors.connect(t.deptA).anchor(hash("a batch of receipts"), 16, AnchorKind.DeliveryReceipts),
+    publishText: (t) => t.anchors.connect(t.consumer).publishText("the reason for a decision"),
   },
   quality: {
     openIssue: (t) => t.quality.connect(t.auditor).openIssue(id("issue-new"), t.datasetId, 2, NOTE),

@@ -79,9 +79,13 @@ function requestInput(datasetId, {
   maxUses = 100,
   fields = ["district", "age_band", "household_size"],
   schemaHash = hash("census schema v1"),
+  purpose = "purpose: public health research",
 } = {}) {
-  return { datasetId, purposeHash: hash("purpose: public health research"), schemaHash, fields, actions, duration, maxUses };
+  return { datasetId, purpose, schemaHash, fields, actions, duration, maxUses };
 }
+
+// The hash the contract keeps of a purpose (or of any published text): keccak256 of its UTF-8 bytes.
+const textHash = (text) => ethers.keccak256(ethers.toUtf8Bytes(text));
 
 // How a service account joins: its department offers, then the account itself accepts.
 async function addServiceAccount(consortium, department, account) {
@@ -104,7 +108,7 @@ async function deployWithGrant() {
 
 module.exports = {
   deploySuite, deployWithGrant, datasetInput, CATALOG_TEXT, requestInput, addServiceAccount, id, hash, actionBits,
-  datasetIdOf, grantIdOf, issueIdOf, fieldsHashOf,
+  datasetIdOf, grantIdOf, issueIdOf, fieldsHashOf, textHash,
   Action, GrantStatus, Refusal, ProposalKind, ProposalStatus, IssueStatus, AnchorKind,
   DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD, DAY,
 };

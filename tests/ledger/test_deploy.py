@@ -62,7 +62,7 @@ def test_events_decode_into_records_across_chunks(suite: Suite, chain: LocalChai
     dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
     owner.registry.add_version(dataset, b"\x03" * 32, "{}", 100, 5)
     key = b"events-grant".ljust(32, b"\x00")
-    suite.consumers[0].grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x05" * 32, schema_hash=b"\x06" * 32,
+    suite.consumers[0].grants.request_access(key, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x06" * 32,
                                              fields=["visits"], actions=Action.mask(Action.QUERY), duration=3600,
                                              max_uses=5)
     grant = ids.grant_id(suite.accounts[7].address, key)

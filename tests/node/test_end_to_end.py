@@ -28,6 +28,7 @@ from ledger.clients import Action, GrantStatus, IssueStatus
 from ledger.deploy import Ledger, department_id
 from ledger.tx import write_keystore
 from node.access import review
+from node.access.queue import review_queue
 from node.quality import loop as quality
 from node.access.delivery.crypto import decrypt_stream, public_key_of
 from node.access.delivery.fingerprint import plain_masks
@@ -63,7 +64,7 @@ def start_node(chain: LocalChain, suite: Suite, index: int, tmp: Path, database_
 def request(consumer: Ledger, dataset_id: str, tag: str, *, max_uses: int, duration: int = 3600) -> str:
     grant = hashlib.sha256(f"grant {tag} {dataset_id}".encode()).digest()
     consumer.grants.request_access(grant, dataset_id=bytes.fromhex(dataset_id[2:]),
-                                   purpose_hash=hashlib.sha256(f"purpose {tag}".encode()).digest(),
+                                   purpose=f"purpose {tag}",
                                    schema_hash=b"\x00" * 32, fields=["visits"], actions=Action.mask(Action.DOWNLOAD),
                                    duration=duration, max_uses=max_uses)
     assert consumer.sender is not None
@@ -113,7 +114,7 @@ def test_the_whole_story(nodes: tuple[NodeService, NodeService], suite: Suite, t
     short_grant = request(other, dataset_id, f"{tag} c", max_uses=5, duration=1)
     owner.indexer.catch_up()
     with owner.sessions() as session:
-        queue = review.review_queue(session, department)
+        queue = review_queue(session, owner.ledger, department)
         assert {(q.grant_id, q.waiting_for) for q in queue} == {(g, "owner") for g in (grant, other_grant, short_grant)}
         with pytest.raises(NotPermitted):
             review.co_approve(session, owner.ledger, department, grant)
@@ -123,10 +124,12 @@ def test_the_whole_story(nodes: tuple[NodeService, NodeService], suite: Suite, t
     owner.settle()
     coordinator.indexer.catch_up()
     with coordinator.sessions() as session:
-        assert review.review_queue(session, coordinator.settings.department_id) == []
-        waiting = review.review_queue(session, coordinator.settings.department_id, coordinator=True)
+        assert review_queue(session, coordinator.ledger, coordinator.settings.department_id) == []
+        waiting = review_queue(session, coordinator.ledger, coordinator.settings.department_id, coordinator=True)
         assert {q.grant_id for q in waiting} == {grant, other_grant, short_grant}
         assert {q.waiting_for for q in waiting} == {"coordinator"} and {q.grade for q in waiting} == {3}
+        assert {q.purpose for q in waiting} == {f"purpose {tag} {x}" for x in "abc"}
+        assert {q.owner_decision.reason for q in waiting if q.owner_decision} == {"public health study"}
         for g in (grant, other_grant, short_grant):
             review.co_approve(session, coordinator.ledger, coordinator.settings.department_id, g)
         session.commit()
@@ -188,7 +191,7 @@ def test_the_whole_story(nodes: tuple[NodeService, NodeService], suite: Suite, t
     with owner.sessions() as session:
         report = quality.check_version(session, v1.id)
         assert not report.passed
-        issue_id = quality.open_issue(session, report, opener=owner.sender.address)
+        issue_id = quality.open_issue(session, report, ledger=owner.ledger)
         session.commit()
     owner.settle()
     issue = bytes.fromhex(issue_id[2:])

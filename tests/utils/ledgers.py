@@ -79,7 +79,7 @@ def approved_grant(owner: Ledger, holder: Ledger, label: str, *actions: Action) 
                                     update_interval=60, rights=Rights(department_id(DEPARTMENTS[0])))
     dataset = ids.dataset_id(department_id(DEPARTMENTS[0]), code)
     key = hashlib.sha256(f"{label} grant".encode()).digest()
-    holder.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x04" * 32,
+    holder.grants.request_access(key, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x04" * 32,
                                  fields=[], actions=Action.mask(*actions), duration=3600, max_uses=50)
     assert holder.sender is not None
     grant = ids.grant_id(holder.sender.address, key)

@@ -52,7 +52,7 @@ def granted(node: NodeService, consumer: Ledger, folder: Path, *, max_uses: int)
     node.settle(timeout=120)
     assert consumer.sender is not None
     key = hashlib.sha256(b"outage grant").digest()
-    consumer.grants.request_access(key, dataset_id=bytes.fromhex(dataset.dataset_id[2:]), purpose_hash=b"\x01" * 32,
+    consumer.grants.request_access(key, dataset_id=bytes.fromhex(dataset.dataset_id[2:]), purpose="a test of the ledger",
                                    schema_hash=b"\x00" * 32, fields=["visits"], actions=Action.mask(Action.DOWNLOAD),
                                    duration=3600, max_uses=max_uses)
     grant = "0x" + ids.grant_id(consumer.sender.address, key).hex()

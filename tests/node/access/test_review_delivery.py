@@ -42,7 +42,7 @@ def _dataset(service: NodeService, tmp_path: Path, code: str) -> str:
 
 def _request(consumer: Ledger, dataset_id: str, tag: str) -> str:
     grant = hashlib.sha256(tag.encode()).digest()
-    consumer.grants.request_access(grant, dataset_id=bytes.fromhex(dataset_id[2:]), purpose_hash=b"\x01" * 32,
+    consumer.grants.request_access(grant, dataset_id=bytes.fromhex(dataset_id[2:]), purpose=f"a test: {tag}",
                                    schema_hash=b"\x00" * 32, fields=[], actions=Action.mask(Action.DOWNLOAD),
                                    duration=3600, max_uses=10)
     assert consumer.sender is not None
@@ -73,6 +73,11 @@ def test_decisions_are_checked_against_the_chain(service: NodeService, suite: Su
             review.approve(session, service.ledger, department, "0x1234")
         with pytest.raises(NotPermitted, match="co-approve"):
             review.co_approve(session, service.ledger, department, grant)
+        # Decided with the purpose in view: not before this node has indexed the request's text.
+        with pytest.raises(Conflict, match="purpose .* is not in this node's index"):
+            review.approve(session, service.ledger, department, grant, reason="fine", price_per_use=2)
+    service.indexer.catch_up()
+    with service.sessions() as session:
         review.approve(session, service.ledger, department, grant, reason="fine", price_per_use=2)
         session.commit()
     service.settle()
@@ -115,6 +120,7 @@ def test_the_usage_stream_follows_the_index(service: NodeService, suite: Suite, 
     tag = database_url.split(":", 1)[0]
     dataset_id = _dataset(service, tmp_path, f"stream-{tag}")
     grant = _request(suite.consumers[0], dataset_id, f"stream {tag}")
+    service.indexer.catch_up()
     with service.sessions() as session:
         review.approve(session, service.ledger, service.settings.department_id, grant)
         session.commit()

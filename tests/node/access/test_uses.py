@@ -32,7 +32,7 @@ def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, sui
     owner.registry.register_dataset(dataset, metadata="{}", category=b"\x02" * 32, grade=1,
                                     update_interval=0, rights=Rights(department_id("stats-bureau")))
     dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
-    consumer.grants.request_access(grant, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x04" * 32,
+    consumer.grants.request_access(grant, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x04" * 32,
                                    fields=[], actions=Action.mask(Action.DOWNLOAD), duration=3600, max_uses=230)
     grant = ids.grant_id(suite.accounts[7].address, grant)
     owner.grants.approve(grant)

@@ -53,7 +53,7 @@ def test_index_matches_the_chain_after_a_reorg(chain: LocalChain, suite: Suite, 
                                     update_interval=60, rights=Rights(department_id("stats-bureau")))
     dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
     key = hashlib.sha256(b"reorg grant " + run).digest()
-    consumer.grants.request_access(key, dataset_id=dataset, purpose_hash=b"\x03" * 32, schema_hash=b"\x04" * 32,
+    consumer.grants.request_access(key, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x04" * 32,
                                    fields=["a"], actions=Action.mask(Action.QUERY), duration=3600, max_uses=50)
     grant = ids.grant_id(suite.accounts[7].address, key)
     owner.grants.approve(grant)
