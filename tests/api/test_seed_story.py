@@ -21,6 +21,7 @@ import pytest
 
 from api.cli import main
 from api.local import LocalDeployment
+from ledger.deploy import Manifest
 from ledger.waiting import wait_for
 from node.access.delivery.fingerprint import plain_masks
 from node.departments import DepartmentPlan, DepartmentSpec
@@ -92,6 +93,13 @@ def test_the_seed_story_with_chinese_departments(deployment: LocalDeployment, en
                      "--field-class", "手机号=mobile", *staff(deployment, CIVIL.code))
     dataset = registered["dataset"]["dataset_id"]
     assert registered["version"]["encoding"] == "gbk" and registered["version"]["schema"] == HEADER
+    # A file that cannot be read as text is refused at registration, before anything is recorded.
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes("姓名,住址\n".encode("utf-8") + "张伟,北京市\n".encode("gbk") + bytes([0x81, 0x20, 0xff]))
+    code = main(["dataset", "register", str(broken), "--code", "broken", "--name", "坏文件", "--category", "民政",
+                 "--grade", "2", "--interval", "0", *staff(deployment, CIVIL.code)])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "broken.csv" in err, err
     others = {}
     for spec, name in ((DATA, "政务数据目录"), (MARKET, "市场主体名录"), (POLICE, "户籍人口统计")):
         source = tmp_path / f"{spec.code}.csv"
@@ -103,9 +111,8 @@ def test_the_seed_story_with_chinese_departments(deployment: LocalDeployment, en
     # One catalog across departments: each node lists every department's datasets, by name.
     everyone = {dataset, *others.values()}
     for department in deployment.departments:
-        listed = until(f"{department.code}'s catalog listing all four departments", lambda: (
-            found if {e["dataset_id"] for e in (found := run(capsys, "catalog", "--api", department.url))}
-            >= everyone else None))
+        listed = until(f"{department.code}'s catalog listing all four departments",
+                       lambda: _listing(capsys, department.url, everyone))
         entry = next(e for e in listed if e["dataset_id"] == dataset)
         assert entry["department_name"] == "民政局" and entry["name"] == "低保人员名册"
         assert entry["fields"] == HEADER
@@ -119,7 +126,7 @@ def test_the_seed_story_with_chinese_departments(deployment: LocalDeployment, en
     assert card["purpose"] == PURPOSE and card["dataset_name"] == "低保人员名册" and card["grade"] == 3
     assert card["fields"] == ["住址", "区县"] and sorted(card["masked_fields"]) == sorted(["姓名", "身份证号", "手机号"])
     assert card["max_uses"] == 5 and card["duration_days"] == 30
-    assert card["sponsor_name"] == "市场监管局" and card["owner_department_name"] == "民政局"
+    assert card["sponsor"]["name"] == "市场监管局" and card["owner_department"]["name"] == "民政局"
     run(capsys, "approve", grant, "--reason", "符合数据共享协议第三条", *staff(deployment, CIVIL.code))
 
     card = until("the co-approval in 大数据局's review queue", lambda: next(
@@ -158,12 +165,12 @@ def test_the_seed_story_with_chinese_departments(deployment: LocalDeployment, en
     run(capsys, "quality", "close", issue, "--note", "复核通过", *staff(deployment, DATA.code))
 
     # 事后溯源: the auditor's trace on every node shows all of it, with the texts.
+    chain_id = Manifest.load(deployment.manifest_path).chain_id
     expected = {"DatasetRegistered", "VersionAdded", "AccessRequested", "RequestApproved", "RequestCoApproved",
                 "GrantActivated", "UseRecorded", "IssueOpened", "IssueReturned", "IssueRepaired", "IssueClosed"}
     for department in deployment.departments:
         with httpx.Client(base_url=department.url, timeout=30) as http:
-            token = siwe_token(http, auditor.account, department.url.removeprefix("http://"),
-                               deployment.chain_id)
+            token = siwe_token(http, auditor.account, department.url.removeprefix("http://"), chain_id)
 
             def names() -> set[str] | None:
                 items = http.get(f"/audit/datasets/{dataset}/trace", params={"limit": 1000},
@@ -176,6 +183,11 @@ def test_the_seed_story_with_chinese_departments(deployment: LocalDeployment, en
             assert all(i["verification"]["ok"] for i in items), [i for i in items if not i["verification"]["ok"]]
             text = json.dumps(items, ensure_ascii=False)
             assert PURPOSE in text and "复核通过" in text and "号码少一位" in text, department.code
+
+
+def _listing(capsys: pytest.CaptureFixture[str], url: str, wanted: set[str]) -> list[dict[str, Any]] | None:
+    found: list[dict[str, Any]] = run(capsys, "catalog", "--api", url)
+    return found if {e["dataset_id"] for e in found} >= wanted else None
 
 
 def _use(capsys: pytest.CaptureFixture[str], grant: str, out: Path, encoding: str, url: str,
