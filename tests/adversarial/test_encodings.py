@@ -92,10 +92,11 @@ def test_a_misleading_declaration_is_refused_or_anchored_as_read(node: NodeServi
     consumer = suite.consumers[1]
     assert consumer.sender is not None
     key = hashlib.sha256(f"misread {node.settings.database_url}".encode()).digest()
-    consumer.grants.request_access(key, dataset_id=bytes.fromhex(dataset_id[2:]), purpose_hash=b"\x01" * 32,
+    consumer.grants.request_access(key, dataset_id=bytes.fromhex(dataset_id[2:]), purpose="a misread file",
                                    schema_hash=b"\x00" * 32, fields=[], actions=Action.mask(Action.DOWNLOAD),
                                    duration=3600, max_uses=2)
     grant = "0x" + ids.grant_id(consumer.sender.address, key).hex()
+    node.indexer.catch_up()  # a request is decided with its purpose in view
     with node.sessions() as session:
         review.approve(session, node.ledger, node.settings.department_id, grant)
         session.commit()

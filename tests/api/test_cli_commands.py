@@ -369,6 +369,12 @@ ELSEWHERE = {
     "use": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",
     "trace": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",  # and --consumer here
     "verify": "tests.api.test_cli:test_verify_a_local_file_against_a_root",
+    "review": "tests.api.test_cli:test_review_reject_and_the_coordinators_quality_loop_from_the_command_line",
+    "quality list": "tests.api.test_cli:test_review_reject_and_the_coordinators_quality_loop_from_the_command_line",
+    "quality open": "tests.api.test_cli:test_review_reject_and_the_coordinators_quality_loop_from_the_command_line",
+    "quality repair": "tests.api.test_cli:test_review_reject_and_the_coordinators_quality_loop_from_the_command_line",
+    "quality close": "tests.api.test_cli:test_review_reject_and_the_coordinators_quality_loop_from_the_command_line",
+    "quality reopen": "tests.api.test_seed_story:test_the_seed_story_with_chinese_departments",
     "catalog show": "tests.api.test_cli:test_catalog_lists_every_department_s_datasets_on_any_node",  # and catalog --q
     "login": "tests.dashboard.test_dashboard:test_provledger_login_prints_a_link_that_signs_the_auditor_in_once",
     "consortium": "tests.consortium.test_commands:test_down_stops_the_up_process_it_recorded_and_no_other_process",

@@ -159,6 +159,15 @@ def test_the_seed_story_with_chinese_departments(deployment: LocalDeployment, en
     assert version["number"] == 2 and version["encoding"] == "gbk"
     run(capsys, "quality", "repair", issue, "--version", "2", "--note", "已更正联系电话",
         *staff(deployment, CIVIL.code))
+    # The coordinator finds the repair wanting and returns the issue; a second repair holds.
+    run(capsys, "quality", "reopen", issue, "--note", "第3条记录的住址缺少门牌号", *staff(deployment, DATA.code))
+    until("the issue returned to 民政局 again", lambda: next(
+        (i for i in run(capsys, "quality", "list", *staff(deployment, CIVIL.code))
+         if i["issue_id"] == issue and i["status"] == "returned"), None))
+    again = [*fixed[:2], [*ROWS[2][:3], "深圳市南山区科技园南区8号", ROWS[2][4]]]
+    assert run(capsys, "dataset", "version", dataset, str(gbk_csv(tmp_path / "dibao-v3.csv", again)),
+               *staff(deployment, CIVIL.code))["number"] == 3
+    run(capsys, "quality", "repair", issue, "--version", "3", "--note", "已补全门牌号", *staff(deployment, CIVIL.code))
     code = main(["quality", "close", issue, "--note", "自行关闭", *staff(deployment, CIVIL.code)])
     _, err = capsys.readouterr()
     assert code != 0 and err.strip(), "the owner closed the coordinator's issue"
@@ -167,7 +176,8 @@ def test_the_seed_story_with_chinese_departments(deployment: LocalDeployment, en
     # 事后溯源: the auditor's trace on every node shows all of it, with the texts.
     chain_id = Manifest.load(deployment.manifest_path).chain_id
     expected = {"DatasetRegistered", "VersionAdded", "AccessRequested", "RequestApproved", "RequestCoApproved",
-                "GrantActivated", "UseRecorded", "IssueOpened", "IssueReturned", "IssueRepaired", "IssueClosed"}
+                "GrantActivated", "UseRecorded", "IssueOpened", "IssueReturned", "IssueRepaired", "IssueReopened",
+                "IssueClosed"}
     for department in deployment.departments:
         with httpx.Client(base_url=department.url, timeout=30) as http:
             token = siwe_token(http, auditor.account, department.url.removeprefix("http://"), chain_id)
@@ -182,7 +192,7 @@ def test_the_seed_story_with_chinese_departments(deployment: LocalDeployment, en
                              headers=bearer(token)).json()["items"]
             assert all(i["verification"]["ok"] for i in items), [i for i in items if not i["verification"]["ok"]]
             text = json.dumps(items, ensure_ascii=False)
-            assert PURPOSE in text and "复核通过" in text and "号码少一位" in text, department.code
+            assert PURPOSE in text and "复核通过" in text and "号码少一位" in text and "缺少门牌号" in text, department.code
 
 
 def _listing(capsys: pytest.CaptureFixture[str], url: str, wanted: set[str]) -> list[dict[str, Any]] | None:

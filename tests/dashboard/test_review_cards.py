@@ -45,6 +45,9 @@ def asked(deployment: LocalDeployment) -> Iterator[Request]:
             "update_interval": 86400, "field_classes": {"name": "name", "phone": "mobile"}})["dataset_id"]
         staff.call("PUT", f"/datasets/{dataset}/versions", params={"format": "csv"}, content=people(20, 3),
                    headers={"Content-Type": "text/csv"})
+        staff.progress.wait("the version in the catalog", lambda: any(
+            e["dataset_id"] == dataset and e["latest_version"] for e in staff.call("GET", "/catalog")) or None,
+            timeout=60)
         consumer = deployment.consumers[0]  # sponsored by the statistics bureau
         as_consumer.sign_in_siwe(consumer.account)
         grant = request_access(as_consumer, consumer.account, dataset, purpose=PURPOSE, fields=["district", "visits"],

@@ -93,6 +93,7 @@ def test_each_encoding_registers_in_chinese_and_delivers_in_both(kind: str, serv
 
     consumer = suite.consumers[0]
     grants = {encoding: _request(consumer, dataset_id, f"{tag} {encoding}") for encoding, (dataset_id, _) in datasets.items()}
+    service.indexer.catch_up()  # a request is decided with its purpose in view
     with service.sessions() as session:
         for grant in grants.values():
             review.approve(session, service.ledger, department, grant)

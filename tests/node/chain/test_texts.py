@@ -46,7 +46,7 @@ def test_texts_are_published_before_their_write_indexed_from_the_chain_checked_a
     service.indexer.catch_up()
     with service.sessions() as session:
         note = session.get(Note, "0x" + ids.text_hash(text).hex())
-        assert note is not None and note.text == text and note.published_block is not None and note.sha256
+        assert note is not None and note.text == text and note.published_block is not None
         assert texts.publish(session, text) == note.hash
         queued = session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "publish_text")).all()
         assert note.hash not in {e.payload["text_hash"] for e in queued}
