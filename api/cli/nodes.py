@@ -1,4 +1,4 @@
-"""Nodes on this machine: ``provledger up``, ``demo``, ``consortium`` and ``serve``."""
+"""Nodes on this machine: ``provledger up``, ``demo`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -76,12 +76,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ok = Story(deployment, progress).tell()
     print(f"\n{'story complete: every check held' if ok else 'story FAILED'} ({time.monotonic() - started:.0f} s)")
     return 0 if ok else 1
-
-
-def cmd_consortium(args: argparse.Namespace) -> int:
-    from node.consortium import main as consortium
-
-    return consortium([args.action, *args.rest])
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

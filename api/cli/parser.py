@@ -10,7 +10,7 @@ from api.cli.access import cmd_approve, cmd_request, cmd_statement, cmd_use
 from api.cli.audit import cmd_trace, cmd_verify
 from api.cli.catalog import cmd_catalog
 from api.cli.datasets import cmd_register
-from api.cli.nodes import cmd_consortium, cmd_demo, cmd_serve, cmd_up
+from api.cli.nodes import cmd_demo, cmd_serve, cmd_up
 from api.cli.options import Parser as _Parser
 from api.cli.options import at_least as _at_least
 from api.cli.options import connection as _connection
@@ -27,6 +27,7 @@ from api.cli.signin import cmd_login
 from api.cli.staff import cmd_staff
 from api.cli.options import encoding_name as _encoding
 from node.formats import ENCODINGS
+from node.consortium.commands import add_local_commands
 from node.departments import department_options
 from node.models import STAFF_ROLES
 
@@ -192,10 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     json_option(login)
     login.set_defaults(run=cmd_login)
 
-    consortium = commands.add_parser("consortium", help="a consortium of geth nodes on this machine")
-    consortium.add_argument("action", choices=("up", "down", "status"))
-    consortium.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m node.consortium")
-    consortium.set_defaults(run=cmd_consortium)
+    consortium = commands.add_parser("consortium", help="the consortium: its members, votes and chain")
+    consortium_commands = consortium.add_subparsers(dest="consortium_command", required=True, metavar="COMMAND")
+    add_local_commands(consortium_commands)
 
     serve = commands.add_parser("serve", help="one node's API, from PROVLEDGER_* settings")
     serve.set_defaults(run=cmd_serve)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from ledger.compile import ContractArtifact
 from ledger.errors import LedgerError
@@ -119,26 +120,40 @@ def print_status(statuses: Sequence[DepartmentStatus]) -> None:
     print(f"clique signers ({len(signers)}): {', '.join(signers)}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m node.consortium",
-                                     description="A consortium of departments on one machine.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    start = commands.add_parser("up", help="start (creating if new) a consortium and serve it until stopped")
+def add_local_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    """``up``, ``down`` and ``status`` of a consortium on this machine, with their options, under
+    ``commands`` (``python -m node.consortium`` and ``provledger consortium``); each runs :func:`run`."""
+    start = commands.add_parser("up", help="a consortium of geth nodes on this machine: start it (creating it if "
+                                           "new) and serve it until stopped")
     department_options(start, counted=int)
     start.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID)
     start.add_argument("--period", type=int, default=1, help="seconds between blocks (default 1)")
     start.add_argument("--chain-only", action="store_true", help="run the geth nodes only: no contracts, no services")
-    for command in (start, commands.add_parser("down", help="stop it"), commands.add_parser("status", help="show it")):
+    stop = commands.add_parser("down", help="stop the consortium on this machine")
+    status = commands.add_parser("status", help="peers, head, lag and signer of each department on this machine")
+    for name, command in (("up", start), ("down", stop), ("status", status)):
         command.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"consortium folder (default {DEFAULT_DIR})")
-    args = parser.parse_args(argv)
+        command.set_defaults(run=run, local_command=name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m node.consortium",
+                                     description="A consortium of departments on one machine.")
+    add_local_commands(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``up``, ``down`` or ``status`` as parsed by :func:`add_local_commands`."""
     directory: Path = args.dir.resolve()
-    if args.command in ("down", "status") and not (directory / STATE_FILE).is_file():
+    command: str = args.local_command
+    if command in ("down", "status") and not (directory / STATE_FILE).is_file():
         print(f"error: no consortium in {directory}", file=sys.stderr)
         return 2
-    if args.command == "down":
+    if command == "down":
         print("\n".join(down(directory)) or "nothing was running")
         return 0
-    if args.command == "status":
+    if command == "status":
         print_status(Consortium.open(directory, DEFAULT_GETH_DIR / "bin" / "geth").status())
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

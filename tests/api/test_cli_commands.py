@@ -378,7 +378,9 @@ ELSEWHERE = {
     "quality reopen": "tests.api.test_seed_story:test_the_seed_story_with_chinese_departments",
     "catalog show": "tests.api.test_cli:test_catalog_lists_every_department_s_datasets_on_any_node",  # and catalog --q
     "login": "tests.dashboard.test_dashboard:test_provledger_login_prints_a_link_that_signs_the_auditor_in_once",
-    "consortium": "tests.consortium.test_commands:test_down_stops_the_up_process_it_recorded_and_no_other_process",
+    "consortium up": "tests.consortium.test_commands:test_down_stops_the_up_process_it_recorded_and_no_other_process",
+    "consortium down": "tests.consortium.test_commands:test_down_stops_the_up_process_it_recorded_and_no_other_process",
+    "consortium status": "tests.consortium.test_commands:test_down_stops_the_up_process_it_recorded_and_no_other_process",
     "staff add": "tests.api.test_staff:test_the_operator_makes_lists_disables_and_resets_staff_accounts",
     "staff list": "tests.api.test_staff:test_the_operator_makes_lists_disables_and_resets_staff_accounts",
     "staff disable": "tests.api.test_staff:test_the_operator_makes_lists_disables_and_resets_staff_accounts",
@@ -434,7 +436,7 @@ def test_every_command_has_a_test_and_help_and_json_where_it_prints_results(
         module, name = where.split(":")
         assert callable(getattr(importlib.import_module(module), name, None)), f"{command}: no test {where}"
     # Commands that start or serve something print no result to read as JSON.
-    quiet = {"up", "demo", "consortium", "serve", "staff add", "staff disable", "staff password", "staff role",
+    quiet = {"up", "demo", "consortium up", "consortium down", "consortium status", "serve", "staff add", "staff disable", "staff password", "staff role",
              "decrypt"}
     for command, parser in found.items():
         code, out, _ = run(capsys, *command.split(), "--help")
