@@ -28,10 +28,12 @@ from node.audit.chainsets import Subject
 from node.service import NodeService
 from node.settings import NodeSettings
 from node.access.uses import UseRequest, queue_uses
+from node.chain.texts import publish
+from node.models import Note
 from tests.utils.ledgers import DEPARTMENTS, Suite, deploy
 from tests.utils.outage import (
     SteadyDeliveries, assert_loops_survived, assert_refused_fairly, granted, health, index_against_chain,
-    recorded_uses, refused_from_now, serving, settled, wait_until,
+    published_texts, recorded_uses, refused_from_now, serving, settled, wait_until,
 )
 
 pytestmark = [pytest.mark.outage, pytest.mark.timeout(150)]
@@ -82,6 +84,14 @@ def _queue_uses(node: NodeService, grant: str, count: int) -> list[str]:
     return [u.evidence_hash for u in uses]
 
 
+def _publish_text(node: NodeService, text: str) -> str:
+    """A text the node accepted for publication (as a review reason is), queued in its outbox."""
+    with node.sessions() as session:
+        digest = publish(session, text)
+        session.commit()
+    return digest
+
+
 def _indexer_stalled(http: httpx.Client) -> dict[str, Any] | None:
     _, body = health(http)
     return body if body["workers"]["indexer"]["status"] == "stalled" else None
@@ -104,6 +114,7 @@ def test_deliveries_are_refused_while_the_chain_is_gone_and_every_accepted_one_l
             assert body["status"] == "unavailable" and body["chain_reachable"] is False and body["head"] is None
             assert any("the chain does not answer" in r for r in body["reasons"]), body
             queued = _queue_uses(node, grant, QUEUED_WHILE_AWAY)
+            note = _publish_text(node, f"停机期间写下的说明 {secrets.token_hex(4)}")
             # The backlog bound and the stall bound show too, while the indexer keeps failing.
             body = wait_until(lambda: _indexer_stalled(http), "the indexer stalled", 30)
             reasons = " | ".join(body["reasons"])
@@ -136,6 +147,12 @@ def test_deliveries_are_refused_while_the_chain_is_gone_and_every_accepted_one_l
     accepted = steady.accepted() + queued
     assert len(set(accepted)) == len(accepted)
     assert {e: on_chain[e] for e in accepted} == {e: 1 for e in accepted}
+    # The text queued while the chain was away is on chain once, and this node's index holds it
+    # from its event (the block it was published in), not only from its own queueing.
+    assert published_texts(node.ledger)[note] == 1
+    with node.sessions() as session:
+        held = session.get(Note, note)
+        assert held is not None and held.published_block is not None
     consumer = suite.consumers[0].sender
     assert consumer is not None
     checks = index_against_chain(node, Subject.dataset(dataset_id), Subject.consumer(consumer.address))

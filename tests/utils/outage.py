@@ -211,6 +211,14 @@ def recorded_uses(ledger: Ledger) -> Counter[str]:
                    if e.name == "UseRecorded")
 
 
+def published_texts(ledger: Ledger) -> Counter[str]:
+    """How many times the chain published each text hash (0x hex)."""
+    head = ledger.w3.eth.block_number
+    return Counter("0x" + bytes(e.args["textHash"]).hex()
+                   for e in fetch_events(ledger.w3, ledger.events, ledger.manifest.deployment_block, head)
+                   if e.name == "TextPublished")
+
+
 def settled(node: NodeService) -> bool:
     """Nothing left to send, and the index as near the head as its confirmations let it be."""
     found = node.health()
