@@ -8,7 +8,7 @@ from pydantic import Field
 
 from api.schemas.base import Model, UtcDateTime
 from api.schemas.mirror import mirrors
-from node.access.delivery.fingerprint import Attribution
+from node.access.delivery.leaks import Attribution
 from node.audit.completeness import Completeness
 from node.audit.trace import Lineage, Page, TraceItem
 from node.audit.verify import Report

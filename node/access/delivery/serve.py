@@ -38,8 +38,9 @@ from ledger.hashing import delivery_evidence
 from node.chain.anchoring import add_item
 from node.access.delivery import checks
 from node.access.delivery.crypto import encrypt_stream
-from node.access.delivery.fingerprint import Attribution, attribute, fingerprint_csv, fingerprint_jsonl
+from node.access.delivery.leaks import Attribution, attribute
 from node.access.delivery.masking import MaskPlan, mask_csv, mask_jsonl
+from node.access.delivery.stamp import fingerprint_csv, fingerprint_jsonl
 from node.errors import DeliveryRefused, InvalidInput, NotFound
 from node.keyfiles import secret_file
 from node.fields import FieldClass

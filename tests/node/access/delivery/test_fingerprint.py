@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.access.delivery.fingerprint import (
-    ENCODING, MIN_BITS, WIDE_MASK, Attribution, Kind, attribute, content_hash, extract_marks, fingerprint_csv,
-    fingerprint_jsonl, plain_masks,
-)
+from node.access.delivery.fingerprint import ENCODING, WIDE_MASK, plain_masks
+from node.access.delivery.leaks import MIN_BITS, Attribution, attribute, content_hash, extract_marks
+from node.access.delivery.stamp import fingerprint_csv, fingerprint_jsonl
 from node.errors import InvalidInput
 from node.fields import FieldClass, mask_value
+from node.formats import Kind
 
 KEY = b"a node's fingerprint key, 32 B.."
 OTHER_KEY = b"another node's fingerprint key.."
