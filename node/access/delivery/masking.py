@@ -22,8 +22,9 @@ from node.fields import FieldClass, mask_value
 # ---------------------------------------------------------------- plans and grants
 
 
-def _key(name: str) -> str:
-    # Registration strips header names but keeps a UTF-8 byte order mark; the reader drops it.
+def field_key(name: str) -> str:
+    """A field's name as masking (and the fingerprint) reads it: registration strips header names
+    but keeps a UTF-8 byte order mark; the reader drops it."""
     return name.lstrip("\ufeff").strip()
 
 
@@ -40,11 +41,11 @@ class MaskPlan:
 
     def masked(self) -> dict[str, FieldClass]:
         """The fields to mask, by name, with their class."""
-        allowed = {_key(name) for name in self.allowed}
+        allowed = {field_key(name) for name in self.allowed}
         return {
-            _key(name): cls
+            field_key(name): cls
             for name, cls in self.fields.items()
-            if cls is not FieldClass.PLAIN and _key(name) not in allowed
+            if cls is not FieldClass.PLAIN and field_key(name) not in allowed
         }
 
 
@@ -107,7 +108,7 @@ def mask_csv(src: BinaryIO | Iterable[bytes], dst: BinaryIO, plan: MaskPlan, *, 
         if header is None:
             return stats
         writer.writerow(header)
-        columns = [(i, name, masked[name]) for i, name in enumerate(map(_key, header)) if name in masked]
+        columns = [(i, name, masked[name]) for i, name in enumerate(map(field_key, header)) if name in masked]
         for row in reader:
             if not row:
                 continue
@@ -151,10 +152,10 @@ def mask_jsonl(src: BinaryIO | Iterable[bytes], dst: BinaryIO, plan: MaskPlan, *
         if not isinstance(record, dict):
             raise InvalidInput("jsonl", f"line {number} is not a JSON object")
         for name, value in record.items():
-            cls = masked.get(_key(name))
+            cls = masked.get(field_key(name))
             if cls is not None and value not in (None, ""):
                 record[name] = _mask_json(cls, value)
-                stats.masked[_key(name)] += 1
+                stats.masked[field_key(name)] += 1
         dst.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
         stats.rows += 1
     return stats

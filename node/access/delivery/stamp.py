@@ -13,6 +13,7 @@ from node.access.delivery.fingerprint import (
     CELL_GLYPHS, ENCODING, GLYPH, GLYPHS, choices, csv_digest, glyph_positions, json_digest, json_pieces,
     quote_optional, sorted_keys, text_cells,
 )
+from node.access.delivery.masking import field_key
 from node.errors import InvalidInput
 
 
@@ -36,11 +37,6 @@ def _with_glyphs(cells: Sequence[str], masked: Collection[int], glyphs: int) -> 
             bits += 1
         out[column] = "".join(chars)
     return out, bits
-
-
-def _field(name: str) -> str:
-    # A field's name as masking reads it: a byte order mark and surrounding blanks set aside.
-    return name.lstrip("\ufeff").strip()
 
 
 def _deliver(lines: Iterable[tuple[str, int]], dst: BinaryIO, key: bytes, delivery_id: bytes, what: str,
@@ -69,13 +65,13 @@ def _deliver(lines: Iterable[tuple[str, int]], dst: BinaryIO, key: bytes, delive
 
 def _csv_lines(rows: Iterable[Sequence[str]], key: bytes, delivery_id: bytes,
                masked: Collection[str]) -> Iterator[tuple[str, int]]:
-    fields, columns = {_field(name) for name in masked}, None
+    fields, columns = {field_key(name) for name in masked}, None
     for index, row in enumerate(rows):
         if not row:
             raise InvalidInput("rows", f"row {index} has no fields, which CSV cannot carry")
         digest = csv_digest(row)
         if columns is None:  # the header names the masked columns, and carries no mask itself
-            columns = [i for i, name in enumerate(row) if _field(name) in fields]
+            columns = [i for i, name in enumerate(row) if field_key(name) in fields]
             cells, bits = list(row), 0
         else:
             glyphs = choices(key, GLYPH, delivery_id, digest, CELL_GLYPHS * len(row))
@@ -103,13 +99,13 @@ def fingerprint_csv(rows: Iterable[Sequence[str]], dst: BinaryIO, key: bytes, de
 
 def _jsonl_lines(records: Iterable[Mapping[str, object]], key: bytes, delivery_id: bytes,
                  masked: Collection[str]) -> Iterator[tuple[str, int]]:
-    fields = {_field(name) for name in masked}
+    fields = {field_key(name) for name in masked}
     for index, record in enumerate(records):
         if not all(isinstance(k, str) for k in record):
             raise InvalidInput("records", f"record {index} has a key that is not a string")
         digest = json_digest(record)
         keys = sorted_keys(record)
-        columns = [i for i, k in enumerate(keys) if _field(k) in fields]
+        columns = [i for i, k in enumerate(keys) if field_key(k) in fields]
         glyphs = choices(key, GLYPH, delivery_id, digest, CELL_GLYPHS * len(keys))
         marked, bits = _with_glyphs(text_cells(record, keys), columns, glyphs)
         pieces = json_pieces({**record, **{keys[i]: marked[i] for i in columns if isinstance(record[keys[i]], str)}})
