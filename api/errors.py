@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import ContractError, LedgerError
 from node.errors import (
-    AlreadyExists, CannotRecord, Conflict, DecryptionFailed, DeliveryRefused, InvalidInput, NodeError, NotAttributable, NotFound,
+    AlreadyExists, CannotRecord, Conflict, DecryptionFailed, DeliveryRefused, InvalidInput, NodeError, NotFound,
     NotPermitted, SourceTampered, StatementRefused,
 )
 from node.supervision import CHAIN_FAILURES
@@ -205,7 +205,7 @@ def _translate(err: Exception) -> tuple[int, str, dict[str, Any]]:
         return 422, "statement_refused", {"statement_id": err.statement_id, "problems": err.problems}
     if isinstance(err, InvalidInput):
         return 422, "invalid_input", {"field": err.field}
-    if isinstance(err, (NotAttributable, DecryptionFailed)):
+    if isinstance(err, DecryptionFailed):
         return 422, "unprocessable", {}
     if isinstance(err, ContractError):
         return 409, "refused_by_contract", {"contract_error": err.name}

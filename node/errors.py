@@ -51,14 +51,6 @@ class WriteRejected(NodeError):
         super().__init__(f"the chain node refused a transaction: {reason}")
 
 
-class NotAttributable(NodeError):
-    """A leaked copy carries too little of a delivery fingerprint to name its source: ``reason``."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"the copy cannot be attributed: {reason}")
-
-
 class DecryptionFailed(NodeError, ValueError):
     """An encrypted delivery cannot be opened: ``reason``. Wrong key and changed data look alike."""
 
