@@ -16,7 +16,7 @@ from api.cli.datasets import register_dataset, upload_version, wait_anchored
 from ledger.deploy import Ledger, Manifest
 from node.access.settlement import chain_terms
 from node.access.delivery.fingerprint import plain_masks
-from node.catalog.register import canonical_hash
+from node.catalog.texts import canonical_hash
 from node.fields import id_check_character
 from node.service import load_artifacts
 

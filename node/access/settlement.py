@@ -32,7 +32,7 @@ from ledger.events import ChainEvent, fetch_events
 from node.errors import AlreadyExists, Conflict, InvalidInput, StatementRefused
 from node.models import Dataset, Grant, Statement, Use
 from node.chain.outbox import enqueue
-from node.catalog.register import canonical_hash
+from node.catalog.texts import canonical_hash
 from node.audit.verify import Report
 
 MAX_LINES = 1000

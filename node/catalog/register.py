@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
 import json
 import re
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from ledger import ids
 from ledger.hashing import DEFAULT_CHUNK_SIZE, Observer, content_root
 from node.fields import FieldClass
-from node.catalog.texts import MAX_TEXT, canonical_json, metadata_text, schema_text, text_hash
+from node.catalog.texts import MAX_TEXT, metadata_text, schema_text, text_hash
 from node.formats import FORMATS, TextCheck, canonical_encoding, kind_of
 from node.errors import AlreadyExists, InvalidInput, NotFound
 from node.models import Dataset, DatasetVersion, FileRoot
@@ -41,11 +40,6 @@ def dataset_id_for(department: str, code: str) -> str:
     """A dataset's id as ``DataRegistry`` derives it from its owner department and its code: no
     other department can register it, and registering twice is one dataset."""
     return "0x" + ids.dataset_id(bytes.fromhex(code_id(department)[2:]), ids.key_of(code)).hex()
-
-
-def canonical_hash(value: Any) -> str:
-    """The sha256 of ``value``'s canonical JSON (sorted keys, no spaces, UTF-8), as 0x hex."""
-    return "0x" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
 @dataclass

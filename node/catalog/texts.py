@@ -8,6 +8,7 @@ the chain. They carry names only (of the dataset, its fields, their classes), ne
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +23,12 @@ MAX_TEXT = 16384
 def canonical_json(value: Any) -> str:
     """``value`` as canonical JSON: sorted keys, no spaces, non-ASCII characters kept."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_hash(value: Any) -> str:
+    """The sha256 of ``value``'s canonical JSON, as 0x hex: what a quality report or a settlement
+    statement is anchored and known by."""
+    return "0x" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
 def text_hash(text: str) -> str:

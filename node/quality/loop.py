@@ -29,8 +29,7 @@ from node.formats import kind_of
 from node.models import Dataset, DatasetVersion, OutboxEntry, QualityIssue, QualityReportRow
 from node.chain.outbox import enqueue
 from node.quality.rules import Rule, check_file
-from node.catalog.register import canonical_hash
-from node.catalog.texts import canonical_json
+from node.catalog.texts import canonical_hash, canonical_json
 from node.access.review import note
 from node.chain import texts
 from node.quality.issues import enqueue_open
