@@ -227,7 +227,7 @@ def router(auth: Auth) -> APIRouter:
     @api.get("/catalog/{dataset_id}", response_model=CatalogEntry, tags=["public"], responses=errors(404),
              summary="One dataset of any department, as the chain says it (no sign-in)")
     def catalog_entry(dataset_id: Id32, db: DB, node: Node) -> CatalogEntry:
-        found = entries(db, node.ledger, dataset_id=dataset_id)
+        found = entries(db, node.ledger, dataset_ids=[dataset_id])
         if not found:
             raise NotFound("dataset", dataset_id)
         return CatalogEntry.of(found[0])

@@ -15,6 +15,7 @@ are read from the chain, once per department or account per call.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 
@@ -105,18 +106,28 @@ class Names:
         return None if sponsor == bytes(32) else self.department("0x" + sponsor.hex())
 
 
-def catalog_facts(session: Session, dataset_id: str) -> tuple[str | None, str | None, dict[str, str] | None]:
-    """The dataset's name, category and field classes: this department's own record, or else the
-    catalog entry every node indexes from the chain (:mod:`node.catalog.entries`), believed only
-    while its text hashes to the hash beside it."""
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is not None:
-        return dataset.name, dataset.category, dict(dataset.field_classes)
-    found = entries(session, dataset_id=dataset_id)
-    if not found or not found[0].verified:
-        return None, None, None
-    entry = found[0]
-    return entry.name, entry.category, entry.field_classes
+@dataclass(frozen=True)
+class CatalogFacts:
+    """What a reviewer is told of a dataset: its name, category and field classes."""
+
+    name: str
+    category: str
+    field_classes: dict[str, str]
+
+
+def catalog_facts(session: Session, dataset_ids: Collection[str]) -> dict[str, CatalogFacts]:
+    """The facts of each of ``dataset_ids`` this node knows, read once for them all: this
+    department's own record, or else the catalog entry every node indexes from the chain
+    (:mod:`node.catalog.entries`), believed only while its text hashes to the hash beside it. An
+    id missing from the answer is a dataset this node knows nothing believable of."""
+    wanted = set(dataset_ids)
+    if not wanted:
+        return {}
+    own = {d.dataset_id: CatalogFacts(d.name, d.category, dict(d.field_classes))
+           for d in session.scalars(select(Dataset).where(Dataset.dataset_id.in_(wanted)))}
+    others = wanted - own.keys()
+    indexed = entries(session, dataset_ids=others) if others else []
+    return {**{e.dataset_id: CatalogFacts(e.name, e.category, e.field_classes) for e in indexed if e.verified}, **own}
 
 
 def _decision(session: Session, names: Names, owner: Department, grant_id: str) -> Decision | None:
@@ -144,6 +155,7 @@ def review_queue(session: Session, ledger: Ledger, department: str, *, coordinat
     ).all()
     names = Names(ledger)
     purposes = texts.texts(session, [grant.purpose_hash for grant, _ in rows])
+    facts = catalog_facts(session, [grant.dataset_id for grant, _ in rows])
     items = []
     for grant, args in rows:
         mine = args["ownerDepartment"] == mine_id
@@ -152,10 +164,10 @@ def review_queue(session: Session, ledger: Ledger, department: str, *, coordinat
         if (waiting_for == OWNER and not mine) or (waiting_for == COORDINATOR and mine):
             continue
         owner = names.department(args["ownerDepartment"])
-        name, category, classes = catalog_facts(session, grant.dataset_id)
-        masked = sorted(set(classes) - set(grant.fields)) if classes is not None else None
+        known = facts.get(grant.dataset_id)
+        masked = sorted(set(known.field_classes) - set(grant.fields)) if known is not None else None
         items.append(QueueItem(
-            grant.grant_id, grant.dataset_id, name, category, int(args["grade"]), owner, grant.grantee,
+            grant.grant_id, grant.dataset_id, known.name if known else None, known.category if known else None, int(args["grade"]), owner, grant.grantee,
             names.sponsor(grant.grantee), waiting_for, purposes.get(grant.purpose_hash), grant.purpose_hash,
             list(grant.fields), masked, grant.actions, grant.duration, round(grant.duration / DAY, 2),
             grant.max_uses, grant.requested_block,

@@ -10,7 +10,7 @@ none of its text, never as the edit.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,16 +161,17 @@ def _entry(row: CatalogDataset, versions: list[CatalogVersion], names: Mapping[s
 
 
 def entries(session: Session, ledger: Ledger | None = None, *, q: str = "", grade: int | None = None,
-            department: str = "", dataset_id: str | None = None, now: float | None = None) -> list[Entry]:
+            department: str = "", dataset_ids: Collection[str] | None = None, now: float | None = None) -> list[Entry]:
     """Every department's datasets matching a search (name, description, category, department,
-    field names), a grade and a department (its code, name or id), by name; with ``ledger``, each
-    text is checked against the chain's hash in one batch (skipped while the chain does not answer)."""
+    field names), a grade, a department (its code, name or id) and, given ``dataset_ids``, one of
+    those ids, by name; with ``ledger``, each text is checked against the chain's hash in one batch
+    (skipped while the chain does not answer)."""
     now = time.time() if now is None else now
     query = select(CatalogDataset).order_by(CatalogDataset.registered_block, CatalogDataset.dataset_id)
     if grade is not None:
         query = query.where(CatalogDataset.grade == grade)
-    if dataset_id is not None:
-        query = query.where(CatalogDataset.dataset_id == dataset_id.lower())
+    if dataset_ids is not None:
+        query = query.where(CatalogDataset.dataset_id.in_([d.lower() for d in dataset_ids]))
     rows = list(session.scalars(query))
     versions: dict[str, list[CatalogVersion]] = {}
     if rows:

@@ -17,6 +17,7 @@ only the coordinator opens one on another department's data.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,12 +251,16 @@ def issue_views(session: Session, ledger: Ledger, department: str, *, coordinato
     coordinator's node sees every issue."""
     mine = "0x" + department_id(department).hex()
     names = Names(ledger)
+    issues = list(session.scalars(select(QualityIssue).order_by(QualityIssue.opened_block, QualityIssue.issue_id)))
+    events: defaultdict[object, list[ChainEventRow]] = defaultdict(list)
+    for row in session.scalars(select(ChainEventRow).where(ChainEventRow.name.in_(ISSUE_EVENTS))
+                               .order_by(ChainEventRow.block_number, ChainEventRow.log_index)):
+        events[row.args.get("issueId")].append(row)
+    found = texts.texts(session, [r.args.get(k) for rows in events.values() for r in rows for k in _TEXTS])
+    facts = catalog_facts(session, {issue.dataset_id for issue in issues})
     views = []
-    for issue in session.scalars(select(QualityIssue).order_by(QualityIssue.opened_block, QualityIssue.issue_id)):
-        rows = list(session.scalars(select(ChainEventRow).where(
-            ChainEventRow.name.in_(ISSUE_EVENTS), ChainEventRow.dataset_id == issue.dataset_id)
-            .order_by(ChainEventRow.block_number, ChainEventRow.log_index)))
-        rows = [r for r in rows if r.args.get("issueId") == issue.issue_id]
+    for issue in issues:
+        rows = [r for r in events[issue.issue_id] if r.dataset_id == issue.dataset_id]
         opened = next((r for r in rows if r.name == "IssueOpened"), None)
         if opened is None:
             continue
@@ -265,14 +270,14 @@ def issue_views(session: Session, ledger: Ledger, department: str, *, coordinato
         source = str(opened.args["sourceDepartment"])
         if not coordinator and mine not in (source, opener_department.id if opener_department else None):
             continue
-        found = texts.texts(session, [r.args.get(k) for r in rows for k in _TEXTS])
         steps = [IssueStep(r.name, str(r.args.get("by") or r.args.get("opener")), r.block_number, r.block_time,
                            next((found[r.args[k]] for k in _TEXTS if r.args.get(k) in found), None),
                            r.args.get("repairedVersion"))
                  for r in rows]
         report_hash = str(opened.args["reportHash"])
+        known = facts.get(issue.dataset_id)
         views.append(IssueView(
-            issue.issue_id, issue.dataset_id, catalog_facts(session, issue.dataset_id)[0], issue.version,
+            issue.issue_id, issue.dataset_id, known.name if known else None, issue.version,
             issue.status, issue.repaired_version, issue.opened_block, names.department(source), opener,
             opener_department, report_hash, _report(found.get(report_hash)), steps))
     return views
