@@ -37,15 +37,20 @@ def chain_grant(ledger: Ledger, grant_id: str) -> ChainGrant:
     """The grant ``grant_id`` as the chain holds it now: :class:`InvalidInput` if the id is no
     32-byte hash, :class:`NotFound` if the contract knows no such grant."""
     try:
-        return ledger.grants.grant(_b32("grant_id", grant_id))
+        return ledger.grants.grant(id32("grant_id", grant_id))
     except ContractError as err:
         if err.name == "GrantsUnknownGrant":
             raise NotFound("grant", grant_id) from err
         raise
 
 
-def _b32(name: str, value: str) -> bytes:
-    raw = bytes.fromhex(value.removeprefix("0x")) if len(value) == 66 else b""
+def id32(name: str, value: str) -> bytes:
+    """The bytes of an id given as a 32-byte hash in 0x hex; :class:`InvalidInput` naming ``name``
+    for anything else."""
+    try:
+        raw = bytes.fromhex(value[2:]) if len(value) == 66 and value.startswith("0x") else b""
+    except ValueError:
+        raw = b""
     if len(raw) != 32:
         raise InvalidInput(name, "must be a 32-byte hash in 0x hex")
     return raw
@@ -138,7 +143,7 @@ def freeze(session: Session, ledger: Ledger, department: str, dataset_id: str, *
     """Freeze a dataset in an emergency (no new grants, no uses), or lift the freeze."""
     if not reason.strip():
         raise InvalidInput("reason", "a freeze needs a reason")
-    raw = _b32("dataset_id", dataset_id)
+    raw = id32("dataset_id", dataset_id)
     try:
         current = ledger.registry.dataset(raw)
     except ContractError as err:

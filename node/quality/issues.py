@@ -29,6 +29,7 @@ from ledger.clients import Issue, IssueStatus
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ContractError
 from node.access.queue import Department, Names, catalog_facts
+from node.access.review import id32
 from node.catalog.texts import canonical_json
 from node.chain import texts
 from node.chain.outbox import enqueue
@@ -75,13 +76,6 @@ class Finding:
 # ---------------------------------------------------------------- who may do what
 
 
-def _b32(name: str, value: str) -> bytes:
-    raw = bytes.fromhex(value.removeprefix("0x")) if len(value) == 66 else b""
-    if len(raw) != 32:
-        raise InvalidInput(name, "must be a 32-byte hash in 0x hex")
-    return raw
-
-
 def _sender(ledger: Ledger) -> str:
     assert ledger.sender is not None, "the node writes with a sender"
     return ledger.sender.address
@@ -89,7 +83,7 @@ def _sender(ledger: Ledger) -> str:
 
 def chain_issue(ledger: Ledger, issue_id: str) -> Issue:
     try:
-        return ledger.quality.issue(_b32("issue_id", issue_id))
+        return ledger.quality.issue(id32("issue_id", issue_id))
     except ContractError as err:
         if err.name == "QualityUnknownIssue":
             raise NotFound("quality issue", issue_id) from err
@@ -134,7 +128,7 @@ def open_by_hand(session: Session, ledger: Ledger, department: str, *, dataset_i
                  findings: list[Finding], note: str = "") -> str:
     """Open an issue on a version of any department's dataset (on another's: the coordinator only),
     with ``findings`` as its evidence, and return it to the source department."""
-    raw = _b32("dataset_id", dataset_id)
+    raw = id32("dataset_id", dataset_id)
     if not 0 < version < 2**32:
         raise InvalidInput("version", "must be a version number from 1")
     try:
