@@ -20,6 +20,7 @@ from api.cli.client import CliError, Refused, UsageError, signed_call
 from ledger import ids
 from ledger.deploy import department_id
 from ledger.errors import ContractError
+from node.catalog.texts import canonical_json
 from tests.adversarial.conftest import COORDINATOR_NODE, FIELDS, HOSTILE, OWNER, World, people, wait_for
 
 PURPOSE = "2026年门诊就诊统计：用于社区卫生服务规划，不对外公开"
@@ -108,7 +109,7 @@ def test_the_coordinator_opens_an_issue_on_another_departments_version_the_owner
 
     seen = wait_for("the issue returned, on the owner's node", lambda: _issue(owner, issue_id, "returned"))
     assert seen["report"]["findings"] == FINDINGS and seen["report"]["version"] == 1
-    assert seen["report_hash"] == "0x" + ids.text_hash(_canonical(seen["report"])).hex()
+    assert seen["report_hash"] == "0x" + ids.text_hash(canonical_json(seen["report"])).hex()
     assert seen["opener_department"]["code"] == COORDINATOR_NODE and seen["source_department"]["code"] == OWNER
     assert [s["text"] for s in seen["steps"] if s["event"] == "IssueReturned"] == ["请核实后重新报送"]
 
@@ -133,11 +134,6 @@ def test_the_coordinator_opens_an_issue_on_another_departments_version_the_owner
     texts = {item["name"]: item["texts"] for item in trace["items"] if item["args"].get("issueId") == issue_id}
     assert texts["IssueClosed"] == {"reportHash": "复核通过"}
     assert '"findings"' in texts["IssueOpened"]["reportHash"]
-
-
-def _canonical(value: Any) -> str:
-    from node.catalog.register import canonical_json
-    return canonical_json(value)
 
 
 # ---------------------------------------------------------------- attacks
