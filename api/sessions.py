@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.errors import ApiError, forbidden, unauthenticated
 from ledger.errors import ChainReadFailed, ChainUnavailable
 from ledger.rpc import RpcBatcher
+from node.departments import code_of
 from node.models import STAFF_ROLES, StaffAccount
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ def follow(principal: Principal, standing: Standing, wanted: frozenset[str], *, 
             raise forbidden("; ".join(_lost(r, principal.address) for r in sorted(lost & wanted)))
         raise forbidden(f"this needs the role {' or '.join(sorted(wanted))}")
     if principal.kind == "staff" and write and standing.department != department_id:
-        department = principal.department or department_id.rstrip(b"\x00").decode(errors="replace")
+        department = principal.department or code_of(department_id)
         raise forbidden(f"department {department} no longer counts this node's account {principal.address} "
                         "as its own on chain (the department left the consortium, or the account was removed "
                         "from it): this node cannot write for it")

@@ -26,6 +26,7 @@ from ledger.clients import GrantStatus
 from ledger.deploy import Ledger, department_id
 from node.catalog.entries import entries
 from node.chain import texts
+from node.departments import code_of
 from node.models import ChainEventRow, Dataset, Grant
 
 OWNER, COORDINATOR = "owner", "coordinator"
@@ -95,7 +96,7 @@ class Names:
 
     def _department(self, id_hex: str) -> Department:
         raw = bytes.fromhex(id_hex.removeprefix("0x"))
-        code = raw.rstrip(b"\x00").decode(errors="replace")
+        code = code_of(raw)
         name = self._ledger.consortium.department(raw).name
         return Department(id_hex, code, name or code)
 

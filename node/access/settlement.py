@@ -29,6 +29,7 @@ from ledger.clients import Statement as ChainStatement
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ContractError
 from ledger.events import ChainEvent, fetch_events
+from node.departments import code_of
 from node.errors import AlreadyExists, Conflict, InvalidInput, StatementRefused
 from node.models import Dataset, Grant, Statement, Use
 from node.chain.outbox import enqueue
@@ -327,7 +328,7 @@ def _uses_in_period(ledger: Ledger, grant_ids: set[str], start: int, end: int, h
 
 
 def _department_name(raw: bytes) -> str:
-    return raw.rstrip(b"\x00").decode(errors="replace") or "no department"
+    return code_of(raw) or "no department"
 
 
 def _line_problems(ledger: Ledger, statement: StatementBody, line: Line, sequences: list[int]) -> list[str]:

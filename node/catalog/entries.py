@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ledger.deploy import Ledger
 from ledger.errors import ChainReadFailed, ChainUnavailable
+from node import departments
 from node.catalog.freshness import Freshness, freshness
 from node.catalog.texts import read_text, text_hash
 from node.models import CatalogDataset, CatalogVersion, ChainEventRow
@@ -28,8 +29,8 @@ Key = tuple[str, int]
 
 
 def code_of(value: str) -> str:
-    """A bytes32 code (a department or category) as its text: the UTF-8 before the zero padding."""
-    return bytes.fromhex(value.removeprefix("0x")).rstrip(b"\x00").decode("utf-8", errors="replace")
+    """A bytes32 code (a department or category) given in 0x hex as its text."""
+    return departments.code_of(bytes.fromhex(value.removeprefix("0x")))
 
 
 def department_names(session: Session) -> dict[str, str]:
