@@ -22,6 +22,7 @@ from api.sessions import staff_allows
 from api.deps import DB, Id32, Node
 from ledger.errors import ContractError, LedgerError
 from node.access import review
+from node.catalog.entries import entries, owners
 from node.errors import Conflict, InvalidInput, NodeError, NotFound, NotPermitted
 from node.models import ChainEventRow, Dataset, OutboxEntry
 from node.audit.monitor import usage_stream
@@ -58,9 +59,9 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
     def catalog(request: Request, db: DB, node: Node, visitor: Visit, q: Annotated[str, Query(max_length=100)] = "",
                 grade: Annotated[str, Query(pattern=r"^[1-4]?$")] = "",
                 owner: Annotated[str, Query(max_length=64)] = "") -> HTMLResponse:
-        rows = views.catalog(db, node.ledger, q=q, grade=int(grade) if grade else None, owner=owner)
+        rows = entries(db, node.ledger, q=q, grade=int(grade) if grade else None, department=owner)
         return pages.page(request, "catalog.html", visitor, nav="catalog", rows=rows, q=q, grade=grade, owner=owner,
-                          owners=views.owners(db))
+                          owners=owners(db))
 
     # ------------------------------------------------------------ review
 

@@ -1,4 +1,5 @@
-"""What the catalog, review and monitor pages show, read from the node's SQL index."""
+"""What the review and monitor pages show, read from the node's SQL index (the catalog page reads
+:mod:`node.catalog.entries` itself)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,10 @@ from sqlalchemy.orm import Session
 
 from ledger.clients import Action
 from ledger.deploy import Ledger
-from node.catalog.entries import Entry, entries
-from node.catalog.entries import owners as catalog_owners
 from node.access import review
 from node.access.queue import QueueItem, review_queue
 from node.models import Alert, ChainEventRow, Dataset, OutboxEntry
 from node.audit.monitor import USE_EVENTS, UsageEvent
-
-# ---------------------------------------------------------------- catalog
-
-
-def catalog(db: Session, ledger: Ledger | None = None, *, q: str = "", grade: int | None = None,
-            owner: str = "", now: float | None = None) -> list[Entry]:
-    """Every department's datasets matching a search, a grade and an owner (code or name)."""
-    return entries(db, ledger, q=q, grade=grade, department=owner, now=now)
-
-
-def owners(db: Session) -> list[str]:
-    return catalog_owners(db)
 
 
 # ---------------------------------------------------------------- review
