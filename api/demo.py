@@ -9,13 +9,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.cli.access import DAY, check_statement, decide, request_access, use_grant
+from api.cli.access import check_statement, decide, request_access, use_grant
 from api.cli.audit import print_trace, trace
 from api.cli.client import Api, CliError, Progress, Refused, signed_call
 from api.cli.datasets import register_dataset, upload_version, wait_anchored
 from ledger.deploy import Ledger, Manifest
 from node.access.settlement import chain_terms
 from node.access.delivery.fingerprint import plain_masks
+from node.catalog.freshness import DAY
 from node.catalog.texts import canonical_hash
 from node.fields import id_check_character
 from node.service import load_artifacts

@@ -22,10 +22,9 @@ from ledger.clients import Action
 from ledger.hashing import delivery_evidence
 from node.access.delivery.crypto import decrypt_stream, public_key_of
 from node.access.settlement import chain_terms
+from node.catalog.freshness import DAY
 from node.chain import texts
 from node.errors import DecryptionFailed, InvalidInput
-
-DAY = 86400
 
 
 def request_access(api: Api, account: LocalAccount, dataset_id: str, *, purpose: str, fields: list[str], uses: int,

@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 from ledger.clients import GrantStatus
 from ledger.deploy import Ledger, department_id
 from node.catalog.entries import entries
+from node.catalog.freshness import DAY
 from node.chain import texts
 from node.departments import code_of
 from node.models import ChainEventRow, Dataset, Grant
 
 OWNER, COORDINATOR = "owner", "coordinator"
-DAY = 86400
 
 
 @dataclass(frozen=True)

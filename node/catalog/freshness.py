@@ -14,7 +14,7 @@ State = Literal["current", "late", "unscheduled", "empty"]
 def duration(seconds: float) -> str:
     """A short human duration: ``45 s``, ``12 min``, ``3 h``, ``2 d``."""
     seconds = abs(seconds)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+    for size, unit in ((DAY, "d"), (3600, "h"), (60, "min")):
         if seconds >= size:
             return f"{seconds / size:.0f} {unit}" if seconds < 10 * size else f"{seconds // size:.0f} {unit}"
     return f"{seconds:.0f} s"
