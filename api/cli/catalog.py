@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TextIO
 
 from api.cli.client import Api, CliError, Refused
+from api.cli.options import emit
 from api.cli.signin import connect
 
 
@@ -51,15 +51,9 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     with connect(args) as api:
         if args.catalog_command == "show":
             entry = catalog_entry(api, args.dataset)
-            if args.json:
-                print(json.dumps(entry, ensure_ascii=False, indent=2))
-            else:
-                print_entry(entry)
+            emit(args, entry, lambda: print_entry(entry))
             return 0
         params = {k: v for k, v in (("q", args.q), ("department", args.department), ("grade", args.grade)) if v}
         entries: list[dict[str, Any]] = api.call("GET", "/catalog", params=params)
-    if args.json:
-        print(json.dumps(entries, ensure_ascii=False, indent=2))
-    else:
-        print_catalog(entries)
+    emit(args, entries, lambda: print_catalog(entries))
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from api.cli.client import CliError, UsageError, signed_call
-from api.cli.options import at_least, connection, emit, hash32, json_option, node_command
+from api.cli.options import at_least, connection, emit, hash32, json_option, node_command, wallet_options
 from api.cli.signin import auditor_or_staff_sign_in, connect, wallet
 from node.access.delivery.crypto import decrypt_stream
 from node.errors import DecryptionFailed
@@ -132,9 +132,7 @@ def add_commands(commands: SubCommands, statement: SubCommands) -> None:
                                                   "with the consumer's key, here")
     decrypt.add_argument("file", type=Path, metavar="FILE")
     decrypt.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
-    decrypt.add_argument("--keystore", type=Path, metavar="PATH",
-                         help="encrypted keystore (default: $PROVLEDGER_KEYSTORE); its passphrase: "
-                              "$PROVLEDGER_PASSPHRASE, or asked")
+    wallet_options(decrypt)
     decrypt.set_defaults(run=cmd_decrypt)
 
     show = statement.add_parser("show", help="a statement as the node holds it (its consumer, staff or an auditor)")

@@ -4,17 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from api.cli.client import Api, UsageError
+from api.cli.options import emit
 from api.cli.signin import connect, staff_sign_in
 from node.errors import InvalidInput
 from node.quality.issues import Finding
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 def _waited(api: Api, write: dict[str, Any], what: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -56,13 +52,14 @@ def cmd_review(args: argparse.Namespace) -> int:
     with connect(args) as api:
         staff_sign_in(args, api)
         queue: list[dict[str, Any]] = api.call("GET", "/review/queue")
-    if args.json:
-        _print_json(queue)
-        return 0
+    emit(args, queue, lambda: _print_queue(queue))
+    return 0
+
+
+def _print_queue(queue: list[dict[str, Any]]) -> None:
     for item in queue:
         print("\n".join(describe(item)))
     print(f"{len(queue)} request{'' if len(queue) == 1 else 's'} waiting")
-    return 0
 
 
 # ---------------------------------------------------------------- quality
@@ -87,9 +84,12 @@ def cmd_quality(args: argparse.Namespace) -> int:
     with connect(args) as api:
         staff_sign_in(args, api)
         result = _quality(api, args)
-    if args.json:
-        _print_json(result)
-    elif args.quality_command == "list":
+    emit(args, result, lambda: _print_quality(args, result))
+    return 0
+
+
+def _print_quality(args: argparse.Namespace, result: Any) -> None:
+    if args.quality_command == "list":
         for issue in result:
             print(_issue_line(issue))
             for step in issue["steps"]:
@@ -98,7 +98,6 @@ def cmd_quality(args: argparse.Namespace) -> int:
         print(f"issue {result['issue_id']} opened and returned to the source department")
     else:
         print(f"issue {args.issue}: {args.quality_command} {_written(result)}")
-    return 0
 
 
 def _quality(api: Api, args: argparse.Namespace) -> Any:
