@@ -187,10 +187,9 @@ def router(auth: Auth) -> APIRouter:
         return report
 
     @api.post("/quality/issues/{issue_id}/repair", status_code=202, response_model=WriteOut,
-              dependencies=[RECORDS], responses=errors(404, 422), summary="Name the version that repairs an issue")
+              dependencies=[RECORDS], responses=errors(403, 404, 422), summary="Name the version that repairs an issue")
     def repair(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Steward) -> WriteOut:
-        issue, version = _issue_and_version(db, node, issue_id, body.version)
-        entry = quality.submit_repair(db, issue.issue_id, version.id, note_text=body.note)
+        entry = issues.repair(db, node.settings.department_id, issue_id, body.version, note=body.note)
         db.commit()
         return _write(entry)
 
