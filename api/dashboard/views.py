@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 
 from ledger.clients import Action
 from ledger.deploy import Ledger
-from node.access import review
 from node.access.queue import QueueItem, review_queue
-from node.models import Alert, ChainEventRow, Dataset, OutboxEntry
+from node.models import Alert, ChainEventRow, OutboxEntry
 from node.audit.monitor import USE_EVENTS, UsageEvent
 
 

@@ -16,7 +16,7 @@ from api.errors import errors
 from api.schemas.grants import WriteOut
 from api.schemas.quality import IssueIn, IssueOpenedOut, IssueViewOut, VerdictIn
 from node.errors import InvalidInput
-from node.quality import issues
+from node.quality import issues, loop
 
 
 def router(auth: Auth) -> APIRouter:
@@ -39,7 +39,7 @@ def router(auth: Auth) -> APIRouter:
         if body.report_id is not None:
             if body.dataset_id or body.version or body.findings:
                 raise InvalidInput("report_id", "names the report: give no dataset_id, version or findings with it")
-            issue_id = issues.open_from_report(db, node.ledger, body.report_id, note=body.note)
+            issue_id = loop.open_from_report(db, node.ledger, body.report_id, note=body.note)
         else:
             if body.dataset_id is None or body.version is None:
                 raise InvalidInput("dataset_id", "an issue opened by hand names a dataset_id and a version")

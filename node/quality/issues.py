@@ -6,7 +6,7 @@ version, by hand with the evidence (each finding: a field, the record numbers, t
 a value) or from a quality report the node holds. The report is published on chain as a text and
 its hash is the issue's report hash, so the source department's node shows it; the issue is
 returned to the source at once. The source repairs it with a new version
-(:func:`node.quality.loop.submit_repair`); whoever opened it (its department, or the coordinator)
+(:func:`repair`); whoever opened it (its department, or the coordinator)
 verifies and closes it, or reopens it, with a note. The contract enforces who reviews; the node
 checks the same rule first, to answer with a clear refusal instead of a failed write.
 
@@ -34,7 +34,7 @@ from node.catalog.texts import canonical_json
 from node.chain import texts
 from node.chain.outbox import enqueue
 from node.errors import Conflict, InvalidInput, NotFound, NotPermitted
-from node.models import ChainEventRow, Dataset, DatasetVersion, OutboxEntry, QualityIssue, QualityReportRow
+from node.models import ChainEventRow, Dataset, DatasetVersion, OutboxEntry, QualityIssue
 
 MAX_FINDINGS = 100
 MAX_ROWS = 200
@@ -151,20 +151,8 @@ def open_by_hand(session: Session, ledger: Ledger, department: str, *, dataset_i
                         report_hash=report_hash, note_hash=texts.publish(session, note, field="note"))
 
 
-def open_from_report(session: Session, ledger: Ledger, report_id: int, *, note: str = "") -> str:
-    """Open an issue from a failing quality report this node holds (its own check of a version)."""
-    from node.quality.loop import open_issue
-
-    report = session.get(QualityReportRow, report_id)
-    if report is None:
-        raise NotFound("quality report", str(report_id))
-    return open_issue(session, report, ledger=ledger, note_text=note)
-
-
 def repair(session: Session, department: str, issue_id: str, number: int, *, note: str = "") -> OutboxEntry:
     """The source department names its version ``number`` as the repair of the issue."""
-    from node.quality.loop import submit_repair
-
     issue = session.get(QualityIssue, issue_id.lower())
     if issue is None:
         raise NotFound("quality issue", issue_id)
@@ -174,7 +162,8 @@ def repair(session: Session, department: str, issue_id: str, number: int, *, not
                                                           DatasetVersion.number == number))
     if version is None:
         raise NotFound("version", f"{issue.dataset_id} #{number}")
-    return submit_repair(session, issue.issue_id, version.id, note_text=note)
+    return enqueue(session, key=f"issue:{issue.issue_id}:repair:{number}", kind="submit_repair", payload={
+        "issue_id": issue.issue_id, "repaired_version": number, "note_hash": texts.publish(session, note, field="note")})
 
 
 # ---------------------------------------------------------------- verifying
@@ -190,11 +179,17 @@ def verify(session: Session, ledger: Ledger, department: str, issue_id: str, *, 
                        "only a repair is verified")
     if not close and not note.strip():
         raise InvalidInput("note", "a reopened issue says what is still wrong")
-    note_hash = texts.publish(session, note, field="note")
+    return enqueue_verdict(session, issue_id, close=close, repaired_version=issue.repaired_version,
+                           note_hash=texts.publish(session, note, field="note"))
+
+
+def enqueue_verdict(session: Session, issue_id: str, *, close: bool, repaired_version: int, note_hash: str) -> OutboxEntry:
+    """Queue closing the issue (its repair holds) or reopening it (the repair ``repaired_version``
+    does not), naming ``note_hash``; once per issue for a close, once per repair for a reopen."""
     if close:
         return enqueue(session, key=f"issue:{issue_id}:close", kind="close_issue",
                        payload={"issue_id": issue_id, "note_hash": note_hash})
-    return enqueue(session, key=f"issue:{issue_id}:reopen:{issue.repaired_version}", kind="reopen_issue",
+    return enqueue(session, key=f"issue:{issue_id}:reopen:{repaired_version}", kind="reopen_issue",
                    payload={"issue_id": issue_id, "note_hash": note_hash})
 
 

@@ -26,13 +26,11 @@ from node.chain.anchoring import add_item
 from node.errors import Conflict, InvalidInput, NotFound
 from node.fields import FieldClass
 from node.formats import kind_of
-from node.models import Dataset, DatasetVersion, OutboxEntry, QualityIssue, QualityReportRow
-from node.chain.outbox import enqueue
+from node.models import Dataset, DatasetVersion, QualityReportRow
 from node.quality.rules import Rule, check_file
 from node.catalog.texts import canonical_hash, canonical_json
-from node.access.review import note
 from node.chain import texts
-from node.quality.issues import enqueue_open
+from node.quality.issues import enqueue_open, enqueue_verdict
 
 
 def set_rules(session: Session, dataset_id: str, rules: Sequence[dict[str, Any]]) -> list[Rule]:
@@ -82,8 +80,16 @@ def open_issue(session: Session, report: QualityReportRow, *, ledger: Ledger, no
     code = hashlib.sha256(f"provledger issue/{report.report_hash}".encode()).digest()
     report.issue_id = enqueue_open(session, ledger, code=code, dataset_id=version.dataset_id, version=version.number,
                                    report_hash=_published(session, report),
-                                   note_hash=note(session, note_text or _failures(report), field="note"))
+                                   note_hash=texts.publish(session, note_text or _failures(report), field="note"))
     return report.issue_id
+
+
+def open_from_report(session: Session, ledger: Ledger, report_id: int, *, note: str = "") -> str:
+    """Open an issue from a failing quality report this node holds (its own check of a version)."""
+    report = session.get(QualityReportRow, report_id)
+    if report is None:
+        raise NotFound("quality report", str(report_id))
+    return open_issue(session, report, ledger=ledger, note_text=note)
 
 
 def _published(session: Session, report: QualityReportRow) -> str:
@@ -100,29 +106,13 @@ def _failures(report: QualityReportRow) -> str:
     return "; ".join(failed)[:2000]
 
 
-def submit_repair(session: Session, issue_id: str, version_id: int, *, note_text: str = "") -> OutboxEntry:
-    """The source department names the version that repairs the issue."""
-    version = session.get(DatasetVersion, version_id)
-    if version is None:
-        raise NotFound("version", str(version_id))
-    issue = session.get(QualityIssue, issue_id)
-    if issue is not None and issue.dataset_id != version.dataset_id:
-        raise InvalidInput("version_id", "is a version of another dataset than the issue's")
-    return enqueue(session, key=f"issue:{issue_id}:repair:{version.number}", kind="submit_repair", payload={
-        "issue_id": issue_id, "repaired_version": version.number, "note_hash": note(session, note_text, field="note")})
-
-
 def verify_repair(session: Session, issue_id: str, version_id: int, *, now: int | None = None) -> QualityReportRow:
     """Check the repaired version again: close the issue if it passes, reopen it if not."""
     report = check_version(session, version_id, now=now)
     report.issue_id = issue_id
-    if report.passed:
-        enqueue(session, key=f"issue:{issue_id}:close", kind="close_issue",
-                payload={"issue_id": issue_id, "note_hash": _published(session, report)})
-    else:
-        version = session.get(DatasetVersion, version_id)
-        assert version is not None
-        enqueue(session, key=f"issue:{issue_id}:reopen:{version.number}", kind="reopen_issue",
-                payload={"issue_id": issue_id, "note_hash": _published(session, report)})
+    version = session.get(DatasetVersion, version_id)
+    assert version is not None
+    enqueue_verdict(session, issue_id, close=report.passed, repaired_version=version.number,
+                    note_hash=_published(session, report))
     return report
 

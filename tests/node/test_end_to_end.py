@@ -29,6 +29,7 @@ from ledger.deploy import Ledger, department_id
 from ledger.tx import write_keystore
 from node.access import review
 from node.access.queue import review_queue
+from node.quality import issues
 from node.quality import loop as quality
 from node.access.delivery.crypto import decrypt_stream, public_key_of
 from node.access.delivery.fingerprint import plain_masks
@@ -198,7 +199,7 @@ def test_the_whole_story(nodes: tuple[NodeService, NodeService], suite: Suite, t
     assert owner.ledger.quality.issue(issue).status is IssueStatus.RETURNED
     with owner.sessions() as session:
         v2 = register_version(session, dataset_id=dataset_id, path=write_csv(tmp_path / "v2.csv", people(40, broken=False)))
-        quality.submit_repair(session, issue_id, v2.id, note_text="check digit and duplicate fixed")
+        issues.repair(session, owner.settings.department_id, issue_id, v2.number, note="check digit and duplicate fixed")
         session.commit()
     owner.settle()
     assert owner.ledger.quality.issue(issue).status is IssueStatus.REPAIRED
