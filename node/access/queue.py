@@ -131,13 +131,23 @@ def catalog_facts(session: Session, dataset_ids: Collection[str]) -> dict[str, C
     return {**{e.dataset_id: CatalogFacts(e.name, e.category, e.field_classes) for e in indexed if e.verified}, **own}
 
 
-def _decision(session: Session, names: Names, owner: Department, grant_id: str) -> Decision | None:
-    row = session.scalar(select(ChainEventRow).where(ChainEventRow.grant_id == grant_id,
-                                                     ChainEventRow.name == "RequestApproved")
-                         .order_by(ChainEventRow.id.desc()).limit(1))
-    if row is None:
+def _approvals(session: Session, grant_ids: Collection[str]) -> dict[str, tuple[ChainEventRow, str | None]]:
+    """The owner's latest approval of each of ``grant_ids`` that has one, with its reason's text."""
+    if not grant_ids:
+        return {}
+    latest: dict[str, ChainEventRow] = {}
+    for row in session.scalars(select(ChainEventRow).where(ChainEventRow.grant_id.in_(grant_ids),
+                                                           ChainEventRow.name == "RequestApproved")
+                               .order_by(ChainEventRow.id)):
+        latest[str(row.grant_id)] = row
+    reasons = texts.texts(session, [row.args["reasonHash"] for row in latest.values()])
+    return {grant: (row, reasons.get(row.args["reasonHash"])) for grant, row in latest.items()}
+
+
+def _decision(owner: Department, approval: tuple[ChainEventRow, str | None] | None) -> Decision | None:
+    if approval is None:
         return None
-    reason = texts.texts(session, [row.args["reasonHash"]]).get(row.args["reasonHash"])
+    row, reason = approval
     return Decision(owner, row.args["reviewer"], row.block_number, row.block_time, reason,
                     str(row.args["pricePerUse"]))
 
@@ -157,6 +167,7 @@ def review_queue(session: Session, ledger: Ledger, department: str, *, coordinat
     names = Names(ledger)
     purposes = texts.texts(session, [grant.purpose_hash for grant, _ in rows])
     facts = catalog_facts(session, [grant.dataset_id for grant, _ in rows])
+    approvals = _approvals(session, [grant.grant_id for grant, _ in rows if grant.status == awaiting])
     items = []
     for grant, args in rows:
         mine = args["ownerDepartment"] == mine_id
@@ -172,6 +183,6 @@ def review_queue(session: Session, ledger: Ledger, department: str, *, coordinat
             names.sponsor(grant.grantee), waiting_for, purposes.get(grant.purpose_hash), grant.purpose_hash,
             list(grant.fields), masked, grant.actions, grant.duration, round(grant.duration / DAY, 2),
             grant.max_uses, grant.requested_block,
-            _decision(session, names, owner, grant.grant_id) if waiting_for == COORDINATOR else None,
+            _decision(owner, approvals.get(grant.grant_id)) if waiting_for == COORDINATOR else None,
         ))
     return items
