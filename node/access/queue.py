@@ -87,11 +87,13 @@ class QueueItem:
 
 
 class Names:
-    """Department names and consumers' sponsors, read from the chain once each per queue."""
+    """Department names, accounts' departments and consumers' sponsors, read from the chain once
+    each per queue."""
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
         self.department = cache(self._department)
+        self.department_of = cache(self._department_of)
         self.sponsor = cache(self._sponsor)
 
     def _department(self, id_hex: str) -> Department:
@@ -100,11 +102,16 @@ class Names:
         name = self._ledger.consortium.department(raw).name
         return Department(id_hex, code, name or code)
 
+    def _department_of(self, account: str) -> Department | None:
+        """The department whose own account ``account`` is (None: no department's)."""
+        found = self._ledger.consortium.department_of(account)
+        return None if found == bytes(32) else self.department("0x" + found.hex())
+
     def _sponsor(self, account: str) -> Department | None:
         sponsor = self._ledger.consortium.sponsor_of(account)
         if sponsor == bytes(32):
-            sponsor = self._ledger.consortium.department_of(account)
-        return None if sponsor == bytes(32) else self.department("0x" + sponsor.hex())
+            return self.department_of(account)
+        return self.department("0x" + sponsor.hex())
 
 
 @dataclass(frozen=True)

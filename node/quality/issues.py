@@ -254,8 +254,7 @@ def issue_views(session: Session, ledger: Ledger, department: str, *, coordinato
         if opened is None:
             continue
         opener = str(opened.args["opener"])
-        opener_id = ledger.consortium.department_of(opener)
-        opener_department = names.department("0x" + opener_id.hex()) if any(opener_id) else None
+        opener_department = names.department_of(opener)
         source = str(opened.args["sourceDepartment"])
         if not coordinator and mine not in (source, opener_department.id if opener_department else None):
             continue
