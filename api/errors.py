@@ -218,6 +218,11 @@ def _translate(err: Exception) -> tuple[int, str, dict[str, Any]]:
     return 500, "internal", {}
 
 
+def status_of(err: Exception) -> int:
+    """The HTTP status a domain error answers with, in the API and on the dashboard's pages alike."""
+    return _translate(err)[0]
+
+
 def install(app: FastAPI) -> None:
     async def domain(request: Request, err: Exception) -> JSONResponse:
         status, code, detail = _translate(err)

@@ -20,23 +20,16 @@ from api.dashboard.session import PATH, Visitor, checked_form, signed_in, visito
 from api.dashboard.trace import dataset_page
 from api.sessions import staff_allows
 from api.deps import DB, Id32, Node
-from ledger.errors import ContractError, LedgerError
+from api.errors import status_of
+from ledger.errors import LedgerError
 from node.access import review
 from node.catalog.entries import entries, owners
-from node.errors import Conflict, InvalidInput, NodeError, NotFound, NotPermitted
+from node.errors import InvalidInput, NodeError
 from node.models import ChainEventRow, Dataset, OutboxEntry
 from node.audit.monitor import usage_stream
 
 HASH = r"^0x[0-9a-fA-F]{64}$"
 REVIEWABLE = ("approve", "reject", "co_approve")
-
-
-def _status(err: Exception) -> int:
-    for kind, status in ((NotFound, 404), (NotPermitted, 403), (Conflict, 409), (InvalidInput, 422),
-                         (ContractError, 409)):
-        if isinstance(err, kind):
-            return status
-    return 503
 
 
 def router(auth: Auth, pages: Pages) -> APIRouter:
@@ -99,7 +92,7 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
             db.commit()
         except (NodeError, LedgerError) as err:
             db.rollback()
-            return review_page(request, db, node, visitor, status=_status(err), error=str(err))
+            return review_page(request, db, node, visitor, status=status_of(err), error=str(err))
         return RedirectResponse(f"{PATH}/review?write={entry.id}", status_code=303)
 
     # ------------------------------------------------------------ the trace

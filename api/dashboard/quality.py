@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth.service import Auth
-from api.dashboard.pages import _status
 from api.dashboard.render import Pages
 from api.dashboard.session import PATH, Visitor, checked_form, signed_in
 from api.deps import DB, Id32, Node
+from api.errors import status_of
 from api.sessions import staff_allows
 from ledger.deploy import department_id
 from ledger.errors import LedgerError
@@ -69,7 +69,7 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
             db.commit()
         except (NodeError, LedgerError) as err:
             db.rollback()
-            return quality_page(request, db, node, visitor, status=_status(err), error=str(err))
+            return quality_page(request, db, node, visitor, status=status_of(err), error=str(err))
         return RedirectResponse(f"{PATH}/quality?issue={issue_id}", status_code=303)
 
     @api.post("/quality/{issue_id}/{step}")
@@ -87,7 +87,7 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
             db.commit()
         except (NodeError, LedgerError) as err:
             db.rollback()
-            return quality_page(request, db, node, visitor, status=_status(err), error=str(err))
+            return quality_page(request, db, node, visitor, status=status_of(err), error=str(err))
         return RedirectResponse(f"{PATH}/quality?write={entry.id}", status_code=303)
 
     return api

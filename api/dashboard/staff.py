@@ -15,17 +15,14 @@ from api.auth.service import Auth
 from api.dashboard.render import Pages
 from api.dashboard.session import PATH, Visitor, checked_form, signed_in
 from api.deps import DB
-from node.errors import AlreadyExists, Conflict, NodeError, NotFound
+from api.errors import status_of
+from node.errors import NodeError
 from node.models import STAFF_ROLES, StaffAccount
 
 Username = Annotated[str, Path(pattern=r"^[a-z0-9._-]{3,64}$")]
 DONE = {"added": "Account added.", "role": "Role changed: it applies at once.",
         "password": "Password changed: the account's sessions have ended.",
         "disabled": "Account disabled: it cannot sign in, and its sessions have ended."}
-
-
-def _status(err: NodeError) -> int:
-    return 404 if isinstance(err, NotFound) else 409 if isinstance(err, (AlreadyExists, Conflict)) else 422
 
 
 def router(auth: Auth, pages: Pages) -> APIRouter:
@@ -44,7 +41,7 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
             db.commit()
         except NodeError as err:
             db.rollback()
-            return staff_page(request, db, visitor, status=_status(err), error=str(err))
+            return staff_page(request, db, visitor, status=status_of(err), error=str(err))
         auth.staff.forget(account.username)
         return RedirectResponse(f"{PATH}/staff?done={done}", status_code=303)
 
