@@ -31,11 +31,6 @@ MAX_PURPOSE_BYTES = 1000
 """``AccessGrants.MAX_PURPOSE_LENGTH``."""
 
 
-hash_of = text_hash
-"""The hash the chain keeps of a text: keccak256 of its UTF-8 bytes, as 0x hex (one home:
-:func:`node.catalog.texts.text_hash`)."""
-
-
 def checked(field: str, text: str, *, max_bytes: int = MAX_TEXT_BYTES) -> str:
     """``text`` fit to go on chain: 1 to ``max_bytes`` bytes, and no personal number in it;
     :class:`InvalidInput` naming ``field`` otherwise."""
@@ -54,7 +49,7 @@ def publish(session: Session, text: str, *, field: str = "reason") -> str:
     text = text.strip()
     if not text:
         return ZERO_HASH
-    digest = hash_of(checked(field, text))
+    digest = text_hash(checked(field, text))
     note = session.get(Note, digest)
     if note is None:
         session.add(Note(hash=digest, text=text))
@@ -65,7 +60,7 @@ def publish(session: Session, text: str, *, field: str = "reason") -> str:
 
 def keep(session: Session, digest: str, text: object, block: int) -> None:
     """Keep ``text``, read from an event in ``block``, under ``digest`` if it hashes to it."""
-    if not isinstance(text, str) or hash_of(text) != digest:
+    if not isinstance(text, str) or text_hash(text) != digest:
         return
     note = session.get(Note, digest)
     if note is None:

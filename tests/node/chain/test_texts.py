@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from ledger import ids
+from node.catalog.texts import text_hash
 from node.chain import texts
 from node.errors import InvalidInput
 from node.models import ChainEventRow, Note, OutboxEntry
@@ -27,13 +28,13 @@ def test_texts_are_published_before_their_write_indexed_from_the_chain_checked_a
 
         # Kept and queued, once, before anything that names it; no text is the zero hash.
         digest = texts.publish(session, "  用途与申请不符  ")
-        assert digest == texts.hash_of("用途与申请不符") and texts.publish(session, "用途与申请不符") == digest
+        assert digest == text_hash("用途与申请不符") and texts.publish(session, "用途与申请不符") == digest
         assert texts.publish(session, " ") == texts.ZERO_HASH
         entries = list(session.scalars(select(OutboxEntry).order_by(OutboxEntry.id)))
         assert [(e.kind, e.payload["text_hash"]) for e in entries] == [("publish_text", digest)]
 
         # A TextPublished whose text does not hash to its hash is not believed.
-        claimed = texts.hash_of("the reason given")
+        claimed = text_hash("the reason given")
         texts.text_published(session, ChainEventRow(name="TextPublished", block_number=1,
                                                     args={"textHash": claimed, "text": "another reason"}))
         assert session.get(Note, claimed) is None
