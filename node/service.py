@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +27,7 @@ from node.health import NodeHealth, read_chain, refusals
 from node.chain.indexer import CURSOR, Indexer
 from node.models import IndexerCursor
 from node.audit.monitor import Monitor
+from node.maintenance import announce_running
 from node.chain.outbox import OutboxWorker, backlog
 from node.settings import NodeSettings
 from node.supervision import Supervised, describe
@@ -49,8 +51,11 @@ class NodeService:
     workers: dict[str, Supervised] = field(init=False)
     """The background loops :meth:`run` runs, by name."""
     _verdict: tuple[float, list[str]] = field(init=False, default=(float("-inf"), []))
+    _running: IO[bytes] = field(init=False)
+    """The shared lock that tells maintenance the node runs (:func:`node.maintenance.announce_running`)."""
 
     def __post_init__(self) -> None:
+        self._running = announce_running(self.settings.data_dir)
         self.indexer = Indexer(self.sessions, self.ledger, confirmations=self.settings.confirmations)
         self.monitor = Monitor(self.sessions)
         self.traces = TraceChecker(self.ledger, self.sessions)
@@ -166,6 +171,7 @@ class NodeService:
         return cls(settings, engine, sessions, ledger, sender, outbox)
 
     def close(self) -> None:
+        self._running.close()
         self._probe.close()
         self.ledger.close()
         self.engine.dispose()

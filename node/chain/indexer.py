@@ -73,11 +73,13 @@ def _indexed_grant(session: Session, event: ChainEvent) -> GrantTerms | None:
 
 class Indexer:
     def __init__(self, sessions: sessionmaker[Session], ledger: Ledger, *, confirmations: int = 1,
-                 chunk: int = 2000) -> None:
+                 chunk: int = 2000, until: int | None = None) -> None:
         self.sessions = sessions
         self.ledger = ledger
         self.confirmations = confirmations
         self.chunk = chunk
+        self.until = until
+        """The last block to index, if not the chain's head (``node reindex`` stops at the live cursor)."""
 
     def step(self) -> int:
         """Index the next chunk of confirmed blocks; returns the number of events taken."""
@@ -90,6 +92,8 @@ class Indexer:
                 cursor = session.get(IndexerCursor, CURSOR)
             start = cursor.block_number + 1 if cursor else self.ledger.manifest.deployment_block
             safe = w3.eth.block_number - max(self.confirmations - 1, 0)
+            if self.until is not None:
+                safe = min(safe, self.until)
             end = min(safe, start + self.chunk - 1)
             if end < start:
                 return 0
