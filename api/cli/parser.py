@@ -20,7 +20,7 @@ from api.cli.options import hash32 as _hash32
 from api.cli.options import quality_rule as _rule
 from api.cli.options import staff_options as _staff_options
 from api.cli.options import wallet_options as _wallet_options
-from api.cli import manage, mine, oversight
+from api.cli import maintenance, manage, mine, oversight
 from api.cli.options import address, json_option
 from api.cli.review import cmd_quality, cmd_review, parse_finding
 from api.cli.signin import cmd_login
@@ -222,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "list":
             json_option(sub)
         sub.set_defaults(run=cmd_staff)
+
+    node = commands.add_parser("node", help="operating this department's node: init, start, join, backup, reindex")
+    node_commands = node.add_subparsers(dest="node_command", required=True, metavar="COMMAND")
+    maintenance.add_commands(node_commands)
 
     _review_commands(commands, manage.add_commands(commands, dataset_commands, statement_commands))
     mine.add_commands(commands, statement_commands)

@@ -14,7 +14,6 @@ timestamps (:attr:`Derived.ignored`), and :data:`NOT_COMPARED`.
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from ledger.chain import connect
 from ledger.deploy import Ledger, Manifest
 from node.chain.indexer import CURSOR, Indexer
 from node.db import make_engine, migrate, session_factory
+from node.maintenance.backup import sqlite_copy
 from node.models import (
     CatalogDataset, CatalogVersion, ChainEventRow, Grant, IndexedBlock, IndexerCursor, Lineage, Note, QualityIssue,
     Use, Watermark,
@@ -168,18 +168,6 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
         return
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection, connection.begin():
         yield connection
-
-
-def sqlite_copy(source: Path, target: Path) -> None:
-    """A consistent copy of a live SQLite database, by its online backup API."""
-    reading = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
-    writing = sqlite3.connect(target)
-    try:
-        with writing:
-            reading.backup(writing)
-    finally:
-        writing.close()
-        reading.close()
 
 
 def rebuild(ledger: Ledger, target: Path, until: int | None, *, chunk: int = 2000) -> Engine:
