@@ -250,6 +250,8 @@ def _unpack(archive_path: Path, into: Path) -> dict[str, Any]:
             expected: dict[str, Any] = manifest["members"]
             seen: set[str] = set()
             for member in archive:
+                if member is first:
+                    continue
                 if member.name not in expected or not member.isfile():
                     raise BackupError(f"member {member.name} is not in the manifest: refused")
                 stream = archive.extractfile(member)
