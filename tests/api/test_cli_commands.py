@@ -386,6 +386,9 @@ ELSEWHERE = {
     "staff disable": "tests.api.test_staff:test_the_operator_makes_lists_disables_and_resets_staff_accounts",
     "staff password": "tests.api.test_staff:test_the_operator_makes_lists_disables_and_resets_staff_accounts",
     "staff role": "tests.api.test_staff:test_the_operator_makes_lists_disables_and_resets_staff_accounts",
+    "node backup": "tests.node.maintenance.test_backup:test_a_backup_taken_while_delivering_restores_into_a_node_with_the_same_data",
+    "node restore": "tests.node.maintenance.test_backup:test_a_backup_taken_while_delivering_restores_into_a_node_with_the_same_data",
+    "node reindex": "tests.node.maintenance.test_reindex:test_a_row_the_chain_does_not_back_is_found_and_replace_puts_the_chain_s_back",
 }
 HERE = {
     "up": test_up_names_departments_and_stops_on_sigterm,

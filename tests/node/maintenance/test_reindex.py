@@ -5,19 +5,22 @@ node with 10,000 indexed events; a row the chain does not back is reported by ta
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, update
 
+from api.cli import main
 from ledger import ids
 from ledger.clients import Action, Rights, Use
 from ledger.deploy import Ledger, department_id
 from node.chain.indexer import Indexer
 from node.db import make_engine, migrate, session_factory
-from node.maintenance import NodeRunning, announce_running, stopped
-from node.maintenance.reindex import reindex, replace
+from node.maintenance.reindex import reindex
 from node.models import ChainEventRow, Grant, Use as UseRow, Watermark
+from node.service import NodeService
+from node.settings import NodeSettings
 from tests.utils.ledgers import DEPARTMENTS, Suite
 
 BATCH = 100
@@ -70,42 +73,49 @@ def test_an_index_of_10000_events_is_rebuilt_equal_row_for_row(suite: Suite, tmp
 
 
 def test_a_row_the_chain_does_not_back_is_found_and_replace_puts_the_chain_s_back(
-        suite: Suite, tmp_path: Path, database_url: str) -> None:
+        node_settings: NodeSettings, suite: Suite, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     owner = suite.departments[0]
     label = f"tampered {database_url.split(':', 1)[0]}"
     grant = _grant(owner, suite.consumers[1], label, 1000)
     _uses(owner, grant, label, BATCH)
-    live = _live(database_url, owner)
-    forged, real = "0x" + "ab" * 32, "0x" + grant.hex()
-    with session_factory(live)() as session:
-        session.add(Grant(grant_id=forged, dataset_id="0x" + "cd" * 32, grantee=owner.sender.address,  # type: ignore[union-attr]
-                          status="active", purpose_hash="0x" + "00" * 32, fields=[], actions=1, duration=1,
-                          max_uses=1, requested_block=1))
-        session.execute(update(Grant).where(Grant.grant_id == real).values(uses=3))
-        dropped = session.scalars(select(UseRow).order_by(UseRow.id.desc()).limit(1)).one()
-        session.delete(dropped)
-        newest = session.scalar(select(ChainEventRow.id).order_by(ChainEventRow.id.desc()).limit(1))
-        session.add(Watermark(name="monitor", value=newest))
-        session.commit()
+    service = NodeService.start(node_settings)
     try:
-        report = reindex(live, owner, tmp_path)
-        found = {str(d) for d in report.differences}
+        service.indexer.catch_up()
+        assert main(["node", "reindex"]) == 0
+        assert capsys.readouterr().out.splitlines()[0].endswith(": equal")
+        forged, real = "0x" + "ab" * 32, "0x" + grant.hex()
+        with service.sessions() as session:
+            session.add(Grant(grant_id=forged, dataset_id="0x" + "cd" * 32, grantee=owner.sender.address,  # type: ignore[union-attr]
+                              status="active", purpose_hash="0x" + "00" * 32, fields=[], actions=1, duration=1,
+                              max_uses=1, requested_block=1))
+            session.execute(update(Grant).where(Grant.grant_id == real).values(uses=3))
+            dropped = session.scalars(select(UseRow).order_by(UseRow.id.desc()).limit(1)).one()
+            session.delete(dropped)
+            newest = session.scalar(select(ChainEventRow.id).order_by(ChainEventRow.id.desc()).limit(1))
+            session.merge(Watermark(name="monitor", value=newest))
+            session.commit()
+        assert main(["node", "reindex", "--json"]) == 1
+        report = json.loads(capsys.readouterr().out)
+        found = {f"{d['table']} {'/'.join(map(str, d['key']))}: {d['problem']}" for d in report["differences"]}
         assert found == {
             f"grants {forged}: only in the live index: the chain does not back it",
             f"grants {real}: uses is 3 in the live index, {BATCH} from the chain",
             f"uses {dropped.block_number}/{dropped.log_index}: missing from the live index: the chain has it",
         }, found
-        running = announce_running(tmp_path / "data")
-        with pytest.raises(NodeRunning, match="stop it first"):
-            with stopped(tmp_path / "data"):
-                pass
-        running.close()
-        with stopped(tmp_path / "data"):
-            assert report.rebuilt is not None and replace(live, report.rebuilt) > 0
-        again = reindex(live, owner, tmp_path / "again") if (tmp_path / "again").mkdir() is None else None
-        assert again is not None and again.equal, [str(d) for d in again.differences]
-        with session_factory(live)() as session:
+        assert report["ignored_columns"] == {"chain_events": ["id"], "uses": ["id"], "notes": ["created_at"]}
+        assert main(["node", "reindex", "--replace"]) == 1
+        assert "stop it first" in capsys.readouterr().err
+    finally:
+        service.close()
+    assert main(["node", "reindex", "--replace"]) == 0
+    assert "replaced: the live index now holds" in capsys.readouterr().out
+    assert main(["node", "reindex"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(": equal")
+    engine = make_engine(node_settings.sql_url)
+    try:
+        with session_factory(engine)() as session:
+            assert session.get(Grant, forged) is None and session.get(Grant, real).uses == BATCH  # type: ignore[union-attr]
             assert session.get(Watermark, "monitor").value == session.scalar(  # type: ignore[union-attr]
                 select(ChainEventRow.id).order_by(ChainEventRow.id.desc()).limit(1))
     finally:
-        live.dispose()
+        engine.dispose()
