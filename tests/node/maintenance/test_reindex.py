@@ -1,23 +1,20 @@
-"""``node reindex``: the index rebuilt from the chain alone equals the live one row for row, on a
-node with 10,000 indexed events; a row the chain does not back is reported by table and key; and
-``--replace`` swaps the rebuilt index in on a stopped node only."""
+"""``node reindex`` through the CLI: a row the chain does not back, one changed and one missing
+are reported by table and key, and ``--replace`` swaps the rebuilt index in on a stopped node only
+(10,000 events: :mod:`tests.node.maintenance.test_reindex_10000`, with a suite of its own)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 
 from api.cli import main
 from ledger import ids
 from ledger.clients import Action, Rights, Use
 from ledger.deploy import Ledger, department_id
-from node.chain.indexer import Indexer
-from node.db import make_engine, migrate, session_factory
-from node.maintenance.reindex import reindex
+from node.db import make_engine, session_factory
 from node.models import ChainEventRow, Grant, Use as UseRow, Watermark
 from node.service import NodeService
 from node.settings import NodeSettings
@@ -48,28 +45,6 @@ def _uses(owner: Ledger, grant: bytes, label: str, count: int) -> None:
         for b in range(count // BATCH)]
     for tx in sent:
         assert owner.w3.eth.wait_for_transaction_receipt(tx.tx_hash, timeout=120)["status"] == 1
-
-
-def _live(url: str, owner: Ledger) -> Engine:
-    engine = make_engine(url)
-    migrate(engine)
-    Indexer(session_factory(engine), owner, confirmations=1).catch_up()
-    return engine
-
-
-def test_an_index_of_10000_events_is_rebuilt_equal_row_for_row(suite: Suite, tmp_path: Path) -> None:
-    owner = suite.departments[0]
-    grant = _grant(owner, suite.consumers[0], "ten thousand", 20_000)
-    _uses(owner, grant, "ten thousand", 10_000)
-    live = _live(f"sqlite:///{tmp_path}/live.db", owner)
-    try:
-        report = reindex(live, owner, tmp_path)
-    finally:
-        live.dispose()
-    assert report.equal, [str(d) for d in report.differences[:5]]
-    events, rebuilt_events = report.tables["chain_events"]
-    assert events == rebuilt_events >= 10_000 and report.tables["uses"] == (10_000, 10_000)
-    print(f"reindex of {events} events: {report.seconds:.1f} s")
 
 
 def test_a_row_the_chain_does_not_back_is_found_and_replace_puts_the_chain_s_back(
