@@ -132,3 +132,7 @@ def test_a_backup_taken_while_delivering_restores_into_a_node_with_the_same_data
     assert main(["node", "restore", str(broken), "--into", str(again), *options]) == 2
     assert "member deployment.json is corrupted" in capsys.readouterr().err
     assert not again.exists()
+    (tmp_path / "junk.tar.gz").write_bytes(b"not an archive")
+    assert main(["node", "restore", str(tmp_path / "junk.tar.gz"), "--into", str(again)]) == 2
+    assert "junk.tar.gz cannot be read as a backup" in capsys.readouterr().err
+    assert not again.exists()
