@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hexbytes import HexBytes
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.deploy import Ledger
@@ -134,10 +134,22 @@ class Indexer:
 
     def _store(self, session: Session, events: list[ChainEvent], end: int) -> None:
         headers = self._headers(sorted({e.block_number for e in events} | {end}))
-        for event in events:
-            row = event_row(event, int(headers[event.block_number]["timestamp"], 16), _indexed_grant(session, event))
-            session.add(row)
-            project(session, row)
+        # The session's identity map holds rows weakly: keep those the projections read (a grant
+        # read again at each of its uses) for the step, so they are read from SQL once, not per event.
+        held: list[object] = []
+
+        def hold(_session: Session, instance: object) -> None:
+            held.append(instance)
+
+        event.listen(session, "loaded_as_persistent", hold)
+        try:
+            for chain_event in events:
+                row = event_row(chain_event, int(headers[chain_event.block_number]["timestamp"], 16),
+                                _indexed_grant(session, chain_event))
+                session.add(row)
+                project(session, row)
+        finally:
+            event.remove(session, "loaded_as_persistent", hold)
         for number, header in headers.items():
             session.merge(IndexedBlock(number=number, hash=header["hash"], parent_hash=header["parentHash"]))
         session.merge(IndexerCursor(name=CURSOR, block_number=end, block_hash=headers[end]["hash"]))
