@@ -24,12 +24,17 @@ class ConsortiumClient(ContractClient):
     def close_founding(self) -> TxReceipt:
         return self._send("closeFounding")
 
-    def propose_admission(self, proposal_id: bytes, department_id: bytes, name: str, validator: str,
+    def propose_admission(self, key: bytes, department_id: bytes, name: str, validator: str,
                           service_account: str) -> TxReceipt:
-        return self._send("proposeAdmission", proposal_id, department_id, name, validator, service_account)
+        """Opens the proposal :meth:`proposal_id_of` (sender, ``key``) names."""
+        return self._send("proposeAdmission", key, department_id, name, validator, service_account)
 
-    def propose_removal(self, proposal_id: bytes, department_id: bytes) -> TxReceipt:
-        return self._send("proposeRemoval", proposal_id, department_id)
+    def propose_removal(self, key: bytes, department_id: bytes) -> TxReceipt:
+        return self._send("proposeRemoval", key, department_id)
+
+    def proposal_id_of(self, proposer: str, key: bytes) -> bytes:
+        """The id the chain gives the proposal ``proposer`` opens under ``key``."""
+        return bytes(self._call("proposalIdOf", proposer, key))
 
     def vote(self, proposal_id: bytes) -> TxReceipt:
         return self._send("vote", proposal_id)
@@ -57,11 +62,11 @@ class ConsortiumClient(ContractClient):
         """Share the coordinator's role with ``account`` (e.g. a department's node)."""
         return self._send("grantRole", self._call("COORDINATOR_ROLE"), account)
 
-    def pause(self) -> TxReceipt:
-        return self._send("pause")
+    def pause(self, reason_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("pause", reason_hash)
 
-    def unpause(self) -> TxReceipt:
-        return self._send("unpause")
+    def unpause(self, reason_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("unpause", reason_hash)
 
     def department_of(self, account: str) -> bytes:
         return bytes(self._call("departmentOf", account))
