@@ -250,6 +250,14 @@ contract Consortium is IConsortium, AccessControl, Pausable {
         return _tally(proposalId);
     }
 
+    function hasVoted(bytes32 proposalId, bytes32 departmentId) external view returns (bool) {
+        return _voted[proposalId][departmentId];
+    }
+
+    function foundingClosed() external view returns (bool) {
+        return _foundingClosed;
+    }
+
     function hasOffer(bytes32 departmentId, address account) external view returns (bool) {
         return _offers[departmentId][account];
     }

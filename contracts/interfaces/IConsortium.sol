@@ -384,4 +384,10 @@ interface IConsortium {
 
     /// @dev Whether the ledger is paused.
     function paused() external view returns (bool);
+
+    /// @dev Whether department `departmentId` voted for `proposalId`.
+    function hasVoted(bytes32 proposalId, bytes32 departmentId) external view returns (bool);
+
+    /// @dev Whether the founding phase is over ({closeFounding}).
+    function foundingClosed() external view returns (bool);
 }

@@ -547,6 +547,15 @@ describe("Consortium", function () {
       expect(await this.consortium.serviceAccounts(NEW_DEPT)).to.deep.equal([]);
     });
 
+    it("tells whether founding is closed and which departments voted", async function () {
+      expect(await this.consortium.foundingClosed()).to.equal(true);
+      await this.consortium.connect(this.deptA).proposeRemoval(id("rm"), DEPT_C);
+      const proposal = await this.consortium.proposalIdOf(this.deptA.address, id("rm"));
+      await this.consortium.connect(this.deptB).vote(proposal);
+      expect(await this.consortium.hasVoted(proposal, DEPT_B)).to.equal(true);
+      expect(await this.consortium.hasVoted(proposal, DEPT_A)).to.equal(false);
+    });
+
     it("answers an unknown proposal with ConsortiumUnknownProposal", async function () {
       await expect(this.consortium.proposal(id("nope")))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumUnknownProposal").withArgs(id("nope"));
