@@ -8,7 +8,7 @@ from web3.types import TxReceipt
 
 from ledger.clients import (
     Anchor, AnchorKind, ContractClient, Dataset, Department, Grant, GrantStatus, Issue,
-    IssueStatus, Rights, Statement, Use, Version,
+    IssueStatus, Proposal, Rights, Statement, Use, Version,
 )
 from ledger.tx import SentTransaction
 
@@ -82,6 +82,25 @@ class ConsortiumClient(ContractClient):
 
     def sponsor_of(self, consumer: str) -> bytes:
         return bytes(self._call("sponsorOf", consumer))
+
+    def has_role(self, role: bytes, account: str) -> bool:
+        return bool(self._call("hasRole", role, account))
+
+    def has_voted(self, proposal_id: bytes, department_id: bytes) -> bool:
+        return bool(self._call("hasVoted", proposal_id, department_id))
+
+    def has_offer(self, department_id: bytes, account: str) -> bool:
+        return bool(self._call("hasOffer", department_id, account))
+
+    def founding_closed(self) -> bool:
+        return bool(self._call("foundingClosed"))
+
+    def proposal(self, proposal_id: bytes) -> Proposal:
+        return Proposal(*self._call("proposal", proposal_id))
+
+    def tally(self, proposal_id: bytes) -> tuple[int, int]:
+        yes, quorum = self._call("tally", proposal_id)
+        return int(yes), int(quorum)
 
     def is_coordinator(self, account: str) -> bool:
         return bool(self._call("isCoordinator", account))
