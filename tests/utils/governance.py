@@ -36,10 +36,8 @@ class Staff:
         return self.http.get(path, headers=bearer(self.token))
 
     def accepted(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The write a 202 accepted, once it is confirmed on chain. A node reads the pause at most
-        once a second: just after a resume, a 503 ``ledger_paused`` (nothing queued) is asked again."""
-        response = wait_for(lambda: (r := self.post(path, body)).status_code != 503 and r or None, timeout=5,
-                            what=f"POST {path} taken", interval=0.2)
+        """The write a 202 accepted, once it is confirmed on chain."""
+        response = self.post(path, body)
         assert response.status_code == 202, response.text
         write: dict[str, Any] = response.json()
         done = wait_for(lambda: (b if (b := self.get(f"/writes/{write['id']}").json())["status"]
