@@ -23,6 +23,8 @@ from node.catalog.register import register_dataset
 from node.access.uses import UseRequest, queue_uses
 from node.chain.signers import SignerWatcher
 from node.consortium import Consortium
+from node.departments import DepartmentNames
+from node.governance.state import read_state
 from tests.consortium.conftest import eventually, ledger_on
 
 pytestmark = pytest.mark.timeout(300)
@@ -190,19 +192,27 @@ def test_admitting_a_fourth_department_makes_it_a_signer_and_removing_it_drops_i
     joiner = consortium.add_department("ecology-bureau", "Ecology and Environment Bureau")
     joiner_id = department_id(joiner.code)
     try:
-        admit = _h("admit the ecology bureau")
-        members[0].propose_admission(admit, joiner_id, joiner.name, joiner.validator, joiner.service)
+        members[0].propose_admission(_h("admit the ecology bureau"), joiner_id, joiner.name, joiner.validator,
+                                     joiner.service)
+        admit = members[0].proposal_id_of(members[0]._sender().address, _h("admit the ecology bureau"))
         _together(*(lambda m=m: m.vote(admit) for m in members[:2]))
         members[0].execute(admit)
         for code in consortium.nodes:
             eventually(lambda: joiner.validator in _signers(consortium, code),
                        f"{joiner.code}'s validator among the signers on {code}'s node")
+        # The members' state shows it a current signer, read over the node's geth IPC socket.
+        watcher = consortium.services[founders[0]].service
+        names = DepartmentNames(lambda raw: watcher.ledger.consortium.department(raw).name, watcher.ledger.consortium.members)
+        with watcher.sessions() as session:
+            state = read_state(session, watcher.ledger, names, department=founders[0],
+                               geth_ipc=watcher.settings.geth_ipc)
+        assert {m.code: m.signer for m in state.members} == {**{c: True for c in founders}, joiner.code: True}
         joiner_node = consortium.nodes[joiner.code]
         eventually(lambda: joiner_node.control("clique_status")["sealerActivity"].get(joiner.validator.lower(), 0) > 0,
                    f"{joiner.code}'s node sealing blocks")
 
-        remove = _h("remove the ecology bureau")
-        members[1].propose_removal(remove, joiner_id)
+        members[1].propose_removal(_h("remove the ecology bureau"), joiner_id)
+        remove = members[1].proposal_id_of(members[1]._sender().address, _h("remove the ecology bureau"))
         _together(*(lambda m=m: m.vote(remove) for m in members))
         members[1].execute(remove)
         for code in founders:
