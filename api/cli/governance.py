@@ -23,8 +23,7 @@ from api.cli.options import address, emit, hash32, node_command
 from api.cli.signin import auditor_or_staff_sign_in, connect, wallet
 from ledger.deploy import department_id
 from node.chain.texts import checked
-from node.departments import check_code, check_name
-from node.errors import InvalidInput
+from node.departments import check_code_arg, check_name
 
 if TYPE_CHECKING:
     from api.cli.options import SubCommands
@@ -38,30 +37,24 @@ VOTE_SEEN = 30.0
 # ---------------------------------------------------------------- checks of what is typed
 
 
-def _code(value: str) -> str:
-    try:
-        return check_code(value)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+def _argument(check: Callable[[str], str]) -> Callable[[str], str]:
+    """``check`` as an argparse type: its ValueError (an :class:`InvalidInput` among them) is the one line said."""
+
+    def parse(value: str) -> str:
+        try:
+            return check(value)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(getattr(err, "reason", str(err))) from None
+
+    return parse
 
 
-def _name(value: str) -> str:
-    try:
-        return check_name(value)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+_name = _argument(check_name)
 
 
 def _on_chain(field: str) -> Callable[[str], str]:
     """A text that goes on chain: not empty, not too long, no ID or mobile number in it."""
-
-    def parse(value: str) -> str:
-        try:
-            return checked(field, value.strip())
-        except InvalidInput as err:
-            raise argparse.ArgumentTypeError(err.reason) from None
-
-    return parse
+    return _argument(lambda value: checked(field, value.strip()))
 
 
 # ---------------------------------------------------------------- how things are shown
@@ -291,13 +284,13 @@ def add_commands(commands: SubCommands, consortium_commands: SubCommands) -> Non
                                                              "(staff: admin of a member)")
     kinds = propose.add_subparsers(dest="kind", required=True, metavar="KIND")
     admit = kinds.add_parser("admit", help="propose admitting a department, with its validator and service account")
-    admit.add_argument("code", type=_code, metavar="CODE", help="the department's code, e.g. market-regulation")
+    admit.add_argument("code", type=check_code_arg, metavar="CODE", help="the department's code, e.g. market-regulation")
     admit.add_argument("--name", required=True, type=_name, help="its name, e.g. 市场监管局")
     admit.add_argument("--validator", required=True, type=address, metavar="ADDRESS", help="its Clique signer")
     admit.add_argument("--service-account", required=True, type=address, metavar="ADDRESS",
                        help="the account its node sends with")
     remove = kinds.add_parser("remove", help="propose removing a member department")
-    remove.add_argument("code", type=_code, metavar="CODE")
+    remove.add_argument("code", type=check_code_arg, metavar="CODE")
     for sub in (admit, remove):
         _writes(sub).set_defaults(run=cmd_propose)
 
@@ -349,6 +342,6 @@ def add_commands(commands: SubCommands, consortium_commands: SubCommands) -> Non
         sub.add_argument("address", type=address, metavar="ADDRESS")
         _writes(sub).set_defaults(run=cmd_service_account)
     accept = account_commands.add_parser("accept", help="the offered account accepts, signing with its own keystore")
-    accept.add_argument("--department", required=True, type=_code, metavar="CODE", help="the department that offered")
+    accept.add_argument("--department", required=True, type=check_code_arg, metavar="CODE", help="the department that offered")
     node_command(accept, wallet=True)
     accept.set_defaults(run=cmd_service_account)

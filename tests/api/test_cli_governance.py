@@ -19,6 +19,7 @@ from api.local import LocalDeployment
 from ledger.tx import write_keystore
 from node.departments import DepartmentPlan, DepartmentSpec
 from tests.api.test_cli_commands import as_json, ok, one_line, run
+from tests.api.test_seed_story import env, staff  # noqa: F401 (env: a fixture)
 
 CIVIL, DATA, HEALTH = (DepartmentSpec("civil-affairs", "民政局"), DepartmentSpec("big-data", "大数据局"),
                        DepartmentSpec("health", "卫健委"))
@@ -29,20 +30,6 @@ MARKET = DepartmentSpec("market-regulation", "市场监管局")
 def deployment() -> Iterator[LocalDeployment]:
     with LocalDeployment(departments=DepartmentPlan((CIVIL, DATA, HEALTH), DATA.code)) as local:
         yield local
-
-
-@pytest.fixture()
-def env(monkeypatch: pytest.MonkeyPatch, deployment: LocalDeployment) -> pytest.MonkeyPatch:
-    """No PROVLEDGER_* of the shell running the tests; the keystores' passphrase."""
-    for name in ("API", "USER", "PASSWORD", "KEYSTORE", "PASSPHRASE"):
-        monkeypatch.delenv(f"PROVLEDGER_{name}", raising=False)
-    monkeypatch.setenv("PROVLEDGER_PASSPHRASE", deployment.passphrase)
-    return monkeypatch
-
-
-def staff(deployment: LocalDeployment, code: str) -> tuple[str, ...]:
-    department = deployment.department(code)
-    return "--api", department.url, "--user", department.username, "--password", department.password
 
 
 def new_address() -> str:
