@@ -107,7 +107,7 @@ def _queue(session: Session, ledger: Ledger, *, key: str, kind: str, payload: di
         if isinstance(decoded, ContractError):
             raise decoded from err
         raise
-    return _queue(session, ledger, key=key, kind=kind, payload=payload)
+    return enqueue(session, key=key, kind=kind, payload=payload)
 
 
 # ---------------------------------------------------------------- proposals
