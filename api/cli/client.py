@@ -200,7 +200,7 @@ class Api:
 
 def signed_call(api: Api, account: LocalAccount, contract: str, function: str, *args: Any) -> dict[str, Any]:
     """Sign ``contract.function(*args)`` with ``account`` here and have the node relay it."""
-    params = api.call("GET", "/relay/params")
+    params = api.call("GET", "/relay/params", params={"address": account.address})
     try:
         abi = load_artifact(contract).abi
     except FileNotFoundError as err:

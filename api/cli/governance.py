@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 VERB = {"admission": "admitting", "removal": "removing"}
 """What a proposal of each kind does, said of a department."""
-VOTE_SEEN = 30.0
-"""Seconds a confirmed vote may take to show in the node's view of the proposal."""
+SEEN = 30.0
+"""Seconds a confirmed write may take to show in the node's view of the consortium (its index)."""
 
 
 # ---------------------------------------------------------------- checks of what is typed
@@ -114,11 +114,17 @@ def _state(api: Api) -> dict[str, Any]:
     return found
 
 
-def _proposal(api: Api, proposal_id: str) -> dict[str, Any]:
-    found: dict[str, Any] | None = next((p for p in _state(api)["proposals"] if p["id"] == proposal_id), None)
-    if found is None:
-        raise CliError(f"no proposal {proposal_id} on this node")
-    return found
+def _proposal(api: Api, proposal_id: str, *, within: float = 10.0) -> dict[str, Any]:
+    """The proposal as the node shows it, once its index has it (a proposal just opened, here or
+    on another member's node, may take a block or two); a proposal it never shows is an error."""
+
+    def shown() -> dict[str, Any] | None:
+        return next((p for p in _state(api)["proposals"] if p["id"] == proposal_id), None)
+
+    try:
+        return api.progress.wait(f"proposal {proposal_id[:10]}... in the node's index", shown, timeout=within)
+    except CliError:
+        raise CliError(f"no proposal {proposal_id} on this node") from None
 
 
 def _done(args: argparse.Namespace, api: Api, write: dict[str, Any], desc: str) -> dict[str, Any]:
@@ -159,7 +165,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
         body = {"kind": "removal", "code": args.code}
     with staff_api(args) as api:
         write = _done(args, api, api.call("POST", "/consortium/proposals", json=body), "the proposal")
-        proposal = _proposal(api, write["proposal"]) if write["status"] == "confirmed" else None
+        proposal = _proposal(api, write["proposal"], within=SEEN) if write["status"] == "confirmed" else None
     if proposal is None:
         return _sent(args, write, f"proposed {VERB[body['kind']]} {args.code}: proposal {write['proposal']}")
     return _sent(args, write, f"proposed {VERB[proposal['kind']]} {label(proposal['department'])}: proposal "
@@ -175,7 +181,7 @@ def cmd_vote(args: argparse.Namespace) -> int:
             return _sent(args, write, f"vote for {VERB[before['kind']]} {label(before['department'])}")
         after = api.progress.wait("the vote in the tally", lambda: (
             lambda p: p if p["you_voted"] or p["status"] != "open" else None)(_proposal(api, args.proposal)),
-            timeout=VOTE_SEEN)
+            timeout=SEEN)
     passed = "; it has passed: execute it" if after["status"] == "passed" else ""
     return _sent(args, write, f"voted for {VERB[after['kind']]} {label(after['department'])}: {tally(after)}{passed}",
                  proposal_state=after)
@@ -230,10 +236,13 @@ def cmd_consumer(args: argparse.Namespace) -> int:
             write = _done(args, api, api.call("POST", "/consortium/consumers", json={
                 "address": args.address, "organisation": args.organisation, "contact": args.contact,
                 "purpose": args.purpose}), "the consumer's registration")
-            here = next((label(c["sponsor"]) for c in _state(api)["consumers"]
-                         if c["address"].lower() == args.address.lower()), None)
-            return _sent(args, write, f"consumer {args.address} registered"
-                                      + (f", sponsored by {here}" if here else "") + f": {args.organisation}")
+            if write["status"] != "confirmed":
+                return _sent(args, write, f"consumer {args.address} registered")
+            here = api.progress.wait("the consumer in the node's index", lambda: next(
+                (c for c in _state(api)["consumers"] if c["address"].lower() == args.address.lower()), None),
+                timeout=SEEN)
+            return _sent(args, write, f"consumer {args.address} registered, sponsored by {label(here['sponsor'])}: "
+                                      f"{args.organisation}", consumer=here)
         write = _done(args, api, api.call("POST", f"/consortium/consumers/{args.address}/remove",
                                           json={"reason": args.reason}), "the consumer's removal")
     return _sent(args, write, f"consumer {args.address} removed: {args.reason}")
@@ -243,8 +252,7 @@ def cmd_service_account(args: argparse.Namespace) -> int:
     act = args.service_account_command
     if act == "accept":
         account = wallet(args)
-        with connect(args) as api:
-            api.sign_in_siwe(account)
+        with connect(args) as api:  # no session: the account holds no role yet, and the relay checks the offer
             names = api.department_names()
             done = signed_call(api, account, "Consortium", "acceptServiceAccount", department_id(args.department))
         named = label({"code": args.department, "name": names.get(args.department)})

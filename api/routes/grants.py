@@ -116,10 +116,17 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/relay/params", response_model=RelayParams, tags=["consumers"],
              summary="Chain id, the caller's next nonce, gas price and contract addresses, to sign for /relay")
-    def relay_params(node: Node, who: Consumer) -> RelayParams:
+    def relay_params(node: Node, who: Anyone,
+                     address: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$",
+                                                          description="without a consumer's session: the account "
+                                                                      "that signs (accepting a service account offer)")]
+                     = None) -> RelayParams:
+        caller = who.address if who is not None and "consumer" in who.roles else address
+        if caller is None:
+            raise NotPermitted("this caller", "read relay parameters", "sign in as a consumer, or give ?address=")
         w3 = node.ledger.w3
         return RelayParams(chain_id=node.ledger.manifest.chain_id,
-                           nonce=w3.eth.get_transaction_count(who.address, "pending"),  # type: ignore[arg-type]
+                           nonce=w3.eth.get_transaction_count(caller, "pending"),  # type: ignore[arg-type]
                            gas_price=w3.eth.gas_price, addresses=dict(node.ledger.manifest.addresses))
 
     # After /relay/params: a path of its own is no transaction hash.

@@ -18,7 +18,7 @@ from web3 import Web3
 from api.local import LocalDeployment
 from ledger.tx import write_keystore
 from node.departments import DepartmentPlan, DepartmentSpec
-from tests.api.test_cli_commands import as_json, ok, one_line, run
+from tests.api.test_cli_commands import as_json, ok, one_line, run, until
 from tests.api.test_seed_story import env, staff  # noqa: F401 (env: a fixture)
 
 CIVIL, DATA, HEALTH = (DepartmentSpec("civil-affairs", "民政局"), DepartmentSpec("big-data", "大数据局"),
@@ -34,6 +34,11 @@ def deployment() -> Iterator[LocalDeployment]:
 
 def new_address() -> str:
     return str(Account.create().address)
+
+
+def service_accounts(capsys: pytest.CaptureFixture[str], civil: tuple[str, ...]) -> list[str]:
+    members = {m["code"]: m for m in as_json(capsys, "consortium", "show", *civil)["members"]}
+    return list(members[CIVIL.code]["service_accounts"])
 
 
 def proposals(capsys: pytest.CaptureFixture[str], deployment: LocalDeployment) -> dict[str, dict[str, Any]]:
@@ -118,7 +123,8 @@ def test_a_department_sponsors_a_consumer_and_takes_a_service_account_that_accep
     assert "sponsored by 民政局 (civil-affairs): 某市统计研究院" in ok(capsys, "consumer", "list", *civil)
     out = ok(capsys, "consumer", "remove", consumer, "--reason", "研究结束", *civil)
     assert f"consumer {consumer} removed" in out
-    assert consumer.lower() not in {c["address"].lower() for c in as_json(capsys, "consumer", "list", *civil)}
+    until("the removal indexed", lambda: consumer.lower() not in {
+        c["address"].lower() for c in as_json(capsys, "consumer", "list", *civil)})
 
     # A new service account: offered by the department's admin, accepted by the account itself,
     # which pays its own gas (funded here by the deployment's first account).
@@ -139,12 +145,10 @@ def test_a_department_sponsors_a_consumer_and_takes_a_service_account_that_accep
     accepted = as_json(capsys, "service-account", "accept", "--department", CIVIL.code, "--api",
                        deployment.department(CIVIL.code).url, "--keystore", str(keystore))
     assert accepted["status"] == "success" and accepted["account"] == account.address
-    members = {m["code"]: m for m in as_json(capsys, "consortium", "show", *civil)["members"]}
-    assert account.address in members[CIVIL.code]["service_accounts"]
+    until("the new service account indexed", lambda: account.address in service_accounts(capsys, civil))
     out = ok(capsys, "service-account", "remove", account.address, *civil)
     assert f"service account {account.address} removed" in out
-    members = {m["code"]: m for m in as_json(capsys, "consortium", "show", *civil)["members"]}
-    assert account.address not in members[CIVIL.code]["service_accounts"]
+    until("its removal indexed", lambda: account.address not in service_accounts(capsys, civil))
 
 
 def test_the_coordinator_appoints_auditors_and_coordinators_and_pauses_the_ledger(
@@ -154,27 +158,29 @@ def test_the_coordinator_appoints_auditors_and_coordinators_and_pauses_the_ledge
     code, _, err = run(capsys, "auditor", "appoint", auditor, *civil)  # not the coordinator's node
     one_line(code, err, 1, "403")
     assert ok(capsys, "auditor", "appoint", auditor, *data).strip() == f"auditor {auditor} appointed"
-    assert auditor in as_json(capsys, "consortium", "show", *civil)["auditors"]
+    until("the auditor indexed", lambda: auditor in as_json(capsys, "consortium", "show", *civil)["auditors"])
     assert ok(capsys, "auditor", "remove", auditor, *data).strip() == f"auditor {auditor} removed"
     assert ok(capsys, "coordinator", "appoint", coordinator, *data).strip() == f"coordinator {coordinator} appointed"
-    assert coordinator in as_json(capsys, "consortium", "show", *civil)["coordinators"]
+    until("the coordinator indexed",
+          lambda: coordinator in as_json(capsys, "consortium", "show", *civil)["coordinators"])
     assert ok(capsys, "coordinator", "remove", coordinator, *data).strip() == f"coordinator {coordinator} removed"
-    state = as_json(capsys, "consortium", "show", *civil)
-    assert auditor not in state["auditors"] and coordinator not in state["coordinators"]
+    until("the removals indexed", lambda: (lambda state: auditor not in state["auditors"] and coordinator not in state[
+        "coordinators"])(as_json(capsys, "consortium", "show", *civil)))
 
     code, _, err = run(capsys, "consortium", "pause", "--reason", "值班电话 13800138000", *data)
     one_line(code, err, 2, "holds a mobile number")
     assert ok(capsys, "consortium", "pause", "--reason", "安全事件调查", *data).strip() == \
         "the ledger is paused: 安全事件调查"
-    state = as_json(capsys, "consortium", "show", *civil)
-    assert state["paused"] is True and state["pause_reason"] == "安全事件调查"
+    state = until("the pause indexed", lambda: (lambda s: s if s["paused"] else None)(
+        as_json(capsys, "consortium", "show", *civil)))
+    assert state["pause_reason"] == "安全事件调查"
     assert "PAUSED: 安全事件调查" in ok(capsys, "consortium", "show", *civil)
     code, _, err = run(capsys, "consumer", "add", new_address(), "--organisation", "某研究院", "--contact", "办公室",
                        "--purpose", "研究", *civil)
     one_line(code, err, 1, "安全事件调查")
     assert ok(capsys, "consortium", "resume", "--reason", "调查结束", *data).strip() == \
         "the ledger is running again: 调查结束"
-    assert as_json(capsys, "consortium", "show", *civil)["paused"] is False
+    until("the resume indexed", lambda: not as_json(capsys, "consortium", "show", *civil)["paused"])
 
     # Founding closed when the deployment seated its founders: refused, naming it.
     code, _, err = run(capsys, "consortium", "close-founding", *data)
