@@ -114,7 +114,7 @@ def router(auth: Auth) -> APIRouter:
         response.headers["Location"] = sent.follow
         return sent
 
-    @api.get("/relay/params", response_model=RelayParams, tags=["consumers"],
+    @api.get("/relay/params", response_model=RelayParams, tags=["consumers"], responses=errors(403),
              summary="Chain id, the caller's next nonce, gas price and contract addresses, to sign for /relay")
     def relay_params(node: Node, who: Anyone,
                      address: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$",
