@@ -200,14 +200,11 @@ def cmd_execute(args: argparse.Namespace) -> int:
 
 def cmd_coordinate(args: argparse.Namespace) -> int:
     """pause, resume (with the reason) and close-founding."""
-    act = args.consortium_command
-    path, body = {"pause": ("/consortium/pause", {"reason": getattr(args, "reason", "")}),
-                  "resume": ("/consortium/resume", {"reason": getattr(args, "reason", "")}),
-                  "close-founding": ("/consortium/close-founding", None)}[act]
+    act, reason = args.consortium_command, getattr(args, "reason", None)
     with staff_api(args) as api:
-        write = _done(args, api, api.call("POST", path, json=body), f"the {act}")
-    said = {"pause": f"the ledger is paused: {body and body['reason']}",
-            "resume": f"the ledger is running again: {body and body['reason']}",
+        write = _done(args, api, api.call("POST", f"/consortium/{act}",
+                                          json=None if reason is None else {"reason": reason}), f"the {act}")
+    said = {"pause": f"the ledger is paused: {reason}", "resume": f"the ledger is running again: {reason}",
             "close-founding": "founding is closed: new departments join by vote only"}[act]
     return _sent(args, write, said)
 
