@@ -103,7 +103,8 @@ def router(auth: Auth) -> APIRouter:
         return RelayOut(tx_hash=done.tx_hash, function=done.function, status=done.status,
                         block_number=done.block_number, error=done.error, follow=f"/relay/{done.tx_hash}")
 
-    @api.post("/relay", status_code=202, response_model=RelayOut, tags=["consumers"], responses=errors(409, 422),
+    @api.post("/relay", status_code=202, response_model=RelayOut, tags=["consumers"],
+              responses=errors(403, 409, 422),
               summary="Relay a transaction the consumer signed (request access, withdraw, acknowledge a statement); "
                       "answered once sent, follow it at /relay/{tx_hash}")
     def relay_send(body: RelayIn, response: Response, node: Node, who: Anyone) -> RelayOut:
@@ -130,7 +131,7 @@ def router(auth: Auth) -> APIRouter:
                            gas_price=w3.eth.gas_price, addresses=dict(node.ledger.manifest.addresses))
 
     # After /relay/params: a path of its own is no transaction hash.
-    @api.get("/relay/{tx_hash}", response_model=RelayOut, tags=["consumers"], responses=errors(404),
+    @api.get("/relay/{tx_hash}", response_model=RelayOut, tags=["consumers"], responses=errors(403, 404),
              summary="A relayed transaction: pending, or mined with its outcome")
     def relay_follow(tx_hash: Id32, node: Node, who: Anyone) -> RelayOut:
         return relay_out(relayed(node.ledger, tx_hash, **relay_scope(who)))
