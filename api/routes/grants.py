@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
+from web3 import Web3
 
 from api.auth.service import Auth
 from api.auth.tokens import Principal
@@ -122,7 +123,8 @@ def router(auth: Auth) -> APIRouter:
                                                           description="without a consumer's session: the account "
                                                                       "that signs (accepting a service account offer)")]
                      = None) -> RelayParams:
-        caller = who.address if who is not None and "consumer" in who.roles else address
+        caller = who.address if who is not None and "consumer" in who.roles else address and Web3.to_checksum_address(
+            address)
         if caller is None:
             raise NotPermitted("this caller", "read relay parameters", "sign in as a consumer, or give ?address=")
         w3 = node.ledger.w3
