@@ -147,10 +147,12 @@ class NodeService:
             raise CannotRecord("; ".join(found), retry_after=self.settings.retry_after)
 
     def require_not_paused(self, fresh_for: float = 1.0) -> None:
-        """Refuse a write while the coordinator has paused the ledger, with the reason given: the
-        pause is read on chain at most once per ``fresh_for`` seconds."""
+        """Refuse a write while the coordinator has paused the ledger, with the reason given. A
+        ledger found running is read again after ``fresh_for`` seconds (a write taken meanwhile
+        waits in the outbox, and a delivery checks the chain itself); one found paused, on every
+        request, so that writes are taken again as soon as it resumes."""
         read_at, paused = self._paused
-        if time.monotonic() - read_at >= fresh_for:
+        if paused or time.monotonic() - read_at >= fresh_for:
             paused = self.ledger.consortium.paused()
             self._paused = (time.monotonic(), paused)
         if paused:

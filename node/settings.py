@@ -20,6 +20,8 @@ class NodeSettings(BaseSettings):
 
     department_id: str = Field(min_length=1, max_length=31, description="the department's code, e.g. stats-bureau")
     chain_url: str = "http://127.0.0.1:8545"
+    geth_ipc: Path | None = Field(default=None, description="the department's geth IPC socket, when it runs one: "
+                                  "where GET /consortium reads the current Clique signers")
     manifest_path: Path = Path("deployment.json")
     keystore_path: Path
     passphrase: SecretStr | None = Field(default=None, description="the keystore passphrase itself")

@@ -36,7 +36,8 @@ def router(auth: Auth) -> APIRouter:
     @api.get("", response_model=ConsortiumOut, summary="Members, proposals, consumers, auditors, coordinators and "
                                                         "the pause, as the chain holds them")
     def state(db: DB, node: Node, who: Party) -> ConsortiumState:
-        return read_state(db, node.ledger, auth.names, department=node.settings.department_id)
+        return read_state(db, node.ledger, auth.names, department=node.settings.department_id,
+                          geth_ipc=node.settings.geth_ipc)
 
     # ------------------------------------------------------------ members
 

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from api.schemas.base import ADDRESS_EXAMPLE, Body, Model, UtcDateTime
-from api.schemas.grants import WriteOut
+from api.schemas.grants import WRITE_STATUSES, WriteOut
 from api.schemas.mirror import mirrors
+from node.models import OutboxEntry
 from node.governance.state import ConsortiumState, Consumer, Member, Named, Profile, Proposal
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=[ADDRESS_EXAMPLE])]
@@ -93,6 +94,7 @@ class RemovalIn(Body):
 ProposalIn = Annotated[AdmissionIn | RemovalIn, Field(discriminator="kind")]
 
 
+@mirrors(OutboxEntry, narrowed={"status": WRITE_STATUSES}, added={"proposal"})
 class ProposalWriteOut(WriteOut):
     proposal: str = Field(description="the proposal's id, derived on chain from this node's account and a key",
                           examples=["0x" + "5a" * 32])

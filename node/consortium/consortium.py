@@ -156,7 +156,7 @@ class Consortium:
             _env_file=None, department_id=code, chain_url=self.nodes[code].url, manifest_path=self.manifest_path,
             keystore_path=folder / "keys" / "service.json", passphrase=None, passphrase_file=folder / "passphrase",
             data_dir=folder / "data", database_url=f"sqlite:///{(folder / 'data' / 'node.db').resolve()}",
-            confirmations=CONFIRMATIONS,
+            confirmations=CONFIRMATIONS, geth_ipc=self.nodes[code].ipc_path,
         )
 
     def start_services(self, artifacts: Mapping[str, ContractArtifact], codes: Sequence[str] | None = None) -> None:

@@ -139,9 +139,13 @@ def propose_admission(session: Session, ledger: Ledger, department: str, *, code
     from this node's account and a key it chooses)."""
     _own(ledger, department)
     try:
-        code, name = check_code(code), check_name(name, code)
+        code = check_code(code)
     except ValueError as err:
-        raise InvalidInput("code" if "code" in str(err).split(" ")[1:2] else "name", str(err)) from err
+        raise InvalidInput("code", str(err)) from err
+    try:
+        name = check_name(name, code)
+    except ValueError as err:
+        raise InvalidInput("name", str(err)) from err
     validator = address("validator", validator)
     service_account = address("service_account", service_account)
     if validator == service_account:

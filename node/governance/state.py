@@ -11,6 +11,7 @@ events, read in one query, and the texts behind hashes from ``notes``.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,7 +20,10 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
+from web3.exceptions import Web3Exception
+from web3.types import RPCEndpoint
 
+from ledger.geth.keys import clique_ipc
 from ledger.clients import Department, Proposal as ChainProposal
 from ledger.deploy import Ledger, department_id
 from node.chain import texts
@@ -129,12 +133,21 @@ def _raise(value: Any) -> Any:
     return value
 
 
-def clique_signers(ledger: Ledger) -> set[str] | None:
-    """The chain's current Clique signers, or None when it runs no Clique (an anvil)."""
-    [reply] = ledger.rpc.call([("clique_getSigners", [])])
-    if reply.error is not None or not isinstance(reply.result, list):
+def clique_signers(ledger: Ledger, ipc: Path | None = None) -> set[str] | None:
+    """The chain's current Clique signers, read over geth's IPC socket ``ipc`` (geth serves
+    ``clique`` there only) or, without one, the chain's JSON-RPC; None when it runs no Clique
+    (an anvil) or the socket does not answer."""
+    if ipc is not None:
+        try:
+            signers = clique_ipc(ipc, timeout=5).manager.request_blocking(RPCEndpoint("clique_getSigners"), [])
+        except (OSError, ValueError, Web3Exception):
+            return None
+    else:
+        [reply] = ledger.rpc.call([("clique_getSigners", [])])
+        signers = reply.result if reply.error is None else None
+    if not isinstance(signers, list):
         return None
-    return {_checksum(s) for s in reply.result}
+    return {_checksum(s) for s in signers}
 
 
 def consortium_events(session: Session) -> list[ChainEventRow]:
@@ -157,8 +170,10 @@ def _holders(rows: Iterable[ChainEventRow], role: bytes) -> list[str]:
     return list(held)
 
 
-def read_state(session: Session, ledger: Ledger, names: DepartmentNames, *, department: str) -> ConsortiumState:
-    """The consortium now, as node ``department`` sees it (``you_voted`` is that department's vote)."""
+def read_state(session: Session, ledger: Ledger, names: DepartmentNames, *, department: str,
+               geth_ipc: Path | None = None) -> ConsortiumState:
+    """The consortium now, as node ``department`` sees it (``you_voted`` is that department's vote;
+    Clique signers read over ``geth_ipc`` when given, see :func:`clique_signers`)."""
     consortium = ledger.consortium
     rows = consortium_events(session)
     paused, founding_closed, member_ids = (_raise(v) for v in consortium.call_many(
@@ -175,7 +190,7 @@ def read_state(session: Session, ledger: Ledger, names: DepartmentNames, *, depa
     answers = consortium.call_many(member_reads + proposal_reads) if member_reads or proposal_reads else []
     [head] = ledger.rpc.call([("eth_getBlockByNumber", ["latest", False])])
     now = int(head.result["timestamp"], 16) if isinstance(head.result, dict) else 0
-    signers = clique_signers(ledger)
+    signers = clique_signers(ledger, geth_ipc)
 
     members = []
     for i, raw in enumerate(member_ids):

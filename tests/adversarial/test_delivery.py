@@ -75,7 +75,7 @@ def test_no_delivery_leaves_while_the_ledger_is_paused(world: World) -> None:
     coordinator.consortium.pause()
     try:
         for _ in range(4):
-            _refused(lambda: api.call("POST", f"/grants/{grant}/deliveries", json={}), 503, "cannot_record")
+            _refused(lambda: api.call("POST", f"/grants/{grant}/deliveries", json={}), 503, "ledger_paused")
     finally:
         coordinator.consortium.unpause()
     served = [api.call("POST", f"/grants/{grant}/deliveries", json={}) for _ in range(3)]

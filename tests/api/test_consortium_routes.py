@@ -53,8 +53,9 @@ def test_a_department_is_voted_in_by_a_majority_through_each_members_node_and_vo
 
     for voter in (first, second):
         voter.accepted(f"/consortium/proposals/{proposal}/vote")
-    passed = third.eventually(lambda s: (p := proposal_in(s, proposal)) and p["status"] == "passed" and p,
-                              "the proposal passed")
+    # The tally is the chain's; the voters, the index's, which follows it.
+    passed = third.eventually(lambda s: (p := proposal_in(s, proposal)) and p["status"] == "passed"
+                              and len(p["voters"]) == 2 and p, "the proposal passed, with its voters")
     assert [v["code"] for v in passed["voters"]] == [first.code, second.code] and not passed["you_voted"]
     third.accepted(f"/consortium/proposals/{proposal}/execute")
 
@@ -152,7 +153,11 @@ def test_a_paused_ledger_refuses_writes_and_deliveries_with_the_reason_serves_re
     consumer = gov.deployment.consumers[0]
     with gov.client(consumer.sponsor or gov.codes[0]) as http:
         token = gov.wallet_token("", http, consumer.account)
-        delivery = http.post(f"/grants/0x{'ab' * 32}/deliveries", json={}, headers=bearer(token))
+        # Refused before the grant is even looked up (a node that found the ledger running reads
+        # it again after a second).
+        delivery = wait_for(lambda: (r := http.post(f"/grants/0x{'ab' * 32}/deliveries", json={},
+                                                    headers=bearer(token))).status_code == 503 and r or None,
+                            timeout=10, what="the delivery refused", interval=0.2)
     assert delivery.status_code == 503 and delivery.json()["error"]["code"] == "ledger_paused", delivery.text
     assert delivery.json()["error"]["reason"] == reason
     state = other.state()
@@ -171,6 +176,7 @@ def test_a_paused_ledger_refuses_writes_and_deliveries_with_the_reason_serves_re
             return entry is not None and entry.status == "confirmed"
     wait_for(lambda: landed() or None, timeout=WITHIN, what="the queued write landing", interval=0.1)
     assert other.eventually(lambda s: not s["paused"] and s, "the resume")["pause_reason"] is None
+    # Taken again at once: a node that found the ledger paused reads it again on every write.
     other.accepted("/consortium/consumers", {"address": gov.fresh_account().address, "organisation": "统计学会",
                                              "contact": "secretariat", "purpose": "annual yearbook"})
 

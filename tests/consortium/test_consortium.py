@@ -23,6 +23,8 @@ from node.catalog.register import register_dataset
 from node.access.uses import UseRequest, queue_uses
 from node.chain.signers import SignerWatcher
 from node.consortium import Consortium
+from node.departments import DepartmentNames
+from node.governance.state import read_state
 from tests.consortium.conftest import eventually, ledger_on
 
 pytestmark = pytest.mark.timeout(300)
@@ -198,6 +200,13 @@ def test_admitting_a_fourth_department_makes_it_a_signer_and_removing_it_drops_i
         for code in consortium.nodes:
             eventually(lambda: joiner.validator in _signers(consortium, code),
                        f"{joiner.code}'s validator among the signers on {code}'s node")
+        # The members' state shows it a current signer, read over the node's geth IPC socket.
+        watcher = consortium.services[founders[0]].service
+        names = DepartmentNames(lambda raw: watcher.ledger.consortium.department(raw).name, watcher.ledger.consortium.members)
+        with watcher.sessions() as session:
+            state = read_state(session, watcher.ledger, names, department=founders[0],
+                               geth_ipc=watcher.settings.geth_ipc)
+        assert {m.code: m.signer for m in state.members} == {**{c: True for c in founders}, joiner.code: True}
         joiner_node = consortium.nodes[joiner.code]
         eventually(lambda: joiner_node.control("clique_status")["sealerActivity"].get(joiner.validator.lower(), 0) > 0,
                    f"{joiner.code}'s node sealing blocks")
