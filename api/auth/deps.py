@@ -55,4 +55,4 @@ def optional(auth: Auth) -> Callable[..., Awaitable[Principal | None]]:
             return None
         return await auth.held_session(credentials.credentials, frozenset(), False, None)
 
-    return answers(maybe_signed_in, MAYBE_SIGNED_IN)
+    return answers(maybe_signed_in, MAYBE_SIGNED_IN, optional_sign_in=True)

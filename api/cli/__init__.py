@@ -26,6 +26,12 @@
     provledger grants, uses, withdraw GRANT, decrypt FILE, statement show   consumer: its own
     provledger alerts, attribute FILE               auditor or staff: the monitor's alerts, a leak's source
     provledger departments                          the consortium's members by code and name
+    provledger consortium show                      signed in: members, proposals and tallies, consumers, auditors, pause
+    provledger consortium propose admit|remove CODE, vote|execute PROPOSAL   a member's admin staff
+    provledger consumer add|remove|list, service-account offer|remove       a department's admin staff
+    provledger service-account accept --department CODE   the offered account, with its keystore
+    provledger auditor|coordinator appoint|remove ADDRESS, consortium pause|resume|close-founding
+                                                    the coordinator's admin staff
 
 ``--json`` prints a command's result as one JSON document (names in their script).
 
@@ -48,6 +54,8 @@ Where each command lives:
     manage.py     dataset version|list|show|freeze|unfreeze, reject, revoke, write, quality, statement issue
     mine.py       grants, uses, withdraw, decrypt, statement show, departments
     oversight.py  alerts, attribute
+    governance.py consortium show|propose|vote|execute|pause|resume|close-founding, consumer, auditor,
+                  coordinator, service-account: the consortium's governance
     options.py    the options many commands share, their checks, --json
     client.py     the HTTP client of a node (:class:`Api`), the errors, the progress display
     parser.py     the argparse tree: every command's options

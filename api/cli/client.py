@@ -50,7 +50,9 @@ class Refused(CliError):
     """The node answered with an error body; its 422 (bad input) exits 2, the rest 1."""
 
     def __init__(self, status_code: int, code: str, message: str, detail: dict[str, Any]) -> None:
-        super().__init__(f"{status_code} {code}: {message}", 2 if status_code == 422 else 1)
+        reason = detail.get("reason")  # e.g. why the ledger is paused
+        said = f" ({reason})" if isinstance(reason, str) and reason and reason not in message else ""
+        super().__init__(f"{status_code} {code}: {message}{said}", 2 if status_code == 422 else 1)
         self.status_code = status_code
         self.code = code
         self.detail = detail
@@ -198,7 +200,7 @@ class Api:
 
 def signed_call(api: Api, account: LocalAccount, contract: str, function: str, *args: Any) -> dict[str, Any]:
     """Sign ``contract.function(*args)`` with ``account`` here and have the node relay it."""
-    params = api.call("GET", "/relay/params")
+    params = api.call("GET", "/relay/params", params={"address": account.address})
     try:
         abi = load_artifact(contract).abi
     except FileNotFoundError as err:

@@ -20,7 +20,7 @@ from api.cli.options import hash32 as _hash32
 from api.cli.options import quality_rule as _rule
 from api.cli.options import staff_options as _staff_options
 from api.cli.options import wallet_options as _wallet_options
-from api.cli import maintenance, manage, mine, oversight
+from api.cli import governance, maintenance, manage, mine, oversight
 from api.cli.options import address, json_option
 from api.cli.review import cmd_quality, cmd_review, parse_finding
 from api.cli.signin import cmd_login
@@ -196,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     consortium = commands.add_parser("consortium", help="the consortium: its members, votes and chain")
     consortium_commands = consortium.add_subparsers(dest="consortium_command", required=True, metavar="COMMAND")
     add_local_commands(consortium_commands)
+    governance.add_commands(commands, consortium_commands)
 
     serve = commands.add_parser("serve", help="one node's API, from PROVLEDGER_* settings")
     serve.set_defaults(run=cmd_serve)

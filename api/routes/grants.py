@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
+from web3 import Web3
 
 from api.auth.service import Auth
 from api.auth.tokens import Principal
@@ -103,7 +104,8 @@ def router(auth: Auth) -> APIRouter:
         return RelayOut(tx_hash=done.tx_hash, function=done.function, status=done.status,
                         block_number=done.block_number, error=done.error, follow=f"/relay/{done.tx_hash}")
 
-    @api.post("/relay", status_code=202, response_model=RelayOut, tags=["consumers"], responses=errors(409, 422),
+    @api.post("/relay", status_code=202, response_model=RelayOut, tags=["consumers"],
+              responses=errors(403, 409, 422),
               summary="Relay a transaction the consumer signed (request access, withdraw, acknowledge a statement); "
                       "answered once sent, follow it at /relay/{tx_hash}")
     def relay_send(body: RelayIn, response: Response, node: Node, who: Anyone) -> RelayOut:
@@ -114,16 +116,24 @@ def router(auth: Auth) -> APIRouter:
         response.headers["Location"] = sent.follow
         return sent
 
-    @api.get("/relay/params", response_model=RelayParams, tags=["consumers"],
+    @api.get("/relay/params", response_model=RelayParams, tags=["consumers"], responses=errors(403),
              summary="Chain id, the caller's next nonce, gas price and contract addresses, to sign for /relay")
-    def relay_params(node: Node, who: Consumer) -> RelayParams:
+    def relay_params(node: Node, who: Anyone,
+                     address: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$",
+                                                          description="without a consumer's session: the account "
+                                                                      "that signs (accepting a service account offer)")]
+                     = None) -> RelayParams:
+        caller = who.address if who is not None and "consumer" in who.roles else address and Web3.to_checksum_address(
+            address)
+        if caller is None:
+            raise NotPermitted("this caller", "read relay parameters", "sign in as a consumer, or give ?address=")
         w3 = node.ledger.w3
         return RelayParams(chain_id=node.ledger.manifest.chain_id,
-                           nonce=w3.eth.get_transaction_count(who.address, "pending"),  # type: ignore[arg-type]
+                           nonce=w3.eth.get_transaction_count(caller, "pending"),  # type: ignore[arg-type]
                            gas_price=w3.eth.gas_price, addresses=dict(node.ledger.manifest.addresses))
 
     # After /relay/params: a path of its own is no transaction hash.
-    @api.get("/relay/{tx_hash}", response_model=RelayOut, tags=["consumers"], responses=errors(404),
+    @api.get("/relay/{tx_hash}", response_model=RelayOut, tags=["consumers"], responses=errors(403, 404),
              summary="A relayed transaction: pending, or mined with its outcome")
     def relay_follow(tx_hash: Id32, node: Node, who: Anyone) -> RelayOut:
         return relay_out(relayed(node.ledger, tx_hash, **relay_scope(who)))

@@ -232,7 +232,7 @@ def read_state(session: Session, ledger: Ledger, names: DepartmentNames, *, depa
         else:
             status = "passed" if yes >= quorum else "open"
         proposals.append(Proposal(
-            row.args["proposalId"], "admission" if admission else "removal", named(code_of(p.department_id)),
+            row.args["proposalId"], "admission" if admission else "removal", Named(code_of(p.department_id), p.name),
             _checksum(p.validator) if admission else None, _checksum(p.service_account) if admission else None,
             named_account(p.proposer), status, int(yes), int(quorum), _at(p.deadline),
             voters.get(row.args["proposalId"], []), bool(_raise(answers[base + 2]))))
