@@ -1,0 +1,207 @@
+"""A department's node on its own machine, as ``provledger node start`` and ``node join`` run it:
+geth with its Clique signer, its seals released by a rule every founder computes alone, and,
+once the coordinator handed out the manifest, the node service, the signer watcher and the API.
+Also ``consortium deploy`` from the coordinator's node folder.
+
+Founding without a controller: every founder's signer starts holding its seals (see
+``ledger.sealing`` for the fork at block 1 this avoids). A founder lets its signer go once its
+geth has every other founder as a peer and holds as many blocks as there are signers before it
+in the sorted signer list: the first seals block 1, the second block 2 once block 1 reached it,
+and so on, so each signer joins the one chain the earlier ones built. A node whose chain is past
+the founding blocks, or whose validator is no signer yet (a joining department), seals at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from eth_utils.abi import event_abi_to_log_topic
+from web3 import Web3
+
+from ledger.compile import ContractArtifact
+from ledger.deploy import FoundingDepartment, Ledger, Manifest, deploy_suite, department_id
+from ledger.events import EventDecoder, fetch_events
+from ledger.geth import GethNode, NodeStatus, ensure_geth, node_status
+from node.chain.signers import SignerWatcher
+from node.consortium.folder import Facts, FolderError, NodeFolder, check_founders, genesis_signers, read_peers
+from node.consortium.members import FUNDS
+from node.consortium.service import start_service
+from node.supervision import Supervised
+
+log = logging.getLogger(__name__)
+
+JOINING_FUNDS = FUNDS // 1000
+"""What the coordinator's node sends a department's service account once it is admitted."""
+
+
+def may_release(validator: str, signers: Sequence[str], status: NodeStatus, founders: int) -> bool:
+    """Whether this node's signer may seal now, by the founding rule (module docstring):
+    ``founders`` counts the other founders' enodes in the peers file."""
+    if not status.up:
+        return False
+    ordered = [s.lower() for s in signers]
+    if validator.lower() not in ordered or status.head >= len(ordered):
+        return True
+    return status.peers >= founders and status.head >= ordered.index(validator.lower())
+
+
+class OperatedNode:
+    """geth, its signer and, once the manifest is there, the node service and its API."""
+
+    def __init__(self, folder: NodeFolder, genesis: Path, peers: Path, manifest: Path | None,
+                 artifacts: Mapping[str, ContractArtifact] | None = None) -> None:
+        self.folder = folder
+        self.manifest_source = manifest
+        self.artifacts = artifacts
+        try:
+            self.genesis: dict[str, Any] = json.loads(genesis.read_text())
+        except (OSError, ValueError) as err:
+            raise FolderError(f"{genesis}: not a genesis file ({err})") from err
+        if not folder.genesis_path.exists():
+            shutil.copyfile(genesis, folder.genesis_path)
+        elif json.loads(folder.genesis_path.read_text()) != self.genesis:
+            raise FolderError(f"{genesis} is not the genesis {folder.directory} started from")
+        self.signers = genesis_signers(self.genesis)
+        self.peers = [e for e in read_peers(peers) if folder.node_id not in e]
+        self.node: GethNode | None = None
+        self.released = False
+        self.service: Any = None
+        self.served: Any = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> OperatedNode:
+        """geth initialised from the genesis on first start, peered, its signer holding."""
+        chain_id = int(self.genesis["config"]["chainId"])
+        node = self.node = self.folder.geth_node(ensure_geth(), chain_id, int(self.genesis["gasLimit"], 16))
+        node.init(self.folder.genesis_path)
+        node.set_peers(self.peers)
+        node.start(seal=False)
+        return self
+
+    def step(self) -> None:
+        """One turn of the foreground loop: release the seals when the rule allows, start the
+        services once the manifest is there."""
+        assert self.node is not None
+        if not self.released:
+            founders = sum(1 for e in self.peers)
+            if may_release(self.folder.validator, self.signers, node_status(self.node.url), founders):
+                self.node.seal()
+                self.released = True
+                log.info("%s: sealing released", self.folder.code)
+        if self.service is None and self._manifest_ready():
+            self.start_services()
+
+    def _manifest_ready(self) -> bool:
+        if self.manifest_source is not None and self.manifest_source.is_file():
+            if not self.folder.manifest_path.exists() or \
+                    self.folder.manifest_path.read_bytes() != self.manifest_source.read_bytes():
+                shutil.copyfile(self.manifest_source, self.folder.manifest_path)
+        return self.folder.manifest_path.is_file()
+
+    def start_services(self) -> None:
+        from api.app import create_app
+        from api.local import Served
+        from node.service import load_artifacts
+
+        assert self.node is not None
+        settings = self.folder.settings()
+        artifacts = self.artifacts or load_artifacts()
+        self.service = start_service(settings, artifacts)
+        consortium = self.service.ledger.consortium
+        watcher = SignerWatcher(consortium, from_block=self.service.ledger.manifest.deployment_block,
+                                confirmations=settings.confirmations, clique=self.node.ipc())
+        self._threads.append(threading.Thread(target=watcher.run, args=(self._stop,), name="signers", daemon=True))
+        if self.folder.coordinator is not None:
+            funder = Funder(self.folder, self.service.ledger)
+            loop = Supervised("funds", funder.step, idle=1.0)
+            self._threads.append(threading.Thread(target=loop.run, args=(self._stop,), name="funds", daemon=True))
+        for thread in self._threads:
+            thread.start()
+        self.served = Served(create_app(self.service, domain=settings.domain), settings.api_port)
+        self.served.start(60)
+        log.info("%s: node service and API on http://127.0.0.1:%d", self.folder.code, settings.api_port)
+
+    @property
+    def alive(self) -> bool:
+        return self.node is not None and self.node.pid is not None and (self.served is None or self.served.alive)
+
+    def close(self) -> None:
+        """Stop the API, the node service and its threads, then geth and its signer."""
+        self._stop.set()
+        if self.served is not None:
+            self.served.stop(30)
+        for thread in self._threads:
+            thread.join(timeout=30)
+        if self.service is not None:
+            self.service.close()
+        if self.node is not None:
+            self.node.stop()
+
+
+class Funder:
+    """On the coordinator's node: gas for each department admitted after the genesis, sent from
+    the coordinator account to its service account once ``DepartmentAdmitted`` is a few blocks deep."""
+
+    def __init__(self, folder: NodeFolder, ledger: Ledger) -> None:
+        self.sender = folder.coordinator_sender()
+        self.w3 = self.sender.w3
+        consortium = ledger.consortium
+        abi: list[dict[str, Any]] = list(consortium.contract.abi)  # type: ignore[arg-type]
+        self.decoder = EventDecoder(self.w3).add_contract("Consortium", consortium.address, abi)
+        self.topics = ["0x" + event_abi_to_log_topic(item).hex()  # type: ignore[arg-type]
+                       for item in abi if item.get("type") == "event" and item.get("name") == "DepartmentAdmitted"]
+        self.next_block = ledger.manifest.deployment_block
+
+    def step(self) -> int:
+        last = self.w3.eth.block_number - 2
+        if last < self.next_block:
+            return 0
+        sent = 0
+        for event in fetch_events(self.w3, self.decoder, self.next_block, last, topics=[self.topics]):
+            account = Web3.to_checksum_address(event.args["serviceAccount"])
+            if self.w3.eth.get_balance(account) < JOINING_FUNDS // 2:
+                self.send(account)
+                sent += 1
+        self.next_block = last + 1
+        return sent
+
+    def send(self, account: str) -> None:
+        params = {"to": account, "value": JOINING_FUNDS, "gas": 21000, "gasPrice": self.sender.gas_price,
+                  "chainId": self.sender.chain_id}
+        _, raw, tx_hash = self.sender.sign_next(params)
+        try:
+            self.w3.eth.send_raw_transaction(raw)
+        except Exception:
+            self.sender.nonces.resync()
+            raise
+        self.sender.wait(tx_hash)
+        log.info("funds: %d wei sent to %s", JOINING_FUNDS, account)
+
+
+def deploy(folder: NodeFolder, facts: Sequence[Facts], out: Path,
+           artifacts: Mapping[str, ContractArtifact] | None = None) -> Manifest:
+    """From the coordinator's node folder: the contracts, the founders seated under their names,
+    the coordinator's service account appointed coordinator beside the coordinator key; the
+    manifest written to ``out`` (and into the folder)."""
+    from node.service import load_artifacts
+
+    check_founders(facts)
+    if folder.coordinator is None:
+        raise FolderError(f"{folder.directory} holds no coordinator key: run deploy in the coordinator's node folder")
+    if out.exists():
+        raise FolderError(f"{out} exists: the contracts are deployed already")
+    artifacts = artifacts or load_artifacts()
+    sender = folder.coordinator_sender()
+    founders = [FoundingDepartment(department_id(f.code), f.name, f.validator, f.service_account) for f in facts]
+    manifest = deploy_suite(sender, artifacts, founders=founders)
+    Ledger(sender.w3, manifest, artifacts, sender).consortium.appoint_coordinator(folder.service_account)
+    manifest.save(folder.manifest_path)
+    manifest.save(out)
+    return manifest
