@@ -27,7 +27,7 @@ from web3 import Web3
 from ledger.compile import ContractArtifact
 from ledger.deploy import FoundingDepartment, Ledger, Manifest, deploy_suite, department_id
 from ledger.events import EventDecoder, fetch_events
-from ledger.geth import GethNode, NodeStatus, ensure_geth, node_status
+from ledger.geth import GethNode, NodeStatus, clique_web3, ensure_geth, node_status
 from node.chain.signers import SignerWatcher
 from node.consortium.folder import Facts, FolderError, NodeFolder, check_founders, genesis_signers, read_peers
 from node.consortium.members import FUNDS
@@ -89,21 +89,28 @@ class OperatedNode:
         """One turn of the foreground loop: release the seals when the rule allows, start the
         services once the manifest is there."""
         assert self.node is not None
-        if not self.released:
-            founders = sum(1 for e in self.peers)
-            if may_release(self.folder.validator, self.signers, node_status(self.node.url), founders):
-                self.node.seal()
-                self.released = True
-                log.info("%s: sealing released", self.folder.code)
-        if self.service is None and self._manifest_ready():
+        status = node_status(self.node.url)
+        if not self.released and may_release(self.folder.validator, self.signers, status, len(self.peers)):
+            self.node.seal()
+            self.released = True
+            log.info("%s: sealing released at block %d", self.folder.code, status.head)
+        if self.service is None and self._manifest_ready(status):
             self.start_services()
 
-    def _manifest_ready(self) -> bool:
-        if self.manifest_source is not None and self.manifest_source.is_file():
-            if not self.folder.manifest_path.exists() or \
-                    self.folder.manifest_path.read_bytes() != self.manifest_source.read_bytes():
-                shutil.copyfile(self.manifest_source, self.folder.manifest_path)
-        return self.folder.manifest_path.is_file()
+    def _manifest_ready(self, status: NodeStatus) -> bool:
+        assert self.node is not None
+        """The manifest is in the folder (copied from where the coordinator handed it out) and
+        this node's chain holds the deployment (a joining node syncs first)."""
+        if self.manifest_source is not None and self.manifest_source.is_file() \
+                and not self.folder.manifest_path.exists():
+            shutil.copyfile(self.manifest_source, self.folder.manifest_path)
+        if not self.folder.manifest_path.is_file():
+            return False
+        manifest = Manifest.load(self.folder.manifest_path)
+        if not status.up or status.head < manifest.deployment_block:
+            return False
+        w3 = clique_web3(self.node.url)
+        return all(w3.eth.get_code(Web3.to_checksum_address(a)) for a in manifest.addresses.values())
 
     def start_services(self) -> None:
         from api.app import create_app
