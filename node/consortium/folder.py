@@ -162,8 +162,9 @@ class NodeFolder:
         return f"http://127.0.0.1:{self.ports.http}"
 
     def settings(self) -> Any:
-        """The node service's and API's settings (``ApiSettings``), from this folder alone: no
-        ``.env`` and no ``PROVLEDGER_*`` of the shell."""
+        """The node service's and API's settings (``ApiSettings``) from this folder: no ``.env``;
+        the folder's values win, and a ``PROVLEDGER_*`` of the shell sets only the others
+        (e.g. ``PROVLEDGER_ANCHOR_INTERVAL``)."""
         from api.app import ApiSettings
 
         return ApiSettings(  # type: ignore[call-arg]
