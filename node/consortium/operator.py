@@ -98,9 +98,10 @@ class OperatedNode:
             self.start_services()
 
     def _manifest_ready(self, status: NodeStatus) -> bool:
+        """The manifest is in the folder (copied from where the coordinator handed it out), this
+        node's chain holds the deployment (a joining node syncs first) and the department's
+        service account is a member's (a joining department's, once admitted)."""
         assert self.node is not None
-        """The manifest is in the folder (copied from where the coordinator handed it out) and
-        this node's chain holds the deployment (a joining node syncs first)."""
         if self.manifest_source is not None and self.manifest_source.is_file() \
                 and not self.folder.manifest_path.exists():
             shutil.copyfile(self.manifest_source, self.folder.manifest_path)
@@ -110,17 +111,26 @@ class OperatedNode:
         if not status.up or status.head < manifest.deployment_block:
             return False
         w3 = clique_web3(self.node.url)
-        return all(w3.eth.get_code(Web3.to_checksum_address(a)) for a in manifest.addresses.values())
+        if not all(w3.eth.get_code(Web3.to_checksum_address(a)) for a in manifest.addresses.values()):
+            return False
+        # A joining department's service account serves once the members admitted it.
+        consortium = Ledger(w3, manifest, self._artifacts()).consortium
+        return consortium.department_of(self.folder.service_account) == department_id(self.folder.code)
+
+    def _artifacts(self) -> Mapping[str, ContractArtifact]:
+        from node.service import load_artifacts
+
+        if self.artifacts is None:
+            self.artifacts = load_artifacts()
+        return self.artifacts
 
     def start_services(self) -> None:
         from api.app import create_app
         from api.local import Served
-        from node.service import load_artifacts
 
         assert self.node is not None
         settings = self.folder.settings()
-        artifacts = self.artifacts or load_artifacts()
-        self.service = start_service(settings, artifacts)
+        self.service = start_service(settings, self._artifacts())
         consortium = self.service.ledger.consortium
         watcher = SignerWatcher(consortium, from_block=self.service.ledger.manifest.deployment_block,
                                 confirmations=settings.confirmations, clique=self.node.ipc())

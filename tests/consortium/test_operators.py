@@ -202,7 +202,8 @@ def test_three_departments_found_a_consortium_and_a_fourth_is_voted_in_and_out(
     new = newcomer.facts
     voters[0].consortium.propose_admission(proposal, department_id(new["code"]), new["name"], new["validator"],
                                            new["service_account"])
-    voters[1].consortium.vote(proposal)
+    for voter in voters:
+        voter.consortium.vote(proposal)
     voters[1].consortium.execute(proposal)
     eventually(lambda: new["validator"] in signers(founders[2]), "the newcomer a Clique signer", 180)
     eventually(lambda: voters[0].w3.eth.get_balance(new["service_account"]) > 0, "gas for the newcomer")
@@ -240,7 +241,8 @@ def test_three_departments_found_a_consortium_and_a_fourth_is_voted_in_and_out(
     # Voted out, it stops signing.
     removal = b"\x02" * 32
     voters[0].consortium.propose_removal(removal, department_id(new["code"]))
-    voters[1].consortium.vote(removal)
+    for voter in voters:
+        voter.consortium.vote(removal)
     voters[1].consortium.execute(removal)
     eventually(lambda: new["validator"] not in signers(founders[0]), "the newcomer no signer", 180)
 
