@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 
 JOINING_FUNDS = FUNDS // 1000
 """What the coordinator's node sends a department's service account once it is admitted."""
+CONSUMER_FUNDS = 10**18
+"""What it sends a consumer once registered: the consumer signs its own requests and
+acknowledgements (relayed by a node) and pays their gas, at 1 gwei about a thousand of them."""
+FUNDED = {"DepartmentAdmitted": ("serviceAccount", JOINING_FUNDS), "ServiceAccountAdded": ("account", JOINING_FUNDS),
+          "ConsumerRegistered": ("consumer", CONSUMER_FUNDS)}
+"""The events that bring a new account into the consortium: its argument, and the gas it gets."""
 
 
 def may_release(validator: str, signers: Sequence[str], status: NodeStatus, founders: int) -> bool:
@@ -163,8 +169,10 @@ class OperatedNode:
 
 
 class Funder:
-    """On the coordinator's node: gas for each department admitted after the genesis, sent from
-    the coordinator account to its service account once ``DepartmentAdmitted`` is a few blocks deep."""
+    """On the coordinator's node: gas for each account the consortium takes in after the genesis
+    (an admitted department's service account, a department's new service account, a registered
+    consumer), sent from the coordinator account once the event is a few blocks deep, when the
+    account holds less than half of it (founders' accounts hold the genesis funds)."""
 
     def __init__(self, folder: NodeFolder, ledger: Ledger) -> None:
         self.sender = folder.coordinator_sender()
@@ -173,7 +181,7 @@ class Funder:
         abi: list[dict[str, Any]] = list(consortium.contract.abi)  # type: ignore[arg-type]
         self.decoder = EventDecoder(self.w3).add_contract("Consortium", consortium.address, abi)
         self.topics = ["0x" + event_abi_to_log_topic(item).hex()  # type: ignore[arg-type]
-                       for item in abi if item.get("type") == "event" and item.get("name") == "DepartmentAdmitted"]
+                       for item in abi if item.get("type") == "event" and item.get("name") in FUNDED]
         self.next_block = ledger.manifest.deployment_block
 
     def step(self) -> int:
@@ -182,15 +190,16 @@ class Funder:
             return 0
         sent = 0
         for event in fetch_events(self.w3, self.decoder, self.next_block, last, topics=[self.topics]):
-            account = Web3.to_checksum_address(event.args["serviceAccount"])
-            if self.w3.eth.get_balance(account) < JOINING_FUNDS // 2:
-                self.send(account)
+            name, amount = FUNDED[event.name]
+            account = Web3.to_checksum_address(event.args[name])
+            if self.w3.eth.get_balance(account) < amount // 2:
+                self.send(account, amount)
                 sent += 1
         self.next_block = last + 1
         return sent
 
-    def send(self, account: str) -> None:
-        params = {"to": account, "value": JOINING_FUNDS, "gas": 21000, "gasPrice": self.sender.gas_price,
+    def send(self, account: str, amount: int) -> None:
+        params = {"to": account, "value": amount, "gas": 21000, "gasPrice": self.sender.gas_price,
                   "chainId": self.sender.chain_id}
         _, raw, tx_hash = self.sender.sign_next(params)
         try:
@@ -199,7 +208,7 @@ class Funder:
             self.sender.nonces.resync()
             raise
         self.sender.wait(tx_hash)
-        log.info("funds: %d wei sent to %s", JOINING_FUNDS, account)
+        log.info("funds: %d wei sent to %s", amount, account)
 
 
 def deploy(folder: NodeFolder, facts: Sequence[Facts], out: Path,

@@ -222,6 +222,7 @@ def test_three_departments_found_a_consortium_and_a_fourth_is_voted_in_and_out(
     keystore = mailbox.parent / "consumer.json"
     write_keystore(consumer, keystore, PASSPHRASE, scrypt_n=LIGHT_SCRYPT_N)
     member_ledger(newcomer, manifest, artifacts).consortium.register_consumer(consumer.address)
+    eventually(lambda: voters[0].w3.eth.get_balance(consumer.address) > 0, "gas for the consumer")
     as_consumer = ("--keystore", str(keystore))
     asked = provledger("request", "--dataset", mine, "--purpose", "a water census check", "--fields", "visits",
                        "--uses", "1", "--days", "1", "--api", owner.url, *as_consumer)
