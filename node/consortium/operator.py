@@ -51,7 +51,7 @@ def may_release(validator: str, signers: Sequence[str], status: NodeStatus, foun
     ``founders`` counts the other founders' enodes in the peers file."""
     if not status.up:
         return False
-    ordered = [s.lower() for s in signers]
+    ordered = sorted(s.lower() for s in signers)  # as Clique orders them
     if validator.lower() not in ordered or status.head >= len(ordered):
         return True
     return status.peers >= founders and status.head >= ordered.index(validator.lower())

@@ -15,7 +15,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -25,10 +25,12 @@ from eth_account import Account
 from ledger.chain import free_port
 from ledger.compile import PROJECT_ROOT, ContractArtifact
 from ledger.deploy import Ledger, Manifest, department_id
-from ledger.geth import clique_web3, node_status
+from ledger.geth import NodeStatus, clique_web3, node_status
 from ledger.tx import LIGHT_SCRYPT_N, TransactionSender, load_keystore, write_keystore
 from ledger.waiting import wait_for
+from node.consortium.folder import Facts, FolderError, founding_genesis, genesis_signers
 from node.consortium.members import GAS_PRICE
+from node.consortium.operator import may_release
 
 pytestmark = pytest.mark.timeout(480)
 
@@ -272,3 +274,39 @@ def _health(department: Department) -> bool:
         return httpx.get(f"{department.url}/health", timeout=5).status_code in (200, 503)
     except httpx.HTTPError:
         return False
+
+
+# ---------------------------------------------------------------- the rules, without a chain
+
+VALIDATORS = sorted((Account.create().address for _ in range(3)), key=str.lower)
+
+
+@pytest.mark.parametrize(("validator", "head", "peers", "up", "released"), [
+    (VALIDATORS[0], 0, 2, True, True),    # the first signer seals block 1 once peered with both others
+    (VALIDATORS[0], 0, 1, True, False),   # not before
+    (VALIDATORS[1], 0, 2, True, False),   # the second waits for block 1
+    (VALIDATORS[1], 1, 2, True, True),
+    (VALIDATORS[2], 1, 2, True, False),
+    (VALIDATORS[2], 2, 2, True, True),
+    (VALIDATORS[2], 3, 0, True, True),    # past the founding blocks (a restart): at once
+    ("0x" + "ab" * 20, 0, 0, True, True),  # no signer yet (a joining department): at once
+    (VALIDATORS[0], 5, 2, False, False),  # its geth does not answer
+])
+def test_each_founder_releases_its_seals_by_its_turn_in_the_signer_list(
+        validator: str, head: int, peers: int, up: bool, released: bool) -> None:
+    status = NodeStatus("http://127.0.0.1:1", up, peers, head)
+    assert may_release(validator, list(reversed(VALIDATORS)), status, founders=2) is released
+
+
+def test_the_genesis_names_the_founders_as_signers_and_funds_their_accounts_and_the_coordinator() -> None:
+    facts = [Facts(f"d{i}", f"D {i}", v, Account.create().address, f"enode://{i:0128x}@10.0.0.{i}:30303",
+                   Account.create().address if i == 0 else None) for i, v in enumerate(VALIDATORS)]
+    genesis = founding_genesis(facts, chain_id=7, period=2, gas_limit=12_000_000)
+    assert genesis_signers(genesis) == VALIDATORS and int(genesis["gasLimit"], 16) == 12_000_000
+    funded = {f.service_account[2:].lower() for f in facts} | {str(facts[0].coordinator)[2:].lower()}
+    assert set(genesis["alloc"]) == funded
+    for broken, why in ((facts[:2], "at least 3"), ([facts[0], facts[1], facts[1]], "same code"),
+                        ([replace(f, coordinator=None) for f in facts], "exactly one founder"),
+                        ([replace(f, coordinator=f.validator) for f in facts], "exactly one founder")):
+        with pytest.raises(FolderError, match=why):
+            founding_genesis(broken, chain_id=7)
