@@ -30,7 +30,7 @@ from ledger.events import EventDecoder, fetch_events
 from ledger.geth import GethNode, NodeStatus, clique_web3, ensure_geth, node_status
 from node.chain.signers import SignerWatcher
 from node.consortium.folder import Facts, FolderError, NodeFolder, check_founders, genesis_signers, read_peers
-from node.consortium.members import FUNDS
+from node.consortium.members import FUNDS, send_funds
 from node.consortium.service import start_service
 from node.supervision import Supervised
 
@@ -199,15 +199,7 @@ class Funder:
         return sent
 
     def send(self, account: str, amount: int) -> None:
-        params = {"to": account, "value": amount, "gas": 21000, "gasPrice": self.sender.gas_price,
-                  "chainId": self.sender.chain_id}
-        _, raw, tx_hash = self.sender.sign_next(params)
-        try:
-            self.w3.eth.send_raw_transaction(raw)
-        except Exception:
-            self.sender.nonces.resync()
-            raise
-        self.sender.wait(tx_hash)
+        send_funds(self.sender, account, amount)
         log.info("funds: %d wei sent to %s", amount, account)
 
 
