@@ -19,7 +19,7 @@ from api import dashboard, errors, redact
 from api.auth.service import Auth
 from api.limits import RateLimits
 from api.limits import install as limit_doors
-from api.routes import audit, datasets, grants, quality, staff, system
+from api.routes import audit, consortium, datasets, grants, quality, staff, system
 from api.routes.system import Metrics
 from node.service import NodeService
 from node.settings import NodeSettings
@@ -79,7 +79,7 @@ def create_app(node: NodeService, *, domain: str, token_lifetime: int = 3600, ro
     app.state.auth = auth
     errors.install(app)
     app.include_router(auth.router())
-    for module in (datasets, grants, quality, audit, staff):
+    for module in (datasets, grants, quality, audit, staff, consortium):
         app.include_router(module.router(auth))
     app.include_router(system.router(auth, metrics))
     dashboard.install(app, auth)

@@ -27,7 +27,14 @@ def session(request: Request) -> Iterator[Session]:
 
 def can_record(request: Request) -> None:
     """Backpressure: a request that makes the node record on chain is refused (503, with why and
-    ``Retry-After``) before anything is done or leaves, when the node could not record it now."""
+    ``Retry-After``) before anything is done or leaves, when the node could not record it now,
+    or while the coordinator has paused the ledger (``ledger_paused``, with the reason)."""
+    node(request).require_can_record()
+    node(request).require_not_paused()
+
+
+def can_record_paused(request: Request) -> None:
+    """:func:`can_record` for the one write taken on while the ledger is paused: resuming it."""
     node(request).require_can_record()
 
 
@@ -35,6 +42,9 @@ Node = Annotated[NodeService, Depends(node)]
 RECORDS = Depends(answers(can_record, {503: "the node cannot record this now (its chain, outbox or indexer): the "
                                             "reasons are in the message; try again as Retry-After says"}))
 """For ``dependencies=[RECORDS]`` on every route that writes to the chain."""
+RECORDS_WHILE_PAUSED = Depends(answers(can_record_paused, {503: "the node cannot record this now (its chain, outbox "
+                                                                 "or indexer): the reasons are in the message"}))
+""":data:`RECORDS` for the route that resumes a paused ledger."""
 Id32 = Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{64}$", examples=["0x" + "ab" * 32],
                                  description="a 32-byte id in 0x hex")]
 Number = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="a version or record number")]

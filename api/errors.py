@@ -30,7 +30,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import ContractError, LedgerError
 from node.errors import (
-    AlreadyExists, CannotRecord, Conflict, DecryptionFailed, DeliveryRefused, InvalidInput, NodeError, NotAttributable, NotFound,
+    AlreadyExists, CannotRecord, Conflict, DecryptionFailed, DeliveryRefused, InvalidInput, LedgerPaused, NodeError,
+    NotAttributable, NotFound,
     NotPermitted, SourceTampered, StatementRefused,
 )
 from node.supervision import CHAIN_FAILURES
@@ -211,6 +212,8 @@ def _translate(err: Exception) -> tuple[int, str, dict[str, Any]]:
         return 409, "refused_by_contract", {"contract_error": err.name}
     if isinstance(err, CHAIN_FAILURES):
         return 503, "chain_unavailable", {}
+    if isinstance(err, LedgerPaused):
+        return 503, "ledger_paused", {"reason": err.paused_for}
     if isinstance(err, CannotRecord):
         return 503, "cannot_record", {}
     if isinstance(err, SourceTampered):

@@ -71,21 +71,33 @@ contract Consortium is IConsortium, AccessControl, Pausable {
     // ------------------------------------------------------------------ proposals
 
     function proposeAdmission(
-        bytes32 proposalId,
+        bytes32 key,
         bytes32 departmentId,
         string calldata name,
         address validator,
         address serviceAccount
-    ) external whenNotPaused onlyMemberOrCoordinator {
+    ) external whenNotPaused onlyMemberOrCoordinator returns (bytes32 proposalId) {
         _checkNewDepartment(departmentId, name, validator, serviceAccount);
+        proposalId = proposalIdOf(msg.sender, key);
         _open(proposalId, ProposalKind.Admit, departmentId, name, validator, serviceAccount);
     }
 
-    function proposeRemoval(bytes32 proposalId, bytes32 departmentId) external whenNotPaused onlyMemberOrCoordinator {
+    function proposeRemoval(bytes32 key, bytes32 departmentId)
+        external
+        whenNotPaused
+        onlyMemberOrCoordinator
+        returns (bytes32 proposalId)
+    {
         Department storage dept = _departments[departmentId];
         if (!dept.active) revert ConsortiumUnknownDepartment(departmentId);
         if (_memberIds.length == 1) revert ConsortiumLastDepartment(departmentId);
+        proposalId = proposalIdOf(msg.sender, key);
         _open(proposalId, ProposalKind.Remove, departmentId, dept.name, dept.validator, address(0));
+    }
+
+    /// @dev Keyed by the proposing account, not its department: the coordinator, who has none, proposes too.
+    function proposalIdOf(address proposer, bytes32 key) public pure returns (bytes32) {
+        return keccak256(abi.encode(proposer, key));
     }
 
     function vote(bytes32 proposalId) external whenNotPaused {
@@ -193,12 +205,14 @@ contract Consortium is IConsortium, AccessControl, Pausable {
 
     // ------------------------------------------------------------------ emergency
 
-    function pause() external onlyRole(COORDINATOR_ROLE) {
+    function pause(bytes32 reasonHash) external onlyRole(COORDINATOR_ROLE) {
         _pause();
+        emit LedgerPaused(msg.sender, reasonHash);
     }
 
-    function unpause() external onlyRole(COORDINATOR_ROLE) {
+    function unpause(bytes32 reasonHash) external onlyRole(COORDINATOR_ROLE) {
         _unpause();
+        emit LedgerResumed(msg.sender, reasonHash);
     }
 
     // ------------------------------------------------------------------ views
@@ -234,6 +248,14 @@ contract Consortium is IConsortium, AccessControl, Pausable {
     function tally(bytes32 proposalId) external view returns (uint32 yesVotes, uint32 quorum) {
         if (_proposals[proposalId].status == ProposalStatus.None) revert ConsortiumUnknownProposal(proposalId);
         return _tally(proposalId);
+    }
+
+    function hasVoted(bytes32 proposalId, bytes32 departmentId) external view returns (bool) {
+        return _voted[proposalId][departmentId];
+    }
+
+    function foundingClosed() external view returns (bool) {
+        return _foundingClosed;
     }
 
     function hasOffer(bytes32 departmentId, address account) external view returns (bool) {

@@ -4,7 +4,7 @@ as :class:`ledger.errors.ContractError` with the error's name and arguments."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import Any, ClassVar
 
@@ -13,6 +13,7 @@ from web3.contract import Contract
 from web3.exceptions import Web3Exception
 from web3.types import TxReceipt
 
+from ledger.errors import ChainReadFailed
 from ledger.revert import ErrorDecoder
 from ledger.rpc import RpcBatcher
 from ledger.tx import SentTransaction, TransactionSender
@@ -88,6 +89,22 @@ class Department:
     validator: str
     active: bool
     admitted_at: int
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """``IConsortium.Proposal``: ``kind`` 0 admits, 1 removes; ``status`` 1 open, 2 executed."""
+
+    kind: int
+    status: int
+    yes_votes: int
+    quorum: int
+    deadline: int
+    department_id: bytes
+    validator: str
+    service_account: str
+    proposer: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -189,6 +206,13 @@ class Issue:
 # ---------------------------------------------------------------- base
 
 
+def _abi_type(param: dict[str, Any]) -> str:
+    """An ABI parameter's type as eth-abi reads it, tuples spelled out."""
+    if param["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + str(param["type"])[len("tuple"):]
+    return str(param["type"])
+
+
 class ContractClient:
     """Calls and transactions on one deployed contract, with errors decoded."""
 
@@ -220,6 +244,27 @@ class ContractClient:
                 block_identifier=block if block is not None else "latest")
         except Web3Exception as err:
             raise self.errors.from_web3(err) from err
+
+    def call_many(self, calls: Sequence[tuple[str, tuple[Any, ...]]], *, block: int | None = None) -> list[Any]:
+        """The answers of many views, read in one JSON-RPC batch: each a decoded value (a tuple
+        for a struct or several outputs), or the :class:`ContractError` (or
+        :class:`ChainReadFailed`) it reverted with, for the caller to take or raise."""
+        functions = [self.contract.get_function_by_name(name)(*args) for name, args in calls]
+        at = hex(block) if block is not None else "latest"
+        replies = self.rpc.call([("eth_call", [{"to": self.address, "data": f._encode_transaction_data()}, at])
+                                 for f in functions])
+        answers: list[Any] = []
+        for (name, _), function, reply in zip(calls, functions, replies):
+            if reply.error is not None:
+                data = reply.error.get("data")
+                data = data.get("data") if isinstance(data, dict) else data
+                decoded = self.errors.decode(data) if isinstance(data, str) else None
+                answers.append(decoded or ChainReadFailed(f"{self.contract_name}.{name}", reply.message))
+                continue
+            types = [_abi_type(o) for o in function.abi["outputs"]]
+            values = self.w3.codec.decode(types, bytes.fromhex(str(reply.result).removeprefix("0x")))
+            answers.append(values[0] if len(values) == 1 else tuple(values))
+        return answers
 
     def _send(self, function: str, *args: Any) -> TxReceipt:
         return self._sender().transact(self.contract.get_function_by_name(function)(*args))

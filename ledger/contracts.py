@@ -8,7 +8,7 @@ from web3.types import TxReceipt
 
 from ledger.clients import (
     Anchor, AnchorKind, ContractClient, Dataset, Department, Grant, GrantStatus, Issue,
-    IssueStatus, Rights, Statement, Use, Version,
+    IssueStatus, Proposal, Rights, Statement, Use, Version,
 )
 from ledger.tx import SentTransaction
 
@@ -24,12 +24,17 @@ class ConsortiumClient(ContractClient):
     def close_founding(self) -> TxReceipt:
         return self._send("closeFounding")
 
-    def propose_admission(self, proposal_id: bytes, department_id: bytes, name: str, validator: str,
+    def propose_admission(self, key: bytes, department_id: bytes, name: str, validator: str,
                           service_account: str) -> TxReceipt:
-        return self._send("proposeAdmission", proposal_id, department_id, name, validator, service_account)
+        """Opens the proposal :meth:`proposal_id_of` (sender, ``key``) names."""
+        return self._send("proposeAdmission", key, department_id, name, validator, service_account)
 
-    def propose_removal(self, proposal_id: bytes, department_id: bytes) -> TxReceipt:
-        return self._send("proposeRemoval", proposal_id, department_id)
+    def propose_removal(self, key: bytes, department_id: bytes) -> TxReceipt:
+        return self._send("proposeRemoval", key, department_id)
+
+    def proposal_id_of(self, proposer: str, key: bytes) -> bytes:
+        """The id the chain gives the proposal ``proposer`` opens under ``key``."""
+        return bytes(self._call("proposalIdOf", proposer, key))
 
     def vote(self, proposal_id: bytes) -> TxReceipt:
         return self._send("vote", proposal_id)
@@ -57,11 +62,11 @@ class ConsortiumClient(ContractClient):
         """Share the coordinator's role with ``account`` (e.g. a department's node)."""
         return self._send("grantRole", self._call("COORDINATOR_ROLE"), account)
 
-    def pause(self) -> TxReceipt:
-        return self._send("pause")
+    def pause(self, reason_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("pause", reason_hash)
 
-    def unpause(self) -> TxReceipt:
-        return self._send("unpause")
+    def unpause(self, reason_hash: bytes = ZERO32) -> TxReceipt:
+        return self._send("unpause", reason_hash)
 
     def department_of(self, account: str) -> bytes:
         return bytes(self._call("departmentOf", account))
@@ -77,6 +82,25 @@ class ConsortiumClient(ContractClient):
 
     def sponsor_of(self, consumer: str) -> bytes:
         return bytes(self._call("sponsorOf", consumer))
+
+    def has_role(self, role: bytes, account: str) -> bool:
+        return bool(self._call("hasRole", role, account))
+
+    def has_voted(self, proposal_id: bytes, department_id: bytes) -> bool:
+        return bool(self._call("hasVoted", proposal_id, department_id))
+
+    def has_offer(self, department_id: bytes, account: str) -> bool:
+        return bool(self._call("hasOffer", department_id, account))
+
+    def founding_closed(self) -> bool:
+        return bool(self._call("foundingClosed"))
+
+    def proposal(self, proposal_id: bytes) -> Proposal:
+        return Proposal(*self._call("proposal", proposal_id))
+
+    def tally(self, proposal_id: bytes) -> tuple[int, int]:
+        yes, quorum = self._call("tally", proposal_id)
+        return int(yes), int(quorum)
 
     def is_coordinator(self, account: str) -> bool:
         return bool(self._call("isCoordinator", account))

@@ -118,6 +118,16 @@ class CannotRecord(NodeError):
         super().__init__(f"cannot record this now: {reason}")
 
 
+class LedgerPaused(CannotRecord):
+    """The coordinator has paused the ledger, for ``reason`` (its text, when this node has it):
+    nothing is recorded until it resumes, so no write or delivery is taken on now."""
+
+    def __init__(self, reason: str | None) -> None:
+        self.paused_for = reason
+        why = f": {reason}" if reason else ""
+        super().__init__(f"the coordinator has paused the ledger{why}; no write can be recorded until it resumes")
+
+
 class SourceTampered(NodeError):
     """The stored content of ``subject`` no longer hashes to the root anchored on chain."""
 

@@ -21,7 +21,8 @@ from node.chain.anchoring import due, gather_open_downloads, seal_batch
 from node.audit.completeness import TraceChecker
 from node.db import make_engine, migrate, session_factory
 from node.access.delivery.serve import fingerprint_key
-from node.errors import CannotRecord, SettingsInvalid
+from node.errors import CannotRecord, LedgerPaused, SettingsInvalid
+from node.governance.state import pause_reason
 from node.health import NodeHealth, read_chain, refusals
 from node.chain.indexer import CURSOR, Indexer
 from node.models import IndexerCursor
@@ -49,6 +50,7 @@ class NodeService:
     workers: dict[str, Supervised] = field(init=False)
     """The background loops :meth:`run` runs, by name."""
     _verdict: tuple[float, list[str]] = field(init=False, default=(float("-inf"), []))
+    _paused: tuple[float, bool] = field(init=False, default=(float("-inf"), False))
 
     def __post_init__(self) -> None:
         self.indexer = Indexer(self.sessions, self.ledger, confirmations=self.settings.confirmations)
@@ -143,6 +145,19 @@ class NodeService:
             self._verdict = (time.monotonic(), found)
         if found:
             raise CannotRecord("; ".join(found), retry_after=self.settings.retry_after)
+
+    def require_not_paused(self, fresh_for: float = 1.0) -> None:
+        """Refuse a write while the coordinator has paused the ledger, with the reason given. A
+        ledger found running is read again after ``fresh_for`` seconds (a write taken meanwhile
+        waits in the outbox, and a delivery checks the chain itself); one found paused, on every
+        request, so that writes are taken again as soon as it resumes."""
+        read_at, paused = self._paused
+        if paused or time.monotonic() - read_at >= fresh_for:
+            paused = self.ledger.consortium.paused()
+            self._paused = (time.monotonic(), paused)
+        if paused:
+            with self.sessions() as session:
+                raise LedgerPaused(pause_reason(session))
 
     @classmethod
     def start(cls, settings: NodeSettings, artifacts: dict[str, ContractArtifact] | None = None) -> NodeService:

@@ -40,9 +40,10 @@ async function main() {
 
   await measure("Consortium.proposeAdmission", consortium.connect(deptA).proposeAdmission(
     f.id("p1"), f.id("water-authority"), "Water Authority", s.spare.address, s.signers[12].address));
-  await measure("Consortium.vote", consortium.connect(deptA).vote(f.id("p1")));
-  await consortium.connect(deptB).vote(f.id("p1"));
-  await measure("Consortium.execute (admit)", consortium.connect(deptA).execute(f.id("p1")));
+  const p1 = await consortium.proposalIdOf(deptA.address, f.id("p1"));
+  await measure("Consortium.vote", consortium.connect(deptA).vote(p1));
+  await consortium.connect(deptB).vote(p1);
+  await measure("Consortium.execute (admit)", consortium.connect(deptA).execute(p1));
   await measure("Consortium.registerConsumer", consortium.connect(deptA).registerConsumer(s.signers[13].address, f.hash("p")));
   await measure("Consortium.offerServiceAccount", consortium.connect(deptB).offerServiceAccount(s.signers[14].address));
   await measure("Consortium.acceptServiceAccount", consortium.connect(s.signers[14]).acceptServiceAccount(f.DEPT_B));

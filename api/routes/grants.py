@@ -4,7 +4,7 @@ uses and deliveries, relayed consumer transactions, settlement statements, and c
 # No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
@@ -29,7 +29,7 @@ from node.errors import NotFound, NotPermitted
 from node.formats import FORMATS
 from node.models import Delivery, Grant, OutboxEntry, Statement
 from node.audit.monitor import UsageEvent, use_events
-from node.chain.relay import Relayed, relay, relayed
+from node.chain.relay import ACCOUNT_CALLS, CONSUMER_CALLS, Relayed, relay, relayed
 from node.access.settlement import accept_statement, build_statement, chain_terms
 
 
@@ -41,6 +41,7 @@ def router(auth: Auth) -> APIRouter:
     Coordinator = Annotated[Principal, Depends(auth.require("coordinator", staff="reviewer"))]
     Consumer = Annotated[Principal, Depends(auth.require("consumer"))]
     Party = Annotated[Principal, Depends(auth.require("department", "consumer", "auditor", staff="viewer"))]
+    Anyone = Annotated[Principal | None, Depends(auth.optional())]
 
     # ------------------------------------------------------------ review
 
@@ -92,6 +93,12 @@ def router(auth: Auth) -> APIRouter:
 
     # ------------------------------------------------------------ consumers
 
+    def relay_scope(who: Principal | None) -> dict[str, Any]:
+        """A consumer's calls for a consumer; an account's own consent for anyone else."""
+        if who is not None and "consumer" in who.roles:
+            return {"caller": who.address, "allowed": CONSUMER_CALLS}
+        return {"caller": None, "allowed": ACCOUNT_CALLS}
+
     def relay_out(done: Relayed) -> RelayOut:
         return RelayOut(tx_hash=done.tx_hash, function=done.function, status=done.status,
                         block_number=done.block_number, error=done.error, follow=f"/relay/{done.tx_hash}")
@@ -99,9 +106,11 @@ def router(auth: Auth) -> APIRouter:
     @api.post("/relay", status_code=202, response_model=RelayOut, tags=["consumers"], responses=errors(409, 422),
               summary="Relay a transaction the consumer signed (request access, withdraw, acknowledge a statement); "
                       "answered once sent, follow it at /relay/{tx_hash}")
-    def relay_send(body: RelayIn, response: Response, node: Node, who: Consumer) -> RelayOut:
-        """The transaction must carry the sender's next nonce (pending ones counted), else 409."""
-        sent = relay_out(relay(node.ledger, body.raw_transaction, caller=who.address))
+    def relay_send(body: RelayIn, response: Response, node: Node, who: Anyone) -> RelayOut:
+        """The transaction must carry the sender's next nonce (pending ones counted), else 409.
+        Without a session, only an account accepting a department's standing offer of a place
+        among its service accounts (``Consortium.acceptServiceAccount``) is relayed."""
+        sent = relay_out(relay(node.ledger, body.raw_transaction, **relay_scope(who)))
         response.headers["Location"] = sent.follow
         return sent
 
@@ -116,8 +125,8 @@ def router(auth: Auth) -> APIRouter:
     # After /relay/params: a path of its own is no transaction hash.
     @api.get("/relay/{tx_hash}", response_model=RelayOut, tags=["consumers"], responses=errors(404),
              summary="A relayed transaction: pending, or mined with its outcome")
-    def relay_follow(tx_hash: Id32, node: Node, who: Consumer) -> RelayOut:
-        return relay_out(relayed(node.ledger, tx_hash, caller=who.address))
+    def relay_follow(tx_hash: Id32, node: Node, who: Anyone) -> RelayOut:
+        return relay_out(relayed(node.ledger, tx_hash, **relay_scope(who)))
 
     @api.get("/me/grants", response_model=list[GrantOut], tags=["consumers"],
              summary="The caller's grants on this node's datasets, as indexed")

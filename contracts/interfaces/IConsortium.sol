@@ -152,6 +152,10 @@ interface IConsortium {
     event ProposalExecuted(bytes32 indexed proposalId, address indexed by);
     /// @dev Department `sponsor` vouches for `consumer`, described off-chain by `profileHash`.
     event ConsumerRegistered(address indexed consumer, bytes32 indexed sponsor, address indexed by, bytes32 profileHash);
+    /// @dev The coordinator `by` paused the ledger for the reason whose text hashes to `reasonHash`.
+    event LedgerPaused(address indexed by, bytes32 reasonHash);
+    /// @dev The coordinator `by` let writes resume, for the reason whose text hashes to `reasonHash`.
+    event LedgerResumed(address indexed by, bytes32 reasonHash);
     /// @dev `consumer` lost its consumer role.
     event ConsumerRemoved(address indexed consumer, bytes32 indexed sponsor, address indexed by);
 
@@ -186,29 +190,36 @@ interface IConsortium {
      * @dev Opens a proposal to admit a new department.
      *
      * Requirements:
+     * The proposal's id is derived from the caller and `key` ({proposalIdOf}), so that no one
+     * can take an id another member means to use.
+     *
+     * Requirements:
      * - the caller is a member department's service account or the coordinator; not paused;
-     * - `proposalId` is new; `departmentId` was never a member; accounts are not zero.
+     * - the caller has no proposal under `key` yet; `departmentId` was never a member; accounts are not zero.
      *
      * Emits {ProposalOpened}.
      */
     function proposeAdmission(
-        bytes32 proposalId,
+        bytes32 key,
         bytes32 departmentId,
         string calldata name,
         address validator,
         address serviceAccount
-    ) external;
+    ) external returns (bytes32 proposalId);
 
     /**
      * @dev Opens a proposal to remove a member department.
      *
      * Requirements:
      * - the caller is a member department's service account or the coordinator; not paused;
-     * - `proposalId` is new; `departmentId` is an active member.
+     * - the caller has no proposal under `key` yet; `departmentId` is an active member.
      *
      * Emits {ProposalOpened}.
      */
-    function proposeRemoval(bytes32 proposalId, bytes32 departmentId) external;
+    function proposeRemoval(bytes32 key, bytes32 departmentId) external returns (bytes32 proposalId);
+
+    /// @dev The id of the proposal `proposer` opens under `key`: keccak256(abi.encode(proposer, key)).
+    function proposalIdOf(address proposer, bytes32 key) external pure returns (bytes32);
 
     /**
      * @dev Casts the caller's department's vote for `proposalId`.
@@ -311,24 +322,25 @@ interface IConsortium {
     function renounceRole(bytes32 role, address callerConfirmation) external;
 
     /**
-     * @dev Stops every write on the ledger in an emergency.
+     * @dev Stops every write on the ledger in an emergency; `reasonHash` is the keccak256 of the
+     * reason's text, published with {AnchorRegistry-publishText}.
      *
      * Requirements:
      * - the caller has COORDINATOR_ROLE; not paused.
      *
-     * Emits {Paused}.
+     * Emits {Paused} and {LedgerPaused}.
      */
-    function pause() external;
+    function pause(bytes32 reasonHash) external;
 
     /**
-     * @dev Lets writes resume.
+     * @dev Lets writes resume; `reasonHash` as for {pause}.
      *
      * Requirements:
      * - the caller has COORDINATOR_ROLE; paused.
      *
-     * Emits {Unpaused}.
+     * Emits {Unpaused} and {LedgerResumed}.
      */
-    function unpause() external;
+    function unpause(bytes32 reasonHash) external;
 
     /// @dev How many service accounts a department may have at most.
     function MAX_SERVICE_ACCOUNTS() external view returns (uint256);
@@ -372,4 +384,10 @@ interface IConsortium {
 
     /// @dev Whether the ledger is paused.
     function paused() external view returns (bool);
+
+    /// @dev Whether department `departmentId` voted for `proposalId`.
+    function hasVoted(bytes32 proposalId, bytes32 departmentId) external view returns (bool);
+
+    /// @dev Whether the founding phase is over ({closeFounding}).
+    function foundingClosed() external view returns (bool);
 }

@@ -11,7 +11,8 @@ An entry moves ``pending`` -> ``signed`` -> ``confirmed`` (or ``failed``):
 - ``failed``: reverted for another reason; the decoded error is kept.
 
 A write refused for a passing reason (the coordinator paused the ledger) goes back to
-``pending`` and is signed again once the ledger resumes: nothing is sent while it is paused.
+``pending`` and is signed again once the ledger resumes: nothing is sent while it is paused but
+the coordinator's own write that resumes it.
 So does a write that reverted while a write queued before it was still open: when another
 transaction of the node's account spends a nonce, the earlier write is signed again behind the
 later ones already signed, which may need it (a version needs its dataset); the order is kept.
@@ -36,7 +37,7 @@ from ledger.tx import TransactionSender
 from node.errors import WriteRejected
 from node.models import OutboxEntry, utcnow
 from node.supervision import Supervised
-from node.chain.writes import WRITES
+from node.chain.writes import RUN_WHILE_PAUSED, WRITES
 
 PENDING, SIGNED, CONFIRMED, FAILED = "pending", "signed", "confirmed", "failed"
 TRANSIENT_REVERTS = frozenset({"ConsortiumIsPaused"})
@@ -158,7 +159,12 @@ class OutboxWorker:
             if not entries:
                 return 0
             if self.ledger.consortium.paused():
-                return 0
+                # Only the write that ends the pause goes out; the others wait for it, in order.
+                entries = session.scalars(select(OutboxEntry).where(
+                    OutboxEntry.status == PENDING, OutboxEntry.kind.in_(RUN_WHILE_PAUSED)).order_by(OutboxEntry.id).limit(1)
+                ).all()
+                if not entries:
+                    return 0
             if self._resync:
                 self.sender.nonces.resync()
                 self._resync = False

@@ -34,6 +34,9 @@ CONSUMER_CALLS: Mapping[str, frozenset[str]] = {
     "AccessGrants": frozenset({"requestAccess", "withdraw"}),
     "UsageLog": frozenset({"acknowledgeStatement", "recordUse", "recordUses"}),
 }
+ACCOUNT_CALLS: Mapping[str, frozenset[str]] = {"Consortium": frozenset({"acceptServiceAccount"})}
+"""What an account with no role yet may have relayed: accepting a department's offer of a place
+among its service accounts (its own consent, signed by itself). Relayed only while the offer stands."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def _function(ledger: Ledger, to: object, data: object, *, caller: str,
         raise NotPermitted(caller, "relay this transaction", "it does not call a contract open to consumers")
     if not isinstance(data, bytes) or len(data) < 4:
         raise InvalidInput("raw_transaction", "carries no function call")
-    client = {c.contract_name: c for c in (ledger.grants, ledger.usage)}[contract]
+    client = {c.contract_name: c for c in (ledger.grants, ledger.usage, ledger.consortium)}[contract]
     try:
         function: str = client.contract.get_function_by_selector(data[:4]).fn_name
     except ValueError as err:
@@ -89,9 +92,23 @@ def _check_purpose(ledger: Ledger, data: object) -> None:
     texts.checked("purpose", purpose, max_bytes=texts.MAX_PURPOSE_BYTES)
 
 
-def relay(ledger: Ledger, raw_hex: str, *, caller: str,
+def _check_offer(ledger: Ledger, data: object, account: str) -> None:
+    """An account accepts only an offer that stands: nothing else is relayed for it."""
+    assert isinstance(data, bytes)
+    try:
+        _, args = ledger.consortium.contract.decode_function_input(data)
+        department = bytes(args["departmentId"])
+    except Exception as err:  # eth-abi raises many kinds on malformed call data
+        raise InvalidInput("raw_transaction", f"its call data cannot be decoded: {err}") from err
+    if not ledger.consortium.has_offer(department, account):
+        raise NotPermitted(account, "accept a place among a department's service accounts",
+                           "that department has offered it none")
+
+
+def relay(ledger: Ledger, raw_hex: str, *, caller: str | None,
           allowed: Mapping[str, frozenset[str]] = CONSUMER_CALLS) -> Relayed:
-    """Check ``raw_hex``, signed by ``caller`` with its next nonce, and send it; it is pending
+    """Check ``raw_hex``, signed by ``caller`` (by whoever signed it when None: an account not
+    signed in, which ``allowed`` then limits) with its next nonce, and send it; it is pending
     when this returns (follow it with :func:`relayed`)."""
     try:
         raw = bytes.fromhex(raw_hex.removeprefix("0x"))
@@ -100,6 +117,7 @@ def relay(ledger: Ledger, raw_hex: str, *, caller: str,
     if not raw:
         raise InvalidInput("raw_transaction", "is empty")
     sender, fields = _decode(raw)
+    caller = caller or sender
     if sender != Web3.to_checksum_address(caller):
         raise NotPermitted(caller, "relay this transaction", f"it is signed by {sender}")
     chain_id = fields["chainId"]
@@ -110,6 +128,8 @@ def relay(ledger: Ledger, raw_hex: str, *, caller: str,
     function = _function(ledger, fields.get("to"), fields.get("data"), caller=caller, allowed=allowed)
     if function == "requestAccess":
         _check_purpose(ledger, fields["data"])
+    if function == "acceptServiceAccount":
+        _check_offer(ledger, fields["data"], sender)
     w3 = ledger.w3
     try:
         expected = w3.eth.get_transaction_count(Web3.to_checksum_address(sender), "pending")
@@ -122,7 +142,7 @@ def relay(ledger: Ledger, raw_hex: str, *, caller: str,
     return Relayed(HexBytes(tx_hash).to_0x_hex(), function, "pending")
 
 
-def relayed(ledger: Ledger, tx_hash: str, *, caller: str,
+def relayed(ledger: Ledger, tx_hash: str, *, caller: str | None,
             allowed: Mapping[str, frozenset[str]] = CONSUMER_CALLS) -> Relayed:
     """Where a transaction ``caller`` had relayed stands: pending, or mined with its outcome."""
     w3 = ledger.w3
@@ -130,6 +150,7 @@ def relayed(ledger: Ledger, tx_hash: str, *, caller: str,
         tx: Any = w3.eth.get_transaction(HexBytes(tx_hash))
     except TransactionNotFound as err:
         raise NotFound("relayed transaction", tx_hash) from err
+    caller = caller or tx["from"]
     if tx["from"] != Web3.to_checksum_address(caller):
         raise NotPermitted(caller, "follow this transaction", "another account signed it")
     function = _function(ledger, tx["to"], bytes(tx["input"]), caller=caller, allowed=allowed)

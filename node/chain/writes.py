@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from web3 import Web3
 from web3.contract.contract import ContractFunction
 
 from ledger.clients import GrantStatus, IssueStatus
@@ -121,6 +122,69 @@ def _issue_write(name: str, function: str, applied: Callable[[Ledger, dict[str, 
                      applied=applied)
 
 
+ROLES = {"auditor": "AUDITOR_ROLE", "coordinator": "COORDINATOR_ROLE"}
+"""The roles the coordinator gives and takes with ``grant_role`` / ``revoke_role``, by the name a payload uses."""
+
+
+def role_hash(role: str) -> bytes:
+    """The bytes32 of one of :data:`ROLES` (``keccak256("AUDITOR_ROLE")``)."""
+    return bytes(Web3.keccak(text=ROLES[role]))
+
+
+def _consortium_write(name: str, function: str, args: Callable[[dict[str, Any]], tuple[Any, ...]],
+                      applied: Callable[[Ledger, dict[str, Any]], bool], gas: int = 250_000) -> WriteKind:
+    """A governance write on the Consortium contract (:mod:`node.governance`)."""
+    return WriteKind(name, gas=lambda p: gas, call=lambda l, p: _fn(l, "consortium", function)(*args(p)),
+                     applied=applied)
+
+
+def _proposal_is_mine(ledger: Ledger, payload: dict[str, Any]) -> bool:
+    """The proposal the payload's key gives this node's account is open on chain."""
+    try:
+        proposal = ledger.consortium.proposal(b32(payload["proposal_id"]))
+    except ContractError as err:
+        if err.name == "ConsortiumUnknownProposal":
+            return False
+        raise
+    return proposal.proposer == _sender(ledger)
+
+
+def _has_role(ledger: Ledger, payload: dict[str, Any]) -> bool:
+    return bool(ledger.consortium.has_role(role_hash(payload["role"]), payload["account"]))
+
+
+GOVERNANCE_WRITES = (
+    _consortium_write("propose_admission", "proposeAdmission", lambda p: (
+        b32(p["key"]), b32(p["department_id"]), p["name"], p["validator"], p["service_account"]),
+        _proposal_is_mine, gas=400_000),
+    _consortium_write("propose_removal", "proposeRemoval", lambda p: (b32(p["key"]), b32(p["department_id"])),
+                      _proposal_is_mine, gas=400_000),
+    _consortium_write("vote", "vote", lambda p: (b32(p["proposal_id"]),),
+                      lambda l, p: l.consortium.has_voted(b32(p["proposal_id"]), b32(p["department_id"]))),
+    # Executing a removal loops over the department's service accounts (at most 8).
+    _consortium_write("execute_proposal", "execute", lambda p: (b32(p["proposal_id"]),),
+                      lambda l, p: l.consortium.proposal(b32(p["proposal_id"])).status == 2, gas=600_000),
+    _consortium_write("register_consumer", "registerConsumer", lambda p: (p["consumer"], b32(p["profile_hash"])),
+                      lambda l, p: l.consortium.sponsor_of(p["consumer"]) == b32(p["department_id"])),
+    _consortium_write("remove_consumer", "removeConsumer", lambda p: (p["consumer"],),
+                      lambda l, p: not any(l.consortium.sponsor_of(p["consumer"]))),
+    _consortium_write("offer_service_account", "offerServiceAccount", lambda p: (p["account"],),
+                      lambda l, p: l.consortium.has_offer(b32(p["department_id"]), p["account"])
+                      or l.consortium.department_of(p["account"]) == b32(p["department_id"])),
+    _consortium_write("remove_service_account", "removeServiceAccount", lambda p: (p["account"],),
+                      lambda l, p: l.consortium.department_of(p["account"]) != b32(p["department_id"])),
+    _consortium_write("grant_role", "grantRole", lambda p: (role_hash(p["role"]), p["account"]), _has_role),
+    _consortium_write("revoke_role", "revokeRole", lambda p: (role_hash(p["role"]), p["account"]),
+                      lambda l, p: not _has_role(l, p)),
+    _consortium_write("pause", "pause", lambda p: (b32(p["reason_hash"]),), lambda l, p: l.consortium.paused()),
+    _consortium_write("unpause", "unpause", lambda p: (b32(p["reason_hash"]),),
+                      lambda l, p: not l.consortium.paused()),
+    _consortium_write("close_founding", "closeFounding", lambda p: (), lambda l, p: l.consortium.founding_closed()),
+)
+RUN_WHILE_PAUSED = frozenset({"unpause"})
+"""The writes the outbox sends while the ledger is paused: the one that ends the pause."""
+
+
 WRITES: dict[str, WriteKind] = {
     w.name: w
     for w in (
@@ -190,6 +254,7 @@ WRITES: dict[str, WriteKind] = {
         # A text is never refused for having been published before: the send succeeds or is retried.
         WriteKind("publish_text", gas=lambda p: 60_000 + 48 * len(p["text"].encode()),
                   call=lambda l, p: _fn(l, "anchors", "publishText")(p["text"]), applied=lambda l, p: False),
+        *GOVERNANCE_WRITES,
         WriteKind(
             "acknowledge_statement", gas=lambda p: 200_000,
             call=lambda l, p: _fn(l, "usage", "acknowledgeStatement")(

@@ -75,7 +75,7 @@ def test_no_delivery_leaves_while_the_ledger_is_paused(world: World) -> None:
     coordinator.consortium.pause()
     try:
         for _ in range(4):
-            _refused(lambda: api.call("POST", f"/grants/{grant}/deliveries", json={}), 503, "cannot_record")
+            _refused(lambda: api.call("POST", f"/grants/{grant}/deliveries", json={}), 503, "ledger_paused")
     finally:
         coordinator.consortium.unpause()
     served = [api.call("POST", f"/grants/{grant}/deliveries", json={}) for _ in range(3)]
@@ -93,7 +93,7 @@ def test_a_use_refused_because_the_ledger_paused_is_sent_again(world: World) -> 
         api.call("POST", f"/grants/{grant}/deliveries", json={})
         wait_for("the node's batch in the pool", lambda: world.pending_from(node) > 0 or None)
         # The pause lands in the same block, ahead of the node's write (the coordinator outbids it).
-        coordinator.consortium._submit("pause", gas=200_000)
+        coordinator.consortium._submit("pause", b"\x00" * 32, gas=200_000)
     try:
         assert coordinator.consortium.paused() and world.uses_on_chain(grant) == 0
         refused = world.w3.eth.get_block("latest", full_transactions=True)["transactions"]

@@ -99,8 +99,10 @@ def test_every_role_boundary_is_refused_with_the_right_status(site: Site, node: 
     tag = module_database_url.split(":", 1)[0].split("+")[0]
     http, consumer, other = site.http, site.consumers[0], site.consumers[1]
     for method, path in (("POST", "/datasets"), ("GET", "/review/queue"), ("GET", "/audit/alerts"),
-                         ("GET", "/me/grants"), ("POST", "/relay"), ("GET", "/stream/uses")):
+                         ("GET", "/me/grants"), ("GET", "/stream/uses")):
         _error(http.request(method, path, json={}), 401, "unauthenticated")
+    # Signed in or not, /relay takes only what the caller may send: without a session, nothing
+    # but an account's own acceptance of a department's offer (tests/api/test_consortium_routes.py).
     _error(http.get("/audit/alerts", headers=bearer(consumer)), 403, "forbidden")
     _error(http.post("/datasets", json={}, headers=bearer(consumer)), 403, "forbidden")
     _error(http.post(f"/grants/0x{'11' * 32}/approve", json={}, headers=bearer(site.auditor)), 403, "forbidden")

@@ -190,8 +190,9 @@ def test_admitting_a_fourth_department_makes_it_a_signer_and_removing_it_drops_i
     joiner = consortium.add_department("ecology-bureau", "Ecology and Environment Bureau")
     joiner_id = department_id(joiner.code)
     try:
-        admit = _h("admit the ecology bureau")
-        members[0].propose_admission(admit, joiner_id, joiner.name, joiner.validator, joiner.service)
+        members[0].propose_admission(_h("admit the ecology bureau"), joiner_id, joiner.name, joiner.validator,
+                                     joiner.service)
+        admit = members[0].proposal_id_of(members[0]._sender().address, _h("admit the ecology bureau"))
         _together(*(lambda m=m: m.vote(admit) for m in members[:2]))
         members[0].execute(admit)
         for code in consortium.nodes:
@@ -201,8 +202,8 @@ def test_admitting_a_fourth_department_makes_it_a_signer_and_removing_it_drops_i
         eventually(lambda: joiner_node.control("clique_status")["sealerActivity"].get(joiner.validator.lower(), 0) > 0,
                    f"{joiner.code}'s node sealing blocks")
 
-        remove = _h("remove the ecology bureau")
-        members[1].propose_removal(remove, joiner_id)
+        members[1].propose_removal(_h("remove the ecology bureau"), joiner_id)
+        remove = members[1].proposal_id_of(members[1]._sender().address, _h("remove the ecology bureau"))
         _together(*(lambda m=m: m.vote(remove) for m in members))
         members[1].execute(remove)
         for code in founders:

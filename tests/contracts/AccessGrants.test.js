@@ -542,7 +542,7 @@ describe("AccessGrants", function () {
 
   describe("while the ledger is paused", function () {
     beforeEach(async function () {
-      await this.consortium.connect(this.coordinator).pause();
+      await this.consortium.connect(this.coordinator).pause(ethers.ZeroHash);
     });
 
     it("refuses every write", async function () {
@@ -563,7 +563,7 @@ describe("AccessGrants", function () {
 
     it("accepts writes again once unpaused", async function () {
       const { grants, consortium, deptA, coordinator, pending } = this;
-      await consortium.connect(coordinator).unpause();
+      await consortium.connect(coordinator).unpause(ethers.ZeroHash);
       await expect(grants.connect(deptA).approve(pending, REASON, 0)).to.emit(grants, "GrantActivated");
     });
   });

@@ -3,17 +3,19 @@ const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
 const { anyValue } = require("@nomicfoundation/hardhat-chai-matchers/withArgs");
-const { deploySuite, addServiceAccount, id, ProposalKind, ProposalStatus, DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD } = require("./fixture");
+const { deploySuite, addServiceAccount, id, proposalIdOf, ProposalKind, ProposalStatus, DEPT_A, DEPT_B, DEPT_C, VOTING_PERIOD } = require("./fixture");
 
 const NEW_DEPT = id("water-authority");
-const ADMIT = id("admit-water");
-const REMOVE = id("remove-public-security");
+const ADMIT_KEY = id("admit-water");
+const REMOVE_KEY = id("remove-public-security");
+// The ids DEPT_A's proposals under those keys get (set once the signers are known).
+let ADMIT, REMOVE;
 
 // The suite's three departments, with DEPT_A proposing to admit the water authority.
 async function admissionProposed() {
   const s = await deploySuite();
   const [newService, extra, extra2] = s.signers.slice(12);
-  await s.consortium.connect(s.deptA).proposeAdmission(ADMIT, NEW_DEPT, "Water Authority", s.spare.address, newService.address);
+  await s.consortium.connect(s.deptA).proposeAdmission(ADMIT_KEY, NEW_DEPT, "Water Authority", s.spare.address, newService.address);
   return { ...s, newService, extra, extra2 };
 }
 
@@ -22,7 +24,7 @@ async function removalProposed() {
   const s = await deploySuite();
   const [newService, extra, extra2] = s.signers.slice(12);
   await addServiceAccount(s.consortium, s.deptC, extra);
-  await s.consortium.connect(s.deptA).proposeRemoval(REMOVE, DEPT_C);
+  await s.consortium.connect(s.deptA).proposeRemoval(REMOVE_KEY, DEPT_C);
   return { ...s, newService, extra, extra2 };
 }
 
@@ -41,6 +43,11 @@ async function passed(consortium, proposalId, ...voters) {
 }
 
 describe("Consortium proposals", function () {
+  before(async function () {
+    const [, deptA] = await ethers.getSigners();
+    [ADMIT, REMOVE] = [proposalIdOf(deptA.address, ADMIT_KEY), proposalIdOf(deptA.address, REMOVE_KEY)];
+  });
+
   describe("proposeAdmission", function () {
     beforeEach(async function () {
       Object.assign(this, await loadFixture(deploySuite));
@@ -52,7 +59,7 @@ describe("Consortium proposals", function () {
       const openedAt = BigInt(await time.latest()) + 1n;
       await time.setNextBlockTimestamp(openedAt);
       const deadline = openedAt + VOTING_PERIOD;
-      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT, NEW_DEPT, "Water Authority", this.spare.address, this.newService.address))
+      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT_KEY, NEW_DEPT, "Water Authority", this.spare.address, this.newService.address))
         .to.emit(this.consortium, "ProposalOpened")
         .withArgs(ADMIT, ProposalKind.Admit, NEW_DEPT, this.deptA.address, this.spare.address, this.newService.address, "Water Authority", 2, deadline);
       const p = await this.consortium.proposal(ADMIT);
@@ -66,40 +73,53 @@ describe("Consortium proposals", function () {
     });
 
     it("lets the coordinator propose", async function () {
-      await expect(this.consortium.proposeAdmission(ADMIT, NEW_DEPT, "Water Authority", this.spare.address, this.newService.address))
+      await expect(this.consortium.proposeAdmission(ADMIT_KEY, NEW_DEPT, "Water Authority", this.spare.address, this.newService.address))
         .to.emit(this.consortium, "ProposalOpened")
-        .withArgs(ADMIT, ProposalKind.Admit, NEW_DEPT, this.coordinator.address, this.spare.address, this.newService.address, "Water Authority", 2, anyValue);
+        .withArgs(proposalIdOf(this.coordinator.address, ADMIT_KEY), ProposalKind.Admit, NEW_DEPT, this.coordinator.address, this.spare.address, this.newService.address, "Water Authority", 2, anyValue);
     });
 
     it("refuses a caller that is neither a member department nor the coordinator", async function () {
       for (const caller of [this.auditor, this.consumer, this.outsider]) {
-        await expect(this.consortium.connect(caller).proposeAdmission(ADMIT, NEW_DEPT, "W", this.spare.address, this.newService.address))
+        await expect(this.consortium.connect(caller).proposeAdmission(ADMIT_KEY, NEW_DEPT, "W", this.spare.address, this.newService.address))
           .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotMemberOrCoordinator").withArgs(caller.address);
       }
     });
 
-    it("refuses a proposal id used already", async function () {
-      await this.consortium.connect(this.deptA).proposeRemoval(ADMIT, DEPT_C);
-      await expect(this.consortium.connect(this.deptB).proposeAdmission(ADMIT, NEW_DEPT, "W", this.spare.address, this.newService.address))
+    it("refuses a key the proposer used already", async function () {
+      await this.consortium.connect(this.deptA).proposeRemoval(ADMIT_KEY, DEPT_C);
+      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT_KEY, NEW_DEPT, "W", this.spare.address, this.newService.address))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumProposalExists").withArgs(ADMIT);
     });
 
-    it("refuses a zero proposal id", async function () {
-      await expect(this.consortium.connect(this.deptA).proposeAdmission(ethers.ZeroHash, NEW_DEPT, "W", this.spare.address, this.newService.address))
-        .to.be.revertedWithCustomError(this.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, ethers.ZeroHash);
+    it("lets no member squat another's proposal: the same key gives each proposer its own id", async function () {
+      expect(await this.consortium.proposalIdOf(this.deptA.address, ADMIT_KEY)).to.equal(ADMIT);
+      // DEPT_B sees DEPT_A's key (in the pool, say) and proposes under it first, with other terms.
+      await this.consortium.connect(this.deptB).proposeAdmission(ADMIT_KEY, NEW_DEPT, "Squatter", this.spare.address, this.outsider.address);
+      const squatted = proposalIdOf(this.deptB.address, ADMIT_KEY);
+      expect(squatted).to.not.equal(ADMIT);
+      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT_KEY, NEW_DEPT, "Water Authority", this.spare.address, this.newService.address))
+        .to.emit(this.consortium, "ProposalOpened")
+        .withArgs(ADMIT, ProposalKind.Admit, NEW_DEPT, this.deptA.address, this.spare.address, this.newService.address, "Water Authority", 2, anyValue);
+      expect((await this.consortium.proposal(ADMIT)).name).to.equal("Water Authority");
+      expect((await this.consortium.proposal(squatted)).proposer).to.equal(this.deptB.address);
+    });
+
+    it("derives the same id from a zero key as any other", async function () {
+      await this.consortium.connect(this.deptA).proposeAdmission(ethers.ZeroHash, NEW_DEPT, "W", this.spare.address, this.newService.address);
+      expect((await this.consortium.proposal(proposalIdOf(this.deptA.address, ethers.ZeroHash))).name).to.equal("W");
     });
 
     it("refuses a department that is a member already", async function () {
-      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT, DEPT_C, "C", this.spare.address, this.newService.address))
+      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT_KEY, DEPT_C, "C", this.spare.address, this.newService.address))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumDepartmentExists").withArgs(DEPT_C);
     });
 
     it("refuses a zero validator or service account, or an account in use", async function () {
-      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT, NEW_DEPT, "W", ethers.ZeroAddress, this.newService.address))
+      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT_KEY, NEW_DEPT, "W", ethers.ZeroAddress, this.newService.address))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, NEW_DEPT);
-      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT, NEW_DEPT, "W", this.spare.address, ethers.ZeroAddress))
+      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT_KEY, NEW_DEPT, "W", this.spare.address, ethers.ZeroAddress))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumInvalidArgument").withArgs(ethers.ZeroAddress, ethers.ZeroHash);
-      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT, NEW_DEPT, "W", this.spare.address, this.deptB.address))
+      await expect(this.consortium.connect(this.deptA).proposeAdmission(ADMIT_KEY, NEW_DEPT, "W", this.spare.address, this.deptB.address))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumAccountInUse").withArgs(this.deptB.address, DEPT_B);
     });
   });
@@ -110,7 +130,7 @@ describe("Consortium proposals", function () {
     });
 
     it("opens a proposal naming the department's validator", async function () {
-      await expect(this.consortium.connect(this.deptA).proposeRemoval(REMOVE, DEPT_C))
+      await expect(this.consortium.connect(this.deptA).proposeRemoval(REMOVE_KEY, DEPT_C))
         .to.emit(this.consortium, "ProposalOpened")
         .withArgs(REMOVE, ProposalKind.Remove, DEPT_C, this.deptA.address, this.validatorC.address, ethers.ZeroAddress, "Public Security", 2, anyValue);
       expect((await this.consortium.proposal(REMOVE)).kind).to.equal(ProposalKind.Remove);
@@ -118,19 +138,19 @@ describe("Consortium proposals", function () {
 
     it("refuses a caller that is neither a member department nor the coordinator", async function () {
       for (const caller of [this.auditor, this.consumer, this.outsider]) {
-        await expect(this.consortium.connect(caller).proposeRemoval(REMOVE, DEPT_C))
+        await expect(this.consortium.connect(caller).proposeRemoval(REMOVE_KEY, DEPT_C))
           .to.be.revertedWithCustomError(this.consortium, "ConsortiumNotMemberOrCoordinator").withArgs(caller.address);
       }
     });
 
-    it("refuses a proposal id used already", async function () {
-      await this.consortium.connect(this.deptA).proposeRemoval(REMOVE, DEPT_C);
-      await expect(this.consortium.connect(this.deptB).proposeRemoval(REMOVE, DEPT_A))
+    it("refuses a key the proposer used already", async function () {
+      await this.consortium.connect(this.deptA).proposeRemoval(REMOVE_KEY, DEPT_C);
+      await expect(this.consortium.connect(this.deptA).proposeRemoval(REMOVE_KEY, DEPT_A))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumProposalExists").withArgs(REMOVE);
     });
 
     it("refuses a department that is not a member", async function () {
-      await expect(this.consortium.connect(this.deptA).proposeRemoval(REMOVE, NEW_DEPT))
+      await expect(this.consortium.connect(this.deptA).proposeRemoval(REMOVE_KEY, NEW_DEPT))
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumUnknownDepartment").withArgs(NEW_DEPT);
     });
 
@@ -138,7 +158,7 @@ describe("Consortium proposals", function () {
       const [coordinator, dept, validator] = await ethers.getSigners();
       const single = await ethers.deployContract("Consortium", [coordinator.address, VOTING_PERIOD]);
       await single.seatFoundingDepartment(DEPT_A, "A", validator.address, dept.address);
-      await expect(single.connect(dept).proposeRemoval(REMOVE, DEPT_A))
+      await expect(single.connect(dept).proposeRemoval(REMOVE_KEY, DEPT_A))
         .to.be.revertedWithCustomError(single, "ConsortiumLastDepartment").withArgs(DEPT_A);
     });
   });
@@ -234,12 +254,13 @@ describe("Consortium proposals", function () {
     it("lets the new department vote, and raises the quorum of later proposals to three of four", async function () {
       await passed(this.consortium, ADMIT, this.deptA, this.deptB);
       await this.consortium.execute(ADMIT);
-      await expect(this.consortium.connect(this.newService).proposeRemoval(REMOVE, DEPT_C))
+      const removal = proposalIdOf(this.newService.address, REMOVE_KEY);
+      await expect(this.consortium.connect(this.newService).proposeRemoval(REMOVE_KEY, DEPT_C))
         .to.emit(this.consortium, "ProposalOpened")
-        .withArgs(REMOVE, ProposalKind.Remove, DEPT_C, this.newService.address, this.validatorC.address, ethers.ZeroAddress, "Public Security", 3, anyValue);
-      await passed(this.consortium, REMOVE, this.newService, this.deptA);
-      await expect(this.consortium.execute(REMOVE))
-        .to.be.revertedWithCustomError(this.consortium, "ConsortiumNoMajority").withArgs(REMOVE, 2, 3);
+        .withArgs(removal, ProposalKind.Remove, DEPT_C, this.newService.address, this.validatorC.address, ethers.ZeroAddress, "Public Security", 3, anyValue);
+      await passed(this.consortium, removal, this.newService, this.deptA);
+      await expect(this.consortium.execute(removal))
+        .to.be.revertedWithCustomError(this.consortium, "ConsortiumNoMajority").withArgs(removal, 2, 3);
     });
 
     it("refuses executing twice", async function () {
@@ -271,8 +292,8 @@ describe("Consortium proposals", function () {
     });
 
     it("refuses a department admitted meanwhile by another proposal", async function () {
-      const rival = id("admit-water-again");
-      await this.consortium.connect(this.deptB).proposeAdmission(rival, NEW_DEPT, "Water", this.spare.address, this.extra.address);
+      await this.consortium.connect(this.deptB).proposeAdmission(id("admit-water-again"), NEW_DEPT, "Water", this.spare.address, this.extra.address);
+      const rival = proposalIdOf(this.deptB.address, id("admit-water-again"));
       await passed(this.consortium, rival, this.deptA, this.deptB);
       await passed(this.consortium, ADMIT, this.deptA, this.deptB, this.deptC);
       await this.consortium.execute(rival);
@@ -371,8 +392,8 @@ describe("Consortium proposals", function () {
     });
 
     it("refuses a second removal of a department removed meanwhile", async function () {
-      const again = id("remove-c-again");
-      await this.consortium.connect(this.deptB).proposeRemoval(again, DEPT_C);
+      await this.consortium.connect(this.deptB).proposeRemoval(id("remove-c-again"), DEPT_C);
+      const again = proposalIdOf(this.deptB.address, id("remove-c-again"));
       await passed(this.consortium, again, this.deptA, this.deptB);
       await passed(this.consortium, REMOVE, this.deptA, this.deptB);
       await this.consortium.execute(REMOVE);
@@ -384,10 +405,11 @@ describe("Consortium proposals", function () {
       const { consortium, deptA, deptB } = await loadFixture(deployPair);
       await consortium.connect(deptA).proposeRemoval(id("rm-a"), DEPT_A);
       await consortium.connect(deptB).proposeRemoval(id("rm-b"), DEPT_B);
-      await passed(consortium, id("rm-a"), deptA, deptB);
-      await passed(consortium, id("rm-b"), deptA, deptB);
-      await consortium.execute(id("rm-a"));
-      await expect(consortium.execute(id("rm-b")))
+      const [rmA, rmB] = [proposalIdOf(deptA.address, id("rm-a")), proposalIdOf(deptB.address, id("rm-b"))];
+      await passed(consortium, rmA, deptA, deptB);
+      await passed(consortium, rmB, deptA, deptB);
+      await consortium.execute(rmA);
+      await expect(consortium.execute(rmB))
         .to.be.revertedWithCustomError(consortium, "ConsortiumLastDepartment").withArgs(DEPT_B);
     });
   });
@@ -397,8 +419,9 @@ describe("Consortium proposals", function () {
       Object.assign(this, await loadFixture(admissionProposed));
     });
 
-    async function removeDepartment(consortium, proposalId, departmentId, ...voters) {
-      await consortium.connect(voters[0]).proposeRemoval(proposalId, departmentId);
+    async function removeDepartment(consortium, key, departmentId, ...voters) {
+      await consortium.connect(voters[0]).proposeRemoval(key, departmentId);
+      const proposalId = proposalIdOf(voters[0].address, key);
       await passed(consortium, proposalId, ...voters);
       await consortium.execute(proposalId);
     }
@@ -406,7 +429,7 @@ describe("Consortium proposals", function () {
     it("does not count the vote of a department removed after it voted", async function () {
       await passed(this.consortium, ADMIT, this.deptA, this.deptC);
       expect(await this.consortium.tally(ADMIT)).to.deep.equal([2n, 2n]);
-      await removeDepartment(this.consortium, REMOVE, DEPT_C, this.deptA, this.deptB);
+      await removeDepartment(this.consortium, REMOVE_KEY, DEPT_C, this.deptA, this.deptB);
       expect(await this.consortium.tally(ADMIT)).to.deep.equal([1n, 2n]);
       expect((await this.consortium.proposal(ADMIT)).yesVotes).to.equal(2);
       await expect(this.consortium.execute(ADMIT))
@@ -417,7 +440,7 @@ describe("Consortium proposals", function () {
     });
 
     it("raises the quorum when a department is admitted after the vote opened, and counts the new department's vote", async function () {
-      await this.consortium.connect(this.deptA).proposeRemoval(REMOVE, DEPT_C);
+      await this.consortium.connect(this.deptA).proposeRemoval(REMOVE_KEY, DEPT_C);
       await passed(this.consortium, REMOVE, this.deptA, this.deptB);
       await passed(this.consortium, ADMIT, this.deptA, this.deptB);
       await this.consortium.execute(ADMIT);
@@ -431,8 +454,8 @@ describe("Consortium proposals", function () {
     it("lowers the quorum when a department is removed after the vote opened, though the proposal keeps its opening quorum", async function () {
       await passed(this.consortium, ADMIT, this.deptA, this.deptB);
       await this.consortium.execute(ADMIT);
-      const port = id("admit-port");
-      await expect(this.consortium.connect(this.deptA).proposeAdmission(port, id("port-authority"), "Port Authority", this.extra.address, this.extra2.address))
+      const port = proposalIdOf(this.deptA.address, id("admit-port"));
+      await expect(this.consortium.connect(this.deptA).proposeAdmission(id("admit-port"), id("port-authority"), "Port Authority", this.extra.address, this.extra2.address))
         .to.emit(this.consortium, "ProposalOpened")
         .withArgs(port, ProposalKind.Admit, id("port-authority"), this.deptA.address, this.extra.address, this.extra2.address, "Port Authority", 3, anyValue);
       await passed(this.consortium, port, this.deptA, this.deptB);

@@ -479,40 +479,44 @@ describe("Consortium", function () {
     });
 
     it("lets the coordinator pause the ledger", async function () {
-      await expect(this.consortium.pause()).to.emit(this.consortium, "Paused").withArgs(this.coordinator.address);
+      await expect(this.consortium.pause(hash("drill")))
+        .to.emit(this.consortium, "Paused").withArgs(this.coordinator.address)
+        .and.to.emit(this.consortium, "LedgerPaused").withArgs(this.coordinator.address, hash("drill"));
       expect(await this.consortium.paused()).to.equal(true);
     });
 
     it("refuses a pause by anyone but the coordinator", async function () {
       for (const caller of [this.deptA, this.auditor, this.outsider]) {
-        await expect(this.consortium.connect(caller).pause())
+        await expect(this.consortium.connect(caller).pause(ethers.ZeroHash))
           .to.be.revertedWithCustomError(this.consortium, "AccessControlUnauthorizedAccount").withArgs(caller.address, this.roles.coordinator);
       }
     });
 
     it("refuses pausing twice", async function () {
-      await this.consortium.pause();
-      await expect(this.consortium.pause()).to.be.revertedWithCustomError(this.consortium, "EnforcedPause");
+      await this.consortium.pause(ethers.ZeroHash);
+      await expect(this.consortium.pause(ethers.ZeroHash)).to.be.revertedWithCustomError(this.consortium, "EnforcedPause");
     });
 
     it("lets the coordinator, and only the coordinator, unpause", async function () {
-      await this.consortium.pause();
-      await expect(this.consortium.connect(this.deptA).unpause())
+      await this.consortium.pause(ethers.ZeroHash);
+      await expect(this.consortium.connect(this.deptA).unpause(ethers.ZeroHash))
         .to.be.revertedWithCustomError(this.consortium, "AccessControlUnauthorizedAccount").withArgs(this.deptA.address, this.roles.coordinator);
-      await expect(this.consortium.unpause()).to.emit(this.consortium, "Unpaused").withArgs(this.coordinator.address);
+      await expect(this.consortium.unpause(hash("drill over")))
+        .to.emit(this.consortium, "Unpaused").withArgs(this.coordinator.address)
+        .and.to.emit(this.consortium, "LedgerResumed").withArgs(this.coordinator.address, hash("drill over"));
       expect(await this.consortium.paused()).to.equal(false);
     });
 
     it("refuses unpausing a ledger that is not paused", async function () {
-      await expect(this.consortium.unpause()).to.be.revertedWithCustomError(this.consortium, "ExpectedPause");
+      await expect(this.consortium.unpause(ethers.ZeroHash)).to.be.revertedWithCustomError(this.consortium, "ExpectedPause");
     });
 
     it("refuses every membership write while paused, and accepts them again once unpaused", async function () {
-      const proposal = id("admit-water");
-      await this.consortium.connect(this.deptA).proposeAdmission(proposal, NEW_DEPT, "Water", this.spare.address, this.extra.address);
+      await this.consortium.connect(this.deptA).proposeAdmission(id("admit-water"), NEW_DEPT, "Water", this.spare.address, this.extra.address);
+      const proposal = await this.consortium.proposalIdOf(this.deptA.address, id("admit-water"));
       await addServiceAccount(this.consortium, this.deptA, this.extra2);
       await this.consortium.connect(this.deptB).offerServiceAccount(this.signers[15].address);
-      await this.consortium.pause();
+      await this.consortium.pause(ethers.ZeroHash);
       const fresh = this.signers[14].address;
       const writes = [
         () => this.consortium.connect(this.deptA).proposeAdmission(id("a"), id("new"), "N", this.spare.address, fresh),
@@ -526,7 +530,7 @@ describe("Consortium", function () {
         () => this.consortium.connect(this.deptA).removeConsumer(this.consumer.address),
       ];
       for (const write of writes) await expect(write()).to.be.revertedWithCustomError(this.consortium, "EnforcedPause");
-      await this.consortium.unpause();
+      await this.consortium.unpause(ethers.ZeroHash);
       await expect(this.consortium.connect(this.deptA).vote(proposal)).to.emit(this.consortium, "ProposalVoted");
     });
   });
@@ -541,6 +545,15 @@ describe("Consortium", function () {
         .to.be.revertedWithCustomError(this.consortium, "ConsortiumUnknownDepartment").withArgs(NEW_DEPT);
       expect(await this.consortium.isMember(NEW_DEPT)).to.equal(false);
       expect(await this.consortium.serviceAccounts(NEW_DEPT)).to.deep.equal([]);
+    });
+
+    it("tells whether founding is closed and which departments voted", async function () {
+      expect(await this.consortium.foundingClosed()).to.equal(true);
+      await this.consortium.connect(this.deptA).proposeRemoval(id("rm"), DEPT_C);
+      const proposal = await this.consortium.proposalIdOf(this.deptA.address, id("rm"));
+      await this.consortium.connect(this.deptB).vote(proposal);
+      expect(await this.consortium.hasVoted(proposal, DEPT_B)).to.equal(true);
+      expect(await this.consortium.hasVoted(proposal, DEPT_A)).to.equal(false);
     });
 
     it("answers an unknown proposal with ConsortiumUnknownProposal", async function () {

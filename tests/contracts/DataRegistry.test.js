@@ -19,8 +19,9 @@ async function registered() {
 }
 
 async function removeDepartment(consortium, departmentId, voters) {
-  const proposalId = hash(`remove ${departmentId}`);
-  await consortium.connect(voters[0]).proposeRemoval(proposalId, departmentId);
+  const key = hash(`remove ${departmentId}`);
+  await consortium.connect(voters[0]).proposeRemoval(key, departmentId);
+  const proposalId = await consortium.proposalIdOf(voters[0].address, key);
   for (const voter of voters) await consortium.connect(voter).vote(proposalId);
   await consortium.execute(proposalId);
 }
@@ -373,7 +374,7 @@ describe("DataRegistry", function () {
     beforeEach(async function () {
       await this.registry.connect(this.deptA).registerDataset(OPEN_CODE, datasetInput());
       await this.registry.connect(this.deptA).freeze(CENSUS, hash("before the pause"));
-      await this.consortium.pause();
+      await this.consortium.pause(ethers.ZeroHash);
     });
 
     it("refuses every write with ConsortiumIsPaused, the coordinator's included", async function () {
@@ -392,7 +393,7 @@ describe("DataRegistry", function () {
     });
 
     it("accepts writes again once the coordinator unpauses", async function () {
-      await this.consortium.unpause();
+      await this.consortium.unpause(ethers.ZeroHash);
       await expect(this.registry.connect(this.deptA).unfreeze(CENSUS, hash("x")))
         .to.emit(this.registry, "DatasetUnfrozen").withArgs(CENSUS, this.deptA.address, hash("x"));
     });

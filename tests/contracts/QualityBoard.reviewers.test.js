@@ -90,8 +90,8 @@ describe("QualityBoard review rights", function () {
 
     it("refuses every account of the department once it is removed, and leaves the issue to the coordinator", async function () {
       const { quality, consortium, coordinator, deptA, deptB, deptC } = this;
-      const removal = id("remove-health");
-      await consortium.connect(deptA).proposeRemoval(removal, DEPT_B);
+      await consortium.connect(deptA).proposeRemoval(id("remove-health"), DEPT_B);
+      const removal = await consortium.proposalIdOf(deptA.address, id("remove-health"));
       for (const voter of [deptA, deptC]) await consortium.connect(voter).vote(removal);
       await consortium.execute(removal);
       await expectNotReviewer(quality, deptB, this.BY_DEPARTMENT);

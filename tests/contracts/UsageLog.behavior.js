@@ -3,6 +3,7 @@
 // recordUse emits UseRecorded or reverts with the custom error; a batch of one use emits
 // UseRecorded or UseRefused(reason), then UsesBatchRecorded.
 const { expect } = require("chai");
+const { ethers } = require("hardhat");
 const { time } = require("@nomicfoundation/hardhat-network-helpers");
 const { id, hash, Action, GrantStatus, Refusal } = require("./fixture");
 
@@ -130,9 +131,9 @@ function shouldCheckEachUseAgainstItsGrant(recorder) {
     });
 
     it("refuses every use while the ledger is paused", async function () {
-      await this.consortium.connect(this.coordinator).pause();
+      await this.consortium.connect(this.coordinator).pause(ethers.ZeroHash);
       await expect(recorder.send(this, this.deptA, use(this.grantId, "Query"))).to.be.revertedWithCustomError(this.usage, "ConsortiumIsPaused");
-      await this.consortium.connect(this.coordinator).unpause();
+      await this.consortium.connect(this.coordinator).unpause(ethers.ZeroHash);
       await recorder.expectRecorded(this, this.deptA, use(this.grantId, "Query"), this.datasetId, 1);
     });
   });

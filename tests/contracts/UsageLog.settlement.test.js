@@ -112,9 +112,9 @@ describe("UsageLog settlement", function () {
 
     it("refuses every acknowledgement while the ledger is paused", async function () {
       const { usage, consortium, coordinator, deptA, statement } = this;
-      await consortium.connect(coordinator).pause();
+      await consortium.connect(coordinator).pause(ethers.ZeroHash);
       await expect(usage.connect(deptA).acknowledgeStatement(statement)).to.be.revertedWithCustomError(usage, "ConsortiumIsPaused");
-      await consortium.connect(coordinator).unpause();
+      await consortium.connect(coordinator).unpause(ethers.ZeroHash);
       await expect(usage.connect(deptA).acknowledgeStatement(statement)).to.emit(usage, "StatementAcknowledged");
     });
   });

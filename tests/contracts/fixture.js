@@ -6,6 +6,9 @@ const DAY = 24n * 3600n;
 
 const id = (text) => ethers.encodeBytes32String(text);
 const hash = (text) => ethers.keccak256(ethers.toUtf8Bytes(text));
+// The id of the proposal `proposer` opens under `key`: Consortium.proposalIdOf.
+const proposalIdOf = (proposer, key) =>
+  ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [proposer, key]));
 
 // Record ids derived from their creator, as the contracts derive them.
 const abi = ethers.AbiCoder.defaultAbiCoder();
@@ -107,6 +110,7 @@ async function deployWithGrant() {
 }
 
 module.exports = {
+  proposalIdOf,
   deploySuite, deployWithGrant, datasetInput, CATALOG_TEXT, requestInput, addServiceAccount, id, hash, actionBits,
   datasetIdOf, grantIdOf, issueIdOf, fieldsHashOf, textHash,
   Action, GrantStatus, Refusal, ProposalKind, ProposalStatus, IssueStatus, AnchorKind,

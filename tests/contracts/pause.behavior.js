@@ -5,11 +5,12 @@
 // getCall(context) returns { contract, send }: `contract` is the contract called, `send()` sends
 // a call that succeeds on the unpaused ledger set up by the suite's fixture.
 const { expect } = require("chai");
+const { ethers } = require("hardhat");
 
 function shouldRefuseWhilePaused(getCall) {
   describe("while the consortium is paused", function () {
     beforeEach(async function () {
-      await this.consortium.connect(this.coordinator).pause();
+      await this.consortium.connect(this.coordinator).pause(ethers.ZeroHash);
     });
 
     it("reverts with ConsortiumIsPaused", async function () {
@@ -20,7 +21,7 @@ function shouldRefuseWhilePaused(getCall) {
     it("succeeds with the same call once the coordinator unpauses", async function () {
       const { contract, send } = getCall(this);
       await expect(send()).to.be.revertedWithCustomError(contract, "ConsortiumIsPaused");
-      await this.consortium.connect(this.coordinator).unpause();
+      await this.consortium.connect(this.coordinator).unpause(ethers.ZeroHash);
       await expect(send()).to.not.be.reverted;
     });
   });

@@ -34,7 +34,7 @@ from ledger.errors import ContractError
 from ledger.hashing import content_root
 from node.access.review import chain_grant
 from node.chain.outbox import CONFIRMED
-from node.errors import CannotRecord, DeliveryRefused, NotFound, NotPermitted, SourceTampered
+from node.errors import CannotRecord, DeliveryRefused, LedgerPaused, NotFound, NotPermitted, SourceTampered
 from node.models import Dataset, DatasetVersion, Delivery, OutboxEntry
 from node.models import Grant as GrantRow
 
@@ -44,7 +44,7 @@ from node.models import Grant as GrantRow
 def require_not_paused(ledger: Ledger) -> None:
     """A paused ledger records no use, so nothing is served that could not be recorded."""
     if ledger.consortium.paused():
-        raise CannotRecord("the coordinator has paused the ledger; no use can be recorded until it resumes")
+        raise LedgerPaused(None)
 
 
 def require_own_dataset(ledger: Ledger, department: str, dataset_id: str) -> None:
