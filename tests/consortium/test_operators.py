@@ -23,14 +23,16 @@ import pytest
 from eth_account import Account
 
 from ledger.chain import free_port
-from ledger.compile import PROJECT_ROOT, ContractArtifact
+from ledger.compile import PROJECT_ROOT
 from ledger.deploy import Ledger, Manifest, department_id
 from ledger.geth import NodeStatus, clique_web3, node_status
-from ledger.tx import LIGHT_SCRYPT_N, TransactionSender, load_keystore, write_keystore
+from ledger.tx import LIGHT_SCRYPT_N, write_keystore
 from ledger.waiting import wait_for
 from node.consortium.folder import Facts, FolderError, founding_genesis, genesis_signers
-from node.consortium.members import GAS_PRICE
 from node.consortium.operator import may_release
+from node.service import load_artifacts
+from tests.api.clients import staff_token
+from tests.utils.governance import Staff
 
 pytestmark = pytest.mark.timeout(480)
 
@@ -118,30 +120,32 @@ def signers(department: Department) -> tuple[str, ...]:
     return node_status(department.chain_url, ipc_path=department.folder / "geth" / "geth.ipc").signers
 
 
-def member_ledger(department: Department, manifest: Path, artifacts: dict[str, ContractArtifact]) -> Ledger:
-    """The department's own service account on its own geth (the governance API's calls)."""
-    account = load_keystore(department.folder / "keys" / "service.json", PASSPHRASE)
-    sender = TransactionSender(clique_web3(department.chain_url), account, confirmations=1, poll_interval=0.2)
-    sender.gas_price = GAS_PRICE
-    return Ledger(sender.w3, Manifest.load(manifest), artifacts, sender)
+def admin(department: Department, user: str, clients: list[httpx.Client]) -> Staff:
+    """A department's admin, signed in at its own node's API."""
+    http = httpx.Client(base_url=department.url, timeout=60)
+    clients.append(http)
+    return Staff(department.code, http, staff_token(http, user, "an admin password of the test"))
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Department]]]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Department], list[httpx.Client]]]:
     root = tmp_path_factory.mktemp("ops")
     mailbox = root / "mailbox"
     mailbox.mkdir()
     departments = [Department(code, name, root / code) for code, name in (*FOUNDERS, NEWCOMER)]
+    clients: list[httpx.Client] = []
     try:
-        yield mailbox, departments
+        yield mailbox, departments, clients
     finally:
+        for http in clients:
+            http.close()
         for department in departments:
             stop(department)
 
 
 def test_three_departments_found_a_consortium_and_a_fourth_is_voted_in_and_out(
-        site: tuple[Path, list[Department]], artifacts: dict[str, ContractArtifact]) -> None:
-    mailbox, departments = site
+        site: tuple[Path, list[Department], list[httpx.Client]]) -> None:
+    mailbox, departments, clients = site
     founders, newcomer = departments[:3], departments[3]
     secret = mailbox.parent / "secret"
     secret.touch(mode=0o600)
@@ -189,10 +193,10 @@ def test_three_departments_found_a_consortium_and_a_fourth_is_voted_in_and_out(
         added = provledger("staff", "add", f"{department.code}.admin", "--role", "admin", "--password-stdin",
                            "--dir", str(department.folder), stdin="an admin password of the test\n")
         assert added.returncode == 0, added.stderr
-    ledger = member_ledger(founders[1], manifest, artifacts)
-    members = {ledger.consortium.department(m).name for m in ledger.consortium.members()}
-    assert members == {d.name for d in founders}
-    assert ledger.consortium.is_coordinator(coordinator.facts["service_account"])
+    admins = [admin(d, f"{d.code}.admin", clients) for d in founders]
+    state = admins[1].eventually(lambda s: s if len(s["members"]) == 3 else None, "the founders seated")
+    assert {(m["code"], m["name"]) for m in state["members"]} == {(d.code, d.name) for d in founders}
+    assert coordinator.facts["service_account"] in state["coordinators"]
 
     # A fourth department makes its keys and joins once voted in; the coordinator's node funds it.
     init(newcomer, secret)
@@ -200,16 +204,16 @@ def test_three_departments_found_a_consortium_and_a_fourth_is_voted_in_and_out(
     start(newcomer, mailbox, "join")
     eventually(lambda: node_status(newcomer.chain_url).head >= node_status(founders[0].chain_url).head - 2 > 0,
                "the newcomer synced")
-    voters = [member_ledger(d, manifest, artifacts) for d in founders[:2]]
-    proposal = b"\x01" * 32
     new = newcomer.facts
-    voters[0].consortium.propose_admission(proposal, department_id(new["code"]), new["name"], new["validator"],
-                                           new["service_account"])
-    for voter in voters:
-        voter.consortium.vote(proposal)
-    voters[1].consortium.execute(proposal)
+    proposal = admins[0].accepted("/consortium/proposals", {
+        "kind": "admission", "code": new["code"], "name": new["name"], "validator": new["validator"],
+        "service_account": new["service_account"]})["proposal"]
+    for voter in admins[:2]:
+        voter.accepted(f"/consortium/proposals/{proposal}/vote")
+    admins[1].accepted(f"/consortium/proposals/{proposal}/execute")
     eventually(lambda: new["validator"] in signers(founders[2]), "the newcomer a Clique signer", 180)
-    eventually(lambda: voters[0].w3.eth.get_balance(new["service_account"]) > 0, "gas for the newcomer")
+    chain = clique_web3(founders[0].chain_url)
+    eventually(lambda: chain.eth.get_balance(new["service_account"]) > 0, "gas for the newcomer")
     eventually(lambda: _health(newcomer), "the newcomer's API")
     added = provledger("staff", "add", "water.admin", "--role", "admin", "--password-stdin", "--dir",
                        str(newcomer.folder), stdin="an admin password of the test\n")
@@ -224,8 +228,10 @@ def test_three_departments_found_a_consortium_and_a_fourth_is_voted_in_and_out(
     consumer = Account.create()
     keystore = mailbox.parent / "consumer.json"
     write_keystore(consumer, keystore, PASSPHRASE, scrypt_n=LIGHT_SCRYPT_N)
-    member_ledger(newcomer, manifest, artifacts).consortium.register_consumer(consumer.address)
-    eventually(lambda: voters[0].w3.eth.get_balance(consumer.address) > 0, "gas for the consumer")
+    sponsor = admin(newcomer, "water.admin", clients)
+    sponsor.accepted("/consortium/consumers", {"address": consumer.address, "organisation": "Water Institute",
+                                               "contact": "data desk", "purpose": "water census checks"})
+    eventually(lambda: chain.eth.get_balance(consumer.address) > 0, "gas for the consumer")
     as_consumer = ("--keystore", str(keystore))
     asked = provledger("request", "--dataset", mine, "--purpose", "a water census check", "--fields", "visits",
                        "--uses", "1", "--days", "1", "--api", owner.url, *as_consumer)
@@ -241,16 +247,15 @@ def test_three_departments_found_a_consortium_and_a_fourth_is_voted_in_and_out(
     rows = list(csv.reader(out.read_text().splitlines()))
     assert rows[0] == ["name", "id_number", "visits"] and [r[2] for r in rows[1:]] == [str(i) for i in range(6)]
     assert "11010119900300001" not in out.read_text()  # the ID numbers masked
-    on_owner = member_ledger(owner, manifest, artifacts).registry.dataset(bytes.fromhex(theirs[2:]))
+    on_owner = Ledger(clique_web3(owner.chain_url), Manifest.load(manifest), load_artifacts()).registry.dataset(
+        bytes.fromhex(theirs[2:]))
     assert on_owner.owner_department == department_id(newcomer.code)
 
     # Voted out, it stops signing.
-    removal = b"\x02" * 32
-    voters[0].consortium.propose_removal(removal, department_id(new["code"]))
-    voters.append(member_ledger(founders[2], manifest, artifacts))
-    for voter in voters:  # 4 members now: a majority is 3
-        voter.consortium.vote(removal)
-    voters[-1].consortium.execute(removal)  # on the node that saw the last vote
+    removal = admins[0].accepted("/consortium/proposals", {"kind": "removal", "code": new["code"]})["proposal"]
+    for voter in admins:  # 4 members now: a majority is 3
+        voter.accepted(f"/consortium/proposals/{removal}/vote")
+    admins[-1].accepted(f"/consortium/proposals/{removal}/execute")  # on the node that saw the last vote
     eventually(lambda: new["validator"] not in signers(founders[0]), "the newcomer no signer", 180)
 
     for department in departments:
