@@ -19,6 +19,8 @@
     provledger verify --file PATH --root 0x...      a local copy against a content root
     provledger login                                consumer or auditor: a one-time dashboard link for a browser
     provledger consortium up|down|status            a consortium of geth nodes on this machine
+    provledger node init|start|join                 operator: this department's node on its own machine
+    provledger consortium genesis|deploy            operator: the founders' genesis, the coordinator's deployment
     provledger serve                                one node's API, from PROVLEDGER_* settings
     provledger staff add|list|disable|password|role the node's staff accounts, on its database (same settings)
     provledger dataset version|list|show|freeze|unfreeze, reject, revoke, write ID, quality rules set|show,
@@ -56,6 +58,7 @@ Where each command lives:
     oversight.py  alerts, attribute
     governance.py consortium show|propose|vote|execute|pause|resume|close-founding, consumer, auditor,
                   coordinator, service-account: the consortium's governance
+    operators.py  node init|start|join, consortium genesis|deploy (:mod:`node.consortium.operator`)
     options.py    the options many commands share, their checks, --json
     client.py     the HTTP client of a node (:class:`Api`), the errors, the progress display
     parser.py     the argparse tree: every command's options

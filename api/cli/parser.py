@@ -20,7 +20,7 @@ from api.cli.options import hash32 as _hash32
 from api.cli.options import quality_rule as _rule
 from api.cli.options import staff_options as _staff_options
 from api.cli.options import wallet_options as _wallet_options
-from api.cli import governance, maintenance, manage, mine, oversight
+from api.cli import governance, maintenance, manage, mine, operators, oversight
 from api.cli.options import address, json_option
 from api.cli.review import cmd_quality, cmd_review, parse_finding
 from api.cli.signin import cmd_login
@@ -197,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     consortium_commands = consortium.add_subparsers(dest="consortium_command", required=True, metavar="COMMAND")
     add_local_commands(consortium_commands)
     governance.add_commands(commands, consortium_commands)
+    node = commands.add_parser("node", help="this department's node on its own machine: init, start, join, "
+                                            "backup, restore, reindex")
+    node_commands = node.add_subparsers(dest="node_command", required=True, metavar="COMMAND")
+    operators.add_commands(node_commands, consortium_commands)
 
     serve = commands.add_parser("serve", help="one node's API, from PROVLEDGER_* settings")
     serve.set_defaults(run=cmd_serve)
@@ -222,10 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="read the password from the first line of standard input (else it is asked)")
         if name == "list":
             json_option(sub)
+        sub.add_argument("--dir", type=Path, help="a node folder (provledger node init): its settings, not PROVLEDGER_*")
         sub.set_defaults(run=cmd_staff)
 
-    node = commands.add_parser("node", help="operating this department's node: init, start, join, backup, reindex")
-    node_commands = node.add_subparsers(dest="node_command", required=True, metavar="COMMAND")
     maintenance.add_commands(node_commands)
 
     _review_commands(commands, manage.add_commands(commands, dataset_commands, statement_commands))

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.cli.client import UsageError
 from api.cli.options import emit
+
+if TYPE_CHECKING:
+    from api.app import ApiSettings
 
 
 def _new_password(args: argparse.Namespace) -> str:
@@ -26,6 +31,16 @@ def _new_password(args: argparse.Namespace) -> str:
     return password
 
 
+def _folder_settings(directory: Path) -> ApiSettings:
+    from node.consortium.folder import FolderError, NodeFolder
+
+    try:
+        settings: ApiSettings = NodeFolder.open(directory).settings()
+    except FolderError as err:
+        raise UsageError(str(err)) from err
+    return settings
+
+
 def cmd_staff(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -36,7 +51,7 @@ def cmd_staff(args: argparse.Namespace) -> int:
     from node.settings import startup_error
 
     try:
-        settings = ApiSettings()  # type: ignore[call-arg]
+        settings = _folder_settings(args.dir) if args.dir is not None else ApiSettings()  # type: ignore[call-arg]
     except ValidationError as err:
         raise UsageError(f"the node's settings, as provledger serve reads them: {startup_error(err)}") from err
     password = _new_password(args) if args.staff_command in ("add", "password") else ""

@@ -55,7 +55,7 @@ class GethNode:
     def __init__(
         self, binary: Path, datadir: Path, *, network_id: int, validator: str, password_file: Path,
         node_keystore: Path, node_id: str, ports: GethPorts, gas_limit: int = 30_000_000, cache_mb: int = 128,
-        verbosity: int = 3,
+        verbosity: int = 3, netrestrict: str = LOCALHOST_NET,
     ) -> None:
         self.binary = binary
         self.datadir = datadir
@@ -68,6 +68,8 @@ class GethNode:
         self.gas_limit = gas_limit
         self.cache_mb = cache_mb
         self.verbosity = verbosity
+        self.netrestrict = netrestrict
+        """The networks peers may connect from: the consortium's machines (one machine: 127.0.0.1)."""
         self._process: subprocess.Popen[bytes] | None = None
         self._signer: subprocess.Popen[bytes] | None = None
 
@@ -133,7 +135,7 @@ class GethNode:
         return [
             str(self.binary), "--datadir", str(self.datadir), "--config", str(self.config_path),
             "--networkid", str(self.network_id), "--syncmode", "full", "--cache", str(self.cache_mb),
-            "--port", str(self.ports.p2p), "--nodiscover", "--netrestrict", LOCALHOST_NET,
+            "--port", str(self.ports.p2p), "--nodiscover", "--netrestrict", self.netrestrict,
             "--nodekey", str(node_key_file),
             "--http", "--http.addr", "127.0.0.1", "--http.port", str(self.ports.http), "--http.api", HTTP_APIS,
             "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(self.ports.authrpc), "--ipcpath", str(self.ipc_path),

@@ -28,6 +28,11 @@ Where each part lives:
     service.py      one department's node service on its own geth (outbox and Clique votes)
     consortium.py   :class:`Consortium`: the geth nodes, the contracts and the services of one folder
     commands.py     ``up``, ``down``, ``status`` and the argparse ``main``
+    folder.py       one department's node folder on its own machine (``provledger node init``),
+                    its facts, the founders' genesis and the peers file
+    operator.py     ``provledger node start|join`` (founding seals released by a rule each node
+                    computes alone, then the services once the manifest is there), the
+                    coordinator's gas for new accounts, ``consortium deploy``
 """
 
 from node.consortium.commands import down, main, print_status, up

@@ -19,6 +19,7 @@ from ledger.sealing import start_sealing, wait_for_head
 from ledger.tx import LIGHT_SCRYPT_N, TransactionSender, load_keystore, write_keystore
 from node.consortium.members import (
     CONFIRMATIONS, DEFAULT_CHAIN_ID, FUNDS, GAS_PRICE, STATE_FILE, DepartmentStatus, Member, new_member,
+    send_funds,
 )
 from node.consortium.service import DepartmentNode
 from node.settings import NodeSettings
@@ -167,16 +168,7 @@ class Consortium:
 
     def fund(self, address: str, amount: int = FUNDS // 1000) -> None:
         """Send ``amount`` from the coordinator: gas for a department that joined after the genesis."""
-        sender = self.coordinator()
-        params = {"to": address, "value": amount, "gas": 21000, "gasPrice": sender.gas_price,
-                  "chainId": sender.chain_id}
-        _, raw, tx_hash = sender.sign_next(params)
-        try:
-            sender.w3.eth.send_raw_transaction(raw)
-        except Exception:
-            sender.nonces.resync()
-            raise
-        sender.wait(tx_hash)
+        send_funds(self.coordinator(), address, amount)
 
     # ------------------------------------------------------------ a department joins
 

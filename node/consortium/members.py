@@ -13,7 +13,7 @@ from web3.types import Wei
 
 from ledger.compile import PROJECT_ROOT
 from ledger.geth import GethPorts, NodeStatus, create_node_key, create_validator
-from ledger.tx import write_keystore
+from ledger.tx import TransactionSender, write_keystore
 
 DEFAULT_DIR = PROJECT_ROOT / "build" / "consortium"
 DEFAULT_CHAIN_ID = 20267
@@ -58,6 +58,18 @@ class DepartmentStatus:
     lag: int | None
     signer: bool
     name: str = ""
+
+
+def send_funds(sender: TransactionSender, address: str, amount: int) -> None:
+    """Send ``amount`` wei of gas money from ``sender`` to ``address`` and wait until it is mined."""
+    params = {"to": address, "value": amount, "gas": 21000, "gasPrice": sender.gas_price, "chainId": sender.chain_id}
+    _, raw, tx_hash = sender.sign_next(params)
+    try:
+        sender.w3.eth.send_raw_transaction(raw)
+    except Exception:
+        sender.nonces.resync()
+        raise
+    sender.wait(tx_hash)
 
 
 def new_member(directory: Path, code: str, name: str, founder: bool, scrypt_n: int | None = None) -> Member:

@@ -362,6 +362,7 @@ def test_serve_runs_one_node_from_its_settings(site: Site, tmp_path: Path) -> No
 # ---------------------------------------------------------------- every command has a test
 
 
+OPERATORS = "tests.consortium.test_operators:test_three_departments_found_a_consortium_and_a_fourth_is_voted_in_and_out"
 ELSEWHERE = {
     "demo": "tests.api.test_cli:test_the_demo_tells_every_step_and_exits_0",
     "dataset register": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",
@@ -381,6 +382,11 @@ ELSEWHERE = {
     "consortium up": "tests.consortium.test_commands:test_down_stops_the_up_process_it_recorded_and_no_other_process",
     "consortium down": "tests.consortium.test_commands:test_down_stops_the_up_process_it_recorded_and_no_other_process",
     "consortium status": "tests.consortium.test_commands:test_down_stops_the_up_process_it_recorded_and_no_other_process",
+    "node init": OPERATORS,
+    "node start": OPERATORS,
+    "node join": OPERATORS,
+    "consortium genesis": OPERATORS,
+    "consortium deploy": OPERATORS,
     "staff add": "tests.api.test_staff:test_the_operator_makes_lists_disables_and_resets_staff_accounts",
     "staff list": "tests.api.test_staff:test_the_operator_makes_lists_disables_and_resets_staff_accounts",
     "staff disable": "tests.api.test_staff:test_the_operator_makes_lists_disables_and_resets_staff_accounts",
@@ -458,7 +464,7 @@ def test_every_command_has_a_test_and_help_and_json_where_it_prints_results(
         assert callable(getattr(importlib.import_module(module), name, None)), f"{command}: no test {where}"
     # Commands that start or serve something print no result to read as JSON.
     quiet = {"up", "demo", "consortium up", "consortium down", "consortium status", "serve", "staff add", "staff disable", "staff password", "staff role",
-             "decrypt"}
+             "decrypt", "node init", "node start", "node join", "consortium genesis", "consortium deploy"}
     for command, parser in found.items():
         code, out, _ = run(capsys, *command.split(), "--help")
         assert code == 0 and out.startswith(f"usage: provledger {command}"), command
