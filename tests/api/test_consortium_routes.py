@@ -47,7 +47,7 @@ def test_a_department_is_voted_in_by_a_majority_through_each_members_node_and_vo
     opened = second.eventually(lambda s: proposal_in(s, proposal), "the proposal on another member's node")
     assert opened["kind"] == "admission" and opened["status"] == "open"
     assert (opened["yes"], opened["quorum"], opened["voters"], opened["you_voted"]) == (0, 2, [], False)
-    assert opened["department"] == {"code": NEW_CODE, "name": NEW_CODE}  # not a member yet: named by its code
+    assert opened["department"] == {"code": NEW_CODE, "name": NEW_NAME}  # not a member yet: the name proposed on chain
     assert opened["proposer"]["code"] == first.code and opened["proposer"]["name"] != first.code
     assert (opened["validator"], opened["service_account"]) == (validator.address, service.address)
 
