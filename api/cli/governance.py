@@ -17,10 +17,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from api.cli.client import Api, CliError, signed_call
-from api.cli.manage import _staff as staff_api
 from api.cli.manage import follow, print_write
 from api.cli.options import address, emit, hash32, node_command
-from api.cli.signin import auditor_or_staff_sign_in, connect, wallet
+from api.cli.signin import auditor_or_staff_sign_in, connect, signed_in_staff, wallet
 from ledger.deploy import department_id
 from node.chain.texts import checked
 from node.departments import check_code_arg, check_name
@@ -163,7 +162,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
                 "service_account": args.service_account}
     else:
         body = {"kind": "removal", "code": args.code}
-    with staff_api(args) as api:
+    with signed_in_staff(args) as api:
         write = _done(args, api, api.call("POST", "/consortium/proposals", json=body), "the proposal")
         proposal = _proposal(api, write["proposal"], within=SEEN) if write["status"] == "confirmed" else None
     if proposal is None:
@@ -174,7 +173,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
 
 def cmd_vote(args: argparse.Namespace) -> int:
-    with staff_api(args) as api:
+    with signed_in_staff(args) as api:
         before = _proposal(api, args.proposal)
         write = _done(args, api, api.call("POST", f"/consortium/proposals/{args.proposal}/vote"), "the vote")
         if write["status"] != "confirmed":
@@ -188,7 +187,7 @@ def cmd_vote(args: argparse.Namespace) -> int:
 
 
 def cmd_execute(args: argparse.Namespace) -> int:
-    with staff_api(args) as api:
+    with signed_in_staff(args) as api:
         before = _proposal(api, args.proposal)
         write = _done(args, api, api.call("POST", f"/consortium/proposals/{args.proposal}/execute"), "the execution")
     outcome = "now a member" if before["kind"] == "admission" else "no longer a member"
@@ -201,7 +200,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
 def cmd_coordinate(args: argparse.Namespace) -> int:
     """pause, resume (with the reason) and close-founding."""
     act, reason = args.consortium_command, getattr(args, "reason", None)
-    with staff_api(args) as api:
+    with signed_in_staff(args) as api:
         write = _done(args, api, api.call("POST", f"/consortium/{act}",
                                           json=None if reason is None else {"reason": reason}), f"the {act}")
     said = {"pause": f"the ledger is paused: {reason}", "resume": f"the ledger is running again: {reason}",
@@ -214,7 +213,7 @@ def cmd_role(args: argparse.Namespace) -> int:
     role, act = args.command, args.role_command
     plural = f"/consortium/{role}s"
     path = plural if act == "appoint" else f"{plural}/{args.address}/remove"
-    with staff_api(args) as api:
+    with signed_in_staff(args) as api:
         write = _done(args, api, api.call("POST", path, json={"address": args.address} if act == "appoint" else None),
                       f"the {role}'s {'appointment' if act == 'appoint' else 'removal'}")
     return _sent(args, write, f"{role} {args.address} {'appointed' if act == 'appoint' else 'removed'}")
@@ -224,7 +223,7 @@ def cmd_role(args: argparse.Namespace) -> int:
 
 
 def cmd_consumer(args: argparse.Namespace) -> int:
-    with staff_api(args) as api:
+    with signed_in_staff(args) as api:
         if args.consumer_command == "list":
             consumers = _state(api)["consumers"]
             emit(args, consumers, lambda: print_consumers(consumers))
@@ -257,7 +256,7 @@ def cmd_service_account(args: argparse.Namespace) -> int:
              lambda: print(f"{account.address} is now a service account of {named}: tx {done['tx_hash']}, "
                            f"block {done['block_number']}"))
         return 0
-    with staff_api(args) as api:
+    with signed_in_staff(args) as api:
         if act == "offer":
             write = _done(args, api, api.call("POST", "/consortium/service-accounts", json={"address": args.address}),
                           "the offer")

@@ -13,7 +13,7 @@ from api.cli.client import Api, UsageError
 from api.cli.datasets import tabular_file, upload_version, wait_anchored
 from api.cli.options import address, at_least, emit, encoding_name, hash32, node_command, quality_rule
 from node.formats import ENCODINGS
-from api.cli.signin import connect, staff_sign_in
+from api.cli.signin import signed_in_staff
 
 if TYPE_CHECKING:
     from api.cli.options import SubCommands
@@ -27,16 +27,6 @@ def moment(value: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is neither unix seconds nor an ISO 8601 date or time") from None
     return int((when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp())
-
-
-def _staff(args: argparse.Namespace) -> Api:
-    api = connect(args)
-    try:
-        staff_sign_in(args, api)
-    except BaseException:
-        api.close()
-        raise
-    return api
 
 
 def follow(api: Api, write: dict[str, Any], desc: str, wait: bool) -> dict[str, Any]:
@@ -57,7 +47,7 @@ def print_write(what: str, write: dict[str, Any]) -> None:
 
 def cmd_version(args: argparse.Namespace) -> int:
     path = tabular_file(args.file)
-    with _staff(args) as api:
+    with signed_in_staff(args) as api:
         version = upload_version(api, args.dataset, path, args.encoding)
         block = None if args.no_wait else wait_anchored(api, args.dataset, version["content_root"])
     emit(args, {**version, "anchored_block": block}, lambda: print(
@@ -75,7 +65,7 @@ def print_dataset(dataset: dict[str, Any], names: dict[str, str]) -> None:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    with _staff(args) as api:
+    with signed_in_staff(args) as api:
         names = api.department_names()
         if args.dataset_command == "list":
             found: list[dict[str, Any]] = api.call("GET", "/datasets")
@@ -102,7 +92,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_freeze(args: argparse.Namespace) -> int:
     frozen = args.dataset_command == "freeze"
-    with _staff(args) as api:
+    with signed_in_staff(args) as api:
         write = api.call("POST", f"/datasets/{args.dataset}/freeze", json={"reason": args.reason, "frozen": frozen})
         write = follow(api, write, "the freeze" if frozen else "the unfreeze", not args.no_wait)
     emit(args, write, lambda: print_write(f"dataset {args.dataset} {'frozen' if frozen else 'unfrozen'}", write))
@@ -114,7 +104,7 @@ def cmd_freeze(args: argparse.Namespace) -> int:
 
 def cmd_decline(args: argparse.Namespace) -> int:
     """``reject`` a request or ``revoke`` a grant, with the reason."""
-    with _staff(args) as api:
+    with signed_in_staff(args) as api:
         write = api.call("POST", f"/grants/{args.grant}/{args.command}", json={"reason": args.reason})
         write = follow(api, write, f"the {args.command}", not args.no_wait)
     what = "rejected" if args.command == "reject" else "revoked"
@@ -123,7 +113,7 @@ def cmd_decline(args: argparse.Namespace) -> int:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
-    with _staff(args) as api:
+    with signed_in_staff(args) as api:
         write: dict[str, Any] = api.call("GET", f"/writes/{args.write}")
         if args.wait and write["status"] not in ("confirmed", "failed"):
             write = api.wait_write(write, f"write {args.write}")
@@ -135,7 +125,7 @@ def cmd_write(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    with _staff(args) as api:
+    with signed_in_staff(args) as api:
         if args.rules_command == "set":
             rules: Any = api.call("PUT", f"/datasets/{args.dataset}/quality-rules", json=list(args.rule))
         else:
@@ -152,7 +142,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    with _staff(args) as api:
+    with signed_in_staff(args) as api:
         report: dict[str, Any] = api.call("POST", f"/datasets/{args.dataset}/versions/{args.version}/quality-check",
                                           json={"open_issue": not args.no_issue})
 
@@ -172,7 +162,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_issue(args: argparse.Namespace) -> int:
     if args.to <= args.start:
         raise UsageError("statement issue: --to must come after --from")
-    with _staff(args) as api:
+    with signed_in_staff(args) as api:
         statement: dict[str, Any] = api.call("POST", "/statements", json={
             "consumer": args.consumer, "period_start": args.start, "period_end": args.to})
     emit(args, statement, lambda: print(

@@ -45,6 +45,17 @@ def staff_sign_in(args: argparse.Namespace, api: Api) -> None:
     api.sign_in_staff(user, _secret(args.password, "PROVLEDGER_PASSWORD", f"password of {user}: ", "--password"))
 
 
+def signed_in_staff(args: argparse.Namespace) -> Api:
+    """The node's API client, signed in as the staff member the options name (closed on failure)."""
+    api = connect(args)
+    try:
+        staff_sign_in(args, api)
+    except BaseException:
+        api.close()
+        raise
+    return api
+
+
 def wallet(args: argparse.Namespace) -> LocalAccount:
     """The account in ``--keystore`` or PROVLEDGER_KEYSTORE, opened with PROVLEDGER_PASSPHRASE or asked."""
     path = args.keystore or _env("PROVLEDGER_KEYSTORE")
