@@ -132,7 +132,7 @@ def test_metadata_forged_in_a_node_s_sql_does_not_show(world: World, published: 
             sql.execute(sa.update(table).where(table.c.dataset_id == dataset_id)
                         .values(metadata_text=forged, metadata_hash=before.metadata_hash))
         with world.deployment.node(node.code).sessions() as session:
-            (offline,) = entries(session, None, dataset_id=dataset_id)
+            (offline,) = entries(session, None, dataset_ids=[dataset_id])
         assert not offline.verified and offline.metadata == {}
     finally:
         with engine.begin() as sql:
@@ -172,9 +172,9 @@ def test_freshness_counts_the_days_since_the_last_version_against_the_interval(
     code = world.deployment.departments[-1].code
     _listed(world, code, {dataset_id})
     with world.deployment.node(code).sessions() as session:
-        (entry,) = entries(session, None, dataset_id=dataset_id)
+        (entry,) = entries(session, None, dataset_ids=[dataset_id])
         anchored = entry.versions[-1].anchored_at
         assert anchored is not None
-        (later,) = entries(session, None, dataset_id=dataset_id, now=anchored + 4 * DAY)
+        (later,) = entries(session, None, dataset_ids=[dataset_id], now=anchored + 4 * DAY)
     assert entry.update_interval == DAY
     assert entry.freshness.summary == "current" and later.freshness.summary == "late by 3 days"
