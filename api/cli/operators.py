@@ -19,6 +19,9 @@ from api.cli.client import CliError, UsageError
 
 if TYPE_CHECKING:
     from api.cli.options import SubCommands
+    from api.local import Served
+    from node.consortium.folder import NodeFolder
+    from node.service import NodeService
 
 
 def _port(text: str) -> int:
@@ -145,6 +148,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_api(service: NodeService, folder: NodeFolder) -> Served:
+    """The node's API over ``service``, on the folder's port (what ``node start`` serves)."""
+    from api.app import ApiSettings, create_app
+    from api.local import Served
+
+    return Served(create_app(service, domain=folder.settings(ApiSettings).domain), folder.api_port)
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     from ledger.errors import LedgerError
     from node.consortium.folder import FolderError, NodeFolder
@@ -156,7 +167,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         folder = NodeFolder.open(args.dir)
-        running = OperatedNode(folder, args.genesis, args.peers, args.manifest)
+        running = OperatedNode(folder, args.genesis, args.peers, args.manifest, serve=serve_api)
     except FolderError as err:
         raise UsageError(str(err), f"provledger node {args.node_command}") from err
     try:

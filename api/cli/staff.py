@@ -32,10 +32,11 @@ def _new_password(args: argparse.Namespace) -> str:
 
 
 def _folder_settings(directory: Path) -> ApiSettings:
+    from api.app import ApiSettings
     from node.consortium.folder import FolderError, NodeFolder
 
     try:
-        settings: ApiSettings = NodeFolder.open(directory).settings()
+        settings = NodeFolder.open(directory).settings(ApiSettings)
     except FolderError as err:
         raise UsageError(str(err)) from err
     return settings

@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_account import Account
 from web3 import Web3
@@ -27,6 +27,9 @@ from web3 import Web3
 from ledger.geth import GethNode, GethPorts, clique_genesis, create_node_key, create_validator
 from ledger.tx import LIGHT_SCRYPT_N, TransactionSender, load_keystore, write_keystore
 from node.consortium.members import CONFIRMATIONS, FUNDS, GAS_PRICE
+from node.settings import NodeSettings
+
+S = TypeVar("S", bound=NodeSettings)
 
 SETTINGS_FILE = "node.json"
 FACTS_FILE = "facts.json"
@@ -161,13 +164,11 @@ class NodeFolder:
     def chain_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.http}"
 
-    def settings(self) -> Any:
-        """The node service's and API's settings (``ApiSettings``) from this folder: no ``.env``;
-        the folder's values win, and a ``PROVLEDGER_*`` of the shell sets only the others
-        (e.g. ``PROVLEDGER_ANCHOR_INTERVAL``)."""
-        from api.app import ApiSettings
-
-        return ApiSettings(  # type: ignore[call-arg]
+    def settings(self, kind: type[S]) -> S:
+        """The node's settings from this folder, as ``kind`` (the API's own settings class, a
+        :class:`NodeSettings`, takes the API's port too): no ``.env``; the folder's values win, and a
+        ``PROVLEDGER_*`` of the shell sets only the others (e.g. ``PROVLEDGER_ANCHOR_INTERVAL``)."""
+        return kind(  # type: ignore[call-arg]
             _env_file=None, department_id=self.code, chain_url=self.chain_url, manifest_path=self.manifest_path,
             keystore_path=self.directory / "keys" / "service.json", passphrase=None,
             passphrase_file=self.passphrase_file, data_dir=self.directory / "data",

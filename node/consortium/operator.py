@@ -17,9 +17,9 @@ import json
 import logging
 import shutil
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
@@ -32,6 +32,8 @@ from node.chain.signers import SignerWatcher
 from node.consortium.folder import Facts, FolderError, NodeFolder, check_founders, genesis_signers, read_peers
 from node.consortium.members import FUNDS, send_funds
 from node.consortium.service import start_service
+from node.service import NodeService
+from node.settings import NodeSettings
 from node.supervision import Supervised
 
 log = logging.getLogger(__name__)
@@ -57,12 +59,25 @@ def may_release(validator: str, signers: Sequence[str], status: NodeStatus, foun
     return status.peers >= founders and status.head >= ordered.index(validator.lower())
 
 
+class Server(Protocol):
+    """What serves the node's API (the API layer makes it: node code imports no ``api``)."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    def start(self, timeout: float) -> None: ...
+
+    def stop(self, timeout: float) -> None: ...
+
+
 class OperatedNode:
     """geth, its signer and, once the manifest is there, the node service and its API."""
 
-    def __init__(self, folder: NodeFolder, genesis: Path, peers: Path, manifest: Path | None,
+    def __init__(self, folder: NodeFolder, genesis: Path, peers: Path, manifest: Path | None, *,
+                 serve: Callable[[NodeService, NodeFolder], Server],
                  artifacts: Mapping[str, ContractArtifact] | None = None) -> None:
         self.folder = folder
+        self.serve = serve
         self.manifest_source = manifest
         self.artifacts = artifacts
         try:
@@ -77,8 +92,8 @@ class OperatedNode:
         self.peers = [e for e in read_peers(peers) if folder.node_id not in e]
         self.node: GethNode | None = None
         self.released = False
-        self.service: Any = None
-        self.served: Any = None
+        self.service: NodeService | None = None
+        self.served: Server | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -131,11 +146,8 @@ class OperatedNode:
         return self.artifacts
 
     def start_services(self) -> None:
-        from api.app import create_app
-        from api.local import Served
-
         assert self.node is not None
-        settings = self.folder.settings()
+        settings = self.folder.settings(NodeSettings)
         self.service = start_service(settings, self._artifacts())
         consortium = self.service.ledger.consortium
         watcher = SignerWatcher(consortium, from_block=self.service.ledger.manifest.deployment_block,
@@ -147,9 +159,9 @@ class OperatedNode:
             self._threads.append(threading.Thread(target=loop.run, args=(self._stop,), name="funds", daemon=True))
         for thread in self._threads:
             thread.start()
-        self.served = Served(create_app(self.service, domain=settings.domain), settings.api_port)
+        self.served = self.serve(self.service, self.folder)
         self.served.start(60)
-        log.info("%s: node service and API on http://127.0.0.1:%d", self.folder.code, settings.api_port)
+        log.info("%s: node service and API on http://127.0.0.1:%d", self.folder.code, self.folder.api_port)
 
     @property
     def alive(self) -> bool:
