@@ -5,101 +5,87 @@ from and of the block it stopped at, and before every step checks that the chain
 that block: if not, a reorg undid part of what was indexed, so it walks back to the newest
 block both agree on, deletes everything above it and indexes again from there. Each step is
 one SQL transaction, so a restart at any point resumes from a consistent cursor.
+
+A step reads the chain in three JSON-RPC requests: the head with the cursor's block, the raw
+logs (decoded by :meth:`ledger.events.EventDecoder.decode_json`), and the headers of the blocks
+holding them; then it files the events, projects them (:class:`node.chain.projections.Projection`)
+and inserts its rows at once. With nothing new on the chain a step is the first request and
+one SQL read. A step takes at most ``chunk`` blocks and about ``step_events`` events: its span
+of blocks halves to fit a burst and doubles back over quiet stretches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from hexbytes import HexBytes
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.deploy import Ledger
-from ledger.errors import BlockMissing
-from ledger.events import ChainEvent, fetch_events
-from node.chain.attribution import CONSUMER_FIELDS, GrantTerms, place
-from node.models import ChainEventRow, Grant, IndexedBlock, IndexerCursor, Watermark
-from node.chain.projections import project, reproject
+from ledger.errors import BlockMissing, ChainReadFailed
+from ledger.events import ChainEvent, fetch_logs
+from node.chain.attribution import GrantTerms
+from node.chain.projections import Projection, reproject
+from node.chain.rows import IndexedEvent, needs_grant, to_json
+from node.models import ChainEventRow, IndexedBlock, IndexerCursor, Watermark
 
 CURSOR = "events"
+EVENTS: Table = ChainEventRow.__table__  # type: ignore[assignment]
+BLOCKS: Table = IndexedBlock.__table__  # type: ignore[assignment]
+FIRST_SPAN = 64
+"""Blocks the first step reads (or ``chunk``, if fewer): catching up on a busy chain, a step
+of ``chunk`` blocks could hold the whole chain's events; the span grows from here."""
+LOGS_TIMEOUT = 120.0
+"""Seconds for one step's ``eth_getLogs``, far longer than the batcher's own for short calls."""
 
-
-def to_json(value: Any) -> Any:
-    """Event arguments as JSON: bytes as 0x hex, big numbers as strings, tuples as lists."""
-    if isinstance(value, (bytes, bytearray, HexBytes)):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if -(2**53) < value < 2**53 else str(value)
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    return value
+__all__ = ["CURSOR", "Indexer", "event_row", "to_json", "touched_keys"]
 
 
 def event_row(event: ChainEvent, block_time: int | None = None, grant: GrantTerms | None = None) -> ChainEventRow:
     """The row of ``event``, filed where ``node.chain.attribution.place`` says (with ``grant``, the
     event's grant as indexed before it, for events that name only a grant)."""
     args = {k: to_json(v) for k, v in event.args.items()}
-    where = place(event.name, args, grant)
-    return ChainEventRow(
-        block_number=event.block_number,
-        block_hash=event.block_hash.to_0x_hex(),
-        block_time=block_time,
-        tx_hash=event.tx_hash.to_0x_hex(),
-        log_index=event.log_index,
-        contract=event.contract,
-        name=event.name,
-        args=args,
-        dataset_id=where.dataset_id,
-        grant_id=where.grant_id,
-        consumer=where.consumer,
-    )
-
-
-def _indexed_grant(session: Session, event: ChainEvent) -> GrantTerms | None:
-    """The event's grant as indexed so far (projected from its request, earlier in the chain),
-    where the event does not name its dataset and consumer itself."""
-    args, grant_id = event.args, event.args.get("grantId")
-    if grant_id is None or ("datasetId" in args and any(k in args for k in CONSUMER_FIELDS)):
-        return None
-    grant = session.get(Grant, to_json(grant_id))
-    return GrantTerms(grant.dataset_id, grant.grantee) if grant is not None else None
+    return ChainEventRow(**IndexedEvent.filed(event, args, block_time, grant).values())
 
 
 class Indexer:
     def __init__(self, sessions: sessionmaker[Session], ledger: Ledger, *, confirmations: int = 1,
-                 chunk: int = 2000, until: int | None = None) -> None:
+                 chunk: int = 2000, until: int | None = None, step_events: int = 10_000) -> None:
         self.sessions = sessions
         self.ledger = ledger
         self.confirmations = confirmations
         self.chunk = chunk
         self.until = until
         """The last block to index, if not the chain's head (``node reindex`` stops at the live cursor)."""
+        self.step_events = step_events
+        self._span = min(chunk, FIRST_SPAN)
+        self._behind = False
 
     def step(self) -> int:
-        """Index the next chunk of confirmed blocks; returns the number of events taken."""
-        w3 = self.ledger.w3
+        """Index the next span of confirmed blocks; returns the number of events taken."""
+        self._behind = False
         with self.sessions() as session:
             cursor = session.get(IndexerCursor, CURSOR)
-            if cursor is not None and self._chain_hash(cursor.block_number) != cursor.block_hash:
+            head, cursor_hash = self._head(cursor.block_number if cursor else None)
+            if cursor is not None and cursor_hash != cursor.block_hash:
                 self._roll_back(session, self._fork_point(session))
                 session.commit()
                 cursor = session.get(IndexerCursor, CURSOR)
             start = cursor.block_number + 1 if cursor else self.ledger.manifest.deployment_block
-            safe = w3.eth.block_number - max(self.confirmations - 1, 0)
+            safe = head - max(self.confirmations - 1, 0)
             if self.until is not None:
                 safe = min(safe, self.until)
-            end = min(safe, start + self.chunk - 1)
+            end = min(safe, start + self._span - 1)
             if end < start:
                 return 0
-            events = list(fetch_events(w3, self.ledger.events, start, end, chunk=self.chunk))
+            logs = fetch_logs(self.ledger.rpc, self.ledger.events.addresses, start, end, timeout=LOGS_TIMEOUT)
+            logs, end = self._fit(logs, start, end)
+            decode = self.ledger.events.decode_json
+            events = [e for e in map(decode, logs) if e is not None]
             self._store(session, events, end)
             session.commit()
+            self._behind = end < safe
             return len(events)
 
     def catch_up(self) -> int:
@@ -107,18 +93,40 @@ class Indexer:
         while True:
             taken = self.step()
             total += taken
-            with self.sessions() as session:
-                cursor = session.get(IndexerCursor, CURSOR)
-                behind = cursor is None or cursor.block_number < self.ledger.w3.eth.block_number - max(
-                    self.confirmations - 1, 0)
-            if not behind and taken == 0:
+            if not self._behind and taken == 0:
                 return total
 
     # ------------------------------------------------------------ internals
 
-    def _chain_hash(self, number: int) -> str | None:
-        block = self.ledger.w3.eth.get_block(number)
-        return block["hash"].to_0x_hex() if block else None
+    def _fit(self, logs: list[dict[str, Any]], start: int, end: int) -> tuple[list[dict[str, Any]], int]:
+        """The logs of a step and its last block: whole blocks, as many as hold about
+        ``step_events`` events (one block at least); sets the next step's span from this one."""
+        if len(logs) <= self.step_events:
+            if len(logs) < self.step_events // 2:
+                self._span = min(self.chunk, self._span * 2)
+            return logs, end
+        cut = int(logs[self.step_events]["blockNumber"], 16)
+        if cut <= start:  # one block holds more than a step's events: it is the step
+            cut = start + 1
+        kept = [log for log in logs if int(log["blockNumber"], 16) < cut]
+        self._span = max(1, cut - start)
+        return kept, cut - 1
+
+    def _head(self, cursor: int | None) -> tuple[int, str | None]:
+        """The chain's head and the hash of block ``cursor`` (None: none), in one request."""
+        calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
+        if cursor is not None:
+            calls.append(("eth_getBlockByNumber", [hex(cursor), False]))
+        replies = self.ledger.rpc.call(calls)
+        if replies[0].error or not isinstance(replies[0].result, str):
+            raise ChainReadFailed("the chain's head", replies[0].message or "no block number")
+        block = replies[1].result if cursor is not None else None
+        return int(replies[0].result, 16), block["hash"] if isinstance(block, dict) else None
+
+    def _chain_hashes(self, numbers: Sequence[int]) -> list[str | None]:
+        """The hashes of blocks ``numbers`` on the chain now (None: it has no such block)."""
+        replies = self.ledger.rpc.call([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        return [r.result["hash"] if isinstance(r.result, dict) else None for r in replies]
 
     def _headers(self, numbers: list[int]) -> dict[int, dict[str, Any]]:
         """The headers of blocks ``numbers``, fetched in JSON-RPC batches."""
@@ -133,33 +141,37 @@ class Indexer:
         return headers
 
     def _store(self, session: Session, events: list[ChainEvent], end: int) -> None:
+        """File, project and insert a step's ``events`` (in chain order), up to block ``end``."""
         headers = self._headers(sorted({e.block_number for e in events} | {end}))
-        # The session's identity map holds rows weakly: keep those the projections read (a grant
-        # read again at each of its uses) for the step, so they are read from SQL once, not per event.
-        held: list[object] = []
-
-        def hold(_session: Session, instance: object) -> None:
-            held.append(instance)
-
-        event.listen(session, "loaded_as_persistent", hold)
-        try:
-            for chain_event in events:
-                row = event_row(chain_event, int(headers[chain_event.block_number]["timestamp"], 16),
-                                _indexed_grant(session, chain_event))
-                session.add(row)
-                project(session, row)
-        finally:
-            event.remove(session, "loaded_as_persistent", hold)
-        for number, header in headers.items():
-            session.merge(IndexedBlock(number=number, hash=header["hash"], parent_hash=header["parentHash"]))
+        times = {number: int(header["timestamp"], 16) for number, header in headers.items()}
+        projection = Projection(session)
+        arguments = [{k: to_json(v) for k, v in e.args.items()} for e in events]
+        projection.load_grants(args["grantId"] for args in arguments if "grantId" in args)
+        rows: list[dict[str, Any]] = []
+        for chain_event, args in zip(events, arguments):
+            grant = projection.grant(args["grantId"]) if needs_grant(args) else None
+            row = IndexedEvent.filed(chain_event, args, times[chain_event.block_number],
+                                     GrantTerms(grant.dataset_id, grant.grantee) if grant is not None else None)
+            rows.append(row.values())
+            projection.apply(row)
+        if rows:
+            # In chain order, so the ids (the monitor's watermark) follow the chain.
+            session.execute(insert(EVENTS), rows)
+        projection.finish()
+        start = min(headers)
+        session.execute(delete(IndexedBlock).where(IndexedBlock.number >= start, IndexedBlock.number <= end))
+        session.execute(insert(BLOCKS), [{"number": number, "hash": header["hash"], "parent_hash": header["parentHash"]}
+                                         for number, header in headers.items()])
         session.merge(IndexerCursor(name=CURSOR, block_number=end, block_hash=headers[end]["hash"]))
 
     def _fork_point(self, session: Session) -> int:
-        """The newest indexed block the chain still has, by hash."""
+        """The newest indexed block the chain still has, by hash (asked 100 blocks a request)."""
         known = session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc())).all()
-        for block in known:
-            if self._chain_hash(block.number) == block.hash:
-                return block.number
+        for start in range(0, len(known), 100):
+            part = known[start : start + 100]
+            for block, chain_hash in zip(part, self._chain_hashes([b.number for b in part])):
+                if chain_hash == block.hash:
+                    return block.number
         return self.ledger.manifest.deployment_block - 1
 
     def _roll_back(self, session: Session, fork: int) -> None:
@@ -172,7 +184,7 @@ class Indexer:
         # keyed, so a sighting replayed is one alert).
         kept = session.scalar(select(func.max(ChainEventRow.id))) or 0
         session.execute(update(Watermark).where(Watermark.value > kept).values(value=kept))
-        fork_hash = self._chain_hash(fork) if fork >= 0 else None
+        fork_hash = self._chain_hashes([fork])[0] if fork >= 0 else None
         session.merge(IndexerCursor(name=CURSOR, block_number=fork, block_hash=fork_hash or "0x" + "00" * 32))
         session.flush()
         reproject(session, fork, touched)

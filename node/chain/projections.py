@@ -1,12 +1,19 @@
 """Tables derived from indexed events (grants, uses, quality issues, the catalog of every
-department's datasets): applied event by event,
-and rebuilt from the remaining events for the keys a reorg touched."""
+department's datasets): applied event by event in chain order within one indexer step (a
+:class:`Projection`), and rebuilt from the remaining events for the keys a reorg touched.
+
+A step's uses, the bulk of the events, are inserted at once when the step ends, and its grants
+are read from SQL once, up front: the projectors read and change them in memory. The rarer
+tables go through the session's unit of work, which flushes before any read, so a projector
+sees what the step's earlier events did (a grant requested, approved and used in one step).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import ids
@@ -14,74 +21,124 @@ from ledger.clients import GrantStatus, IssueStatus
 from node.catalog import texts
 from node.models import CatalogDataset, CatalogVersion, ChainEventRow, Dataset, Grant, Lineage, Note, QualityIssue, Use
 from node.chain.outbox import enqueue
+from node.chain.rows import IndexedEvent
 from node.chain.texts import keep, text_published
 
-Projector = Callable[[Session, ChainEventRow], None]
+USES: Table = Use.__table__  # type: ignore[assignment]
+SQL_PARAMETERS = 500
+"""Keys per ``IN (...)``, well under every database's limit on bound parameters."""
 
 
-def _grant(session: Session, row: ChainEventRow) -> Grant | None:
-    return session.get(Grant, row.args["grantId"])
+class Projection:
+    """The projections of one indexer step, in one session: :meth:`apply` each event in chain
+    order, then :meth:`finish` before the commit."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.uses: list[dict[str, Any]] = []
+        # Held here, not only in the session's identity map, which drops unreferenced rows.
+        self._grants: dict[str, Grant | None] = {}
+
+    def load_grants(self, grant_ids: Iterable[str]) -> None:
+        """Read the grants ``grant_ids`` (those the step's events name) in a few queries."""
+        wanted = sorted({g for g in grant_ids if g not in self._grants})
+        for start in range(0, len(wanted), SQL_PARAMETERS):
+            part = wanted[start : start + SQL_PARAMETERS]
+            self._grants.update({g: None for g in part})
+            self._grants.update((g.grant_id, g) for g in self.session.scalars(select(Grant).where(Grant.grant_id.in_(part))))
+
+    def grant(self, grant_id: str) -> Grant | None:
+        """Grant ``grant_id`` as the step's events so far left it."""
+        if grant_id not in self._grants:
+            self._grants[grant_id] = self.session.get(Grant, grant_id)
+        return self._grants[grant_id]
+
+    def add_grant(self, grant: Grant) -> None:
+        self.session.add(grant)
+        self._grants[grant.grant_id] = grant
+
+    def apply(self, row: IndexedEvent) -> None:
+        projector = PROJECTORS.get(row.name)
+        if projector is not None:
+            projector(self, row)
+
+    def finish(self) -> None:
+        """Write what :meth:`apply` kept for the end of the step."""
+        if self.uses:
+            self.session.execute(insert(USES), self.uses)
+            self.uses = []
+        self.session.flush()
+
+
+Projector = Callable[[Projection, IndexedEvent], None]
+
+
+def _grant(projection: Projection, row: IndexedEvent) -> Grant | None:
+    return projection.grant(row.args["grantId"])
 
 
 def _set_grant_status(status: GrantStatus) -> Projector:
-    def apply(session: Session, row: ChainEventRow) -> None:
-        grant = _grant(session, row)
+    def apply(projection: Projection, row: IndexedEvent) -> None:
+        grant = _grant(projection, row)
         if grant is not None:
             grant.status = status.name.lower()
     return apply
 
 
-def _requested(session: Session, row: ChainEventRow) -> None:
+def _requested(projection: Projection, row: IndexedEvent) -> None:
     a = row.args
-    keep(session, a["purposeHash"], a.get("purpose"), row.block_number)
-    session.add(Grant(
+    keep(projection.session, a["purposeHash"], a.get("purpose"), row.block_number)
+    # Every column set here, defaults too: later events of the step read it before any flush.
+    projection.add_grant(Grant(
         grant_id=a["grantId"], dataset_id=a["datasetId"], grantee=a["grantee"], status="pending",
         purpose_hash=a["purposeHash"], fields=list(a["fields"]), schema_hash=a["schemaHash"],
         fields_hash="0x" + ids.fields_hash(a["fields"]).hex(), actions=a["actions"],
-        duration=int(a["duration"]), max_uses=int(a["maxUses"]), requested_block=row.block_number,
+        duration=int(a["duration"]), max_uses=int(a["maxUses"]), uses=0, price_per_use="0",
+        requested_block=row.block_number,
     ))
 
 
-def _approved(session: Session, row: ChainEventRow) -> None:
-    grant = _grant(session, row)
+def _approved(projection: Projection, row: IndexedEvent) -> None:
+    grant = _grant(projection, row)
     if grant is not None:
         grant.price_per_use = str(row.args["pricePerUse"])
         if row.args["coApprovalRequired"]:
             grant.status = GrantStatus.AWAITING_CO_APPROVAL.name.lower()
 
 
-def _activated(session: Session, row: ChainEventRow) -> None:
-    grant = _grant(session, row)
+def _activated(projection: Projection, row: IndexedEvent) -> None:
+    grant = _grant(projection, row)
     if grant is not None:
         grant.status = GrantStatus.ACTIVE.name.lower()
         grant.expires_at = int(row.args["expiresAt"])
 
 
-def _used(session: Session, row: ChainEventRow) -> None:
+def _used(projection: Projection, row: IndexedEvent) -> None:
     refused = row.name == "UseRefused"
-    session.add(Use(
+    projection.uses.append(dict(
         grant_id=row.args["grantId"], dataset_id=row.dataset_id, actor=row.args["actor"],
         action=row.args["action"], evidence_hash=row.args["evidenceHash"],
         sequence=None if refused else int(row.args["sequence"]), refused=row.args["reason"] if refused else None,
         block_number=row.block_number, block_time=row.block_time, log_index=row.log_index, tx_hash=row.tx_hash,
     ))
-    grant = _grant(session, row)
+    grant = _grant(projection, row)
     if grant is not None and not refused:
         grant.uses = max(grant.uses, int(row.args["sequence"]))
 
 
-def _consumer_removed(session: Session, row: ChainEventRow) -> None:
+def _consumer_removed(projection: Projection, row: IndexedEvent) -> None:
     """A consumer removed by its sponsor keeps no grant: end on chain those it holds on this
     department's datasets (the contract already refuses their uses)."""
     open_statuses = [s.name.lower() for s in (GrantStatus.PENDING, GrantStatus.AWAITING_CO_APPROVAL, GrantStatus.ACTIVE)]
+    session = projection.session
     grants = session.scalars(select(Grant.grant_id).join(Dataset, Dataset.dataset_id == Grant.dataset_id)
                              .where(Grant.grantee == row.args["consumer"], Grant.status.in_(open_statuses))).all()
     for grant_id in grants:
         enqueue(session, key=f"lapse:{grant_id}", kind="lapse", payload={"grant_id": grant_id})
 
 
-def _registered(session: Session, row: ChainEventRow) -> None:
-    a = row.args
+def _registered(projection: Projection, row: IndexedEvent) -> None:
+    a, session = row.args, projection.session
     for parent in a.get("parents", []):
         session.merge(Lineage(child_id=a["datasetId"], parent_id=parent, block_number=row.block_number))
     session.merge(CatalogDataset(
@@ -101,16 +158,16 @@ def _believed(text: str, text_hash: str) -> str:
     return text
 
 
-def _metadata_updated(session: Session, row: ChainEventRow) -> None:
-    entry = session.get(CatalogDataset, row.args["datasetId"])
+def _metadata_updated(projection: Projection, row: IndexedEvent) -> None:
+    entry = projection.session.get(CatalogDataset, row.args["datasetId"])
     if entry is not None:
         entry.metadata_text = _believed(row.args["metadata"], row.args["metadataHash"])
         entry.metadata_hash = row.args["metadataHash"]
 
 
-def _version_added(session: Session, row: ChainEventRow) -> None:
+def _version_added(projection: Projection, row: IndexedEvent) -> None:
     a = row.args
-    session.merge(CatalogVersion(
+    projection.session.merge(CatalogVersion(
         dataset_id=a["datasetId"], number=int(a["version"]), content_root=a["contentRoot"],
         schema_text=_believed(a["schema"], a["schemaHash"]), schema_hash=a["schemaHash"],
         size_bytes=int(a["sizeBytes"]), record_count=int(a["recordCount"]), block_number=row.block_number,
@@ -119,8 +176,8 @@ def _version_added(session: Session, row: ChainEventRow) -> None:
 
 
 def _set_frozen(frozen: bool) -> Projector:
-    def apply(session: Session, row: ChainEventRow) -> None:
-        _mark_frozen(session, row.args["datasetId"], frozen)
+    def apply(projection: Projection, row: IndexedEvent) -> None:
+        _mark_frozen(projection.session, row.args["datasetId"], frozen)
     return apply
 
 
@@ -131,14 +188,14 @@ def _mark_frozen(session: Session, dataset_id: str, frozen: bool) -> None:
             record.frozen = frozen
 
 
-def _issue_opened(session: Session, row: ChainEventRow) -> None:
-    session.add(QualityIssue(issue_id=row.args["issueId"], dataset_id=row.args["datasetId"],
+def _issue_opened(projection: Projection, row: IndexedEvent) -> None:
+    projection.session.add(QualityIssue(issue_id=row.args["issueId"], dataset_id=row.args["datasetId"],
                              version=row.args["version"], status="open", opened_block=row.block_number))
 
 
 def _issue_status(status: IssueStatus) -> Projector:
-    def apply(session: Session, row: ChainEventRow) -> None:
-        issue = session.get(QualityIssue, row.args["issueId"])
+    def apply(projection: Projection, row: IndexedEvent) -> None:
+        issue = projection.session.get(QualityIssue, row.args["issueId"])
         if issue is not None:
             issue.status = status.name.lower()
             if "repairedVersion" in row.args and status is IssueStatus.REPAIRED:
@@ -166,15 +223,8 @@ PROJECTORS: dict[str, Projector] = {
     "IssueReturned": _issue_status(IssueStatus.RETURNED),
     "IssueRepaired": _issue_status(IssueStatus.REPAIRED),
     "IssueClosed": _issue_status(IssueStatus.CLOSED),
-    "TextPublished": text_published,
+    "TextPublished": lambda projection, row: text_published(projection.session, row),
 }
-
-
-def project(session: Session, row: ChainEventRow) -> None:
-    projector = PROJECTORS.get(row.name)
-    if projector is not None:
-        projector(session, row)
-        session.flush()
 
 
 def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None:
@@ -211,11 +261,13 @@ def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None
         select(ChainEventRow).where(ChainEventRow.block_number <= fork)
         .order_by(ChainEventRow.block_number, ChainEventRow.log_index)
     ).all()
+    projection, grant_ids, issue_ids = Projection(session), set(grants), set(issues)
     for row in remaining:
         if row.name in ("UseRecorded", "UseRefused"):
-            grant = session.get(Grant, row.args["grantId"]) if row.grant_id in grants else None
+            grant = projection.grant(row.args["grantId"]) if row.grant_id in grant_ids else None
             if grant is not None and row.name == "UseRecorded":
                 grant.uses = max(grant.uses, int(row.args["sequence"]))
             continue
-        if row.grant_id in grants or row.args.get("issueId") in issues:
-            project(session, row)
+        if row.grant_id in grant_ids or row.args.get("issueId") in issue_ids:
+            projection.apply(IndexedEvent.of(row))
+    projection.finish()

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from node.catalog.texts import text_hash
 from node.errors import InvalidInput
 from node.fields import personal_number_in
-from node.models import ChainEventRow, Note
+from node.models import Note
 from node.chain.outbox import enqueue
+from node.chain.rows import IndexedEvent
 
 ZERO_HASH = "0x" + "00" * 32
 MAX_TEXT_BYTES = 8192
@@ -69,7 +70,7 @@ def keep(session: Session, digest: str, text: object, block: int) -> None:
         note.published_block = block
 
 
-def text_published(session: Session, row: ChainEventRow) -> None:
+def text_published(session: Session, row: IndexedEvent) -> None:
     """Projects ``TextPublished``."""
     keep(session, row.args["textHash"], row.args["text"], row.block_number)
 
