@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from eth_utils.abi import event_abi_to_log_topic
@@ -13,12 +12,12 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3._utils.events import get_event_data
-from web3.exceptions import MismatchedABI
 from eth_typing import BlockNumber
 from web3.types import FilterParams, LogReceipt
 
 from ledger.chain import endpoint
 from ledger.errors import ChainReadFailed, ChainUnavailable
+from ledger.rawlogs import LogReader, checksum, to_json
 from ledger.rpc import RpcBatcher
 
 
@@ -109,7 +108,7 @@ class EventDecoder:
         self._codec = w3.codec
         self._contracts: dict[str, str] = {}
         self._events: dict[tuple[str, bytes], dict[str, Any]] = {}
-        self._raw: dict[tuple[str, str], _RawEvent | None] = {}
+        self._raw: dict[tuple[str, str], tuple[str, LogReader] | None] = {}
 
     def add_contract(self, name: str, address: str, abi: Iterable[Mapping[str, Any]]) -> EventDecoder:
         address = to_checksum_address(address)
@@ -151,109 +150,59 @@ class EventDecoder:
 
     def decode_json(self, log: Mapping[str, Any]) -> ChainEvent | None:
         """:meth:`decode` of a raw JSON-RPC ``log`` (as ``eth_getLogs`` answers it), giving the
-        same record without web3's formatters: each event's decoder is built once, and reads
-        one-word arguments straight from the hex (see :class:`_RawEvent`)."""
+        same record without web3's formatters (see :class:`ledger.rawlogs.LogReader`)."""
+        found = self._reader(log)
+        if found is None:
+            return None
+        address, reader = found
+        return ChainEvent(
+            contract=self._contracts[address], name=reader.name, args=reader.args(log), address=address,
+            block_number=int(log["blockNumber"], 16), block_hash=HexBytes(log["blockHash"]),
+            tx_hash=HexBytes(log["transactionHash"]), log_index=int(log["logIndex"], 16),
+        )
+
+    def record(self, log: Mapping[str, Any]) -> LogRecord | None:
+        """A raw JSON-RPC ``log`` as the index stores it (what :meth:`LogRecord.of` makes of
+        :meth:`decode`'s record), read straight from the hex."""
+        found = self._reader(log)
+        if found is None:
+            return None
+        address, reader = found
+        return LogRecord(self._contracts[address], reader.name, reader.json_args(log), int(log["blockNumber"], 16),
+                         log["blockHash"].lower(), log["transactionHash"].lower(), int(log["logIndex"], 16))
+
+    def _reader(self, log: Mapping[str, Any]) -> tuple[str, LogReader] | None:
+        """The contract's address and the reader of ``log``'s event, built at its first log."""
         topics = log["topics"]
         if not topics:
             return None
         key = (log["address"].lower(), topics[0].lower())
         try:
-            raw = self._raw[key]
+            return self._raw[key]
         except KeyError:
-            abi = self._events.get((checksum(key[0]), bytes.fromhex(key[1][2:])))
-            raw = self._raw[key] = None if abi is None else _RawEvent(self._contracts[checksum(key[0])],
-                                                                          checksum(key[0]), abi, self._codec)
-        return None if raw is None else raw.decode(log)
+            address = checksum(key[0])
+            abi = self._events.get((address, bytes.fromhex(key[1][2:])))
+            found = self._raw[key] = None if abi is None else (address, LogReader(abi, self._codec))
+            return found
 
 
-@lru_cache(maxsize=4096)
-def checksum(address: str) -> str:
-    """``address`` checksummed (EIP-55), remembered: a chain's logs name few addresses many
-    times, and the checksum's keccak costs more than the rest of decoding a log."""
-    return to_checksum_address(address)
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One log as the index stores it: its arguments as JSON (:func:`ledger.rawlogs.to_json`),
+    hashes as 0x hex."""
 
+    contract: str
+    name: str
+    args: dict[str, Any]
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
 
-Reader = Callable[[str], Any]
-_BOOLS = {"0" * 64: False, "0" * 63 + "1": True}
-
-
-def _reader(kind: str, codec: Any) -> Reader | None:
-    """A reader of one ABI word (64 hex digits) of type ``kind`` giving what ``eth_abi`` and
-    web3's normalisers give (addresses checksummed, bytesN as bytes, bool, int), or None when
-    ``kind`` is not one word. A word ``eth_abi`` would refuse (bad padding, out of range) goes to
-    ``eth_abi`` itself, so it is refused the same way."""
-    match = re.fullmatch(r"(u?int|bytes)(\d*)|address|bool", kind)
-    if match is None:
-        return None
-
-    def strict(word: str) -> Any:
-        return codec.decode([kind], bytes.fromhex(word))[0]
-
-    if kind == "address":
-        return lambda word: checksum("0x" + word[24:]) if word.startswith("000000000000000000000000") else strict(word)
-    if kind == "bool":
-        return lambda word: _BOOLS[word] if word in _BOOLS else strict(word)
-    base, digits = match.group(1), match.group(2)
-    bits = int(digits or 256)
-    if base == "uint":
-        return lambda word: value if (value := int(word, 16)) >> bits == 0 else strict(word)
-    if base == "int":
-        def signed(word: str) -> Any:
-            value = int(word, 16)
-            value = value - (1 << 256) if value >> 255 else value
-            return value if -(1 << (bits - 1)) <= value < 1 << (bits - 1) else strict(word)
-        return signed
-    size = int(digits or 0)
-    if not 0 < size <= 32:
-        return None
-    return lambda word: bytes.fromhex(word[: 2 * size]) if word[2 * size :].strip("0") == "" else strict(word)
-
-
-def _normalised(kind: str, value: Any) -> Any:
-    """A value ``eth_abi`` decoded as ``kind`` as web3's normalisers leave it: addresses
-    checksummed, arrays as lists."""
-    if kind == "address":
-        return checksum(value)
-    if kind.endswith("]"):
-        inner = kind[: kind.rindex("[")]
-        return [_normalised(inner, v) for v in value]
-    return value
-
-
-class _RawEvent:
-    """The decoder of one event of one contract, for raw JSON logs: indexed arguments read from
-    their topics, one-word data arguments from their word of the data, the rest (strings,
-    bytes, arrays) by ``eth_abi`` on the data, in the order web3 gives them (indexed first)."""
-
-    def __init__(self, contract: str, address: str, abi: Mapping[str, Any], codec: Any) -> None:
-        self.contract, self.address, self.name, self.codec = contract, address, str(abi["name"]), codec
-        inputs = abi.get("inputs", [])
-        indexed = [i for i in inputs if i.get("indexed")]
-        data = [i for i in inputs if not i.get("indexed")]
-        # An indexed string, bytes or array is only its hash in the topic: web3 gives those bytes.
-        self.topics = tuple((i["name"], _reader(i["type"], codec) or _reader("bytes32", codec)) for i in indexed)
-        self.data_names = tuple(i["name"] for i in data)
-        self.data_types = [i["type"] for i in data]
-        readers = [_reader(t, codec) for t in self.data_types]
-        self.words: tuple[Reader, ...] | None = (tuple(r for r in readers if r is not None)
-                                                 if all(r is not None for r in readers) else None)
-
-    def decode(self, log: Mapping[str, Any]) -> ChainEvent:
-        topics = log["topics"]
-        if len(topics) != len(self.topics) + 1:
-            raise MismatchedABI(f"{self.name} has {len(self.topics)} indexed arguments, the log {len(topics) - 1} topics")
-        args = {name: read(topic[2:]) for (name, read), topic in zip(self.topics, topics[1:])}  # type: ignore[misc]
-        data: str = log["data"]
-        if self.words is not None and len(data) >= 2 + 64 * len(self.words):
-            args.update(zip(self.data_names, (read(data[2 + 64 * n : 66 + 64 * n]) for n, read in enumerate(self.words))))
-        elif self.data_names:
-            values = self.codec.decode(self.data_types, bytes.fromhex(data[2:]))
-            args.update(zip(self.data_names, map(_normalised, self.data_types, values)))
-        return ChainEvent(
-            contract=self.contract, name=self.name, args=args, address=self.address,
-            block_number=int(log["blockNumber"], 16), block_hash=HexBytes(log["blockHash"]),
-            tx_hash=HexBytes(log["transactionHash"]), log_index=int(log["logIndex"], 16),
-        )
+    @classmethod
+    def of(cls, event: ChainEvent) -> LogRecord:
+        return cls(event.contract, event.name, {k: to_json(v) for k, v in event.args.items()}, event.block_number,
+                   event.block_hash.to_0x_hex(), event.tx_hash.to_0x_hex(), event.log_index)
 
 
 def log_from_json(log: Mapping[str, Any]) -> LogReceipt:

@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.deploy import Ledger
 from ledger.errors import BlockMissing, ChainReadFailed
-from ledger.events import ChainEvent, fetch_logs
+from ledger.events import ChainEvent, LogRecord, fetch_logs
+from ledger.rawlogs import to_json
 from node.chain.attribution import GrantTerms
 from node.chain.projections import Projection, reproject
-from node.chain.rows import IndexedEvent, needs_grant, to_json
+from node.chain.rows import IndexedEvent, needs_grant
 from node.models import ChainEventRow, IndexedBlock, IndexerCursor, Watermark
 
 CURSOR = "events"
@@ -45,8 +46,7 @@ __all__ = ["CURSOR", "Indexer", "event_row", "to_json", "touched_keys"]
 def event_row(event: ChainEvent, block_time: int | None = None, grant: GrantTerms | None = None) -> ChainEventRow:
     """The row of ``event``, filed where ``node.chain.attribution.place`` says (with ``grant``, the
     event's grant as indexed before it, for events that name only a grant)."""
-    args = {k: to_json(v) for k, v in event.args.items()}
-    return ChainEventRow(**IndexedEvent.filed(event, args, block_time, grant).values())
+    return ChainEventRow(**IndexedEvent.filed(LogRecord.of(event), block_time, grant).values())
 
 
 class Indexer:
@@ -61,6 +61,8 @@ class Indexer:
         self.step_events = step_events
         self._span = min(chunk, FIRST_SPAN)
         self._behind = False
+        self._carry: tuple[int, int, list[dict[str, Any]]] | None = None
+        """The logs the last step read but left for the next: from block, to block, logs."""
 
     def step(self) -> int:
         """Index the next span of confirmed blocks; returns the number of events taken."""
@@ -79,11 +81,8 @@ class Indexer:
             end = min(safe, start + self._span - 1)
             if end < start:
                 return 0
-            logs = fetch_logs(self.ledger.rpc, self.ledger.events.addresses, start, end, timeout=LOGS_TIMEOUT)
-            logs, end = self._fit(logs, start, end)
-            decode = self.ledger.events.decode_json
-            events = [e for e in map(decode, logs) if e is not None]
-            self._store(session, events, end)
+            events, end, headers = self._read(start, end, safe)
+            self._store(session, events, end, headers)
             session.commit()
             self._behind = end < safe
             return len(events)
@@ -98,9 +97,34 @@ class Indexer:
 
     # ------------------------------------------------------------ internals
 
+    def _read(self, start: int, end: int, safe: int) -> tuple[list[LogRecord], int, dict[int, dict[str, Any]]]:
+        """A step's events from block ``start`` (fitted by :meth:`_fit`), its last block, and the
+        headers of its blocks, which must agree with its logs on every block's hash: the logs
+        kept from the previous step are read again if not, and a chain that changed between
+        the two requests fails the step (it is tried again)."""
+        carried, self._carry = self._carry, None
+        usable = carried is not None and carried[0] == start and carried[1] <= safe
+        for carry in (carried, None) if usable else (None,):
+            if carry is not None:
+                last = max(end, carry[1])
+                logs = carry[2] + (self._logs(carry[1] + 1, last) if last > carry[1] else [])
+            else:
+                last, logs = end, self._logs(start, end)
+            logs, last = self._fit(logs, start, last)
+            events = [e for e in map(self.ledger.events.record, logs) if e is not None]
+            headers = self._headers(sorted({e.block_number for e in events} | {last}))
+            if all(headers[e.block_number]["hash"] == e.block_hash for e in events):
+                return events, last, headers
+            self._carry = None
+        raise ChainReadFailed(f"the logs of blocks {start}-{end}", "the chain changed while they were read")
+
+    def _logs(self, start: int, end: int) -> list[dict[str, Any]]:
+        return fetch_logs(self.ledger.rpc, self.ledger.events.addresses, start, end, timeout=LOGS_TIMEOUT)
+
     def _fit(self, logs: list[dict[str, Any]], start: int, end: int) -> tuple[list[dict[str, Any]], int]:
         """The logs of a step and its last block: whole blocks, as many as hold about
-        ``step_events`` events (one block at least); sets the next step's span from this one."""
+        ``step_events`` events (one block at least). Sets the next step's span from this one,
+        and keeps the logs left over for it."""
         if len(logs) <= self.step_events:
             if len(logs) < self.step_events // 2:
                 self._span = min(self.chunk, self._span * 2)
@@ -108,9 +132,10 @@ class Indexer:
         cut = int(logs[self.step_events]["blockNumber"], 16)
         if cut <= start:  # one block holds more than a step's events: it is the step
             cut = start + 1
-        kept = [log for log in logs if int(log["blockNumber"], 16) < cut]
+        kept = next((n for n, log in enumerate(logs) if int(log["blockNumber"], 16) >= cut), len(logs))
         self._span = max(1, cut - start)
-        return kept, cut - 1
+        self._carry = (cut, end, logs[kept:])
+        return logs[:kept], cut - 1
 
     def _head(self, cursor: int | None) -> tuple[int, str | None]:
         """The chain's head and the hash of block ``cursor`` (None: none), in one request."""
@@ -140,17 +165,15 @@ class Indexer:
                 headers[number] = reply.result
         return headers
 
-    def _store(self, session: Session, events: list[ChainEvent], end: int) -> None:
+    def _store(self, session: Session, events: list[LogRecord], end: int, headers: dict[int, dict[str, Any]]) -> None:
         """File, project and insert a step's ``events`` (in chain order), up to block ``end``."""
-        headers = self._headers(sorted({e.block_number for e in events} | {end}))
         times = {number: int(header["timestamp"], 16) for number, header in headers.items()}
         projection = Projection(session)
-        arguments = [{k: to_json(v) for k, v in e.args.items()} for e in events]
-        projection.load_grants(args["grantId"] for args in arguments if "grantId" in args)
+        projection.load_grants(e.args["grantId"] for e in events if "grantId" in e.args)
         rows: list[dict[str, Any]] = []
-        for chain_event, args in zip(events, arguments):
-            grant = projection.grant(args["grantId"]) if needs_grant(args) else None
-            row = IndexedEvent.filed(chain_event, args, times[chain_event.block_number],
+        for log in events:
+            grant = projection.grant(log.args["grantId"]) if needs_grant(log.args) else None
+            row = IndexedEvent.filed(log, times[log.block_number],
                                      GrantTerms(grant.dataset_id, grant.grantee) if grant is not None else None)
             rows.append(row.values())
             projection.apply(row)

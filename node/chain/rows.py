@@ -6,33 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hexbytes import HexBytes
-
-from ledger.events import ChainEvent
+from ledger.events import LogRecord
 from node.chain.attribution import CONSUMER_FIELDS, GrantTerms, place
 from node.models import ChainEventRow
-
-
-def to_json(value: Any) -> Any:
-    """Event arguments as JSON: bytes as 0x hex, big numbers as strings, tuples as lists."""
-    kind = type(value)
-    if kind is bytes or kind is HexBytes or kind is bytearray:
-        return "0x" + value.hex()
-    if kind is str or kind is bool:
-        return value
-    if kind is int:
-        return value if -(2**53) < value < 2**53 else str(value)
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if -(2**53) < value < 2**53 else str(value)
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    return value
 
 
 def needs_grant(args: dict[str, Any]) -> bool:
@@ -58,14 +34,12 @@ class IndexedEvent:
     consumer: str | None
 
     @classmethod
-    def filed(cls, event: ChainEvent, args: dict[str, Any], block_time: int | None,
-              grant: GrantTerms | None) -> IndexedEvent:
-        """``event`` (its ``args`` as :func:`to_json` gives them) filed where
-        ``node.chain.attribution.place`` says; ``grant`` is the event's grant as indexed before
-        it, for events that name only a grant."""
-        where = place(event.name, args, grant)
-        return cls(event.block_number, event.block_hash.to_0x_hex(), block_time, event.tx_hash.to_0x_hex(),
-                   event.log_index, event.contract, event.name, args, where.dataset_id, where.grant_id, where.consumer)
+    def filed(cls, log: LogRecord, block_time: int | None, grant: GrantTerms | None) -> IndexedEvent:
+        """``log`` filed where ``node.chain.attribution.place`` says; ``grant`` is the event's
+        grant as indexed before it, for events that name only a grant."""
+        where = place(log.name, log.args, grant)
+        return cls(log.block_number, log.block_hash, block_time, log.tx_hash, log.log_index, log.contract, log.name,
+                   log.args, where.dataset_id, where.grant_id, where.consumer)
 
     @classmethod
     def of(cls, row: ChainEventRow) -> IndexedEvent:

@@ -4,6 +4,7 @@ on logs made for every event of every contract."""
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from typing import Any
 
@@ -15,12 +16,20 @@ from ledger import ids
 from ledger.clients import Action, AnchorKind, Rights, Use
 from ledger.compile import ContractArtifact
 from ledger.deploy import department_id
-from ledger.events import EventDecoder, fetch_logs, log_from_json
+from ledger.events import EventDecoder, LogRecord, fetch_logs, log_from_json
 from tests.utils.ledgers import Suite, approved_grant
 
 
 def _both(decoder: EventDecoder, log: dict[str, Any]) -> tuple[Any, Any]:
-    return decoder.decode(log_from_json(log)), decoder.decode_json(log)
+    """web3's record of ``log`` and the raw decoder's, after checking that what the index
+    stores of each is the same."""
+    web3, raw = decoder.decode(log_from_json(log)), decoder.decode_json(log)
+    stored = decoder.record(log)
+    assert (stored is None) == (web3 is None)
+    if web3 is not None:
+        assert LogRecord.of(web3) == stored and list(LogRecord.of(web3).args) == list(stored.args)  # type: ignore[union-attr]
+        assert json.dumps(LogRecord.of(web3).args) == json.dumps(stored.args)  # type: ignore[union-attr]
+    return web3, raw
 
 
 def test_raw_decoding_matches_web3_on_a_chains_logs(suite: Suite) -> None:
