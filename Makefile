@@ -64,7 +64,7 @@ demo: $(ARTIFACTS_STAMP)
 gas: $(ARTIFACTS_STAMP)
 	npx hardhat run scripts/gas.js
 
-bench: $(ARTIFACTS_STAMP) geth
+bench: $(ARTIFACTS_STAMP) geth postgres
 	$(PY) -m scripts.bench
 
 # The long runs, bounded: ten fresh consortium starts in a row, a geth away for a minute under

@@ -229,7 +229,7 @@ def run_on_trace_chain(parts: list[str], args: argparse.Namespace, profiler: Pro
     the database the others read)."""
     figures: dict[str, list[Figure]] = {}
     with trace_chain(args.trace_uses) as setup:
-        figures["indexer"] = bench_indexer(setup, profiler)
+        figures["indexer"] = bench_indexer(setup, profiler, postgres="indexer" in parts)
         if "trace" in parts:
             figures["trace"] = bench_trace(setup)
         if "prov" in parts:
