@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.deploy import Ledger
@@ -27,6 +27,7 @@ from ledger.errors import BlockMissing, ChainReadFailed
 from ledger.events import ChainEvent, LogRecord, fetch_logs
 from ledger.rawlogs import to_json
 from node.chain.attribution import GrantTerms
+from node.chain.bulk import insert_rows
 from node.chain.projections import Projection, reproject
 from node.chain.rows import IndexedEvent, needs_grant
 from node.models import ChainEventRow, IndexedBlock, IndexerCursor, Watermark
@@ -177,14 +178,13 @@ class Indexer:
                                      GrantTerms(grant.dataset_id, grant.grantee) if grant is not None else None)
             rows.append(row.values())
             projection.apply(row)
-        if rows:
-            # In chain order, so the ids (the monitor's watermark) follow the chain.
-            session.execute(insert(EVENTS), rows)
+        # In chain order, so the ids (the monitor's watermark) follow the chain.
+        insert_rows(session, EVENTS, rows)
         projection.finish()
         start = min(headers)
         session.execute(delete(IndexedBlock).where(IndexedBlock.number >= start, IndexedBlock.number <= end))
-        session.execute(insert(BLOCKS), [{"number": number, "hash": header["hash"], "parent_hash": header["parentHash"]}
-                                         for number, header in headers.items()])
+        insert_rows(session, BLOCKS, [{"number": number, "hash": header["hash"], "parent_hash": header["parentHash"]}
+                                      for number, header in headers.items()])
         session.merge(IndexerCursor(name=CURSOR, block_number=end, block_hash=headers[end]["hash"]))
 
     def _fork_point(self, session: Session) -> int:

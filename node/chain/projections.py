@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from ledger import ids
 from ledger.clients import GrantStatus, IssueStatus
 from node.catalog import texts
 from node.models import CatalogDataset, CatalogVersion, ChainEventRow, Dataset, Grant, Lineage, Note, QualityIssue, Use
+from node.chain.bulk import insert_rows
 from node.chain.outbox import enqueue
 from node.chain.rows import IndexedEvent
 from node.chain.texts import keep, text_published
@@ -65,7 +66,7 @@ class Projection:
     def finish(self) -> None:
         """Write what :meth:`apply` kept for the end of the step."""
         if self.uses:
-            self.session.execute(insert(USES), self.uses)
+            insert_rows(self.session, USES, self.uses)
             self.uses = []
         self.session.flush()
 
