@@ -2,10 +2,13 @@
 
 psycopg runs an ``executemany`` as one INSERT per row (pipelined), which left the PostgreSQL
 server parsing and planning each of a step's tens of thousands of rows; SQLAlchemy's
-multi-row INSERTs ("insertmanyvalues") are slower still there, as psycopg re-parses each long
-statement. ``COPY ... FROM STDIN`` is PostgreSQL's own bulk load, and psycopg's
-:meth:`~psycopg.Cursor.copy` writes it row by row from Python values; JSON columns get the text
-SQLAlchemy's JSON type would have bound (``json.dumps``), so the rows are the same either way.
+multi-row INSERTs ("insertmanyvalues") are slower still there, as psycopg parses each long
+statement anew. ``COPY ... FROM STDIN`` is PostgreSQL's own bulk load, and psycopg's
+``Cursor.copy`` writes it row by row from Python values. On SQLite the rows go to the driver's
+``executemany`` as tuples, past SQLAlchemy's per-row parameter processing, which cost as much as
+SQLite's own work. Either way JSON columns get the text SQLAlchemy's JSON type would have
+bound (the dialect's serializer, ``json.dumps`` by default), so the rows are the same as
+``session.execute(insert(table), rows)`` writes, which other databases get.
 """
 
 from __future__ import annotations
@@ -24,16 +27,22 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     if not rows:
         return
     connection = session.connection()
-    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
+    dialect = connection.dialect
+    if dialect.name not in ("sqlite", "postgresql") or dialect.driver not in ("pysqlite", "psycopg"):
         session.execute(insert(table), rows)
         return
     names = list(rows[0])
-    as_json = {n for n in names if isinstance(table.c[n].type, JSON)}
-    serialize = connection.dialect._json_serializer or json.dumps
-    columns = ", ".join(connection.dialect.identifier_preparer.quote(n) for n in names)
-    table_name = connection.dialect.identifier_preparer.format_table(table)
+    serialize = dialect._json_serializer or json.dumps
+    as_json = [isinstance(table.c[n].type, JSON) for n in names]
+    values = [[serialize(row[n]) if j else row[n] for n, j in zip(names, as_json)] for row in rows]
+    quote = dialect.identifier_preparer
+    into = f"{quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)})"
+    if dialect.name == "sqlite":
+        connection.exec_driver_sql(f"INSERT INTO {into} VALUES ({', '.join('?' * len(names))})",
+                                   [tuple(v) for v in values])
+        return
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(f"COPY {table_name} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([serialize(row[n]) if n in as_json else row[n] for n in names])
+    with driver.cursor() as cursor, cursor.copy(f"COPY {into} FROM STDIN") as copy:
+        for value in values:
+            copy.write_row(value)

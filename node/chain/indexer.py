@@ -29,6 +29,7 @@ from ledger.rawlogs import to_json
 from node.chain.attribution import GrantTerms
 from node.chain.bulk import insert_rows
 from node.chain.projections import Projection, reproject
+from node.chain.readahead import ReadAhead
 from node.chain.rows import IndexedEvent, needs_grant
 from node.models import ChainEventRow, IndexedBlock, IndexerCursor, Watermark
 
@@ -62,8 +63,7 @@ class Indexer:
         self.step_events = step_events
         self._span = min(chunk, FIRST_SPAN)
         self._behind = False
-        self._carry: tuple[int, int, list[dict[str, Any]]] | None = None
-        """The logs the last step read but left for the next: from block, to block, logs."""
+        self._ahead = ReadAhead(self._logs)
 
     def step(self) -> int:
         """Index the next span of confirmed blocks; returns the number of events taken."""
@@ -100,23 +100,23 @@ class Indexer:
 
     def _read(self, start: int, end: int, safe: int) -> tuple[list[LogRecord], int, dict[int, dict[str, Any]]]:
         """A step's events from block ``start`` (fitted by :meth:`_fit`), its last block, and the
-        headers of its blocks, which must agree with its logs on every block's hash: the logs
-        kept from the previous step are read again if not, and a chain that changed between
-        the two requests fails the step (it is tried again)."""
-        carried, self._carry = self._carry, None
-        usable = carried is not None and carried[0] == start and carried[1] <= safe
-        for carry in (carried, None) if usable else (None,):
-            if carry is not None:
-                last = max(end, carry[1])
-                logs = carry[2] + (self._logs(carry[1] + 1, last) if last > carry[1] else [])
+        headers of its blocks, which must agree with its logs on every block's hash: logs read
+        ahead (:class:`ReadAhead`) are read again if not, and a chain that changed between the
+        two requests fails the step (it is tried again). Then the next span is read ahead."""
+        for fresh in (False, True):
+            if not fresh:
+                logs, last, ahead = self._ahead.take(start, end, safe)
+            elif ahead:
+                logs, last = self._logs(start, end), end
             else:
-                last, logs = end, self._logs(start, end)
+                break
             logs, last = self._fit(logs, start, last)
             events = [e for e in map(self.ledger.events.record, logs) if e is not None]
             headers = self._headers(sorted({e.block_number for e in events} | {last}))
             if all(headers[e.block_number]["hash"] == e.block_hash for e in events):
+                self._ahead.read_on(last, safe, self._span, self.step_events)
                 return events, last, headers
-            self._carry = None
+            self._ahead.clear()
         raise ChainReadFailed(f"the logs of blocks {start}-{end}", "the chain changed while they were read")
 
     def _logs(self, start: int, end: int) -> list[dict[str, Any]]:
@@ -135,7 +135,7 @@ class Indexer:
             cut = start + 1
         kept = next((n for n, log in enumerate(logs) if int(log["blockNumber"], 16) >= cut), len(logs))
         self._span = max(1, cut - start)
-        self._carry = (cut, end, logs[kept:])
+        self._ahead.keep(cut, end, logs[kept:])
         return logs[:kept], cut - 1
 
     def _head(self, cursor: int | None) -> tuple[int, str | None]:
@@ -173,9 +173,8 @@ class Indexer:
         projection.load_grants(e.args["grantId"] for e in events if "grantId" in e.args)
         rows: list[dict[str, Any]] = []
         for log in events:
-            grant = projection.grant(log.args["grantId"]) if needs_grant(log.args) else None
-            row = IndexedEvent.filed(log, times[log.block_number],
-                                     GrantTerms(grant.dataset_id, grant.grantee) if grant is not None else None)
+            grant = projection.terms(log.args["grantId"]) if needs_grant(log.args) else None
+            row = IndexedEvent.filed(log, times[log.block_number], grant)
             rows.append(row.values())
             projection.apply(row)
         # In chain order, so the ids (the monitor's watermark) follow the chain.

@@ -20,6 +20,7 @@ from ledger import ids
 from ledger.clients import GrantStatus, IssueStatus
 from node.catalog import texts
 from node.models import CatalogDataset, CatalogVersion, ChainEventRow, Dataset, Grant, Lineage, Note, QualityIssue, Use
+from node.chain.attribution import GrantTerms
 from node.chain.bulk import insert_rows
 from node.chain.outbox import enqueue
 from node.chain.rows import IndexedEvent
@@ -39,6 +40,7 @@ class Projection:
         self.uses: list[dict[str, Any]] = []
         # Held here, not only in the session's identity map, which drops unreferenced rows.
         self._grants: dict[str, Grant | None] = {}
+        self._terms: dict[str, GrantTerms] = {}
 
     def load_grants(self, grant_ids: Iterable[str]) -> None:
         """Read the grants ``grant_ids`` (those the step's events name) in a few queries."""
@@ -53,6 +55,15 @@ class Projection:
         if grant_id not in self._grants:
             self._grants[grant_id] = self.session.get(Grant, grant_id)
         return self._grants[grant_id]
+
+    def terms(self, grant_id: str) -> GrantTerms | None:
+        """The dataset and grantee of grant ``grant_id`` (which never change), if it is known."""
+        if grant_id not in self._terms:
+            grant = self.grant(grant_id)
+            if grant is None:
+                return None
+            self._terms[grant_id] = GrantTerms(grant.dataset_id, grant.grantee)
+        return self._terms[grant_id]
 
     def add_grant(self, grant: Grant) -> None:
         self.session.add(grant)
