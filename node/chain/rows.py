@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.events import LogRecord
-from node.chain.attribution import CONSUMER_FIELDS, GrantTerms, place
+from node.chain.attribution import CONSUMER_FIELDS, GrantTerms, Placement, place
 from node.models import ChainEventRow
 
 
@@ -19,36 +19,55 @@ def needs_grant(args: dict[str, Any]) -> bool:
 
 @dataclass(slots=True)
 class IndexedEvent:
-    """The columns of one ``chain_events`` row but its id."""
+    """A ``chain_events`` row but its id: the log, its block's time and where it is filed."""
 
-    block_number: int
-    block_hash: str
+    log: LogRecord
     block_time: int | None
-    tx_hash: str
-    log_index: int
-    contract: str
-    name: str
-    args: dict[str, Any]
-    dataset_id: str | None
-    grant_id: str | None
-    consumer: str | None
+    where: Placement
 
     @classmethod
     def filed(cls, log: LogRecord, block_time: int | None, grant: GrantTerms | None) -> IndexedEvent:
         """``log`` filed where ``node.chain.attribution.place`` says; ``grant`` is the event's
         grant as indexed before it, for events that name only a grant."""
-        where = place(log.name, log.args, grant)
-        return cls(log.block_number, log.block_hash, block_time, log.tx_hash, log.log_index, log.contract, log.name,
-                   log.args, where.dataset_id, where.grant_id, where.consumer)
+        return cls(log, block_time, place(log.name, log.args, grant))
 
     @classmethod
     def of(cls, row: ChainEventRow) -> IndexedEvent:
-        return cls(row.block_number, row.block_hash, row.block_time, row.tx_hash, row.log_index, row.contract,
-                   row.name, row.args, row.dataset_id, row.grant_id, row.consumer)
+        log = LogRecord(row.contract, row.name, row.args, row.block_number, row.block_hash, row.tx_hash, row.log_index)
+        return cls(log, row.block_time, Placement(row.dataset_id, row.grant_id, row.consumer))
+
+    @property
+    def name(self) -> str:
+        return self.log.name
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.log.args
+
+    @property
+    def block_number(self) -> int:
+        return self.log.block_number
+
+    @property
+    def log_index(self) -> int:
+        return self.log.log_index
+
+    @property
+    def tx_hash(self) -> str:
+        return self.log.tx_hash
+
+    @property
+    def dataset_id(self) -> str | None:
+        return self.where.dataset_id
+
+    @property
+    def grant_id(self) -> str | None:
+        return self.where.grant_id
 
     def values(self) -> dict[str, Any]:
         """The row's columns by name, to insert."""
-        return {"block_number": self.block_number, "block_hash": self.block_hash, "block_time": self.block_time,
-                "tx_hash": self.tx_hash, "log_index": self.log_index, "contract": self.contract, "name": self.name,
-                "args": self.args, "dataset_id": self.dataset_id, "grant_id": self.grant_id,
-                "consumer": self.consumer}
+        log, where = self.log, self.where
+        return {"block_number": log.block_number, "block_hash": log.block_hash, "block_time": self.block_time,
+                "tx_hash": log.tx_hash, "log_index": log.log_index, "contract": log.contract, "name": log.name,
+                "args": log.args, "dataset_id": where.dataset_id, "grant_id": where.grant_id,
+                "consumer": where.consumer}
