@@ -7,11 +7,13 @@ block both agree on, deletes everything above it and indexes again from there. E
 one SQL transaction, so a restart at any point resumes from a consistent cursor.
 
 A step reads the chain in three JSON-RPC requests: the head with the cursor's block, the raw
-logs (decoded by :meth:`ledger.events.EventDecoder.decode_json`), and the headers of the blocks
-holding them; then it files the events, projects them (:class:`node.chain.projections.Projection`)
-and inserts its rows at once. With nothing new on the chain a step is the first request and
-one SQL read. A step takes at most ``chunk`` blocks and about ``step_events`` events: its span
-of blocks halves to fit a burst and doubles back over quiet stretches.
+logs (decoded straight to what is stored by :meth:`ledger.events.EventDecoder.record`; read
+ahead while the previous step wrote, :mod:`node.chain.readahead`), and the headers of the
+blocks holding them; then it files the events, projects them
+(:class:`node.chain.projections.Projection`) and inserts its rows at once
+(:mod:`node.chain.bulk`). With nothing new on the chain a step is the first request and one SQL
+read. A step takes at most ``chunk`` blocks and about ``step_events`` events: its span of blocks
+shrinks to fit a burst and doubles back over quiet stretches.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledger.deploy import Ledger
 from ledger.errors import BlockMissing, ChainReadFailed
 from ledger.events import ChainEvent, LogRecord, fetch_logs
-from ledger.rawlogs import to_json
 from node.chain.attribution import GrantTerms
 from node.chain.bulk import insert_rows
 from node.chain.projections import Projection, reproject
@@ -41,9 +42,6 @@ FIRST_SPAN = 64
 of ``chunk`` blocks could hold the whole chain's events; the span grows from here."""
 LOGS_TIMEOUT = 120.0
 """Seconds for one step's ``eth_getLogs``, far longer than the batcher's own for short calls."""
-
-__all__ = ["CURSOR", "Indexer", "event_row", "to_json", "touched_keys"]
-
 
 def event_row(event: ChainEvent, block_time: int | None = None, grant: GrantTerms | None = None) -> ChainEventRow:
     """The row of ``event``, filed where ``node.chain.attribution.place`` says (with ``grant``, the
