@@ -41,6 +41,7 @@ class Projection:
         # Held here, not only in the session's identity map, which drops unreferenced rows.
         self._grants: dict[str, Grant | None] = {}
         self._terms: dict[str, GrantTerms] = {}
+        self._sequences: dict[str, int] = {}
 
     def load_grants(self, grant_ids: Iterable[str]) -> None:
         """Read the grants ``grant_ids`` (those the step's events name) in a few queries."""
@@ -69,6 +70,12 @@ class Projection:
         self.session.add(grant)
         self._grants[grant.grant_id] = grant
 
+    def count_use(self, grant_id: str, sequence: int) -> None:
+        """A use numbered ``sequence`` of grant ``grant_id``, if the grant is known: its count of
+        uses (the highest sequence) is set once, when the step finishes."""
+        if self.grant(grant_id) is not None:
+            self._sequences[grant_id] = max(self._sequences.get(grant_id, 0), sequence)
+
     def apply(self, row: IndexedEvent) -> None:
         projector = PROJECTORS.get(row.name)
         if projector is not None:
@@ -76,6 +83,11 @@ class Projection:
 
     def finish(self) -> None:
         """Write what :meth:`apply` kept for the end of the step."""
+        for grant_id, sequence in self._sequences.items():
+            grant = self._grants[grant_id]
+            if grant is not None:
+                grant.uses = max(grant.uses, sequence)
+        self._sequences = {}
         if self.uses:
             insert_rows(self.session, USES, self.uses)
             self.uses = []
@@ -126,16 +138,15 @@ def _activated(projection: Projection, row: IndexedEvent) -> None:
 
 
 def _used(projection: Projection, row: IndexedEvent) -> None:
-    refused = row.name == "UseRefused"
-    projection.uses.append(dict(
-        grant_id=row.args["grantId"], dataset_id=row.dataset_id, actor=row.args["actor"],
-        action=row.args["action"], evidence_hash=row.args["evidenceHash"],
-        sequence=None if refused else int(row.args["sequence"]), refused=row.args["reason"] if refused else None,
-        block_number=row.block_number, block_time=row.block_time, log_index=row.log_index, tx_hash=row.tx_hash,
-    ))
-    grant = _grant(projection, row)
-    if grant is not None and not refused:
-        grant.uses = max(grant.uses, int(row.args["sequence"]))
+    a, log, refused = row.args, row.log, row.name == "UseRefused"
+    projection.uses.append({
+        "grant_id": a["grantId"], "dataset_id": row.where.dataset_id, "actor": a["actor"], "action": a["action"],
+        "evidence_hash": a["evidenceHash"], "sequence": None if refused else int(a["sequence"]),
+        "refused": a["reason"] if refused else None, "block_number": log.block_number, "block_time": row.block_time,
+        "log_index": log.log_index, "tx_hash": log.tx_hash,
+    })
+    if not refused:
+        projection.count_use(a["grantId"], int(a["sequence"]))
 
 
 def _consumer_removed(projection: Projection, row: IndexedEvent) -> None:
@@ -276,9 +287,8 @@ def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None
     projection, grant_ids, issue_ids = Projection(session), set(grants), set(issues)
     for row in remaining:
         if row.name in ("UseRecorded", "UseRefused"):
-            grant = projection.grant(row.args["grantId"]) if row.grant_id in grant_ids else None
-            if grant is not None and row.name == "UseRecorded":
-                grant.uses = max(grant.uses, int(row.args["sequence"]))
+            if row.grant_id in grant_ids and row.name == "UseRecorded":
+                projection.count_use(row.args["grantId"], int(row.args["sequence"]))
             continue
         if row.grant_id in grant_ids or row.args.get("issueId") in issue_ids:
             projection.apply(IndexedEvent.of(row))
