@@ -109,6 +109,7 @@ class EventDecoder:
         self._contracts: dict[str, str] = {}
         self._events: dict[tuple[str, bytes], dict[str, Any]] = {}
         self._raw: dict[tuple[str, str], tuple[str, LogReader] | None] = {}
+        """By lowercase address and topic 0: the contract's checksummed address and the event's reader."""
 
     def add_contract(self, name: str, address: str, abi: Iterable[Mapping[str, Any]]) -> EventDecoder:
         address = to_checksum_address(address)
@@ -146,7 +147,6 @@ class EventDecoder:
             tx_hash=HexBytes(log["transactionHash"]),
             log_index=log["logIndex"],
         )
-
 
     def decode_json(self, log: Mapping[str, Any]) -> ChainEvent | None:
         """:meth:`decode` of a raw JSON-RPC ``log`` (as ``eth_getLogs`` answers it), giving the

@@ -122,10 +122,10 @@ class LogReader:
 
     def _readers(self, indexed: list[Mapping[str, Any]], data: list[Mapping[str, Any]],
                  as_json: bool) -> tuple[tuple[Reader, ...], tuple[Reader, ...] | None]:
-        topics = tuple(_reader(i["type"], self.codec, as_json) or _reader("bytes32", self.codec, as_json)
-                       for i in indexed)
+        topics = [_reader(i["type"], self.codec, as_json) or _reader("bytes32", self.codec, as_json) for i in indexed]
         words = [_reader(i["type"], self.codec, as_json) for i in data]
-        return topics, tuple(w for w in words if w is not None) if all(w is not None for w in words) else None  # type: ignore[return-value]
+        whole = tuple(w for w in words if w is not None)
+        return tuple(t for t in topics if t is not None), whole if len(whole) == len(words) else None
 
     def args(self, log: Mapping[str, Any]) -> dict[str, Any]:
         """The arguments as web3 decodes them."""

@@ -49,7 +49,8 @@ class Projection:
         for start in range(0, len(wanted), SQL_PARAMETERS):
             part = wanted[start : start + SQL_PARAMETERS]
             self._grants.update({g: None for g in part})
-            self._grants.update((g.grant_id, g) for g in self.session.scalars(select(Grant).where(Grant.grant_id.in_(part))))
+            found = self.session.scalars(select(Grant).where(Grant.grant_id.in_(part)))
+            self._grants.update((grant.grant_id, grant) for grant in found)
 
     def grant(self, grant_id: str) -> Grant | None:
         """Grant ``grant_id`` as the step's events so far left it."""
