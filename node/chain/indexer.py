@@ -8,7 +8,7 @@ one SQL transaction, so a restart at any point resumes from a consistent cursor.
 
 A step reads the chain in three JSON-RPC requests: the head with the cursor's block, the raw
 logs (decoded straight to what is stored by :meth:`ledger.events.EventDecoder.record`; read
-ahead while the previous step wrote, :mod:`node.chain.readahead`), and the headers of the
+and decoded ahead while the previous step wrote, :mod:`node.chain.readahead`), and the headers of the
 blocks holding them; then it files the events, projects them
 (:class:`node.chain.projections.Projection`) and inserts its rows at once
 (:mod:`node.chain.bulk`). With nothing new on the chain a step is the first request and one SQL
@@ -108,8 +108,7 @@ class Indexer:
                 logs, last = self._logs(start, end), end
             else:
                 break
-            logs, last = self._fit(logs, start, last)
-            events = [e for e in map(self.ledger.events.record, logs) if e is not None]
+            events, last = self._fit(logs, start, last)
             headers = self._headers(sorted({e.block_number for e in events} | {last}))
             if all(headers[e.block_number]["hash"] == e.block_hash for e in events):
                 self._ahead.read_on(last, safe, self._span, self.step_events)
@@ -117,10 +116,12 @@ class Indexer:
             self._ahead.clear()
         raise ChainReadFailed(f"the logs of blocks {start}-{end}", "the chain changed while they were read")
 
-    def _logs(self, start: int, end: int) -> list[dict[str, Any]]:
-        return fetch_logs(self.ledger.rpc, self.ledger.events.addresses, start, end, timeout=LOGS_TIMEOUT)
+    def _logs(self, start: int, end: int) -> list[LogRecord]:
+        """The contracts' events in blocks ``start..end``, decoded (from the read-ahead thread too)."""
+        logs = fetch_logs(self.ledger.rpc, self.ledger.events.addresses, start, end, timeout=LOGS_TIMEOUT)
+        return [e for e in map(self.ledger.events.record, logs) if e is not None]
 
-    def _fit(self, logs: list[dict[str, Any]], start: int, end: int) -> tuple[list[dict[str, Any]], int]:
+    def _fit(self, logs: list[LogRecord], start: int, end: int) -> tuple[list[LogRecord], int]:
         """The logs of a step and its last block: whole blocks, as many as hold about
         ``step_events`` events (one block at least). Sets the next step's span from this one,
         and keeps the logs left over for it."""
@@ -128,10 +129,10 @@ class Indexer:
             if len(logs) < self.step_events // 2:
                 self._span = min(self.chunk, self._span * 2)
             return logs, end
-        cut = int(logs[self.step_events]["blockNumber"], 16)
+        cut = logs[self.step_events].block_number
         if cut <= start:  # one block holds more than a step's events: it is the step
             cut = start + 1
-        kept = next((n for n, log in enumerate(logs) if int(log["blockNumber"], 16) >= cut), len(logs))
+        kept = next((n for n, log in enumerate(logs) if log.block_number >= cut), len(logs))
         self._span = max(1, cut - start)
         self._ahead.keep(cut, end, logs[kept:])
         return logs[:kept], cut - 1

@@ -3,8 +3,9 @@
 Catching up, a step asks for more blocks than fit in it (:meth:`node.chain.indexer.Indexer._fit`
 cuts it at about ``step_events`` events): the logs left over are kept for the next step
 (:meth:`ReadAhead.keep`) rather than read again. And while a step writes its rows, the next
-span's logs are read in a background thread (:meth:`ReadAhead.read_on`): the chain node serves
-them, and the JSON arrives, while SQL works. What is read ahead is only a guess at the chain: the
+span's logs are read and decoded in a background thread (:meth:`ReadAhead.read_on`): the chain
+node serves them, the JSON arrives and is decoded while SQL works (SQLite and psycopg let go of
+Python's lock while they do). What is read ahead is only a guess at the chain: the
 step that takes it checks every log's block hash against the headers it reads itself.
 """
 
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
-Logs = list[dict[str, Any]]
+from ledger.events import LogRecord
+
+Logs = list[LogRecord]
 
 
 def _done(logs: Logs) -> Future[Logs]:
@@ -24,7 +26,7 @@ def _done(logs: Logs) -> Future[Logs]:
 
 
 class ReadAhead:
-    """Raw logs of the blocks ``start..end`` (contiguous), some still being read."""
+    """The decoded logs of the blocks ``start..end`` (contiguous), some still being read."""
 
     def __init__(self, fetch: Callable[[int, int], Logs]) -> None:
         self._fetch = fetch
