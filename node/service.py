@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -32,6 +33,7 @@ from node.maintenance import announce_running
 from node.chain.outbox import OutboxWorker, backlog
 from node.settings import NodeSettings
 from node.supervision import Supervised, describe
+from node.wakeups import on_queued_write
 
 
 def load_artifacts(build_dir: Path = PROJECT_ROOT / "build" / "contracts") -> dict[str, ContractArtifact]:
@@ -55,6 +57,8 @@ class NodeService:
     _running: IO[bytes] = field(init=False)
     """The shared lock that tells maintenance the node runs (:func:`node.maintenance.announce_running`)."""
     _paused: tuple[float, bool] = field(init=False, default=(float("-inf"), False))
+    _unhook: Callable[[], None] = field(init=False)
+    """Removes the hook that wakes the outbox when a write is queued (:mod:`node.wakeups`)."""
 
     def __post_init__(self) -> None:
         self._running = announce_running(self.settings.data_dir)
@@ -64,12 +68,19 @@ class NodeService:
         # The monitor reads on from the events it saw, which a reorg may make the indexer undo.
         follow = threading.Lock()
         cap = self.settings.retry_cap
+        # Idle loops wait longer and longer, never so long that /health would take them for stalled.
+        quiet = min(self.settings.idle_max, self.settings.stall_after / 3)
+        head_poll = min(self.settings.head_poll, quiet)
         self.workers = {loop.name: loop for loop in (
-            Supervised("outbox", self.outbox.step, idle=0.05, max_retry=cap),
-            Supervised("indexer", self.indexer.step, lock=follow, max_retry=cap),
-            Supervised("monitor", lambda: len(self.monitor.step()), lock=follow, max_retry=cap),
-            Supervised("anchors", self.seal_due, max_retry=cap),
+            Supervised("outbox", self._send, idle=min(0.05, quiet), idle_max=quiet, busy=self._sending,
+                       max_retry=cap),
+            Supervised("indexer", self._index, idle=min(0.2, head_poll), idle_max=head_poll, lock=follow,
+                       max_retry=cap),
+            Supervised("monitor", self._watch, idle=min(0.2, quiet), idle_max=quiet,
+                       lock=follow, max_retry=cap),
+            Supervised("anchors", self.seal_due, idle=min(0.2, quiet), idle_max=quiet, max_retry=cap),
         )}
+        self._unhook = on_queued_write(self.sessions, self.workers["outbox"].nudge)
         # Its own batcher: the health read has a bound of its own, and must not queue behind
         # the loops' reads on the Ledger's connections.
         self._probe = RpcBatcher(self.settings.chain_url, timeout=self.settings.health_timeout)
@@ -85,6 +96,31 @@ class NodeService:
     @property
     def deliveries_dir(self) -> Path:
         return self.settings.data_dir / "deliveries"
+
+    # ------------------------------------------------------------ the loops' steps, and who wakes whom
+
+    def _send(self) -> int:
+        """An outbox step; a write it confirmed is in a block the indexer may take now."""
+        changed = self.outbox.step()
+        if changed:
+            self.workers["indexer"].nudge()
+        return changed
+
+    def _sending(self) -> bool:
+        """Whether writes are open (sent, not yet confirmed): the outbox then keeps looking often."""
+        return self.outbox.open_count() > 0
+
+    def _index(self) -> int:
+        """An indexer step; the monitor looks at once at what it indexed."""
+        taken = self.indexer.step()
+        if taken:
+            self.workers["monitor"].nudge()
+        return taken
+
+    def _watch(self) -> int:
+        """A monitor step: the events it looked at, so that it reads on at once through a backlog."""
+        alerts = self.monitor.step()
+        return max(self.monitor.seen, len(alerts))
 
     def seal_due(self, *, force: bool = False) -> int:
         """Seal every kind of anchor batch that is due (or has anything waiting, with ``force``)."""
@@ -114,10 +150,11 @@ class NodeService:
         for thread in threads:
             thread.start()
         try:
-            while not stop.wait(1.0):
-                pass
+            stop.wait()
         finally:
             stop.set()
+            for loop in self.workers.values():
+                loop.nudge()
             for thread in threads:
                 thread.join(timeout=30)
 
@@ -186,6 +223,7 @@ class NodeService:
         return cls(settings, engine, sessions, ledger, sender, outbox)
 
     def close(self) -> None:
+        self._unhook()
         self._running.close()
         self._probe.close()
         self.ledger.close()

@@ -1,0 +1,113 @@
+"""Idle loops wait long, and work wakes them: a write queued in the node wakes its outbox, a write
+confirmed wakes its indexer, events indexed wake its monitor. Every loop here waits an hour when
+it finds nothing to do, so the use below reaches the chain, the index and the monitor only if
+each loop is woken by the one before it."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+from sqlalchemy import select
+
+from ledger.clients import Action
+from ledger.waiting import wait_for
+from node.access.uses import UseRequest, queue_uses
+from node.audit.monitor import WATERMARK
+from node.chain.outbox import CONFIRMED
+from node.chain.indexer import CURSOR
+from node.models import ChainEventRow, IndexerCursor, OutboxEntry, Watermark
+from node.service import NodeService
+from node.supervision import Supervised
+from tests.utils.ledgers import Suite, approved_grant
+
+AN_HOUR = 3600.0
+BOUND = 120.0
+"""How long the test waits for each step at most: far less than the loops' idle wait."""
+
+
+def test_the_idle_wait_doubles_up_to_its_cap_and_starts_over_after_work() -> None:
+    busy = threading.Event()
+    loop = Supervised("outbox", lambda: 0, idle=0.05, idle_max=0.4, busy=busy.is_set)
+    assert [loop.delay_after(0) for _ in range(6)] == [0.05, 0.1, 0.2, 0.4, 0.4, 0.4]
+    assert loop.delay_after(2) == 0 and loop.delay_after(0) == 0.05
+    busy.set()  # work under way that a step finishes: the loop keeps looking often
+    assert [loop.delay_after(0) for _ in range(3)] == [0.05, 0.05, 0.05]
+    assert Supervised("fixed", lambda: 0, idle=0.2).delay_after(0) == 0.2
+
+
+def test_a_nudge_ends_a_long_idle_wait() -> None:
+    calls: list[int] = []
+    stepped = threading.Semaphore(0)
+
+    def step() -> int:
+        calls.append(len(calls))
+        stepped.release()
+        return 0
+
+    loop = Supervised("monitor", step, idle=AN_HOUR)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert stepped.acquire(timeout=BOUND)
+        loop.nudge()
+        assert stepped.acquire(timeout=BOUND), "the nudge did not end the wait"
+    finally:
+        stop.set()
+        loop.nudge()
+        thread.join(timeout=BOUND)
+    assert not thread.is_alive() and len(calls) >= 2
+
+
+def test_a_queued_use_wakes_the_outbox_then_the_indexer_then_the_monitor(service: NodeService, suite: Suite) -> None:
+    owner, holder = suite.departments[0], suite.consumers[0]
+    _, grant = approved_grant(owner, holder, f"wake-ups {service.settings.sql_url}", Action.QUERY)
+    for loop in service.workers.values():
+        loop.idle = loop.idle_max = AN_HOUR
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        # Each loop has done its first step (the indexer and monitor read through the chain so far)
+        # and now waits an hour, unless woken.
+        for name in ("outbox", "indexer", "monitor"):
+            wait_for(lambda: service.workers[name].health(AN_HOUR).last_success_age, timeout=BOUND,
+                     what=f"the {name}'s first step")
+        head = owner.w3.eth.block_number
+
+        def current() -> bool | None:
+            with service.sessions() as session:
+                cursor = session.get(IndexerCursor, CURSOR)
+                return cursor is not None and cursor.block_number >= head or None
+
+        wait_for(current, timeout=BOUND, what="the index to reach the head")
+        use = hashlib.sha256(b"wake-ups " + service.settings.sql_url.encode()).hexdigest()
+        with service.sessions() as session:
+            [entry] = queue_uses(session, [UseRequest("0x" + use, "0x" + grant.hex(), Action.QUERY, "0x" + "ee" * 32)])
+            session.commit()
+            key = entry.key
+
+        def confirmed() -> bool | None:
+            with service.sessions() as session:
+                return session.scalar(select(OutboxEntry.status).where(OutboxEntry.key == key)) == CONFIRMED or None
+
+        wait_for(confirmed, timeout=BOUND, what="the outbox to send the queued use")
+
+        def indexed() -> int | None:
+            with service.sessions() as session:
+                return session.scalar(select(ChainEventRow.id).where(
+                    ChainEventRow.name == "UseRecorded", ChainEventRow.grant_id == "0x" + grant.hex()))
+
+        row = wait_for(indexed, timeout=BOUND, what="the indexer to index the use")
+
+        def watched() -> bool | None:
+            with service.sessions() as session:
+                mark = session.get(Watermark, WATERMARK)
+                return mark is not None and mark.value >= row or None
+
+        wait_for(watched, timeout=BOUND, what="the monitor to look at the use")
+    finally:
+        stop.set()
+        thread.join(timeout=BOUND)
+    assert not thread.is_alive(), "the loops did not stop when told, in the middle of an hour's wait"
