@@ -71,15 +71,15 @@ class NodeService:
         # Idle loops wait longer and longer, never so long that /health would take them for stalled.
         quiet = min(self.settings.idle_max, self.settings.stall_after / 3)
         head_poll = min(self.settings.head_poll, quiet)
-        self.workers = {loop.name: loop for loop in (
-            Supervised("outbox", self._send, idle=min(0.05, quiet), idle_max=quiet, busy=self._sending,
-                       max_retry=cap),
-            Supervised("indexer", self._index, idle=min(0.2, head_poll), idle_max=head_poll, lock=follow,
-                       max_retry=cap),
-            Supervised("monitor", self._watch, idle=min(0.2, quiet), idle_max=quiet,
-                       lock=follow, max_retry=cap),
-            Supervised("anchors", self.seal_due, idle=min(0.2, quiet), idle_max=quiet, max_retry=cap),
-        )}
+        # Each loop wakes the one that takes its results on: a write confirmed is in a block the
+        # indexer may take now; the monitor looks at once at the events indexed.
+        monitor = Supervised("monitor", self._watch, idle=min(0.2, quiet), idle_max=quiet, lock=follow, max_retry=cap)
+        indexer = Supervised("indexer", self.indexer.step, idle=min(0.2, head_poll), idle_max=head_poll,
+                             wakes=monitor, lock=follow, max_retry=cap)
+        outbox = Supervised("outbox", self.outbox.step, idle=min(0.05, quiet), idle_max=quiet, busy=self._sending,
+                            wakes=indexer, max_retry=cap)
+        anchors = Supervised("anchors", self.seal_due, idle=min(0.2, quiet), idle_max=quiet, max_retry=cap)
+        self.workers = {loop.name: loop for loop in (outbox, indexer, monitor, anchors)}
         self._unhook = on_queued_write(self.sessions, self.workers["outbox"].nudge)
         # Its own batcher: the health read has a bound of its own, and must not queue behind
         # the loops' reads on the Ledger's connections.
@@ -97,25 +97,11 @@ class NodeService:
     def deliveries_dir(self) -> Path:
         return self.settings.data_dir / "deliveries"
 
-    # ------------------------------------------------------------ the loops' steps, and who wakes whom
-
-    def _send(self) -> int:
-        """An outbox step; a write it confirmed is in a block the indexer may take now."""
-        changed = self.outbox.step()
-        if changed:
-            self.workers["indexer"].nudge()
-        return changed
+    # ------------------------------------------------------------ the loops' steps
 
     def _sending(self) -> bool:
         """Whether writes are open (sent, not yet confirmed): the outbox then keeps looking often."""
         return self.outbox.open_count() > 0
-
-    def _index(self) -> int:
-        """An indexer step; the monitor looks at once at what it indexed."""
-        taken = self.indexer.step()
-        if taken:
-            self.workers["monitor"].nudge()
-        return taken
 
     def _watch(self) -> int:
         """A monitor step: the events it looked at, so that it reads on at once through a backlog."""

@@ -89,17 +89,19 @@ class Supervised:
     ``idle_max`` (default: ``idle``, a fixed poll), so an idle node costs next to nothing; it
     starts over after work, and while ``busy()`` says work is under way that a step will finish
     (a write sent, not yet mined). :meth:`nudge` ends a wait at once: whoever makes work for the
-    loop (a write queued, events indexed) nudges it, so backing off adds no lag to that work.
+    loop (a write queued, events indexed) nudges it, so backing off adds no lag to that work; a
+    step that did work nudges the loop it ``wakes`` (the one that takes its results on).
     Whoever sets ``stop`` nudges the loop too, or it ends after its current wait."""
 
     def __init__(self, name: str, step: Callable[[], int], *, idle: float = 0.2, idle_max: float | None = None,
-                 busy: Callable[[], bool] | None = None, first_retry: float = 0.5, max_retry: float = 10.0,
-                 lock: threading.Lock | None = None) -> None:
+                 busy: Callable[[], bool] | None = None, wakes: Supervised | None = None, first_retry: float = 0.5,
+                 max_retry: float = 10.0, lock: threading.Lock | None = None) -> None:
         self.name = name
         self._step = step
         self.idle = idle
         self.idle_max = max(idle if idle_max is None else idle_max, idle)
         self._busy = busy
+        self._wakes = wakes
         self.first_retry = first_retry
         self.max_retry = max(max_retry, first_retry)
         self._step_lock = lock
@@ -150,7 +152,10 @@ class Supervised:
             self._started = time.monotonic()
         try:
             while not stop.is_set():
-                delay = self.delay_after(self.attempt())
+                done = self.attempt()
+                if done and self._wakes is not None:
+                    self._wakes.nudge()
+                delay = self.delay_after(done)
                 if delay:
                     self._wake.wait(delay)
                 # Cleared before the next step, which then sees whatever the nudge announced.
