@@ -108,6 +108,8 @@ class Supervised:
         self._wake = threading.Event()
         self._quiet = 0
         """Steps in a row that found nothing to do."""
+        self._under_way = False
+        """Whether ``busy()`` said, after the last step that did nothing, that work is under way."""
         self._state = threading.Lock()
         self._running = 0
         self._started: float | None = None
@@ -122,6 +124,8 @@ class Supervised:
         try:
             with self._step_lock or nullcontext():
                 done = self._step()
+            # Read like the step (the database, the chain), and failing like it.
+            self._under_way = not done and self._busy is not None and self._busy()
         except Exception as err:
             self._failed(err)
             return None
@@ -135,7 +139,7 @@ class Supervised:
             with self._state:
                 failures = self._failures
             return float(min(self.max_retry, self.first_retry * 2 ** min(max(failures - 1, 0), 30)))
-        if done or (self._busy is not None and self._busy()):
+        if done or self._under_way:
             self._quiet = 0
             return 0.0 if done else self.idle
         self._quiet += 1

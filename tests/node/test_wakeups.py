@@ -11,6 +11,7 @@ import threading
 from sqlalchemy import select
 
 from ledger.clients import Action
+from ledger.errors import ChainUnavailable
 from ledger.waiting import wait_for
 from node.access.uses import UseRequest, queue_uses
 from node.audit.monitor import WATERMARK
@@ -29,10 +30,21 @@ BOUND = 120.0
 def test_the_idle_wait_doubles_up_to_its_cap_and_starts_over_after_work() -> None:
     busy = threading.Event()
     loop = Supervised("outbox", lambda: 0, idle=0.05, idle_max=0.4, busy=busy.is_set)
-    assert [loop.delay_after(0) for _ in range(6)] == [0.05, 0.1, 0.2, 0.4, 0.4, 0.4]
-    assert loop.delay_after(2) == 0 and loop.delay_after(0) == 0.05
+    assert [loop.delay_after(loop.attempt()) for _ in range(6)] == [0.05, 0.1, 0.2, 0.4, 0.4, 0.4]
+    assert loop.delay_after(2) == 0 and loop.delay_after(loop.attempt()) == 0.05
     busy.set()  # work under way that a step finishes: the loop keeps looking often
-    assert [loop.delay_after(0) for _ in range(3)] == [0.05, 0.05, 0.05]
+    assert [loop.delay_after(loop.attempt()) for _ in range(3)] == [0.05, 0.05, 0.05]
+    busy.clear()
+    assert [loop.delay_after(loop.attempt()) for _ in range(2)] == [0.05, 0.1]
+
+
+def test_a_failing_look_for_work_under_way_fails_the_step_and_never_ends_the_loop() -> None:
+    def busy() -> bool:
+        raise ChainUnavailable("http://127.0.0.1:9")
+
+    loop = Supervised("outbox", lambda: 0, idle=0.05, idle_max=0.4, busy=busy, first_retry=0.5)
+    assert loop.attempt() is None and loop.delay_after(None) == 0.5
+    assert loop.health(60).failures == 1
     assert Supervised("fixed", lambda: 0, idle=0.2).delay_after(0) == 0.2
 
 
