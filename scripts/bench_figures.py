@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -167,7 +168,7 @@ def status_text(figure: Figure) -> str:
 
 
 def markdown_table(figures: Sequence[Figure]) -> str:
-    lines = ["| figure | value | baseline | ratio | target | |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| figure | value | baseline | ratio | target | status |", "| --- | --- | --- | --- | --- | --- |"]
     for f in figures:
         baseline = "—" if f.baseline is None else f"{number(f.baseline, f.unit)}, {f.baseline_name}"
         lines.append(f"| {f.name} | {number(f.value, f.unit)} | {baseline} | {ratio_text(f)} | {f.target} "
@@ -189,7 +190,8 @@ def results_summary(results: dict[str, Any]) -> str:
     figures = [Figure.from_json(f) for f in results["figures"]]
     met = sum(f.met is True for f in figures)
     judged = sum(f.met is not None for f in figures)
-    text = (f"`make bench` of {results['date']}: {machine.get('cores', '?')} cores ({machine.get('cpu', '?')}), "
+    when = datetime.fromisoformat(results["date"]).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = (f"`make bench` of {when}: {machine.get('cores', '?')} cores ({machine.get('cpu', '?')}), "
             f"Python {machine.get('python', '?')}; each figure beside a baseline run in the same process; "
             f"{met} of {judged} targets met. Load average (1 min) before each part: {loads or 'not recorded'}.")
     for part, error in results.get("failed", {}).items():

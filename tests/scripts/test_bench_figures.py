@@ -93,7 +93,7 @@ def test_the_readme_table_is_written_from_the_results_between_its_markers() -> N
     ]
     assert rows[0][1:3] == ["6,000 uses/s", "40.0 uses/s, one transaction per use"]
     summary = written[written.index(README_START):].splitlines()[1]
-    assert "2026-12-07" in summary and "2 cores (AMD EPYC)" in summary and "4 of 5 targets met" in summary
+    assert "2026-12-07 12:00 UTC" in summary and "2 cores (AMD EPYC)" in summary and "4 of 5 targets met" in summary
     assert "uses 1.50, idle 0.25" in summary and "`consortium` failed: ChainStartFailed: no geth" in summary
     assert rewrite_readme(written, results()) == written
 
