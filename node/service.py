@@ -36,6 +36,10 @@ from node.supervision import Supervised, describe
 from node.wakeups import on_queued_write
 
 
+MONITOR_IDLE_MAX = 10.0
+"""The idle monitor's longest wait: the indexer wakes it for events, this is for stale datasets."""
+
+
 def load_artifacts(build_dir: Path = PROJECT_ROOT / "build" / "contracts") -> dict[str, ContractArtifact]:
     return {name: load_artifact(name, build_dir) for name in SUITE}
 
@@ -73,7 +77,9 @@ class NodeService:
         head_poll = min(self.settings.head_poll, quiet)
         # Each loop wakes the one that takes its results on: a write confirmed is in a block the
         # indexer may take now; the monitor looks at once at the events indexed.
-        monitor = Supervised("monitor", self._watch, idle=min(0.2, quiet), idle_max=quiet, lock=follow, max_retry=cap)
+        # The monitor's work comes from the indexer, which wakes it, but for datasets going stale (hours).
+        watch = min(MONITOR_IDLE_MAX, self.settings.stall_after / 3)
+        monitor = Supervised("monitor", self._watch, idle=min(0.2, watch), idle_max=watch, lock=follow, max_retry=cap)
         indexer = Supervised("indexer", self.indexer.step, idle=min(0.2, head_poll), idle_max=head_poll,
                              wakes=monitor, lock=follow, max_retry=cap)
         outbox = Supervised("outbox", self.outbox.step, idle=min(0.05, quiet), idle_max=quiet, busy=self._sending,
