@@ -19,7 +19,7 @@ from ledger.compile import PROJECT_ROOT, ContractArtifact, load_artifact
 from ledger.deploy import SUITE, Ledger, Manifest, department_id
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender, load_keystore
-from node.chain.anchoring import due, gather_open_downloads, seal_batch
+from node.chain.anchoring import due, gather_open_downloads, seal_batch, waiting
 from node.audit.completeness import TraceChecker
 from node.db import make_engine, migrate, session_factory
 from node.access.delivery.serve import fingerprint_key
@@ -27,17 +27,19 @@ from node.errors import CannotRecord, LedgerPaused, SettingsInvalid
 from node.governance.state import pause_reason
 from node.health import NodeHealth, read_chain, refusals
 from node.chain.indexer import CURSOR, Indexer
-from node.models import IndexerCursor
+from node.models import AnchorItem, IndexerCursor, OpenDownload, OutboxEntry
 from node.audit.monitor import Monitor
 from node.maintenance import announce_running
 from node.chain.outbox import OutboxWorker, backlog
 from node.settings import NodeSettings
 from node.supervision import Supervised, describe
-from node.wakeups import on_queued_write
+from node.wakeups import wake_on_commit
 
 
-MONITOR_IDLE_MAX = 10.0
-"""The idle monitor's longest wait: the indexer wakes it for events, this is for stale datasets."""
+WOKEN_IDLE_MAX = 10.0
+"""The longest idle wait of a loop all of whose work comes with a wake-up (the monitor, anchoring):
+the wait is for what none announces (a dataset gone stale), and never longer than a third of
+``stall_after``."""
 
 
 def load_artifacts(build_dir: Path = PROJECT_ROOT / "build" / "contracts") -> dict[str, ContractArtifact]:
@@ -61,8 +63,8 @@ class NodeService:
     _running: IO[bytes] = field(init=False)
     """The shared lock that tells maintenance the node runs (:func:`node.maintenance.announce_running`)."""
     _paused: tuple[float, bool] = field(init=False, default=(float("-inf"), False))
-    _unhook: Callable[[], None] = field(init=False)
-    """Removes the hook that wakes the outbox when a write is queued (:mod:`node.wakeups`)."""
+    _unhooks: list[Callable[[], None]] = field(init=False)
+    """Removes the hooks that wake the outbox and anchoring when work is queued (:mod:`node.wakeups`)."""
 
     def __post_init__(self) -> None:
         self._running = announce_running(self.settings.data_dir)
@@ -77,16 +79,18 @@ class NodeService:
         head_poll = min(self.settings.head_poll, quiet)
         # Each loop wakes the one that takes its results on: a write confirmed is in a block the
         # indexer may take now; the monitor looks at once at the events indexed.
-        # The monitor's work comes from the indexer, which wakes it, but for datasets going stale (hours).
-        watch = min(MONITOR_IDLE_MAX, self.settings.stall_after / 3)
-        monitor = Supervised("monitor", self._watch, idle=min(0.2, watch), idle_max=watch, lock=follow, max_retry=cap)
+        woken = min(WOKEN_IDLE_MAX, self.settings.stall_after / 3)
+        monitor = Supervised("monitor", self._watch, idle=min(0.2, woken), idle_max=woken, lock=follow, max_retry=cap)
         indexer = Supervised("indexer", self.indexer.step, idle=min(0.2, head_poll), idle_max=head_poll,
                              wakes=monitor, lock=follow, max_retry=cap)
         outbox = Supervised("outbox", self.outbox.step, idle=min(0.05, quiet), idle_max=quiet, busy=self._sending,
                             wakes=indexer, max_retry=cap)
-        anchors = Supervised("anchors", self.seal_due, idle=min(0.2, quiet), idle_max=quiet, max_retry=cap)
+        # Items to anchor wake anchoring; while they wait for their batch to be due it looks often.
+        anchors = Supervised("anchors", self.seal_due, idle=min(0.2, woken), idle_max=woken, busy=self._anchoring,
+                             max_retry=cap)
         self.workers = {loop.name: loop for loop in (outbox, indexer, monitor, anchors)}
-        self._unhook = on_queued_write(self.sessions, self.workers["outbox"].nudge)
+        self._unhooks = [wake_on_commit(self.sessions, (OutboxEntry,), outbox.nudge),
+                         wake_on_commit(self.sessions, (AnchorItem, OpenDownload), anchors.nudge)]
         # Its own batcher: the health read has a bound of its own, and must not queue behind
         # the loops' reads on the Ledger's connections.
         self._probe = RpcBatcher(self.settings.chain_url, timeout=self.settings.health_timeout)
@@ -108,6 +112,11 @@ class NodeService:
     def _sending(self) -> bool:
         """Whether writes are open (sent, not yet confirmed): the outbox then keeps looking often."""
         return self.outbox.open_count() > 0
+
+    def _anchoring(self) -> bool:
+        """Whether items wait for their anchor batch: anchoring then keeps looking often."""
+        with self.sessions() as session:
+            return waiting(session)
 
     def _watch(self) -> int:
         """A monitor step: the events it looked at, so that it reads on at once through a backlog."""
@@ -215,7 +224,8 @@ class NodeService:
         return cls(settings, engine, sessions, ledger, sender, outbox)
 
     def close(self) -> None:
-        self._unhook()
+        for unhook in self._unhooks:
+            unhook()
         self._running.close()
         self._probe.close()
         self.ledger.close()

@@ -45,8 +45,7 @@ class NodeSettings(BaseSettings):
     head_poll: float = Field(default=0.5, gt=0, le=60, description=(
         "seconds between the indexer's looks at the chain's head while nothing is new: bounds the index's lag"))
     idle_max: float = Field(default=2.0, gt=0, le=60, description=(
-        "longest wait of an idle background loop (outbox, monitor, anchoring) between two looks for work; "
-        "they are woken at once by work queued in this node"))
+        "longest wait of the idle outbox between two looks for work; a write queued in this node wakes it at once"))
 
     # The API's open doors, per client address ("N/second|minute|hour", moving windows).
     rate_sign_in: str = Field(default="60/minute", description="POST /auth/siwe, /auth/staff and the dashboard's "

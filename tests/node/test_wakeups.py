@@ -1,7 +1,7 @@
 """Idle loops wait long, and work wakes them: a write queued in the node wakes its outbox, a write
-confirmed wakes its indexer, events indexed wake its monitor. Every loop here waits an hour when
-it finds nothing to do, so the use below reaches the chain, the index and the monitor only if
-each loop is woken by the one before it."""
+confirmed wakes its indexer, events indexed wake its monitor, an item to anchor wakes anchoring.
+Every loop here waits an hour when it finds nothing to do, so the use below reaches the chain,
+the index and the monitor only if each loop is woken by the one before it."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ import threading
 
 from sqlalchemy import select
 
-from ledger.clients import Action
+from ledger.clients import Action, AnchorKind
 from ledger.errors import ChainUnavailable
 from ledger.waiting import wait_for
 from node.access.uses import UseRequest, queue_uses
 from node.audit.monitor import WATERMARK
+from node.chain.anchoring import add_item
 from node.chain.outbox import CONFIRMED
 from node.chain.indexer import CURSOR
-from node.models import ChainEventRow, IndexerCursor, OutboxEntry, Watermark
+from node.models import AnchorItem, ChainEventRow, IndexerCursor, OutboxEntry, Watermark
 from node.service import NodeService
 from node.supervision import Supervised
 from tests.utils.ledgers import Suite, approved_grant
@@ -123,3 +124,31 @@ def test_a_queued_use_wakes_the_outbox_then_the_indexer_then_the_monitor(service
         stop.set()
         thread.join(timeout=BOUND)
     assert not thread.is_alive(), "the loops did not stop when told, in the middle of an hour's wait"
+
+
+def test_an_item_to_anchor_wakes_anchoring(service: NodeService) -> None:
+    service.settings.anchor_batch_size = 1  # an item is due at once: only waking it is tested
+    for loop in service.workers.values():
+        loop.idle = loop.idle_max = AN_HOUR
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: service.workers["anchors"].health(AN_HOUR).last_success_age, timeout=BOUND,
+                 what="anchoring's first step")
+        item = hashlib.sha256(b"wake-ups anchor " + service.settings.sql_url.encode()).hexdigest()
+        with service.sessions() as session:
+            added = add_item(session, kind=AnchorKind.DELIVERY_RECEIPTS, item="0x" + item)
+            session.commit()
+            item_id = added.id
+
+        def sealed() -> bool | None:
+            with service.sessions() as session:
+                row = session.get(AnchorItem, item_id)
+                return row is not None and row.batch_id is not None or None
+
+        wait_for(sealed, timeout=BOUND, what="anchoring to seal the item")
+    finally:
+        stop.set()
+        thread.join(timeout=BOUND)
+    assert not thread.is_alive()
