@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import select
 
@@ -26,6 +28,25 @@ from tests.utils.ledgers import Suite, approved_grant
 AN_HOUR = 3600.0
 BOUND = 120.0
 """How long the test waits for each step at most: far less than the loops' idle wait."""
+
+
+@contextmanager
+def idle_an_hour(service: NodeService) -> Iterator[None]:
+    """The node's loops running, each waiting an hour whenever it finds nothing to do; inside,
+    each has done its first step (the indexer and monitor read through the chain so far)."""
+    for loop in service.workers.values():
+        loop.idle = loop.idle_max = AN_HOUR
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        for name, loop in service.workers.items():
+            wait_for(lambda: loop.health(AN_HOUR).last_success_age, timeout=BOUND, what=f"the {name}'s first step")
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=BOUND)
+    assert not thread.is_alive(), "the loops did not stop when told, in the middle of an hour's wait"
 
 
 def test_the_idle_wait_doubles_up_to_its_cap_and_starts_over_after_work() -> None:
@@ -76,17 +97,7 @@ def test_a_nudge_ends_a_long_idle_wait() -> None:
 def test_a_queued_use_wakes_the_outbox_then_the_indexer_then_the_monitor(service: NodeService, suite: Suite) -> None:
     owner, holder = suite.departments[0], suite.consumers[0]
     _, grant = approved_grant(owner, holder, f"wake-ups {service.settings.sql_url}", Action.QUERY)
-    for loop in service.workers.values():
-        loop.idle = loop.idle_max = AN_HOUR
-    stop = threading.Event()
-    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        # Each loop has done its first step (the indexer and monitor read through the chain so far)
-        # and now waits an hour, unless woken.
-        for name in ("outbox", "indexer", "monitor"):
-            wait_for(lambda: service.workers[name].health(AN_HOUR).last_success_age, timeout=BOUND,
-                     what=f"the {name}'s first step")
+    with idle_an_hour(service):
         head = owner.w3.eth.block_number
 
         def current() -> bool | None:
@@ -120,22 +131,11 @@ def test_a_queued_use_wakes_the_outbox_then_the_indexer_then_the_monitor(service
                 return mark is not None and mark.value >= row or None
 
         wait_for(watched, timeout=BOUND, what="the monitor to look at the use")
-    finally:
-        stop.set()
-        thread.join(timeout=BOUND)
-    assert not thread.is_alive(), "the loops did not stop when told, in the middle of an hour's wait"
 
 
 def test_an_item_to_anchor_wakes_anchoring(service: NodeService) -> None:
     service.settings.anchor_batch_size = 1  # an item is due at once: only waking it is tested
-    for loop in service.workers.values():
-        loop.idle = loop.idle_max = AN_HOUR
-    stop = threading.Event()
-    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: service.workers["anchors"].health(AN_HOUR).last_success_age, timeout=BOUND,
-                 what="anchoring's first step")
+    with idle_an_hour(service):
         item = hashlib.sha256(b"wake-ups anchor " + service.settings.sql_url.encode()).hexdigest()
         with service.sessions() as session:
             added = add_item(session, kind=AnchorKind.DELIVERY_RECEIPTS, item="0x" + item)
@@ -148,7 +148,3 @@ def test_an_item_to_anchor_wakes_anchoring(service: NodeService) -> None:
                 return row is not None and row.batch_id is not None or None
 
         wait_for(sealed, timeout=BOUND, what="anchoring to seal the item")
-    finally:
-        stop.set()
-        thread.join(timeout=BOUND)
-    assert not thread.is_alive()
