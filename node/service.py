@@ -36,12 +36,6 @@ from node.supervision import Supervised, describe
 from node.wakeups import wake_on_commit
 
 
-WOKEN_IDLE_MAX = 10.0
-"""The longest idle wait of a loop all of whose work comes with a wake-up (the monitor, anchoring):
-the wait is for what none announces (a dataset gone stale), and never longer than a third of
-``stall_after``."""
-
-
 def load_artifacts(build_dir: Path = PROJECT_ROOT / "build" / "contracts") -> dict[str, ContractArtifact]:
     return {name: load_artifact(name, build_dir) for name in SUITE}
 
@@ -75,18 +69,17 @@ class NodeService:
         follow = threading.Lock()
         cap = self.settings.retry_cap
         # Idle loops wait longer and longer, never so long that /health would take them for stalled.
+        # All the work of the outbox, the monitor and anchoring comes with a wake-up (see
+        # node.wakeups; a step that did work wakes the loop that takes its results on): their wait
+        # is for what none announces (a dataset gone stale). The indexer's is for other nodes' writes.
         quiet = min(self.settings.idle_max, self.settings.stall_after / 3)
         head_poll = min(self.settings.head_poll, quiet)
-        # Each loop wakes the one that takes its results on: a write confirmed is in a block the
-        # indexer may take now; the monitor looks at once at the events indexed.
-        woken = min(WOKEN_IDLE_MAX, self.settings.stall_after / 3)
-        monitor = Supervised("monitor", self._watch, idle=min(0.2, woken), idle_max=woken, lock=follow, max_retry=cap)
+        monitor = Supervised("monitor", self._watch, idle=min(0.2, quiet), idle_max=quiet, lock=follow, max_retry=cap)
         indexer = Supervised("indexer", self.indexer.step, idle=min(0.2, head_poll), idle_max=head_poll,
                              wakes=monitor, lock=follow, max_retry=cap)
         outbox = Supervised("outbox", self.outbox.step, idle=min(0.05, quiet), idle_max=quiet, busy=self._sending,
                             wakes=indexer, max_retry=cap)
-        # Items to anchor wake anchoring; while they wait for their batch to be due it looks often.
-        anchors = Supervised("anchors", self.seal_due, idle=min(0.2, woken), idle_max=woken, busy=self._anchoring,
+        anchors = Supervised("anchors", self.seal_due, idle=min(0.2, quiet), idle_max=quiet, busy=self._anchoring,
                              max_retry=cap)
         self.workers = {loop.name: loop for loop in (outbox, indexer, monitor, anchors)}
         self._unhooks = [wake_on_commit(self.sessions, (OutboxEntry,), outbox.nudge),
