@@ -4,7 +4,8 @@ Work for a loop is made inside whatever transaction accepts it (a route, a proje
 delivery): a write queued in the outbox, an item to anchor. The loop is told once that
 transaction commits, not before (it would look and find nothing) and not if it rolls back. The
 hook sits on the node's own session factory, so every session of the node is watched and no
-other node's (several run in one process).
+other node's (several run in one process). It sees rows added through the session (``enqueue``,
+``add_item``); a bulk insert past the ORM would have to wake the loop itself.
 """
 
 from __future__ import annotations
