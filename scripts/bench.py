@@ -49,7 +49,7 @@ from ledger.merkle import MerkleTree, unfold, verify_inclusion
 from ledger.tx import TransactionSender
 from scripts.bench_api import bench_api
 from scripts.bench_consortium import bench_consortium
-from scripts.bench_figures import Figure, load_average, markdown_table, timed
+from scripts.bench_figures import Figure, load_average, markdown_table, targets_met, timed
 from scripts.bench_idle import bench_idle
 from scripts.bench_profile import Profiler
 from scripts.bench_trace import bench_indexer, bench_prov, bench_trace, trace_chain
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(markdown_table(table))
-    print(f"\n{len(table)} figures in {total:.0f} s; load average before each part: "
+    print(f"\n{len(table)} figures in {total:.0f} s, {targets_met(table)}; load average before each part: "
           + ", ".join(f"{name} {entry['before'][0]:.2f}" for name, entry in load.items() if entry["before"]))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -176,6 +176,12 @@ def markdown_table(figures: Sequence[Figure]) -> str:
     return "\n".join(lines)
 
 
+def targets_met(figures: Sequence[Figure]) -> str:
+    """How many of the figures that have a target met it, in words."""
+    judged = [f.met for f in figures if f.met is not None]
+    return f"{sum(judged)} of {len(judged)} targets met"
+
+
 # ---------------------------------------------------------------- the README's table, from results.json
 
 README_START = "<!-- figures: written by `make figures` from bench/results.json; edit there, not here -->"
@@ -188,12 +194,10 @@ def results_summary(results: dict[str, Any]) -> str:
     loads = ", ".join(f"{part} {entry['before'][0]:.2f}" for part, entry in results.get("load_average", {}).items()
                       if entry.get("before"))
     figures = [Figure.from_json(f) for f in results["figures"]]
-    met = sum(f.met is True for f in figures)
-    judged = sum(f.met is not None for f in figures)
     when = datetime.fromisoformat(results["date"]).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = (f"`make bench` of {when}: {machine.get('cores', '?')} cores ({machine.get('cpu', '?')}), "
             f"Python {machine.get('python', '?')}; each figure beside a baseline run in the same process; "
-            f"{met} of {judged} targets met. Load average (1 min) before each part: {loads or 'not recorded'}.")
+            f"{targets_met(figures)}. Load average (1 min) before each part: {loads or 'not recorded'}.")
     for part, error in results.get("failed", {}).items():
         text += f" Part `{part}` failed: {error}."
     return text
