@@ -35,12 +35,11 @@ class Bound:
         """Whether ``figure`` meets this clause; None when it has no baseline to compare with."""
         ratio = figure.ratio
         if self.of == "value":
-            measured: float | None = figure.value
+            measured = figure.value
         elif ratio is None or (self.of == "speedup" and ratio == 0):
             return None
         else:
             measured = ratio if self.of == "ratio" else 1 / ratio
-        assert measured is not None
         return measured >= self.limit if self.op == ">=" else measured <= self.limit
 
     @staticmethod
