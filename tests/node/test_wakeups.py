@@ -22,6 +22,7 @@ from node.chain.outbox import CONFIRMED
 from node.chain.indexer import CURSOR
 from node.models import AnchorItem, ChainEventRow, IndexerCursor, OutboxEntry, Watermark
 from node.service import NodeService
+from node.settings import NodeSettings
 from node.supervision import Supervised
 from tests.utils.ledgers import Suite, approved_grant
 
@@ -148,3 +149,14 @@ def test_an_item_to_anchor_wakes_anchoring(service: NodeService) -> None:
                 return row is not None and row.batch_id is not None or None
 
         wait_for(sealed, timeout=BOUND, what="anchoring to seal the item")
+
+
+def test_no_idle_wait_is_long_enough_to_look_stalled(node_settings: NodeSettings) -> None:
+    node_settings.stall_after = 3.0
+    service = NodeService.start(node_settings)
+    try:
+        waits = {name: loop.idle_max for name, loop in service.workers.items()}
+    finally:
+        service.close()
+    assert max(waits.values()) <= 1.0 and waits["indexer"] <= node_settings.head_poll, waits
+    assert NodeSettings.model_fields["idle_max"].default > 1.0  # the bound, not the default, made them short
