@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.local import LocalDeployment
-from scripts.bench_figures import Bound, Figure
+from scripts.bench_figures import Bound, Figure, load_average
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -37,13 +37,16 @@ class IdleCost:
     process: float
     anvil: float
     seconds: float
+    load: list[float]
+    """The machine's load averages at the end: CPU time grows with contention for the cores."""
 
     @property
     def total(self) -> float:
         return self.process + self.anvil
 
     def to_json(self) -> dict[str, Any]:
-        return {"process_pct": self.process, "anvil_pct": self.anvil, "total_pct": self.total, "seconds": self.seconds}
+        return {"process_pct": self.process, "anvil_pct": self.anvil, "total_pct": self.total, "seconds": self.seconds,
+                "load_average": self.load}
 
 
 def measure(anvil_pid: int, seconds: float) -> IdleCost:
@@ -51,10 +54,11 @@ def measure(anvil_pid: int, seconds: float) -> IdleCost:
     time.sleep(seconds)
     elapsed = time.monotonic() - started
     return IdleCost(100 * (cpu_seconds(os.getpid()) - own) / elapsed,
-                    100 * (cpu_seconds(anvil_pid) - anvil) / elapsed, elapsed)
+                    100 * (cpu_seconds(anvil_pid) - anvil) / elapsed, elapsed, load_average())
 
 
 def bench_idle(seconds: float = 60.0, settle: float = 10.0) -> list[Figure]:
+    """The deployment's CPU over ``seconds`` of idleness, backing off and then with fixed polls."""
     with LocalDeployment(departments=3) as deployment:
         anvil = deployment.chain.pid if deployment.chain is not None else None
         assert anvil is not None, "anvil is not running"
