@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, literal, select, union_all
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from node.chain.texts import texts as texts_of
+from node.chain.texts import ZERO_HASH
 from node.errors import InvalidInput
-from node.models import ChainEventRow
+from node.models import ChainEventRow, Note
 from node.models import Lineage as LineageRow
 
 
@@ -62,29 +62,46 @@ TEXT_HASHES = ("purposeHash", "reasonHash", "noteHash", "reportHash", "textHash"
 """The event arguments that name a text by its hash."""
 
 
-def _item(row: ChainEventRow, addresses: Mapping[str, str], known: Mapping[str, str]) -> TraceItem:
-    texts = {k: known[row.args[k]] for k in TEXT_HASHES if row.args.get(k) in known}
-    return TraceItem(row.id, row.block_number, row.block_hash, row.block_time, row.tx_hash, row.log_index,
-                     row.contract, addresses.get(row.contract, ""), row.name, row.args, row.dataset_id, row.grant_id,
-                     row.consumer, texts)
+
+_COLUMNS = (ChainEventRow.id, ChainEventRow.block_number, ChainEventRow.block_hash, ChainEventRow.block_time,
+            ChainEventRow.tx_hash, ChainEventRow.log_index, ChainEventRow.contract, ChainEventRow.name,
+            ChainEventRow.args, ChainEventRow.dataset_id, ChainEventRow.grant_id, ChainEventRow.consumer)
+_TEXTS = tuple(select(Note.text).where(Note.hash == ChainEventRow.args[name].as_string(), Note.hash != ZERO_HASH)
+               .scalar_subquery().label(f"text_{name}") for name in TEXT_HASHES)
+"""The text behind each of an event's text hashes, read in the row's own statement: a page is
+one query, whatever texts its events name."""
+
+
+def rows(session: Session, where: ColumnElement[bool], addresses: Mapping[str, str], *, after: int = 0,
+         limit: int | None = None, texts: bool = True) -> Iterator[TraceItem]:
+    """The trace items ``where`` selects after row ``after`` (at most ``limit``), in chain order,
+    from one statement of plain rows (no ORM objects); with ``texts``, each with its texts."""
+    query = select(*_COLUMNS, *(_TEXTS if texts else ())).where(where, ChainEventRow.id > after).order_by(
+        ChainEventRow.id)
+    for row in session.execute(query if limit is None else query.limit(limit)):
+        found = {name: text for name, text in zip(TEXT_HASHES, row[len(_COLUMNS):]) if text is not None}
+        yield TraceItem(row[0], row[1], row[2], row[3], row[4], row[5], row[6], addresses.get(row[6], ""), row[7],
+                        row[8], row[9], row[10], row[11], found)
 
 
 def _page(session: Session, where: ColumnElement[bool], addresses: Mapping[str, str], after: int,
           limit: int) -> Page:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"must be 1 to {MAX_PAGE}")
-    rows = session.scalars(select(ChainEventRow).where(where, ChainEventRow.id > after)
-                           .order_by(ChainEventRow.id).limit(limit + 1)).all()
-    known = texts_of(session, [row.args.get(k) for row in rows[:limit] for k in TEXT_HASHES])
-    items = [_item(row, addresses, known) for row in rows[:limit]]
-    return Page(items, items[-1].id if len(rows) > limit else None)
+    items = list(rows(session, where, addresses, after=after, limit=limit + 1))
+    return Page(items[:limit], items[limit - 1].id if len(items) > limit else None)
+
+
+def dataset_items(dataset_id: str) -> ColumnElement[bool]:
+    """What selects a dataset's trace."""
+    return ChainEventRow.dataset_id == dataset_id.lower()
 
 
 def dataset_trace(session: Session, addresses: Mapping[str, str], dataset_id: str, *, after: int = 0,
                   limit: int = 100) -> Page:
     """Registration, versions, requests, decisions, every use (refused ones too), freezes and
     quality issues of ``dataset_id``, in chain order."""
-    return _page(session, ChainEventRow.dataset_id == dataset_id.lower(), addresses, after, limit)
+    return _page(session, dataset_items(dataset_id), addresses, after, limit)
 
 
 def consumer_trace(session: Session, addresses: Mapping[str, str], consumer: str, *, after: int = 0,
@@ -94,13 +111,15 @@ def consumer_trace(session: Session, addresses: Mapping[str, str], consumer: str
 
 
 def lineage(session: Session, dataset_id: str) -> Lineage:
-    """The datasets ``dataset_id`` was derived from, and those derived from it."""
+    """The datasets ``dataset_id`` was derived from, and those derived from it (one statement)."""
     dataset_id = dataset_id.lower()
-    parents = session.scalars(select(LineageRow.parent_id).where(LineageRow.child_id == dataset_id)
-                              .order_by(LineageRow.block_number, LineageRow.parent_id)).all()
-    children = session.scalars(select(LineageRow.child_id).where(LineageRow.parent_id == dataset_id)
-                               .order_by(LineageRow.block_number, LineageRow.child_id)).all()
-    return Lineage(list(parents), list(children))
+    parents = select(literal(True).label("parent"), LineageRow.parent_id.label("other"), LineageRow.block_number) \
+        .where(LineageRow.child_id == dataset_id)
+    children = select(literal(False).label("parent"), LineageRow.child_id.label("other"), LineageRow.block_number) \
+        .where(LineageRow.parent_id == dataset_id)
+    both = union_all(parents, children).subquery()
+    found = session.execute(select(both.c.parent, both.c.other).order_by(both.c.block_number, both.c.other)).all()
+    return Lineage([other for parent, other in found if parent], [other for parent, other in found if not parent])
 
 
 def whole(pages: Callable[[int], Page]) -> Iterator[TraceItem]:
