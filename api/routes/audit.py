@@ -5,13 +5,13 @@ attributing a leaked copy to the delivery it came from."""
 # No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
@@ -30,10 +30,10 @@ from node.audit.chainsets import END, Subject
 from node.audit.completeness import Completeness
 from node.access.delivery.serve import attribute_leak
 from node.errors import InvalidInput, NotFound
-from node.audit.prov import trace_prov_json
+from node.audit.prov import dataset_prov
 from node.formats import FORMATS, Kind
 from node.models import Alert, Dataset, Delivery
-from node.audit.trace import Lineage, Page, consumer_trace, dataset_trace, lineage, whole
+from node.audit.trace import Lineage, Page, consumer_trace, dataset_trace, lineage
 from node.audit.verify import Report, verify_events, verify_version_files
 
 MAX_LEAK = 512 << 20
@@ -117,11 +117,15 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/datasets/{dataset_id}/prov", responses={200: {"content": {"application/json": {}}}},
              summary="The dataset's whole trace as W3C PROV-JSON")
-    def prov(dataset_id: Id32, db: DB, node: Node, who: Auditor) -> Response:
-        addresses = node.ledger.manifest.addresses
-        items = whole(lambda after: dataset_trace(db, addresses, dataset_id, after=after, limit=1000))
-        text = trace_prov_json(items, subject=dataset_id.lower(), chain_id=node.ledger.manifest.chain_id)
-        return Response(text, media_type="application/json")
+    async def prov(dataset_id: Id32, node: Node, who: Auditor) -> StreamingResponse:
+        addresses, chain_id = node.ledger.manifest.addresses, node.ledger.manifest.chain_id
+
+        def document() -> Iterator[str]:
+            # Streamed as the index is read: a trace of any length is never whole in memory.
+            with node.sessions() as db:
+                yield from dataset_prov(db, addresses, dataset_id, chain_id=chain_id)
+
+        return StreamingResponse(document(), media_type="application/json")
 
     @api.get("/datasets/{dataset_id}/versions/{number}/verification", response_model=Verification,
              responses=errors(404), summary="Hash a version's files again and compare with the anchored root")

@@ -84,6 +84,18 @@ def rows(session: Session, where: ColumnElement[bool], addresses: Mapping[str, s
                         row[8], row[9], row[10], row[11], found)
 
 
+def every_item(session: Session, where: ColumnElement[bool], addresses: Mapping[str, str], *,
+               chunk: int = 5000) -> Iterator[TraceItem]:
+    """Every item ``where`` selects, in chain order and without texts, read ``chunk`` rows a
+    statement: a whole trace goes through without being held whole."""
+    after, read = 0, chunk
+    while read == chunk:
+        read = 0
+        for item in rows(session, where, addresses, after=after, limit=chunk, texts=False):
+            read, after = read + 1, item.id
+            yield item
+
+
 def _page(session: Session, where: ColumnElement[bool], addresses: Mapping[str, str], after: int,
           limit: int) -> Page:
     if not 1 <= limit <= MAX_PAGE:

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, event, select
 from sqlalchemy.orm import Session
 
 from node.audit.trace import (
-    TEXT_HASHES, Lineage, Page, TraceItem, consumer_trace, dataset_trace, lineage, rows, whole,
+    TEXT_HASHES, Lineage, Page, TraceItem, consumer_trace, dataset_trace, every_item, lineage, rows, whole,
 )
 from node.chain.texts import ZERO_HASH, texts
 from node.db import make_engine, migrate, session_factory
@@ -111,3 +111,5 @@ def test_the_whole_trace_without_texts_is_every_item(session: Session) -> None:
 
     assert [vars(item) | {"texts": {}} for item in everything] == [vars(item) for item in plain]
     assert len(plain) == 250 - len(range(0, 250, 3))
+    for chunk in (1, 7, 166, 167, 5000):
+        assert list(every_item(session, where, ADDRESSES, chunk=chunk)) == plain
