@@ -81,6 +81,7 @@ class _Export:
         self.added_versions: set[tuple[str, int]] = set()
         self.issue_versions: dict[str, QName] = {}
         self._moment: tuple[int | None, str | None] = (None, None)
+        self._texts: tuple[tuple[object, str], tuple[object, str], tuple[object, str]] = ((None, ""),) * 3
 
     def _element(self, agent: bool, path: str, type_: QName, attributes: Attributes) -> QName:
         if path in self._written:
@@ -132,15 +133,31 @@ class _Export:
             self._moment = (block_time, when)
         return self._moment[1]
 
+    def _fixed(self, item: TraceItem) -> str:
+        """The text of what verifying an event needs; the parts its block, transaction and
+        contract share with the events before it are written once."""
+        block, tx, contract = self._texts
+        if block[0] != (item.block_number, item.block_hash):
+            block = ((item.block_number, item.block_hash), f"{key_text(_BLOCK_NUMBER)}{value_text(item.block_number)},"
+                                                           f"{key_text(_BLOCK_HASH)}{value_text(item.block_hash)},")
+        if tx[0] != item.tx_hash:
+            tx = (item.tx_hash, f"{key_text(_TX_HASH)}{value_text(item.tx_hash)},")
+        if contract[0] != (item.contract, item.contract_address, item.name):
+            contract = ((item.contract, item.contract_address, item.name),
+                        f",{key_text(_CONTRACT)}{value_text(item.contract)},"
+                        f"{key_text(_CONTRACT_ADDRESS)}{value_text(item.contract_address)},"
+                        f"{key_text(_EVENT)}{value_text(item.name)}")
+        self._texts = (block, tx, contract)
+        return f"{block[1]}{tx[1]}{key_text(_LOG_INDEX)}{value_text(item.log_index)}{contract[1]}"
+
     def activity(self, item: TraceItem, rule: _Rule) -> QName:
-        fixed: Attributes = [
+        # What verifying the event needs is written straight, unless an argument has one of its names.
+        distinct = not _FIXED_NAMES.intersection(item.args)
+        attributes: Attributes = [] if distinct else [
             (_BLOCK_NUMBER, item.block_number), (_BLOCK_HASH, item.block_hash), (_TX_HASH, item.tx_hash),
             (_LOG_INDEX, item.log_index), (_CONTRACT, item.contract), (_CONTRACT_ADDRESS, item.contract_address),
             (_EVENT, item.name),
         ]
-        # What verifying the event needs is written straight, unless an argument has one of its names.
-        distinct = not _FIXED_NAMES.intersection(item.args)
-        attributes: Attributes = [] if distinct else fixed
         for name, value in item.args.items():
             key = _argument(name)
             if isinstance(value, list):  # an array argument: PROV attributes take many values
@@ -154,7 +171,7 @@ class _Export:
             attributes.append((_CONSUMER_AGENT, self.account(item.consumer)))
         identifier = self.chain[f"event/{item.tx_hash}/{item.log_index}"]
         self.document.activity(identifier, self._when(item.block_time), attributes,
-                               ",".join(key_text(key) + value_text(value) for key, value in fixed) if distinct else "")
+                               self._fixed(item) if distinct else "")
         return identifier
 
     def add(self, item: TraceItem) -> None:

@@ -83,7 +83,7 @@ def _record(attributes: Sequence[tuple[str, Value]], fixed: str = "") -> str:
         if key in seen:
             return _merged(attributes, fixed)
         seen.add(key)
-        parts.append(key_text(key) + value_text(value))
+        parts.append(key_text(key) + (encode_basestring(value) if type(value) is str else value_text(value)))
     return "{" + ",".join(parts) + "}"
 
 
@@ -159,6 +159,7 @@ class Document:
         self._kept: dict[str, _Kept] = {}
         self._open: dict[str, dict[QName, Element]] = {}
         self._relations = 0
+        self._alike: dict[tuple[str, type, Value], str] = {}
 
     def add_namespace(self, namespace: Namespace) -> Namespace:
         if self._begun:
@@ -197,6 +198,13 @@ class Document:
         return text
 
     def _element(self, kind: str, identifier: QName, attributes: Attributes, fixed: str = "") -> None:
+        if len(attributes) == 1 and not fixed:  # an element with its type alone: most of them, written alike
+            (key, value), = attributes
+            record = self._alike.get((key, type(value), value))
+            if record is None:
+                record = self._alike[(key, type(value), value)] = _record(attributes)
+            self._add(kind, identifier, record)
+            return
         self._add(kind, identifier, _record(attributes, fixed))
 
     def entity(self, identifier: QName, attributes: Attributes) -> None:

@@ -84,7 +84,7 @@ def rows(session: Session, where: ColumnElement[bool], addresses: Mapping[str, s
     found = session.connection().execute(query if limit is None else query.limit(limit)).all()
     arguments = json.loads("[" + ",".join(row[8] for row in found) + "]")
     for row, args in zip(found, arguments):
-        held = {name: text for name, text in zip(TEXT_HASHES, row[len(_COLUMNS):]) if text is not None}
+        held = {name: str(text) for name, text in zip(TEXT_HASHES, row[len(_COLUMNS):]) if text is not None}
         yield TraceItem(row[0], row[1], row[2], row[3], row[4], row[5], row[6], addresses.get(row[6], ""), row[7],
                         args, row[9], row[10], row[11], held)
 
