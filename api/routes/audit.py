@@ -66,7 +66,7 @@ def _out(subject: Subject, page: Page, node: Any, verify: bool, after: int, fami
         body = TracePage(subject=subject.key, items=[TraceItemOut(**vars(item)) for item in page.items],
                          next_after=page.next_after, lineage=lineage_out)
         return Response(body.model_dump_json(), media_type="application/json")
-    reports = verify_events(node.ledger, page.items) if page.items else []
+    reports = verify_events(node.ledger, page.items, node.traces.chain) if page.items else []
     complete = node.traces.check(subject, after=after, through=page.next_after)
     items = []
     for item, report in zip(page.items, reports):
