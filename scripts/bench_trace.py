@@ -38,7 +38,7 @@ from node.audit.prov import dataset_prov, trace_prov_json
 from node.models import ChainEventRow
 from node.service import NodeService, load_artifacts
 from node.settings import NodeSettings
-from node.audit.trace import TraceItem, dataset_items, dataset_trace, every_item
+from node.audit.trace import TraceItem, dataset_trace, every_item
 from scripts.bench_figures import Figure, percentile, timed
 from scripts.bench_profile import Profiler
 
@@ -221,11 +221,10 @@ def bench_prov(setup: TraceChain, profiler: Profiler, *, library_items: int = 10
     (read from what the writer wrote) and writing it as PROV-JSON, which takes too long to run on
     the whole trace here."""
     chain_id = setup.ledger.manifest.chain_id
-    where = dataset_items(setup.dataset_id)
 
     def read() -> list[TraceItem]:
         with setup.node.sessions() as session:
-            return list(every_item(session, where, setup.addresses))
+            return list(every_item(session, "dataset", setup.dataset_id, setup.addresses))
 
     def export() -> int:
         with setup.node.sessions() as session:

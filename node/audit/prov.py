@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from ledger.clients import Refusal
 from node.audit.prov_json import Attributes, Document, Element, Namespace, QName, key_text, value_text
-from node.audit.trace import TraceItem, dataset_items, every_item
+from node.audit.trace import TraceItem, every_item
 
 PROVLEDGER_URI = "https://provledger.example/ns#"
 PROVLEDGER = Namespace("provledger", PROVLEDGER_URI)
@@ -344,5 +344,5 @@ def trace_prov_json(items: Iterable[TraceItem], *, subject: str, chain_id: int) 
 
 def dataset_prov(session: Session, addresses: Mapping[str, str], dataset_id: str, *, chain_id: int) -> Iterator[str]:
     """A dataset's whole trace as PROV-JSON, read from the index and written as it is read."""
-    items = every_item(session, dataset_items(dataset_id), addresses)
+    items = every_item(session, "dataset", dataset_id.lower(), addresses)
     return trace_prov_chunks(items, subject=dataset_id.lower(), chain_id=chain_id)
