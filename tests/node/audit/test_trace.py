@@ -5,9 +5,8 @@ reference."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-import pytest
 from eth_utils.address import to_checksum_address
 from sqlalchemy import ColumnElement, event, select
 from sqlalchemy.orm import Session
@@ -16,7 +15,6 @@ from node.audit.trace import (
     TEXT_HASHES, Lineage, Page, TraceItem, consumer_trace, dataset_trace, every_item, lineage, rows, whole,
 )
 from node.chain.texts import ZERO_HASH, texts
-from node.db import make_engine, migrate, session_factory
 from node.models import ChainEventRow, Lineage as LineageRow, Note
 
 DATASET, OTHER = "0x" + "d1" * 32, "0x" + "d2" * 32
@@ -26,15 +24,6 @@ ADDRESSES = {"AccessGrants": "0x" + "11" * 20, "UsageLog": "0x" + "22" * 20}
 
 def _h(text: str) -> str:
     return "0x" + hashlib.sha256(text.encode()).hexdigest()
-
-
-@pytest.fixture
-def session(database_url: str) -> Iterator[Session]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    with session_factory(engine)() as db:
-        yield db
-    engine.dispose()
 
 
 def _fill(db: Session, events: int = 250) -> None:
