@@ -50,6 +50,7 @@ _DATASET, _VERSION, _GRANT, _EVIDENCE, _ISSUE, _STATEMENT, _ANCHOR, _TRACE, _DEP
     PROVLEDGER[name] for name in ("Dataset", "DatasetVersion", "Grant", "Evidence", "QualityIssue", "Statement",
                                   "Anchor", "Trace", "Department", "Account")
 )
+_NAMED = 4096
 _FIXED_NAMES = frozenset(("blockNumber", "blockHash", "txHash", "logIndex", "contract", "contractAddress", "event"))
 _VERSION_ATTRIBUTES = {name: PROVLEDGER[name] for name in ("contentRoot", "schemaHash", "sizeBytes", "recordCount")}
 _REFUSALS = {refusal.value: refusal.name.lower() for refusal in Refusal}
@@ -76,6 +77,9 @@ class _Export:
         self.chain = self.document.add_namespace(Namespace("chain", f"urn:provledger:chain:{chain_id}:"))
         self._written: set[str] = set()
         """Elements written, by path: one per use (its evidence) is the most an export keeps."""
+        self._named: dict[str, QName] = {}
+        """The identifiers of elements named lately (a dataset, its grants, their accounts are
+        named by most events), at most :data:`_NAMED`."""
         self._open: dict[str, tuple[QName, Element]] = {}
         self._relations: set[tuple[str, QName, QName]] = set()
         self.added_versions: set[tuple[str, int]] = set()
@@ -84,11 +88,16 @@ class _Export:
         self._texts: tuple[tuple[object, str], tuple[object, str], tuple[object, str]] = ((None, ""),) * 3
 
     def _element(self, agent: bool, path: str, type_: QName, attributes: Attributes) -> QName:
-        if path in self._written:
-            return self.chain[path]
+        identifier = self._named.get(path)
+        if identifier is not None:
+            return identifier
         identifier = self.chain[path]
-        self._written.add(path)
-        (self.document.agent if agent else self.document.entity)(identifier, [(PROV_TYPE, type_), *attributes])
+        if path not in self._written:
+            self._written.add(path)
+            (self.document.agent if agent else self.document.entity)(identifier, [(PROV_TYPE, type_), *attributes])
+        if len(self._named) >= _NAMED:
+            self._named.clear()
+        self._named[path] = identifier
         return identifier
 
     def entity(self, kind: str, key: str, type_: QName, attributes: Attributes | None = None) -> QName:
@@ -152,7 +161,7 @@ class _Export:
 
     def activity(self, item: TraceItem, rule: _Rule) -> QName:
         # What verifying the event needs is written straight, unless an argument has one of its names.
-        distinct = not _FIXED_NAMES.intersection(item.args)
+        distinct = _FIXED_NAMES.isdisjoint(item.args)
         attributes: Attributes = [] if distinct else [
             (_BLOCK_NUMBER, item.block_number), (_BLOCK_HASH, item.block_hash), (_TX_HASH, item.tx_hash),
             (_LOG_INDEX, item.log_index), (_CONTRACT, item.contract), (_CONTRACT_ADDRESS, item.contract_address),

@@ -41,8 +41,9 @@ Value = Union[str, int, QName]
 Attributes = list[tuple[QName, Value]]
 
 _INT32, _INT64 = 1 << 31, 1 << 63
-_SPILL = 1 << 15
-"""Characters of a kept kind's records buffered before they go to its temporary file."""
+_SPILL = 100
+"""Records of a kept kind buffered before they go to its temporary file (a record is some 150 to
+2,000 characters)."""
 
 
 def _int(value: int) -> str:
@@ -118,30 +119,27 @@ _ENTITY, _ACTIVITY, _AGENT, _DELEGATE, _RESPONSIBLE, _SPECIFIC, _GENERAL, _GENER
 
 
 class _Kept:
-    """One kind's records, in a temporary file past :data:`_SPILL` characters."""
+    """One kind's records, in a temporary file past :data:`_SPILL` records."""
 
     def __init__(self) -> None:
         self.buffer: list[str] = []
-        self.size = 0
         self.file: IO[str] | None = None
 
-    def add(self, text: str) -> None:
-        self.buffer.append(text)
-        self.size += len(text)
-        if self.size > _SPILL:
-            if self.file is None:
-                self.file = tempfile.TemporaryFile("w+", encoding="utf-8")
-            self.file.write("".join(self.buffer))
-            self.buffer, self.size = [], 0
+    def spill(self) -> None:
+        if self.file is None:
+            self.file = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.file.write("".join(self.buffer))
+        self.buffer = []
 
     def read(self) -> Iterator[str]:
         """The records, separated by commas; closes the file."""
         if self.file is not None:
             with self.file:
                 self.file.seek(0)
-                while part := self.file.read(_SPILL):
+                while part := self.file.read(1 << 15):
                     yield part
-        yield "".join(self.buffer)
+        for start in range(0, len(self.buffer), _SPILL):
+            yield "".join(self.buffer[start : start + _SPILL])
 
 
 class Document:
@@ -176,9 +174,11 @@ class Document:
             kept = self._kept.get(kind)
             if kept is None:
                 kept = self._kept[kind] = _Kept()
-            else:
-                text = "," + text
-            kept.add(text)
+                kept.buffer.append(text)
+                return
+            kept.buffer.append("," + text)
+            if len(kept.buffer) >= _SPILL:
+                kept.spill()
             return
         if self._begun:
             text = "," + text
