@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+from json.encoder import encode_basestring
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -51,6 +52,9 @@ _DATASET, _VERSION, _GRANT, _EVIDENCE, _ISSUE, _STATEMENT, _ANCHOR, _TRACE, _DEP
                                   "Anchor", "Trace", "Department", "Account")
 )
 _NAMED = 4096
+_RESERVED = frozenset(("blockNumber", "blockHash", "txHash", "logIndex", "contract", "contractAddress", "event",
+                       "refused", "consumerAgent"))
+"""The activity's own attributes: an argument of one of these names is merged with it."""
 _FIXED_NAMES = frozenset(("blockNumber", "blockHash", "txHash", "logIndex", "contract", "contractAddress", "event"))
 _VERSION_ATTRIBUTES = {name: PROVLEDGER[name] for name in ("contentRoot", "schemaHash", "sizeBytes", "recordCount")}
 _REFUSALS = {refusal.value: refusal.name.lower() for refusal in Refusal}
@@ -61,6 +65,11 @@ Relation = Callable[[QName, QName], None]
 @functools.cache
 def _argument(name: str) -> QName:
     return PROVLEDGER[name]
+
+
+@functools.cache
+def _argument_key(name: str) -> str:
+    return key_text(PROVLEDGER[name])
 
 
 def _scalar(value: object) -> str | int:
@@ -160,7 +169,14 @@ class _Export:
         return f"{block[1]}{tx[1]}{key_text(_LOG_INDEX)}{value_text(item.log_index)}{contract[1]}"
 
     def activity(self, item: TraceItem, rule: _Rule) -> QName:
-        # What verifying the event needs is written straight, unless an argument has one of its names.
+        identifier = self.chain[f"event/{item.tx_hash}/{item.log_index}"]
+        when = self._when(item.block_time)
+        text = self._plain(item, rule)
+        if text is not None:
+            self.document.activity(identifier, when, [], text)
+            return identifier
+        # An argument with many values, or with the name of an attribute the activity has anyway:
+        # attributes merged by name. What verifying the event needs goes straight where it can.
         distinct = _FIXED_NAMES.isdisjoint(item.args)
         attributes: Attributes = [] if distinct else [
             (_BLOCK_NUMBER, item.block_number), (_BLOCK_HASH, item.block_hash), (_TX_HASH, item.tx_hash),
@@ -173,15 +189,36 @@ class _Export:
                 attributes.extend((key, _scalar(element)) for element in value)
             elif value is not None:
                 attributes.append((key, _scalar(value)))
+        attributes += self._own(item, rule)
+        self.document.activity(identifier, when, attributes, self._fixed(item) if distinct else "")
+        return identifier
+
+    def _own(self, item: TraceItem, rule: _Rule) -> Attributes:
+        """The attributes an activity has beyond the event's: why a use was refused, its consumer."""
+        own: Attributes = []
         if rule.refusal is not None:
             reason = int(item.args[rule.refusal])
-            attributes.append((_REFUSED, _REFUSALS.get(reason, str(reason))))
+            own.append((_REFUSED, _REFUSALS.get(reason, str(reason))))
         if item.consumer:
-            attributes.append((_CONSUMER_AGENT, self.account(item.consumer)))
-        identifier = self.chain[f"event/{item.tx_hash}/{item.log_index}"]
-        self.document.activity(identifier, self._when(item.block_time), attributes,
-                               self._fixed(item) if distinct else "")
-        return identifier
+            own.append((_CONSUMER_AGENT, self.account(item.consumer)))
+        return own
+
+    def _plain(self, item: TraceItem, rule: _Rule) -> str | None:
+        """The activity's attributes as text, for an event whose arguments are single values named
+        unlike the activity's own attributes (nearly every event); else None."""
+        if not _RESERVED.isdisjoint(item.args):
+            return None
+        parts = [self._fixed(item)]
+        for name, value in item.args.items():
+            kind = type(value)
+            if kind is str:
+                parts.append(_argument_key(name) + encode_basestring(value))
+            elif kind is list:
+                return None
+            elif value is not None:
+                parts.append(_argument_key(name) + value_text(_scalar(value)))
+        parts += (key_text(key) + value_text(value) for key, value in self._own(item, rule))
+        return ",".join(parts)
 
     def add(self, item: TraceItem) -> None:
         rule = _RULES.get(item.name, _ARGUMENTS_ONLY)
