@@ -10,7 +10,7 @@ NPM_STAMP := node_modules/.installed
 ARTIFACTS_STAMP := build/contracts/.compiled
 SOURCES := $(shell find contracts -name '*.sol') contracts/compiler.json hardhat.config.js
 
-.PHONY: test demo setup compile typecheck contract-test postgres chromium geth pytest gas bench soak clean
+.PHONY: test demo setup compile typecheck contract-test postgres chromium geth pytest gas bench figures soak clean
 
 test: setup compile typecheck contract-test pytest
 
@@ -65,7 +65,12 @@ gas: $(ARTIFACTS_STAMP)
 	npx hardhat run scripts/gas.js
 
 bench: $(ARTIFACTS_STAMP) geth postgres
-	$(PY) -m scripts.bench
+	$(PY) -m scripts.bench || { rc=$$?; $(PY) -m scripts.bench_figures --readme; exit $$rc; }
+	$(PY) -m scripts.bench_figures --readme
+
+# The README's Figures table, written anew from bench/results.json (make bench does it too).
+figures: $(VENV_STAMP)
+	$(PY) -m scripts.bench_figures --readme
 
 # The long runs, bounded: ten fresh consortium starts in a row, a geth away for a minute under
 # steady deliveries, schemathesis fuzzing 120 s per role, a node SIGKILLed amid 5,000 writes

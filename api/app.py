@@ -8,11 +8,10 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from pydantic import Field
 
 from api import dashboard, errors, redact
@@ -20,7 +19,7 @@ from api.auth.service import Auth
 from api.limits import RateLimits
 from api.limits import install as limit_doors
 from api.routes import audit, consortium, datasets, grants, quality, staff, system
-from api.routes.system import Metrics
+from api.routes.system import Measured, Metrics
 from node.service import NodeService
 from node.settings import NodeSettings
 
@@ -86,14 +85,5 @@ def create_app(node: NodeService, *, domain: str, token_lifetime: int = 3600, ro
     limit_doors(app, RateLimits(node.settings))
     redact.install()
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
-        metrics.latency.labels(template).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(Measured, metrics=metrics)  # outermost: times the rate limits' refusals too
     return app

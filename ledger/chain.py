@@ -134,6 +134,11 @@ class LocalChain:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int | None:
+        """anvil's process id while it runs (what it costs the machine is read by it)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def private_keys(self) -> list[str]:
         Account.enable_unaudited_hdwallet_features()
         return [

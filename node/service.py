@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -18,7 +19,7 @@ from ledger.compile import PROJECT_ROOT, ContractArtifact, load_artifact
 from ledger.deploy import SUITE, Ledger, Manifest, department_id
 from ledger.rpc import RpcBatcher
 from ledger.tx import TransactionSender, load_keystore
-from node.chain.anchoring import due, gather_open_downloads, seal_batch
+from node.chain.anchoring import due, gather_open_downloads, seal_batch, waiting
 from node.audit.completeness import TraceChecker
 from node.db import make_engine, migrate, session_factory
 from node.access.delivery.serve import fingerprint_key
@@ -26,12 +27,13 @@ from node.errors import CannotRecord, LedgerPaused, SettingsInvalid
 from node.governance.state import pause_reason
 from node.health import NodeHealth, read_chain, refusals
 from node.chain.indexer import CURSOR, Indexer
-from node.models import IndexerCursor
+from node.models import AnchorItem, IndexerCursor, OpenDownload, OutboxEntry
 from node.audit.monitor import Monitor
 from node.maintenance import announce_running
 from node.chain.outbox import OutboxWorker, backlog
 from node.settings import NodeSettings
 from node.supervision import Supervised, describe
+from node.wakeups import wake_on_commit
 
 
 def load_artifacts(build_dir: Path = PROJECT_ROOT / "build" / "contracts") -> dict[str, ContractArtifact]:
@@ -55,6 +57,8 @@ class NodeService:
     _running: IO[bytes] = field(init=False)
     """The shared lock that tells maintenance the node runs (:func:`node.maintenance.announce_running`)."""
     _paused: tuple[float, bool] = field(init=False, default=(float("-inf"), False))
+    _unhooks: list[Callable[[], None]] = field(init=False)
+    """Removes the hooks that wake the outbox and anchoring when work is queued (:mod:`node.wakeups`)."""
 
     def __post_init__(self) -> None:
         self._running = announce_running(self.settings.data_dir)
@@ -64,12 +68,22 @@ class NodeService:
         # The monitor reads on from the events it saw, which a reorg may make the indexer undo.
         follow = threading.Lock()
         cap = self.settings.retry_cap
-        self.workers = {loop.name: loop for loop in (
-            Supervised("outbox", self.outbox.step, idle=0.05, max_retry=cap),
-            Supervised("indexer", self.indexer.step, lock=follow, max_retry=cap),
-            Supervised("monitor", lambda: len(self.monitor.step()), lock=follow, max_retry=cap),
-            Supervised("anchors", self.seal_due, max_retry=cap),
-        )}
+        # Idle loops wait longer and longer, never so long that /health would take them for stalled.
+        # All the work of the outbox, the monitor and anchoring comes with a wake-up (see
+        # node.wakeups; a step that did work wakes the loop that takes its results on): their wait
+        # is for what none announces (a dataset gone stale). The indexer's is for other nodes' writes.
+        quiet = min(self.settings.idle_max, self.settings.stall_after / 3)
+        head_poll = min(self.settings.head_poll, quiet)
+        monitor = Supervised("monitor", self._watch, idle=min(0.2, quiet), idle_max=quiet, lock=follow, max_retry=cap)
+        indexer = Supervised("indexer", self.indexer.step, idle=min(0.2, head_poll), idle_max=head_poll,
+                             wakes=monitor, lock=follow, max_retry=cap)
+        outbox = Supervised("outbox", self.outbox.step, idle=min(0.05, quiet), idle_max=quiet, busy=self._sending,
+                            wakes=indexer, max_retry=cap)
+        anchors = Supervised("anchors", self.seal_due, idle=min(0.2, quiet), idle_max=quiet, busy=self._anchoring,
+                             max_retry=cap)
+        self.workers = {loop.name: loop for loop in (outbox, indexer, monitor, anchors)}
+        self._unhooks = [wake_on_commit(self.sessions, (OutboxEntry,), outbox.nudge),
+                         wake_on_commit(self.sessions, (AnchorItem, OpenDownload), anchors.nudge)]
         # Its own batcher: the health read has a bound of its own, and must not queue behind
         # the loops' reads on the Ledger's connections.
         self._probe = RpcBatcher(self.settings.chain_url, timeout=self.settings.health_timeout)
@@ -85,6 +99,22 @@ class NodeService:
     @property
     def deliveries_dir(self) -> Path:
         return self.settings.data_dir / "deliveries"
+
+    # ------------------------------------------------------------ the loops' steps
+
+    def _sending(self) -> bool:
+        """Whether writes are open (sent, not yet confirmed): the outbox then keeps looking often."""
+        return self.outbox.open_count() > 0
+
+    def _anchoring(self) -> bool:
+        """Whether items wait for their anchor batch: anchoring then keeps looking often."""
+        with self.sessions() as session:
+            return waiting(session)
+
+    def _watch(self) -> int:
+        """A monitor step: the events it looked at, so that it reads on at once through a backlog."""
+        alerts = self.monitor.step()
+        return max(self.monitor.seen, len(alerts))
 
     def seal_due(self, *, force: bool = False) -> int:
         """Seal every kind of anchor batch that is due (or has anything waiting, with ``force``)."""
@@ -114,10 +144,11 @@ class NodeService:
         for thread in threads:
             thread.start()
         try:
-            while not stop.wait(1.0):
-                pass
+            stop.wait()
         finally:
             stop.set()
+            for loop in self.workers.values():
+                loop.nudge()
             for thread in threads:
                 thread.join(timeout=30)
 
@@ -186,6 +217,8 @@ class NodeService:
         return cls(settings, engine, sessions, ledger, sender, outbox)
 
     def close(self) -> None:
+        for unhook in self._unhooks:
+            unhook()
         self._running.close()
         self._probe.close()
         self.ledger.close()

@@ -42,6 +42,11 @@ class NodeSettings(BaseSettings):
     health_timeout: float = Field(default=2.0, gt=0, le=30, description=(
         "seconds /health and the write gate wait for the chain before calling it unreachable"))
     retry_after: int = Field(default=5, ge=1, le=3600, description="the Retry-After of a 503, in seconds")
+    head_poll: float = Field(default=0.5, gt=0, le=60, description=(
+        "seconds between the indexer's looks at the chain's head while nothing is new: bounds the index's lag"))
+    idle_max: float = Field(default=10.0, gt=0, le=600, description=(
+        "longest wait of the idle outbox, monitor and anchoring between two looks for work (at most a third of "
+        "stall_after): work queued in this node wakes them at once"))
 
     # The API's open doors, per client address ("N/second|minute|hour", moving windows).
     rate_sign_in: str = Field(default="60/minute", description="POST /auth/siwe, /auth/staff and the dashboard's "

@@ -82,17 +82,34 @@ class WorkerHealth:
 
 class Supervised:
     """Runs ``step`` (returning how much work it did) until stopped: again at once after work,
-    after ``idle`` seconds when there was none, after a backoff from ``first_retry`` doubling up to
-    ``max_retry`` seconds while it fails. Steps that must not overlap share a ``lock``."""
+    after an idle wait when there was none, after a backoff from ``first_retry`` doubling up to
+    ``max_retry`` seconds while it fails. Steps that must not overlap share a ``lock``.
 
-    def __init__(self, name: str, step: Callable[[], int], *, idle: float = 0.2, first_retry: float = 0.5,
+    The idle wait starts at ``idle`` and doubles, step after step without work, up to
+    ``idle_max`` (default: ``idle``, a fixed poll), so an idle node costs next to nothing; it
+    starts over after work, and while ``busy()`` says work is under way that a step will finish
+    (a write sent, not yet mined). :meth:`nudge` ends a wait at once: whoever makes work for the
+    loop (a write queued, events indexed) nudges it, so backing off adds no lag to that work; a
+    step that did work nudges the loop it ``wakes`` (the one that takes its results on).
+    Whoever sets ``stop`` nudges the loop too, or it ends after its current wait."""
+
+    def __init__(self, name: str, step: Callable[[], int], *, idle: float = 0.2, idle_max: float | None = None,
+                 busy: Callable[[], bool] | None = None, wakes: Supervised | None = None, first_retry: float = 0.5,
                  max_retry: float = 10.0, lock: threading.Lock | None = None) -> None:
         self.name = name
         self._step = step
         self.idle = idle
+        self.idle_max = max(idle if idle_max is None else idle_max, idle)
+        self._busy = busy
+        self._wakes = wakes
         self.first_retry = first_retry
         self.max_retry = max(max_retry, first_retry)
         self._step_lock = lock
+        self._wake = threading.Event()
+        self._quiet = 0
+        """Steps in a row that found nothing to do."""
+        self._under_way = False
+        """Whether ``busy()`` said, after the last step that did nothing, that work is under way."""
         self._state = threading.Lock()
         self._running = 0
         self._started: float | None = None
@@ -107,6 +124,8 @@ class Supervised:
         try:
             with self._step_lock or nullcontext():
                 done = self._step()
+            # Read like the step (the database, the chain), and failing like it.
+            self._under_way = not done and self._busy is not None and self._busy()
         except Exception as err:
             self._failed(err)
             return None
@@ -114,13 +133,21 @@ class Supervised:
         return done
 
     def delay_after(self, done: int | None) -> float:
-        """How long to wait before the next step: none after work, ``idle`` after none, and the
-        backoff after a failure."""
+        """How long to wait before the next step: none after work, the idle wait (doubling while
+        nothing comes) after none, and the backoff after a failure."""
         if done is None:
             with self._state:
                 failures = self._failures
             return float(min(self.max_retry, self.first_retry * 2 ** min(max(failures - 1, 0), 30)))
-        return 0.0 if done else self.idle
+        if done or self._under_way:
+            self._quiet = 0
+            return 0.0 if done else self.idle
+        self._quiet += 1
+        return float(min(self.idle_max, self.idle * 2 ** min(self._quiet - 1, 30)))
+
+    def nudge(self) -> None:
+        """End the loop's current wait (or the next one): there is work, or it is to stop."""
+        self._wake.set()
 
     def run(self, stop: threading.Event) -> None:
         """Step until ``stop`` is set; nothing a step raises ends it."""
@@ -129,9 +156,14 @@ class Supervised:
             self._started = time.monotonic()
         try:
             while not stop.is_set():
-                delay = self.delay_after(self.attempt())
+                done = self.attempt()
+                if done and self._wakes is not None:
+                    self._wakes.nudge()
+                delay = self.delay_after(done)
                 if delay:
-                    stop.wait(delay)
+                    self._wake.wait(delay)
+                # Cleared before the next step, which then sees whatever the nudge announced.
+                self._wake.clear()
         finally:
             with self._state:
                 self._running -= 1

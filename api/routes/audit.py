@@ -5,12 +5,13 @@ attributing a leaked copy to the delivery it came from."""
 # No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
 
 import io
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
@@ -29,10 +30,10 @@ from node.audit.chainsets import END, Subject
 from node.audit.completeness import Completeness
 from node.access.delivery.serve import attribute_leak
 from node.errors import InvalidInput, NotFound
-from node.audit.prov import trace_prov_json
+from node.audit.prov import dataset_prov
 from node.formats import FORMATS, Kind
 from node.models import Alert, Dataset, Delivery
-from node.audit.trace import Page, consumer_trace, dataset_trace, lineage, whole
+from node.audit.trace import Lineage, Page, consumer_trace, dataset_trace, lineage
 from node.audit.verify import Report, verify_events, verify_version_files
 
 MAX_LEAK = 512 << 20
@@ -55,22 +56,38 @@ def _completeness(found: Completeness) -> CompletenessOut:
                            missing=found.missing, extra=found.extra, changed=found.changed, problems=found.problems)
 
 
-def _out(db: Session, subject: Subject, page: Page, node: Any, verify: bool, after: int) -> TracePage:
-    """The page, with ``verify`` each item checked against its log and the trace's completeness
-    (the page's span item by item) against the chain's logs by topic, in one batched read each.
-    ``db`` is done with: its connection goes back to the pool before the chain is read, as the
-    completeness check takes one of its own (holding both would starve the pool under load)."""
-    db.close()
+def _out(subject: Subject, page: Page, node: Any, verify: bool, after: int, family: Lineage | None) -> Response:
+    """The page as its JSON body, with ``verify`` each item checked against its log and the
+    trace's completeness (the page's span item by item) against the chain's logs by topic, in
+    one batched read each. Called once the page's database session is closed: the completeness
+    check takes a connection of its own, and holding both would starve the pool under load."""
+    lineage_out = LineageOut(parents=family.parents, children=family.children) if family is not None else None
     if not verify:
-        return TracePage(subject=subject.key, items=[TraceItemOut(**vars(item)) for item in page.items],
-                         next_after=page.next_after)
-    reports = verify_events(node.ledger, page.items) if page.items else []
+        body = TracePage(subject=subject.key, items=[TraceItemOut(**vars(item)) for item in page.items],
+                         next_after=page.next_after, lineage=lineage_out)
+        return Response(body.model_dump_json(), media_type="application/json")
+    reports = verify_events(node.ledger, page.items, node.traces.chain) if page.items else []
     complete = node.traces.check(subject, after=after, through=page.next_after)
     items = []
     for item, report in zip(page.items, reports):
         problems = report.problems + [p for p in complete.item_problems.get(item.id, []) if p not in report.problems]
         items.append(TraceItemOut(**vars(item), verification=Verification(ok=not problems, problems=problems)))
-    return TracePage(subject=subject.key, items=items, next_after=page.next_after, complete=_completeness(complete))
+    body = TracePage(subject=subject.key, items=items, next_after=page.next_after, lineage=lineage_out,
+                     complete=_completeness(complete))
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
+async def _traced(node: Any, subject: Subject, read: Callable[[Session], tuple[Page, Lineage | None]], verify: bool,
+                  after: int) -> Response:
+    """A trace page's response, read and written in one worker thread (one hop off the event
+    loop, not one per dependency), and answered as the JSON its body model writes."""
+
+    def answer() -> Response:
+        with node.sessions() as db:
+            page, family = read(db)
+        return _out(subject, page, node, verify, after, family)
+
+    return await run_in_threadpool(answer)
 
 
 Address = Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"],
@@ -83,31 +100,32 @@ def router(auth: Auth) -> APIRouter:
 
     @api.get("/datasets/{dataset_id}/trace", response_model=TracePage, responses=errors(422),
              summary="A dataset's history: registration, versions, requests, decisions, uses, quality, lineage")
-    def dataset(dataset_id: Id32, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
-                verify: Verify = False) -> TracePage:
+    async def dataset(dataset_id: Id32, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
+                      verify: Verify = False) -> Response:
         addresses = node.ledger.manifest.addresses
-        found = dataset_trace(db, addresses, dataset_id, after=after, limit=limit)
-        family = lineage(db, dataset_id)
-        page = _out(db, Subject.dataset(dataset_id), found, node, verify, after)
-        page.lineage = LineageOut(parents=family.parents, children=family.children)
-        return page
+        return await _traced(node, Subject.dataset(dataset_id), lambda db: (
+            dataset_trace(db, addresses, dataset_id, after=after, limit=limit), lineage(db, dataset_id)), verify, after)
 
     @api.get("/consumers/{address}/trace", response_model=TracePage, responses=errors(422),
              summary="A consumer's history: requests, decisions, uses of its grants, statements")
-    def consumer(address: Address, db: DB, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
-                 verify: Verify = False) -> TracePage:
+    async def consumer(address: Address, node: Node, who: Auditor, after: After = 0, limit: Limit = 100,
+                       verify: Verify = False) -> Response:
         account = Web3.to_checksum_address(address.lower())
-        return _out(db, Subject.consumer(account),
-                    consumer_trace(db, node.ledger.manifest.addresses, account, after=after, limit=limit), node, verify,
-                    after)
+        addresses = node.ledger.manifest.addresses
+        return await _traced(node, Subject.consumer(account), lambda db: (
+            consumer_trace(db, addresses, account, after=after, limit=limit), None), verify, after)
 
     @api.get("/datasets/{dataset_id}/prov", responses={200: {"content": {"application/json": {}}}},
              summary="The dataset's whole trace as W3C PROV-JSON")
-    def prov(dataset_id: Id32, db: DB, node: Node, who: Auditor) -> Response:
-        addresses = node.ledger.manifest.addresses
-        items = whole(lambda after: dataset_trace(db, addresses, dataset_id, after=after, limit=1000))
-        text = trace_prov_json(items, subject=dataset_id.lower(), chain_id=node.ledger.manifest.chain_id)
-        return Response(text, media_type="application/json")
+    async def prov(dataset_id: Id32, node: Node, who: Auditor) -> StreamingResponse:
+        addresses, chain_id = node.ledger.manifest.addresses, node.ledger.manifest.chain_id
+
+        def document() -> Iterator[str]:
+            # Streamed as the index is read: a trace of any length is never whole in memory.
+            with node.sessions() as db:
+                yield from dataset_prov(db, addresses, dataset_id, chain_id=chain_id)
+
+        return StreamingResponse(document(), media_type="application/json")
 
     @api.get("/datasets/{dataset_id}/versions/{number}/verification", response_model=Verification,
              responses=errors(404), summary="Hash a version's files again and compare with the anchored root")

@@ -182,6 +182,8 @@ class Monitor:
     def __init__(self, sessions: sessionmaker[Session], *, batch: int = 2000) -> None:
         self.sessions = sessions
         self.batch = batch
+        self.seen = 0
+        """The indexed events the last step looked at: its loop goes on at once while there were any."""
 
     def step(self, now: float | None = None) -> list[Alert]:
         """Look at the next batch of indexed uses (and dataset freshness); returns new alerts."""
@@ -189,6 +191,7 @@ class Monitor:
             rules = {r.kind: r for r in session.scalars(select(AlertRule).where(AlertRule.enabled))}
             mark = session.get(Watermark, WATERMARK) or Watermark(name=WATERMARK, value=0)
             rows = _use_rows(session, mark.value, self.batch)
+            self.seen = len(rows)
             sightings = [s for row in rows for kind, rule in rules.items() if kind in EVENT_RULES
                          for s in EVENT_RULES[kind](session, rule, row)]
             if "stale" in rules:

@@ -11,26 +11,31 @@ id, so two exports of the same events say the same thing and exports of differen
 account performed it and for which department; an event without a rule is still exported, as an
 activity with its arguments.
 
-Exports run to hundreds of thousands of events, so each record is made once: elements are kept by
-identifier, and the relations that many events repeat (attribution, delegation, specialization,
-lineage, revision) by their two ends; everything else is one record per event. The document is
-written as PROV-JSON directly (:mod:`node.audit.prov_json`), not built with the ``prov`` library,
-which checks and stores every attribute as an object (some 150 µs per event, ten times this
-writer); the tests read what this writes with ``prov`` and check it record by record.
+Exports run to hundreds of thousands of events, so each record is made once and written as it is
+made: an element is written the first time it is named and only its path kept (a version, whose
+attributes may come later, stays open to the end), and the relations that many events repeat
+(attribution, delegation, specialization, lineage, revision) are kept by their two ends;
+everything else is one record per event. The document is written as PROV-JSON directly
+(:mod:`node.audit.prov_json`, streamed: the activities as they come, the rest from temporary
+files at the end), not built with the ``prov`` library, which checks and stores every attribute as
+an object (some 150 µs per event); the tests read what this writes with ``prov`` and check it
+record by record.
 """
 
 from __future__ import annotations
 
 import functools
-import gc
 import json
-from collections.abc import Callable, Iterable
+from json.encoder import encode_basestring
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sqlalchemy.orm import Session
+
 from ledger.clients import Refusal
-from node.audit.prov_json import Attributes, Document, Element, Namespace, QName
-from node.audit.trace import TraceItem
+from node.audit.prov_json import Attributes, Document, Element, Namespace, QName, key_text, value_text
+from node.audit.trace import TraceItem, every_item
 
 PROVLEDGER_URI = "https://provledger.example/ns#"
 PROVLEDGER = Namespace("provledger", PROVLEDGER_URI)
@@ -46,6 +51,11 @@ _DATASET, _VERSION, _GRANT, _EVIDENCE, _ISSUE, _STATEMENT, _ANCHOR, _TRACE, _DEP
     PROVLEDGER[name] for name in ("Dataset", "DatasetVersion", "Grant", "Evidence", "QualityIssue", "Statement",
                                   "Anchor", "Trace", "Department", "Account")
 )
+_NAMED = 4096
+_RESERVED = frozenset(("blockNumber", "blockHash", "txHash", "logIndex", "contract", "contractAddress", "event",
+                       "refused", "consumerAgent"))
+"""The activity's own attributes: an argument of one of these names is merged with it."""
+_FIXED_NAMES = frozenset(("blockNumber", "blockHash", "txHash", "logIndex", "contract", "contractAddress", "event"))
 _VERSION_ATTRIBUTES = {name: PROVLEDGER[name] for name in ("contentRoot", "schemaHash", "sizeBytes", "recordCount")}
 _REFUSALS = {refusal.value: refusal.name.lower() for refusal in Refusal}
 
@@ -57,33 +67,47 @@ def _argument(name: str) -> QName:
     return PROVLEDGER[name]
 
 
+@functools.cache
+def _argument_key(name: str) -> str:
+    return key_text(PROVLEDGER[name])
+
+
 def _scalar(value: object) -> str | int:
     """An argument as a PROV literal: strings and integers as they are, anything else as JSON text."""
     return value if isinstance(value, (str, int)) else json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 class _Export:
-    """One export in progress: the document and the records already in it."""
+    """One export in progress: the document, and what of it later events name again."""
 
     def __init__(self, chain_id: int) -> None:
         self.document = Document()
         self.document.add_namespace(PROVLEDGER)
         self.chain = self.document.add_namespace(Namespace("chain", f"urn:provledger:chain:{chain_id}:"))
-        self._elements: dict[str, tuple[QName, Element]] = {}
+        self._written: set[str] = set()
+        """Elements written, by path: one per use (its evidence) is the most an export keeps."""
+        self._named: dict[str, QName] = {}
+        """The identifiers of elements named lately (a dataset, its grants, their accounts are
+        named by most events), at most :data:`_NAMED`."""
+        self._open: dict[str, tuple[QName, Element]] = {}
         self._relations: set[tuple[str, QName, QName]] = set()
         self.added_versions: set[tuple[str, int]] = set()
         self.issue_versions: dict[str, QName] = {}
+        self._moment: tuple[int | None, str | None] = (None, None)
+        self._texts: tuple[tuple[object, str], tuple[object, str], tuple[object, str]] = ((None, ""),) * 3
 
     def _element(self, agent: bool, path: str, type_: QName, attributes: Attributes) -> QName:
-        known = self._elements.get(path)
-        if known is None:
-            identifier = self.chain[path]
-            make = self.document.agent if agent else self.document.entity
-            self._elements[path] = identifier, make(identifier, [(PROV_TYPE, type_), *attributes])
+        identifier = self._named.get(path)
+        if identifier is not None:
             return identifier
-        if attributes:
-            known[1].add_attributes(attributes)
-        return known[0]
+        identifier = self.chain[path]
+        if path not in self._written:
+            self._written.add(path)
+            (self.document.agent if agent else self.document.entity)(identifier, [(PROV_TYPE, type_), *attributes])
+        if len(self._named) >= _NAMED:
+            self._named.clear()
+        self._named[path] = identifier
+        return identifier
 
     def entity(self, kind: str, key: str, type_: QName, attributes: Attributes | None = None) -> QName:
         return self._element(False, f"{kind}/{key}", type_, attributes or [])
@@ -98,9 +122,20 @@ class _Export:
         # A version is the dataset as it stood once: PROV's specializationOf (an entity sharing
         # all aspects of a more general one, plus its own fixed content). hadMember would make the
         # dataset a prov:Collection whose versions are its parts, which they are not.
-        version = self.entity("dataset", f"{dataset_id}/v{number}", _VERSION, attributes)
-        self.once(self.document.specialization, version, self.entity("dataset", dataset_id, _DATASET))
-        return version
+        # Its attributes come with VersionAdded, which may follow an event naming the version:
+        # a version stays open to the end of the export.
+        path = f"dataset/{dataset_id}/v{number}"
+        known = self._open.get(path)
+        if known is None:
+            identifier = self.chain[path]
+            self._open[path] = identifier, self.document.open_entity(identifier, [(PROV_TYPE, _VERSION),
+                                                                                  *(attributes or [])])
+        else:
+            identifier = known[0]
+            if attributes:
+                known[1].add_attributes(attributes)
+        self.once(self.document.specialization, identifier, self.entity("dataset", dataset_id, _DATASET))
+        return identifier
 
     def once(self, relation: Relation, source: QName, target: QName) -> None:
         """Add a relation that other events may state again, the first time only."""
@@ -109,8 +144,41 @@ class _Export:
             self._relations.add(key)
             relation(source, target)
 
+    def _when(self, block_time: int | None) -> str | None:
+        # The events of a block share its time: each moment is written once.
+        if block_time != self._moment[0]:
+            when = None if block_time is None else datetime.fromtimestamp(block_time, timezone.utc).isoformat()
+            self._moment = (block_time, when)
+        return self._moment[1]
+
+    def _fixed(self, item: TraceItem) -> str:
+        """The text of what verifying an event needs; the parts its block, transaction and
+        contract share with the events before it are written once."""
+        block, tx, contract = self._texts
+        if block[0] != (item.block_number, item.block_hash):
+            block = ((item.block_number, item.block_hash), f"{key_text(_BLOCK_NUMBER)}{value_text(item.block_number)},"
+                                                           f"{key_text(_BLOCK_HASH)}{value_text(item.block_hash)},")
+        if tx[0] != item.tx_hash:
+            tx = (item.tx_hash, f"{key_text(_TX_HASH)}{value_text(item.tx_hash)},")
+        if contract[0] != (item.contract, item.contract_address, item.name):
+            contract = ((item.contract, item.contract_address, item.name),
+                        f",{key_text(_CONTRACT)}{value_text(item.contract)},"
+                        f"{key_text(_CONTRACT_ADDRESS)}{value_text(item.contract_address)},"
+                        f"{key_text(_EVENT)}{value_text(item.name)}")
+        self._texts = (block, tx, contract)
+        return f"{block[1]}{tx[1]}{key_text(_LOG_INDEX)}{value_text(item.log_index)}{contract[1]}"
+
     def activity(self, item: TraceItem, rule: _Rule) -> QName:
-        attributes: Attributes = [
+        identifier = self.chain[f"event/{item.tx_hash}/{item.log_index}"]
+        when = self._when(item.block_time)
+        text = self._plain(item, rule)
+        if text is not None:
+            self.document.activity(identifier, when, [], text)
+            return identifier
+        # An argument with many values, or with the name of an attribute the activity has anyway:
+        # attributes merged by name. What verifying the event needs goes straight where it can.
+        distinct = _FIXED_NAMES.isdisjoint(item.args)
+        attributes: Attributes = [] if distinct else [
             (_BLOCK_NUMBER, item.block_number), (_BLOCK_HASH, item.block_hash), (_TX_HASH, item.tx_hash),
             (_LOG_INDEX, item.log_index), (_CONTRACT, item.contract), (_CONTRACT_ADDRESS, item.contract_address),
             (_EVENT, item.name),
@@ -121,15 +189,36 @@ class _Export:
                 attributes.extend((key, _scalar(element)) for element in value)
             elif value is not None:
                 attributes.append((key, _scalar(value)))
+        attributes += self._own(item, rule)
+        self.document.activity(identifier, when, attributes, self._fixed(item) if distinct else "")
+        return identifier
+
+    def _own(self, item: TraceItem, rule: _Rule) -> Attributes:
+        """The attributes an activity has beyond the event's: why a use was refused, its consumer."""
+        own: Attributes = []
         if rule.refusal is not None:
             reason = int(item.args[rule.refusal])
-            attributes.append((_REFUSED, _REFUSALS.get(reason, str(reason))))
+            own.append((_REFUSED, _REFUSALS.get(reason, str(reason))))
         if item.consumer:
-            attributes.append((_CONSUMER_AGENT, self.account(item.consumer)))
-        when = datetime.fromtimestamp(item.block_time, timezone.utc) if item.block_time is not None else None
-        identifier = self.chain[f"event/{item.tx_hash}/{item.log_index}"]
-        self.document.activity(identifier, when, attributes)
-        return identifier
+            own.append((_CONSUMER_AGENT, self.account(item.consumer)))
+        return own
+
+    def _plain(self, item: TraceItem, rule: _Rule) -> str | None:
+        """The activity's attributes as text, for an event whose arguments are single values named
+        unlike the activity's own attributes (nearly every event); else None."""
+        if not _RESERVED.isdisjoint(item.args):
+            return None
+        parts = [self._fixed(item)]
+        for name, value in item.args.items():
+            kind = type(value)
+            if kind is str:
+                parts.append(_argument_key(name) + encode_basestring(value))
+            elif kind is list:
+                return None
+            elif value is not None:
+                parts.append(_argument_key(name) + value_text(_scalar(value)))
+        parts += (key_text(key) + value_text(value) for key, value in self._own(item, rule))
+        return ",".join(parts)
 
     def add(self, item: TraceItem) -> None:
         rule = _RULES.get(item.name, _ARGUMENTS_ONLY)
@@ -277,24 +366,29 @@ _RULES: dict[str, _Rule] = {
 }
 
 
-def trace_prov_json(items: Iterable[TraceItem], *, subject: str, chain_id: int) -> str:
-    """The events of a trace as a PROV document in PROV-JSON, with a ``chain:trace/<subject>``
-    entity saying what the trace is of, on which chain, and how many events it holds. The text
-    depends only on the events and their order, so exporting the same trace twice gives the same
-    text.
+def trace_prov_chunks(items: Iterable[TraceItem], *, subject: str, chain_id: int,
+                      chunk: int = 1 << 16) -> Iterator[str]:
+    """The events of a trace as a PROV document in PROV-JSON, written as ``items`` are read, in
+    pieces of about ``chunk`` characters, with a ``chain:trace/<subject>`` entity saying what the
+    trace is of, on which chain, and how many events it holds. The text depends only on the
+    events and their order, so exporting the same trace twice gives the same text."""
+    export = _Export(chain_id)
+    count = 0
+    for count, item in enumerate(items, start=1):
+        export.add(item)
+        if export.document.pending >= chunk:
+            yield export.document.take()
+    export.entity("trace", subject, _TRACE, [(PROVLEDGER["subject"], subject), (PROVLEDGER["chainId"], chain_id),
+                                             (PROVLEDGER["eventCount"], count)])
+    yield from export.document.finish()
 
-    The export makes millions of small objects that all live to the end, so the cyclic garbage
-    collector, which would scan them again and again, is paused while it runs."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        export = _Export(chain_id)
-        count = 0
-        for count, item in enumerate(items, start=1):
-            export.add(item)
-        export.entity("trace", subject, _TRACE, [(PROVLEDGER["subject"], subject), (PROVLEDGER["chainId"], chain_id),
-                                                 (PROVLEDGER["eventCount"], count)])
-        return export.document.serialize()
-    finally:
-        if paused:
-            gc.enable()
+
+def trace_prov_json(items: Iterable[TraceItem], *, subject: str, chain_id: int) -> str:
+    """:func:`trace_prov_chunks` as one text."""
+    return "".join(trace_prov_chunks(items, subject=subject, chain_id=chain_id))
+
+
+def dataset_prov(session: Session, addresses: Mapping[str, str], dataset_id: str, *, chain_id: int) -> Iterator[str]:
+    """A dataset's whole trace as PROV-JSON, read from the index and written as it is read."""
+    items = every_item(session, "dataset", dataset_id.lower(), addresses)
+    return trace_prov_chunks(items, subject=dataset_id.lower(), chain_id=chain_id)

@@ -18,6 +18,7 @@ from ledger.errors import ContractError
 from ledger.events import ChainEvent, log_from_json
 from ledger.hashing import content_root
 from ledger.merkle import MerkleTree, leaf_hash, root_from_proof
+from node.audit.chainsets import ChainRow, ChainSets
 from node.chain.anchoring import proof_of
 from node.errors import NotFound
 from node.chain.indexer import event_row
@@ -93,13 +94,12 @@ def verify_version_files(session: Session, ledger: Ledger, version_id: int, path
 # ---------------------------------------------------------------- indexed rows
 
 
-def _compare(report: Report, ours: Any, logs: Sequence[LogReceipt], decode: Callable[[LogReceipt], ChainEvent | None]) -> Report:
-    """Compare an indexed event (a row or a trace item) with the log at its index in its block."""
-    found = [decode(log) for log in logs if log["logIndex"] == ours.log_index]
-    if not found or found[0] is None:
+def _compare(report: Report, ours: Any, chain: Any) -> Report:
+    """Compare an indexed event (a row or a trace item) with what the chain says of the log at
+    its index in its block (a row's columns, or None where the block has no known log there)."""
+    if chain is None:
         report.problems.append(f"block {ours.block_hash} has no provledger log at index {ours.log_index}")
         return report
-    chain = event_row(found[0])
     for column in ROW_COLUMNS:
         mine, theirs = getattr(ours, column), getattr(chain, column)
         if column == "args":
@@ -111,6 +111,11 @@ def _compare(report: Report, ours: Any, logs: Sequence[LogReceipt], decode: Call
     return report
 
 
+def _decoded(log: LogReceipt | None, decode: Callable[[LogReceipt], ChainEvent | None]) -> ChainEventRow | None:
+    event = decode(log) if log is not None else None
+    return event_row(event) if event is not None else None
+
+
 def _subject(ours: Any) -> str:
     return f"indexed event {ours.id} ({ours.name} in block {ours.block_number}, log {ours.log_index})"
 
@@ -119,21 +124,33 @@ def verify_event_row(session: Session, ledger: Ledger, row_id: int) -> Report:
     """Fetch the log the row claims to come from and compare every column."""
     row = _get(session, ChainEventRow, row_id, "indexed event")
     logs = ledger.w3.eth.get_logs({"blockHash": row.block_hash, "address": ledger.events.addresses})  # type: ignore[typeddict-item]
-    return _compare(Report(_subject(row)), row, logs, ledger.events.decode)
+    at = next((log for log in logs if log["logIndex"] == row.log_index), None)
+    return _compare(Report(_subject(row)), row, _decoded(at, ledger.events.decode))
 
 
-def verify_events(ledger: Ledger, items: Sequence[Any]) -> list[Report]:
+def verify_events(ledger: Ledger, items: Sequence[Any], chain: ChainSets | None = None) -> list[Report]:
     """Verify many indexed events (rows or trace items) at once: one batch of ``eth_getLogs``
-    by block hash, one log list per block however many events it holds."""
+    by block hash, one log list per block however many events it holds, of which only the logs
+    at the items' own indexes are read (a block of 500 uses is one list, and a page of it reads
+    the 100 it shows); with ``chain``, each read from its raw log where its arguments are one word
+    each (:meth:`ChainSets.row`), else decoded as the indexer decodes it."""
     rpc = ledger.rpc
     blocks = sorted({item.block_hash for item in items})
-    logs: dict[str, list[LogReceipt]] = {}
+    raw: dict[tuple[str, int], dict[str, Any]] = {}
     for start in range(0, len(blocks), 200):
         part = blocks[start : start + 200]
         replies = rpc.call([("eth_getLogs", [{"blockHash": h, "address": ledger.events.addresses}]) for h in part])
         for block_hash, reply in zip(part, replies):
-            logs[block_hash] = [log_from_json(log) for log in reply.result or []]
-    return [_compare(Report(_subject(item)), item, logs[item.block_hash], ledger.events.decode) for item in items]
+            for log in reply.result or []:
+                raw.setdefault((block_hash, int(log["logIndex"], 16)), log)
+
+    def said(item: Any) -> ChainRow | ChainEventRow | None:
+        log = raw.get((item.block_hash, item.log_index))
+        if log is None:
+            return None
+        return (chain.row(log) if chain is not None else None) or _decoded(log_from_json(log), ledger.events.decode)
+
+    return [_compare(Report(_subject(item)), item, said(item)) for item in items]
 
 
 # ---------------------------------------------------------------- proofs

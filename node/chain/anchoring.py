@@ -88,6 +88,14 @@ def log_open_download(session: Session, *, dataset_id: str, version: int, conten
     return row
 
 
+def waiting(session: Session) -> bool:
+    """Whether anything waits to be anchored: an item not in a batch, or an open download not
+    rolled into an item."""
+    return bool(session.scalar(select(
+        select(AnchorItem.id).where(AnchorItem.batch_id.is_(None)).exists()
+        | select(OpenDownload.id).where(OpenDownload.anchor_item_id.is_(None)).exists())))
+
+
 def gather_open_downloads(session: Session, *, batch_size: int, interval: float, force: bool = False
                           ) -> AnchorItem | None:
     """Once ``batch_size`` open downloads wait, or the oldest waited ``interval`` seconds (or

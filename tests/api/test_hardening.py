@@ -292,6 +292,10 @@ def test_metrics_need_a_staff_session_by_default(node: NodeService, suite: Suite
         _refused(http.get("/metrics", headers=bearer(consumer)), 403, "forbidden")
         scraped = http.get("/metrics", headers=bearer(staff_token(http, STAFF, PASSWORD)))
         assert scraped.status_code == 200 and "provledger_http_requests" in scraped.text
+        # Each answer is counted under its route's template and status, refusals too.
+        for status in (401, 403):
+            assert f'provledger_http_requests_total{{method="GET",route="/metrics",status="{status}"}} 1.0' in scraped.text
+        assert 'provledger_http_request_seconds_count{route="/metrics"} 2.0' in scraped.text
     # An operator who scrapes without a session opens it on purpose.
     node.settings.metrics_public = True
     try:

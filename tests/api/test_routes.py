@@ -215,6 +215,7 @@ def test_the_story_through_the_routes(site: Site, node: NodeService, suite: Suit
     assert all(i["verification"]["ok"] for i in items), [i for i in items if not i["verification"]["ok"]]
     prov = http.get(f"/audit/datasets/{dataset_id}/prov", headers=bearer(site.auditor))
     assert prov.status_code == 200 and ProvDocument.deserialize(content=prov.text, format="json")
+    assert "content-length" not in prov.headers, "the document is streamed as the index is read"
     consumer_trace = http.get(f"/audit/consumers/{suite.accounts[7].address.lower()}/trace",
                               headers=bearer(site.auditor)).json()
     assert "StatementAcknowledged" in {i["name"] for i in consumer_trace["items"]}

@@ -104,3 +104,16 @@ def test_a_token_missing_a_required_claim_is_refused(claim: str) -> None:
     claims = claims_of(issued(tokens))
     del claims[claim]
     refused(tokens, jwt.encode(claims, tokens.key, algorithm="HS256"), "not valid")
+
+
+def test_a_checked_token_is_kept_until_it_expires_and_a_forged_one_never_is() -> None:
+    now = [time.time()]
+    tokens = TokenKey(secrets.token_bytes(32), NODE, clock=lambda: now[0])
+    token = issued(tokens, lifetime=60)
+    header, payload, signature = token.split(".")
+
+    assert tokens.decode(token) == tokens.decode(token) == STAFF
+    refused(tokens, f"{header}.{payload}.{signature[:-2]}AA", "not valid")
+    refused(tokens, f"{header}.{segment({**claims_of(token), 'srole': 'admin'})}.{signature}", "not valid")
+    now[0] = claims_of(token)["exp"]
+    refused(tokens, token, "expired")

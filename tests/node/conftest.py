@@ -7,13 +7,26 @@ from pathlib import Path
 
 import pytest
 
+from sqlalchemy.orm import Session
+
 from ledger.chain import LocalChain
 from ledger.tx import write_keystore
+from node.db import make_engine, migrate, session_factory
 from node.service import NodeService
 from node.settings import NodeSettings
 from tests.utils.ledgers import DEPARTMENTS, Suite
 
 PASSPHRASE = "node test passphrase"
+
+
+@pytest.fixture
+def session(database_url: str) -> Iterator[Session]:
+    """A session on an empty migrated database (once on SQLite, once on PostgreSQL)."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    with session_factory(engine)() as db:
+        yield db
+    engine.dispose()
 
 
 @pytest.fixture()

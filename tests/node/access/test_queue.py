@@ -3,15 +3,11 @@ record, else the believed catalog entry, read once for a whole page rather than 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from node.access.queue import CatalogFacts, catalog_facts
 from node.catalog.texts import metadata_text, text_hash
-from node.db import make_engine, migrate, session_factory
 from node.models import CatalogDataset, Dataset
 
 OWN = "0x" + "01" * 32
@@ -20,15 +16,6 @@ UNKNOWN = "0x" + "ff" * 32
 
 def _indexed(n: int) -> str:
     return "0x" + f"{n + 16:02x}" * 32
-
-
-@pytest.fixture
-def session(database_url: str) -> Iterator[Session]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    with session_factory(engine)() as db:
-        yield db
-    engine.dispose()
 
 
 def _catalog(db: Session, dataset_id: str, name: str, *, edited: bool = False) -> None:

@@ -32,8 +32,9 @@ from prov.model import (
     ProvUsage,
 )
 
-from node.audit.prov import trace_prov_json
+from node.audit.prov import trace_prov_chunks, trace_prov_json
 from node.audit.trace import TraceItem
+from tests.node.audit.prov_traces import canonical, mixed_trace
 
 PROV_REVISION = PROV["Revision"]
 CHAIN_ID = 31337
@@ -402,3 +403,27 @@ def test_any_trace_is_read_back_with_every_argument(events: list[tuple[str, dict
         for name, value in item.args.items():
             assert activity.get_attribute(f"provledger:{name}") == _expected(value), name
     assert ProvDocument.deserialize(content=_prov_json(document), format="json") == document
+
+
+# ---------------------------------------------------------------- the streamed writer
+
+
+WRITTEN_BEFORE = {
+    (600, 18, 31337): "5858fe09a3a4a71d1466ef2068c64adb803e5791cb40118cc7d180b95297fe6c",
+    (200, 7, 5): "0c7b9cfd67289ed24a8d776caa974006b66555b439fbcbef939704daffb6a15c",
+    (1, 3, 1): "a1ba2b530001a5d5e2adb61c15719c90a55747a4ae608712e7919eeb1838cf82",
+    (0, 1, 1): "03742e33c7c88d73b1d165bfa08e80fbf32a9afb368a48f6ed93deea6df75051",
+}
+"""The content of what the writer that built the whole document in memory wrote for these traces
+(``canonical``): the streamed writer must write the same records, values and blank-node ids."""
+
+
+@pytest.mark.parametrize("events,seed,chain_id", list(WRITTEN_BEFORE))
+def test_the_streamed_document_says_what_the_whole_one_did(events: int, seed: int, chain_id: int) -> None:
+    trace = mixed_trace(events, seed=seed)
+    chunks = list(trace_prov_chunks(iter(trace), subject="0x" + "ab" * 32, chain_id=chain_id, chunk=4096))
+
+    assert canonical("".join(chunks)) == WRITTEN_BEFORE[(events, seed, chain_id)]
+    assert "".join(chunks) == trace_prov_json(trace, subject="0x" + "ab" * 32, chain_id=chain_id)
+    if events > 100:
+        assert len(chunks) > 10 and max(len(c) for c in chunks) < 64 * 1024, "written as it is read"
