@@ -1,15 +1,11 @@
 """API trace reads under concurrent clients: the department's node of ``scripts.bench_trace``
-served by uvicorn on 127.0.0.1, an auditor signed in with Ethereum, and 32 clients (httpx,
-asyncio, in a process of their own: ``scripts.bench_load``) reading the first page of the
-dataset's trace, plain and verified against the chain, beside ``GET /auth/me`` (sign-in check
+served by uvicorn on 127.0.0.1, an auditor signed in with Ethereum, and 32 clients (``hey``, a
+compiled load generator in a process of its own: ``scripts.bench_load``) reading the first page of
+the dataset's trace, plain and verified against the chain, beside ``GET /auth/me`` (sign-in check
 only), a figure of its own and the baseline of what the server does for any request."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -24,8 +20,8 @@ from api.app import create_app
 from api.auth.siwe import siwe_message
 from api.local import Served
 from ledger.chain import free_port
-from ledger.compile import PROJECT_ROOT
 from scripts.bench_figures import Figure, percentile
+from scripts.bench_load import run_load
 from scripts.bench_trace import PAGE, TraceChain
 
 
@@ -76,14 +72,9 @@ def sign_in(url: str, account: LocalAccount, chain_id: int) -> str:
         return token
 
 
-def run_load(url: str, path: str, token: str, clients: int, seconds: float) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "scripts.bench_load", "--url", url, "--path", path, "--clients", str(clients),
-         "--seconds", str(seconds)],
-        cwd=PROJECT_ROOT, env={**os.environ, "BENCH_TOKEN": token}, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"the load generator for GET {path} failed: {out.stderr.strip().splitlines()[-1:]}")
-    result: dict[str, Any] = json.loads(out.stdout)
+def load(url: str, path: str, token: str, clients: int, seconds: float) -> dict[str, Any]:
+    """``scripts.bench_load.run_load``, where every request must succeed."""
+    result = run_load(url, path, token, clients, seconds)
     if result["failures"]:
         raise RuntimeError(f"GET {path}: {result['failures']} of {result['requests']} failed: {result['statuses']}")
     return result
@@ -101,9 +92,9 @@ def bench_api(setup: TraceChain, *, clients: int = 32, seconds: float = 10.0, ve
     paths = {"me": "/auth/me", "trace": trace} | ({"verified": trace + "&verify=true"} if verify else {})
     with serve(setup) as url:
         token = sign_in(url, setup.auditor, setup.ledger.manifest.chain_id)
-        runs = {name: _summary(run_load(url, path, token, clients, seconds)) for name, path in paths.items()}
+        runs = {name: _summary(load(url, path, token, clients, seconds)) for name, path in paths.items()}
     with serving(_bare, free_port()) as url:
-        runs["bare"] = _summary(run_load(url, "/auth/me", token, clients, seconds))
+        runs["bare"] = _summary(load(url, "/auth/me", token, clients, seconds))
     me = runs["me"]
     on = f"API, {clients} clients on 127.0.0.1"
     same = "GET /auth/me, same clients"
