@@ -50,6 +50,7 @@ from scripts.bench_consortium import bench_consortium
 from scripts.bench_figures import Figure, load_average, markdown_table, timed
 from scripts.bench_profile import Profiler
 from scripts.bench_trace import bench_indexer, bench_prov, bench_trace, trace_chain
+from scripts.bench_uses import bench_uses, suite as _suite
 
 PARTS = ("uses", "consortium", "anchoring", "file", "trace", "prov", "indexer", "api")
 ON_TRACE_CHAIN = ("trace", "prov", "indexer", "api")
@@ -143,70 +144,6 @@ with tempfile.TemporaryDirectory() as tmp:
         session.commit()
     print(json.dumps({"before_mib": before / 1024, "peak_mib": hwm() / 1024}))
 """
-
-
-# ---------------------------------------------------------------- uses on the local chain
-
-
-def _suite(chain: LocalChain) -> tuple[Ledger, Ledger, Ledger]:
-    """A deployed suite on ``chain``: the coordinator, one department, one consumer."""
-    artifacts = compile_contracts()
-    senders = [TransactionSender(chain.web3(), Account.from_key(k), poll_interval=0.002) for k in chain.private_keys[:3]]
-    coordinator, department, consumer = senders
-    manifest = deploy_suite(coordinator, artifacts, founders=[FoundingDepartment(
-        department_id("bench"), "Bench", department.address, department.address)])
-    ledgers = [Ledger(s.w3, manifest, artifacts, s) for s in senders]
-    ledgers[1].consortium.register_consumer(consumer.address)
-    return ledgers[0], ledgers[1], ledgers[2]
-
-
-def bench_uses(batched_uses: int, single_uses: int) -> list[Figure]:
-    """Uses recorded and grant-checked on-chain per second: batches of 100, pipelined, against
-    one transaction per use; and the gas each use costs both ways."""
-    with LocalChain(find_anvil(PROJECT_ROOT), accounts=3) as chain:
-        _, owner, consumer = _suite(chain)
-        dataset = hashlib.sha256(b"bench dataset").digest()
-        owner.registry.register_dataset(dataset, metadata="{}", category=b"\x02" * 32, grade=1,
-                                        update_interval=0, rights=Rights(department_id("bench")))
-        dataset = ids.dataset_id(department_id("bench"), dataset)
-        key = hashlib.sha256(b"bench grant").digest()
-        consumer.grants.request_access(key, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x00" * 32,
-                                       fields=[], actions=Action.mask(Action.DOWNLOAD), duration=10**8,
-                                       max_uses=batched_uses + single_uses + 1)
-        assert consumer.sender is not None
-        grant = ids.grant_id(consumer.sender.address, key)
-        owner.grants.approve(grant)
-
-        def use(i: int) -> Use:
-            return Use(grant, Action.DOWNLOAD, hashlib.sha256(i.to_bytes(8, "big")).digest())
-
-        single_gas: list[int] = []
-
-        def one_by_one() -> None:
-            for i in range(single_uses):
-                single_gas.append(owner.usage.record_use(hashlib.sha256(b"u%d" % i).digest(), use(i))["gasUsed"])
-
-        single_time, _ = timed(one_by_one)
-        sender = owner.sender
-        assert sender is not None
-
-        def batched() -> list[int]:
-            sent = [
-                owner.usage.submit_uses(hashlib.sha256(b"b%d" % b).digest(),
-                                        [use(single_uses + b * 100 + i) for i in range(100)], gas=1_500_000)
-                for b in range(batched_uses // 100)
-            ]
-            return [int(sender.wait(s)["gasUsed"]) for s in sent]
-
-        batch_time, batch_gas = timed(batched)
-        assert owner.usage.uses_of(grant) == single_uses + batched_uses
-    assert isinstance(batch_gas, list)
-    return [
-        Figure("uses recorded and grant-checked per second, local chain", batched_uses / batch_time, "uses/s",
-               single_uses / single_time, "one transaction per use", ">= 2,000"),
-        Figure("gas per use, recordUses batches of 100", sum(batch_gas) / batched_uses, "gas",
-               sum(single_gas) / single_uses, "one transaction per use", "<= 8,000"),
-    ]
 
 
 # ---------------------------------------------------------------- the run

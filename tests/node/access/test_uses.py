@@ -15,7 +15,9 @@ from node.chain.indexer import Indexer
 from node.models import Grant
 from node.models import Use as UseRow
 from node.service import NodeService
-from node.access.uses import UseRequest, queue_uses
+from node.access.uses import BATCH_SIZE, UseRequest, queue_uses
+from node.chain.outbox import BROADCAST_BYTES, CONFIRMED
+from node.models import OutboxEntry
 from tests.utils.ledgers import Suite
 
 
@@ -23,9 +25,9 @@ def _h(text: str) -> str:
     return "0x" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, suite: Suite, database_url: str) -> None:
+def _grant(suite: Suite, tag: str, max_uses: int) -> bytes:
+    """An approved grant of the first consumer on a new dataset of the first department."""
     owner, consumer = suite.departments[0], suite.consumers[0]
-    tag = database_url.split(":", 1)[0]
     assert owner.sender is not None
     owner.sender.nonces.resync()  # the node's outbox sends from the same account
     dataset, grant = hashlib.sha256(f"uses dataset {tag}".encode()).digest(), hashlib.sha256(f"uses grant {tag}".encode()).digest()
@@ -33,14 +35,26 @@ def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, sui
                                     update_interval=0, rights=Rights(department_id("stats-bureau")))
     dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
     consumer.grants.request_access(grant, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x04" * 32,
-                                   fields=[], actions=Action.mask(Action.DOWNLOAD), duration=3600, max_uses=230)
+                                   fields=[], actions=Action.mask(Action.DOWNLOAD), duration=3600, max_uses=max_uses)
     grant = ids.grant_id(suite.accounts[7].address, grant)
     owner.grants.approve(grant)
-    requests = [UseRequest(_h(f"{tag} use {i}"), "0x" + grant.hex(), Action.DOWNLOAD, _h(f"{tag} bytes {i}"))
-                for i in range(250)]
+    return grant
+
+
+def _requests(tag: str, grant: bytes, count: int) -> list[UseRequest]:
+    return [UseRequest(_h(f"{tag} use {i}"), "0x" + grant.hex(), Action.DOWNLOAD, _h(f"{tag} bytes {i}"))
+            for i in range(count)]
+
+
+def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, suite: Suite, database_url: str) -> None:
+    owner = suite.departments[0]
+    tag = database_url.split(":", 1)[0]
+    grant = _grant(suite, tag, 230)
+    requests = _requests(tag, grant, 250)
     with service.sessions() as session:
-        entries = queue_uses(session, requests)
-        again = queue_uses(session, requests)
+        # Batches of 100: the quota runs out inside the third.
+        entries = queue_uses(session, requests, batch_size=100)
+        again = queue_uses(session, requests, batch_size=100)
         session.commit()
     assert len(entries) == 3 and [e.id for e in again] == [e.id for e in entries]
     service.outbox.run_until_idle(timeout=120)
@@ -53,6 +67,24 @@ def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, sui
     assert sorted(r.sequence for r in rows if r.refused is None) == list(range(1, 231))
     assert {r.refused for r in rows if r.refused is not None} == {8} and sum(r.refused is not None for r in rows) == 20
     assert indexed is not None and indexed.uses == 230
+
+
+def test_full_batches_go_out_in_broadcasts_a_node_accepts(service: NodeService, suite: Suite,
+                                                          database_url: str) -> None:
+    # 24 batches of 500 uses are ~1.2 MB of signed transactions: more than one broadcast request.
+    owner = suite.departments[0]
+    tag = "full " + database_url.split(":", 1)[0]
+    grant = _grant(suite, tag, 24 * BATCH_SIZE)
+    with service.sessions() as session:
+        entries = queue_uses(session, _requests(tag, grant, 24 * BATCH_SIZE))
+        session.commit()
+    assert len(entries) == 24 and sum(len(e.raw_tx or b"") for e in entries) == 0
+    service.outbox.run_until_idle(timeout=300)
+    with service.sessions() as session:
+        sent = [session.get(OutboxEntry, e.id) for e in entries]
+    assert all(e is not None and e.status == CONFIRMED for e in sent)
+    assert sum(len(e.raw_tx or b"") for e in sent if e is not None) > BROADCAST_BYTES
+    assert owner.usage.uses_of(grant) == 24 * BATCH_SIZE
 
 
 def test_malformed_uses_are_refused_before_anything_is_queued(service: NodeService) -> None:
