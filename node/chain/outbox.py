@@ -220,22 +220,33 @@ class OutboxWorker:
             ).all()
             if not signed:
                 return 0
-            # The nonce count is read before the receipts: a transaction it counts as mined has
-            # a receipt by the time the receipts are read.
-            replies = self.ledger.rpc.call(
-                [("eth_blockNumber", []), ("eth_getTransactionCount", [self.sender.address, "latest"])]
-                + [("eth_getTransactionReceipt", [entry.tx_hash]) for entry in signed]
-            )
-            head, mined_nonce = int(replies[0].result, 16), int(replies[1].result, 16)
-            unknown = []
-            for entry, reply in zip(signed, replies[2:]):
-                if reply.result is None:
-                    unknown.append(entry)
-                else:
+            # The nonce counts are read before the receipts: a transaction they count as mined
+            # has a receipt by the time the receipts are read.
+            head, mined_nonce, deep_nonce = self._mined_nonces()
+            # Only what is mined deep enough has its receipt read: a batch of uses has a log per
+            # use (~350 KB of receipt for 500), too much to read again every step it waits.
+            deep = [entry for entry in signed if entry.nonce is not None and entry.nonce < deep_nonce]
+            replies = self.ledger.rpc.call([("eth_getTransactionReceipt", [entry.tx_hash]) for entry in deep])
+            unknown = [entry for entry, reply in zip(deep, replies) if reply.result is None]
+            for entry, reply in zip(deep, replies):
+                if reply.result is not None:
                     changed += self._settle(entry, reply.result, head)
+            unknown += [entry for entry in signed if entry.nonce is not None and entry.nonce >= mined_nonce]
             changed += self._unstick(unknown, mined_nonce)
             session.commit()
         return changed
+
+    def _mined_nonces(self) -> tuple[int, int, int]:
+        """The head, the account's nonce count at it, and its count at the deepest block that
+        has ``confirmations``: nonces below that are mined deep enough to settle."""
+        replies = self.ledger.rpc.call(
+            [("eth_blockNumber", []), ("eth_getTransactionCount", [self.sender.address, "latest"])])
+        head, mined_nonce = int(replies[0].result, 16), int(replies[1].result, 16)
+        if self.confirmations <= 1:
+            return head, mined_nonce, mined_nonce
+        deep_block = max(head - self.confirmations + 1, 0)
+        [deep] = self.ledger.rpc.call([("eth_getTransactionCount", [self.sender.address, hex(deep_block)])])
+        return head, mined_nonce, int(deep.result, 16)
 
     def _settle(self, entry: OutboxEntry, receipt: dict[str, Any], head: int) -> int:
         mined_in = int(receipt["blockNumber"], 16)
