@@ -7,6 +7,8 @@ CPU model, the load while each part ran, and the raw numbers. ``--only NAME`` ru
     uses        uses recorded per second and gas per use, local anvil
     consortium  uses a second sustained on 3 geth Clique nodes through the owner's node, index lag,
                 over-quota alert latency (scripts.bench_consortium)
+    latency     a delivery's 201 to its use in the owner's usage stream, idle and under load
+                (scripts.bench_latency)
     anchoring   1,000,000 hashes: tree, every proof, one transaction
     file        verifying and registering a 1 GiB file
     trace       first page of a 100,000-use dataset's trace (scripts.bench_trace)
@@ -49,11 +51,12 @@ from ledger.tx import TransactionSender
 from scripts.bench_api import bench_api
 from scripts.bench_consortium import bench_consortium
 from scripts.bench_figures import Figure, load_average, markdown_table, timed
+from scripts.bench_latency import bench_latency
 from scripts.bench_profile import Profiler
 from scripts.bench_trace import bench_indexer, bench_prov, bench_trace, trace_chain
 from scripts.bench_uses import bench_uses, suite as _suite
 
-PARTS = ("uses", "consortium", "anchoring", "file", "trace", "prov", "indexer", "api")
+PARTS = ("uses", "consortium", "latency", "anchoring", "file", "trace", "prov", "indexer", "api")
 ON_TRACE_CHAIN = ("trace", "prov", "indexer", "api")
 
 
@@ -187,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--consortium-seconds", type=float, default=60.0,
                         help="how long uses are fed to the consortium at --consortium-rate")
     parser.add_argument("--consortium-rate", type=int, default=5_000, help="uses a second fed to the consortium")
+    parser.add_argument("--consortium-drain", type=float, default=600.0,
+                        help="the most seconds to wait after the load for the index and the alerts")
+    parser.add_argument("--latency-deliveries", type=int, default=30, help="deliveries timed, idle and under load")
+    parser.add_argument("--latency-load", type=int, default=2_000, help="uses a second queued beside the deliveries")
     parser.add_argument("--consortium-singles", type=int, default=8, help="one-transaction uses on the consortium")
     parser.add_argument("--trace-uses", type=int, default=100_000, help="uses of the traced dataset")
     parser.add_argument("--prov-library-items", type=int, default=10_000,
@@ -206,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, Callable[[], dict[str, list[Figure]]]] = {
         "uses": lambda: {"uses": bench_uses(args.uses, 300)},
         "consortium": lambda: {"consortium": bench_consortium(args.consortium_seconds, args.consortium_rate,
-                                                              args.consortium_singles)},
+                                                              args.consortium_singles,
+                                                              drain_timeout=args.consortium_drain)},
+        "latency": lambda: {"latency": bench_latency(args.latency_deliveries, args.latency_load)},
         "anchoring": lambda: {"anchoring": bench_anchoring(args.leaves)},
         "file": lambda: {"file": bench_file_verification(args.file_size)},
     }

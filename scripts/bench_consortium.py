@@ -58,7 +58,7 @@ def _grantee(consortium: Consortium, code: str, manifest: Manifest) -> Ledger:
     return Ledger(sender.w3, manifest, load_artifacts(), sender)
 
 
-def _h(*parts: object) -> bytes:
+def digest(*parts: object) -> bytes:
     return hashlib.sha256(" ".join(map(str, parts)).encode()).digest()
 
 
@@ -67,15 +67,15 @@ def _grants(owner: NodeService, grantee: Ledger, owner_code: str, max_uses: list
     approved through the owner's outbox; returns their ids once the owner's chain holds them."""
     ledger, sender = owner.ledger, grantee.sender
     assert sender is not None
-    ledger.registry.register_dataset(_h("bench dataset"), metadata="{}", category=b"\x02" * 32, grade=1,
+    ledger.registry.register_dataset(digest("bench dataset"), metadata="{}", category=b"\x02" * 32, grade=1,
                                      update_interval=0, rights=Rights(department_id(owner_code)))
-    dataset = ids.dataset_id(department_id(owner_code), _h("bench dataset"))
-    sent = [sender.send(grantee.grants.encode_call("requestAccess", _h("grant", i), (
+    dataset = ids.dataset_id(department_id(owner_code), digest("bench dataset"))
+    sent = [sender.send(grantee.grants.encode_call("requestAccess", digest("grant", i), (
         dataset, "a test of the ledger", b"\x00" * 32, [], Action.mask(Action.DOWNLOAD), 10**8, uses)))
         for i, uses in enumerate(max_uses)]
     block = int(sender.wait(sent[-1])["blockNumber"])
     _reach(ledger, block)
-    grants = [ids.grant_id(sender.address, _h("grant", i)) for i in range(len(max_uses))]
+    grants = [ids.grant_id(sender.address, digest("grant", i)) for i in range(len(max_uses))]
     with owner.sessions() as session:
         for grant in grants:
             enqueue(session, key=f"approve:{grant.hex()}", kind="approve",
@@ -90,8 +90,8 @@ def _reach(ledger: Ledger, block: int, timeout: float = 60.0) -> None:
              interval=0.1)
 
 
-def _requests(grant: bytes, first: int, count: int, tag: str = "use") -> list[UseRequest]:
-    return [UseRequest("0x" + _h(tag, i).hex(), "0x" + grant.hex(), Action.DOWNLOAD, "0x" + _h("evidence", tag, i).hex())
+def use_requests(grant: bytes, first: int, count: int, tag: str = "use") -> list[UseRequest]:
+    return [UseRequest("0x" + digest(tag, i).hex(), "0x" + grant.hex(), Action.DOWNLOAD, "0x" + digest("evidence", tag, i).hex())
             for i in range(first, first + count)]
 
 
@@ -101,6 +101,16 @@ def _queue(owner: NodeService, requests: list[UseRequest]) -> list[int]:
         entries = queue_uses(session, requests)
         session.commit()
         return [entry.id for entry in entries]
+
+
+def feed_due(owner: NodeService, grant: bytes, rate: int, start: float, fed: int, tag: str = "use") -> int:
+    """Queue the uses of ``grant`` due at ``rate`` since ``start`` (wall clock) and not yet
+    queued, in full batches; returns how many are queued now."""
+    due = int((time.time() - start) * rate) // BATCH_SIZE * BATCH_SIZE
+    if due <= fed:
+        return fed
+    _queue(owner, use_requests(grant, fed, due - fed, tag))
+    return due
 
 
 def _settle_within(probe: Callable[[], bool], timeout: float, interval: float) -> bool:
@@ -118,8 +128,8 @@ def _one_by_one(owner: NodeService, grant: bytes, count: int) -> float:
 
     def run() -> None:
         for i in range(count):
-            use = Use(grant, Action.DOWNLOAD, _h("single evidence", i))
-            sender.wait(sender.send(owner.ledger.usage.encode_call("recordUse", _h("single", i), use.as_tuple())),
+            use = Use(grant, Action.DOWNLOAD, digest("single evidence", i))
+            sender.wait(sender.send(owner.ledger.usage.encode_call("recordUse", digest("single", i), use.as_tuple())),
                         confirmations=1)
 
     seconds, _ = timed(run)
@@ -164,13 +174,10 @@ def _load(owner: NodeService, grant: bytes, refusal_grants: list[bytes], rate: i
     fed, queued_at = 0, {}
     spread = [start + (k + 1) * seconds / (len(refusal_grants) + 1) for k in range(len(refusal_grants))]
     while (now := time.time()) < start + seconds:
-        due = int((now - start) * rate) // BATCH_SIZE * BATCH_SIZE
-        if due > fed:
-            _queue(owner, _requests(grant, fed, due - fed))
-            fed = due
+        fed = feed_due(owner, grant, rate, start, fed)
         for k, at in enumerate(spread):
             if now >= at and k not in queued_at:
-                [entry] = _queue(owner, _requests(refusal_grants[k], 0, QUOTA + 1, tag=f"refusal {k}"))
+                [entry] = _queue(owner, use_requests(refusal_grants[k], 0, QUOTA + 1, tag=f"refusal {k}"))
                 queued_at[k] = (time.time(), entry)
         time.sleep(0.02)
     return start, fed, {"0x" + refusal_grants[k].hex(): at for k, at in queued_at.items()}
