@@ -184,7 +184,10 @@ def _load(owner: NodeService, grant: bytes, refusal_grants: list[bytes], rate: i
 
 
 def bench_consortium(seconds: float, rate: int, single_uses: int, refusals: int = 5,
-                     drain_timeout: float = 900.0) -> list[Figure]:
+                     drain_timeout: float = 900.0, followers: tuple[str, ...] = ("indexer", "monitor")
+                     ) -> list[Figure]:
+    """``followers``: the owner's loops run beside its outbox (none, to see the chain and the
+    outbox alone: the index and alert figures are then empty)."""
     artifacts = load_artifacts()
     with tempfile.TemporaryDirectory(prefix="provledger-bench-consortium-") as tmp:
         started, consortium = timed(lambda: up(Path(tmp), 3, artifacts=artifacts, light_kdf=True))
@@ -199,10 +202,8 @@ def bench_consortium(seconds: float, rate: int, single_uses: int, refusals: int 
             owner_node.wait_idle()
             # The consortium's node services send their outboxes; the owner's index and monitor
             # follow the chain here, as `provledger node run` runs them.
-            followers = [threading.Thread(target=owner.workers[name].run, args=(stop,), name=f"bench-{name}",
-                                          daemon=True) for name in ("indexer", "monitor")]
-            for thread in followers:
-                thread.start()
+            for name in followers:
+                threading.Thread(target=owner.workers[name].run, args=(stop,), name=f"bench-{name}", daemon=True).start()
             single_time = _one_by_one(owner, grant, single_uses)
             _say(f"{single_uses} uses one transaction each in {single_time:.1f} s; feeding {rate:,} uses/s "
                  f"for {seconds:.0f} s")
@@ -222,6 +223,9 @@ def bench_consortium(seconds: float, rate: int, single_uses: int, refusals: int 
             watch.stop()
             indexed = watch.uses_seen
             times = _timestamps(owner.ledger, sorted(per_block))
+            validators = {m.validator.lower(): code for code, m in consortium.members.items()}
+            sealed_by = {b: validators.get(str(consortium.nodes[owner_code].control("clique_getSigner", [hex(b)])).lower(),
+                                           "?") for b in sorted(per_block)}
             refused_blocks = _blocks_of(owner, {grant: entry for grant, (_, entry) in refusals_queued.items()})
             refused_times = _timestamps(owner.ledger, sorted(set(refused_blocks.values())))
             with owner.sessions() as session:
@@ -242,7 +246,8 @@ def bench_consortium(seconds: float, rate: int, single_uses: int, refusals: int 
         "up_seconds": started, "rate": rate, "seconds": seconds, "fed_seconds": fed_seconds, "uses_fed": fed,
         "uses_landed": landed_total, "uses_landed_in_window": sum(window), "drained_seconds": drained,
         "uses_indexed": indexed, "use_rows_of_grant": rows, "blocks": len(per_block),
-        "uses_per_block": [per_block[b] for b in sorted(per_block)], "uses_per_second": dict(sorted(per_second.items())),
+        "uses_per_block": [per_block[b] for b in sorted(per_block)],
+        "sealed_by": [sealed_by[b] for b in sorted(per_block)], "owner": owner_code, "uses_per_second": dict(sorted(per_second.items())),
         "single_uses": single_uses, "single_seconds": single_time, "index_lag": lag,
         "alert_from_block": from_block, "alert_from_queueing": from_queue, "alerts": len(watch.alerts),
         "refusals": len(refusal_grants), "indexer": "node.chain.indexer as in this tree",
