@@ -213,7 +213,7 @@ def bench_consortium(seconds: float, rate: int, single_uses: int, refusals: int 
             start, fed, refusals_queued = _load(owner, grant, refusal_grants, rate, seconds)
             fed_seconds = time.time() - start
             _say(f"{fed:,} uses fed in {fed_seconds:.1f} s; waiting for the outbox")
-            owner_node.wait_idle(timeout=drain_timeout)
+            owner_node.wait_idle(timeout=600)
             drained = time.time() - start
             _say(f"outbox empty {drained:.1f} s after the start; waiting for the index and the alerts")
             per_block = _landed(owner, since)
