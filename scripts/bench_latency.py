@@ -25,7 +25,7 @@ from api.cli.datasets import register_dataset
 from api.local import LocalDeployment
 from ledger.waiting import wait_for
 from node.service import NodeService
-from scripts.bench_consortium import QUOTA, feed_due
+from scripts.bench_consortium import feed_due
 from scripts.bench_figures import Figure, percentile
 
 
@@ -100,7 +100,7 @@ def bench_latency(deliveries: int, load_rate: int) -> list[Figure]:
                                          interval=86_400, field_classes={}, rules=[], key_fields=[])
         apis = [Api(owner.url) for _ in local.consumers[:2]]
         grants = []
-        for api, consumer, uses in zip(apis, local.consumers, (2 * deliveries + QUOTA, 10**9)):
+        for api, consumer, uses in zip(apis, local.consumers, (2 * deliveries, 10**9)):
             api.sign_in_siwe(consumer.account)
             grants.append(request_access(api, consumer.account, dataset["dataset_id"], purpose="latency bench",
                                          fields=["visits"], uses=uses, days=1))
