@@ -15,9 +15,7 @@ from node.chain.indexer import Indexer
 from node.models import Grant
 from node.models import Use as UseRow
 from node.service import NodeService
-from node.access.uses import BATCH_SIZE, UseRequest, queue_uses
-from node.chain.outbox import BROADCAST_BYTES, CONFIRMED
-from node.models import OutboxEntry
+from node.access.uses import UseRequest, queue_uses
 from tests.utils.ledgers import Suite
 
 
@@ -67,24 +65,6 @@ def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, sui
     assert sorted(r.sequence for r in rows if r.refused is None) == list(range(1, 231))
     assert {r.refused for r in rows if r.refused is not None} == {8} and sum(r.refused is not None for r in rows) == 20
     assert indexed is not None and indexed.uses == 230
-
-
-def test_full_batches_go_out_in_broadcasts_a_node_accepts(service: NodeService, suite: Suite,
-                                                          database_url: str) -> None:
-    # 24 batches of 500 uses are ~1.2 MB of signed transactions: more than one broadcast request.
-    owner = suite.departments[0]
-    tag = "full " + database_url.split(":", 1)[0]
-    grant = _grant(suite, tag, 24 * BATCH_SIZE)
-    with service.sessions() as session:
-        entries = queue_uses(session, _requests(tag, grant, 24 * BATCH_SIZE))
-        session.commit()
-    assert len(entries) == 24 and sum(len(e.raw_tx or b"") for e in entries) == 0
-    service.outbox.run_until_idle(timeout=300)
-    with service.sessions() as session:
-        sent = [session.get(OutboxEntry, e.id) for e in entries]
-    assert all(e is not None and e.status == CONFIRMED for e in sent)
-    assert sum(len(e.raw_tx or b"") for e in sent if e is not None) > BROADCAST_BYTES
-    assert owner.usage.uses_of(grant) == 24 * BATCH_SIZE
 
 
 def test_malformed_uses_are_refused_before_anything_is_queued(service: NodeService) -> None:
