@@ -10,7 +10,7 @@ from ledger.clients import (
     Anchor, AnchorKind, ContractClient, Dataset, Department, Grant, GrantStatus, Issue,
     IssueStatus, Proposal, Rights, Statement, Use, Version,
 )
-from ledger.tx import SentTransaction
+from ledger.tx import Call, SentTransaction
 
 ZERO32 = b"\x00" * 32
 
@@ -213,7 +213,11 @@ class UsageLogClient(ContractClient):
 
     def submit_uses(self, batch_id: bytes, uses: Sequence[Use], gas: int | None = None) -> SentTransaction:
         """Send a batch without waiting for it, to pipeline many batches."""
-        return self._submit("recordUses", batch_id, [u.as_tuple() for u in uses], gas=gas)
+        return self._sender().send(self.record_uses_call(batch_id, uses), gas=gas)
+
+    def record_uses_call(self, batch_id: bytes, uses: Sequence[Use]) -> Call:
+        """``recordUses(batch_id, uses)`` encoded for sending, at the cost of eth-abi alone."""
+        return self.encode_call("recordUses", batch_id, [u.as_tuple() for u in uses])
 
     def acknowledge_statement(self, statement: Statement) -> TxReceipt:
         return self._send("acknowledgeStatement", statement.as_tuple())

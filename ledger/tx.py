@@ -15,7 +15,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress
+from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
@@ -88,6 +88,22 @@ class NonceManager:
 
 
 @dataclass(frozen=True)
+class Call:
+    """A contract call already encoded: the contract's address and the calldata. What a hot
+    path sends instead of a web3 ``ContractFunction``, which checks and normalises every
+    argument against the ABI each time it is encoded (:meth:`ledger.clients.ContractClient.encode_call`)."""
+
+    to: str
+    data: bytes
+
+
+def _to_and_data(call: ContractFunction | Call) -> tuple[str, HexStr]:
+    if isinstance(call, Call):
+        return call.to, HexStr("0x" + call.data.hex())
+    return str(call.address), call._encode_transaction_data()
+
+
+@dataclass(frozen=True)
 class SentTransaction:
     tx_hash: HexBytes
     nonce: int
@@ -127,24 +143,27 @@ class TransactionSender:
     def address(self) -> ChecksumAddress:
         return self.account.address
 
-    def estimate_gas(self, call: ContractFunction, value: int = 0) -> int:
+    def estimate_gas(self, call: ContractFunction | Call, value: int = 0) -> int:
         """Gas for ``call`` with the margin; a revert raises its decoded error."""
-        params: TxParams = {"from": self.address, "value": Wei(value)}
+        to, data = _to_and_data(call)
+        params: TxParams = {"from": self.address, "to": Web3.to_checksum_address(to), "data": data, "value": Wei(value)}
         try:
-            estimate = call.estimate_gas(params)
+            estimate = self.w3.eth.estimate_gas(params)
         except Web3Exception as err:
             raise self.errors.from_web3(err) from err
         return math.ceil(estimate * self.gas_margin)
 
-    def send(self, call: ContractFunction, *, gas: int | None = None, value: int = 0) -> SentTransaction:
+    def send(self, call: ContractFunction | Call, *, gas: int | None = None, value: int = 0) -> SentTransaction:
         """Sign and send ``call`` without waiting for it to be mined."""
         return self._sign_and_send(self.call_params(call, gas=gas or self.estimate_gas(call, value), value=value))
 
-    def call_params(self, call: ContractFunction, *, gas: int, value: int = 0, price_bump: int = 0) -> dict[str, Any]:
+    def call_params(self, call: ContractFunction | Call, *, gas: int, value: int = 0, price_bump: int = 0
+                    ) -> dict[str, Any]:
         """The unsigned transaction for ``call``, without a nonce."""
+        to, data = _to_and_data(call)
         return {
-            "to": call.address,
-            "data": call._encode_transaction_data(),
+            "to": to,
+            "data": data,
             "value": value,
             "gas": gas,
             "gasPrice": self.gas_price + price_bump,
@@ -215,7 +234,7 @@ class TransactionSender:
             raise self.revert_reason(tx_hash, receipt["blockNumber"])
         return receipt
 
-    def transact(self, call: ContractFunction, *, gas: int | None = None, value: int = 0) -> TxReceipt:
+    def transact(self, call: ContractFunction | Call, *, gas: int | None = None, value: int = 0) -> TxReceipt:
         """Send ``call`` and wait for its receipt."""
         return self.wait(self.send(call, gas=gas, value=value))
 

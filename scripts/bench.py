@@ -5,7 +5,10 @@ CPU model, the load while each part ran, and the raw numbers. ``--only NAME`` ru
 (repeatable). Benchmarks are not tests: nothing here asserts on time.
 
     uses        uses recorded per second and gas per use, local anvil
-    consortium  uses recorded per second on 3 geth Clique nodes (scripts.bench_consortium)
+    consortium  uses a second sustained on 3 geth Clique nodes through the owner's node, index lag,
+                over-quota alert latency (scripts.bench_consortium)
+    latency     a delivery's 201 to its use in the owner's usage stream, idle and under load
+                (scripts.bench_latency)
     anchoring   1,000,000 hashes: tree, every proof, one transaction
     file        verifying and registering a 1 GiB file
     trace       first page of a 100,000-use dataset's trace (scripts.bench_trace)
@@ -51,10 +54,12 @@ from scripts.bench_api import bench_api
 from scripts.bench_consortium import bench_consortium
 from scripts.bench_figures import Figure, load_average, markdown_table, targets_met, timed
 from scripts.bench_idle import bench_idle
+from scripts.bench_latency import bench_latency
 from scripts.bench_profile import Profiler
 from scripts.bench_trace import bench_indexer, bench_prov, bench_trace, trace_chain
+from scripts.bench_uses import bench_uses, suite as _suite
 
-PARTS = ("uses", "consortium", "anchoring", "file", "trace", "prov", "indexer", "api", "idle")
+PARTS = ("uses", "consortium", "latency", "anchoring", "file", "trace", "prov", "indexer", "api", "idle")
 ON_TRACE_CHAIN = ("trace", "prov", "indexer", "api")
 
 
@@ -148,70 +153,6 @@ with tempfile.TemporaryDirectory() as tmp:
 """
 
 
-# ---------------------------------------------------------------- uses on the local chain
-
-
-def _suite(chain: LocalChain) -> tuple[Ledger, Ledger, Ledger]:
-    """A deployed suite on ``chain``: the coordinator, one department, one consumer."""
-    artifacts = compile_contracts()
-    senders = [TransactionSender(chain.web3(), Account.from_key(k), poll_interval=0.002) for k in chain.private_keys[:3]]
-    coordinator, department, consumer = senders
-    manifest = deploy_suite(coordinator, artifacts, founders=[FoundingDepartment(
-        department_id("bench"), "Bench", department.address, department.address)])
-    ledgers = [Ledger(s.w3, manifest, artifacts, s) for s in senders]
-    ledgers[1].consortium.register_consumer(consumer.address)
-    return ledgers[0], ledgers[1], ledgers[2]
-
-
-def bench_uses(batched_uses: int, single_uses: int) -> list[Figure]:
-    """Uses recorded and grant-checked on-chain per second: batches of 100, pipelined, against
-    one transaction per use; and the gas each use costs both ways."""
-    with LocalChain(find_anvil(PROJECT_ROOT), accounts=3) as chain:
-        _, owner, consumer = _suite(chain)
-        dataset = hashlib.sha256(b"bench dataset").digest()
-        owner.registry.register_dataset(dataset, metadata="{}", category=b"\x02" * 32, grade=1,
-                                        update_interval=0, rights=Rights(department_id("bench")))
-        dataset = ids.dataset_id(department_id("bench"), dataset)
-        key = hashlib.sha256(b"bench grant").digest()
-        consumer.grants.request_access(key, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x00" * 32,
-                                       fields=[], actions=Action.mask(Action.DOWNLOAD), duration=10**8,
-                                       max_uses=batched_uses + single_uses + 1)
-        assert consumer.sender is not None
-        grant = ids.grant_id(consumer.sender.address, key)
-        owner.grants.approve(grant)
-
-        def use(i: int) -> Use:
-            return Use(grant, Action.DOWNLOAD, hashlib.sha256(i.to_bytes(8, "big")).digest())
-
-        single_gas: list[int] = []
-
-        def one_by_one() -> None:
-            for i in range(single_uses):
-                single_gas.append(owner.usage.record_use(hashlib.sha256(b"u%d" % i).digest(), use(i))["gasUsed"])
-
-        single_time, _ = timed(one_by_one)
-        sender = owner.sender
-        assert sender is not None
-
-        def batched() -> list[int]:
-            sent = [
-                owner.usage.submit_uses(hashlib.sha256(b"b%d" % b).digest(),
-                                        [use(single_uses + b * 100 + i) for i in range(100)], gas=1_500_000)
-                for b in range(batched_uses // 100)
-            ]
-            return [int(sender.wait(s)["gasUsed"]) for s in sent]
-
-        batch_time, batch_gas = timed(batched)
-        assert owner.usage.uses_of(grant) == single_uses + batched_uses
-    assert isinstance(batch_gas, list)
-    return [
-        Figure("uses recorded and grant-checked per second, local chain", batched_uses / batch_time, "uses/s",
-               single_uses / single_time, "one transaction per use", ">= 2,000"),
-        Figure("gas per use, recordUses batches of 100", sum(batch_gas) / batched_uses, "gas",
-               sum(single_gas) / single_uses, "one transaction per use", "<= 8,000"),
-    ]
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -249,7 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--file-size", type=int, default=1 << 30)
     parser.add_argument("--uses", type=int, default=20_000, help="batched uses on the local chain")
-    parser.add_argument("--consortium-uses", type=int, default=30_000, help="batched uses on the consortium")
+    parser.add_argument("--consortium-seconds", type=float, default=60.0,
+                        help="how long uses are fed to the consortium at --consortium-rate")
+    parser.add_argument("--consortium-rate", type=int, default=5_000, help="uses a second fed to the consortium")
+    parser.add_argument("--consortium-drain", type=float, default=600.0,
+                        help="the most seconds to wait after the load for the index and the alerts")
+    parser.add_argument("--latency-deliveries", type=int, default=30, help="deliveries timed, idle and under load")
+    parser.add_argument("--latency-load", type=int, default=2_000, help="uses a second queued beside the deliveries")
     parser.add_argument("--consortium-singles", type=int, default=8, help="one-transaction uses on the consortium")
     parser.add_argument("--trace-uses", type=int, default=100_000, help="uses of the traced dataset")
     parser.add_argument("--prov-library-items", type=int, default=10_000,
@@ -269,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     runs: dict[str, Callable[[], dict[str, list[Figure]]]] = {
         "uses": lambda: {"uses": bench_uses(args.uses, 300)},
-        "consortium": lambda: {"consortium": bench_consortium(args.consortium_uses, args.consortium_singles)},
+        "consortium": lambda: {"consortium": bench_consortium(args.consortium_seconds, args.consortium_rate,
+                                                              args.consortium_singles,
+                                                              drain_timeout=args.consortium_drain)},
+        "latency": lambda: {"latency": bench_latency(args.latency_deliveries, args.latency_load)},
         "anchoring": lambda: {"anchoring": bench_anchoring(args.leaves)},
         "file": lambda: {"file": bench_file_verification(args.file_size)},
         "idle": lambda: {"idle": bench_idle(args.idle_seconds)},

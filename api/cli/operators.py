@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.cli.client import CliError, UsageError
+from node.consortium.commands import gas_limit_option
 
 if TYPE_CHECKING:
     from api.cli.options import SubCommands
@@ -68,8 +69,7 @@ def add_commands(node_commands: SubCommands, consortium_commands: SubCommands) -
     genesis.add_argument("--facts", type=Path, nargs="+", required=True, help="each founder's facts.json")
     genesis.add_argument("--chain-id", type=int, required=True)
     genesis.add_argument("--period", type=int, default=1, help="seconds between blocks (default 1)")
-    genesis.add_argument("--gas-limit", type=int, default=None,
-                         help="the block gas limit (default 30000000; see docs/consortium.md for the trade-off)")
+    gas_limit_option(genesis)
     genesis.add_argument("--out", type=Path, required=True, help="where to write genesis.json")
     genesis.add_argument("--peers-out", type=Path, help="where to write the peers file (every founder's enode)")
     genesis.set_defaults(run=cmd_genesis)
@@ -116,7 +116,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_genesis(args: argparse.Namespace) -> int:
-    from node.consortium.folder import DEFAULT_GAS_LIMIT, Facts, FolderError, founding_genesis
+    from node.consortium.folder import Facts, FolderError, founding_genesis
+    from node.consortium.members import DEFAULT_GAS_LIMIT
 
     try:
         facts = [Facts.load(path) for path in args.facts]

@@ -42,6 +42,9 @@ from node.chain.writes import RUN_WHILE_PAUSED, WRITES
 PENDING, SIGNED, CONFIRMED, FAILED = "pending", "signed", "confirmed", "failed"
 TRANSIENT_REVERTS = frozenset({"ConsortiumIsPaused"})
 """Reverts that say "not now" rather than "never": the write is sent again later."""
+BROADCAST_BYTES = 1 << 20
+"""The most signed bytes one broadcast request carries: geth refuses a request over 5 MB, and a
+window of 64 batches of 500 uses is ~3 MB of transactions, twice that in hex."""
 _ALREADY_SENT = ("already known", "already imported", "nonce too low", "known transaction", "replacement transaction underpriced")
 
 
@@ -184,7 +187,7 @@ class OutboxWorker:
     def _sign(self, entry: OutboxEntry) -> bytes:
         kind = WRITES[entry.kind]
         # A write signed again must outbid its own earlier transaction at the same nonce.
-        params = self.sender.call_params(kind.call(self.ledger, entry.payload), gas=kind.gas(entry.payload),
+        params = self.sender.call_params(kind.transaction(self.ledger, entry.payload), gas=kind.gas(entry.payload),
                                          price_bump=entry.attempts)
         entry.nonce, entry.raw_tx, tx_hash = self.sender.sign_next(params)
         entry.tx_hash = tx_hash.to_0x_hex()
@@ -193,11 +196,21 @@ class OutboxWorker:
         return entry.raw_tx
 
     def _broadcast(self, raws: list[bytes]) -> None:
-        """Send signed transactions in one batch; ones the node already has are fine."""
-        results = self.ledger.rpc.call([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws])
-        for result in results:
-            if result.error and not any(text in result.message.lower() for text in _ALREADY_SENT):
-                raise WriteRejected(result.message)
+        """Send signed transactions in batches of at most :data:`BROADCAST_BYTES`; ones the
+        node already has are fine."""
+        chunks: list[list[bytes]] = [[]]
+        size = 0
+        for raw in raws:
+            if chunks[-1] and size + len(raw) > BROADCAST_BYTES:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(raw)
+            size += len(raw)
+        for chunk in chunks:
+            results = self.ledger.rpc.call([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in chunk])
+            for result in results:
+                if result.error and not any(text in result.message.lower() for text in _ALREADY_SENT):
+                    raise WriteRejected(result.message)
 
     def _confirm_signed(self) -> int:
         changed = 0
@@ -207,22 +220,33 @@ class OutboxWorker:
             ).all()
             if not signed:
                 return 0
-            # The nonce count is read before the receipts: a transaction it counts as mined has
-            # a receipt by the time the receipts are read.
-            replies = self.ledger.rpc.call(
-                [("eth_blockNumber", []), ("eth_getTransactionCount", [self.sender.address, "latest"])]
-                + [("eth_getTransactionReceipt", [entry.tx_hash]) for entry in signed]
-            )
-            head, mined_nonce = int(replies[0].result, 16), int(replies[1].result, 16)
-            unknown = []
-            for entry, reply in zip(signed, replies[2:]):
-                if reply.result is None:
-                    unknown.append(entry)
-                else:
+            # The nonce counts are read before the receipts: a transaction they count as mined
+            # has a receipt by the time the receipts are read.
+            head, mined_nonce, deep_nonce = self._mined_nonces()
+            # Only what is mined deep enough has its receipt read: a batch of uses has a log per
+            # use (~350 KB of receipt for 500), too much to read again every step it waits.
+            deep = [entry for entry in signed if entry.nonce is not None and entry.nonce < deep_nonce]
+            replies = self.ledger.rpc.call([("eth_getTransactionReceipt", [entry.tx_hash]) for entry in deep])
+            unknown = [entry for entry, reply in zip(deep, replies) if reply.result is None]
+            for entry, reply in zip(deep, replies):
+                if reply.result is not None:
                     changed += self._settle(entry, reply.result, head)
+            unknown += [entry for entry in signed if entry.nonce is not None and entry.nonce >= mined_nonce]
             changed += self._unstick(unknown, mined_nonce)
             session.commit()
         return changed
+
+    def _mined_nonces(self) -> tuple[int, int, int]:
+        """The head, the account's nonce count at it, and its count at the deepest block that
+        has ``confirmations``: nonces below that are mined deep enough to settle."""
+        replies = self.ledger.rpc.call(
+            [("eth_blockNumber", []), ("eth_getTransactionCount", [self.sender.address, "latest"])])
+        head, mined_nonce = int(replies[0].result, 16), int(replies[1].result, 16)
+        if self.confirmations <= 1:
+            return head, mined_nonce, mined_nonce
+        deep_block = max(head - self.confirmations + 1, 0)
+        [deep] = self.ledger.rpc.call([("eth_getTransactionCount", [self.sender.address, hex(deep_block)])])
+        return head, mined_nonce, int(deep.result, 16)
 
     def _settle(self, entry: OutboxEntry, receipt: dict[str, Any], head: int) -> int:
         mined_in = int(receipt["blockNumber"], 16)

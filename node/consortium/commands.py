@@ -20,7 +20,9 @@ from ledger.errors import LedgerError
 from ledger.geth import DEFAULT_GETH_DIR, ensure_geth, stop_pid
 from ledger.waiting import WaitTimedOut, wait_for
 from node.consortium.consortium import Consortium
-from node.consortium.members import DEFAULT_CHAIN_ID, DEFAULT_DIR, DEPARTMENTS, STATE_FILE, DepartmentStatus
+from node.consortium.members import (
+    DEFAULT_CHAIN_ID, DEFAULT_DIR, DEFAULT_GAS_LIMIT, DEPARTMENTS, STATE_FILE, DepartmentStatus,
+)
 from node.departments import DepartmentPlan, DepartmentSpec, department_options, plan_departments
 from node.errors import NodeError
 from node.service import load_artifacts
@@ -45,19 +47,23 @@ def consortium_plan(departments: int | DepartmentPlan) -> DepartmentPlan:
 
 def up(directory: Path, departments: int | DepartmentPlan, *, geth_dir: Path = DEFAULT_GETH_DIR,
        chain_id: int = DEFAULT_CHAIN_ID, period: int = 1, artifacts: Mapping[str, ContractArtifact] | None = None,
-       services: bool = True, light_kdf: bool = False) -> Consortium:
+       services: bool = True, light_kdf: bool = False, gas_limit: int | None = None) -> Consortium:
     """Start the consortium in ``directory`` (created with ``departments`` if new, named or
-    counted, its keys at geth's ``--lightkdf`` cost with ``light_kdf``), and, with ``services``,
-    deploy the contracts if not yet and start every department's node service (without, only
-    the chain runs)."""
+    counted, its keys at geth's ``--lightkdf`` cost with ``light_kdf``, its blocks of
+    ``gas_limit`` gas, default :data:`DEFAULT_GAS_LIMIT`), and, with ``services``, deploy the
+    contracts if not yet and start every department's node service (without, only the chain
+    runs). An existing consortium keeps the gas limit of its genesis: another one is refused."""
     plan = consortium_plan(departments)
     geth = ensure_geth(geth_dir)
     if (directory / STATE_FILE).exists():
         consortium = Consortium.open(directory, geth)
+        if gas_limit is not None and gas_limit != consortium.gas_limit:
+            raise ValueError(f"the consortium in {directory} has blocks of {consortium.gas_limit} gas, set by its "
+                             f"genesis; --gas-limit {gas_limit} applies to a new consortium only")
     else:
         consortium = Consortium.create(directory, [(d.code, d.name) for d in plan.departments], geth=geth,
                                        chain_id=chain_id, period=period, light_kdf=light_kdf,
-                                       coordinator=plan.coordinator)
+                                       coordinator=plan.coordinator, gas_limit=gas_limit or DEFAULT_GAS_LIMIT)
         log.info("keys and genesis of %d departments written to %s", len(plan.departments), directory)
     try:
         consortium.start_chain()
@@ -120,6 +126,27 @@ def print_status(statuses: Sequence[DepartmentStatus]) -> None:
     print(f"clique signers ({len(signers)}): {', '.join(signers)}")
 
 
+MIN_GAS_LIMIT = 5_000
+"""geth's floor for a block gas limit (``params.MinGasLimit``)."""
+
+
+def _gas_limit(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of gas: {text!r}") from None
+    if value < MIN_GAS_LIMIT:
+        raise argparse.ArgumentTypeError(f"at least {MIN_GAS_LIMIT:,} gas, the least a block may have")
+    return value
+
+
+def gas_limit_option(parser: argparse.ArgumentParser) -> None:
+    """``--gas-limit`` of a new consortium's genesis, for ``up`` and ``consortium genesis``."""
+    parser.add_argument("--gas-limit", type=_gas_limit, default=None, metavar="GAS",
+                        help=f"the block gas limit of a new consortium (default {DEFAULT_GAS_LIMIT:,}; higher holds "
+                             "more uses a block, and every node must execute every block in time: docs/consortium.md)")
+
+
 def add_local_commands(commands: argparse._SubParsersAction[Any]) -> None:
     """``up``, ``down`` and ``status`` of a consortium on this machine, with their options, under
     ``commands`` (``python -m node.consortium`` and ``provledger consortium``); each runs :func:`run`."""
@@ -129,6 +156,7 @@ def add_local_commands(commands: argparse._SubParsersAction[Any]) -> None:
     start.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID)
     start.add_argument("--period", type=int, default=1, help="seconds between blocks (default 1)")
     start.add_argument("--chain-only", action="store_true", help="run the geth nodes only: no contracts, no services")
+    gas_limit_option(start)
     stop = commands.add_parser("down", help="stop the consortium on this machine")
     status = commands.add_parser("status", help="peers, head, lag and signer of each department on this machine")
     for name, command in (("up", start), ("down", stop), ("status", status)):
@@ -166,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        consortium = up(directory, plan, chain_id=args.chain_id, period=args.period, services=not args.chain_only)
+        consortium = up(directory, plan, chain_id=args.chain_id, period=args.period, services=not args.chain_only,
+                        gas_limit=args.gas_limit)
     except (LedgerError, NodeError, ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

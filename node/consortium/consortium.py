@@ -18,7 +18,7 @@ from ledger.geth import GethNode, NodeStatus, clique_genesis, clique_web3, node_
 from ledger.sealing import start_sealing, wait_for_head
 from ledger.tx import LIGHT_SCRYPT_N, TransactionSender, load_keystore, write_keystore
 from node.consortium.members import (
-    CONFIRMATIONS, DEFAULT_CHAIN_ID, FUNDS, GAS_PRICE, STATE_FILE, DepartmentStatus, Member, new_member,
+    CONFIRMATIONS, DEFAULT_CHAIN_ID, DEFAULT_GAS_LIMIT, FUNDS, GAS_PRICE, STATE_FILE, DepartmentStatus, Member, new_member,
     send_funds,
 )
 from node.consortium.service import DepartmentNode
@@ -42,7 +42,7 @@ class Consortium:
     @classmethod
     def create(cls, directory: Path, departments: Sequence[tuple[str, str]], *, geth: Path,
                chain_id: int = DEFAULT_CHAIN_ID, period: int = 1, light_kdf: bool = False,
-               coordinator: str | None = None) -> Consortium:
+               coordinator: str | None = None, gas_limit: int = DEFAULT_GAS_LIMIT) -> Consortium:
         """New keys for every department and a genesis with their validators as the signers; the
         coordinator key goes to department ``coordinator`` (default: the first). ``light_kdf``
         encrypts the keys at geth's ``--lightkdf`` cost, for throwaway consortia."""
@@ -56,7 +56,7 @@ class Consortium:
         write_keystore(key, directory / lead.code / "keys" / "coordinator.json",
                        (directory / lead.code / "passphrase").read_text(), scrypt_n=scrypt_n)
         alloc = {a: FUNDS for m in members for a in (m.validator, m.service)} | {key.address: FUNDS}
-        genesis = clique_genesis(chain_id, [m.validator for m in members], alloc, period=period)
+        genesis = clique_genesis(chain_id, [m.validator for m in members], alloc, period=period, gas_limit=gas_limit)
         (directory / "genesis.json").write_text(json.dumps(genesis, indent=2))
         consortium = cls(directory, geth, {"chain_id": chain_id, "coordinator": lead.code,
                                            "departments": [asdict(m) for m in members]})
@@ -88,7 +88,7 @@ class Consortium:
         folder = self.directory / member.code
         return GethNode(self.geth, folder / "geth", network_id=self.chain_id, validator=member.validator,
                         password_file=folder / "passphrase", node_keystore=folder / "keys" / "node.json",
-                        node_id=member.node_id, ports=member.ports)
+                        node_id=member.node_id, ports=member.ports, gas_limit=self.gas_limit)
 
     # ------------------------------------------------------------ geth nodes
 
@@ -125,8 +125,16 @@ class Consortium:
 
     @property
     def period(self) -> int:
-        genesis = json.loads((self.directory / "genesis.json").read_text())
-        return int(genesis["config"]["clique"]["period"])
+        return int(self._genesis()["config"]["clique"]["period"])
+
+    @property
+    def gas_limit(self) -> int:
+        """The genesis's block gas limit, which every signer keeps its blocks at (``--miner.gaslimit``)."""
+        return int(self._genesis()["gasLimit"], 16)
+
+    def _genesis(self) -> dict[str, Any]:
+        genesis: dict[str, Any] = json.loads((self.directory / "genesis.json").read_text())
+        return genesis
 
     # ------------------------------------------------------------ contracts and services
 

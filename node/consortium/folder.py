@@ -26,18 +26,13 @@ from web3 import Web3
 
 from ledger.geth import GethNode, GethPorts, clique_genesis, create_node_key, create_validator
 from ledger.tx import LIGHT_SCRYPT_N, TransactionSender, load_keystore, write_keystore
-from node.consortium.members import CONFIRMATIONS, FUNDS, GAS_PRICE
+from node.consortium.members import CONFIRMATIONS, DEFAULT_GAS_LIMIT, FUNDS, GAS_PRICE
 from node.settings import NodeSettings
 
 S = TypeVar("S", bound=NodeSettings)
 
 SETTINGS_FILE = "node.json"
 FACTS_FILE = "facts.json"
-DEFAULT_GAS_LIMIT = 30_000_000
-"""The block gas limit of a new consortium: a consortium setting (``consortium genesis
---gas-limit``). Higher lets a block hold more writes (one batch of uses, a big anchoring) and
-lowers queueing under load; lower bounds how long a block takes to execute and propagate on the
-slowest member's machine, which must keep up with the 1 s period."""
 
 
 class FolderError(ValueError):

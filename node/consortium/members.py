@@ -29,6 +29,12 @@ GAS_PRICE = Wei(10**9)
 """Every sender pays 1 gwei: far above the 7-wei base fee, so any signer includes the transaction
 even after busy blocks raised the base fee (a sender keeps the price it started with)."""
 CONFIRMATIONS = 3
+DEFAULT_GAS_LIMIT = 100_000_000
+"""The block gas limit of a new consortium, a consortium setting written into its genesis (``up
+--gas-limit``, ``consortium genesis --gas-limit``; docs/consortium.md). It bounds the uses a
+block holds: ~6,000 gas each in batches of 500, so 100 M gas in a 1 s block is room for ~16,000
+uses a second, and 30 M was ~5,000. Every node executes every block: higher asks more of the
+slowest member's machine, which must execute and pass on a block well inside the period."""
 
 
 

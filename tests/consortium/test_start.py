@@ -17,7 +17,7 @@ import pytest
 
 from ledger.geth import GethNode, block_hash, node_status
 from ledger.sealing import restart_sealing, wait_for_head
-from node.consortium import DEPARTMENTS, Consortium, up
+from node.consortium import DEPARTMENTS, Consortium, main, up
 from tests.consortium.conftest import eventually
 
 pytestmark = pytest.mark.timeout(900)
@@ -79,3 +79,29 @@ def test_signers_each_stuck_on_their_own_block_1_are_brought_onto_one_chain(geth
         eventually(lambda: _on_one_chain(nodes, 5), "every node holding one block 5")
     finally:
         consortium.close()
+
+
+def test_blocks_keep_the_gas_limit_the_consortium_was_created_with(geth: Path, tmp_path: Path) -> None:
+    # Not the default: every signer must seal at the genesis's limit (geth's own default target
+    # would move each block's limit by 1/1024 towards it).
+    consortium = up(tmp_path / "c", 3, services=False, light_kdf=True, gas_limit=40_000_000)
+    try:
+        nodes = list(consortium.nodes.values())
+        wait_for_head(nodes, 3, timeout=60)
+        limits = {node.web3().eth.get_block(n)["gasLimit"] for node in nodes for n in (1, 2, 3)}
+        assert limits == {40_000_000} and consortium.gas_limit == 40_000_000
+    finally:
+        consortium.close()
+    # A genesis is not changed by starting the consortium again with another limit.
+    with pytest.raises(ValueError, match="40000000 gas"):
+        up(tmp_path / "c", 3, services=False, gas_limit=50_000_000)
+    assert Consortium.open(tmp_path / "c", geth).gas_limit == 40_000_000
+
+
+@pytest.mark.parametrize("given", ["4999", "lots"])
+def test_a_gas_limit_geth_cannot_run_is_refused_with_exit_2(given: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["up", "--dir", str(tmp_path), "--gas-limit", given])
+    assert exited.value.code == 2 and "--gas-limit" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -23,9 +23,9 @@ def _h(text: str) -> str:
     return "0x" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, suite: Suite, database_url: str) -> None:
+def _grant(suite: Suite, tag: str, max_uses: int) -> bytes:
+    """An approved grant of the first consumer on a new dataset of the first department."""
     owner, consumer = suite.departments[0], suite.consumers[0]
-    tag = database_url.split(":", 1)[0]
     assert owner.sender is not None
     owner.sender.nonces.resync()  # the node's outbox sends from the same account
     dataset, grant = hashlib.sha256(f"uses dataset {tag}".encode()).digest(), hashlib.sha256(f"uses grant {tag}".encode()).digest()
@@ -33,14 +33,26 @@ def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, sui
                                     update_interval=0, rights=Rights(department_id("stats-bureau")))
     dataset = ids.dataset_id(department_id("stats-bureau"), dataset)
     consumer.grants.request_access(grant, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x04" * 32,
-                                   fields=[], actions=Action.mask(Action.DOWNLOAD), duration=3600, max_uses=230)
+                                   fields=[], actions=Action.mask(Action.DOWNLOAD), duration=3600, max_uses=max_uses)
     grant = ids.grant_id(suite.accounts[7].address, grant)
     owner.grants.approve(grant)
-    requests = [UseRequest(_h(f"{tag} use {i}"), "0x" + grant.hex(), Action.DOWNLOAD, _h(f"{tag} bytes {i}"))
-                for i in range(250)]
+    return grant
+
+
+def _requests(tag: str, grant: bytes, count: int) -> list[UseRequest]:
+    return [UseRequest(_h(f"{tag} use {i}"), "0x" + grant.hex(), Action.DOWNLOAD, _h(f"{tag} bytes {i}"))
+            for i in range(count)]
+
+
+def test_uses_over_quota_are_refused_on_chain_and_kept(service: NodeService, suite: Suite, database_url: str) -> None:
+    owner = suite.departments[0]
+    tag = database_url.split(":", 1)[0]
+    grant = _grant(suite, tag, 230)
+    requests = _requests(tag, grant, 250)
     with service.sessions() as session:
-        entries = queue_uses(session, requests)
-        again = queue_uses(session, requests)
+        # Batches of 100: the quota runs out inside the third.
+        entries = queue_uses(session, requests, batch_size=100)
+        again = queue_uses(session, requests, batch_size=100)
         session.commit()
     assert len(entries) == 3 and [e.id for e in again] == [e.id for e in entries]
     service.outbox.run_until_idle(timeout=120)
