@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from bisect import bisect_right
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from itertools import accumulate
 from dataclasses import dataclass
 from datetime import timezone
 
@@ -115,7 +117,8 @@ class Sighting:
     block_number: int | None = None
 
 
-Rule = Callable[[Session, AlertRule, ChainEventRow], Iterator[Sighting]]
+Rule = Callable[[Session, AlertRule, Sequence[ChainEventRow]], Iterator[Sighting]]
+"""A rule over one step's rows, in chain order: what it needs from SQL it reads once per step."""
 
 
 def _on(row: ChainEventRow, key: str, kind: str, severity: str, message: str) -> Sighting:
@@ -123,49 +126,81 @@ def _on(row: ChainEventRow, key: str, kind: str, severity: str, message: str) ->
                     row.block_number)
 
 
-def _expired_attempt(session: Session, rule: AlertRule, row: ChainEventRow) -> Iterator[Sighting]:
-    if row.name == "UseRefused" and row.args["reason"] == Refusal.EXPIRED:
-        grant = row.args["grantId"]
-        yield _on(row, f"expired_attempt:{grant}:{row.tx_hash}:{row.log_index}", "expired_attempt", "high",
-                  f"a use of grant {grant} was attempted after the grant expired")
+def _expired_attempt(session: Session, rule: AlertRule, rows: Sequence[ChainEventRow]) -> Iterator[Sighting]:
+    for row in rows:
+        if row.name == "UseRefused" and row.args["reason"] == Refusal.EXPIRED:
+            grant = row.args["grantId"]
+            yield _on(row, f"expired_attempt:{grant}:{row.tx_hash}:{row.log_index}", "expired_attempt", "high",
+                      f"a use of grant {grant} was attempted after the grant expired")
 
 
-def _refused(session: Session, rule: AlertRule, row: ChainEventRow) -> Iterator[Sighting]:
-    if row.name != "UseRefused" or row.args["reason"] == Refusal.EXPIRED:
+def _refused(session: Session, rule: AlertRule, rows: Sequence[ChainEventRow]) -> Iterator[Sighting]:
+    for row in rows:
+        if row.name != "UseRefused" or row.args["reason"] == Refusal.EXPIRED:
+            continue
+        grant, reason = row.args["grantId"], Refusal(row.args["reason"]).name.lower()
+        if callers_attempt(row.name, row.args):
+            # The caller's own attempt (``row.consumer`` is the caller): one alert per caller, so a
+            # second intruder on the same grant is named too, and the grantee never is.
+            actor = row.args["actor"]
+            yield _on(row, f"refused:{grant}:{reason}:{actor}", "refused", "high",
+                      f"{actor} attempted a use of grant {grant}, which it may not use: refused on-chain ({reason})")
+            continue
+        yield _on(row, f"refused:{grant}:{reason}", "refused", "warning",
+                  f"a use of grant {grant} was refused on-chain: {reason}")
+
+
+def _recorded(rows: Sequence[ChainEventRow]) -> dict[str, list[ChainEventRow]]:
+    """The step's recorded uses by grant, in chain order."""
+    by_grant: dict[str, list[ChainEventRow]] = {}
+    for row in rows:
+        if row.name == "UseRecorded":
+            by_grant.setdefault(row.args["grantId"], []).append(row)
+    return by_grant
+
+
+def _quota(session: Session, rule: AlertRule, rows: Sequence[ChainEventRow]) -> Iterator[Sighting]:
+    by_grant = _recorded(rows)
+    grants = session.scalars(select(Grant).where(Grant.grant_id.in_(by_grant))).all() if by_grant else []
+    for grant in grants:
+        if not grant.max_uses:
+            continue
+        # Sequences grow along the chain: the first use at the threshold is the one to name.
+        share = rule.threshold * grant.max_uses
+        reached = next((r for r in by_grant[grant.grant_id] if int(r.args["sequence"]) >= share), None)
+        if reached is not None:
+            yield _on(reached, f"quota:{grant.grant_id}", "quota", "warning",
+                      f"grant {grant.grant_id} has spent {reached.args['sequence']} of {grant.max_uses} uses "
+                      f"({rule.threshold:.0%} reached)")
+
+
+def _burst(session: Session, rule: AlertRule, rows: Sequence[ChainEventRow]) -> Iterator[Sighting]:
+    """More than ``threshold`` uses of one grant within ``window_seconds`` up to a use (the uses of
+    its own block included). Counted from the index per block, once per grant per step: a block's
+    time never falls behind its parent's, so the uses within the window are a run of blocks."""
+    if rule.window_seconds <= 0:
         return
-    grant, reason = row.args["grantId"], Refusal(row.args["reason"]).name.lower()
-    if callers_attempt(row.name, row.args):
-        # The caller's own attempt (``row.consumer`` is the caller): one alert per caller, so a
-        # second intruder on the same grant is named too, and the grantee never is.
-        actor = row.args["actor"]
-        yield _on(row, f"refused:{grant}:{reason}:{actor}", "refused", "high",
-                  f"{actor} attempted a use of grant {grant}, which it may not use: refused on-chain ({reason})")
-        return
-    yield _on(row, f"refused:{grant}:{reason}", "refused", "warning",
-              f"a use of grant {grant} was refused on-chain: {reason}")
-
-
-def _quota(session: Session, rule: AlertRule, row: ChainEventRow) -> Iterator[Sighting]:
-    if row.name != "UseRecorded":
-        return
-    grant = session.get(Grant, row.args["grantId"])
-    if grant is not None and grant.max_uses and int(row.args["sequence"]) >= rule.threshold * grant.max_uses:
-        yield _on(row, f"quota:{grant.grant_id}", "quota", "warning",
-                  f"grant {grant.grant_id} has spent {row.args['sequence']} of {grant.max_uses} uses "
-                  f"({rule.threshold:.0%} reached)")
-
-
-def _burst(session: Session, rule: AlertRule, row: ChainEventRow) -> Iterator[Sighting]:
-    if row.name != "UseRecorded" or row.block_time is None or rule.window_seconds <= 0:
-        return
-    grant = row.args["grantId"]
-    since = row.block_time - rule.window_seconds
-    count = session.scalar(select(func.count()).select_from(Use).where(
-        Use.grant_id == grant, Use.refused.is_(None), Use.block_time > since, Use.block_time <= row.block_time,
-        Use.block_number <= row.block_number)) or 0
-    if count > rule.threshold:
-        yield _on(row, f"burst:{grant}:{row.block_time // rule.window_seconds}", "burst", "warning",
-                  f"grant {grant}: {count} uses within {rule.window_seconds} s, more than {rule.threshold:g}")
+    for grant, recorded in _recorded(rows).items():
+        timed = [(r, r.block_time) for r in recorded if r.block_time is not None]
+        if not timed:
+            continue
+        blocks = session.execute(
+            select(Use.block_number, func.max(Use.block_time), func.count())
+            .where(Use.grant_id == grant, Use.refused.is_(None),
+                   Use.block_time > min(t for _, t in timed) - rule.window_seconds,
+                   Use.block_number <= timed[-1][0].block_number)
+            .group_by(Use.block_number).order_by(Use.block_number)).all()
+        numbers = [number for number, _, _ in blocks]
+        times = [int(at or 0) for _, at, _ in blocks]
+        totals = [0, *accumulate(count for _, _, count in blocks)]
+        named: set[int] = set()
+        for row, at in timed:
+            bucket = at // rule.window_seconds
+            count = totals[bisect_right(numbers, row.block_number)] - totals[bisect_right(times, at - rule.window_seconds)]
+            if count > rule.threshold and bucket not in named:
+                named.add(bucket)
+                yield _on(row, f"burst:{grant}:{bucket}", "burst", "warning",
+                          f"grant {grant}: {count} uses within {rule.window_seconds} s, more than {rule.threshold:g}")
 
 
 EVENT_RULES: dict[str, Rule] = {
@@ -192,8 +227,8 @@ class Monitor:
             mark = session.get(Watermark, WATERMARK) or Watermark(name=WATERMARK, value=0)
             rows = _use_rows(session, mark.value, self.batch)
             self.seen = len(rows)
-            sightings = [s for row in rows for kind, rule in rules.items() if kind in EVENT_RULES
-                         for s in EVENT_RULES[kind](session, rule, row)]
+            sightings = [s for kind, rule in rules.items() if kind in EVENT_RULES
+                         for s in EVENT_RULES[kind](session, rule, rows)]
             if "stale" in rules:
                 sightings += _stale(session, rules["stale"], time.time() if now is None else now)
             if rows:
