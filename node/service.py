@@ -62,11 +62,14 @@ class NodeService:
 
     def __post_init__(self) -> None:
         self._running = announce_running(self.settings.data_dir)
-        self.indexer = Indexer(self.sessions, self.ledger, confirmations=self.settings.confirmations)
+        # The monitor reads on from the events it saw, which a reorg may make the indexer undo: a
+        # monitor step and the undoing never overlap. Indexing new events may (the monitor reads
+        # only what was committed), so under load the monitor does not wait for the index to catch up.
+        follow = threading.Lock()
+        self.indexer = Indexer(self.sessions, self.ledger, confirmations=self.settings.confirmations,
+                               rollback_lock=follow)
         self.monitor = Monitor(self.sessions)
         self.traces = TraceChecker(self.ledger, self.sessions)
-        # The monitor reads on from the events it saw, which a reorg may make the indexer undo.
-        follow = threading.Lock()
         cap = self.settings.retry_cap
         # Idle loops wait longer and longer, never so long that /health would take them for stalled.
         # All the work of the outbox, the monitor and anchoring comes with a wake-up (see
@@ -76,7 +79,7 @@ class NodeService:
         head_poll = min(self.settings.head_poll, quiet)
         monitor = Supervised("monitor", self._watch, idle=min(0.2, quiet), idle_max=quiet, lock=follow, max_retry=cap)
         indexer = Supervised("indexer", self.indexer.step, idle=min(0.2, head_poll), idle_max=head_poll,
-                             wakes=monitor, lock=follow, max_retry=cap)
+                             wakes=monitor, max_retry=cap)
         outbox = Supervised("outbox", self.outbox.step, idle=min(0.05, quiet), idle_max=quiet, busy=self._sending,
                             wakes=indexer, max_retry=cap)
         anchors = Supervised("anchors", self.seal_due, idle=min(0.2, quiet), idle_max=quiet, busy=self._anchoring,

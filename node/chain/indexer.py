@@ -18,6 +18,7 @@ shrinks to fit a burst and doubles back over quiet stretches.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -51,7 +52,8 @@ def event_row(event: ChainEvent, block_time: int | None = None, grant: GrantTerm
 
 class Indexer:
     def __init__(self, sessions: sessionmaker[Session], ledger: Ledger, *, confirmations: int = 1,
-                 chunk: int = 2000, until: int | None = None, step_events: int = 10_000) -> None:
+                 chunk: int = 2000, until: int | None = None, step_events: int = 10_000,
+                 rollback_lock: threading.Lock | None = None) -> None:
         self.sessions = sessions
         self.ledger = ledger
         self.confirmations = confirmations
@@ -62,6 +64,9 @@ class Indexer:
         self._span = min(chunk, FIRST_SPAN)
         self._behind = False
         self._ahead = ReadAhead(self._logs)
+        self._rollback_lock = rollback_lock or threading.Lock()
+        """Held while a reorg is undone, which moves followers' watermarks back (the monitor holds
+        it for each of its steps); new events are indexed without it."""
 
     def step(self) -> int:
         """Index the next span of confirmed blocks; returns the number of events taken."""
@@ -70,8 +75,9 @@ class Indexer:
             cursor = session.get(IndexerCursor, CURSOR)
             head, cursor_hash = self._head(cursor.block_number if cursor else None)
             if cursor is not None and cursor_hash != cursor.block_hash:
-                self._roll_back(session, self._fork_point(session))
-                session.commit()
+                with self._rollback_lock:
+                    self._roll_back(session, self._fork_point(session))
+                    session.commit()
                 cursor = session.get(IndexerCursor, CURSOR)
             start = cursor.block_number + 1 if cursor else self.ledger.manifest.deployment_block
             safe = head - max(self.confirmations - 1, 0)
