@@ -22,8 +22,8 @@ from api.errors import errors
 from api.deps import DB, Id32, Node, Number
 from api.routes.datasets import version_of
 from api.schemas.audit import (
-    AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, SuspectOut, TraceItemOut, TracePage,
-    Verification,
+    AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, SuspectOut, TracePage, Verification,
+    trace_json,
 )
 from api.schemas.base import MAX_NUMBER
 from node.audit.chainsets import END, Subject
@@ -63,18 +63,13 @@ def _out(subject: Subject, page: Page, node: Any, verify: bool, after: int, fami
     check takes a connection of its own, and holding both would starve the pool under load."""
     lineage_out = LineageOut(parents=family.parents, children=family.children) if family is not None else None
     if not verify:
-        body = TracePage(subject=subject.key, items=[TraceItemOut(**vars(item)) for item in page.items],
-                         next_after=page.next_after, lineage=lineage_out)
-        return Response(body.model_dump_json(), media_type="application/json")
-    reports = verify_events(node.ledger, page.items, node.traces.chain) if page.items else []
+        return Response(trace_json(subject.key, page, lineage_out), media_type="application/json")
     complete = node.traces.check(subject, after=after, through=page.next_after)
-    items = []
-    for item, report in zip(page.items, reports):
-        problems = report.problems + [p for p in complete.item_problems.get(item.id, []) if p not in report.problems]
-        items.append(TraceItemOut(**vars(item), verification=Verification(ok=not problems, problems=problems)))
-    body = TracePage(subject=subject.key, items=items, next_after=page.next_after, lineage=lineage_out,
-                     complete=_completeness(complete))
-    return Response(body.model_dump_json(), media_type="application/json")
+    reports = verify_events(node.ledger, page.items, node.traces.chain) if page.items else []
+    problems = [report.problems + [p for p in complete.item_problems.get(item.id, []) if p not in report.problems]
+                for item, report in zip(page.items, reports)]
+    return Response(trace_json(subject.key, page, lineage_out, problems, _completeness(complete)),
+                    media_type="application/json")
 
 
 async def _traced(node: Any, subject: Subject, read: Callable[[Session], tuple[Page, Lineage | None]], verify: bool,
