@@ -65,7 +65,8 @@ def _out(subject: Subject, page: Page, node: Any, verify: bool, after: int, fami
     if not verify:
         return Response(trace_json(subject.key, page, lineage_out), media_type="application/json")
     complete = node.traces.check(subject, after=after, through=page.next_after)
-    reports = verify_events(node.ledger, page.items, node.traces.chain) if page.items else []
+    settled = complete.block_number if complete.ok else None  # only a complete trace's logs are kept
+    reports = verify_events(node.ledger, page.items, node.traces.chain, settled) if page.items else []
     problems = [report.problems + [p for p in complete.item_problems.get(item.id, []) if p not in report.problems]
                 for item, report in zip(page.items, reports)]
     return Response(trace_json(subject.key, page, lineage_out, problems, _completeness(complete)),
