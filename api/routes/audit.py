@@ -8,6 +8,7 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
@@ -41,6 +42,11 @@ After = Annotated[int, Query(ge=0, le=MAX_NUMBER, description="the `next_after` 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Verify = Annotated[bool, Query(description="check every item against the chain, and that the trace is complete: "
                                           "the page's span of the chain item by item, and the whole trace's counts")]
+_READING, _VERIFYING = CapacityLimiter(4), CapacityLimiter(8)
+"""Trace pages read at once, plain and verified; the others wait on the event loop. A page is
+mostly Python (reading rows, writing JSON): more threads at it only contend for the interpreter,
+and SQLite's reads, which give it up and take it back a row at a time, then wait on each row.
+A verified page also waits on the chain, so more of those overlap."""
 
 
 def _verification(report: Report) -> Verification:
@@ -83,7 +89,7 @@ async def _traced(node: Any, subject: Subject, read: Callable[[Session], tuple[P
             page, family = read(db)
         return _out(subject, page, node, verify, after, family)
 
-    return await run_in_threadpool(answer)
+    return await to_thread.run_sync(answer, limiter=_VERIFYING if verify else _READING)
 
 
 Address = Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"],
