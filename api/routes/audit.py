@@ -42,11 +42,11 @@ After = Annotated[int, Query(ge=0, le=MAX_NUMBER, description="the `next_after` 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Verify = Annotated[bool, Query(description="check every item against the chain, and that the trace is complete: "
                                           "the page's span of the chain item by item, and the whole trace's counts")]
-_READING, _VERIFYING = CapacityLimiter(4), CapacityLimiter(8)
-"""Trace pages read at once, plain and verified; the others wait on the event loop. A page is
-mostly Python (reading rows, writing JSON): more threads at it only contend for the interpreter,
-and SQLite's reads, which give it up and take it back a row at a time, then wait on each row.
-A verified page also waits on the chain, so more of those overlap."""
+_READING, _VERIFYING = CapacityLimiter(4), CapacityLimiter(4)
+"""Trace pages read at once, plain and verified (apart, so that verified ones, which also wait on
+the chain, do not hold up plain ones); the others wait on the event loop. A page is mostly Python
+(reading rows, writing JSON): more threads at it only contend for the interpreter, and SQLite's
+reads, which give it up and take it back a row at a time, then wait for it on each row."""
 
 
 def _verification(report: Report) -> Verification:
