@@ -8,6 +8,7 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
@@ -22,8 +23,8 @@ from api.errors import errors
 from api.deps import DB, Id32, Node, Number
 from api.routes.datasets import version_of
 from api.schemas.audit import (
-    AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, SuspectOut, TraceItemOut, TracePage,
-    Verification,
+    AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, SuspectOut, TracePage, Verification,
+    trace_json,
 )
 from api.schemas.base import MAX_NUMBER
 from node.audit.chainsets import END, Subject
@@ -41,6 +42,11 @@ After = Annotated[int, Query(ge=0, le=MAX_NUMBER, description="the `next_after` 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Verify = Annotated[bool, Query(description="check every item against the chain, and that the trace is complete: "
                                           "the page's span of the chain item by item, and the whole trace's counts")]
+_READING, _VERIFYING = CapacityLimiter(4), CapacityLimiter(4)
+"""Trace pages read at once, plain and verified (apart, so that verified ones, which also wait on
+the chain, do not hold up plain ones); the others wait on the event loop. A page is mostly Python
+(reading rows, writing JSON): more threads at it only contend for the interpreter, and SQLite's
+reads, which give it up and take it back a row at a time, then wait for it on each row."""
 
 
 def _verification(report: Report) -> Verification:
@@ -63,18 +69,14 @@ def _out(subject: Subject, page: Page, node: Any, verify: bool, after: int, fami
     check takes a connection of its own, and holding both would starve the pool under load."""
     lineage_out = LineageOut(parents=family.parents, children=family.children) if family is not None else None
     if not verify:
-        body = TracePage(subject=subject.key, items=[TraceItemOut(**vars(item)) for item in page.items],
-                         next_after=page.next_after, lineage=lineage_out)
-        return Response(body.model_dump_json(), media_type="application/json")
-    reports = verify_events(node.ledger, page.items, node.traces.chain) if page.items else []
+        return Response(trace_json(subject.key, page, lineage_out), media_type="application/json")
     complete = node.traces.check(subject, after=after, through=page.next_after)
-    items = []
-    for item, report in zip(page.items, reports):
-        problems = report.problems + [p for p in complete.item_problems.get(item.id, []) if p not in report.problems]
-        items.append(TraceItemOut(**vars(item), verification=Verification(ok=not problems, problems=problems)))
-    body = TracePage(subject=subject.key, items=items, next_after=page.next_after, lineage=lineage_out,
-                     complete=_completeness(complete))
-    return Response(body.model_dump_json(), media_type="application/json")
+    settled = complete.block_number if complete.ok else None  # only a complete trace's logs are kept
+    reports = verify_events(node.ledger, page.items, node.traces.chain, settled) if page.items else []
+    problems = [report.problems + [p for p in complete.item_problems.get(item.id, []) if p not in report.problems]
+                for item, report in zip(page.items, reports)]
+    return Response(trace_json(subject.key, page, lineage_out, problems, _completeness(complete)),
+                    media_type="application/json")
 
 
 async def _traced(node: Any, subject: Subject, read: Callable[[Session], tuple[Page, Lineage | None]], verify: bool,
@@ -87,7 +89,7 @@ async def _traced(node: Any, subject: Subject, read: Callable[[Session], tuple[P
             page, family = read(db)
         return _out(subject, page, node, verify, after, family)
 
-    return await run_in_threadpool(answer)
+    return await to_thread.run_sync(answer, limiter=_VERIFYING if verify else _READING)
 
 
 Address = Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"],

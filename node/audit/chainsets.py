@@ -30,6 +30,7 @@ from ledger.errors import BlockMissing, ChainReadFailed
 from ledger.events import EventLayout, block_ranges
 from ledger.rpc import RpcBatcher
 from node.chain.attribution import ATTEMPTS, CONSUMER_FIELDS, GRANT_REQUESTED, GrantTerms, place
+from node.audit.settled import SettledRows
 from node.errors import ChainMoved
 
 Position = tuple[int, int]
@@ -192,6 +193,8 @@ class ChainSets:
         self._lock = threading.Lock()
         self._subject_locks: dict[Subject, threading.Lock] = {}
         self._checksums: dict[str, str] = {}
+        self.settled = SettledRows()
+        """Rows of settled logs verified reads keep, cleared whenever the chain is found moved."""
 
     def items(self, rpc: RpcBatcher, subject: Subject, block: int, block_hash: str) -> list[Filed]:
         """The subject's items on chain up to ``block``, which must have ``block_hash``."""
@@ -203,9 +206,11 @@ class ChainSets:
             at = [block] if known is None or known.block == block else [block, known.block]
             hashes = self._hashes(rpc, at)
             if hashes[block] != block_hash:
+                self.settled.clear()
                 raise ChainMoved(block, block_hash, hashes[block] or "missing")
             if known is not None and hashes[known.block] != known.block_hash:
                 known = None  # a reorg replaced (or shortened) the chain the list was read from
+                self.settled.clear()
             if known is None or known.block < block:
                 known = self._extend(rpc, subject, known, block, block_hash)
                 self._keep(subject, known)
@@ -247,6 +252,7 @@ class ChainSets:
             for reply in (replies[0], replies[-1]):
                 found = str(reply.result["hash"]) if reply.result else reply.message or "missing"
                 if found != at[1]:
+                    self.settled.clear()
                     raise ChainMoved(at[0], at[1], found)
             for (q, a, b), reply in zip(part, replies[1:-1]):
                 if reply.error is None:

@@ -80,24 +80,25 @@ def _held(subject: Subject) -> ColumnElement[bool]:
 
 
 def _rows(session: Session, where: ColumnElement[bool]) -> list[Filed]:
+    # Plain rows from the connection: the ORM's handling of a statement of columns cost as much as running it.
     c = ChainEventRow
-    return [Filed(*row) for row in session.execute(
+    return [Filed(*row) for row in session.connection().execute(
         select(c.block_number, c.log_index, c.block_hash, c.tx_hash, c.name, c.dataset_id, c.grant_id, c.consumer,
                c.id).where(where).order_by(c.id))]
 
 
 def _cursor(session: Session) -> tuple[int, str] | None:
-    found = session.execute(select(IndexerCursor.block_number, IndexerCursor.block_hash)
-                            .where(IndexerCursor.name == CURSOR)).first()
+    found = session.connection().execute(select(IndexerCursor.block_number, IndexerCursor.block_hash)
+                                         .where(IndexerCursor.name == CURSOR)).first()
     return (found[0], found[1]) if found else None
 
 
 def _position(session: Session, subject: Subject, row_id: int) -> Position | None:
     """Where row ``row_id`` stands in the chain, or the subject's last row before it if it is gone."""
-    c = ChainEventRow
-    found = session.execute(select(c.block_number, c.log_index).where(c.id == row_id)).first()
-    found = found or session.execute(select(c.block_number, c.log_index).where(_held(subject), c.id < row_id)
-                                     .order_by(c.id.desc()).limit(1)).first()
+    c, read = ChainEventRow, session.connection()
+    found = read.execute(select(c.block_number, c.log_index).where(c.id == row_id)).first()
+    found = found or read.execute(select(c.block_number, c.log_index).where(_held(subject), c.id < row_id)
+                                  .order_by(c.id.desc()).limit(1)).first()
     return (found[0], found[1]) if found else None
 
 
@@ -125,7 +126,7 @@ def _read(session: Session, subject: Subject, after: int, through: int | None, w
     cursor = _cursor(session)
     if cursor is None:
         return _Index((-1, ""), 0, [], None, (-1, END))
-    number = session.scalar(select(func.count()).select_from(ChainEventRow).where(_held(subject))) or 0
+    number = session.connection().scalar(select(func.count()).select_from(ChainEventRow).where(_held(subject))) or 0
     if whole:
         rows, start, end = _rows(session, _held(subject)), None, None
     else:

@@ -128,14 +128,21 @@ def verify_event_row(session: Session, ledger: Ledger, row_id: int) -> Report:
     return _compare(Report(_subject(row)), row, _decoded(at, ledger.events.decode))
 
 
-def verify_events(ledger: Ledger, items: Sequence[Any], chain: ChainSets | None = None) -> list[Report]:
+def verify_events(ledger: Ledger, items: Sequence[Any], chain: ChainSets | None = None,
+                  settled: int | None = None) -> list[Report]:
     """Verify many indexed events (rows or trace items) at once: one batch of ``eth_getLogs``
     by block hash, one log list per block however many events it holds, of which only the logs
     at the items' own indexes are read (a block of 500 uses is one list, and a page of it reads
     the 100 it shows); with ``chain``, each read from its raw log where its arguments are one word
-    each (:meth:`ChainSets.row`), else decoded as the indexer decodes it."""
+    each (:meth:`ChainSets.row`), else decoded as the indexer decodes it. With ``chain`` and
+    ``settled`` (the block the index stands on, just found the chain's, with the trace complete
+    through it), what the chain says of logs at or below it is kept in ``chain.settled`` and not
+    asked again."""
+    kept = chain.settled if chain is not None and settled is not None else None
+    known: dict[tuple[str, int], ChainRow | ChainEventRow] = {key: row for key in {(item.block_hash, item.log_index) for item in items}
+             if kept is not None and (row := kept.get(key)) is not None}
     rpc = ledger.rpc
-    blocks = sorted({item.block_hash for item in items})
+    blocks = sorted({item.block_hash for item in items if (item.block_hash, item.log_index) not in known})
     raw: dict[tuple[str, int], dict[str, Any]] = {}
     for start in range(0, len(blocks), 200):
         part = blocks[start : start + 200]
@@ -145,10 +152,16 @@ def verify_events(ledger: Ledger, items: Sequence[Any], chain: ChainSets | None 
                 raw.setdefault((block_hash, int(log["logIndex"], 16)), log)
 
     def said(item: Any) -> ChainRow | ChainEventRow | None:
-        log = raw.get((item.block_hash, item.log_index))
+        key = (item.block_hash, item.log_index)
+        if key in known:
+            return known[key]
+        log = raw.get(key)
         if log is None:
             return None
-        return (chain.row(log) if chain is not None else None) or _decoded(log_from_json(log), ledger.events.decode)
+        row = (chain.row(log) if chain is not None else None) or _decoded(log_from_json(log), ledger.events.decode)
+        if kept is not None and settled is not None and row is not None and row.block_number <= settled:
+            kept.put(key, row)
+        return row
 
     return [_compare(Report(_subject(item)), item, said(item)) for item in items]
 

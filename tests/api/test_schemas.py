@@ -13,6 +13,7 @@ from api.schemas import audit, datasets, grants, quality, system
 from api.schemas.base import Body, Model
 from api.schemas.mirror import MIRRORS, drift, literal_of, mirrors
 from node.access.queue import QueueItem
+from node.audit.trace import Page, TraceItem
 from node.fields import FieldClass
 from node.models import STAFF_ROLES, OutboxEntry
 from node.quality.rules import RuleKind
@@ -121,3 +122,25 @@ def test_a_literal_built_from_its_home_shows_in_the_schema_as_one_written_out() 
 
     assert schema == {"enum": [c.value for c in FieldClass], "type": "string"}
     assert literal_of(("a", "b")) == Literal["a", "b"]
+
+
+def _item(number: int, texts: dict[str, str]) -> TraceItem:
+    return TraceItem(number, 40 + number, "0x" + "ab" * 32, None if number % 2 else 1_700_000_000 + number,
+                     "0x" + "cd" * 32, number, "UsageLog", "0x" + "12" * 20, "UseRecorded",
+                     {"grantId": "0x" + "ef" * 32, "count": str(2**60 + number), "parents": [], "ok": True,
+                      "metadata": "{\"名\": \"民政局\"}"}, "0x" + "01" * 32, None, "0x" + "34" * 20, texts)
+
+
+@pytest.mark.parametrize("verified", [False, True])
+def test_a_trace_page_written_without_validation_is_the_bytes_its_model_writes(verified: bool) -> None:
+    page = Page([_item(1, {}), _item(2, {"purposeHash": "a purpose: \"quoted\", 统计\n"}), _item(3, {})], 3)
+    lineage = audit.LineageOut(parents=["0x" + "02" * 32], children=[])
+    problems = [[], ["column name is 'X', the chain says 'Y'"], []] if verified else None
+    complete = audit.CompletenessOut(ok=False, scope="page", block_number=9, on_chain=3, in_index=4, after=None,
+                                     through=audit.PositionOut(block_number=9, log_index=None), missing=0, extra=1,
+                                     changed=0, problems=["extra"]) if verified else None
+    items = [audit.TraceItemOut(**vars(item), verification=audit.Verification(ok=not found, problems=found)
+                                if problems else None) for item, found in zip(page.items, problems or [[]] * 3)]
+    model = audit.TracePage(subject="0x" + "01" * 32, items=items, next_after=3, lineage=lineage, complete=complete)
+    written = audit.trace_json("0x" + "01" * 32, page, lineage, problems, complete)
+    assert written == model.model_dump_json().encode()

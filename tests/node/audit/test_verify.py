@@ -7,12 +7,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pytest
+
 from ledger.chain import LocalChain
 from ledger.clients import Action, Use
 from ledger.events import log_from_json
-from node.audit.chainsets import ChainSets
-from node.audit.verify import ROW_COLUMNS
+from node.audit.chainsets import ChainSets, Subject
+from node.audit.verify import ROW_COLUMNS, verify_events
 from node.chain.indexer import event_row
+from node.errors import ChainMoved
+from node.models import ChainEventRow
 from tests.utils.ledgers import Suite, approved_grant
 
 
@@ -69,3 +73,29 @@ def test_a_log_the_decoder_would_refuse_is_left_to_it(chain: LocalChain, suite: 
     flag = approved["data"][2 + 128 : 66 + 128]
     assert reader.row({**approved, "data": approved["data"][:130] + "0" * 63 + "2"}) is None
     assert flag in ("0" * 64, "0" * 63 + "1")
+
+
+def test_logs_kept_from_a_settled_read_give_the_verdicts_a_fresh_read_gives(chain: LocalChain, suite: Suite) -> None:
+    owner, holder = suite.departments[0], suite.consumers[0]
+    dataset, grant = approved_grant(owner, holder, "verify kept", Action.QUERY)
+    owner.usage.record_uses(hashlib.sha256(b"verify kept").digest(),
+                            [Use(grant, Action.QUERY, bytes([i]) * 32) for i in range(3)])
+    reader, head = ChainSets(owner), owner.w3.eth.block_number
+    rows = [event_row(decoded) for log in _logs(chain, suite)
+            if (decoded := owner.events.decode(log_from_json(log))) is not None]
+    forged = [replace_row(rows[-1], name="UseRefused"), replace_row(rows[-2], log_index=rows[-2].log_index + 7)]
+
+    assert all(r.ok for r in verify_events(owner, rows, reader, head))
+    assert len(reader.settled) == len(rows)
+    for items in (rows, forged, rows[:3] + forged):
+        assert [r.problems for r in verify_events(owner, items, reader, head)] == \
+            [r.problems for r in verify_events(owner, items)]
+    assert [r.problems for r in verify_events(owner, forged, reader, head)] != [[], []]
+
+    with pytest.raises(ChainMoved):  # the chain found moved under the index: nothing kept is trusted
+        reader.items(owner.rpc, Subject.dataset("0x" + dataset.hex()), head, "0x" + "00" * 32)
+    assert len(reader.settled) == 0
+
+
+def replace_row(row: ChainEventRow, **changed: Any) -> ChainEventRow:
+    return ChainEventRow(**{c: getattr(row, c) for c in (*ROW_COLUMNS, "id")} | changed)
