@@ -42,11 +42,13 @@ After = Annotated[int, Query(ge=0, le=MAX_NUMBER, description="the `next_after` 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Verify = Annotated[bool, Query(description="check every item against the chain, and that the trace is complete: "
                                           "the page's span of the chain item by item, and the whole trace's counts")]
-_READING, _VERIFYING = CapacityLimiter(4), CapacityLimiter(4)
-"""Trace pages read at once, plain and verified (apart, so that verified ones, which also wait on
-the chain, do not hold up plain ones); the others wait on the event loop. A page is mostly Python
-(reading rows, writing JSON): more threads at it only contend for the interpreter, and SQLite's
-reads, which give it up and take it back a row at a time, then wait for it on each row."""
+PAGES_AT_ONCE = 4
+"""Trace pages one app works on at once, plain and verified apart (so that verified ones, which
+also wait on the chain, do not hold up plain ones); the others wait on the event loop. A page is
+mostly Python (reading rows, writing JSON): more threads at it only contend for the interpreter,
+and SQLite's reads, which give it up and take it back a row at a time, then wait for it on each
+row. The limiters are the app's own: an anyio limiter belongs to the event loop that first uses
+it, and several apps (each its own loop) serve in one process under ``provledger up``."""
 
 
 def _verification(report: Report) -> Verification:
@@ -80,7 +82,7 @@ def _out(subject: Subject, page: Page, node: Any, verify: bool, after: int, fami
 
 
 async def _traced(node: Any, subject: Subject, read: Callable[[Session], tuple[Page, Lineage | None]], verify: bool,
-                  after: int) -> Response:
+                  after: int, limiter: CapacityLimiter) -> Response:
     """A trace page's response, read and written in one worker thread (one hop off the event
     loop, not one per dependency), and answered as the JSON its body model writes."""
 
@@ -89,7 +91,7 @@ async def _traced(node: Any, subject: Subject, read: Callable[[Session], tuple[P
             page, family = read(db)
         return _out(subject, page, node, verify, after, family)
 
-    return await to_thread.run_sync(answer, limiter=_VERIFYING if verify else _READING)
+    return await to_thread.run_sync(answer, limiter=limiter)
 
 
 Address = Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"],
@@ -99,6 +101,7 @@ Address = Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x
 def router(auth: Auth) -> APIRouter:
     api = APIRouter(prefix="/audit", tags=["audit"])
     Auditor = Annotated[Principal, Depends(auth.require("auditor", "department", staff="viewer"))]
+    reading, verifying = CapacityLimiter(PAGES_AT_ONCE), CapacityLimiter(PAGES_AT_ONCE)
 
     @api.get("/datasets/{dataset_id}/trace", response_model=TracePage, responses=errors(422),
              summary="A dataset's history: registration, versions, requests, decisions, uses, quality, lineage")
@@ -106,7 +109,8 @@ def router(auth: Auth) -> APIRouter:
                       verify: Verify = False) -> Response:
         addresses = node.ledger.manifest.addresses
         return await _traced(node, Subject.dataset(dataset_id), lambda db: (
-            dataset_trace(db, addresses, dataset_id, after=after, limit=limit), lineage(db, dataset_id)), verify, after)
+            dataset_trace(db, addresses, dataset_id, after=after, limit=limit), lineage(db, dataset_id)), verify, after,
+            verifying if verify else reading)
 
     @api.get("/consumers/{address}/trace", response_model=TracePage, responses=errors(422),
              summary="A consumer's history: requests, decisions, uses of its grants, statements")
@@ -115,7 +119,8 @@ def router(auth: Auth) -> APIRouter:
         account = Web3.to_checksum_address(address.lower())
         addresses = node.ledger.manifest.addresses
         return await _traced(node, Subject.consumer(account), lambda db: (
-            consumer_trace(db, addresses, account, after=after, limit=limit), None), verify, after)
+            consumer_trace(db, addresses, account, after=after, limit=limit), None), verify, after,
+            verifying if verify else reading)
 
     @api.get("/datasets/{dataset_id}/prov", responses={200: {"content": {"application/json": {}}}},
              summary="The dataset's whole trace as W3C PROV-JSON")
