@@ -128,8 +128,10 @@ def is_registered(ledger: Ledger, account: str) -> bool:
 def grant_refusal(ledger: Ledger, grant: ChainGrant, action: Action) -> tuple[Refusal, str] | None:
     """Why the grant allows no ``action`` now, as the contract would say it; None if it does.
     The quota is checked apart, under the grant's reservation lock."""
-    # The next block is stamped no earlier than now, whatever the latest one says.
-    now = max(int(ledger.w3.eth.get_block("latest")["timestamp"]), int(time.time()))
+    # The use is recorded in a later block, stamped no earlier than now and, as every block,
+    # later than the latest one: a chain mining fast (anvil, a block per transaction) runs its
+    # clock ahead of the wall's, and the contract judges expiry by the block's.
+    now = max(int(ledger.w3.eth.get_block("latest")["timestamp"]) + 1, int(time.time()))
     if grant.status is GrantStatus.REVOKED:
         return Refusal.REVOKED, "the grant was revoked"
     if grant.status is not GrantStatus.ACTIVE:
