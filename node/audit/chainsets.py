@@ -28,6 +28,7 @@ from web3 import Web3
 from ledger.deploy import Ledger
 from ledger.errors import BlockMissing, ChainReadFailed
 from ledger.events import EventLayout, block_ranges
+from ledger.rawlogs import checksum
 from ledger.rpc import RpcBatcher
 from node.chain.attribution import ATTEMPTS, CONSUMER_FIELDS, GRANT_REQUESTED, GrantTerms, place
 from node.audit.settled import SettledRows
@@ -192,7 +193,6 @@ class ChainSets:
         self._known: OrderedDict[Subject, _Known] = OrderedDict()
         self._lock = threading.Lock()
         self._subject_locks: dict[Subject, threading.Lock] = {}
-        self._checksums: dict[str, str] = {}
         self.settled = SettledRows()
         """Rows of settled logs verified reads keep, cleared whenever the chain is found moved."""
 
@@ -294,7 +294,7 @@ class ChainSets:
         args = layout.read(log, self._readable[key])
         for name in ADDRESSES:
             if name in args:
-                args[name] = self._checksum(args[name])
+                args[name] = checksum(args[name])
         return _Log(layout.name, args, (int(log["blockNumber"], 16), int(log["logIndex"], 16)),
                     str(log["blockHash"]), str(log["transactionHash"]))
 
@@ -311,18 +311,13 @@ class ChainSets:
         layout = self._layouts[key]
         try:
             args = {name: _exact(kind, str(log["topics"][at])[2:] if where == "topic"
-                                 else str(log["data"])[2 + 64 * at : 66 + 64 * at], self._checksum)
+                                 else str(log["data"])[2 + 64 * at : 66 + 64 * at], checksum)
                     for name, where, at, kind in names}
             block_hash, tx_hash = (HexBytes(log["blockHash"]).to_0x_hex(), HexBytes(log["transactionHash"]).to_0x_hex())
         except ValueError:
             return None
         return ChainRow(int(log["blockNumber"], 16), block_hash, tx_hash, int(log["logIndex"], 16), layout.contract,
                         layout.name, args)
-
-    def _checksum(self, address: str) -> str:
-        if address not in self._checksums:
-            self._checksums[address] = Web3.to_checksum_address(address)
-        return self._checksums[address]
 
     @staticmethod
     def _file(log: _Log, grants: dict[str, _Grant], pool: dict[str, str] | None = None) -> Filed:
