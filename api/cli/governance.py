@@ -81,7 +81,7 @@ def proposal_line(p: dict[str, Any]) -> str:
 
 
 def print_consortium(state: dict[str, Any]) -> None:
-    paused = f"PAUSED: {state['pause_reason'] or 'no reason given'}" if state["paused"] else "not paused"
+    paused = f"PAUSED: {state['pause_reason'] or 'the reason has not reached this node yet'}" if state["paused"] else "not paused"
     print(f"the consortium: {len(state['members'])} member(s); founding "
           f"{'closed' if state['founding_closed'] else 'open'}; {paused}")
     print("members:")

@@ -171,8 +171,11 @@ def test_the_coordinator_appoints_auditors_and_coordinators_and_pauses_the_ledge
     one_line(code, err, 2, "holds a mobile number")
     assert ok(capsys, "consortium", "pause", "--reason", "安全事件调查", *data).strip() == \
         "the ledger is paused: 安全事件调查"
-    state = until("the pause indexed", lambda: (lambda s: s if s["paused"] else None)(
-        as_json(capsys, "consortium", "show", *civil)))
+    # The chain says paused as soon as the block is in; the reason's text reaches this node with the
+    # indexed event and the coordinator's broadcast, which may come a moment later.
+    state = until("the pause and its reason indexed",
+                  lambda: (lambda s: s if s["paused"] and s["pause_reason"] else None)(
+                      as_json(capsys, "consortium", "show", *civil)))
     assert state["pause_reason"] == "安全事件调查"
     assert "PAUSED: 安全事件调查" in ok(capsys, "consortium", "show", *civil)
     code, _, err = run(capsys, "consumer", "add", new_address(), "--organisation", "某研究院", "--contact", "办公室",
