@@ -15,10 +15,13 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
     uint256 public constant MAX_FIELDS = 64;
     uint256 public constant MAX_FIELD_LENGTH = 64;
     uint256 public constant MAX_PURPOSE_LENGTH = 1000;
+    uint256 public constant MAX_BOUNDS_LENGTH = 2000;
+    uint16 private constant _QUERY_BIT = 1 << 7;
 
     IDataRegistry private immutable _registry;
 
     mapping(bytes32 grantId => Grant) private _grants;
+    mapping(bytes32 grantId => StoredPrivacyTerms) private _privacy;
 
     constructor(IConsortium consortium_, IDataRegistry registry_) ConsortiumBound(consortium_) {
         _registry = registry_;
@@ -30,40 +33,32 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
         bytes32 requestKey,
         RequestInput calldata input
     ) external whenLedgerNotPaused returns (bytes32 grantId) {
-        _requireRegistered(msg.sender);
-        if (requestKey != 0) grantId = _grantIdOf(msg.sender, requestKey);
+        grantId = _request(requestKey, input);
+    }
+
+    function requestQueryAccess(
+        bytes32 requestKey,
+        RequestInput calldata input,
+        PrivacyTerms calldata terms
+    ) external whenLedgerNotPaused returns (bytes32 grantId) {
+        grantId = _request(requestKey, input);
         if (
-            requestKey == 0 ||
-            input.duration == 0 ||
-            input.duration > MAX_DURATION ||
-            input.maxUses == 0 ||
-            input.actions == 0
+            input.actions & _QUERY_BIT == 0 ||
+            terms.epsilonCap == 0 ||
+            terms.epsilonCap > terms.epsilonBudget ||
+            terms.minGroupSize < 2
         ) {
-            revert GrantsInvalidTerms(grantId, input.duration, input.maxUses, input.actions);
+            revert GrantsInvalidPrivacyTerms(grantId, terms.epsilonBudget, terms.epsilonCap, terms.minGroupSize);
         }
-        uint256 purposeLength = bytes(input.purpose).length;
-        if (purposeLength == 0 || purposeLength > MAX_PURPOSE_LENGTH) revert GrantsInvalidPurpose(purposeLength);
-        bytes32 purposeHash = keccak256(bytes(input.purpose));
-        _checkFields(input.fields);
-        if (_grants[grantId].status != Status.None) revert GrantsRequestExists(grantId);
-        (bytes32 owner, , bool frozen) = _registry.useStatus(input.datasetId);
-        if (frozen) revert GrantsDatasetFrozen(input.datasetId);
-        if (_consortium.departmentOf(msg.sender) == owner) revert GrantsOwnDataset(input.datasetId);
-        _grants[grantId] = Grant({
-            grantee: msg.sender,
-            status: Status.Pending,
-            actions: input.actions,
-            expiresAt: 0,
-            maxUses: input.maxUses,
-            duration: input.duration,
-            requestedAt: uint64(block.timestamp),
-            pricePerUse: 0,
-            datasetId: input.datasetId,
-            purposeHash: purposeHash,
-            fieldsHash: keccak256(abi.encode(input.fields)),
-            schemaHash: input.schemaHash
+        uint256 boundsLength = bytes(terms.bounds).length;
+        if (boundsLength > MAX_BOUNDS_LENGTH) revert GrantsInvalidBounds(boundsLength);
+        _privacy[grantId] = StoredPrivacyTerms({
+            epsilonBudget: terms.epsilonBudget,
+            epsilonCap: terms.epsilonCap,
+            minGroupSize: terms.minGroupSize,
+            boundsHash: keccak256(bytes(terms.bounds))
         });
-        _emitRequested(grantId, purposeHash, input);
+        emit QueryTermsRequested(grantId, terms.epsilonBudget, terms.epsilonCap, terms.minGroupSize, terms.bounds);
     }
 
     function approve(bytes32 grantId, bytes32 reasonHash, uint96 pricePerUse) external whenLedgerNotPaused {
@@ -160,7 +155,52 @@ contract AccessGrants is IAccessGrants, ConsortiumBound {
         return (g.grantee, g.status, g.actions, g.expiresAt, g.maxUses, g.datasetId);
     }
 
+    function privacyTerms(
+        bytes32 grantId
+    ) external view returns (uint64 epsilonBudget, uint64 epsilonCap, uint32 minGroupSize, bytes32 boundsHash) {
+        StoredPrivacyTerms storage p = _privacy[grantId];
+        return (p.epsilonBudget, p.epsilonCap, p.minGroupSize, p.boundsHash);
+    }
+
     // ------------------------------------------------------------------ internals
+
+    /// @dev The checks and effects every request shares, plain or query.
+    function _request(bytes32 requestKey, RequestInput calldata input) private returns (bytes32 grantId) {
+        _requireRegistered(msg.sender);
+        if (requestKey != 0) grantId = _grantIdOf(msg.sender, requestKey);
+        if (
+            requestKey == 0 ||
+            input.duration == 0 ||
+            input.duration > MAX_DURATION ||
+            input.maxUses == 0 ||
+            input.actions == 0
+        ) {
+            revert GrantsInvalidTerms(grantId, input.duration, input.maxUses, input.actions);
+        }
+        uint256 purposeLength = bytes(input.purpose).length;
+        if (purposeLength == 0 || purposeLength > MAX_PURPOSE_LENGTH) revert GrantsInvalidPurpose(purposeLength);
+        bytes32 purposeHash = keccak256(bytes(input.purpose));
+        _checkFields(input.fields);
+        if (_grants[grantId].status != Status.None) revert GrantsRequestExists(grantId);
+        (bytes32 owner, , bool frozen) = _registry.useStatus(input.datasetId);
+        if (frozen) revert GrantsDatasetFrozen(input.datasetId);
+        if (_consortium.departmentOf(msg.sender) == owner) revert GrantsOwnDataset(input.datasetId);
+        _grants[grantId] = Grant({
+            grantee: msg.sender,
+            status: Status.Pending,
+            actions: input.actions,
+            expiresAt: 0,
+            maxUses: input.maxUses,
+            duration: input.duration,
+            requestedAt: uint64(block.timestamp),
+            pricePerUse: 0,
+            datasetId: input.datasetId,
+            purposeHash: purposeHash,
+            fieldsHash: keccak256(abi.encode(input.fields)),
+            schemaHash: input.schemaHash
+        });
+        _emitRequested(grantId, purposeHash, input);
+    }
 
     function _existing(bytes32 grantId) private view returns (Grant storage g) {
         g = _grants[grantId];

@@ -36,6 +36,7 @@ contract UsageLog is IUsageLog, ConsortiumBound {
     IAccessGrants private immutable _grants;
 
     mapping(bytes32 grantId => uint32) private _used;
+    mapping(bytes32 grantId => uint64) private _epsilonSpent;
     mapping(address actor => mapping(bytes32 id => bool)) private _ids;
     /// @dev Keyed by `keccak256(abi.encode(ownerDepartment, statementId))`.
     mapping(bytes32 key => Statement) private _statements;
@@ -52,6 +53,7 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         Terms memory t = _terms(use.grantId, _consortium.departmentOf(msg.sender));
         sequence = _used[use.grantId];
         Refusal refusal = _check(t, use.action, sequence);
+        if (refusal == Refusal.None && use.action == Action.Query) refusal = _checkPlainQuery(use.grantId);
         if (refusal != Refusal.None) _revertFor(refusal, t, use);
         sequence += 1;
         _used[use.grantId] = sequence;
@@ -74,12 +76,14 @@ contract UsageLog is IUsageLog, ConsortiumBound {
             uint32 used = before;
             for (; i < uses.length && uses[i].grantId == grantId; i++) {
                 UseInput calldata use = uses[i];
-                Refusal refusal = _check(t, use.action, used);
+                Action action = use.action;
+                Refusal refusal = _check(t, action, used);
+                if (refusal == Refusal.None && action == Action.Query) refusal = _checkPlainQuery(grantId);
                 if (refusal == Refusal.None) {
                     used += 1;
-                    emit UseRecorded(grantId, t.datasetId, msg.sender, use.action, use.evidenceHash, used);
+                    emit UseRecorded(grantId, t.datasetId, msg.sender, action, use.evidenceHash, used);
                 } else {
-                    emit UseRefused(grantId, msg.sender, use.action, use.evidenceHash, refusal);
+                    emit UseRefused(grantId, msg.sender, action, use.evidenceHash, refusal);
                 }
             }
             if (used != before) {
@@ -88,6 +92,19 @@ contract UsageLog is IUsageLog, ConsortiumBound {
             }
         }
         emit UsesBatchRecorded(batchId, msg.sender, recorded, uint32(uses.length) - recorded);
+    }
+
+    function recordQueries(
+        bytes32 batchId,
+        QueryInput[] calldata queries
+    ) external whenLedgerNotPaused returns (uint32 recorded) {
+        if (queries.length == 0) revert UsageEmptyBatch(batchId);
+        _claim(batchId);
+        bytes32 callerDepartment = _consortium.departmentOf(msg.sender);
+        for (uint256 i = 0; i < queries.length; i++) {
+            if (_recordQuery(queries[i], callerDepartment)) recorded += 1;
+        }
+        emit UsesBatchRecorded(batchId, msg.sender, recorded, uint32(queries.length) - recorded);
     }
 
     // ------------------------------------------------------------------ settlement
@@ -129,6 +146,10 @@ contract UsageLog is IUsageLog, ConsortiumBound {
 
     function usesOf(bytes32 grantId) external view returns (uint32) {
         return _used[grantId];
+    }
+
+    function epsilonSpent(bytes32 grantId) external view returns (uint64) {
+        return _epsilonSpent[grantId];
     }
 
     function idUsed(address actor, bytes32 id) external view returns (bool) {
@@ -183,6 +204,41 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         return Refusal.None;
     }
 
+    /// @dev Queries are few beside deliveries, so each reads its grant afresh rather than in runs.
+    function _recordQuery(QueryInput calldata q, bytes32 callerDepartment) private returns (bool) {
+        Terms memory t = _terms(q.grantId, callerDepartment);
+        uint32 used = _used[q.grantId];
+        uint64 spent = _epsilonSpent[q.grantId];
+        Refusal refusal = _check(t, Action.Query, used);
+        if (refusal == Refusal.None) refusal = _checkEpsilon(q.grantId, q.epsilon, spent);
+        if (refusal != Refusal.None) {
+            emit UseRefused(q.grantId, msg.sender, Action.Query, q.queryHash, refusal);
+            return false;
+        }
+        used += 1;
+        spent += q.epsilon;
+        _used[q.grantId] = used;
+        _epsilonSpent[q.grantId] = spent;
+        emit UseRecorded(q.grantId, t.datasetId, msg.sender, Action.Query, q.queryHash, used);
+        emit QueryRecorded(q.grantId, used, q.queryHash, q.resultHash, q.epsilon, spent, q.rowsScanned);
+        return true;
+    }
+
+    /// @dev `spent <= budget` always holds, so `budget - spent` cannot underflow.
+    function _checkEpsilon(bytes32 grantId, uint64 epsilon, uint64 spent) private view returns (Refusal) {
+        (uint64 budget, uint64 cap, , ) = _grants.privacyTerms(grantId);
+        if (cap == 0) return Refusal.NoPrivacyTerms;
+        if (epsilon == 0 || epsilon > cap) return Refusal.EpsilonOverCap;
+        if (epsilon > budget - spent) return Refusal.BudgetExhausted;
+        return Refusal.None;
+    }
+
+    /// @dev A Query use outside {recordQueries} spends no ε: refused on a grant with privacy terms.
+    function _checkPlainQuery(bytes32 grantId) private view returns (Refusal) {
+        (, uint64 cap, , ) = _grants.privacyTerms(grantId);
+        return cap == 0 ? Refusal.None : Refusal.EpsilonOverCap;
+    }
+
     function _revertFor(Refusal refusal, Terms memory t, UseInput calldata use) private view {
         if (refusal == Refusal.UnknownGrant) revert UsageUnknownGrant(use.grantId);
         if (refusal == Refusal.CallerNotAllowed) revert UsageCallerNotAllowed(msg.sender, use.grantId, use.action);
@@ -192,6 +248,7 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         if (refusal == Refusal.DatasetFrozen) revert UsageDatasetFrozen(t.datasetId);
         if (refusal == Refusal.ActionNotGranted) revert UsageActionNotGranted(use.grantId, use.action);
         if (refusal == Refusal.GranteeRemoved) revert UsageGranteeRemoved(use.grantId, t.grantee);
+        if (refusal == Refusal.EpsilonOverCap) revert UsageEpsilonOverCap(use.grantId, 0);
         revert UsageQuotaExhausted(use.grantId, t.maxUses);
     }
 }

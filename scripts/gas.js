@@ -70,6 +70,12 @@ async function main() {
   // A purpose of 100 Chinese characters (300 bytes) costs its calldata and event data.
   await measure("AccessGrants.requestAccess (300-byte purpose)", grants.connect(consumer).requestAccess(
     f.id("g-long"), f.requestInput(datasetId, { purpose: "用于社区卫生服务规划的居民健康档案核查".repeat(6).slice(0, 100) })));
+  const bounds = JSON.stringify({ 年龄: [0, 120], 家庭人口: [1, 12] });
+  const privacy = { epsilonBudget: 10_000_000, epsilonCap: 1_000_000, minGroupSize: 10, bounds };
+  const gq = f.grantIdOf(consumer, f.id("gq"));
+  await measure(`AccessGrants.requestQueryAccess (${Buffer.byteLength(bounds)}-byte bounds)`,
+    grants.connect(consumer).requestQueryAccess(f.id("gq"), f.requestInput(datasetId, { maxUses: 1000 }), privacy));
+  await grants.connect(deptA).approve(gq, f.hash("ok"), 0);
   await measure("AccessGrants.approve (grade 1)", grants.connect(deptA).approve(g, f.hash("ok"), 5));
   const sensitive = f.datasetIdOf(f.DEPT_A, f.id("medical-records"));
   await registry.connect(deptA).registerDataset(f.id("medical-records"), f.datasetInput({ grade: 3 }));
@@ -88,6 +94,12 @@ async function main() {
   const tenGrants = await grantsFor(s, datasetId, 10, "bench10");
   for (const n of [1, 10, 100]) {
     await measure(`UsageLog.recordUses x${n} (1 grant)`, usage.connect(deptA).recordUses(f.id(`b1-${n}`), uses(oneGrant, n)), n);
+  }
+  const queries = (n, tag) => Array.from({ length: n }, (_, i) => ({
+    grantId: gq, queryHash: f.hash(`${tag} query ${i}`), resultHash: f.hash(`${tag} result ${i}`), epsilon: 100_000, rowsScanned: 1_000_000,
+  }));
+  for (const n of [1, 10]) {
+    await measure(`UsageLog.recordQueries x${n} (1 grant)`, usage.connect(deptA).recordQueries(f.id(`q-${n}`), queries(n, `q${n}`)), n);
   }
   await measure("UsageLog.recordUses x100 (10 grants)", usage.connect(deptA).recordUses(f.id("b10"), uses(tenGrants, 100)), 100);
   const statement = {

@@ -46,6 +46,25 @@ interface IAccessGrants {
         uint32 maxUses;
     }
 
+    /// @dev A query grant's privacy terms: the total ε (`epsilonBudget`) and the most one query may
+    /// spend (`epsilonCap`), both in micro-ε; the smallest group released (`minGroupSize`, k); and
+    /// `bounds`, JSON text of the clamping bounds per numeric field the noise is calibrated to,
+    /// 0 to {MAX_BOUNDS_LENGTH} bytes, kept as `boundsHash = keccak256(bytes(bounds))`.
+    struct PrivacyTerms {
+        uint64 epsilonBudget;
+        uint64 epsilonCap;
+        uint32 minGroupSize;
+        string bounds;
+    }
+
+    /// @dev What a grant keeps of its {PrivacyTerms}: one storage slot and the bounds' hash.
+    struct StoredPrivacyTerms {
+        uint64 epsilonBudget;
+        uint64 epsilonCap;
+        uint32 minGroupSize;
+        bytes32 boundsHash;
+    }
+
     /// @dev Laid out so that {useTerms} reads three storage slots; `fieldsHash` as above.
     struct Grant {
         address grantee;
@@ -92,6 +111,11 @@ interface IAccessGrants {
     error GrantsDatasetFrozen(bytes32 datasetId);
     /// @dev A department needs no grant for its own dataset `datasetId`.
     error GrantsOwnDataset(bytes32 datasetId);
+    /// @dev A query grant allows {IUsageLog-Action}.Query, has `0 < epsilonCap <= epsilonBudget` and
+    /// `minGroupSize >= 2`.
+    error GrantsInvalidPrivacyTerms(bytes32 grantId, uint64 epsilonBudget, uint64 epsilonCap, uint32 minGroupSize);
+    /// @dev Bounds are 0 to {MAX_BOUNDS_LENGTH} bytes; these are `length` bytes.
+    error GrantsInvalidBounds(uint256 length);
     /// @dev `grantee` of `grantId` is still a consumer or a member department's service account.
     error GrantsGranteeRegistered(bytes32 grantId, address grantee);
 
@@ -108,6 +132,15 @@ interface IAccessGrants {
         uint16 actions,
         uint64 duration,
         uint32 maxUses
+    );
+    /// @dev `grantId` was asked for as a query grant with these privacy terms (ε in micro-ε); emitted
+    /// right after its {AccessRequested}.
+    event QueryTermsRequested(
+        bytes32 indexed grantId,
+        uint64 epsilonBudget,
+        uint64 epsilonCap,
+        uint32 minGroupSize,
+        string bounds
     );
     /// @dev The owner department approved `grantId` through `reviewer`, at `pricePerUse`.
     event RequestApproved(
@@ -146,6 +179,23 @@ interface IAccessGrants {
      * Emits {AccessRequested}.
      */
     function requestAccess(bytes32 requestKey, RequestInput calldata input) external returns (bytes32 grantId);
+
+    /**
+     * @dev Asks for a query grant: as {requestAccess}, with privacy terms the owner reviews with
+     * the rest and that hold for the grant's whole life.
+     *
+     * Requirements:
+     * - those of {requestAccess};
+     * - `input.actions` includes Query (bit 7); `0 < epsilonCap <= epsilonBudget`;
+     *   `minGroupSize >= 2`; `bounds` is at most {MAX_BOUNDS_LENGTH} bytes.
+     *
+     * Emits {AccessRequested} and {QueryTermsRequested}.
+     */
+    function requestQueryAccess(
+        bytes32 requestKey,
+        RequestInput calldata input,
+        PrivacyTerms calldata terms
+    ) external returns (bytes32 grantId);
 
     /**
      * @dev Approves a pending request. On grades 3 and 4 the grant then awaits the
@@ -228,6 +278,9 @@ interface IAccessGrants {
     /// @dev The longest field name, in bytes.
     function MAX_FIELD_LENGTH() external view returns (uint256);
 
+    /// @dev The longest bounds text of a query grant, in bytes.
+    function MAX_BOUNDS_LENGTH() external view returns (uint256);
+
     /// @dev The grant id `grantee` gets for `requestKey`: `keccak256(abi.encode(grantee, requestKey))`.
     function grantIdOf(address grantee, bytes32 requestKey) external pure returns (bytes32);
 
@@ -241,4 +294,9 @@ interface IAccessGrants {
         external
         view
         returns (address grantee, Status status, uint16 actions, uint64 expiresAt, uint32 maxUses, bytes32 datasetId);
+
+    /// @dev The privacy terms of `grantId` (ε in micro-ε); all zero when it has none.
+    function privacyTerms(
+        bytes32 grantId
+    ) external view returns (uint64 epsilonBudget, uint64 epsilonCap, uint32 minGroupSize, bytes32 boundsHash);
 }

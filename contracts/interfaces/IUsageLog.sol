@@ -21,6 +21,12 @@ import {IAccessGrants} from "./IAccessGrants.sol";
  * A use is refused once its grantee is no longer registered (a consumer its sponsor removed, a
  * service account no longer serving a member department), even while the grant is still Active.
  *
+ * Queries of a query grant ({IAccessGrants-requestQueryAccess}) are recorded by the owner
+ * department with {recordQueries}, each with the ε it spent (in micro-ε), and are refused past the
+ * grant's ε cap per query or its ε budget; each accepted one is also a use (quota, {UseRecorded}).
+ * A Query use recorded by {recordUse} or {recordUses} spends no ε, so on a grant with privacy
+ * terms it is refused as over the cap ({Refusal}.EpsilonOverCap).
+ *
  * Settlement statements are keyed by the owner department and the statement id together
  * (storage key `keccak256(abi.encode(ownerDepartment, statementId))`), so a department can issue
  * statements only under its own name.
@@ -48,13 +54,26 @@ interface IUsageLog {
         DatasetFrozen,
         ActionNotGranted,
         QuotaExhausted,
-        GranteeRemoved
+        GranteeRemoved,
+        NoPrivacyTerms,
+        EpsilonOverCap,
+        BudgetExhausted
     }
 
     struct UseInput {
         bytes32 grantId;
         Action action;
         bytes32 evidenceHash;
+    }
+
+    /// @dev One query run at the owner's node: the hash of its normalised SQL, the hash of the
+    /// released result, the ε it spent (micro-ε) and the rows it scanned.
+    struct QueryInput {
+        bytes32 grantId;
+        bytes32 queryHash;
+        bytes32 resultHash;
+        uint64 epsilon;
+        uint64 rowsScanned;
     }
 
     struct StatementInput {
@@ -91,6 +110,9 @@ interface IUsageLog {
     error UsageQuotaExhausted(bytes32 grantId, uint32 maxUses);
     /// @dev `grantee` of `grantId` is neither a consumer nor a member department's service account any more.
     error UsageGranteeRemoved(bytes32 grantId, address grantee);
+    /// @dev A query of `grantId` spending `epsilon` is over its cap (a Query use outside
+    /// {recordQueries} spends 0, which no query grant accepts).
+    error UsageEpsilonOverCap(bytes32 grantId, uint64 epsilon);
     /// @dev `account` is neither the owner department's service account nor the consumer.
     error UsageNotStatementParty(address account, bytes32 statementId);
     /// @dev The statement differs from the one the other side acknowledged as `statementHash`.
@@ -109,6 +131,17 @@ interface IUsageLog {
         Action action,
         bytes32 evidenceHash,
         uint32 sequence
+    );
+    /// @dev Query `sequence` of `grantId` (the same number as its {UseRecorded}): hashes of its
+    /// normalised SQL and released result, the ε it spent and the grant's ε spent after it (micro-ε).
+    event QueryRecorded(
+        bytes32 indexed grantId,
+        uint32 indexed sequence,
+        bytes32 queryHash,
+        bytes32 resultHash,
+        uint64 epsilon,
+        uint64 epsilonSpent,
+        uint64 rowsScanned
     );
     /// @dev A use of `grantId` was refused for `reason`.
     event UseRefused(bytes32 indexed grantId, address indexed actor, Action action, bytes32 evidenceHash, Refusal reason);
@@ -155,6 +188,22 @@ interface IUsageLog {
     function recordUses(bytes32 batchId, UseInput[] calldata uses) external returns (uint32 recorded);
 
     /**
+     * @dev Records a batch of queries run at the owner's node, each a Query use of its grant.
+     *
+     * Requirements:
+     * - not paused; `batchId` is not zero and new for the caller (the same id space as uses);
+     *   `queries` is not empty.
+     *
+     * Per query, refused with {UseRefused} unless: the checks of {recordUse} for Query pass
+     * (the caller serves the owner department); the grant has privacy terms; `epsilon` is not
+     * zero and at most the cap; the grant's ε spent plus `epsilon` is at most its budget.
+     * The query hash is the use's evidence hash.
+     *
+     * Emits {UseRecorded} and {QueryRecorded}, or {UseRefused}, per query, then {UsesBatchRecorded}.
+     */
+    function recordQueries(bytes32 batchId, QueryInput[] calldata queries) external returns (uint32 recorded);
+
+    /**
      * @dev Acknowledges a settlement statement. The owner department issues it, which fixes
      * its terms; the consumer must acknowledge the same terms, and then it is settled. The
      * statement is kept under `ownerDepartment` and `statementId` together.
@@ -170,6 +219,9 @@ interface IUsageLog {
 
     /// @dev How many uses of `grantId` were recorded.
     function usesOf(bytes32 grantId) external view returns (uint32);
+
+    /// @dev The ε (micro-ε) the accepted queries of `grantId` spent, never above its budget.
+    function epsilonSpent(bytes32 grantId) external view returns (uint64);
 
     /// @dev Whether `actor` recorded a batch or use under `id`.
     function idUsed(address actor, bytes32 id) external view returns (bool);

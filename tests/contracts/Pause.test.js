@@ -67,6 +67,8 @@ const WRITES = {
   },
   grants: {
     requestAccess: (t) => t.grants.connect(t.consumer2).requestAccess(id("new-request"), requestInput(t.datasetId)),
+    requestQueryAccess: (t) => t.grants.connect(t.consumer2).requestQueryAccess(id("new-query-request"), requestInput(t.datasetId),
+      { epsilonBudget: 1_000_000, epsilonCap: 500_000, minGroupSize: 5, bounds: "{}" }),
     approve: (t) => t.grants.connect(t.deptA).approve(t.PENDING, NOTE, 0),
     coApprove: (t) => t.grants.connect(t.coordinator).coApprove(t.AWAITING, NOTE),
     reject: (t) => t.grants.connect(t.deptA).reject(t.PENDING, NOTE),
@@ -77,6 +79,9 @@ const WRITES = {
   usage: {
     recordUse: (t) => t.usage.connect(t.deptA).recordUse(id("use-1"), use(t, Action.Query)),
     recordUses: (t) => t.usage.connect(t.deptA).recordUses(id("batch-1"), [use(t, Action.Query), use(t, Action.Download)]),
+    // Refused per query (no privacy terms) when unpaused, but the pause check comes first.
+    recordQueries: (t) => t.usage.connect(t.deptA).recordQueries(id("queries-1"),
+      [{ grantId: t.grantId, queryHash: hash("q"), resultHash: hash("r"), epsilon: 1, rowsScanned: 1 }]),
     "acknowledgeStatement by the owner": (t) => t.usage.connect(t.deptA).acknowledgeStatement(statementInput(t.consumer, id("statement-new"))),
     "acknowledgeStatement by the consumer": (t) => t.usage.connect(t.consumer).acknowledgeStatement(statementInput(t.consumer, ISSUED)),
   },

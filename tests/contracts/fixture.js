@@ -25,6 +25,7 @@ const GrantStatus = { None: 0, Pending: 1, AwaitingCoApproval: 2, Active: 3, Rej
 const Refusal = {
   None: 0, UnknownGrant: 1, CallerNotAllowed: 2, Revoked: 3, NotActive: 4,
   Expired: 5, DatasetFrozen: 6, ActionNotGranted: 7, QuotaExhausted: 8, GranteeRemoved: 9,
+  NoPrivacyTerms: 10, EpsilonOverCap: 11, BudgetExhausted: 12,
 };
 const ProposalKind = { Admit: 0, Remove: 1 };
 const ProposalStatus = { None: 0, Open: 1, Executed: 2 };
