@@ -64,6 +64,9 @@ class Refusal(IntEnum):
     ACTION_NOT_GRANTED = 7
     QUOTA_EXHAUSTED = 8
     GRANTEE_REMOVED = 9
+    NO_PRIVACY_TERMS = 10
+    EPSILON_OVER_CAP = 11
+    BUDGET_EXHAUSTED = 12
 
 
 class AnchorKind(IntEnum):
@@ -155,6 +158,50 @@ class Grant:
     purpose_hash: bytes
     fields_hash: bytes
     schema_hash: bytes
+
+
+@dataclass(frozen=True)
+class PrivacyTerms:
+    """``IAccessGrants.PrivacyTerms`` of a query grant: ε in micro-ε (1 ε = 1,000,000), k, and
+    the bounds as JSON text (the chain keeps its hash, the event the text)."""
+
+    epsilon_budget: int
+    epsilon_cap: int
+    min_group_size: int
+    bounds: str = "{}"
+
+    def as_tuple(self) -> tuple[int, int, int, str]:
+        return (self.epsilon_budget, self.epsilon_cap, self.min_group_size, self.bounds)
+
+
+@dataclass(frozen=True)
+class GrantPrivacy:
+    """What the chain keeps of a grant's privacy terms (``AccessGrants.privacyTerms``); all
+    zero for a grant without them."""
+
+    epsilon_budget: int
+    epsilon_cap: int
+    min_group_size: int
+    bounds_hash: bytes
+
+    @property
+    def present(self) -> bool:
+        """Whether the grant has privacy terms (a query grant's cap is never zero)."""
+        return self.epsilon_cap != 0
+
+
+@dataclass(frozen=True)
+class QueryInput:
+    """``IUsageLog.QueryInput``: one query run at the owner's node, with the ε it spent."""
+
+    grant_id: bytes
+    query_hash: bytes
+    result_hash: bytes
+    epsilon: int
+    rows_scanned: int
+
+    def as_tuple(self) -> tuple[bytes, bytes, bytes, int, int]:
+        return (self.grant_id, self.query_hash, self.result_hash, self.epsilon, self.rows_scanned)
 
 
 @dataclass(frozen=True)

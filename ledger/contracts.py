@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from web3.types import TxReceipt
 
 from ledger.clients import (
-    Anchor, AnchorKind, ContractClient, Dataset, Department, Grant, GrantStatus, Issue,
-    IssueStatus, Proposal, Rights, Statement, Use, Version,
+    Anchor, AnchorKind, ContractClient, Dataset, Department, Grant, GrantPrivacy, GrantStatus, Issue,
+    IssueStatus, PrivacyTerms, Proposal, QueryInput, Rights, Statement, Use, Version,
 )
 from ledger.tx import Call, SentTransaction
 
@@ -175,6 +175,13 @@ class AccessGrantsClient(ContractClient):
         payload = (dataset_id, purpose, schema_hash, list(fields), actions, duration, max_uses)
         return self._send("requestAccess", request_key, payload)
 
+    def request_query_access(self, request_key: bytes, *, dataset_id: bytes, purpose: str, schema_hash: bytes,
+                             fields: Sequence[str], actions: int, duration: int, max_uses: int,
+                             terms: PrivacyTerms) -> TxReceipt:
+        """As :meth:`request_access`, for a query grant with ``terms`` (``actions`` must allow Query)."""
+        payload = (dataset_id, purpose, schema_hash, list(fields), actions, duration, max_uses)
+        return self._send("requestQueryAccess", request_key, payload, terms.as_tuple())
+
     def grant_id_of(self, grantee: str, request_key: bytes) -> bytes:
         return bytes(self._call("grantIdOf", grantee, request_key))
 
@@ -195,6 +202,10 @@ class AccessGrantsClient(ContractClient):
 
     def revoke(self, grant_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
         return self._send("revoke", grant_id, reason_hash)
+
+    def privacy_terms(self, grant_id: bytes, *, block: int | None = None) -> GrantPrivacy:
+        budget, cap, k, bounds_hash = self._call("privacyTerms", grant_id, block=block)
+        return GrantPrivacy(int(budget), int(cap), int(k), bytes(bounds_hash))
 
     def grant(self, grant_id: bytes) -> Grant:
         values = list(self._call("grant", grant_id))
@@ -219,6 +230,13 @@ class UsageLogClient(ContractClient):
         """``recordUses(batch_id, uses)`` encoded for sending, at the cost of eth-abi alone."""
         return self.encode_call("recordUses", batch_id, [u.as_tuple() for u in uses])
 
+    def record_queries(self, batch_id: bytes, queries: Sequence[QueryInput]) -> TxReceipt:
+        return self._send("recordQueries", batch_id, [q.as_tuple() for q in queries])
+
+    def record_queries_call(self, batch_id: bytes, queries: Sequence[QueryInput]) -> Call:
+        """``recordQueries(batch_id, queries)`` encoded for sending (see :meth:`record_uses_call`)."""
+        return self.encode_call("recordQueries", batch_id, [q.as_tuple() for q in queries])
+
     def acknowledge_statement(self, statement: Statement) -> TxReceipt:
         return self._send("acknowledgeStatement", statement.as_tuple())
 
@@ -229,6 +247,10 @@ class UsageLogClient(ContractClient):
 
     def uses_of(self, grant_id: bytes, *, block: int | None = None) -> int:
         return int(self._call("usesOf", grant_id, block=block))
+
+    def epsilon_spent(self, grant_id: bytes, *, block: int | None = None) -> int:
+        """The micro-ε the accepted queries of ``grant_id`` spent."""
+        return int(self._call("epsilonSpent", grant_id, block=block))
 
     def id_used(self, actor: str, use_or_batch_id: bytes, *, block: int | None = None) -> bool:
         """Whether ``actor`` recorded a use or batch under this id (ids are kept per actor)."""

@@ -13,7 +13,7 @@ from eth_abi import encode
 from eth_utils.abi import event_abi_to_log_topic
 
 from ledger import ids
-from ledger.clients import Action, AnchorKind, Rights, Use
+from ledger.clients import Action, AnchorKind, PrivacyTerms, QueryInput, Rights, Use
 from ledger.compile import ContractArtifact
 from ledger.deploy import department_id
 from ledger.events import EventDecoder, LogRecord, fetch_logs, log_from_json
@@ -45,6 +45,10 @@ def test_raw_decoding_matches_web3_on_a_chains_logs(suite: Suite) -> None:
     _, grant = approved_grant(owner, consumer, "raw decoding", Action.QUERY)
     owner.usage.record_uses(b"\x07" * 32, [Use(grant, Action.QUERY, bytes([i]) * 32) for i in range(3)]
                             + [Use(b"\x09" * 32, Action.QUERY, b"\x05" * 32)])
+    _, query_grant = approved_grant(owner, consumer, "raw decoding queries", Action.QUERY,
+                                    terms=PrivacyTerms(2_000_000, 1_000_000, 5, '{"年龄":[0,120]}'))
+    owner.usage.record_queries(b"\x08" * 32, [QueryInput(query_grant, b"\x0a" * 32, b"\x0b" * 32, 700_000, 10_000),
+                                              QueryInput(query_grant, b"\x0c" * 32, b"\x0d" * 32, 2_000_000, 5)])
     owner.grants.revoke(grant, b"\x03" * 32)
     owner.anchors.anchor(hashlib.sha256(b"raw decoding root").digest(), 3, AnchorKind.LIFECYCLE_EVIDENCE)
     owner.anchors.publish_text("a reason, in full: ünïcode too")
@@ -56,7 +60,8 @@ def test_raw_decoding_matches_web3_on_a_chains_logs(suite: Suite) -> None:
     names = {web3.name for web3, _ in pairs if web3 is not None}
     assert {"DatasetRegistered", "VersionAdded", "MetadataUpdated", "DatasetFrozen", "DatasetUnfrozen",
             "AccessRequested", "RequestApproved", "UseRecorded", "UseRefused", "UsesBatchRecorded",
-            "GrantRevoked", "RootAnchored", "TextPublished", "IssueOpened", "ConsumerRegistered"} <= names
+            "GrantRevoked", "RootAnchored", "TextPublished", "IssueOpened", "ConsumerRegistered",
+            "QueryTermsRequested", "QueryRecorded"} <= names
     # Argument order too: the indexer stores the arguments as JSON in the order they come.
     assert all(list(web3.args) == list(raw.args) for web3, raw in pairs if web3 is not None)
 

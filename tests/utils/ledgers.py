@@ -12,7 +12,7 @@ from web3 import Web3
 
 from ledger import ids
 from ledger.chain import LocalChain
-from ledger.clients import Action, Rights
+from ledger.clients import Action, PrivacyTerms, Rights
 from ledger.compile import ContractArtifact
 from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_id
 from ledger.tx import TransactionSender
@@ -71,16 +71,22 @@ def head_time(w3: Web3) -> int:
     return int(w3.eth.get_block("latest")["timestamp"])
 
 
-def approved_grant(owner: Ledger, holder: Ledger, label: str, *actions: Action) -> tuple[bytes, bytes]:
-    """A grade-1 dataset of the first department and ``holder``'s grant on it for ``actions``,
-    approved on chain, each named from ``label`` (unique per test and database); their ids."""
+def approved_grant(owner: Ledger, holder: Ledger, label: str, *actions: Action, terms: PrivacyTerms | None = None,
+                   max_uses: int = 50) -> tuple[bytes, bytes]:
+    """A grade-1 dataset of the first department and ``holder``'s grant on it for ``actions``
+    (a query grant with ``terms`` when given), approved on chain, each named from ``label``
+    (unique per test and database); their ids."""
     code = hashlib.sha256(f"{label} dataset".encode()).digest()
     owner.registry.register_dataset(code, metadata="{}", category=b"\x02" * 32, grade=1,
                                     update_interval=60, rights=Rights(department_id(DEPARTMENTS[0])))
     dataset = ids.dataset_id(department_id(DEPARTMENTS[0]), code)
     key = hashlib.sha256(f"{label} grant".encode()).digest()
-    holder.grants.request_access(key, dataset_id=dataset, purpose="a test of the ledger", schema_hash=b"\x04" * 32,
-                                 fields=[], actions=Action.mask(*actions), duration=3600, max_uses=50)
+    request = {"dataset_id": dataset, "purpose": "a test of the ledger", "schema_hash": b"\x04" * 32, "fields": [],
+               "actions": Action.mask(*actions), "duration": 3600, "max_uses": max_uses}
+    if terms is None:
+        holder.grants.request_access(key, **request)
+    else:
+        holder.grants.request_query_access(key, **request, terms=terms)
     assert holder.sender is not None
     grant = ids.grant_id(holder.sender.address, key)
     owner.grants.approve(grant)
