@@ -43,6 +43,17 @@ class InvalidInput(NodeError, ValueError):
         super().__init__(f"{field}: {reason}")
 
 
+class QueryRefused(InvalidInput):
+    """An aggregate query is refused before it runs: ``construct`` (``SELECT *``, a join, the
+    field 身份证号...) is not allowed, ``reason`` says why. ``column`` is the dataset field it
+    concerns, if any. Nothing is run, released or spent."""
+
+    def __init__(self, construct: str, reason: str, *, column: str | None = None) -> None:
+        self.construct = construct
+        self.column = column
+        super().__init__("sql", f"{construct}: {reason}")
+
+
 class WriteRejected(NodeError):
     """The chain node refused a signed transaction outright: ``reason``."""
 
