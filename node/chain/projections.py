@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from ledger import ids
 from ledger.clients import GrantStatus, IssueStatus
 from node.catalog import texts
-from node.models import CatalogDataset, CatalogVersion, ChainEventRow, Dataset, Grant, Lineage, Note, QualityIssue, Use
+from node.models import (
+    CatalogDataset, CatalogVersion, ChainEventRow, Dataset, Grant, Lineage, Note, QualityIssue, QueryRow, Use,
+)
 from node.chain.attribution import GrantTerms
 from node.chain.bulk import insert_rows
 from node.chain.outbox import enqueue
@@ -27,6 +29,7 @@ from node.chain.rows import IndexedEvent
 from node.chain.texts import keep, text_published
 
 USES: Table = Use.__table__  # type: ignore[assignment]
+QUERIES: Table = QueryRow.__table__  # type: ignore[assignment]
 SQL_PARAMETERS = 500
 """Keys per ``IN (...)``, well under every database's limit on bound parameters."""
 
@@ -38,6 +41,7 @@ class Projection:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.uses: list[dict[str, Any]] = []
+        self.queries: list[dict[str, Any]] = []
         # Held here, not only in the session's identity map, which drops unreferenced rows.
         self._grants: dict[str, Grant | None] = {}
         self._terms: dict[str, GrantTerms] = {}
@@ -89,9 +93,9 @@ class Projection:
             if grant is not None:
                 grant.uses = max(grant.uses, sequence)
         self._sequences = {}
-        if self.uses:
-            insert_rows(self.session, USES, self.uses)
-            self.uses = []
+        for table, rows in ((USES, self.uses), (QUERIES, self.queries)):
+            insert_rows(self.session, table, rows)
+            rows.clear()
         self.session.flush()
 
 
@@ -148,6 +152,23 @@ def _used(projection: Projection, row: IndexedEvent) -> None:
     })
     if not refused:
         projection.count_use(a["grantId"], int(a["sequence"]))
+
+
+def _query_terms(projection: Projection, row: IndexedEvent) -> None:
+    grant, a = _grant(projection, row), row.args
+    if grant is not None:
+        grant.epsilon_budget, grant.epsilon_cap = int(a["epsilonBudget"]), int(a["epsilonCap"])
+        grant.min_group_size, grant.bounds = int(a["minGroupSize"]), a["bounds"]
+
+
+def _query_recorded(projection: Projection, row: IndexedEvent) -> None:
+    a, log = row.args, row.log
+    projection.queries.append({
+        "grant_id": a["grantId"], "sequence": int(a["sequence"]), "query_hash": a["queryHash"],
+        "result_hash": a["resultHash"], "epsilon": int(a["epsilon"]), "epsilon_spent": int(a["epsilonSpent"]),
+        "rows_scanned": int(a["rowsScanned"]), "block_number": log.block_number, "block_time": row.block_time,
+        "tx_hash": log.tx_hash, "log_index": log.log_index,
+    })
 
 
 def _consumer_removed(projection: Projection, row: IndexedEvent) -> None:
@@ -234,6 +255,8 @@ PROJECTORS: dict[str, Projector] = {
     "DatasetFrozen": _set_frozen(True),
     "DatasetUnfrozen": _set_frozen(False),
     "AccessRequested": _requested,
+    "QueryTermsRequested": _query_terms,
+    "QueryRecorded": _query_recorded,
     "RequestApproved": _approved,
     "GrantActivated": _activated,
     "RequestRejected": _set_grant_status(GrantStatus.REJECTED),
@@ -254,6 +277,7 @@ PROJECTORS: dict[str, Projector] = {
 def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None:
     """After a rollback to ``fork``: drop derived rows above it and rebuild touched keys."""
     session.execute(delete(Use).where(Use.block_number > fork))
+    session.execute(delete(QueryRow).where(QueryRow.block_number > fork))
     session.execute(delete(Lineage).where(Lineage.block_number > fork))
     session.execute(delete(CatalogDataset).where(CatalogDataset.registered_block > fork))
     session.execute(delete(CatalogVersion).where(CatalogVersion.block_number > fork))
@@ -287,7 +311,7 @@ def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None
     ).all()
     projection, grant_ids, issue_ids = Projection(session), set(grants), set(issues)
     for row in remaining:
-        if row.name in ("UseRecorded", "UseRefused"):
+        if row.name in ("UseRecorded", "UseRefused", "QueryRecorded"):  # rows below the fork are kept
             if row.grant_id in grant_ids and row.name == "UseRecorded":
                 projection.count_use(row.args["grantId"], int(row.args["sequence"]))
             continue

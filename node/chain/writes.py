@@ -113,6 +113,12 @@ def _use_tuples(payload: dict[str, Any]) -> list[tuple[bytes, int, bytes]]:
     return [(b32(u["grant_id"]), u["action"], b32(u["evidence_hash"])) for u in payload["uses"]]
 
 
+def _query_tuples(payload: dict[str, Any]) -> list[tuple[bytes, bytes, bytes, int, int]]:
+    """A ``record_queries`` payload's queries as the ABI's ``QueryInput`` tuples."""
+    return [(b32(q["grant_id"]), b32(q["query_hash"]), b32(q["result_hash"]), q["epsilon"], q["rows_scanned"])
+            for q in payload["queries"]]
+
+
 def _text_gas(text: str) -> int:
     """Room for a catalog text: calldata, the event's copy and its hash, with a margin."""
     return 80 * len(text.encode())
@@ -233,6 +239,12 @@ WRITES: dict[str, WriteKind] = {
             call=lambda l, p: _fn(l, "usage", "recordUses")(b32(p["batch_id"]), _use_tuples(p)),
             applied=lambda l, p: l.usage.id_used(_sender(l), b32(p["batch_id"])),
             encode=lambda l, p: l.usage.encode_call("recordUses", b32(p["batch_id"]), _use_tuples(p)),
+        ),
+        WriteKind(
+            "record_queries",
+            gas=lambda p: 160_000 + 40_000 * len(p["queries"]),
+            call=lambda l, p: _fn(l, "usage", "recordQueries")(b32(p["batch_id"]), _query_tuples(p)),
+            applied=lambda l, p: l.usage.id_used(_sender(l), b32(p["batch_id"])),
         ),
         _grant_write("approve", "approve", priced=True,
                      applied=_grant_in(GrantStatus.AWAITING_CO_APPROVAL, GrantStatus.ACTIVE, GrantStatus.REVOKED)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, PrimaryKeyConstraint, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from node.models.base import Base, Hash, utcnow
@@ -68,6 +68,11 @@ class Grant(Base):
     expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     price_per_use: Mapped[str] = mapped_column(String(40), default="0")
     requested_block: Mapped[int] = mapped_column(BigInteger)
+    # A query grant's privacy terms (``QueryTermsRequested``), ε in micro-ε; None on other grants.
+    epsilon_budget: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    epsilon_cap: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    min_group_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bounds: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Use(Base):
@@ -86,6 +91,28 @@ class Use(Base):
     block_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     log_index: Mapped[int] = mapped_column(Integer)
     tx_hash: Mapped[str] = mapped_column(Hash)
+
+
+class QueryRow(Base):
+    """One query recorded on chain (``QueryRecorded``): the use numbered ``sequence`` of its grant,
+    with the hashes of its normalised SQL and released result, and ε (micro-ε) spent by it and by
+    the grant after it."""
+
+    __tablename__ = "queries"
+    __table_args__ = (UniqueConstraint("grant_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    grant_id: Mapped[str] = mapped_column(Hash)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    query_hash: Mapped[str] = mapped_column(Hash)
+    result_hash: Mapped[str] = mapped_column(Hash)
+    epsilon: Mapped[int] = mapped_column(BigInteger)
+    epsilon_spent: Mapped[int] = mapped_column(BigInteger)
+    rows_scanned: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tx_hash: Mapped[str] = mapped_column(Hash)
+    log_index: Mapped[int] = mapped_column(Integer)
 
 
 class QualityIssue(Base):

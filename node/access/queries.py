@@ -1,0 +1,247 @@
+"""Aggregate queries under a query grant, at the owner's node: the ε budget reserved, the query
+run by :mod:`node.query`, and its record queued for ``recordQueries``.
+
+A query goes out only after the checks a delivery makes against the chain hold (ledger not
+paused, dataset this department's, grant active for this consumer and allowing Query, version
+anchored, source untampered) and the grant's privacy terms are read on chain. ε is micro-ε
+(:mod:`node.query.budget`). Under the grant's lock (:data:`checks.GRANT_LOCKS`, as deliveries
+reserve quota) the ε still available and a use of the quota are checked, counting this node's
+queries queued and not yet on chain, and the query's record is queued before the lock is let
+go: two concurrent queries cannot spend the same ε. The contract checks the budget again, so
+a query that got past a node would still be refused on chain.
+
+A batch's id is the hash of its queries' ids (random per query), so the same queries queued
+again make the same batch, which the outbox and the contract both refuse to apply twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from eth_utils.crypto import keccak
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from web3 import Web3
+
+from ledger.clients import Action, GrantPrivacy
+from ledger.deploy import Ledger
+from node import query
+from node.access.delivery import checks
+from node.chain.outbox import CONFIRMED, enqueue
+from node.errors import CannotRecord, Conflict, DeliveryRefused, InvalidInput
+from node.fields import FieldClass
+from node.formats import kind_of
+from node.models import DatasetVersion, Grant, OutboxEntry
+from node.query.budget import epsilon_text
+
+BATCH_SIZE = 100
+"""Queries per ``recordQueries`` transaction (~30,000 gas each: each reads its grant afresh)."""
+KIND = "record_queries"
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """One query run here, as ``recordQueries`` records it; ``query_id`` (random) makes it one
+    write however alike two queries are."""
+
+    query_id: str
+    grant_id: str
+    query_hash: str
+    result_hash: str
+    epsilon: int
+    rows_scanned: int
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """A released result and the outbox entry recording it on chain."""
+
+    result: query.QueryResult
+    record: QueryRecord
+    outbox_key: str
+
+
+@dataclass(frozen=True)
+class GrantPrivacyStatus:
+    """A grant's privacy terms as the chain holds them, with ε spent on chain and queued here
+    (micro-ε): what a route or the dashboard shows of a query grant."""
+
+    terms: GrantPrivacy
+    bounds: str | None
+    """The bounds' text, from the indexed request when it hashes to the chain's ``boundsHash``."""
+    spent: int
+    pending: int
+
+    @property
+    def available(self) -> int:
+        return max(self.terms.epsilon_budget - self.spent - self.pending, 0)
+
+
+def _hex32(name: str, value: str) -> str:
+    if len(value) != 66 or not value.startswith("0x"):
+        raise InvalidInput(name, "must be a 32-byte hash in 0x hex")
+    bytes.fromhex(value[2:])
+    return value.lower()
+
+
+def queue_queries(session: Session, queries: Sequence[QueryRecord], *, batch_size: int = BATCH_SIZE) -> list[OutboxEntry]:
+    """Queue ``queries`` as outbox batches of at most ``batch_size``; returns the batch entries."""
+    if not 1 <= batch_size <= BATCH_SIZE:
+        raise InvalidInput("batch_size", f"must be 1 to {BATCH_SIZE}")
+    for q in queries:
+        if q.epsilon <= 0 or q.rows_scanned < 0:
+            raise InvalidInput("epsilon", "a recorded query spends a positive ε and scans no negative rows")
+    checked = sorted((QueryRecord(_hex32("query_id", q.query_id), _hex32("grant_id", q.grant_id),
+                                  _hex32("query_hash", q.query_hash), _hex32("result_hash", q.result_hash),
+                                  q.epsilon, q.rows_scanned) for q in queries),
+                     key=lambda q: (q.grant_id, q.query_id))
+    entries = []
+    for start in range(0, len(checked), batch_size):
+        chunk = checked[start : start + batch_size]
+        batch_id = "0x" + hashlib.sha256(b"".join(bytes.fromhex(q.query_id[2:]) for q in chunk)).hexdigest()
+        entries.append(enqueue(session, key=f"queries:{batch_id}", kind=KIND, payload={
+            "batch_id": batch_id,
+            "queries": [{"query_id": q.query_id, "grant_id": q.grant_id, "query_hash": q.query_hash,
+                         "result_hash": q.result_hash, "epsilon": q.epsilon, "rows_scanned": q.rows_scanned}
+                        for q in chunk],
+        }))
+    return entries
+
+
+# ---------------------------------------------------------------- the budget
+
+
+@dataclass(frozen=True)
+class _Spent:
+    uses: int
+    """Uses of the grant on chain, deliveries and queries of this node not landed."""
+    epsilon: int
+    """ε spent on chain."""
+    pending_epsilon: int
+    """ε of this node's queries of the grant not landed yet."""
+
+
+def _spent(session: Session, ledger: Ledger, grant_id: str) -> _Spent:
+    """What the grant has spent, on chain and on its way, read at one block taken after the
+    queue (as :func:`checks.uses_spent`): a batch mined meanwhile is counted exactly once. A
+    batch whose write failed is still counted: its result was released."""
+    entries = session.scalars(select(OutboxEntry).where(OutboxEntry.kind == KIND, OutboxEntry.status != CONFIRMED)).all()
+    block = ledger.w3.eth.block_number
+    assert ledger.sender is not None, "a node runs queries with its own account"
+    me, grant = ledger.sender.address, bytes.fromhex(grant_id[2:])
+    pending = [q for e in entries for q in e.payload["queries"] if q["grant_id"] == grant_id
+               and not ledger.usage.id_used(me, bytes.fromhex(e.payload["batch_id"][2:]), block=block)]
+    return _Spent(uses=checks.uses_spent(session, ledger, grant_id) + len(pending),
+                  epsilon=ledger.usage.epsilon_spent(grant, block=block),
+                  pending_epsilon=sum(int(q["epsilon"]) for q in pending))
+
+
+def epsilon_available(session: Session, ledger: Ledger, grant_id: str) -> int:
+    """The grant's ε budget less what its queries spent on chain and this node's queued ones
+    (micro-ε; 0 for a grant without privacy terms). Call it holding
+    ``checks.GRANT_LOCKS.hold(grant_id)`` until the query is queued."""
+    grant_id = grant_id.lower()
+    terms = ledger.grants.privacy_terms(bytes.fromhex(grant_id[2:]))
+    spent = _spent(session, ledger, grant_id)
+    return max(terms.epsilon_budget - spent.epsilon - spent.pending_epsilon, 0)
+
+
+def privacy_status(session: Session, ledger: Ledger, grant_id: str) -> GrantPrivacyStatus:
+    """A grant's privacy terms, bounds and ε spent and queued: for the API and the dashboard."""
+    grant_id = grant_id.lower()
+    terms = ledger.grants.privacy_terms(bytes.fromhex(grant_id[2:]))
+    spent = _spent(session, ledger, grant_id) if terms.present else _Spent(0, 0, 0)
+    return GrantPrivacyStatus(terms, _bounds_text(session, grant_id, terms), spent.epsilon, spent.pending_epsilon)
+
+
+def _bounds_text(session: Session, grant_id: str, terms: GrantPrivacy) -> str | None:
+    row = session.get(Grant, grant_id)
+    if row is None or row.bounds is None or keccak(row.bounds.encode()) != terms.bounds_hash:
+        return None
+    return row.bounds
+
+
+def _bounds(text: str) -> Mapping[str, tuple[float, float]]:
+    """The grant's clamping bounds, ``{"年龄": [0, 120]}``, as the engine takes them."""
+    try:
+        parsed = json.loads(text)
+        return {str(name): (float(lo), float(hi)) for name, (lo, hi) in parsed.items()}
+    except (ValueError, TypeError, AttributeError) as err:
+        raise CannotRecord(f"the grant's bounds are not a JSON object of [low, high] pairs: {err}") from err
+
+
+# ---------------------------------------------------------------- a query
+
+
+def _version(session: Session, dataset_id: str, number: int | None) -> DatasetVersion:
+    chosen = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
+    chosen = chosen.where(DatasetVersion.number == number) if number is not None else \
+        chosen.order_by(DatasetVersion.number.desc()).limit(1)
+    version = session.scalar(chosen)
+    if version is None:
+        raise InvalidInput("version", f"{dataset_id} has no version {number if number is not None else 'yet'}")
+    return version
+
+
+def run_granted_query(session: Session, ledger: Ledger, *, department: str, grant_id: str, consumer: str, sql: str,
+                      epsilon_micro: int, version: int | None = None) -> QueryOutcome:
+    """Check against the chain that ``consumer`` may run ``sql`` under ``grant_id`` spending
+    ``epsilon_micro``, run it over the version (the latest when None), queue its record and
+    return the released result. Refusals: :class:`LedgerPaused`, :class:`NotPermitted`,
+    :class:`DeliveryRefused` (the grant allows no query now, or has no privacy terms),
+    :class:`InvalidInput` (ε over the cap; the SQL, as :class:`QueryRefused`),
+    :class:`Conflict` (ε budget or quota spent)."""
+    grant_id, consumer = grant_id.lower(), Web3.to_checksum_address(consumer)
+    checks.require_not_paused(ledger)
+    grant = checks.grant_for(ledger, grant_id, consumer)
+    dataset = checks.dataset_row(session, "0x" + grant.dataset_id.hex())
+    checks.require_own_dataset(ledger, department, dataset.dataset_id)
+    checks.require_grant_allows(ledger, grant_id, grant, Action.QUERY)
+    terms = ledger.grants.privacy_terms(bytes.fromhex(grant_id[2:]))
+    if not terms.present:
+        raise DeliveryRefused(grant_id, "NO_PRIVACY_TERMS", "the grant has no privacy terms: it allows no query")
+    if not 0 < epsilon_micro <= terms.epsilon_cap:
+        raise InvalidInput("epsilon", f"must be above zero and at most the grant's cap of "
+                                      f"{epsilon_text(terms.epsilon_cap)} per query, not {epsilon_micro} micro-ε")
+    bounds = _bounds_text(session, grant_id, terms)
+    if bounds is None:
+        raise CannotRecord(f"the bounds of grant {grant_id} have not been indexed from the chain yet")
+    row = _version(session, dataset.dataset_id, version)
+    kind = kind_of(row.source_path)
+    if kind is None:
+        raise InvalidInput("version", "only CSV and JSON lines datasets are queried")
+    checks.require_anchored_version(ledger, row)
+    source = checks.require_untampered_source(row)
+    policy = query.QueryPolicy(fields=checks.granted_fields(session, ledger, grant_id, grant),
+                               classes={n: FieldClass(c) for n, c in dataset.field_classes.items()},
+                               bounds=_bounds(bounds), min_group_size=terms.min_group_size)
+    checked = query.check_query(sql, policy)
+    return reserve_and_queue(
+        session, ledger, grant_id, epsilon_micro=epsilon_micro, max_uses=grant.max_uses, budget=terms.epsilon_budget,
+        release=lambda: query.run(checked, source, kind=kind, encoding=row.encoding or "utf-8",
+                                  content_root=row.content_root, epsilon=epsilon_micro, policy=policy))
+
+
+def reserve_and_queue(session: Session, ledger: Ledger, grant_id: str, *, epsilon_micro: int, max_uses: int,
+                      budget: int, release: Callable[[], query.QueryResult]) -> QueryOutcome:
+    """Under the grant's lock: check that a use and ``epsilon_micro`` of the ``budget`` are left
+    (on chain and queued here), ``release`` the result, and queue and commit its record, so no
+    two queries spend the same ε. :class:`Conflict` when the quota or the budget is spent."""
+    with checks.GRANT_LOCKS.hold(grant_id):
+        spent = _spent(session, ledger, grant_id)
+        if spent.uses >= max_uses:
+            raise Conflict(f"grant {grant_id}", f"{spent.uses} of {max_uses} uses spent or on their way")
+        available = budget - spent.epsilon - spent.pending_epsilon
+        if epsilon_micro > available:
+            raise Conflict(f"grant {grant_id}", f"ε {epsilon_text(epsilon_micro)} asked, {epsilon_text(max(available, 0))} "
+                                                f"of its budget of {epsilon_text(budget)} left")
+        result = release()
+        record = QueryRecord("0x" + secrets.token_hex(32), grant_id, "0x" + result.query_hash.hex(),
+                             "0x" + result.result_hash.hex(), epsilon_micro, result.rows_scanned)
+        [entry] = queue_queries(session, [record])
+        session.commit()
+    return QueryOutcome(result, record, entry.key)
