@@ -78,7 +78,7 @@ def exact_sql(checked: CheckedQuery, version: LoadedVersion) -> str:
     if checked.where is not None:
         where = checked.where.transform(
             lambda node: exp.column(columns[node.name], quoted=True) if isinstance(node, exp.Column) else node)
-        sql += f" WHERE {where.sql(dialect='duckdb')}"
+        sql += f" WHERE {where.sql(dialect='duckdb', comments=False)}"
     return sql + (f" GROUP BY {', '.join(keys)}" if keys else "")
 
 

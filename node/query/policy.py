@@ -263,6 +263,7 @@ class _Checker:
         if isinstance(condition, exp.Column):
             raise QueryRefused("a bare field as the WHERE condition", "compare it with a value")
         for node in list(condition.walk()):
+            node.comments = None
             if isinstance(node, exp.Column):
                 node.replace(exp.column(self.column(node, "in WHERE"), quoted=True))
             elif isinstance(node, exp.Identifier) and isinstance(node.parent, exp.Column):
