@@ -16,6 +16,7 @@ CPU model, the load while each part ran, and the raw numbers. ``--only NAME`` ru
     indexer     the indexer catching up on those 100,000 events
     api         trace reads under 32 clients (scripts.bench_api)
     idle        CPU of an idle 3-department deployment over 60 s (scripts.bench_idle)
+    query       privacy-checked aggregate queries on 1,000,000 rows beside bare DuckDB (scripts.bench_query)
 
 The last four share one chain of 100,000 uses and the node that indexed it: ``trace``,
 ``prov`` and ``api`` run the indexer first (its figure is kept only when asked for).
@@ -56,10 +57,11 @@ from scripts.bench_figures import Figure, load_average, markdown_table, targets_
 from scripts.bench_idle import bench_idle
 from scripts.bench_latency import bench_latency
 from scripts.bench_profile import Profiler
+from scripts.bench_query import bench_query
 from scripts.bench_trace import bench_indexer, bench_prov, bench_trace, trace_chain
 from scripts.bench_uses import bench_uses, suite as _suite
 
-PARTS = ("uses", "consortium", "latency", "anchoring", "file", "trace", "prov", "indexer", "api", "idle")
+PARTS = ("uses", "consortium", "latency", "anchoring", "file", "trace", "prov", "indexer", "api", "idle", "query")
 ON_TRACE_CHAIN = ("trace", "prov", "indexer", "api")
 
 
@@ -204,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--api-seconds", type=float, default=8.0, help="load per API route")
     parser.add_argument("--idle-seconds", type=float, default=60.0, help="how long the idle deployment is measured")
+    parser.add_argument("--query-rows", type=int, default=1_000_000, help="rows of the queried table")
+    parser.add_argument("--query-repeats", type=int, default=10, help="runs of each query shape, each way")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="profile the indexer and the PROV export into DIR (needs pyinstrument)")
     parser.add_argument("--out", type=Path, default=None,
@@ -223,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "anchoring": lambda: {"anchoring": bench_anchoring(args.leaves)},
         "file": lambda: {"file": bench_file_verification(args.file_size)},
         "idle": lambda: {"idle": bench_idle(args.idle_seconds)},
+        "query": lambda: {"query": bench_query(args.query_rows, args.query_repeats)},
     }
     selected = [(name, run) for name, run in runs.items() if name in parts]
     on_chain = [p for p in parts if p in ON_TRACE_CHAIN]

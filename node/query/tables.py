@@ -1,0 +1,200 @@
+"""Dataset versions loaded into DuckDB for queries: once per content root, a few kept (LRU).
+
+A version is read from its source's bytes, CSV with a header or JSON lines, in its recorded
+text encoding (GBK and GB18030 decoded here: DuckDB reads UTF-8). Every cell is loaded as text,
+an empty one as NULL, and then a column becomes a number only when every value in it is one
+(whole numbers BIGINT, others DOUBLE) and none is written with a leading zero: a code such as
+``0101`` stays the text it is, so CSV and JSON lines of the same table load alike.
+
+One in-memory DuckDB database serves the process; each thread queries it through a cursor of
+its own (DuckDB connections are not shared across threads). A version in use is never dropped:
+the LRU evicts only versions no query is reading.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from node.access.delivery.masking import field_key
+from node.errors import InvalidInput, QueryRefused
+from node.formats import Kind, transcode
+
+LOADED_VERSIONS = 4
+"""How many versions stay loaded at once."""
+_CHUNK = 1 << 20
+
+
+def _quoted(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+def _literal(text: str) -> str:
+    return exp.Literal.string(text).sql(dialect="duckdb")
+
+
+@dataclass
+class LoadedVersion:
+    """A version's ``table`` in DuckDB: its columns by case-folded name, their types, its rows."""
+
+    table: str
+    columns: dict[str, str]
+    types: dict[str, str]
+    rows: int
+    readers: int = 0
+    loading: threading.Lock = field(default_factory=threading.Lock)
+
+    def column(self, name: str) -> str:
+        """The column field ``name`` is (DuckDB matches names without regard to case)."""
+        found = self.columns.get(field_key(name).casefold())
+        if found is None:
+            raise QueryRefused(f"field {name}", "this version has no such field", column=name)
+        return found
+
+    def numeric(self, column: str) -> bool:
+        """Whether every value of ``column`` is a number."""
+        return self.types[column] in ("BIGINT", "DOUBLE")
+
+
+class _Store:
+    """The process's DuckDB database and the versions loaded in it."""
+
+    def __init__(self) -> None:
+        self.db = duckdb.connect(":memory:")
+        self.lock = threading.Lock()
+        self.versions: OrderedDict[str, LoadedVersion] = OrderedDict()
+        self.local = threading.local()
+        self.made = 0
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self.local, "cursor", None)
+        if cursor is None:
+            with self.lock:
+                cursor = self.local.cursor = self.db.cursor()
+        return cursor
+
+    def evict(self) -> None:
+        """Drop the least recently used versions no query reads, past :data:`LOADED_VERSIONS`
+        (called with the lock held)."""
+        idle = [root for root, v in self.versions.items() if v.readers == 0]
+        for root in idle[: max(len(self.versions) - LOADED_VERSIONS, 0)]:
+            version = self.versions.pop(root)
+            self.db.execute(f"DROP TABLE IF EXISTS {_quoted(version.table)}")
+
+
+_STORE = _Store()
+
+
+def execute(sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """``sql`` run on this thread's cursor; DuckDB's own error text is not passed on, as it may
+    quote a value of the data."""
+    try:
+        return _STORE.cursor().execute(sql, parameters).fetchall()
+    except duckdb.Error as err:
+        raise QueryRefused("the query", f"DuckDB could not run it ({type(err).__name__}); "
+                           "check its comparisons' types against the fields'") from None
+
+
+def _utf8_csv(source: Path, kind: Kind, encoding: str, out: Path) -> Path:
+    """The version as UTF-8 CSV with a header: ``source`` itself when it is one already."""
+    if kind == "csv":
+        if encoding == "utf-8":
+            return source
+        with source.open("rb") as src, out.open("wb") as dst:
+            for chunk in transcode(iter(lambda: src.read(_CHUNK), b""), encoding, "utf-8"):
+                dst.write(chunk)
+        return out
+    records = []
+    names: dict[str, None] = {}
+    text = source.read_bytes().decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InvalidInput("jsonl", f"line {number}: {err.msg}") from None
+        if not isinstance(record, dict):
+            raise InvalidInput("jsonl", f"line {number} is not a JSON object")
+        names.update(dict.fromkeys(record))
+        records.append(record)
+    with out.open("w", encoding="utf-8", newline="") as dst:
+        writer = csv.writer(dst, lineterminator="\n")
+        writer.writerow(names)
+        for record in records:
+            writer.writerow(_cell(record.get(name)) for name in names)
+    return out
+
+
+def _cell(value: object) -> str:
+    """A JSON value as the CSV cell it would be: text as it is, null empty, the rest as JSON."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _load(table: str, source: Path, kind: Kind, encoding: str) -> LoadedVersion:
+    cursor = _STORE.cursor()
+    raw = f"{table}_text"
+    with tempfile.TemporaryDirectory(prefix="provledger-query-") as tmp:
+        path = _utf8_csv(source, kind, encoding, Path(tmp) / "version.csv")
+        try:
+            cursor.execute(f"CREATE TABLE {_quoted(raw)} AS SELECT * FROM read_csv({_literal(str(path))}, "
+                           "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+                           "normalize_names = false)")
+        except duckdb.Error:
+            raise InvalidInput(kind, "DuckDB cannot read this version as a table with a header") from None
+    try:
+        names = [row[0] for row in cursor.execute(f"DESCRIBE {_quoted(raw)}").fetchall()]
+        cells = [f"NULLIF({_quoted(n)}, '')" for n in names]
+        probes = [f"bool_and({c} IS NULL OR COALESCE(isfinite(TRY_CAST({c} AS DOUBLE)) AND NOT regexp_matches({c}, "
+                  f"'^\\s*[+-]?0[0-9]'), false)), bool_and({c} IS NULL OR (regexp_matches({c}, '^\\s*[+-]?[0-9]+\\s*$') "
+                  f"AND TRY_CAST({c} AS BIGINT) IS NOT NULL))" for c in cells]
+        found = cursor.execute(f"SELECT COUNT(*), {', '.join(probes)} FROM {_quoted(raw)}").fetchone()
+        assert found is not None
+        rows, flags = int(found[0]), found[1:]
+        types = {}
+        select = []
+        for i, (name, cell) in enumerate(zip(names, cells, strict=True)):
+            number, whole = flags[2 * i] is not False, flags[2 * i + 1] is not False
+            types[field_key(name)] = "BIGINT" if number and whole else "DOUBLE" if number else "VARCHAR"
+            cast = f"TRY_CAST({cell} AS {types[field_key(name)]})" if number else cell
+            select.append(f"{cast} AS {_quoted(field_key(name))}")
+        cursor.execute(f"CREATE TABLE {_quoted(table)} AS SELECT {', '.join(select)} FROM {_quoted(raw)}")
+    finally:
+        cursor.execute(f"DROP TABLE IF EXISTS {_quoted(raw)}")
+    return LoadedVersion(table, {name.casefold(): name for name in types}, types, rows)
+
+
+@contextmanager
+def loaded(source: Path, *, kind: Kind, encoding: str, content_root: str) -> Iterator[LoadedVersion]:
+    """The version with ``content_root`` loaded (from ``source`` the first time), held against
+    eviction while the block reads it."""
+    with _STORE.lock:
+        version = _STORE.versions.get(content_root)
+        if version is None:
+            _STORE.made += 1
+            version = _STORE.versions[content_root] = LoadedVersion(f"version_{_STORE.made}", {}, {}, -1)
+        _STORE.versions.move_to_end(content_root)
+        version.readers += 1
+    try:
+        with version.loading:
+            if version.rows < 0:
+                found = _load(version.table, source, kind, encoding)
+                version.columns, version.types, version.rows = found.columns, found.types, found.rows
+        yield version
+    finally:
+        with _STORE.lock:
+            version.readers -= 1
+            _STORE.evict()
