@@ -1,4 +1,4 @@
-"""Access to a dataset: ``provledger request``, ``approve``, ``use`` and ``statement``."""
+"""Access to a dataset: ``provledger request``, ``approve``, ``use``, ``query`` and ``statement``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
 from api.cli.catalog import catalog_entry
 from api.cli.client import HASH32, Api, CliError, UsageError, signed_call
@@ -25,6 +26,7 @@ from node.access.settlement import chain_terms
 from node.catalog.freshness import DAY
 from node.chain import texts
 from node.errors import DecryptionFailed, InvalidInput
+from node.query import epsilon_micro
 
 
 def request_access(api: Api, account: LocalAccount, dataset_id: str, *, purpose: str, fields: list[str], uses: int,
@@ -85,6 +87,26 @@ def use_grant(api: Api, account: LocalAccount, grant_id: str, dst: BinaryIO, *, 
         else:
             shutil.copyfileobj(raw, dst)
     return delivery
+
+
+def epsilon_option(text: str) -> str:
+    """``--epsilon``: ε as decimal text, checked here (exit 2) as the node checks it."""
+    try:
+        epsilon_micro(text)
+    except InvalidInput as err:
+        raise argparse.ArgumentTypeError(err.reason) from err
+    return text.strip()
+
+
+def query_grant(api: Api, grant_id: str, sql: str, *, epsilon: str, version: int | None = None) -> dict[str, Any]:
+    """An aggregate query under the grant, released by the owner's node; its result checked
+    against the hashes recorded on chain (the canonical JSON received, the normalised SQL)."""
+    released: dict[str, Any] = api.call("POST", f"/grants/{grant_id}/queries",
+                                        json={"sql": sql, "epsilon": epsilon, "version": version})
+    for text, recorded in ((released["result_json"], "result_hash"), (released["normalised_sql"], "query_hash")):
+        if "0x" + keccak(text.encode()).hex() != released[recorded]:
+            raise CliError(f"the {recorded.split('_')[0]} received does not hash to the {released[recorded]} recorded")
+    return released
 
 
 def read_statement(source: str) -> dict[str, Any] | None:
@@ -163,6 +185,24 @@ def cmd_use(args: argparse.Namespace) -> int:
          lambda: print(f"delivery {delivery['delivery_id']}: {delivery['rows']} rows{state}, {delivery['encoding']} text"
                        f"{f' into {args.out}' if args.out else ''}; recorded on-chain as {delivery['evidence_hash']}",
                        file=report))
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    account = wallet(args)
+    with connect(args) as api:
+        api.sign_in_siwe(account)
+        released = query_grant(api, args.grant, args.sql, epsilon=args.epsilon, version=args.version)
+
+    def text() -> None:
+        print("\t".join(released["columns"]))
+        for row in released["rows"]:
+            print("\t".join(str(value) for value in row))
+        print(f"ε {released['epsilon']} spent over {released['rows_scanned']} rows; {released['suppressed_groups']} "
+              f"groups under k left out; recorded on chain as query {released['query_hash']}, result "
+              f"{released['result_hash']} (write {released['write']['id']})", file=sys.stderr)
+
+    emit(args, released, text)
     return 0
 
 

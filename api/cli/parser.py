@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from api.cli.access import cmd_approve, cmd_request, cmd_statement, cmd_use
+from api.cli.access import cmd_approve, cmd_query, cmd_request, cmd_statement, cmd_use, epsilon_option
 from api.cli.audit import cmd_trace, cmd_verify
 from api.cli.catalog import cmd_catalog
 from api.cli.datasets import cmd_register
@@ -153,6 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     _wallet_options(use)
     json_option(use)
     use.set_defaults(run=cmd_use)
+
+    query = commands.add_parser("query", help="run an aggregate query under a query grant: only privacy-checked "
+                                              "results are released, each query recorded on chain (consumer)")
+    query.add_argument("grant", type=_hash32("grant"), metavar="GRANT")
+    query.add_argument("sql", metavar="SQL", help="one aggregate SELECT over the table data, e.g. "
+                                                  "\"SELECT 区县, COUNT(*) FROM data GROUP BY 区县\"")
+    query.add_argument("--epsilon", required=True, type=epsilon_option, metavar="ε",
+                       help="the privacy budget this query spends, at most the grant's cap (e.g. 0.5)")
+    query.add_argument("--version", type=_at_least(1), metavar="N", help="default: the latest")
+    _connection(query)
+    _wallet_options(query)
+    json_option(query)
+    query.set_defaults(run=cmd_query)
 
     statement = commands.add_parser("statement", help="settlement statements (consumer)")
     statement_commands = statement.add_subparsers(dest="statement_command", required=True, metavar="COMMAND")

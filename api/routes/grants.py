@@ -17,17 +17,19 @@ from api.errors import errors
 from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
 from api.schemas.base import MAX_NUMBER
 from api.schemas.grants import (
-    Approval, DeliveryIn, DeliveryOut, GrantOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams, StatementCheckIn,
-    StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
+    Approval, DeliveryIn, DeliveryOut, GrantOut, QueryIn, QueryOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams,
+    StatementCheckIn, StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
 )
 from ledger.clients import Action
 from node.access import review
+from node.access.queries import run_granted_query
 from node.access.queue import QueueItem, review_queue
 from node.access.delivery import checks
 from node.access.delivery.serve import Request as DeliveryRequest
 from node.access.delivery.serve import deliver
 from node.errors import NotFound, NotPermitted
 from node.formats import FORMATS
+from node.query import epsilon_micro, epsilon_text
 from node.models import Delivery, Grant, OutboxEntry, Statement
 from node.audit.monitor import UsageEvent, use_events
 from node.chain.relay import ACCOUNT_CALLS, CONSUMER_CALLS, Relayed, relay, relayed
@@ -162,6 +164,23 @@ def router(auth: Auth) -> APIRouter:
                            consumer=row.consumer, kind=row.kind, encoding=row.encoding, encrypted=row.encrypted,
                            rows=row.rows, size=row.size,
                            evidence_hash=row.evidence_hash, download=f"/deliveries/{row.delivery_id}/content")
+
+    @api.post("/grants/{grant_id}/queries", status_code=201, response_model=QueryOut, tags=["consumers"],
+              dependencies=[RECORDS], responses=errors(403, 404, 409, 422),
+              summary="Run an aggregate query under a query grant: checked on-chain now, released with privacy "
+                      "checks (k, noise), recorded on-chain with its hashes and ε")
+    def grant_query(grant_id: Id32, body: QueryIn, db: DB, node: Node, who: Consumer) -> QueryOut:
+        """422 names what is refused (the SQL's construct, ε over the grant's cap); 409 when the
+        grant's ε budget or quota is spent; 403 when the grant allows no query now."""
+        outcome = run_granted_query(db, node.ledger, department=node.settings.department_id, grant_id=grant_id,
+                                    consumer=who.address, sql=body.sql, epsilon_micro=epsilon_micro(str(body.epsilon)),
+                                    version=body.version)
+        result = outcome.result
+        return QueryOut(columns=result.columns, rows=result.rows, suppressed_groups=result.suppressed_groups,
+                        rows_scanned=result.rows_scanned, epsilon=epsilon_text(result.epsilon),
+                        normalised_sql=result.normalised_sql, query_hash="0x" + result.query_hash.hex(),
+                        result_json=result.result_json.decode(), result_hash="0x" + result.result_hash.hex(),
+                        write=WriteOut.model_validate(outcome.entry))
 
     @api.get("/deliveries/{delivery_id}/content", tags=["consumers"],
              responses={**errors(404), 200: {"content": {"application/octet-stream": {}}}},

@@ -3,7 +3,7 @@ settlement statements."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -14,6 +14,7 @@ from node.audit.monitor import UsageEvent
 from node.chain.outbox import CONFIRMED, FAILED, PENDING, SIGNED
 from node.chain.relay import Relayed
 from node.models import Delivery, Grant, OutboxEntry, Statement
+from node.query import QueryResult
 
 WRITE_STATUSES = (PENDING, SIGNED, CONFIRMED, FAILED)
 WAITING_FOR = (OWNER, COORDINATOR)
@@ -131,6 +132,11 @@ class GrantOut(Model):
     uses: int
     expires_at: int | None
     price_per_use: str
+    epsilon_budget: int | None = Field(default=None, description="a query grant's ε budget, in micro-ε (1 ε = 1,000,000)")
+    epsilon_cap: int | None = Field(default=None, description="the most ε one query may spend, in micro-ε")
+    min_group_size: int | None = Field(default=None, description="k: smaller groups are never released")
+    bounds: str | None = Field(default=None, description="the clamping bounds per numeric field, JSON text",
+                               examples=['{"年龄":[0,120]}'])
 
 
 class DeliveryIn(Body):
@@ -139,6 +145,31 @@ class DeliveryIn(Body):
                                    description="secp256k1 public key to encrypt to; must be the grantee's own")
     encoding: Literal["source", "utf-8"] = Field(default="utf-8", description="the copy's text encoding: the "
                                                  "source version's (GBK stays GBK) or UTF-8")
+
+
+class QueryIn(Body):
+    sql: str = Field(min_length=1, max_length=20_000, description="one aggregate SELECT over the table `data`",
+                     examples=["SELECT 区县, COUNT(*) AS n FROM data GROUP BY 区县"])
+    epsilon: Annotated[str, Field(max_length=40)] | float = Field(description="ε to spend, as decimal text or a number: at most the grant's cap, to "
+                                 "the millionth (counted in micro-ε on chain)", examples=["0.5"])
+    version: int | None = Field(default=None, ge=1, le=MAX_NUMBER, description="default: the latest")
+
+
+@mirrors(QueryResult, added=("write",), converted=("rows", "epsilon", "query_hash", "result_json", "result_hash"))
+class QueryOut(Model):
+    """A released result: ``result_json`` is its canonical JSON, exactly the bytes whose keccak256
+    (``result_hash``) is recorded on chain with ``query_hash``, the keccak256 of ``normalised_sql``."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    suppressed_groups: int = Field(description="groups of fewer than k rows, left out")
+    rows_scanned: int
+    epsilon: str = Field(examples=["0.5"])
+    normalised_sql: str
+    query_hash: str
+    result_json: str
+    result_hash: str
+    write: WriteOut = Field(description="the record of the query on chain, as a use of the grant")
 
 
 @mirrors(Delivery, added=("download",))

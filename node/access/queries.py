@@ -62,7 +62,7 @@ class QueryOutcome:
 
     result: query.QueryResult
     record: QueryRecord
-    outbox_key: str
+    entry: OutboxEntry
 
 
 @dataclass(frozen=True)
@@ -244,4 +244,4 @@ def reserve_and_queue(session: Session, ledger: Ledger, grant_id: str, *, epsilo
                              "0x" + result.result_hash.hex(), epsilon_micro, result.rows_scanned)
         [entry] = queue_queries(session, [record])
         session.commit()
-    return QueryOutcome(result, record, entry.key)
+    return QueryOutcome(result, record, entry)

@@ -31,7 +31,7 @@ from node.chain import texts
 from node.errors import Conflict, InvalidInput, NotFound, NotPermitted
 
 CONSUMER_CALLS: Mapping[str, frozenset[str]] = {
-    "AccessGrants": frozenset({"requestAccess", "withdraw"}),
+    "AccessGrants": frozenset({"requestAccess", "requestQueryAccess", "withdraw"}),
     "UsageLog": frozenset({"acknowledgeStatement", "recordUse", "recordUses"}),
 }
 ACCOUNT_CALLS: Mapping[str, frozenset[str]] = {"Consortium": frozenset({"acceptServiceAccount"})}

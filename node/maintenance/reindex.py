@@ -70,7 +70,7 @@ def _table(model: Any) -> Table:
 DERIVED: tuple[Derived, ...] = (
     Derived(_table(ChainEventRow), ("block_number", "log_index"), ignored=("id",)),
     Derived(_table(Use), ("block_number", "log_index"), ignored=("id",)),
-    Derived(_table(QueryRow), ("grant_id", "sequence"), ignored=("id",)),
+    Derived(_table(QueryRow), ("grant_id", "sequence")),
     Derived(_table(Grant), ("grant_id",)),
     Derived(_table(QualityIssue), ("issue_id",)),
     Derived(_table(Lineage), ("child_id", "parent_id")),

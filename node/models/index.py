@@ -99,11 +99,9 @@ class QueryRow(Base):
     the grant after it."""
 
     __tablename__ = "queries"
-    __table_args__ = (UniqueConstraint("grant_id", "sequence"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    grant_id: Mapped[str] = mapped_column(Hash)
-    sequence: Mapped[int] = mapped_column(BigInteger)
+    grant_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     query_hash: Mapped[str] = mapped_column(Hash)
     result_hash: Mapped[str] = mapped_column(Hash)
     epsilon: Mapped[int] = mapped_column(BigInteger)

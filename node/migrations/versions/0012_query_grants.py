@@ -26,7 +26,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('min_group_size', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('bounds', sa.Text(), nullable=True))
     op.create_table('queries',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('grant_id', sa.String(length=66), nullable=False),
     sa.Column('sequence', sa.BigInteger(), nullable=False),
     sa.Column('query_hash', sa.String(length=66), nullable=False),
@@ -38,8 +37,7 @@ def upgrade() -> None:
     sa.Column('block_time', sa.BigInteger(), nullable=True),
     sa.Column('tx_hash', sa.String(length=66), nullable=False),
     sa.Column('log_index', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('grant_id', 'sequence')
+    sa.PrimaryKeyConstraint('grant_id', 'sequence')
     )
 
 

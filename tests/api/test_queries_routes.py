@@ -1,0 +1,133 @@
+"""``POST /grants/{id}/queries`` and ``provledger query`` over real HTTP against a real chain, with
+the node's background work running: a query grant requested through the relay, approved, and
+queried; the release checked against the hashes on chain; each refusal with its status."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_utils.crypto import keccak
+
+from api.cli import main
+from ledger import ids
+from ledger.clients import Action
+from ledger.tx import write_keystore
+from node.service import NodeService
+from tests.api.clients import bearer, publish, relay, siwe_token, wait_for_write, wait_until
+from tests.api.conftest import serve_node
+from tests.utils.ledgers import Suite
+
+PASSWORD = "query reviewer password"
+PASSPHRASE = "query consumer passphrase"
+DISTRICTS = {"东城区": 30, "西城区": 25, "朝阳区": 3}
+ROWS = "".join(f"张{d}{i},11010119900101{i:04d},{d},{20 + i % 50}\n" for d, n in DISTRICTS.items() for i in range(n))
+TERMS = (1_500_000, 1_000_000, 5, json.dumps({"年龄": [0, 120]}, ensure_ascii=False))
+BY_DISTRICT = "SELECT 区县, COUNT(*) AS n FROM data GROUP BY 区县"
+
+
+@dataclass
+class Site:
+    http: httpx.Client
+    url: str
+    staff: str
+    consumer: str
+    other: str
+
+
+@pytest.fixture(scope="module")
+def site(node: NodeService, suite: Suite) -> Iterator[Site]:
+    chain_id = node.ledger.manifest.chain_id
+    with serve_node(node, {"reviewer.query": "admin"}, PASSWORD) as api:
+        consumer, other = (siwe_token(api.http, suite.accounts[i], api.domain, chain_id) for i in (7, 8))
+        yield Site(api.http, str(api.http.base_url).rstrip("/"), api.staff["reviewer.query"], consumer, other)
+
+
+def _error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    error: dict[str, object] = response.json()["error"]
+    assert error["code"] == code, response.text
+    return error
+
+
+def _query_grant(site: Site, node: NodeService, suite: Suite, tag: str) -> str:
+    """A civil-affairs roll published by staff, a query grant on it requested by consumer 7
+    through the relay, approved and indexed with its terms."""
+    dataset = publish(site.http, site.staff, node.ledger, f"roll-{tag}", "姓名,身份证号,区县,年龄", ROWS,
+                      field_classes={"姓名": "name", "身份证号": "id_number"})
+    consumer = suite.consumers[0]
+    assert consumer.sender is not None
+    key = hashlib.sha256(f"query grant {tag}".encode()).digest()
+    call = consumer.grants.contract.functions.requestQueryAccess(
+        key, (bytes.fromhex(dataset[2:]), f"人口统计 {tag}", b"\x00" * 32, [], Action.mask(Action.QUERY), 3600, 10), TERMS)
+    assert relay(site.http, site.consumer, consumer.sender.account, call)["status"] == "success"
+    grant = "0x" + ids.grant_id(consumer.sender.address, key).hex()
+    wait_until(lambda: any(q["grant_id"] == grant for q in site.http.get(
+        "/review/queue", headers=bearer(site.staff)).json()))
+    approved = site.http.post(f"/grants/{grant}/approve", json={"reason": "统计用途", "price_per_use": 0},
+                              headers=bearer(site.staff))
+    assert wait_for_write(site.http, site.staff, approved.json()["id"])["status"] == "confirmed"
+    wait_until(lambda: any(g["grant_id"] == grant and g["status"] == "active" and g["epsilon_budget"] == TERMS[0]
+                           for g in site.http.get("/me/grants", headers=bearer(site.consumer)).json()))
+    return grant
+
+
+def test_a_consumer_queries_a_grant_and_each_refusal_has_its_status(site: Site, node: NodeService, suite: Suite,
+                                                                    module_database_url: str) -> None:
+    tag = module_database_url.split(":", 1)[0].split("+")[0]
+    grant = _query_grant(site, node, suite, f"route-{tag}")
+    path = f"/grants/{grant}/queries"
+
+    _error(site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.5"}), 401, "unauthenticated")
+    _error(site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.5"}, headers=bearer(site.staff)), 403, "forbidden")
+    _error(site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.5"}, headers=bearer(site.other)), 403, "forbidden")
+    refused = _error(site.http.post(path, json={"sql": "SELECT 身份证号, COUNT(*) FROM data GROUP BY 身份证号",
+                                                "epsilon": "0.5"}, headers=bearer(site.consumer)), 422, "invalid_input")
+    assert "身份证号" in json.dumps(refused, ensure_ascii=False)
+    for epsilon in ("1.5", "0", "0.0000001", "abc"):
+        _error(site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": epsilon}, headers=bearer(site.consumer)),
+               422, "invalid_input")
+
+    made = site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": 1}, headers=bearer(site.consumer))
+    assert made.status_code == 201, made.text
+    released = made.json()
+    assert {row[0] for row in released["rows"]} == {"东城区", "西城区"} and released["suppressed_groups"] == 1
+    assert released["epsilon"] == "1" and released["rows_scanned"] == sum(DISTRICTS.values())
+    assert "0x" + keccak(released["result_json"].encode()).hex() == released["result_hash"]
+    assert "0x" + keccak(released["normalised_sql"].encode()).hex() == released["query_hash"]
+    assert released["write"]["kind"] == "record_queries"
+    assert wait_for_write(site.http, site.staff, released["write"]["id"])["status"] == "confirmed"
+    assert node.ledger.usage.epsilon_spent(bytes.fromhex(grant[2:])) == 1_000_000
+
+    # 0.5 of the budget of 1.5 is left: 0.6 is refused as a conflict with what was spent.
+    _error(site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.6"}, headers=bearer(site.consumer)), 409, "conflict")
+
+
+def test_provledger_query_prints_the_release_checked_against_the_chain(
+        site: Site, node: NodeService, suite: Suite, module_database_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tag = module_database_url.split(":", 1)[0].split("+")[0]
+    grant = _query_grant(site, node, suite, f"cli-{tag}")
+    assert suite.consumers[0].sender is not None
+    keystore = write_keystore(suite.consumers[0].sender.account, tmp_path / "consumer.json", PASSPHRASE)
+    monkeypatch.setenv("PROVLEDGER_PASSPHRASE", PASSPHRASE)
+    wallet = ("--api", site.url, "--keystore", str(keystore), "--no-progress")
+
+    assert main(["query", grant, BY_DISTRICT, "--epsilon", "0.5", *wallet, "--json"]) == 0
+    released = json.loads(capsys.readouterr().out)
+    assert released["epsilon"] == "0.5" and {row[0] for row in released["rows"]} == {"东城区", "西城区"}
+
+    assert main(["query", grant, BY_DISTRICT, "--epsilon", "0.4", *wallet]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == "区县\tn" and "recorded on chain as query 0x" in err
+
+    # Refused before asking (exit 2), and by the node: an identifying field (422, exit 2).
+    assert main(["query", grant, BY_DISTRICT, "--epsilon", "0", *wallet]) == 2
+    assert "above zero" in capsys.readouterr().err
+    assert main(["query", grant, "SELECT 身份证号 FROM data", "--epsilon", "0.1", *wallet]) == 2
+    assert "身份证号" in capsys.readouterr().err
