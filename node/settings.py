@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from node.errors import SettingsInvalid
+from node.private import make_private
 
 _DEMO_PASSPHRASES = {"", "changeme", "change-me", "password", "provledger"}
 
@@ -101,8 +102,9 @@ class NodeSettings(BaseSettings):
         return secret
 
     def prepare(self) -> NodeSettings:
-        """Create the data directory and check the keystore exists: call once at start."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Create the data directory, private to the node's user like everything the node will
+        write (:mod:`node.private`), and check the keystore exists: call once at start."""
+        make_private(self.data_dir)
         if not self.keystore_path.is_file():
             raise SettingsInvalid("keystore_path", f"{self.keystore_path} is not a file")
         if not os.access(self.keystore_path, os.R_OK):
