@@ -59,6 +59,10 @@ class NodeSettings(BaseSettings):
                                 "DCAT, open downloads and /health, per client address")
     max_upload_bytes: int = Field(default=1 << 30, ge=1, description="the largest dataset version an upload may send")
     metrics_public: bool = Field(default=False, description="serve /metrics without a staff session")
+    delivery_keep_after_download: float = Field(
+        default=900.0, gt=0, description="seconds a delivered copy stays on disk after its first complete download")
+    delivery_keep_undownloaded: float = Field(
+        default=7 * 86400.0, gt=0, description="seconds a delivered copy that is never downloaded stays on disk")
     open_download_batch: int = Field(default=1000, ge=1, description="open downloads rolled into one anchored item")
     open_download_interval: float = Field(default=60.0, gt=0,
                                           description="seconds an open download waits at most for its anchored item")
