@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 from fastapi import Depends, Path as PathParam, Request
 from sqlalchemy.orm import Session
@@ -67,8 +67,8 @@ class Hex32(Convertor[str]):
 register_url_convertor("hex32", Hex32())
 
 
-def file_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
-    """A file's bytes in chunks, for streamed responses."""
-    with open(path, "rb") as f:
+def file_chunks(source: Path | BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    """A file's bytes in chunks, for streamed responses; an open file is closed at the end."""
+    with open(source, "rb") if isinstance(source, Path) else source as f:
         while chunk := f.read(size):
             yield chunk

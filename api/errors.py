@@ -30,9 +30,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import ContractError, LedgerError
 from node.errors import (
-    AlreadyExists, CannotRecord, Conflict, DecryptionFailed, DeliveryRefused, InvalidInput, LedgerPaused, NodeError,
-    NotFound,
-    NotPermitted, SourceTampered, StatementRefused,
+    AlreadyExists, CannotRecord, Conflict, DecryptionFailed, DeliveryRefused, Gone, InvalidInput, LedgerPaused,
+    NodeError, NotFound, NotPermitted, SourceTampered, StatementRefused,
 )
 from node.supervision import CHAIN_FAILURES
 
@@ -81,6 +80,7 @@ DESCRIPTIONS = {
     403: "signed in, but without the role this needs",
     404: "what the path names does not exist here",
     409: "the state of the ledger or the node forbids it now",
+    410: "what the path names was here and is no longer (a delivered copy past its retention)",
     413: "the request body is larger than this node accepts",
     422: "the request is malformed, or names something invalid",
     429: "too many requests from this client: wait as Retry-After says",
@@ -196,6 +196,8 @@ def _translate(err: Exception) -> tuple[int, str, dict[str, Any]]:
         return err.status, err.code, err.detail
     if isinstance(err, NotFound):
         return 404, "not_found", {"kind": err.kind}
+    if isinstance(err, Gone):
+        return 410, "gone", {"kind": err.kind}
     if isinstance(err, NotPermitted):
         return 403, "forbidden", {}
     if isinstance(err, DeliveryRefused):

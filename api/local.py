@@ -46,6 +46,7 @@ from ledger.compile import PROJECT_ROOT
 from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_id
 from ledger.tx import TransactionSender, write_keystore
 from ledger.waiting import wait_for
+from node.private import private_umask
 from node.departments import DepartmentPlan, DepartmentSpec, plan_departments
 from node.service import NodeService, load_artifacts
 from node.settings import NodeSettings
@@ -219,6 +220,7 @@ class LocalDeployment:
         self._stack.close()
 
     def _start(self) -> None:
+        private_umask()  # keys, passphrase and every node's data: this user's only, from creation
         if self._given_dir is None:
             self.work_dir = Path(tempfile.mkdtemp(prefix="provledger-"))
             self._stack.callback(shutil.rmtree, self.work_dir, ignore_errors=True)

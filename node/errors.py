@@ -34,6 +34,16 @@ class AlreadyExists(NodeError):
         super().__init__(f"{kind} {key} exists already")
 
 
+class Gone(NodeError):
+    """The ``kind`` with ``key`` was here and is no longer: ``reason`` says when and why."""
+
+    def __init__(self, kind: str, key: str, reason: str) -> None:
+        self.kind = kind
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{kind} {key}: {reason}")
+
+
 class InvalidInput(NodeError, ValueError):
     """``field`` is wrong: ``reason``."""
 

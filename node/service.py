@@ -22,6 +22,7 @@ from ledger.tx import TransactionSender, load_keystore
 from node.chain.anchoring import due, gather_open_downloads, seal_batch, waiting
 from node.audit.completeness import TraceChecker
 from node.db import make_engine, migrate, session_factory
+from node.access.delivery.retention import sweep
 from node.access.delivery.serve import fingerprint_key
 from node.errors import CannotRecord, LedgerPaused, SettingsInvalid
 from node.governance.state import pause_reason
@@ -84,7 +85,8 @@ class NodeService:
                             wakes=indexer, max_retry=cap)
         anchors = Supervised("anchors", self.seal_due, idle=min(0.2, quiet), idle_max=quiet, busy=self._anchoring,
                              max_retry=cap)
-        self.workers = {loop.name: loop for loop in (outbox, indexer, monitor, anchors)}
+        retention = Supervised("retention", self.remove_expired_copies, idle=quiet, max_retry=cap)
+        self.workers = {loop.name: loop for loop in (outbox, indexer, monitor, anchors, retention)}
         self._unhooks = [wake_on_commit(self.sessions, (OutboxEntry,), outbox.nudge),
                          wake_on_commit(self.sessions, (AnchorItem, OpenDownload), anchors.nudge)]
         # Its own batcher: the health read has a bound of its own, and must not queue behind
@@ -131,6 +133,12 @@ class NodeService:
                     sealed += seal_batch(session, kind) is not None
             session.commit()
         return sealed
+
+    def remove_expired_copies(self) -> int:
+        """Remove the delivered copies past their retention (:mod:`node.access.delivery.retention`)."""
+        with self.sessions() as session:
+            return sweep(session, keep_after_download=self.settings.delivery_keep_after_download,
+                         keep_undownloaded=self.settings.delivery_keep_undownloaded)
 
     def settle(self, timeout: float = 300.0) -> None:
         """Send everything queued, anchored items included, and index and watch it: for tests,

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from node.errors import SettingsInvalid
+from node.private import make_private
 
 _DEMO_PASSPHRASES = {"", "changeme", "change-me", "password", "provledger"}
 
@@ -58,6 +59,10 @@ class NodeSettings(BaseSettings):
                                 "DCAT, open downloads and /health, per client address")
     max_upload_bytes: int = Field(default=1 << 30, ge=1, description="the largest dataset version an upload may send")
     metrics_public: bool = Field(default=False, description="serve /metrics without a staff session")
+    delivery_keep_after_download: float = Field(
+        default=900.0, gt=0, description="seconds a delivered copy stays on disk after its first complete download")
+    delivery_keep_undownloaded: float = Field(
+        default=7 * 86400.0, gt=0, description="seconds a delivered copy that is never downloaded stays on disk")
     open_download_batch: int = Field(default=1000, ge=1, description="open downloads rolled into one anchored item")
     open_download_interval: float = Field(default=60.0, gt=0,
                                           description="seconds an open download waits at most for its anchored item")
@@ -101,8 +106,9 @@ class NodeSettings(BaseSettings):
         return secret
 
     def prepare(self) -> NodeSettings:
-        """Create the data directory and check the keystore exists: call once at start."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Create the data directory, private to the node's user like everything the node will
+        write (:mod:`node.private`), and check the keystore exists: call once at start."""
+        make_private(self.data_dir)
         if not self.keystore_path.is_file():
             raise SettingsInvalid("keystore_path", f"{self.keystore_path} is not a file")
         if not os.access(self.keystore_path, os.R_OK):

@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the most seconds to wait after the load for the index and the alerts")
     parser.add_argument("--latency-deliveries", type=int, default=30, help="deliveries timed, idle and under load")
     parser.add_argument("--latency-load", type=int, default=2_000, help="uses a second queued beside the deliveries")
+    parser.add_argument("--consortium-gas-limit", type=int, default=None,
+                        help="the consortium's block gas limit (default the consortium's default)")
     parser.add_argument("--consortium-singles", type=int, default=8, help="one-transaction uses on the consortium")
     parser.add_argument("--trace-uses", type=int, default=100_000, help="uses of the traced dataset")
     parser.add_argument("--prov-library-items", type=int, default=10_000,
@@ -222,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         "uses": lambda: {"uses": bench_uses(args.uses, 300)},
         "consortium": lambda: {"consortium": bench_consortium(args.consortium_seconds, args.consortium_rate,
                                                               args.consortium_singles,
-                                                              drain_timeout=args.consortium_drain)},
+                                                              drain_timeout=args.consortium_drain,
+                                                              gas_limit=args.consortium_gas_limit)},
         "latency": lambda: {"latency": bench_latency(args.latency_deliveries, args.latency_load)},
         "anchoring": lambda: {"anchoring": bench_anchoring(args.leaves)},
         "file": lambda: {"file": bench_file_verification(args.file_size)},

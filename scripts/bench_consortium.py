@@ -184,14 +184,17 @@ def _load(owner: NodeService, grant: bytes, refusal_grants: list[bytes], rate: i
 
 
 def bench_consortium(seconds: float, rate: int, single_uses: int, refusals: int = 5,
-                     drain_timeout: float = 900.0, followers: tuple[str, ...] = ("indexer", "monitor")
-                     ) -> list[Figure]:
+                     drain_timeout: float = 900.0, followers: tuple[str, ...] = ("indexer", "monitor"),
+                     gas_limit: int | None = None) -> list[Figure]:
     """``followers``: the owner's loops run beside its outbox (none, to see the chain and the
-    outbox alone: the index and alert figures are then empty)."""
+    outbox alone: the index and alert figures are then empty). ``gas_limit``: the consortium's
+    block gas limit (default the consortium's own default)."""
     artifacts = load_artifacts()
     with tempfile.TemporaryDirectory(prefix="provledger-bench-consortium-") as tmp:
-        started, consortium = timed(lambda: up(Path(tmp), 3, artifacts=artifacts, light_kdf=True))
+        started, consortium = timed(lambda: up(Path(tmp), 3, artifacts=artifacts, light_kdf=True,
+                                                     gas_limit=gas_limit))
         stop = threading.Event()
+        block_gas = consortium.gas_limit
         try:
             owner_code, grantee_code = list(consortium.members)[:2]
             owner_node = consortium.services[owner_code]
@@ -251,7 +254,7 @@ def bench_consortium(seconds: float, rate: int, single_uses: int, refusals: int 
         "single_uses": single_uses, "single_seconds": single_time, "index_lag": lag,
         "alert_from_block": from_block, "alert_from_queueing": from_queue, "alerts": len(watch.alerts),
         "refusals": len(refusal_grants), "indexer": "node.chain.indexer as in this tree",
-        "outbox_open": [(round(t - start, 2), n) for t, n in watch.backlog],
+        "outbox_open": [(round(t - start, 2), n) for t, n in watch.backlog], "gas_limit": block_gas,
     }
     name = f"uses recorded and grant-checked per second sustained over {seconds:.0f} s, 3-department consortium " \
            "(geth Clique, 1 s blocks), queued into the owner's outbox"

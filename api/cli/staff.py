@@ -49,6 +49,7 @@ def cmd_staff(args: argparse.Namespace) -> int:
     from api.app import ApiSettings
     from node.db import make_engine, migrate, session_factory
     from node.errors import NodeError
+    from node.private import make_private
     from node.settings import startup_error
 
     try:
@@ -57,7 +58,7 @@ def cmd_staff(args: argparse.Namespace) -> int:
         raise UsageError(f"the node's settings, as provledger serve reads them: {startup_error(err)}") from err
     password = _new_password(args) if args.staff_command in ("add", "password") else ""
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(settings.data_dir)
     engine = make_engine(settings.sql_url)
     try:
         migrate(engine)

@@ -3,6 +3,7 @@ uses and deliveries, relayed consumer transactions, settlement statements, and c
 
 # No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +25,7 @@ from ledger.clients import Action
 from node.access import review
 from node.access.queries import run_granted_query
 from node.access.queue import QueueItem, review_queue
-from node.access.delivery import checks
+from node.access.delivery import checks, retention
 from node.access.delivery.serve import Request as DeliveryRequest
 from node.access.delivery.serve import deliver
 from node.errors import NotFound, NotPermitted
@@ -183,8 +184,9 @@ def router(auth: Auth) -> APIRouter:
                         write=WriteOut.model_validate(outcome.entry))
 
     @api.get("/deliveries/{delivery_id}/content", tags=["consumers"],
-             responses={**errors(404), 200: {"content": {"application/octet-stream": {}}}},
-             summary="Stream a delivery's bytes: exactly those whose hash was recorded")
+             responses={**errors(404, 410), 200: {"content": {"application/octet-stream": {}}}},
+             summary="Stream a delivery's bytes: exactly those whose hash was recorded (410 once the copy "
+                     "is past its retention: its receipt stays)")
     def content(delivery_id: Id32, db: DB, node: Node, who: Consumer) -> StreamingResponse:
         row = db.get(Delivery, delivery_id.lower())
         if row is None:
@@ -198,7 +200,14 @@ def router(auth: Auth) -> APIRouter:
         checks.require_grant_allows(node.ledger, row.grant_id, grant, Action.DOWNLOAD)
         charset = f"; charset={row.encoding or 'utf-8'}"
         media = "application/octet-stream" if row.encrypted else FORMATS[row.kind].media_type + charset
-        return StreamingResponse(file_chunks(Path(row.path)), media_type=media,
+        source = retention.open_copy(row)
+
+        def chunks() -> Iterator[bytes]:
+            yield from file_chunks(source)
+            with node.sessions() as session:
+                retention.mark_downloaded(session, row.delivery_id)
+
+        return StreamingResponse(chunks(), media_type=media,
                                  headers={"X-Provledger-Evidence": row.evidence_hash,
                                           "Content-Disposition": f'attachment; filename="{Path(row.path).name}"'})
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from node.errors import NodeError
+from node.private import make_private
 
 LOCK_NAME = "node.lock"
 
@@ -28,7 +29,7 @@ class NodeRunning(NodeError):
 
 def announce_running(data_dir: Path) -> IO[bytes]:
     """Hold a shared lock on the node's lock file while the returned file stays open."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(data_dir)
     handle = open(data_dir / LOCK_NAME, "ab")
     fcntl.flock(handle, fcntl.LOCK_SH)
     return handle
@@ -37,7 +38,7 @@ def announce_running(data_dir: Path) -> IO[bytes]:
 @contextmanager
 def stopped(data_dir: Path) -> Iterator[None]:
     """Hold the lock exclusively, so no node service starts meanwhile; :class:`NodeRunning` if one runs."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(data_dir)
     with open(data_dir / LOCK_NAME, "ab") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

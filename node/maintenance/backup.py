@@ -3,9 +3,12 @@ and settings in one ``.tar.gz``, taken while the node runs.
 
 Consistency: the database is copied first, as one snapshot (SQLite's online backup API, or
 ``pg_dump``, which reads in one transaction), and the files after it. The node writes a file
-(an uploaded version, a delivery) before the row that names it, and deletes none, so every file
-the copied database names is in the archive; a file written after the snapshot is an orphan the
-restored node ignores.
+(an uploaded version, a delivery) before the row that names it, so every file the copied
+database names is in the archive; a file written after the snapshot is an orphan the restored
+node ignores. The only files a running node deletes are delivered copies past their retention
+(:mod:`node.access.delivery.retention`): the backup pins each data file with a hard link as it
+lists them, so a copy removed meanwhile is still read whole, and one removed before it was
+pinned is left out (its receipt is in the database; the restored node answers that it is gone).
 
 The archive holds ``manifest.json`` first (format, department, database kind, the index's
 cursor block, the old data folder, and each member's size, sha256 and mode), then the members:
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -32,6 +37,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -49,6 +55,8 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 SQLITE_MEMBER, DUMP_MEMBER = "database/node.db", "database/node.dump"
 PG_ROOT = Path("/usr/lib/postgresql")
+_PINS = ".backup-"
+"""The folder, in the data folder, where a backup pins the files it is reading."""
 _NOT_DATA = {"node.db", "node.db-wal", "node.db-shm", "node.db-journal", "node.lock"}
 # What a restored node.env never carries: secrets, and the paths restore sets itself.
 _NOT_SETTINGS = {"passphrase", "passphrase_file", "keystore_path", "manifest_path", "data_dir", "database_url"}
@@ -111,14 +119,22 @@ def _cursor_block(engine: Engine) -> int | None:
         return connection.execute(select(IndexerCursor.block_number).where(IndexerCursor.name == CURSOR)).scalar()
 
 
-def _files(data_dir: Path, database: Path | None) -> Iterator[tuple[Path, str]]:
-    """The node's data files, by their path in the archive."""
+def _files(data_dir: Path, database: Path | None, pins: Path) -> Iterator[tuple[Path, str]]:
+    """The node's data files, by their path in the archive, each hard-linked under ``pins`` (in
+    the data folder, hence on its file system) so that its removal cannot cut the backup short."""
+    count = itertools.count()
     for path in sorted(data_dir.rglob("*")):
         if not path.is_file() or path.is_symlink() or path.name in _NOT_DATA or path.name.startswith(".upload-"):
             continue
-        if database is not None and path.resolve() == database.resolve():
+        relative = path.relative_to(data_dir)
+        if relative.parts[0].startswith(_PINS) or (database is not None and path.resolve() == database.resolve()):
             continue
-        yield path, str(PurePosixPath("data", *path.relative_to(data_dir).parts))
+        pin = pins / str(next(count))
+        try:
+            os.link(path, pin)
+        except FileNotFoundError:
+            continue  # a delivered copy removed after its retention since it was listed
+        yield pin, str(PurePosixPath("data", *relative.parts))
 
 
 @dataclass(frozen=True)
@@ -139,7 +155,7 @@ def backup(settings: NodeSettings, out: Path) -> Backup:
     url = settings.sql_url
     engine = make_engine(url)
     try:
-        with tempfile.TemporaryDirectory(prefix="provledger-backup-") as folder:
+        with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="provledger-backup-") as folder:
             staged: list[tuple[Path, str]] = []
             database: Path | None = None
             if engine.dialect.name == "sqlite":
@@ -159,7 +175,10 @@ def backup(settings: NodeSettings, out: Path) -> Backup:
                 staged.append((dump, DUMP_MEMBER))
             staged.append((settings.keystore_path, f"keys/{settings.keystore_path.name}"))
             staged.append((settings.manifest_path, "deployment.json"))
-            staged.extend(_files(settings.data_dir, database))
+            pins = settings.data_dir / f"{_PINS}{secrets.token_hex(8)}"
+            pins.mkdir(mode=0o700)
+            stack.callback(shutil.rmtree, pins, ignore_errors=True)
+            staged.extend(_files(settings.data_dir, database, pins))
             values = settings.model_dump(mode="json", exclude=_NOT_SETTINGS)
             kept = Path(folder) / "settings.json"
             kept.write_text(json.dumps(values, indent=2, sort_keys=True))

@@ -49,6 +49,12 @@ class Delivery(Base):
     path: Mapped[str] = mapped_column(String(1024))
     outbox_key: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    fingerprint_key_id: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    """Which fingerprint key marked the copy (:func:`node.access.delivery.retention.key_id`); none before 0012."""
+    downloaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """The end of the first complete download, from which the copy's grace runs."""
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    """When the copy left the disk after its retention; the row stays as the delivery's receipt."""
 
 
 class QualityReportRow(Base):

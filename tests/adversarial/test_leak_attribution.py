@@ -9,12 +9,16 @@ import csv
 import io
 import random
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from node.access.delivery.fingerprint import WIDE_MASK, plain_masks
+from node.access.delivery.retention import sweep
 from node.fields import MASK
+from node.models import Delivery
 from node.service import NodeService
 from tests.adversarial.conftest import CLASSES, Site, approve, create_dataset, people
 from tests.api.clients import bearer, request_access
@@ -113,3 +117,49 @@ def test_a_copy_mixed_from_two_consumers_deliveries_names_neither_and_lists_both
     assert not found["confident"] and found["delivery_id"] is None and "mixed" in found["reason"]
     assert {(s["delivery_id"], s["consumer"]) for s in found["beyond_chance"]} == {
         (first, suite.accounts[8].address), (second, suite.accounts[7].address)}
+
+
+def test_copies_past_their_retention_leave_the_disk_and_their_leaks_still_name_them(
+        site: Site, node: NodeService, leak: dict[str, Any], suite: Suite) -> None:
+    """Last in this module: it removes the module's delivered copies (issue 20, retention)."""
+    grant = request_access(site.http, site.honest, suite.consumers[0], leak["dataset_id"], f"retention {site.tag}")
+    approve(site, grant)
+    kept = site.http.post(f"/grants/{grant}/deliveries", json={}, headers=bearer(site.honest)).json()
+    with node.sessions() as session:
+        rows = {d: session.get(Delivery, d) for d, _ in leak["copies"].values()}
+        assert all(r is not None and r.downloaded_at is not None and r.removed_at is None for r in rows.values())
+        latest = max(r.downloaded_at for r in rows.values() if r is not None and r.downloaded_at is not None)
+        grace = node.settings.delivery_keep_after_download
+        assert sweep(session, keep_after_download=grace, keep_undownloaded=node.settings.delivery_keep_undownloaded,
+                     now=latest + timedelta(seconds=grace - 1)) == 0
+        removed = sweep(session, keep_after_download=grace, keep_undownloaded=node.settings.delivery_keep_undownloaded,
+                        now=latest + timedelta(seconds=grace + 1))
+        assert removed == len(rows)  # the undownloaded copy stays
+        for r in rows.values():
+            session.refresh(r)
+            assert r is not None and r.removed_at is not None and not Path(r.path).exists()
+            assert r.evidence_hash and r.size > 0 and r.fingerprint_key_id
+        undownloaded = session.get(Delivery, kept["delivery_id"])
+        assert undownloaded is not None and Path(undownloaded.path).exists() and undownloaded.removed_at is None
+        assert sweep(session, keep_after_download=grace, keep_undownloaded=1.0,
+                     now=undownloaded.created_at + timedelta(seconds=2)) == 1
+        assert not Path(undownloaded.path).exists()
+    token = {"hostile": site.hostile, "honest": site.honest}
+    for name, (delivery_id, copy) in leak["copies"].items():
+        again = site.http.get(f"/deliveries/{delivery_id}/content", headers=bearer(token[name.split()[0]]))
+        assert again.status_code == 410 and again.json()["error"]["code"] == "gone", again.text
+        assert "retention" in again.json()["error"]["message"]
+        found = _attribute(site, leak, copy)
+        assert found["confident"] and found["delivery_id"] == delivery_id, (name, found)
+    # What was recorded on chain and anchored for each copy is unchanged: the trace still lists them.
+    trace = site.http.get(f"/audit/datasets/{leak['dataset_id']}/trace", params={"limit": 100},
+                          headers=bearer(site.auditor))
+    assert trace.status_code == 200, trace.text
+    # A copy whose file is missing (a node restored from a backup taken while it was removed) is gone too, not a 500.
+    lost = site.http.post(f"/grants/{grant}/deliveries", json={}, headers=bearer(site.honest)).json()
+    with node.sessions() as session:
+        row = session.get(Delivery, lost["delivery_id"])
+        assert row is not None
+        Path(row.path).unlink()
+    missing = site.http.get(lost["download"], headers=bearer(site.honest))
+    assert missing.status_code == 410 and "no longer on this node's disk" in missing.json()["error"]["message"]

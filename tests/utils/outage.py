@@ -34,7 +34,7 @@ from tests.api.clients import bearer, siwe_token
 from tests.api.conftest import serve
 
 VERDICT_FRESH_FOR = inspect.signature(NodeService.require_can_record).parameters["fresh_for"].default
-LOOPS = ("outbox", "indexer", "monitor", "anchors")
+LOOPS = ("outbox", "indexer", "monitor", "anchors", "retention")
 CSV = "name,phone,visits\n" + "".join(f"Person {i},1380013{i:04d},{i % 5}\n" for i in range(20))
 
 

@@ -40,6 +40,7 @@ from node.access.delivery import checks
 from node.access.delivery.crypto import encrypt_stream
 from node.access.delivery.leaks import Attribution, attribute
 from node.access.delivery.masking import MaskPlan, mask_csv, mask_jsonl
+from node.access.delivery.retention import key_id
 from node.access.delivery.stamp import fingerprint_csv, fingerprint_jsonl
 from node.errors import DeliveryRefused, InvalidInput, NotFound
 from node.keyfiles import secret_file
@@ -176,7 +177,7 @@ def _write(session: Session, out_dir: Path, key: bytes, request: Request, *, sou
         consumer=consumer, kind=kind, encoding=encoding, encrypted=request.encrypt_to is not None,
         rows=stats.rows - 1 if kind == "csv" and stats.rows else stats.rows,  # records, not the header
         fingerprint_bits=stats.bits, plain_sha256="0x" + stats.sha256.hex(), evidence_hash=evidence,
-        size=path.stat().st_size, path=str(path), outbox_key=entry.key,
+        size=path.stat().st_size, path=str(path), outbox_key=entry.key, fingerprint_key_id=key_id(key),
     )
     session.add(row)
     add_item(session, kind=AnchorKind.DELIVERY_RECEIPTS, item=evidence, label=f"delivery {row.delivery_id}")
