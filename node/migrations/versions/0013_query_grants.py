@@ -4,8 +4,8 @@ Grants asked for with ``requestQueryAccess`` carry an ε budget, a per-query cap
 the clamping bounds (``QueryTermsRequested``); each query recorded on chain (``QueryRecorded``) is
 a row of ``queries``, one per use of its grant.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
