@@ -31,6 +31,7 @@ from ledger.clients import Action, GrantPrivacy
 from ledger.deploy import Ledger
 from node import query
 from node.access.delivery import checks
+from node.access.uses import _hex32
 from node.chain.outbox import CONFIRMED, enqueue
 from node.errors import CannotRecord, Conflict, DeliveryRefused, InvalidInput
 from node.fields import FieldClass
@@ -79,13 +80,6 @@ class GrantPrivacyStatus:
     @property
     def available(self) -> int:
         return max(self.terms.epsilon_budget - self.spent - self.pending, 0)
-
-
-def _hex32(name: str, value: str) -> str:
-    if len(value) != 66 or not value.startswith("0x"):
-        raise InvalidInput(name, "must be a 32-byte hash in 0x hex")
-    bytes.fromhex(value[2:])
-    return value.lower()
 
 
 def queue_queries(session: Session, queries: Sequence[QueryRecord], *, batch_size: int = BATCH_SIZE) -> list[OutboxEntry]:
