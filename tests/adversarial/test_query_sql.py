@@ -61,6 +61,8 @@ POLICY = QueryPolicy(fields=[], classes={**CLASSES, "ID": FieldClass.ID_NUMBER},
     ("SELECT 年龄 FROM data GROUP BY 年龄 LIMIT (SELECT 1)", "a query without an aggregate"),
     ("SELECT COUNT(*) FROM data LIMIT (SELECT COUNT(*) FROM data)", "LIMIT"),
     ("SELECT COUNT(*) FROM data" + " " * 10_001, "characters"),
+    ("SELECT COUNT(*) FROM data WHERE " + "(" * 400 + "年龄 = 1" + ")" * 400, "nests parentheses 400 deep"),
+    ("SELECT COUNT(*) FROM data AS d(a, b) WHERE b = '张三'", "column aliases on the table"),
 ])
 def test_hostile_queries_are_refused(sql: str, named: str) -> None:
     with pytest.raises(QueryRefused) as refused:
