@@ -83,9 +83,10 @@ def exact_sql(checked: CheckedQuery, version: LoadedVersion) -> str:
     return sql + (f" GROUP BY {', '.join(keys)}" if keys else "")
 
 
-def _release(checked: CheckedQuery, groups: list[tuple[Any, ...]], epsilon: int) -> list[list[object]]:
-    """Each group's released values, in the query's output order: keys as they are, aggregates noisy."""
-    shares = iter(split(epsilon, sum(2 if a.kind == "avg" else 1 for a in checked.aggregates)))
+def _release(checked: CheckedQuery, groups: list[tuple[Any, ...]], epsilon: list[int]) -> list[list[object]]:
+    """Each group's released values, in the query's output order: keys as they are, aggregates
+    noisy, each measurement with its share of ``epsilon`` (micro-ε, in order)."""
+    shares = iter(epsilon)
     width = len(checked.groups) + 1
     released: list[list[object]] = []
     at = width
@@ -141,15 +142,16 @@ def run(checked: CheckedQuery, source: Path, *, kind: Kind, encoding: str, conte
         epsilon: int, policy: QueryPolicy) -> QueryResult:
     """``checked`` run over the version at ``source`` (``kind``, text in ``encoding``, already
     checked against ``content_root`` by the caller), released with ``epsilon`` micro-ε of noise
-    under ``policy``'s k and bounds."""
+    under ``policy``'s k (its bounds were fixed into ``checked`` by the check)."""
     if epsilon <= 0:
         raise InvalidInput("epsilon", "must be above zero: no result is released without noise")
     if policy.min_group_size < 2:
         raise InvalidInput("min_group_size", f"k must be at least 2, not {policy.min_group_size}")
+    shares = split(epsilon, sum(2 if a.kind == "avg" else 1 for a in checked.aggregates))
     groups, scanned = exact_groups(checked, source, kind=kind, encoding=encoding, content_root=content_root)
     k, count = policy.min_group_size, len(checked.groups)
     kept = [g for g in groups if int(g[count]) >= k] if sum(int(g[count]) for g in groups) >= k else []
-    rows = _ordered(checked, _release(checked, kept, epsilon))
+    rows = _ordered(checked, _release(checked, kept, shares))
     body = result_json(checked, rows, len(groups) - len(kept), epsilon)
     return QueryResult(columns=[o.name for o in checked.outputs], rows=rows, suppressed_groups=len(groups) - len(kept),
                        rows_scanned=scanned, epsilon=epsilon, normalised_sql=checked.normalised_sql,

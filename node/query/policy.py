@@ -18,6 +18,8 @@ dropped) is what is hashed and recorded.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -29,7 +31,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokenizer_core import TokenType
 
 from node.access.delivery.masking import field_key
-from node.errors import QueryRefused
+from node.errors import InvalidInput, QueryRefused
 from node.fields import NOUNS, FieldClass
 
 TABLE = "data"
@@ -74,6 +76,27 @@ class QueryPolicy:
     classes: Mapping[str, FieldClass]
     bounds: Mapping[str, tuple[float, float]]
     min_group_size: int
+
+
+def parse_bounds(text: str) -> dict[str, tuple[float, float]]:
+    """A grant's clamping bounds from their JSON text on chain (``{"年龄": [0, 120], ...}``), low
+    first. Refused (:class:`~node.errors.InvalidInput` on ``bounds``) unless an object of fields
+    to pairs of finite numbers, low not above high."""
+    try:
+        found = json.loads(text or "{}")
+    except json.JSONDecodeError as err:
+        raise InvalidInput("bounds", f"not JSON: {err.msg}") from None
+    if not isinstance(found, dict):
+        raise InvalidInput("bounds", "must be a JSON object of fields to [low, high]")
+    bounds = {}
+    for name, pair in found.items():
+        numbers = pair if isinstance(pair, list) and len(pair) == 2 else None
+        if numbers is None or not all(isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n)
+                                      for n in numbers) or numbers[0] > numbers[1]:
+            raise InvalidInput("bounds", f"{name}: {json.dumps(pair, ensure_ascii=False)} is not [low, high], "
+                                         "two finite numbers, low first")
+        bounds[field_key(name)] = (float(numbers[0]), float(numbers[1]))
+    return bounds
 
 
 @dataclass(frozen=True)
