@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from eth_utils.crypto import keccak
 from sqlglot import exp
@@ -82,24 +83,25 @@ def exact_sql(checked: CheckedQuery, version: LoadedVersion) -> str:
     return sql + (f" GROUP BY {', '.join(keys)}" if keys else "")
 
 
-def _release(checked: CheckedQuery, groups: list[tuple[object, ...]], epsilon: int) -> list[list[object]]:
-    """Each group's released values, in the query's output order: keys as they are, aggregates noisy."""
-    shares = iter(split(epsilon, sum(2 if a.kind == "avg" else 1 for a in checked.aggregates)))
+def _release(checked: CheckedQuery, groups: list[tuple[Any, ...]], epsilon: list[int]) -> list[list[object]]:
+    """Each group's released values, in the query's output order: keys as they are, aggregates
+    noisy, each measurement with its share of ``epsilon`` (micro-ε, in order)."""
+    shares = iter(epsilon)
     width = len(checked.groups) + 1
     released: list[list[object]] = []
     at = width
     for aggregate in checked.aggregates:
         if aggregate.kind in ("count", "count_field"):
-            released.append(list(noisy_counts([int(g[at]) for g in groups], next(shares))))  # type: ignore[call-overload]
+            released.append(list(noisy_counts([int(g[at]) for g in groups], next(shares))))
             at += 1
             continue
         bounds = aggregate.bounds or (0.0, 0.0)
-        sums = noisy_sums([float(g[at]) for g in groups], next(shares), bounds)  # type: ignore[arg-type]
+        sums = noisy_sums([float(g[at]) for g in groups], next(shares), bounds)
         if aggregate.kind == "sum":
             released.append(list(sums))
             at += 1
             continue
-        counts = noisy_counts([int(g[at + 1]) for g in groups], next(shares))  # type: ignore[call-overload]
+        counts = noisy_counts([int(g[at + 1]) for g in groups], next(shares))
         released.append([min(max(s / max(c, 1), bounds[0]), bounds[1]) for s, c in zip(sums, counts, strict=True)])
         at += 2
     rows = []
@@ -109,13 +111,13 @@ def _release(checked: CheckedQuery, groups: list[tuple[object, ...]], epsilon: i
     return rows
 
 
-def _ordered(checked: CheckedQuery, rows: list[list[object]]) -> list[list[object]]:
+def _ordered(checked: CheckedQuery, rows: list[list[Any]]) -> list[list[Any]]:
     """``rows`` sorted by the query's ORDER BY (stable, NULLs placed as asked), then cut to its
     OFFSET and LIMIT."""
     for order in reversed(checked.order):
         present = [row for row in rows if row[order.column] is not None]
         absent = [row for row in rows if row[order.column] is None]
-        present.sort(key=lambda row: row[order.column], reverse=order.desc)  # type: ignore[arg-type,return-value]
+        present.sort(key=lambda row: row[order.column], reverse=order.desc)
         rows = absent + present if order.nulls_first else present + absent
     end = None if checked.limit is None else checked.offset + checked.limit
     return rows[checked.offset:end]
@@ -129,7 +131,7 @@ def result_json(checked: CheckedQuery, rows: list[list[object]], suppressed: int
 
 
 def exact_groups(checked: CheckedQuery, source: Path, *, kind: Kind, encoding: str,
-                 content_root: str) -> tuple[list[tuple[object, ...]], int]:
+                 content_root: str) -> tuple[list[tuple[Any, ...]], int]:
     """Every group's keys, true row count and exact measures, before k and noise, and the
     version's row count. Never released: what :func:`run` releases is computed from it."""
     with loaded(source, kind=kind, encoding=encoding, content_root=content_root) as version:
@@ -140,15 +142,16 @@ def run(checked: CheckedQuery, source: Path, *, kind: Kind, encoding: str, conte
         epsilon: int, policy: QueryPolicy) -> QueryResult:
     """``checked`` run over the version at ``source`` (``kind``, text in ``encoding``, already
     checked against ``content_root`` by the caller), released with ``epsilon`` micro-ε of noise
-    under ``policy``'s k and bounds."""
+    under ``policy``'s k (its bounds were fixed into ``checked`` by the check)."""
     if epsilon <= 0:
         raise InvalidInput("epsilon", "must be above zero: no result is released without noise")
     if policy.min_group_size < 2:
         raise InvalidInput("min_group_size", f"k must be at least 2, not {policy.min_group_size}")
+    shares = split(epsilon, sum(2 if a.kind == "avg" else 1 for a in checked.aggregates))
     groups, scanned = exact_groups(checked, source, kind=kind, encoding=encoding, content_root=content_root)
     k, count = policy.min_group_size, len(checked.groups)
-    kept = [g for g in groups if int(g[count]) >= k] if sum(int(g[count]) for g in groups) >= k else []  # type: ignore[call-overload]
-    rows = _ordered(checked, _release(checked, kept, epsilon))
+    kept = [g for g in groups if int(g[count]) >= k] if sum(int(g[count]) for g in groups) >= k else []
+    rows = _ordered(checked, _release(checked, kept, shares))
     body = result_json(checked, rows, len(groups) - len(kept), epsilon)
     return QueryResult(columns=[o.name for o in checked.outputs], rows=rows, suppressed_groups=len(groups) - len(kept),
                        rows_scanned=scanned, epsilon=epsilon, normalised_sql=checked.normalised_sql,

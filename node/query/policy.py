@@ -18,6 +18,8 @@ dropped) is what is hashed and recorded.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -25,16 +27,21 @@ from typing import Literal
 import sqlglot
 from eth_utils.crypto import keccak
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.tokenizer_core import TokenType
 
 from node.access.delivery.masking import field_key
-from node.errors import QueryRefused
+from node.errors import InvalidInput, QueryRefused
 from node.fields import NOUNS, FieldClass
 
 TABLE = "data"
 """The one table a query reads: the dataset version."""
 MAX_SQL = 10_000
 """The longest query text read, in characters."""
+MAX_NESTING = 32
+"""The deepest parentheses read: the parser recurses on them, and no aggregate needs more."""
 
+_DUCKDB = Dialect.get_or_raise("duckdb")
 AggregateKind = Literal["count", "count_field", "sum", "avg"]
 
 # Clauses of a SELECT that are refused, by sqlglot's argument name, in words.
@@ -69,6 +76,27 @@ class QueryPolicy:
     classes: Mapping[str, FieldClass]
     bounds: Mapping[str, tuple[float, float]]
     min_group_size: int
+
+
+def parse_bounds(text: str) -> dict[str, tuple[float, float]]:
+    """A grant's clamping bounds from their JSON text on chain (``{"年龄": [0, 120], ...}``), low
+    first. Refused (:class:`~node.errors.InvalidInput` on ``bounds``) unless an object of fields
+    to pairs of finite numbers, low not above high."""
+    try:
+        found = json.loads(text or "{}")
+    except json.JSONDecodeError as err:
+        raise InvalidInput("bounds", f"not JSON: {err.msg}") from None
+    if not isinstance(found, dict):
+        raise InvalidInput("bounds", "must be a JSON object of fields to [low, high]")
+    bounds = {}
+    for name, pair in found.items():
+        numbers = pair if isinstance(pair, list) and len(pair) == 2 else None
+        if numbers is None or not all(isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n)
+                                      for n in numbers) or numbers[0] > numbers[1]:
+            raise InvalidInput("bounds", f"{name}: {json.dumps(pair, ensure_ascii=False)} is not [low, high], "
+                                         "two finite numbers, low first")
+        bounds[field_key(name)] = (float(numbers[0]), float(numbers[1]))
+    return bounds
 
 
 @dataclass(frozen=True)
@@ -164,9 +192,17 @@ def _parse(sql: str) -> exp.Select:
     if len(sql) > MAX_SQL:
         raise QueryRefused("the query", f"is {len(sql)} characters, more than {MAX_SQL}")
     try:
+        depth = deepest = 0
+        for token in _DUCKDB.tokenize(sql):
+            depth += (token.token_type == TokenType.L_PAREN) - (token.token_type == TokenType.R_PAREN)
+            deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            raise QueryRefused("the query", f"nests parentheses {deepest} deep, more than {MAX_NESTING}")
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except sqlglot.errors.SqlglotError as err:
         raise QueryRefused("the query", f"does not parse as SQL: {str(err).splitlines()[0][:200]}") from None
+    except RecursionError:
+        raise QueryRefused("the query", "nests too deeply to be checked") from None
     if len(statements) != 1:
         raise QueryRefused("a second statement" if statements else "an empty query",
                            f"one SELECT is allowed, {len(statements)} statements were sent")
@@ -192,6 +228,9 @@ def _table(tree: exp.Select) -> str | None:
     for key, value in table.args.items():
         if value and key not in ("this", "alias"):
             raise QueryRefused(_CLAUSES.get(key, key.upper()), "not allowed on the table")
+    alias = table.args.get("alias")
+    if alias is not None and alias.columns:
+        raise QueryRefused("column aliases on the table", "fields are read by their own names")
     return table.alias or None
 
 

@@ -144,6 +144,22 @@ def _cell(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+_NUMBER = "isfinite(TRY_CAST({c} AS DOUBLE)) AND NOT regexp_matches({c}, '^\\s*[+-]?0[0-9]')"
+_WHOLE = "regexp_matches({c}, '^\\s*[+-]?[0-9]+\\s*$') AND TRY_CAST({c} AS BIGINT) IS NOT NULL"
+
+
+def _types(cursor: duckdb.DuckDBPyConnection, raw: str, cells: list[str]) -> tuple[int, list[str]]:
+    """The rows of text table ``raw`` and the type each of its ``cells`` (column expressions)
+    loads as: BIGINT or DOUBLE when every value is such a number written without a leading
+    zero, else VARCHAR."""
+    probes = [f"bool_and({c} IS NULL OR COALESCE({test.format(c=c)}, false))" for c in cells for test in (_NUMBER, _WHOLE)]
+    found = cursor.execute(f"SELECT COUNT(*), {', '.join(probes)} FROM {_quoted(raw)}").fetchone()
+    assert found is not None
+    flags = [flag is not False for flag in found[1:]]
+    return int(found[0]), ["VARCHAR" if not number else "BIGINT" if whole else "DOUBLE"
+                           for number, whole in zip(flags[0::2], flags[1::2], strict=True)]
+
+
 def _load(table: str, source: Path, kind: Kind, encoding: str) -> LoadedVersion:
     cursor = _STORE.cursor()
     raw = f"{table}_text"
@@ -157,24 +173,15 @@ def _load(table: str, source: Path, kind: Kind, encoding: str) -> LoadedVersion:
             raise InvalidInput(kind, "DuckDB cannot read this version as a table with a header") from None
     try:
         names = [row[0] for row in cursor.execute(f"DESCRIBE {_quoted(raw)}").fetchall()]
-        cells = [f"NULLIF({_quoted(n)}, '')" for n in names]
-        probes = [f"bool_and({c} IS NULL OR COALESCE(isfinite(TRY_CAST({c} AS DOUBLE)) AND NOT regexp_matches({c}, "
-                  f"'^\\s*[+-]?0[0-9]'), false)), bool_and({c} IS NULL OR (regexp_matches({c}, '^\\s*[+-]?[0-9]+\\s*$') "
-                  f"AND TRY_CAST({c} AS BIGINT) IS NOT NULL))" for c in cells]
-        found = cursor.execute(f"SELECT COUNT(*), {', '.join(probes)} FROM {_quoted(raw)}").fetchone()
-        assert found is not None
-        rows, flags = int(found[0]), found[1:]
-        types = {}
-        select = []
-        for i, (name, cell) in enumerate(zip(names, cells, strict=True)):
-            number, whole = flags[2 * i] is not False, flags[2 * i + 1] is not False
-            types[field_key(name)] = "BIGINT" if number and whole else "DOUBLE" if number else "VARCHAR"
-            cast = f"TRY_CAST({cell} AS {types[field_key(name)]})" if number else cell
-            select.append(f"{cast} AS {_quoted(field_key(name))}")
+        cells = [f"NULLIF({_quoted(name)}, '')" for name in names]
+        rows, kinds = _types(cursor, raw, cells)
+        columns = [(field_key(name), kind) for name, kind in zip(names, kinds, strict=True)]
+        select = [f"{cell if kind == 'VARCHAR' else f'TRY_CAST({cell} AS {kind})'} AS {_quoted(name)}"
+                  for cell, (name, kind) in zip(cells, columns, strict=True)]
         cursor.execute(f"CREATE TABLE {_quoted(table)} AS SELECT {', '.join(select)} FROM {_quoted(raw)}")
     finally:
         cursor.execute(f"DROP TABLE IF EXISTS {_quoted(raw)}")
-    return LoadedVersion(table, {name.casefold(): name for name in types}, types, rows)
+    return LoadedVersion(table, {name.casefold(): name for name, _ in columns}, dict(columns), rows)
 
 
 @contextmanager

@@ -4,6 +4,8 @@ that a consumer might try is refused before anything runs, naming what it found.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from node.errors import QueryRefused
 from node.fields import FieldClass
@@ -61,6 +63,8 @@ POLICY = QueryPolicy(fields=[], classes={**CLASSES, "ID": FieldClass.ID_NUMBER},
     ("SELECT 年龄 FROM data GROUP BY 年龄 LIMIT (SELECT 1)", "a query without an aggregate"),
     ("SELECT COUNT(*) FROM data LIMIT (SELECT COUNT(*) FROM data)", "LIMIT"),
     ("SELECT COUNT(*) FROM data" + " " * 10_001, "characters"),
+    ("SELECT COUNT(*) FROM data WHERE " + "(" * 400 + "年龄 = 1" + ")" * 400, "nests parentheses 400 deep"),
+    ("SELECT COUNT(*) FROM data AS d(a, b) WHERE b = '张三'", "column aliases on the table"),
 ])
 def test_hostile_queries_are_refused(sql: str, named: str) -> None:
     with pytest.raises(QueryRefused) as refused:
@@ -79,3 +83,30 @@ def test_nothing_of_the_callers_text_runs_but_the_checked_tree() -> None:
     checked = check_query("SELECT COUNT(*) FROM data /*; DROP TABLE data*/ WHERE 年龄 > 1 -- ; ATTACH", POLICY)
     assert "DROP" not in checked.normalised_sql and "ATTACH" not in checked.normalised_sql
     assert checked.where is not None and checked.where.sql(dialect="duckdb") == '"年龄" > 1'
+
+
+_IDENTIFYING = [name for name, cls in POLICY.classes.items() if cls is not FieldClass.PLAIN]
+_SPELLINGS = st.sampled_from(_IDENTIFYING).flatmap(lambda name: st.sampled_from(
+    [name, f'"{name}"', f"data.{name}", f'"data"."{name}"', name.lower(), name.swapcase(), f'" {name} "']))
+_PLACES = [
+    "SELECT {f}, COUNT(*) FROM data GROUP BY {f}",
+    "SELECT COUNT(*) FROM data GROUP BY 区县, {f}",
+    "SELECT COUNT(*) FROM data WHERE {f} = '1'",
+    "SELECT COUNT(*) FROM data WHERE 年龄 > 1 AND NOT ({f} LIKE '1%' OR 区县 = 'x')",
+    "SELECT COUNT(*) FROM data WHERE {f} IN ('1', '2')",
+    "SELECT COUNT(*) FROM data WHERE {f} BETWEEN '1' AND '2'",
+    "SELECT COUNT(*) FROM data WHERE {f} IS NOT NULL",
+    "SELECT COUNT({f}) FROM data",
+    "SELECT SUM({f}) FROM data",
+    "SELECT 区县, AVG({f}) FROM data GROUP BY 区县",
+]
+
+
+@given(place=st.sampled_from(_PLACES), spelling=_SPELLINGS, upper=st.booleans())
+def test_an_identifying_field_is_refused_wherever_and_however_it_is_written(place: str, spelling: str,
+                                                                         upper: bool) -> None:
+    sql = place.format(f=spelling)
+    with pytest.raises(QueryRefused) as refused:
+        check_query(sql.upper() if upper else sql, POLICY)
+    assert refused.value.column is not None and refused.value.column.casefold() in {
+        name.casefold() for name in _IDENTIFYING}

@@ -8,6 +8,7 @@ import statistics
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_utils.crypto import keccak
@@ -22,27 +23,28 @@ from tests.utils.civil import BOUNDS, CLASSES, SMALL_DISTRICT, civil_rows, write
 ROWS = civil_rows(10_000)
 POLICY = QueryPolicy(fields=[], classes=CLASSES, bounds=BOUNDS, min_group_size=10)
 EPSILON = 1_000_000
+Sources = dict[str, tuple[Path, Kind, str]]
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Kind, str]]:
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Sources:
     folder = tmp_path_factory.mktemp("civil")
     return {"gbk-csv": (write_table(folder / "roll.csv", ROWS, kind="csv", encoding="gbk"), "csv", "gbk"),
             "utf8-jsonl": (write_table(folder / "roll.jsonl", ROWS, kind="jsonl"), "jsonl", "utf-8")}
 
 
-def _run(sql: str, source: tuple[Path, Kind, str], epsilon: int = EPSILON, policy: QueryPolicy = POLICY) -> dict:  # type: ignore[type-arg]
+def _run(sql: str, source: tuple[Path, Kind, str], epsilon: int = EPSILON, policy: QueryPolicy = POLICY) -> dict[str, Any]:
     path, kind, encoding = source
     result = run(check_query(sql, policy), path, kind=kind, encoding=encoding, content_root=f"root-{kind}",
                  epsilon=epsilon, policy=policy)
     assert result.result_hash == keccak(result.result_json) and result.rows_scanned == len(ROWS)
-    released = json.loads(result.result_json)
+    released: dict[str, Any] = json.loads(result.result_json)
     assert released["rows"] == result.rows and released["query"] == result.normalised_sql
-    return released  # type: ignore[no-any-return]
+    return released
 
 
 @pytest.mark.parametrize("name", ["gbk-csv", "utf8-jsonl"])
-def test_grouped_counts_are_near_the_true_ones_and_the_small_district_is_suppressed(sources: dict, name: str) -> None:  # type: ignore[type-arg]
+def test_grouped_counts_are_near_the_true_ones_and_the_small_district_is_suppressed(sources: Sources, name: str) -> None:
     truth = Counter(row[5] for row in ROWS)
     released = _run("SELECT 区县, COUNT(*) AS n FROM data GROUP BY 区县 ORDER BY n DESC", sources[name])
     counts = dict(map(tuple, released["rows"]))
@@ -54,7 +56,7 @@ def test_grouped_counts_are_near_the_true_ones_and_the_small_district_is_suppres
 
 
 @pytest.mark.parametrize("name", ["gbk-csv", "utf8-jsonl"])
-def test_a_where_leaving_fewer_than_k_rows_releases_nothing(sources: dict, name: str) -> None:  # type: ignore[type-arg]
+def test_a_where_leaving_fewer_than_k_rows_releases_nothing(sources: Sources, name: str) -> None:
     few = sum(1 for row in ROWS if row[5] == SMALL_DISTRICT[0])
     assert 0 < few < POLICY.min_group_size
     released = _run(f"SELECT COUNT(*) FROM data WHERE 区县 = '{SMALL_DISTRICT[0]}'", sources[name])
@@ -64,7 +66,7 @@ def test_a_where_leaving_fewer_than_k_rows_releases_nothing(sources: dict, name:
     assert grouped["rows"] == [] and grouped["suppressed_groups"] >= 1
 
 
-def test_sums_and_averages_are_clamped_to_the_grants_bounds(sources: dict) -> None:  # type: ignore[type-arg]
+def test_sums_and_averages_are_clamped_to_the_grants_bounds(sources: Sources) -> None:
     tight = QueryPolicy(fields=[], classes=CLASSES, bounds={"年龄": (0, 50), "补助金额": (0, 1000)}, min_group_size=10)
     checked = check_query("SELECT SUM(补助金额), AVG(年龄) FROM data", tight)
     path, kind, encoding = sources["gbk-csv"]
@@ -78,7 +80,7 @@ def test_sums_and_averages_are_clamped_to_the_grants_bounds(sources: dict) -> No
     assert abs(noisy_total - total) < 2000 * 40 and 0 <= noisy_avg <= 50
 
 
-def test_gbk_csv_and_utf8_json_lines_give_the_same_result(sources: dict) -> None:  # type: ignore[type-arg]
+def test_gbk_csv_and_utf8_json_lines_give_the_same_result(sources: Sources) -> None:
     checked = check_query("SELECT 区县, 补助类型, COUNT(*), AVG(年龄), SUM(补助金额) FROM data WHERE 年龄 >= 60 "
                           "OR 补助类型 LIKE '%救助' GROUP BY 区县, 补助类型", POLICY)
     found = []
@@ -91,12 +93,17 @@ def test_gbk_csv_and_utf8_json_lines_give_the_same_result(sources: dict) -> None
         assert a[:5] == b[:5] and a[5:] == pytest.approx(b[5:])
 
 
-def test_queries_the_version_cannot_answer_are_refused(sources: dict) -> None:  # type: ignore[type-arg]
+def test_queries_the_version_cannot_answer_are_refused(sources: Sources) -> None:
     unknown = QueryPolicy(fields=[], classes=CLASSES, bounds={**BOUNDS, "收入": (0, 9)}, min_group_size=10)
     with pytest.raises(QueryRefused, match="field 户籍: this version has no such field"):
         _run("SELECT COUNT(*) FROM data WHERE 户籍 = '北京'", sources["gbk-csv"])
     with pytest.raises(QueryRefused, match="no such field"):
         _run("SELECT SUM(收入) FROM data", sources["gbk-csv"], policy=unknown)
+    with pytest.raises(QueryRefused, match="field rowid: this version has no such field"):
+        _run("SELECT COUNT(*) FROM data WHERE rowid = 5", sources["utf8-jsonl"])
+    with pytest.raises(QueryRefused, match=r"SUM\(补助类型\): the field is not numeric"):
+        _run("SELECT SUM(补助类型) FROM data", sources["gbk-csv"], policy=QueryPolicy(
+            fields=[], classes=CLASSES, bounds={"补助类型": (0, 1)}, min_group_size=10))
     with pytest.raises(QueryRefused, match="DuckDB could not run it") as refused:
         _run("SELECT COUNT(*) FROM data WHERE 年龄 = '六十'", sources["gbk-csv"])
     assert "六十" not in str(refused.value)
@@ -106,8 +113,8 @@ def test_queries_the_version_cannot_answer_are_refused(sources: dict) -> None:  
         _run("SELECT AVG(年龄), COUNT(*) FROM data", sources["gbk-csv"], epsilon=2)
 
 
-def test_concurrent_queries_share_one_loaded_version(sources: dict) -> None:  # type: ignore[type-arg]
-    results: list[dict] = []  # type: ignore[type-arg]
+def test_concurrent_queries_share_one_loaded_version(sources: Sources) -> None:
+    results: list[dict[str, Any]] = []
     errors: list[BaseException] = []
 
     def query() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from eth_utils.crypto import keccak
 
 from node.errors import InvalidInput, QueryRefused
-from node.query import QueryPolicy, check_query
+from node.query import QueryPolicy, check_query, parse_bounds
 from tests.utils.civil import BOUNDS, CLASSES
 
 POLICY = QueryPolicy(fields=[], classes=CLASSES, bounds=BOUNDS, min_group_size=10)
@@ -79,7 +81,7 @@ def test_the_parts_the_engine_runs() -> None:
     ("SELEC COUNT(*) FROM data", "the query"),
 ])
 def test_refusals_name_the_construct(sql: str, named: str) -> None:
-    with pytest.raises(QueryRefused, match=named.replace("*", r"\*").replace("(", r"\(").replace(")", r"\)")) as refused:
+    with pytest.raises(QueryRefused, match=re.escape(named)) as refused:
         check_query(sql, POLICY)
     assert isinstance(refused.value, InvalidInput) and refused.value.field == "sql"
 
@@ -91,3 +93,12 @@ def test_fields_outside_the_grant_are_refused() -> None:
     assert refused.value.column == "补助金额"
     with pytest.raises(QueryRefused, match="field 编号 in WHERE"):
         check_query("SELECT COUNT(*) FROM data WHERE 编号 = 'MZ0000001'", GRANTED)
+
+
+def test_bounds_are_read_from_their_json_text() -> None:
+    assert parse_bounds('{"年龄": [0, 120], " 补助金额": [0.5, 5000]}') == {"年龄": (0.0, 120.0), "补助金额": (0.5, 5000.0)}
+    assert parse_bounds("") == {}
+    for text, named in [("[1, 2]", "JSON object"), ('{"年龄": [5, 1]}', "年龄"), ('{"年龄": [0, "x"]}', "年龄"),
+                        ('{"年龄": [0, 1, 2]}', "年龄"), ('{"年龄": [true, 1]}', "年龄"), ("{", "not JSON")]:
+        with pytest.raises(InvalidInput, match=named):
+            parse_bounds(text)
