@@ -197,24 +197,38 @@ class ChainSets:
         """Rows of settled logs verified reads keep, cleared whenever the chain is found moved."""
 
     def items(self, rpc: RpcBatcher, subject: Subject, block: int, block_hash: str) -> list[Filed]:
-        """The subject's items on chain up to ``block``, which must have ``block_hash``."""
-        with self._lock:
-            lock = self._subject_locks.setdefault(subject, threading.Lock())
-        with lock:
+        """The subject's items on chain up to ``block``, which must have ``block_hash``. A list
+        already read that far is checked against the chain without the subject's lock, so that
+        verified reads of one subject wait on the chain side by side, not one after another."""
+        known = self._check(rpc, self._current(subject), block, block_hash)
+        if known is None or known.block < block:
             with self._lock:
-                known = self._known.get(subject)
-            at = [block] if known is None or known.block == block else [block, known.block]
-            hashes = self._hashes(rpc, at)
-            if hashes[block] != block_hash:
-                self.settled.clear()
-                raise ChainMoved(block, block_hash, hashes[block] or "missing")
-            if known is not None and hashes[known.block] != known.block_hash:
-                known = None  # a reorg replaced (or shortened) the chain the list was read from
-                self.settled.clear()
-            if known is None or known.block < block:
-                known = self._extend(rpc, subject, known, block, block_hash)
-                self._keep(subject, known)
-            return known.items[: bisect_right(known.positions, (block, END))]
+                lock = self._subject_locks.setdefault(subject, threading.Lock())
+            with lock:
+                current = self._current(subject)
+                if current is not known:  # another read replaced it meanwhile
+                    known = self._check(rpc, current, block, block_hash)
+                if known is None or known.block < block:
+                    known = self._extend(rpc, subject, known, block, block_hash)
+                    self._keep(subject, known)
+        return known.items[: bisect_right(known.positions, (block, END))]
+
+    def _current(self, subject: Subject) -> _Known | None:
+        with self._lock:
+            return self._known.get(subject)
+
+    def _check(self, rpc: RpcBatcher, known: _Known | None, block: int, block_hash: str) -> _Known | None:
+        """``known`` if the chain still has the block it was read to, else None; ChainMoved if the
+        chain no longer has ``block_hash`` at ``block``. Either clears the settled rows. One batch."""
+        at = [block] if known is None or known.block == block else [block, known.block]
+        hashes = self._hashes(rpc, at)
+        if hashes[block] != block_hash:
+            self.settled.clear()
+            raise ChainMoved(block, block_hash, hashes[block] or "missing")
+        if known is not None and hashes[known.block] != known.block_hash:
+            self.settled.clear()
+            return None  # a reorg replaced (or shortened) the chain the list was read from
+        return known
 
     def _keep(self, subject: Subject, known: _Known) -> None:
         with self._lock:
