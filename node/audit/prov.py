@@ -213,11 +213,14 @@ class _Export:
             kind = type(value)
             if kind is str:
                 parts.append(_argument_key(name) + encode_basestring(value))
+            elif kind is int:
+                parts.append(_argument_key(name) + value_text(value))
             elif kind is list:
                 return None
             elif value is not None:
                 parts.append(_argument_key(name) + value_text(_scalar(value)))
-        parts += (key_text(key) + value_text(value) for key, value in self._own(item, rule))
+        for key, value in self._own(item, rule):
+            parts.append(key_text(key) + value_text(value))
         return ",".join(parts)
 
     def add(self, item: TraceItem) -> None:
@@ -232,7 +235,11 @@ class _Export:
         generated = rule.generates(self, item) if rule.generates is not None else None
         if generated is not None:
             self.document.generation(generated, activity)
-        used = [entity for entity in (ref(self, item) for ref in rule.uses) if entity is not None]
+        used = []
+        for ref in rule.uses:  # every entity made before any is used: relations are numbered as made
+            entity = ref(self, item)
+            if entity is not None:
+                used.append(entity)
         for entity in used:
             self.document.usage(activity, entity)
         invalidated = rule.invalidates(self, item) if rule.invalidates is not None else None
