@@ -22,12 +22,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hexbytes import HexBytes
+from eth_abi.exceptions import DecodingError
 from web3 import Web3
+from web3.exceptions import MismatchedABI
 
 from ledger.deploy import Ledger
 from ledger.errors import BlockMissing, ChainReadFailed
-from ledger.events import EventLayout, block_ranges
+from ledger.events import EventLayout, LogRecord, block_ranges
 from ledger.rawlogs import checksum
 from ledger.rpc import RpcBatcher
 from node.chain.attribution import ATTEMPTS, CONSUMER_FIELDS, GRANT_REQUESTED, GrantTerms, place
@@ -94,48 +95,6 @@ class Filed:
         return f"{subject.kind} {value}" if value else f"no {subject.kind}"
 
 
-@dataclass(frozen=True, slots=True)
-class ChainRow:
-    """What the chain says of one log, in the columns of an indexed row that verifying compares."""
-
-    block_number: int
-    block_hash: str
-    tx_hash: str
-    log_index: int
-    contract: str
-    name: str
-    args: dict[str, Any]
-
-
-def _json_int(value: int) -> int | str:
-    # As the index writes integers (node.chain.indexer.to_json): beyond 2**53, as text.
-    return value if -(2**53) < value < 2**53 else str(value)
-
-
-def _exact(kind: str, word: str, checksum: Callable[[str], str]) -> Any:
-    """One ABI word of type ``kind`` as the index writes its decoded value; ValueError for a word
-    the ABI decoder would refuse (bad padding, out of range), which is then left to it."""
-    if kind == "address":
-        if word[:24].strip("0"):
-            raise ValueError("address padding")
-        return checksum("0x" + word[-40:].lower())
-    if kind == "bytes32":
-        return "0x" + word.lower()
-    value = int(word, 16)
-    if kind == "bool":
-        if value > 1:
-            raise ValueError("bool padding")
-        return bool(value)
-    bits = int(kind.lstrip("uint") or 256)
-    if kind.startswith("int"):
-        value = value - (1 << 256) if value >> 255 else value
-        if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
-            raise ValueError("int out of range")
-    elif value >> bits:
-        raise ValueError("uint out of range")
-    return _json_int(value)
-
-
 # ---------------------------------------------------------------- the chain's side
 
 
@@ -184,12 +143,10 @@ class ChainSets:
         self.batch = batch
         self._layouts = {(la.address.lower(), la.topic): la for la in ledger.events.layouts()}
         self._readable = {key: la.readable(FIELDS) for key, la in self._layouts.items()}
-        self._whole = {key: (names, 1 + sum(where == "topic" for _, where, _, _ in names),
-                             sum(where == "data" for _, where, _, _ in names))
-                       for key, la in self._layouts.items()
-                       if len(names := la.readable(la.places)) == len(la.places)}
-        """The events read whole from their raw logs, each argument one word: their arguments,
-        how many topics and data words their log has."""
+        self._sizes = {key: (1 + sum(where == "topic" for where, _, _ in la.places.values()),
+                             sum(where == "data" for where, _, _ in la.places.values()))
+                       for key, la in self._layouts.items() if len(la.readable(la.places)) == len(la.places)}
+        """The topics and data words of the logs of events whose arguments are one word each."""
         self._known: OrderedDict[Subject, _Known] = OrderedDict()
         self._lock = threading.Lock()
         self._subject_locks: dict[Subject, threading.Lock] = {}
@@ -312,26 +269,18 @@ class ChainSets:
         return _Log(layout.name, args, (int(log["blockNumber"], 16), int(log["logIndex"], 16)),
                     str(log["blockHash"]), str(log["transactionHash"]))
 
-    def row(self, log: dict[str, Any]) -> ChainRow | None:
-        """The log read whole as the indexer's decoder reads it, or None where only that decoder
-        can: an event with an argument of more than one word, or an irregular log."""
-        key = (str(log["address"]).lower(), str(log["topics"][0]) if log["topics"] else "")
-        whole = self._whole.get(key)
-        if whole is None:
+    def row(self, log: dict[str, Any]) -> LogRecord | None:
+        """The log read as the indexer reads it (:meth:`ledger.events.EventDecoder.record`), or
+        None where the ABI decoder must say what it is: an event with an argument of more than
+        one word, or a log irregular for its event (a word or topic too many or too few, a word
+        the decoder refuses)."""
+        size = self._sizes.get((str(log["address"]).lower(), str(log["topics"][0]) if log["topics"] else ""))
+        if size is None or len(log["topics"]) != size[0] or len(str(log["data"])) != 2 + 64 * size[1]:
             return None
-        names, topics, words = whole
-        if len(log["topics"]) != topics or len(str(log["data"])) != 2 + 64 * words:
-            return None
-        layout = self._layouts[key]
         try:
-            args = {name: _exact(kind, str(log["topics"][at])[2:] if where == "topic"
-                                 else str(log["data"])[2 + 64 * at : 66 + 64 * at], checksum)
-                    for name, where, at, kind in names}
-            block_hash, tx_hash = (HexBytes(log["blockHash"]).to_0x_hex(), HexBytes(log["transactionHash"]).to_0x_hex())
-        except ValueError:
+            return self.ledger.events.record(log)
+        except (DecodingError, MismatchedABI, ValueError):
             return None
-        return ChainRow(int(log["blockNumber"], 16), block_hash, tx_hash, int(log["logIndex"], 16), layout.contract,
-                        layout.name, args)
 
     @staticmethod
     def _file(log: _Log, grants: dict[str, _Grant], pool: dict[str, str] | None = None) -> Filed:
