@@ -95,6 +95,8 @@ class _Export:
         self.issue_versions: dict[str, QName] = {}
         self._moment: tuple[int | None, str | None] = (None, None)
         self._texts: tuple[tuple[object, str], tuple[object, str], tuple[object, str]] = ((None, ""),) * 3
+        self._agent: tuple[str | None, str] = (None, "")
+        """The last consumer named and its ``consumerAgent`` attribute's text."""
 
     def _element(self, agent: bool, path: str, type_: QName, attributes: Attributes) -> QName:
         identifier = self._named.get(path)
@@ -219,8 +221,12 @@ class _Export:
                 return None
             elif value is not None:
                 parts.append(_argument_key(name) + value_text(_scalar(value)))
-        for key, value in self._own(item, rule):
-            parts.append(key_text(key) + value_text(value))
+        if rule.refusal is None and item.consumer:  # nearly every event: its consumer, as the one before
+            if self._agent[0] != item.consumer:
+                self._agent = (item.consumer, key_text(_CONSUMER_AGENT) + value_text(self.account(item.consumer)))
+            parts.append(self._agent[1])
+        else:
+            parts += (key_text(key) + value_text(value) for key, value in self._own(item, rule))
         return ",".join(parts)
 
     def add(self, item: TraceItem) -> None:
