@@ -20,6 +20,12 @@ def node(request: Request) -> NodeService:
     return service
 
 
+async def _node(request: Request) -> NodeService:
+    """:func:`node` as a dependency: run on the event loop, as a sync one would cost each request
+    a hop to the thread pool and back (as much as a plain trace page's own reading under load)."""
+    return node(request)
+
+
 def session(request: Request) -> Iterator[Session]:
     with node(request).sessions() as s:
         yield s
@@ -38,7 +44,7 @@ def can_record_paused(request: Request) -> None:
     node(request).require_can_record()
 
 
-Node = Annotated[NodeService, Depends(node)]
+Node = Annotated[NodeService, Depends(_node)]
 RECORDS = Depends(answers(can_record, {503: "the node cannot record this now (its chain, outbox or indexer): the "
                                             "reasons are in the message; try again as Retry-After says"}))
 """For ``dependencies=[RECORDS]`` on every route that writes to the chain."""

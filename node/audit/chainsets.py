@@ -22,12 +22,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hexbytes import HexBytes
+from eth_abi.exceptions import DecodingError
 from web3 import Web3
+from web3.exceptions import MismatchedABI
 
 from ledger.deploy import Ledger
 from ledger.errors import BlockMissing, ChainReadFailed
-from ledger.events import EventLayout, block_ranges
+from ledger.events import EventLayout, LogRecord, block_ranges
 from ledger.rawlogs import checksum
 from ledger.rpc import RpcBatcher
 from node.chain.attribution import ATTEMPTS, CONSUMER_FIELDS, GRANT_REQUESTED, GrantTerms, place
@@ -94,48 +95,6 @@ class Filed:
         return f"{subject.kind} {value}" if value else f"no {subject.kind}"
 
 
-@dataclass(frozen=True, slots=True)
-class ChainRow:
-    """What the chain says of one log, in the columns of an indexed row that verifying compares."""
-
-    block_number: int
-    block_hash: str
-    tx_hash: str
-    log_index: int
-    contract: str
-    name: str
-    args: dict[str, Any]
-
-
-def _json_int(value: int) -> int | str:
-    # As the index writes integers (node.chain.indexer.to_json): beyond 2**53, as text.
-    return value if -(2**53) < value < 2**53 else str(value)
-
-
-def _exact(kind: str, word: str, checksum: Callable[[str], str]) -> Any:
-    """One ABI word of type ``kind`` as the index writes its decoded value; ValueError for a word
-    the ABI decoder would refuse (bad padding, out of range), which is then left to it."""
-    if kind == "address":
-        if word[:24].strip("0"):
-            raise ValueError("address padding")
-        return checksum("0x" + word[-40:].lower())
-    if kind == "bytes32":
-        return "0x" + word.lower()
-    value = int(word, 16)
-    if kind == "bool":
-        if value > 1:
-            raise ValueError("bool padding")
-        return bool(value)
-    bits = int(kind.lstrip("uint") or 256)
-    if kind.startswith("int"):
-        value = value - (1 << 256) if value >> 255 else value
-        if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
-            raise ValueError("int out of range")
-    elif value >> bits:
-        raise ValueError("uint out of range")
-    return _json_int(value)
-
-
 # ---------------------------------------------------------------- the chain's side
 
 
@@ -184,37 +143,52 @@ class ChainSets:
         self.batch = batch
         self._layouts = {(la.address.lower(), la.topic): la for la in ledger.events.layouts()}
         self._readable = {key: la.readable(FIELDS) for key, la in self._layouts.items()}
-        self._whole = {key: (names, 1 + sum(where == "topic" for _, where, _, _ in names),
-                             sum(where == "data" for _, where, _, _ in names))
-                       for key, la in self._layouts.items()
-                       if len(names := la.readable(la.places)) == len(la.places)}
-        """The events read whole from their raw logs, each argument one word: their arguments,
-        how many topics and data words their log has."""
+        self._sizes = {key: (1 + sum(where == "topic" for where, _, _ in la.places.values()),
+                             sum(where == "data" for where, _, _ in la.places.values()))
+                       for key, la in self._layouts.items() if len(la.readable(la.places)) == len(la.places)}
+        """The topics and data words of the logs of events whose arguments are one word each."""
         self._known: OrderedDict[Subject, _Known] = OrderedDict()
         self._lock = threading.Lock()
         self._subject_locks: dict[Subject, threading.Lock] = {}
         self.settled = SettledRows()
         """Rows of settled logs verified reads keep, cleared whenever the chain is found moved."""
 
-    def items(self, rpc: RpcBatcher, subject: Subject, block: int, block_hash: str) -> list[Filed]:
-        """The subject's items on chain up to ``block``, which must have ``block_hash``."""
-        with self._lock:
-            lock = self._subject_locks.setdefault(subject, threading.Lock())
-        with lock:
+    def items(self, rpc: RpcBatcher, subject: Subject, block: int, block_hash: str) -> Sequence[Filed]:
+        """The subject's items on chain up to ``block``, which must have ``block_hash``. A list
+        already read that far is checked against the chain without the subject's lock, so that
+        verified reads of one subject wait on the chain side by side, not one after another.
+        The list kept is given as it is when it ends at ``block`` (copying a trace of 100,000
+        items cost a verified page a millisecond): read it, never change it."""
+        known = self._check(rpc, self._current(subject), block, block_hash)
+        if known is None or known.block < block:
             with self._lock:
-                known = self._known.get(subject)
-            at = [block] if known is None or known.block == block else [block, known.block]
-            hashes = self._hashes(rpc, at)
-            if hashes[block] != block_hash:
-                self.settled.clear()
-                raise ChainMoved(block, block_hash, hashes[block] or "missing")
-            if known is not None and hashes[known.block] != known.block_hash:
-                known = None  # a reorg replaced (or shortened) the chain the list was read from
-                self.settled.clear()
-            if known is None or known.block < block:
-                known = self._extend(rpc, subject, known, block, block_hash)
-                self._keep(subject, known)
-            return known.items[: bisect_right(known.positions, (block, END))]
+                lock = self._subject_locks.setdefault(subject, threading.Lock())
+            with lock:
+                current = self._current(subject)
+                if current is not known:  # another read replaced it meanwhile
+                    known = self._check(rpc, current, block, block_hash)
+                if known is None or known.block < block:
+                    known = self._extend(rpc, subject, known, block, block_hash)
+                    self._keep(subject, known)
+        end = bisect_right(known.positions, (block, END))
+        return known.items if end == len(known.items) else known.items[:end]
+
+    def _current(self, subject: Subject) -> _Known | None:
+        with self._lock:
+            return self._known.get(subject)
+
+    def _check(self, rpc: RpcBatcher, known: _Known | None, block: int, block_hash: str) -> _Known | None:
+        """``known`` if the chain still has the block it was read to, else None; ChainMoved if the
+        chain no longer has ``block_hash`` at ``block``. Either clears the settled rows. One batch."""
+        at = [block] if known is None or known.block == block else [block, known.block]
+        hashes = self._hashes(rpc, at)
+        if hashes[block] != block_hash:
+            self.settled.clear()
+            raise ChainMoved(block, block_hash, hashes[block] or "missing")
+        if known is not None and hashes[known.block] != known.block_hash:
+            self.settled.clear()
+            return None  # a reorg replaced (or shortened) the chain the list was read from
+        return known
 
     def _keep(self, subject: Subject, known: _Known) -> None:
         with self._lock:
@@ -298,26 +272,18 @@ class ChainSets:
         return _Log(layout.name, args, (int(log["blockNumber"], 16), int(log["logIndex"], 16)),
                     str(log["blockHash"]), str(log["transactionHash"]))
 
-    def row(self, log: dict[str, Any]) -> ChainRow | None:
-        """The log read whole as the indexer's decoder reads it, or None where only that decoder
-        can: an event with an argument of more than one word, or an irregular log."""
-        key = (str(log["address"]).lower(), str(log["topics"][0]) if log["topics"] else "")
-        whole = self._whole.get(key)
-        if whole is None:
+    def row(self, log: dict[str, Any]) -> LogRecord | None:
+        """The log read as the indexer reads it (:meth:`ledger.events.EventDecoder.record`), or
+        None where the ABI decoder must say what it is: an event with an argument of more than
+        one word, or a log irregular for its event (a word or topic too many or too few, a word
+        the decoder refuses)."""
+        size = self._sizes.get((str(log["address"]).lower(), str(log["topics"][0]) if log["topics"] else ""))
+        if size is None or len(log["topics"]) != size[0] or len(str(log["data"])) != 2 + 64 * size[1]:
             return None
-        names, topics, words = whole
-        if len(log["topics"]) != topics or len(str(log["data"])) != 2 + 64 * words:
-            return None
-        layout = self._layouts[key]
         try:
-            args = {name: _exact(kind, str(log["topics"][at])[2:] if where == "topic"
-                                 else str(log["data"])[2 + 64 * at : 66 + 64 * at], checksum)
-                    for name, where, at, kind in names}
-            block_hash, tx_hash = (HexBytes(log["blockHash"]).to_0x_hex(), HexBytes(log["transactionHash"]).to_0x_hex())
-        except ValueError:
+            return self.ledger.events.record(log)
+        except (DecodingError, MismatchedABI, ValueError):
             return None
-        return ChainRow(int(log["blockNumber"], 16), block_hash, tx_hash, int(log["logIndex"], 16), layout.contract,
-                        layout.name, args)
 
     @staticmethod
     def _file(log: _Log, grants: dict[str, _Grant], pool: dict[str, str] | None = None) -> Filed:

@@ -18,13 +18,16 @@ so a row indexed during the check is not taken for a forged one.
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, func, select, tuple_
+from sqlalchemy import ColumnElement, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.expression import Executable
 
 from ledger.deploy import Ledger
 from ledger.rpc import RpcBatcher
@@ -34,6 +37,7 @@ from node.chain.indexer import CURSOR
 from node.models import ChainEventRow, IndexerCursor
 
 COLUMNS = ("block_number", "name", "dataset_id", "grant_id", "consumer")
+_FILING = attrgetter(*COLUMNS)
 MAX_PROBLEMS = 100
 READS = 5
 
@@ -74,31 +78,50 @@ class Completeness:
 # ---------------------------------------------------------------- the index's side
 
 
-def _held(subject: Subject) -> ColumnElement[bool]:
-    column = ChainEventRow.dataset_id if subject.kind == "dataset" else ChainEventRow.consumer
-    return column == subject.key
+_C = ChainEventRow
+_FILED = (_C.block_number, _C.log_index, _C.block_hash, _C.tx_hash, _C.name, _C.dataset_id, _C.grant_id, _C.consumer,
+          _C.id)
 
 
-def _rows(session: Session, where: ColumnElement[bool]) -> list[Filed]:
+def _held(kind: str) -> ColumnElement[bool]:
+    return (_C.dataset_id if kind == "dataset" else _C.consumer) == bindparam("key")
+
+
+@functools.cache
+def _statements(kind: str) -> dict[str, Executable]:
+    """The statements of the index's side for a subject of ``kind``, made once (making them cost
+    a verified page more than running them): its count, its rows (all, after a row, or between
+    two), and where a row stands (or the subject's last row before it, if it is gone)."""
+    rows = select(*_FILED).where(_held(kind)).order_by(_C.id)
+    return {
+        "count": select(func.count()).select_from(_C).where(_held(kind)),
+        "whole": rows,
+        "after": rows.where(_C.id > bindparam("after")),
+        "span": rows.where(_C.id > bindparam("after"), _C.id <= bindparam("through")),
+        "before": select(_C.block_number, _C.log_index).where(_held(kind), _C.id < bindparam("row"))
+        .order_by(_C.id.desc()).limit(1),
+    }
+
+
+_AT_ROW = select(_C.block_number, _C.log_index).where(_C.id == bindparam("row"))
+_CURSOR = select(IndexerCursor.block_number, IndexerCursor.block_hash).where(IndexerCursor.name == CURSOR)
+
+
+def _rows(session: Session, statement: Executable, **values: object) -> list[Filed]:
     # Plain rows from the connection: the ORM's handling of a statement of columns cost as much as running it.
-    c = ChainEventRow
-    return [Filed(*row) for row in session.connection().execute(
-        select(c.block_number, c.log_index, c.block_hash, c.tx_hash, c.name, c.dataset_id, c.grant_id, c.consumer,
-               c.id).where(where).order_by(c.id))]
+    return [Filed(*row) for row in session.connection().execute(statement, values).all()]
 
 
 def _cursor(session: Session) -> tuple[int, str] | None:
-    found = session.connection().execute(select(IndexerCursor.block_number, IndexerCursor.block_hash)
-                                         .where(IndexerCursor.name == CURSOR)).first()
+    found = session.connection().execute(_CURSOR).first()
     return (found[0], found[1]) if found else None
 
 
 def _position(session: Session, subject: Subject, row_id: int) -> Position | None:
     """Where row ``row_id`` stands in the chain, or the subject's last row before it if it is gone."""
-    c, read = ChainEventRow, session.connection()
-    found = read.execute(select(c.block_number, c.log_index).where(c.id == row_id)).first()
-    found = found or read.execute(select(c.block_number, c.log_index).where(_held(subject), c.id < row_id)
-                                  .order_by(c.id.desc()).limit(1)).first()
+    read = session.connection()
+    found = read.execute(_AT_ROW, {"row": row_id}).first()
+    found = found or read.execute(_statements(subject.kind)["before"], {"key": subject.key, "row": row_id}).first()
     return (found[0], found[1]) if found else None
 
 
@@ -107,8 +130,8 @@ def _at(session: Session, positions: Iterable[Position]) -> dict[Position, Filed
     wanted = sorted(set(positions))
     found: dict[Position, Filed] = {}
     for start in range(0, len(wanted), 500):
-        where = tuple_(ChainEventRow.block_number, ChainEventRow.log_index).in_(wanted[start : start + 500])
-        found.update((row.position, row) for row in _rows(session, where))
+        where = tuple_(_C.block_number, _C.log_index).in_(wanted[start : start + 500])
+        found.update((row.position, row) for row in _rows(session, select(*_FILED).where(where).order_by(_C.id)))
     return found
 
 
@@ -126,12 +149,12 @@ def _read(session: Session, subject: Subject, after: int, through: int | None, w
     cursor = _cursor(session)
     if cursor is None:
         return _Index((-1, ""), 0, [], None, (-1, END))
-    number = session.connection().scalar(select(func.count()).select_from(ChainEventRow).where(_held(subject))) or 0
+    statements, key = _statements(subject.kind), subject.key
+    number = session.connection().scalar(statements["count"], {"key": key}) or 0
     if whole:
-        rows, start, end = _rows(session, _held(subject)), None, None
+        rows, start, end = _rows(session, statements["whole"], key=key), None, None
     else:
-        bounds = [_held(subject), ChainEventRow.id > after] + ([ChainEventRow.id <= through] if through else [])
-        rows = _rows(session, and_(*bounds))
+        rows = _rows(session, statements["span" if through else "after"], key=key, after=after, through=through)
         start = _position(session, subject, after) if after else None
         end = _position(session, subject, through) if through else None
     if _cursor(session) != cursor:
@@ -207,7 +230,8 @@ class TraceChecker:
             return bisect_right(chain, position, key=lambda f: f.position) if position is not None else 0
 
         theirs = {f.key: f for f in chain[at(index.after) : at(index.through)]}
-        for key in sorted(ours.keys() & theirs.keys(), key=lambda k: theirs[k].position):
+        differing = [k for k in ours.keys() & theirs.keys() if _FILING(ours[k]) != _FILING(theirs[k])]
+        for key in sorted(differing, key=lambda k: theirs[k].position):
             row, filed = ours[key], theirs[key]
             for column in COLUMNS:
                 if getattr(row, column) != getattr(filed, column):

@@ -95,6 +95,8 @@ class _Export:
         self.issue_versions: dict[str, QName] = {}
         self._moment: tuple[int | None, str | None] = (None, None)
         self._texts: tuple[tuple[object, str], tuple[object, str], tuple[object, str]] = ((None, ""),) * 3
+        self._agent: tuple[str | None, str] = (None, "")
+        """The last consumer named and its ``consumerAgent`` attribute's text."""
 
     def _element(self, agent: bool, path: str, type_: QName, attributes: Attributes) -> QName:
         identifier = self._named.get(path)
@@ -213,11 +215,18 @@ class _Export:
             kind = type(value)
             if kind is str:
                 parts.append(_argument_key(name) + encode_basestring(value))
+            elif kind is int:
+                parts.append(_argument_key(name) + value_text(value))
             elif kind is list:
                 return None
             elif value is not None:
                 parts.append(_argument_key(name) + value_text(_scalar(value)))
-        parts += (key_text(key) + value_text(value) for key, value in self._own(item, rule))
+        if rule.refusal is None and item.consumer:  # nearly every event: its consumer, as the one before
+            if self._agent[0] != item.consumer:
+                self._agent = (item.consumer, key_text(_CONSUMER_AGENT) + value_text(self.account(item.consumer)))
+            parts.append(self._agent[1])
+        else:
+            parts += (key_text(key) + value_text(value) for key, value in self._own(item, rule))
         return ",".join(parts)
 
     def add(self, item: TraceItem) -> None:
@@ -232,7 +241,11 @@ class _Export:
         generated = rule.generates(self, item) if rule.generates is not None else None
         if generated is not None:
             self.document.generation(generated, activity)
-        used = [entity for entity in (ref(self, item) for ref in rule.uses) if entity is not None]
+        used = []
+        for ref in rule.uses:  # every entity made before any is used: relations are numbered as made
+            entity = ref(self, item)
+            if entity is not None:
+                used.append(entity)
         for entity in used:
             self.document.usage(activity, entity)
         invalidated = rule.invalidates(self, item) if rule.invalidates is not None else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import IO, Union
@@ -41,6 +41,7 @@ Value = Union[str, int, QName]
 Attributes = list[tuple[QName, Value]]
 
 _INT32, _INT64 = 1 << 31, 1 << 63
+_QUOTED = 4096
 _SPILL = 100
 """Records of a kept kind buffered before they go to its temporary file (a record is some 150 to
 2,000 characters)."""
@@ -125,21 +126,31 @@ class _Kept:
         self.buffer: list[str] = []
         self.file: IO[str] | None = None
 
+    def add(self, text: str) -> None:
+        buffer = self.buffer
+        buffer.append(text)
+        if len(buffer) >= _SPILL:
+            self.spill()
+
     def spill(self) -> None:
+        # Records are separated as they leave the buffer: a comma before each but the very first.
         if self.file is None:
             self.file = tempfile.TemporaryFile("w+", encoding="utf-8")
-        self.file.write("".join(self.buffer))
+            self.file.write(",".join(self.buffer))
+        else:
+            self.file.write("," + ",".join(self.buffer))
         self.buffer = []
 
     def read(self) -> Iterator[str]:
         """The records, separated by commas; closes the file."""
+        after = self.file is not None
         if self.file is not None:
             with self.file:
                 self.file.seek(0)
                 while part := self.file.read(1 << 15):
                     yield part
         for start in range(0, len(self.buffer), _SPILL):
-            yield "".join(self.buffer[start : start + _SPILL])
+            yield ("," if after or start else "") + ",".join(self.buffer[start : start + _SPILL])
 
 
 class Document:
@@ -155,9 +166,12 @@ class Document:
         """Characters written and not taken yet."""
         self._begun = False
         self._kept: dict[str, _Kept] = {}
+        self._sinks: dict[str, Callable[[str], None]] = {}
+        """Where each kind's records go: written out (the streamed kind), or kept."""
         self._open: dict[str, dict[QName, Element]] = {}
         self._relations = 0
         self._alike: dict[tuple[str, type, Value], str] = {}
+        self._quoted: dict[str, str] = {}
 
     def add_namespace(self, namespace: Namespace) -> Namespace:
         if self._begun:
@@ -165,25 +179,30 @@ class Document:
         self.prefixes[namespace.prefix] = namespace.uri
         return namespace
 
+    def _quote(self, name: str) -> str:
+        """``name`` as a JSON string, the :data:`_QUOTED` last quoted remembered: an event's
+        activity and the dataset, grant and accounts it names are written in several records."""
+        if len(self._quoted) >= _QUOTED:
+            self._quoted.clear()
+        text = self._quoted[name] = encode_basestring(name)
+        return text
+
     def _add(self, kind: str, key: str, record: str) -> None:
-        self._write(kind, encode_basestring(key) + ":" + record)
+        self._write(kind, (self._quoted.get(key) or self._quote(key)) + ":" + record)
 
     def _write(self, kind: str, text: str) -> None:
         """One record's text, ``"key":{...}``, under ``kind``."""
-        if kind != self.streamed:
-            kept = self._kept.get(kind)
-            if kept is None:
-                kept = self._kept[kind] = _Kept()
-                kept.buffer.append(text)
-                return
-            kept.buffer.append("," + text)
-            if len(kept.buffer) >= _SPILL:
-                kept.spill()
-            return
+        (self._sinks.get(kind) or self._sink(kind))(text)
+
+    def _sink(self, kind: str) -> Callable[[str], None]:
+        add = self._sinks[kind] = self._stream if kind == self.streamed else self._kept.setdefault(kind, _Kept()).add
+        return add
+
+    def _stream(self, text: str) -> None:
         if self._begun:
             text = "," + text
         else:
-            text = self._header() + "," + encode_basestring(kind) + ":{" + text
+            text = self._header() + "," + encode_basestring(self.streamed) + ":{" + text
             self._begun = True
         self._pending.append(text)
         self.pending += len(text)
@@ -223,11 +242,18 @@ class Document:
         """An activity; ``when`` (ISO 8601) is both its start and its end (an event happens at once);
         ``fixed``: the text of attributes known to be distinct from ``attributes``."""
         times = "" if when is None else f'"prov:startTime":"{when}","prov:endTime":"{when}"'
-        self._element("activity", identifier, attributes, times + ("," + fixed if times and fixed else fixed))
+        fixed = times + ("," + fixed if times and fixed else fixed)
+        if attributes or not fixed:
+            self._element("activity", identifier, attributes, fixed)
+        else:  # nearly every activity: its attributes written as text already
+            self._add("activity", identifier, "{" + fixed + "}")
 
     def _relation(self, kind: str, first: str, second: str, a: QName, b: QName, extra: str = "") -> None:
         self._relations += 1
-        self._write(kind, f'"_:id{self._relations}":{{{first}{encode_basestring(a)},{second}{encode_basestring(b)}{extra}}}')
+        quoted = self._quoted
+        (self._sinks.get(kind) or self._sink(kind))(
+            f'"_:id{self._relations}":{{{first}{quoted.get(a) or self._quote(a)},'
+            f'{second}{quoted.get(b) or self._quote(b)}{extra}}}')
 
     def generation(self, entity: QName, activity: QName) -> None:
         self._relation("wasGeneratedBy", _ENTITY, _ACTIVITY, entity, activity)
