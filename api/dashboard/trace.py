@@ -18,6 +18,7 @@ from ledger.deploy import Ledger
 from node.audit.chainsets import Subject
 from node.audit.completeness import Completeness, TraceChecker
 from node.models import Dataset, DatasetVersion
+from node.query.budget import epsilon_text
 from node.audit.trace import TraceItem, dataset_trace
 from node.audit.verify import Report, verify_events, verify_version_files
 
@@ -26,8 +27,15 @@ _HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 # The arguments worth a line on the timeline, in the order they are told.
 _SHOWN = ("version", "contentRoot", "recordCount", "grantee", "actor", "action", "sequence", "reason", "grade",
-          "grantId", "pricePerUse", "expiresAt", "maxUses", "repairedVersion", "issueId", "parents")
-_REASONS = ("purposeHash", "reasonHash", "noteHash", "reportHash")
+          "grantId", "pricePerUse", "expiresAt", "maxUses", "repairedVersion", "issueId", "parents",
+          "epsilon", "epsilonSpent", "rowsScanned", "queryHash", "resultHash",
+          "epsilonBudget", "epsilonCap", "minGroupSize", "bounds")
+_EPSILONS = {"epsilon": "ε", "epsilonSpent": "ε spent by the grant", "epsilonBudget": "ε budget",
+             "epsilonCap": "ε at most per query"}
+"""Privacy losses, in micro-ε on chain, told as decimals."""
+_LABELS = {**_EPSILONS, "rowsScanned": "rows scanned", "queryHash": "query", "resultHash": "result",
+           "minGroupSize": "groups of at least", "bounds": "bounds"}
+_REASONS = ("purposeHash", "reasonHash", "noteHash", "reportHash", "queryHash")
 
 
 def short(value: Any) -> str:
@@ -97,7 +105,9 @@ def _facts(item: TraceItem) -> list[tuple[str, str]]:
             value = ", ".join(short(p) for p in value) or "none"
         elif key == "expiresAt":
             value = datetime.fromtimestamp(int(value), timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        facts.append((key, short(value)))
+        elif key in _EPSILONS:
+            value = epsilon_text(int(value))
+        facts.append((_LABELS.get(key, key), short(value)))
     return facts
 
 

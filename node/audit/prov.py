@@ -51,6 +51,7 @@ _DATASET, _VERSION, _GRANT, _EVIDENCE, _ISSUE, _STATEMENT, _ANCHOR, _TRACE, _DEP
     PROVLEDGER[name] for name in ("Dataset", "DatasetVersion", "Grant", "Evidence", "QualityIssue", "Statement",
                                   "Anchor", "Trace", "Department", "Account")
 )
+_QUERY, _RESULT = PROVLEDGER["Query"], PROVLEDGER["QueryResult"]
 _NAMED = 4096
 _RESERVED = frozenset(("blockNumber", "blockHash", "txHash", "logIndex", "contract", "contractAddress", "event",
                        "refused", "consumerAgent"))
@@ -358,6 +359,11 @@ _RULES: dict[str, _Rule] = {
     "UseRecorded": _Rule(actor="actor", generates=_evidence, uses=(_dataset, _grant)),
     "UseRefused": _Rule(actor="actor", uses=(_grant,), refusal="reason"),
     "UsesBatchRecorded": _Rule(actor="actor"),
+    # A query run at the owner's node under a query grant: its released result is generated from the
+    # dataset and the normalised query (both by hash), under the grant (its use is the UseRecorded beside it).
+    "QueryTermsRequested": _Rule(uses=(_grant,)),
+    "QueryRecorded": _Rule(generates=_keyed("result", "resultHash", _RESULT),
+                           uses=(_dataset, _grant, _keyed("query", "queryHash", _QUERY))),
     "StatementAcknowledged": _Rule(actor="party", uses=(_statement,), owner="ownerDepartment"),
     "StatementSettled": _Rule(uses=(_statement,)),
     "RootAnchored": _Rule(actor="by", generates=_keyed("anchor", "root", _ANCHOR), owner="department",
