@@ -1,0 +1,153 @@
+"""The node's store: every dataset version and delivered copy it keeps is encrypted at rest.
+
+One home for "store this plaintext stream" (:meth:`DataStore.create`) and "open this stored
+file as plaintext" (:meth:`DataStore.open`). A stored file is sealed under a key of its own,
+derived (HKDF-SHA256) from the node's data key (:mod:`node.datakey`) and a random salt in its
+header, in the authenticated frames of :mod:`node.frames`, so it is written and read in
+constant memory, and a frame changed, moved, cut, or a file encrypted by another node, fails to
+authenticate: the reader raises :class:`DecryptionFailed`, which callers report as tampered.
+Integers are big-endian::
+
+    header  magic "PLDS" | version (1 byte) | salt (16 bytes) | nonce prefix (4 bytes) | chunk size (4 bytes)
+    frames  as :mod:`node.frames` lays them out, the header bound into each
+
+Content roots stay over the plaintext (:meth:`DataStore.root_of`), so what is anchored on chain
+does not depend on the key. A file without the magic is read as it is: versions registered
+from a path outside the store (tests, tools) and files kept before the store encrypted; their
+anchored root still guards them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ledger.hashing import DEFAULT_CHUNK_SIZE, ContentRoot, Observer, content_root
+from node.errors import DecryptionFailed
+from node.frames import MAX_CHUNK_SIZE, FrameWriter, open_frames, read_up_to
+
+MAGIC = b"PLDS"
+VERSION = 1
+_HEADER = struct.Struct(">4sB16s4sI")
+_INFO = b"provledger store v1"
+_WHAT = "a stored file"
+
+
+class _Plaintext(io.RawIOBase):
+    """The plaintext of a stored file, read frame by frame as it authenticates."""
+
+    def __init__(self, file: BinaryIO, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self._file, self._chunks = file, chunks
+        self._chunk, self._at = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while self._at == len(self._chunk):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._chunk, self._at = chunk, 0
+        n = min(len(buffer), len(self._chunk) - self._at)
+        buffer[:n] = self._chunk[self._at:self._at + n]
+        self._at += n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+        super().close()
+
+
+class DataStore:
+    """Writes and reads the node's kept files under its data key; ``key=None`` reads only
+    files kept in clear (a tool without the key)."""
+
+    def __init__(self, key: bytes | None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        self._key = key
+        self.chunk_size = chunk_size
+
+    def _cipher(self, salt: bytes) -> AESGCM:
+        if self._key is None:
+            raise DecryptionFailed("this reader holds no data key", _WHAT)
+        return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=_INFO).derive(self._key))
+
+    @contextmanager
+    def create(self, path: Path) -> Iterator[FrameWriter]:
+        """A new file at ``path`` that what is written to the yielded writer goes into, encrypted;
+        complete (final frame sealed, synced) when the block ends, removed if it raises."""
+        salt, prefix = os.urandom(16), os.urandom(4)
+        header = _HEADER.pack(MAGIC, VERSION, salt, prefix, self.chunk_size)
+        try:
+            with open(path, "xb") as dst:
+                dst.write(header)
+                writer = FrameWriter(self._cipher(salt), prefix, header, dst, self.chunk_size)
+                yield writer
+                writer.close()
+                dst.flush()
+                os.fsync(dst.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
+    def store(self, src: BinaryIO, path: Path) -> int:
+        """Encrypt all of ``src`` into a new file at ``path``; returns the plaintext's size."""
+        with self.create(path) as dst:
+            while chunk := src.read(self.chunk_size):
+                dst.write(chunk)
+        return dst.size
+
+    def open(self, path: Path) -> BinaryIO:
+        """The plaintext of the file at ``path``; reading raises :class:`DecryptionFailed` at the
+        first frame that does not authenticate (opening, if the header is wrong)."""
+        file = open(path, "rb")
+        try:
+            header = read_up_to(file, _HEADER.size)
+            if header[:4] != MAGIC:
+                file.seek(0)
+                return file
+            if len(header) < _HEADER.size:
+                raise DecryptionFailed("the header is cut short", _WHAT)
+            _, version, salt, prefix, chunk_size = _HEADER.unpack(header)
+            if version != VERSION:
+                raise DecryptionFailed(f"format version {version} is unknown", _WHAT)
+            if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+                raise DecryptionFailed(f"chunk size {chunk_size} is out of range", _WHAT)
+            chunks = open_frames(file, self._cipher(salt), prefix, header, chunk_size, _WHAT)
+            return io.BufferedReader(_Plaintext(file, chunks), buffer_size=chunk_size)
+        except BaseException:
+            file.close()
+            raise
+
+    def root_of(self, path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, observe: Observer | None = None) -> ContentRoot:
+        """The content root of the plaintext of the stored file (or folder of files) at ``path``."""
+        return content_root(path, chunk_size, observe=observe, opener=self.open)
+
+    def verify(self, path: Path) -> int:
+        """Read the whole file through, so that every frame authenticates; its plaintext size."""
+        size = 0
+        with self.open(path) as f:
+            while chunk := f.read(self.chunk_size):
+                size += len(chunk)
+        return size
+
+
+PLAIN = DataStore(None)
+"""Reads files kept in clear; refuses encrypted ones."""
+
+
+def is_encrypted(path: Path) -> bool:
+    """Whether the file at ``path`` is kept encrypted by a store."""
+    with open(path, "rb") as f:
+        return f.read(len(MAGIC)) == MAGIC
