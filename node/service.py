@@ -32,7 +32,9 @@ from node.models import AnchorItem, IndexerCursor, OpenDownload, OutboxEntry
 from node.audit.monitor import Monitor
 from node.maintenance import announce_running
 from node.chain.outbox import OutboxWorker, backlog
+from node.datakey import data_key
 from node.settings import NodeSettings
+from node.store import DataStore
 from node.supervision import Supervised, describe
 from node.wakeups import wake_on_commit
 
@@ -52,6 +54,8 @@ class NodeService:
     indexer: Indexer = field(init=False)
     monitor: Monitor = field(init=False)
     traces: TraceChecker = field(init=False)
+    store: DataStore = field(init=False)
+    """Where the node keeps dataset versions and delivered copies, encrypted (:mod:`node.store`)."""
     workers: dict[str, Supervised] = field(init=False)
     """The background loops :meth:`run` runs, by name."""
     _verdict: tuple[float, list[str]] = field(init=False, default=(float("-inf"), []))
@@ -63,6 +67,11 @@ class NodeService:
 
     def __post_init__(self) -> None:
         self._running = announce_running(self.settings.data_dir)
+        try:
+            self.store = DataStore(data_key(self.settings.data_dir, self.settings.data_key_secret()))
+        except BaseException:
+            self._running.close()
+            raise
         # The monitor reads on from the events it saw, which a reorg may make the indexer undo: a
         # monitor step and the undoing never overlap. Indexing new events may (the monitor reads
         # only what was committed), so under load the monitor does not wait for the index to catch up.

@@ -19,13 +19,14 @@ anchored root still guards them.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -70,6 +71,30 @@ class _Plaintext(io.RawIOBase):
         super().close()
 
 
+class Writer(Protocol):
+    """What :meth:`DataStore.create` yields: it takes the plaintext and counts it."""
+
+    size: int
+
+    def write(self, data: bytes | bytearray | memoryview) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class _Clear:
+    """Writes as it is, for a store without a key."""
+
+    def __init__(self, dst: BinaryIO) -> None:
+        self._dst, self.size = dst, 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.size += self._dst.write(data)
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
 class DataStore:
     """Writes and reads the node's kept files under its data key; ``key=None`` reads only
     files kept in clear (a tool without the key)."""
@@ -84,15 +109,20 @@ class DataStore:
         return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=_INFO).derive(self._key))
 
     @contextmanager
-    def create(self, path: Path) -> Iterator[FrameWriter]:
-        """A new file at ``path`` that what is written to the yielded writer goes into, encrypted;
-        complete (final frame sealed, synced) when the block ends, removed if it raises."""
+    def create(self, path: Path) -> Iterator[Writer]:
+        """A new file at ``path`` that what is written to the yielded writer goes into, encrypted
+        (in clear by a store without a key: tests and tools); complete (final frame sealed,
+        synced) when the block ends, removed if it raises."""
         salt, prefix = os.urandom(16), os.urandom(4)
         header = _HEADER.pack(MAGIC, VERSION, salt, prefix, self.chunk_size)
         try:
             with open(path, "xb") as dst:
-                dst.write(header)
-                writer = FrameWriter(self._cipher(salt), prefix, header, dst, self.chunk_size)
+                writer: Writer
+                if self._key is None:
+                    writer = _Clear(dst)
+                else:
+                    dst.write(header)
+                    writer = FrameWriter(self._cipher(salt), prefix, header, dst, self.chunk_size)
                 yield writer
                 writer.close()
                 dst.flush()
@@ -134,17 +164,18 @@ class DataStore:
         """The content root of the plaintext of the stored file (or folder of files) at ``path``."""
         return content_root(path, chunk_size, observe=observe, opener=self.open)
 
-    def verify(self, path: Path) -> int:
-        """Read the whole file through, so that every frame authenticates; its plaintext size."""
-        size = 0
+    def sha256(self, path: Path) -> tuple[bytes, int]:
+        """The SHA-256 and size of the file's plaintext, read through: every frame authenticates."""
+        digest, size = hashlib.sha256(), 0
         with self.open(path) as f:
             while chunk := f.read(self.chunk_size):
+                digest.update(chunk)
                 size += len(chunk)
-        return size
+        return digest.digest(), size
 
 
 PLAIN = DataStore(None)
-"""Reads files kept in clear; refuses encrypted ones."""
+"""Reads and writes files in clear, and refuses encrypted ones: for tests and tools, never a node."""
 
 
 def is_encrypted(path: Path) -> bool:
