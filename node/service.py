@@ -51,11 +51,11 @@ class NodeService:
     ledger: Ledger
     sender: TransactionSender
     outbox: OutboxWorker
+    store: DataStore
+    """Where the node keeps dataset versions and delivered copies, encrypted (:mod:`node.store`)."""
     indexer: Indexer = field(init=False)
     monitor: Monitor = field(init=False)
     traces: TraceChecker = field(init=False)
-    store: DataStore = field(init=False)
-    """Where the node keeps dataset versions and delivered copies, encrypted (:mod:`node.store`)."""
     workers: dict[str, Supervised] = field(init=False)
     """The background loops :meth:`run` runs, by name."""
     _verdict: tuple[float, list[str]] = field(init=False, default=(float("-inf"), []))
@@ -67,11 +67,6 @@ class NodeService:
 
     def __post_init__(self) -> None:
         self._running = announce_running(self.settings.data_dir)
-        try:
-            self.store = DataStore(data_key(self.settings.data_dir, self.settings.data_key_secret()))
-        except BaseException:
-            self._running.close()
-            raise
         # The monitor reads on from the events it saw, which a reorg may make the indexer undo: a
         # monitor step and the undoing never overlap. Indexing new events may (the monitor reads
         # only what was committed), so under load the monitor does not wait for the index to catch up.
@@ -218,6 +213,8 @@ class NodeService:
     @classmethod
     def start(cls, settings: NodeSettings, artifacts: dict[str, ContractArtifact] | None = None) -> NodeService:
         settings.prepare()
+        # First: a wrong passphrase or key file is told before anything is opened.
+        store = DataStore(data_key(settings.data_dir, settings.data_key_secret()))
         engine = make_engine(settings.sql_url)
         migrate(engine)
         sessions = session_factory(engine)
@@ -234,7 +231,7 @@ class NodeService:
         if member != department_id(settings.department_id):
             raise SettingsInvalid("keystore_path", f"{account.address} is no service account of {settings.department_id}")
         outbox = OutboxWorker(sessions, ledger, sender, confirmations=settings.confirmations)
-        return cls(settings, engine, sessions, ledger, sender, outbox)
+        return cls(settings, engine, sessions, ledger, sender, outbox, store)
 
     def close(self) -> None:
         for unhook in self._unhooks:

@@ -54,7 +54,7 @@ def _deliver(service: NodeService, grant_id: str, consumer: Ledger) -> Path:
     with service.sessions() as session:
         row = deliver(session, service.ledger, department=service.settings.department_id,
                       key=service.fingerprint_key, out_dir=service.deliveries_dir,
-                      request=Request(grant_id, consumer.sender.address))
+                      request=Request(grant_id, consumer.sender.address), store=service.store)
     return Path(row.path)
 
 
