@@ -49,7 +49,7 @@ class _Plaintext(io.RawIOBase):
     def __init__(self, file: BinaryIO, chunks: Iterator[bytes]) -> None:
         super().__init__()
         self._file, self._chunks = file, chunks
-        self._chunk, self._at = b"", 0
+        self._chunk, self._at = memoryview(b""), 0
 
     def readable(self) -> bool:
         return True
@@ -59,7 +59,7 @@ class _Plaintext(io.RawIOBase):
             chunk = next(self._chunks, None)
             if chunk is None:
                 return 0
-            self._chunk, self._at = chunk, 0
+            self._chunk, self._at = memoryview(chunk), 0
         n = min(len(buffer), len(self._chunk) - self._at)
         buffer[:n] = self._chunk[self._at:self._at + n]
         self._at += n
