@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -118,10 +119,14 @@ def _write_new(path: Path, content: dict[str, object]) -> None:
         staging.unlink()
 
 
-def data_key(data_dir: Path, secret: KeySecret) -> bytes:
-    """The node's data key, made and kept wrapped under ``secret`` on the first start."""
+def data_key(data_dir: Path, secret: KeySecret, encrypted: Callable[[], Path | None] = lambda: None) -> bytes:
+    """The node's data key, made and kept wrapped under ``secret`` on the first start; never
+    made anew when ``encrypted()`` finds a file already encrypted under the lost one."""
     path = data_dir / KEY_NAME
     if not path.exists():
+        if (found := encrypted()) is not None:
+            raise SettingsInvalid("data_dir", f"{path} is missing, yet {found} is encrypted under it: "
+                                  "restore the data key from a backup")
         _write_new(path, wrapped(secrets.token_bytes(KEY_SIZE), secret))
     return unwrap(path, secret)
 

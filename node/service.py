@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -34,9 +35,11 @@ from node.maintenance import announce_running
 from node.chain.outbox import OutboxWorker, backlog
 from node.datakey import data_key
 from node.settings import NodeSettings
-from node.store import DataStore
+from node.store import DataStore, first_encrypted, seal_clear_files
 from node.supervision import Supervised, describe
 from node.wakeups import wake_on_commit
+
+log = logging.getLogger(__name__)
 
 
 def load_artifacts(build_dir: Path = PROJECT_ROOT / "build" / "contracts") -> dict[str, ContractArtifact]:
@@ -214,7 +217,10 @@ class NodeService:
     def start(cls, settings: NodeSettings, artifacts: dict[str, ContractArtifact] | None = None) -> NodeService:
         settings.prepare()
         # First: a wrong passphrase or key file is told before anything is opened.
-        store = DataStore(data_key(settings.data_dir, settings.data_key_secret()))
+        store = DataStore(data_key(settings.data_dir, settings.data_key_secret(),
+                                   lambda: first_encrypted(settings.data_dir)))
+        if sealed := seal_clear_files(store, settings.data_dir):
+            log.info("encrypted %d files an earlier version kept in clear in %s", sealed, settings.data_dir)
         engine = make_engine(settings.sql_url)
         migrate(engine)
         sessions = session_factory(engine)

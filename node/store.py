@@ -182,3 +182,36 @@ def is_encrypted(path: Path) -> bool:
     """Whether the file at ``path`` is kept encrypted by a store."""
     with open(path, "rb") as f:
         return f.read(len(MAGIC)) == MAGIC
+
+
+KEPT = ("datasets", "deliveries")
+"""The folders of a node's data folder that hold what its store keeps."""
+
+
+def _kept_files(data_dir: Path) -> Iterator[Path]:
+    for folder in KEPT:
+        yield from (p for p in sorted((data_dir / folder).rglob("*")) if p.is_file() and not p.name.startswith("."))
+
+
+def first_encrypted(data_dir: Path) -> Path | None:
+    """A file of the data folder kept encrypted, if there is one: its key must not be made anew."""
+    return next((p for p in _kept_files(data_dir) if is_encrypted(p)), None)
+
+
+def seal_clear_files(store: DataStore, data_dir: Path) -> int:
+    """Encrypt in place what an earlier version of the node kept in clear; returns how many.
+
+    Each file is written encrypted beside itself and renamed over it, so a reader holding the
+    old file reads it whole, and a crash leaves one or the other; the plaintext, and so the
+    content root, does not change."""
+    sealed = 0
+    for path in _kept_files(data_dir):
+        if is_encrypted(path):
+            continue
+        staging = path.with_name(f".sealing-{path.name}")
+        staging.unlink(missing_ok=True)
+        with open(path, "rb") as src:
+            store.store(src, staging)
+        os.replace(staging, path)
+        sealed += 1
+    return sealed

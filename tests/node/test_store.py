@@ -15,7 +15,7 @@ from node.access.delivery.checks import SourceHashes, require_untampered_source
 from node.datakey import KEY_NAME, KeySecret, data_key, key_file_secret, rewrap
 from node.errors import DecryptionFailed, SettingsInvalid, SourceTampered
 from node.models import DatasetVersion
-from node.store import PLAIN, DataStore, is_encrypted
+from node.store import PLAIN, DataStore, first_encrypted, is_encrypted, seal_clear_files
 
 CHUNK = 64
 HEADER = 4 + 1 + 16 + 4 + 4
@@ -115,6 +115,25 @@ def test_a_file_kept_in_clear_reads_as_it_is(store: DataStore, tmp_path: Path) -
     assert store.root_of(path, CHUNK) == content_root(path, CHUNK)
 
 
+def test_files_kept_in_clear_by_an_earlier_version_are_sealed_in_place_with_their_roots(
+        store: DataStore, tmp_path: Path) -> None:
+    (tmp_path / "datasets" / "0xab").mkdir(parents=True)
+    (tmp_path / "deliveries").mkdir()
+    clear = {tmp_path / "datasets" / "0xab" / "v1.csv": b"name\nPerson 1\n" * 30,
+             tmp_path / "deliveries" / "0x01.csv": b"name\nP*****\n"}
+    for path, data in clear.items():
+        path.write_bytes(data)
+    (tmp_path / "node.db").write_bytes(b"not a kept file")
+    roots = {path: content_root(path, CHUNK) for path in clear}
+    assert first_encrypted(tmp_path) is None
+    assert seal_clear_files(store, tmp_path) == 2 and seal_clear_files(store, tmp_path) == 0
+    for path, data in clear.items():
+        assert is_encrypted(path) and read_all(store, path) == data
+        assert store.root_of(path, CHUNK).root == roots[path].root
+    assert (tmp_path / "node.db").read_bytes() == b"not a kept file"
+    assert first_encrypted(tmp_path) in clear
+
+
 def test_a_failed_write_leaves_no_file(store: DataStore, tmp_path: Path) -> None:
     path = tmp_path / "kept"
     with pytest.raises(RuntimeError), store.create(path) as f:
@@ -182,6 +201,16 @@ def test_the_data_key_is_made_once_kept_wrapped_and_opened_only_by_its_passphras
     key_file.write_bytes(os.urandom(32))
     with pytest.raises(SettingsInvalid, match="wrapped under a passphrase"):
         data_key(tmp_path, key_file_secret(key_file))
+
+
+def test_a_lost_data_key_is_never_made_anew_over_files_encrypted_under_it(tmp_path: Path) -> None:
+    secret = passphrase("correct horse")
+    (tmp_path / "datasets").mkdir()
+    stored(DataStore(data_key(tmp_path, secret)), tmp_path / "datasets" / "v1.csv", b"id_number\n1\n")
+    (tmp_path / KEY_NAME).unlink()
+    with pytest.raises(SettingsInvalid, match="is missing, yet .*v1.csv is encrypted under it"):
+        data_key(tmp_path, secret, lambda: first_encrypted(tmp_path))
+    assert not (tmp_path / KEY_NAME).exists()
 
 
 def test_rewrapping_keeps_the_key_and_retires_the_old_secret(tmp_path: Path) -> None:
