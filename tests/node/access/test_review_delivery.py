@@ -89,7 +89,8 @@ def test_decisions_are_checked_against_the_chain(service: NodeService, suite: Su
         with pytest.raises(NotPermitted, match="another department"):
             review.approve(session, service.ledger, "health-commission", grant)
 
-    delivered = list(csv.reader(io.StringIO(plain_masks(_deliver(service, grant, suite.consumers[0]).read_text()))))
+    with service.store.open(_deliver(service, grant, suite.consumers[0])) as kept:  # kept encrypted
+        delivered = list(csv.reader(io.StringIO(plain_masks(kept.read().decode()))))
     assert delivered == [["name", "phone", "visits"], ["L* L**", "138****8000", "3"], ["H** M*****", "139****9000", "5"]]
     with service.sessions() as session:
         review.freeze(session, service.ledger, department, dataset_id, reason="a breach is being investigated")
