@@ -276,3 +276,22 @@ def test_rotate_data_key_rewraps_with_the_node_stopped_and_refuses_bad_input(
     assert main(["node", "rotate-data-key", "--new-passphrase-file", str(new)]) == 2
     assert "does not open the data key" in capsys.readouterr().err
     assert data_key(data_dir, passphrase("new passphrase")) == key
+
+
+def test_a_node_with_the_wrong_data_key_file_stops_at_start_with_one_line_naming_the_setting(tmp_path: Path) -> None:
+    from node.service import NodeService
+    from node.settings import NodeSettings, startup_error
+
+    keystore = tmp_path / "keystore.json"
+    keystore.write_text("{}")
+    key_file = tmp_path / "data.key"
+    key_file.write_bytes(os.urandom(32))
+    settings = NodeSettings(department_id="at-rest", keystore_path=keystore, passphrase="a passphrase",  # type: ignore[arg-type]
+                            data_dir=tmp_path / "data", data_key_file=key_file, chain_url="http://127.0.0.1:9")
+    (tmp_path / "data").mkdir()
+    data_key(tmp_path / "data", key_file_secret(key_file))
+    key_file.write_bytes(os.urandom(32))  # the operator points at another key
+    with pytest.raises(SettingsInvalid) as caught:
+        NodeService.start(settings)  # refused before the chain (nothing listens on port 9) is asked anything
+    line = startup_error(caught.value)
+    assert line.startswith("error: setting data_key_file: it does not open the data key") and "\n" not in line

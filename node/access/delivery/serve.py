@@ -21,7 +21,6 @@ import csv
 import hashlib
 import json
 import secrets
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,17 +84,19 @@ def _refuse(session: Session, grant_id: str, consumer: str, refused: tuple[Refus
 # ---------------------------------------------------------------- the pipeline
 
 
-def _masked_records(src: BinaryIO, kind: Kind, plan: MaskPlan, scratch: BinaryIO, encoding: str) -> Iterator[object]:
-    """The records of the source (text in ``encoding``), masked, through UTF-8 ``scratch``."""
-    with src:
-        (mask_csv if kind == "csv" else mask_jsonl)(iter(lambda: src.read(_COPY_CHUNK), b""), scratch, plan,
-                                                    encoding=encoding)
-    scratch.seek(0)
-    text = (line.decode() for line in scratch)
-    if kind == "csv":
-        yield from csv.reader(text)
-    else:
-        yield from (json.loads(line) for line in text)
+def _masked_records(src: BinaryIO, kind: Kind, plan: MaskPlan, store: DataStore, scratch: Path,
+                    encoding: str) -> Iterator[object]:
+    """The records of the source (text in ``encoding``), masked, through UTF-8 ``scratch``: a
+    file the store keeps (encrypted) while the copy is written, which the caller removes."""
+    with src, store.create(scratch) as sink:
+        (mask_csv if kind == "csv" else mask_jsonl)(iter(lambda: src.read(_COPY_CHUNK), b""), cast(BinaryIO, sink),
+                                                    plan, encoding=encoding)
+    with store.open(scratch) as masked:
+        text = (line.decode() for line in masked)
+        if kind == "csv":
+            yield from csv.reader(text)
+        else:
+            yield from (json.loads(line) for line in text)
 
 
 @dataclass(frozen=True)
@@ -152,13 +153,17 @@ def _write(session: Session, out_dir: Path, key: bytes, request: Request, store:
     plain = out_dir / f"0x{delivery_id.hex()}.{kind}"
     source_encoding = version.encoding or "utf-8"
     encoding = source_encoding if request.encoding == "source" else "utf-8"
-    with tempfile.TemporaryFile(dir=out_dir) as scratch, store.create(plain) as sink:
-        records = _masked_records(store.open(source), kind, plan, scratch, source_encoding)
-        dst = cast(BinaryIO, sink)
-        if kind == "csv":
-            stats = fingerprint_csv(records, dst, key, delivery_id, encoding=encoding, masked=plan.masked())  # type: ignore[arg-type]
-        else:
-            stats = fingerprint_jsonl(records, dst, key, delivery_id, encoding=encoding, masked=plan.masked())  # type: ignore[arg-type]
+    scratch = out_dir / f".masking-0x{delivery_id.hex()}"
+    try:
+        with store.create(plain) as sink:
+            records = _masked_records(store.open(source), kind, plan, store, scratch, source_encoding)
+            dst = cast(BinaryIO, sink)
+            if kind == "csv":
+                stats = fingerprint_csv(records, dst, key, delivery_id, encoding=encoding, masked=plan.masked())  # type: ignore[arg-type]
+            else:
+                stats = fingerprint_jsonl(records, dst, key, delivery_id, encoding=encoding, masked=plan.masked())  # type: ignore[arg-type]
+    finally:
+        scratch.unlink(missing_ok=True)
     path, delivered, size = plain, stats.sha256, sink.size
     if request.encrypt_to is not None:
         path = plain.with_suffix(plain.suffix + ".enc")
