@@ -16,6 +16,7 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
     mapping(bytes32 datasetId => bytes32[]) private _parents;
     mapping(bytes32 datasetId => mapping(uint32 version => Version)) private _versions;
     mapping(bytes32 datasetId => mapping(bytes32 contentRoot => uint32 version)) private _versionOfRoot;
+    mapping(bytes32 datasetId => mapping(uint32 version => bool)) private _purged;
 
     constructor(IConsortium consortium_) ConsortiumBound(consortium_) {}
 
@@ -85,6 +86,19 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
         emit VersionAdded(datasetId, version_, contentRoot, schemaHash, sizeBytes, recordCount, msg.sender, schema);
     }
 
+    function purgeVersion(
+        bytes32 datasetId,
+        uint32 version_,
+        bytes32 reasonHash,
+        bytes32 subjectHash
+    ) external whenLedgerNotPaused {
+        Dataset storage ds = _requireOwner(datasetId);
+        if (version_ == 0 || version_ > ds.versionCount) revert RegistryUnknownVersion(datasetId, version_);
+        if (_purged[datasetId][version_]) revert RegistryVersionPurged(datasetId, version_);
+        _purged[datasetId][version_] = true;
+        emit VersionPurged(datasetId, version_, reasonHash, subjectHash, msg.sender);
+    }
+
     function freeze(bytes32 datasetId, bytes32 reasonHash) external whenLedgerNotPaused {
         (Dataset storage ds, bool byCoordinator) = _requireOwnerOrCoordinator(datasetId);
         // A frozen dataset is frozen again only to hand the freeze from its owner to a coordinator.
@@ -127,6 +141,10 @@ contract DataRegistry is IDataRegistry, ConsortiumBound {
 
     function versionOfRoot(bytes32 datasetId, bytes32 contentRoot) external view returns (uint32) {
         return _versionOfRoot[datasetId][contentRoot];
+    }
+
+    function isPurged(bytes32 datasetId, uint32 version_) external view returns (bool) {
+        return _purged[datasetId][version_];
     }
 
     function useStatus(bytes32 datasetId) external view returns (bytes32 ownerDepartment, uint8 grade, bool frozen) {

@@ -84,6 +84,8 @@ interface IDataRegistry {
     error RegistryDatasetNotFrozen(bytes32 datasetId);
     /// @dev A coordinator froze `datasetId`: `account`, not a coordinator, cannot lift it.
     error RegistryFrozenByCoordinator(address account, bytes32 datasetId);
+    /// @dev Version `version` of `datasetId` was purged already: a purge is recorded once.
+    error RegistryVersionPurged(bytes32 datasetId, uint32 version);
 
     /// @dev Department `ownerDepartment` registered `datasetId` under its `code`, derived from `parents`,
     /// with the public catalog text `metadata` (`metadataHash` is its keccak256).
@@ -126,6 +128,16 @@ interface IDataRegistry {
     event DatasetFrozen(bytes32 indexed datasetId, address indexed by, bytes32 reasonHash, bool byCoordinator);
     /// @dev `datasetId` was unfrozen by `by`.
     event DatasetUnfrozen(bytes32 indexed datasetId, address indexed by, bytes32 reasonHash);
+    /// @dev The owner's node removed version `version`'s plaintext for the reason whose text hashes to
+    /// `reasonHash`; `subjectHash` is zero for a whole-version purge, else the salted hash of the person
+    /// whose records were removed (the node keeps the salt). The version's root and evidence stay.
+    event VersionPurged(
+        bytes32 indexed datasetId,
+        uint32 indexed version,
+        bytes32 reasonHash,
+        bytes32 subjectHash,
+        address purgedBy
+    );
 
     /**
      * @dev Registers a dataset owned by the caller's department, under the id
@@ -208,6 +220,22 @@ interface IDataRegistry {
      * Emits {DatasetUnfrozen}.
      */
     function unfreeze(bytes32 datasetId, bytes32 reasonHash) external;
+
+    /**
+     * @dev Records that the owner's node removed a version's plaintext (a deletion the law requires).
+     * A freeze does not stop it: a freeze keeps evidence for an investigation, and the evidence (the
+     * root, the events) stays; only the plaintext, which the law orders deleted, leaves.
+     *
+     * Requirements:
+     * - the caller serves the owner department; the ledger is not paused;
+     * - the version exists and was not purged before.
+     *
+     * Emits {VersionPurged}.
+     */
+    function purgeVersion(bytes32 datasetId, uint32 version, bytes32 reasonHash, bytes32 subjectHash) external;
+
+    /// @dev Whether version `version` of the dataset was purged.
+    function isPurged(bytes32 datasetId, uint32 version) external view returns (bool);
 
     /// @dev The longest catalog text (metadata or schema) accepted, in bytes.
     function MAX_TEXT() external view returns (uint256);
