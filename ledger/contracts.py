@@ -140,6 +140,15 @@ class DataRegistryClient(ContractClient):
     def unfreeze(self, dataset_id: bytes, reason_hash: bytes = ZERO32) -> TxReceipt:
         return self._send("unfreeze", dataset_id, reason_hash)
 
+    def purge_version(self, dataset_id: bytes, version: int, reason_hash: bytes,
+                      subject_hash: bytes = ZERO32) -> TxReceipt:
+        """Record that the owner's node removed ``version``'s plaintext; ``subject_hash`` is zero for
+        a whole version, else the salted hash of the person whose records left."""
+        return self._send("purgeVersion", dataset_id, version, reason_hash, subject_hash)
+
+    def is_purged(self, dataset_id: bytes, version: int) -> bool:
+        return bool(self._call("isPurged", dataset_id, version))
+
     def dataset(self, dataset_id: bytes) -> Dataset:
         return Dataset(*self._call("dataset", dataset_id))
 

@@ -39,6 +39,8 @@ def test_raw_decoding_matches_web3_on_a_chains_logs(suite: Suite) -> None:
                                     update_interval=60, rights=Rights(department_id("stats-bureau")))
     dataset = ids.dataset_id(department_id("stats-bureau"), code)
     owner.registry.add_version(dataset, hashlib.sha256(b"v1").digest(), '{"fields":["a"]}', 10, 2)
+    owner.registry.add_version(dataset, hashlib.sha256(b"v2").digest(), '{"fields":["a"]}', 10, 2)
+    owner.registry.purge_version(dataset, 2, b"\x06" * 32, b"\x0e" * 32)
     owner.registry.update_metadata(dataset, "0x" + "cd" * 20)  # a text that looks like an address stays a text
     owner.registry.freeze(dataset, b"\x01" * 32)
     owner.registry.unfreeze(dataset)
@@ -61,7 +63,7 @@ def test_raw_decoding_matches_web3_on_a_chains_logs(suite: Suite) -> None:
     assert {"DatasetRegistered", "VersionAdded", "MetadataUpdated", "DatasetFrozen", "DatasetUnfrozen",
             "AccessRequested", "RequestApproved", "UseRecorded", "UseRefused", "UsesBatchRecorded",
             "GrantRevoked", "RootAnchored", "TextPublished", "IssueOpened", "ConsumerRegistered",
-            "QueryTermsRequested", "QueryRecorded"} <= names
+            "QueryTermsRequested", "QueryRecorded", "VersionPurged"} <= names
     # Argument order too: the indexer stores the arguments as JSON in the order they come.
     assert all(list(web3.args) == list(raw.args) for web3, raw in pairs if web3 is not None)
 
