@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.errors import ContractError, LedgerError
 from node.errors import (
     AlreadyExists, CannotRecord, Conflict, DecryptionFailed, DeliveryRefused, Gone, InvalidInput, LedgerPaused,
-    NodeError, NotFound, NotPermitted, SourceTampered, StatementRefused,
+    NodeError, NotFound, NotPermitted, SourceTampered, StatementRefused, VersionPurged,
 )
 from node.supervision import CHAIN_FAILURES
 
@@ -80,7 +80,8 @@ DESCRIPTIONS = {
     403: "signed in, but without the role this needs",
     404: "what the path names does not exist here",
     409: "the state of the ledger or the node forbids it now",
-    410: "what the path names was here and is no longer (a delivered copy past its retention)",
+    410: "what the path names was here and is no longer (a delivered copy past its retention; code "
+         "version_purged: a version whose plaintext its owner purged)",
     413: "the request body is larger than this node accepts",
     422: "the request is malformed, or names something invalid",
     429: "too many requests from this client: wait as Retry-After says",
@@ -196,6 +197,8 @@ def _translate(err: Exception) -> tuple[int, str, dict[str, Any]]:
         return err.status, err.code, err.detail
     if isinstance(err, NotFound):
         return 404, "not_found", {"kind": err.kind}
+    if isinstance(err, VersionPurged):
+        return 410, "version_purged", {"kind": err.kind, "dataset_id": err.dataset_id, "version": err.number}
     if isinstance(err, Gone):
         return 410, "gone", {"kind": err.kind}
     if isinstance(err, NotPermitted):

@@ -44,6 +44,16 @@ class Gone(NodeError):
         super().__init__(f"{kind} {key}: {reason}")
 
 
+class VersionPurged(Gone):
+    """Version ``number`` of ``dataset_id`` was purged (its plaintext removed as the law requires):
+    nothing is delivered or queried from it; its root and evidence stay."""
+
+    def __init__(self, dataset_id: str, number: int, reason: str) -> None:
+        self.dataset_id = dataset_id
+        self.number = number
+        super().__init__("version", f"{dataset_id} #{number}", reason)
+
+
 class InvalidInput(NodeError, ValueError):
     """``field`` is wrong: ``reason``."""
 

@@ -24,6 +24,7 @@ from node.chain.anchoring import due, gather_open_downloads, seal_batch, waiting
 from node.audit.completeness import TraceChecker
 from node.db import make_engine, migrate, session_factory
 from node.access.delivery.retention import sweep
+from node.catalog.purge import remove_purged
 from node.access.delivery.serve import fingerprint_key
 from node.errors import CannotRecord, LedgerPaused, SettingsInvalid
 from node.governance.state import pause_reason
@@ -142,10 +143,12 @@ class NodeService:
         return sealed
 
     def remove_expired_copies(self) -> int:
-        """Remove the delivered copies past their retention (:mod:`node.access.delivery.retention`)."""
+        """Remove the delivered copies past their retention (:mod:`node.access.delivery.retention`)
+        and the plaintext of purged versions (:mod:`node.catalog.purge`), the chain's purges too."""
         with self.sessions() as session:
-            return sweep(session, keep_after_download=self.settings.delivery_keep_after_download,
-                         keep_undownloaded=self.settings.delivery_keep_undownloaded)
+            swept = sweep(session, keep_after_download=self.settings.delivery_keep_after_download,
+                          keep_undownloaded=self.settings.delivery_keep_undownloaded)
+            return swept + remove_purged(session)
 
     def settle(self, timeout: float = 300.0) -> None:
         """Send everything queued, anchored items included, and index and watch it: for tests,

@@ -55,7 +55,7 @@ in one process under ``provledger up``."""
 
 
 def _verification(report: Report) -> Verification:
-    return Verification(ok=report.ok, problems=report.problems)
+    return Verification(ok=report.ok, problems=report.problems, purged=report.purged)
 
 
 def _completeness(found: Completeness) -> CompletenessOut:

@@ -18,7 +18,7 @@ from api.auth.tokens import Principal
 from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
 from api.errors import ApiError, errors
 from api.schemas.datasets import (
-    CatalogEntry, DatasetIn, DatasetOut, Freeze, QualityCheck, QualityReportOut, QualityRuleIn, QualityRuleOut,
+    CatalogEntry, DatasetIn, DatasetOut, Freeze, PersonPurgeIn, PersonPurgeOut, PurgeIn, QualityCheck, QualityReportOut, QualityRuleIn, QualityRuleOut,
     RepairIn, VersionOut,
 )
 from api.schemas.grants import WriteOut
@@ -29,6 +29,7 @@ from node.quality import loop as quality
 from node.chain.anchoring import log_open_download
 from node.access.delivery import checks
 from node.errors import InvalidInput, NotFound, NotPermitted
+from node.catalog import purge as purging
 from node.catalog.dcat import catalog_to_dcat
 from node.catalog.entries import entries
 from node.formats import ENCODINGS, FORMATS, format_of, transcode
@@ -166,6 +167,31 @@ def router(auth: Auth) -> APIRouter:
                               frozen=body.frozen)
         db.commit()
         return _write(entry)
+
+    @api.post("/datasets/{dataset_id}/versions/{number}/purge", status_code=202, response_model=WriteOut,
+              dependencies=[RECORDS], responses=errors(404, 409, 422),
+              summary="Purge a version's plaintext as the law requires: its root, evidence and trace stay, the "
+                      "purge goes on chain with its reason; its deliveries and queries are refused from now (410)")
+    def purge(dataset_id: Id32, number: Number, body: PurgeIn, db: DB, node: Node, who: Steward) -> WriteOut:
+        own_dataset(db, node, dataset_id)
+        entry = purging.purge_version(db, dataset_id=dataset_id.lower(), number=number, reason=body.reason)
+        db.commit()
+        purging.remove_purged(db)
+        return _write(entry)
+
+    @api.post("/datasets/{dataset_id}/purge-person", status_code=202, response_model=PersonPurgeOut,
+              dependencies=[RECORDS], responses=errors(404, 409, 422),
+              summary="Remove one person's records (found by the ID-number field): each version holding them is "
+                      "replaced by a successor without them (anchored), then purged naming the person by a salted "
+                      "hash")
+    def purge_person(dataset_id: Id32, body: PersonPurgeIn, db: DB, node: Node, who: Steward) -> PersonPurgeOut:
+        own_dataset(db, node, dataset_id)
+        done = purging.purge_person(db, node.store, dataset_id=dataset_id.lower(), id_number=body.id_number,
+                                    reason=body.reason, salt=purging.subject_salt(node.settings.data_dir))
+        db.commit()
+        purging.remove_purged(db)
+        return PersonPurgeOut(dataset_id=done.dataset_id, subject_hash=done.subject_hash, replaced=done.replaced,
+                              writes=[_write(e) for e in done.entries])
 
     @api.put("/datasets/{dataset_id}/quality-rules", response_model=list[QualityRuleOut],
              responses=errors(404, 422), summary="Replace the dataset's quality rules")

@@ -21,6 +21,8 @@ from node.models import Alert, Delivery
 class Verification(Model):
     ok: bool
     problems: list[str] = Field(default_factory=list)
+    purged: str | None = Field(None, description="the version's plaintext was purged by its owner (when, why), "
+                                                 "as the chain records it: not verified, and not tampered")
 
 
 @mirrors(TraceItem, added=("verification",))

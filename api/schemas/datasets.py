@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from pydantic import ConfigDict, Field, field_validator
 
 from api.schemas.base import MAX_NUMBER, Body, Model, UtcDateTime
+from api.schemas.grants import WriteOut
 from api.schemas.mirror import literal_of, mirrors
 from node.catalog.entries import Entry, VersionEntry
 from node.catalog.freshness import Freshness, State
@@ -56,6 +57,8 @@ class VersionOut(Model):
     encoding: str | None = Field(examples=["gbk"], description="the file's text encoding, declared or detected; "
                                  "null for a file that is not tabular")
     created_at: UtcDateTime
+    purged_at: UtcDateTime | None = Field(None, description="when this node removed the version's plaintext")
+    purge_reason: str | None = Field(None, description="the hash of the purge's reason text, as on chain")
 
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
 
@@ -111,6 +114,8 @@ class CatalogVersionOut(Model):
     media_type: str = Field(examples=["text/csv"])
     encoding: str | None
     verified: bool = Field(description="the schema text hashes to the schema hash the chain holds")
+    purged_block: int | None = Field(None, description="the block where its owner recorded purging its plaintext "
+                                                       "(its root and evidence stay); null if not purged")
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -173,6 +178,23 @@ class CatalogEntry(Model):
 class Freeze(Body):
     reason: str = Field(min_length=1, max_length=2000, examples=["a breach is being investigated"])
     frozen: bool = True
+
+
+class PurgeIn(Body):
+    reason: str = Field(min_length=1, max_length=2000, examples=["数据主体依《个人信息保护法》第四十七条请求删除"],
+                        description="published on chain: it must hold no ID or mobile number")
+
+
+class PersonPurgeIn(PurgeIn):
+    id_number: str = Field(min_length=15, max_length=40, description="the person's resident ID number: never "
+                           "stored, logged or sent on chain (a salted hash of it is)")
+
+
+class PersonPurgeOut(Model):
+    dataset_id: str
+    subject_hash: str = Field(description="keccak256 of the department's secret salt and the ID number")
+    replaced: list[tuple[int, int]] = Field(description="(purged version, successor version) pairs")
+    writes: list[WriteOut]
 
 
 FieldName = Annotated[str, Field(min_length=1, max_length=200)]

@@ -22,7 +22,8 @@ from node.audit.chainsets import ChainSets
 from node.chain.anchoring import proof_of
 from node.errors import DecryptionFailed, NotFound
 from node.chain.indexer import event_row
-from node.models import AnchorBatch, AnchorItem, ChainEventRow, DatasetVersion
+from node.chain.texts import texts
+from node.models import AnchorBatch, AnchorItem, CatalogVersion, ChainEventRow, DatasetVersion
 from node.store import PLAIN, DataStore
 
 T = TypeVar("T")
@@ -37,12 +38,17 @@ class Report:
 
     subject: str
     problems: list[str] = field(default_factory=list)
+    purged: str | None = None
+    """When and why the owner purged the version's plaintext, as the chain records it: nothing is
+    left to hash, and that is not tampering."""
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and self.purged is None
 
     def __str__(self) -> str:
+        if self.purged is not None:
+            return f"{self.subject}: purged {self.purged}"
         return f"{self.subject}: " + ("verified" if self.ok else "; ".join(self.problems))
 
 
@@ -66,6 +72,10 @@ def verify_version_files(session: Session, ledger: Ledger, version_id: int, path
     number = ledger.registry.version_of_root(dataset, bytes.fromhex(version.content_root[2:]))
     if number == 0:
         report.problems.append("the chain holds no version with this content root")
+        return report
+    # Only the chain's word makes a version purged: a node's own mark, or a missing file, does not.
+    if ledger.registry.is_purged(dataset, number):
+        report.purged = _purge_said(session, version.dataset_id, number)
         return report
     source = Path(path or version.source_path)
     try:
@@ -96,6 +106,15 @@ def verify_version_files(session: Session, ledger: Ledger, version_id: int, path
     if not report.problems:
         report.problems.append("content root differs from the anchored one")
     return report
+
+
+def _purge_said(session: Session, dataset_id: str, number: int) -> str:
+    """The purge as this node indexed it: its block and its reason text (or hash)."""
+    entry = session.get(CatalogVersion, (dataset_id, number))
+    if entry is None or entry.purged_block is None:
+        return "on chain (not indexed here yet)"
+    reason = texts(session, [entry.purge_reason]).get(entry.purge_reason or "", entry.purge_reason)
+    return f"in block {entry.purged_block}, for the reason: {reason}"
 
 
 # ---------------------------------------------------------------- indexed rows

@@ -54,6 +54,8 @@ class VersionEntry:
     encoding: str | None
     verified: bool
     """The schema text hashes to the schema hash (and to the chain's, when it was read)."""
+    purged_block: int | None = None
+    """The block of the version's ``VersionPurged``: its owner removed its plaintext."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ def _version(row: CatalogVersion, chain: Mapping[Key, str | None] | None) -> Ver
         fields=[str(f) for f in fields] if isinstance(fields, list) else [],
         format=str(schema["format"]) if schema.get("format") else None,
         media_type=str(schema.get("media_type") or "application/octet-stream"),
-        encoding=str(schema["encoding"]) if schema.get("encoding") else None,
+        encoding=str(schema["encoding"]) if schema.get("encoding") else None, purged_block=row.purged_block,
     )
 
 

@@ -233,6 +233,14 @@ def _mark_frozen(session: Session, dataset_id: str, frozen: bool) -> None:
             record.frozen = frozen
 
 
+def _version_purged(projection: Projection, row: IndexedEvent) -> None:
+    """The catalog entry shows the version purged; the owner's node removes its plaintext on its
+    next retention step if it has not (``node.catalog.purge.remove_purged``): the chain is believed."""
+    entry = projection.session.get(CatalogVersion, (row.args["datasetId"], int(row.args["version"])))
+    if entry is not None:
+        entry.purged_block, entry.purge_reason = row.block_number, row.args["reasonHash"]
+
+
 def _issue_opened(projection: Projection, row: IndexedEvent) -> None:
     projection.session.add(QualityIssue(issue_id=row.args["issueId"], dataset_id=row.args["datasetId"],
                              version=row.args["version"], status="open", opened_block=row.block_number))
@@ -252,6 +260,7 @@ PROJECTORS: dict[str, Projector] = {
     "DatasetRegistered": _registered,
     "MetadataUpdated": _metadata_updated,
     "VersionAdded": _version_added,
+    "VersionPurged": _version_purged,
     "DatasetFrozen": _set_frozen(True),
     "DatasetUnfrozen": _set_frozen(False),
     "AccessRequested": _requested,
@@ -281,6 +290,9 @@ def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None
     session.execute(delete(Lineage).where(Lineage.block_number > fork))
     session.execute(delete(CatalogDataset).where(CatalogDataset.registered_block > fork))
     session.execute(delete(CatalogVersion).where(CatalogVersion.block_number > fork))
+    # A purge undone on chain is sent again by its outbox entry; the plaintext it removed stays gone.
+    session.execute(update(CatalogVersion).where(CatalogVersion.purged_block > fork)
+                    .values(purged_block=None, purge_reason=None))
     for dataset_id in touched["metadata"]:
         last = session.scalar(
             select(ChainEventRow).where(ChainEventRow.dataset_id == dataset_id, ChainEventRow.block_number <= fork,

@@ -260,6 +260,12 @@ WRITES: dict[str, WriteKind] = {
             applied=lambda l, p: l.registry.dataset(b32(p["dataset_id"])).frozen == p["frozen"],
         ),
         WriteKind(
+            "purge_version", gas=lambda p: 120_000,
+            call=lambda l, p: _fn(l, "registry", "purgeVersion")(
+                b32(p["dataset_id"]), p["version"], b32(p["reason_hash"]), b32(p["subject_hash"])),
+            applied=lambda l, p: l.registry.is_purged(b32(p["dataset_id"]), p["version"]),
+        ),
+        WriteKind(
             "open_issue", gas=lambda p: 250_000,
             call=lambda l, p: _fn(l, "quality", "openIssue")(
                 b32(p["code"]), b32(p["dataset_id"]), p["version"], b32(p["report_hash"])),

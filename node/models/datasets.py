@@ -51,6 +51,10 @@ class DatasetVersion(Base):
     chunk_size: Mapped[int] = mapped_column(Integer)
     schema: Mapped[list[str]] = mapped_column(JSON, default=list)
     encoding: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When the version's plaintext left this node (``node.catalog.purge``); its root and evidence stay."""
+    purge_reason: Mapped[str | None] = mapped_column(Hash, nullable=True)
+    """The hash of the purge's reason text, as ``VersionPurged`` names it."""
     """A tabular file's text encoding (``node.formats.ENCODINGS``), declared or detected; None otherwise."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -113,3 +117,6 @@ class CatalogVersion(Base):
     block_number: Mapped[int] = mapped_column(BigInteger, index=True)
     anchored_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     """The anchoring block's time, in seconds since the epoch."""
+    purged_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The block of the version's ``VersionPurged``, if its owner purged it."""
+    purge_reason: Mapped[str | None] = mapped_column(Hash, nullable=True)

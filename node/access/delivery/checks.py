@@ -34,7 +34,9 @@ from ledger.deploy import Ledger, department_id
 from ledger.errors import ContractError
 from node.access.review import chain_grant
 from node.chain.outbox import CONFIRMED
-from node.errors import CannotRecord, DeliveryRefused, LedgerPaused, NotFound, NotPermitted, SourceTampered
+from node.errors import (
+    CannotRecord, DeliveryRefused, LedgerPaused, NotFound, NotPermitted, SourceTampered, VersionPurged,
+)
 from node.models import Dataset, DatasetVersion, Delivery, OutboxEntry
 from node.models import Grant as GrantRow
 from node.store import PLAIN, DataStore
@@ -67,10 +69,21 @@ def require_anchored_version(ledger: Ledger, version: DatasetVersion) -> None:
     number = ledger.registry.version_of_root(dataset, bytes.fromhex(version.content_root[2:]))
     if number == 0:
         raise CannotRecord(f"version {version.number} of {version.dataset_id} is not anchored on chain yet")
+    if version.purged_at is not None or ledger.registry.is_purged(dataset, number):
+        raise purged(version)
     anchored = ledger.registry.version(dataset, number)
     if "0x" + anchored.schema_hash.hex() != version.schema_hash:
         raise SourceTampered(f"the schema of version {version.number} of {version.dataset_id}",
                              "0x" + anchored.schema_hash.hex(), version.schema_hash)
+
+
+def purged(version: DatasetVersion) -> VersionPurged:
+    """The refusal of anything read from a purged version (believed from the chain when this node
+    has not removed the plaintext yet: its next purge step does)."""
+    when = f" on {version.purged_at:%Y-%m-%d %H:%M:%S} UTC" if version.purged_at is not None else ""
+    return VersionPurged(version.dataset_id, version.number,
+                         f"its owner purged its plaintext{when} as the law requires: nothing is delivered or queried "
+                         "from it; its root and evidence stay")
 
 
 # ---------------------------------------------------------------- the source on disk
@@ -108,7 +121,9 @@ def require_untampered_source(version: DatasetVersion, sources: SourceHashes = S
                               store: DataStore = PLAIN) -> Path:
     """The stored source still hashes to the version's anchored root; returns its path, which
     ``store`` opens as plaintext (a source kept encrypted needs the node's store: without it,
-    it is refused as unreadable)."""
+    it is refused as unreadable); a purged version's is refused as purged, not as tampered."""
+    if version.purged_at is not None:
+        raise purged(version)
     path = Path(version.source_path)
     try:
         found = sources.root_of(path, version.chunk_size, store)
