@@ -1,0 +1,136 @@
+"""Purge with evidence (issue 20), end to end over real HTTP on a Chinese table kept in GBK:
+one person's records and one whole version purged; the evidence, the trace and the chain's
+record stay, the plaintext goes, deliveries and queries are refused, verification says purged;
+and the hostile cases: another department or a consumer cannot purge, a reason holding an ID
+number is refused, a second purge is refused, a tampered (not purged) version still says tampered."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+from api.cli import Refused, register_dataset
+from ledger.errors import ContractError
+from node.fields import id_check_character
+from node.datakey import KeySecret, data_key
+from node.store import DataStore
+from tests.adversarial.conftest import CLASSES, HOSTILE, OWNER, World, people, wait_for
+from tests.adversarial.test_delivery import _source_of
+
+VALID_ID = "11010119900307123" + id_check_character("11010119900307123")
+REASON = "数据主体依《个人信息保护法》第四十七条请求删除"
+
+
+def _gbk_dataset(world: World, rows: list[dict[str, str]]) -> str:
+    code = f"purge-{secrets.token_hex(6)}"
+    path = world.folder / f"{code}.csv"
+    path.write_bytes(("姓名,身份证号,手机号,就诊次数\n" + "".join(
+        f"{r['name']},{r['id_number']},{r['phone']},{r['visits']}\n" for r in rows)).encode("gbk"))
+    dataset, _, _ = register_dataset(world.staff(OWNER), path, code=code, name=f"Dataset {code}", category="health",
+                                     grade=2, interval=86400, encoding="gbk", rules=[], key_fields=[],
+                                     field_classes={"姓名": CLASSES["name"], "身份证号": CLASSES["id_number"],
+                                                    "手机号": CLASSES["phone"]})
+    return str(dataset["dataset_id"])
+
+
+def _refused(call: object, status: int, code: str) -> Refused:
+    with pytest.raises(Refused) as caught:
+        call()  # type: ignore[operator]
+    assert (caught.value.status_code, caught.value.code) == (status, code), caught.value
+    return caught.value
+
+
+def _confirmed(world: World, write_id: int) -> None:
+    api = world.staff(OWNER)
+    wait_for(f"write {write_id}", lambda: api.call("GET", f"/writes/{write_id}")["status"] == "confirmed" or None)
+
+
+def test_a_person_purged_leaves_no_byte_behind_and_the_chain_and_trace_show_it(world: World) -> None:
+    rows = people(5)
+    person = rows[2]
+    dataset = _gbk_dataset(world, rows)
+    staff = world.staff(OWNER)
+    consumer, grant = world.granted(world.honest_consumer, dataset, fields=("姓名", "就诊次数"), uses=5)
+    consumer.call("POST", f"/grants/{grant}/deliveries", json={})  # a delivered copy holds the person too
+    old_source = _source_of(world, dataset)
+    done = staff.call("POST", f"/datasets/{dataset}/purge-person", json={"id_number": person["id_number"],
+                                                                        "reason": REASON})
+    assert done["replaced"] == [[1, 2]] and person["id_number"] not in json.dumps(done)
+    for write in done["writes"]:
+        _confirmed(world, write["id"])
+    ledger = world.ledger(world.coordinator)
+    raw = bytes.fromhex(dataset[2:])
+    assert ledger.registry.is_purged(raw, 1) and not ledger.registry.is_purged(raw, 2)
+    assert ledger.registry.version(raw, 1).content_root  # the old root stays anchored
+    wait_for("the successor anchored", lambda: ledger.registry.dataset(raw).version_count == 2 or None)
+    # No byte of the person in the node's data folder, read raw or decrypted with the node's key.
+    department = world.deployment.department(OWNER)
+    assert not old_source.exists()
+    secret = KeySecret("passphrase", world.deployment.passphrase.encode(), "passphrase")
+    store = DataStore(data_key(department.data_dir, secret))
+    secrets_of = [person[f].encode(enc) for f in ("name", "id_number", "phone") for enc in ("gbk", "utf-8")]
+    for path in (p for p in department.data_dir.rglob("*") if p.is_file()):
+        held = path.read_bytes()
+        try:
+            with store.open(path) as f:
+                held += f.read()
+        except Exception:  # noqa: BLE001  (not a stored file: its raw bytes are what is checked)
+            pass
+        assert not [s for s in secrets_of if s in held], path
+    # The old version: deliveries refused, verification says purged; the successor still delivers.
+    _refused(lambda: consumer.call("POST", f"/grants/{grant}/deliveries", json={"version": 1}), 410, "version_purged")
+    consumer.call("POST", f"/grants/{grant}/deliveries", json={})
+    check = staff.call("GET", f"/audit/datasets/{dataset}/versions/1/verification")
+    assert not check["ok"] and check["purged"] and REASON in check["purged"] and not check["problems"]
+    assert staff.call("GET", f"/audit/datasets/{dataset}/versions/2/verification")["ok"]
+    def purge_traced() -> dict[str, object] | None:
+        page: dict[str, object] = staff.call("GET", f"/audit/datasets/{dataset}/trace", params={"limit": 1000})
+        return page if "VersionPurged" in json.dumps(page) else None
+
+    trace = wait_for("the purge in the trace", purge_traced)
+    assert REASON in json.dumps(trace, ensure_ascii=False)
+    # Purging again is refused, by the node and by the contract.
+    _refused(lambda: staff.call("POST", f"/datasets/{dataset}/versions/1/purge", json={"reason": "again"}),
+             409, "conflict")
+    with pytest.raises(ContractError, match="RegistryVersionPurged"):
+        world.ledger(world.department_account(OWNER)).registry.purge_version(raw, 1, b"\x01" * 32)
+
+
+def test_a_whole_version_purged_refuses_its_deliveries_and_only_the_chain_says_purged(world: World) -> None:
+    dataset = world.publish(people(4))
+    world.add_version(dataset, people(6))
+    staff = world.staff(OWNER)
+    consumer, grant = world.granted(world.hostile_consumer, dataset, uses=5)
+    _refused(lambda: staff.call("POST", f"/datasets/{dataset}/versions/1/purge",
+                                json={"reason": f"删除 {VALID_ID} 的记录"}), 422, "invalid_input")
+    write = staff.call("POST", f"/datasets/{dataset}/versions/1/purge", json={"reason": "retention period ended"})
+    _refused(lambda: consumer.call("POST", f"/grants/{grant}/deliveries", json={"version": 1}), 410, "version_purged")
+    _confirmed(world, write["id"])
+    assert world.ledger(world.coordinator).registry.is_purged(bytes.fromhex(dataset[2:]), 1)
+    # A tampered version (its file edited, never purged) still says tampered, not purged.
+    source = _source_of(world, dataset)
+    kept = source.read_bytes()
+    try:
+        source.write_bytes(kept[:-1] + bytes([kept[-1] ^ 1]))
+        check = staff.call("GET", f"/audit/datasets/{dataset}/versions/2/verification")
+        assert not check["ok"] and check["purged"] is None and check["problems"]
+    finally:
+        source.write_bytes(kept)
+
+
+def test_another_department_or_a_consumer_cannot_purge(world: World) -> None:
+    dataset = world.publish(people(3))
+    other = HOSTILE
+    _refused(lambda: world.staff(other).call("POST", f"/datasets/{dataset}/versions/1/purge",
+                                              json={"reason": "not mine"}), 403, "forbidden")
+    consumer = world.signed_in(world.honest_consumer)
+    with pytest.raises(Refused) as caught:
+        consumer.call("POST", f"/datasets/{dataset}/versions/1/purge", json={"reason": "not mine"})
+    assert caught.value.status_code in (401, 403)
+    for account in (world.department_account(other), world.honest_consumer):
+        with pytest.raises(ContractError, match="RegistryNotOwner"):
+            world.ledger(account).registry.purge_version(bytes.fromhex(dataset[2:]), 1, b"\x01" * 32)
+    assert not world.ledger(world.coordinator).registry.is_purged(bytes.fromhex(dataset[2:]), 1)
