@@ -19,6 +19,7 @@ there too; the chain is believed.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -134,12 +135,14 @@ def _without(store: DataStore, version: DatasetVersion, field: str, person: str,
     """Write ``version``'s records but the person's to ``target`` (through ``store``), in the
     version's encoding and record for record as they were; returns how many were left out."""
     kind, encoding, removed = kind_of(version.source_path), version.encoding or "utf-8", 0
+    # One encoder for the whole file: a BOM (utf-8-sig) is written once, at the start.
+    encode = codecs.getincrementalencoder(encoding)().encode
     with store.open(Path(version.source_path)) as raw, store.create(target) as out:
         lines = _records(io.TextIOWrapper(raw, encoding=encoding, newline=""))
         column = None
         if kind == "csv":
             header = next(lines, "")
-            out.write(header.encode(encoding))
+            out.write(encode(header))
             names = [n.strip() for n in next(csv.reader([header.lstrip("\ufeff")]), [])]
             column = names.index(field)
         for record in lines:
@@ -151,7 +154,7 @@ def _without(store: DataStore, version: DatasetVersion, field: str, person: str,
             if symbols(value.strip(), upper=True) == person:
                 removed += 1
                 continue
-            out.write(record.encode(encoding))
+            out.write(encode(record))
     return removed
 
 
