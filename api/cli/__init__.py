@@ -23,7 +23,7 @@
     provledger consortium genesis|deploy            operator: the founders' genesis, the coordinator's deployment
     provledger serve                                one node's API, from PROVLEDGER_* settings
     provledger staff add|list|disable|password|role the node's staff accounts, on its database (same settings)
-    provledger dataset version|list|show|freeze|unfreeze, reject, revoke, write ID, quality rules set|show,
+    provledger dataset version|list|show|freeze|unfreeze|purge, reject, revoke, write ID, quality rules set|show,
                quality check, statement issue       staff: the rest of a department's work
     provledger grants, uses, withdraw GRANT, decrypt FILE, statement show   consumer: its own
     provledger alerts, attribute FILE               auditor or staff: the monitor's alerts, a leak's source
@@ -53,7 +53,7 @@ Where each command lives:
     signin.py     login, and how every command signs in (staff, or a keystore by SIWE)
     staff.py      staff add|list|disable|password|role
     nodes.py      up, demo (its story: :mod:`api.demo`), consortium (:mod:`node.consortium`), serve
-    manage.py     dataset version|list|show|freeze|unfreeze, reject, revoke, write, quality, statement issue
+    manage.py     dataset version|list|show|freeze|unfreeze|purge, reject, revoke, write, quality, statement issue
     mine.py       grants, uses, withdraw, decrypt, statement show, departments
     oversight.py  alerts, attribute
     governance.py consortium show|propose|vote|execute|pause|resume|close-founding, consumer, auditor,

@@ -1,5 +1,5 @@
 """Staff work on datasets and grants beyond registering and approving: ``provledger dataset
-version|list|show|freeze|unfreeze``, ``reject``, ``revoke``, ``write``, ``quality rules
+version|list|show|freeze|unfreeze|purge``, ``reject``, ``revoke``, ``write``, ``quality rules
 set|show``, ``quality check`` and ``statement issue``."""
 
 from __future__ import annotations
@@ -99,6 +99,30 @@ def cmd_freeze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Purge a version, or one person's records (each version holding them replaced by a successor
+    without them); the ID number goes in the request body only, never printed back."""
+    if (args.version is None) == (args.person is None):
+        raise UsageError("give --version N or --person ID_NUMBER (one of them)")
+    with signed_in_staff(args) as api:
+        if args.version is not None:
+            write = api.call("POST", f"/datasets/{args.dataset}/versions/{args.version}/purge",
+                             json={"reason": args.reason})
+            write = follow(api, write, "the purge", not args.no_wait)
+            emit(args, write, lambda: print_write(f"dataset {args.dataset} version {args.version} purged", write))
+            return 0
+        done = api.call("POST", f"/datasets/{args.dataset}/purge-person",
+                        json={"id_number": args.person, "reason": args.reason})
+        done["writes"] = [follow(api, w, "the purge", not args.no_wait) for w in done["writes"]]
+
+    def text() -> None:
+        for (old, new), write in zip(done["replaced"], done["writes"]):
+            print_write(f"dataset {args.dataset} version {old} purged, its successor is version {new}", write)
+        print(f"the person is named on chain by {done['subject_hash']} (salted; the ID number is not kept)")
+    emit(args, done, text)
+    return 0
+
+
 # ---------------------------------------------------------------- grants and writes
 
 
@@ -189,7 +213,15 @@ def add_commands(commands: SubCommands, dataset: SubCommands, statement: SubComm
     show = dataset.add_parser("show", help="one dataset: versions, field classes, rules (staff)")
     show.add_argument("dataset", type=hash32("dataset"), metavar="DATASET")
     show.set_defaults(run=cmd_datasets)
-    chosen = [version, listed, show]
+    purge = dataset.add_parser("purge", help="purge a version's plaintext, or one person's records, as the law "
+                                             "requires: the evidence stays, the purge goes on chain (staff: steward)")
+    purge.add_argument("dataset", type=hash32("dataset"), metavar="DATASET")
+    purge.add_argument("--version", type=at_least(1), metavar="N", help="the version to purge")
+    purge.add_argument("--person", metavar="ID_NUMBER", help="the resident ID number whose records go (never printed)")
+    purge.add_argument("--reason", required=True, metavar="TEXT", help="published on chain: no ID or mobile number")
+    purge.add_argument("--no-wait", action="store_true", help="do not wait for the confirmation")
+    purge.set_defaults(run=cmd_purge)
+    chosen = [version, listed, show, purge]
     # A decision with its reason, on a dataset or on a grant.
     for under, name, subject, run, text in (
             (dataset, "freeze", "dataset", cmd_freeze,

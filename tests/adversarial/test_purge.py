@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from api.cli import Refused, register_dataset
+from api.cli import Refused, main, register_dataset
 from ledger.errors import ContractError
 from node.fields import id_check_character
 from node.datakey import KeySecret, data_key
@@ -134,3 +134,25 @@ def test_another_department_or_a_consumer_cannot_purge(world: World) -> None:
         with pytest.raises(ContractError, match="RegistryNotOwner"):
             world.ledger(account).registry.purge_version(bytes.fromhex(dataset[2:]), 1, b"\x01" * 32)
     assert not world.ledger(world.coordinator).registry.is_purged(bytes.fromhex(dataset[2:]), 1)
+
+
+def test_the_cli_purges_a_person_and_a_version_and_never_prints_the_id_number(
+        world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = people(4)
+    dataset = world.publish(rows)
+    department = world.deployment.department(OWNER)
+    staff = ("--api", department.url, "--user", department.username, "--password", department.password)
+    for name in ("API", "USER", "PASSWORD", "KEYSTORE", "PASSPHRASE"):
+        monkeypatch.delenv(f"PROVLEDGER_{name}", raising=False)
+    assert main(["dataset", "purge", dataset, "--person", rows[1]["id_number"], "--reason", "依法删除", *staff]) == 0
+    out, err = capsys.readouterr()
+    assert "version 1 purged, its successor is version 2: confirmed in block" in out
+    assert rows[1]["id_number"] not in out + err
+    assert main(["dataset", "purge", dataset, "--person", rows[1]["id_number"], "--reason", "again", *staff]) == 1
+    out, err = capsys.readouterr()
+    assert "404" in out + err and rows[1]["id_number"] not in out + err
+    assert main(["dataset", "purge", dataset, "--version", "2", "--reason", "保存期满", "--json", *staff]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "confirmed"
+    assert main(["dataset", "purge", dataset, "--reason", "neither", *staff]) == 2
+    raw = bytes.fromhex(dataset[2:])
+    assert all(world.ledger(world.coordinator).registry.is_purged(raw, n) for n in (1, 2))
