@@ -5,6 +5,7 @@ script and a style sheet from this package, nothing from elsewhere at run time.
     /dashboard/review                   department staff: the review queue, approve or reject
     /dashboard/quality                  department staff: quality issues (the coordinator: all), open, repair, close
     /dashboard/datasets/{id}/trace      auditors and staff: timeline and lineage, each item verified
+    /dashboard/datasets/{id}/purge      steward staff of the owner: purge a version or a person's records (confirmed)
     /dashboard/monitor                  signed in: the live usage stream (and the alerts, for auditors and staff)
     /dashboard/staff                    admin staff: the accounts, their roles; add, change, disable
     /dashboard/consortium               signed in: members, proposals, consumers, auditors, the pause; the
@@ -20,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.auth.service import Auth
-from api.dashboard import consortium, pages, quality, signin, staff
+from api.dashboard import consortium, pages, purge, quality, signin, staff
 from api.dashboard.links import LoginLinks
 from api.dashboard.render import STATIC, Pages
 from api.dashboard.session import PATH, PageRefused, SignInNeeded
@@ -32,6 +33,7 @@ def install(app: FastAPI, auth: Auth) -> None:
     app.include_router(signin.router(auth, rendered, LoginLinks(auth.single_use("dashboard login link", 20))))
     app.include_router(pages.router(auth, rendered))
     app.include_router(quality.router(auth, rendered))
+    app.include_router(purge.router(auth, rendered))
     app.include_router(staff.router(auth, rendered))
     app.include_router(consortium.router(auth, rendered))
     app.mount(f"{PATH}/static", StaticFiles(directory=STATIC), name="dashboard-static")

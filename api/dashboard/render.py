@@ -60,7 +60,7 @@ class Pages:
         # An error page reads nothing on chain, which could fail again: a name not read yet is the code.
         label = names.label(self.auth.department, read=name != "error.html")
         context = {"visitor": visitor, "department": label, "department_name": names.name,
-                   "department_label": names.label, **context}
+                   "department_label": names.label, "own_department": self.auth.department, **context}
         return templates.TemplateResponse(request, name, context, status_code=status,
                                           headers={**HEADERS, **(headers or {})})
 

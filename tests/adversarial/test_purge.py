@@ -7,9 +7,11 @@ number is refused, a second purge is refused, a tampered (not purged) version st
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 
+import httpx
 import pytest
 
 from api.cli import Refused, main, register_dataset
@@ -156,3 +158,32 @@ def test_the_cli_purges_a_person_and_a_version_and_never_prints_the_id_number(
     assert main(["dataset", "purge", dataset, "--reason", "neither", *staff]) == 2
     raw = bytes.fromhex(dataset[2:])
     assert all(world.ledger(world.coordinator).registry.is_purged(raw, n) for n in (1, 2))
+
+
+def test_the_dashboard_purges_after_a_confirmation_that_never_holds_the_id_number(world: World) -> None:
+    rows = people(3)
+    dataset = world.publish(rows)
+    department = world.deployment.department(OWNER)
+    with httpx.Client(base_url=department.url, timeout=30, headers={"Origin": department.url}) as http:
+        signed = http.post("/dashboard/sign-in", data={"username": department.username,
+                                                       "password": department.password})
+        assert signed.status_code == 303, signed.text
+        assert f"/dashboard/datasets/{dataset}/purge" in http.get("/dashboard/catalog").text
+        page = http.get(f"/dashboard/datasets/{dataset}/purge")
+        token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+        assert page.status_code == 200 and token is not None
+        form = {"form_token": token.group(1), "id_number": rows[0]["id_number"], "reason": "依法删除"}
+        confirm = http.post(f"/dashboard/datasets/{dataset}/purge", data=form)
+        assert confirm.status_code == 200 and 'id="purge-confirm"' in confirm.text
+        assert rows[0]["id_number"] not in confirm.text  # typed again, never sent back
+        assert not world.ledger(world.coordinator).registry.dataset(bytes.fromhex(dataset[2:])).version_count > 1
+        done = http.post(f"/dashboard/datasets/{dataset}/purge", data={**form, "confirmed": "yes"})
+        assert done.status_code == 303, done.text
+        shown = http.get(done.headers["location"]).text
+        assert 'data-version="1" data-purged="yes"' in shown and "依法删除" in shown
+        assert "version 1 purged, its successor is version 2" in shown
+    other = world.deployment.department(HOSTILE)  # another department's staff, at its own node
+    with httpx.Client(base_url=other.url, timeout=30, headers={"Origin": other.url}) as http:
+        assert http.post("/dashboard/sign-in", data={"username": other.username,
+                                                     "password": other.password}).status_code == 303
+        assert http.get(f"/dashboard/datasets/{dataset}/purge").status_code == 403
