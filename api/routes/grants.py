@@ -153,7 +153,7 @@ def router(auth: Auth) -> APIRouter:
         return use_events(db, after, limit, consumer=who.address)
 
     @api.post("/grants/{grant_id}/deliveries", status_code=201, response_model=DeliveryOut, tags=["consumers"],
-              dependencies=[RECORDS], responses=errors(404, 409, 422),
+              dependencies=[RECORDS], responses=errors(404, 409, 410, 422),
               summary="Ask for a delivery: the grant is checked on-chain now; the use is recorded with its hash")
     def delivery(grant_id: Id32, body: DeliveryIn, db: DB, node: Node, who: Consumer) -> DeliveryOut:
         key = bytes.fromhex(body.public_key[2:]) if body.public_key else None
@@ -167,7 +167,7 @@ def router(auth: Auth) -> APIRouter:
                            evidence_hash=row.evidence_hash, download=f"/deliveries/{row.delivery_id}/content")
 
     @api.post("/grants/{grant_id}/queries", status_code=201, response_model=QueryOut, tags=["consumers"],
-              dependencies=[RECORDS], responses=errors(403, 404, 409, 422),
+              dependencies=[RECORDS], responses=errors(403, 404, 409, 410, 422),
               summary="Run an aggregate query under a query grant: checked on-chain now, released with privacy "
                       "checks (k, noise), recorded on-chain with its hashes and ε")
     def grant_query(grant_id: Id32, body: QueryIn, db: DB, node: Node, who: Consumer) -> QueryOut:
