@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ledger.merkle import MerkleTree
 
@@ -44,26 +45,50 @@ class ContentRoot:
 
 def chunk_digests(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, observe: Observer | None = None) -> Iterator[bytes]:
     """The SHA-256 digest of each chunk of ``path``; an empty file has one empty chunk."""
+    with open(path, "rb", buffering=0) as f:
+        yield from stream_digests(f, chunk_size, observe)
+
+
+def stream_digests(src: BinaryIO, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                   observe: Observer | None = None) -> Iterator[bytes]:
+    """The SHA-256 digest of each chunk read from ``src`` (anything with ``readinto``: a file,
+    or a stream decrypting one); nothing read has one empty chunk."""
     buffer = bytearray(chunk_size)
     view = memoryview(buffer)
     sha256 = hashlib.sha256
     emitted = False
-    with open(path, "rb", buffering=0) as f:
-        while True:
-            filled = 0
-            while filled < chunk_size:
-                n = f.readinto(view[filled:])
-                if not n:
-                    break
-                filled += n
-            if filled == 0 and emitted:
-                return
-            yield sha256(view[:filled]).digest()
-            emitted = True
-            if observe is not None:
-                observe(view[:filled])
-            if filled < chunk_size:
-                return
+    while True:
+        filled = 0
+        while filled < chunk_size:
+            n = src.readinto(view[filled:])  # type: ignore[attr-defined]
+            if not n:
+                break
+            filled += n
+        if filled == 0 and emitted:
+            return
+        yield sha256(view[:filled]).digest()
+        emitted = True
+        if observe is not None:
+            observe(view[:filled])
+        if filled < chunk_size:
+            return
+
+
+def hash_stream(src: BinaryIO, chunk_size: int = DEFAULT_CHUNK_SIZE, name: str = "",
+                observe: Observer | None = None) -> FileRoot:
+    """The content root of one file's bytes read from ``src``: the same as :func:`hash_file`
+    gives for a file holding them."""
+    size = 0
+
+    def count(chunk: memoryview) -> None:
+        nonlocal size
+        size += len(chunk)
+        if observe is not None:
+            observe(chunk)
+
+    digests = tuple(stream_digests(src, chunk_size, count))
+    return FileRoot(path=name, size=size, chunk_size=chunk_size, chunk_digests=digests,
+                    root=MerkleTree.from_items(digests).root)
 
 
 def hash_file(
@@ -90,17 +115,28 @@ def _files_under(directory: Path) -> list[Path]:
     return sorted(paths, key=lambda p: p.relative_to(directory).as_posix())
 
 
-def content_root(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, observe: Observer | None = None) -> ContentRoot:
-    """The content root of a file, or of every file under a directory."""
+Opener = Callable[[Path], BinaryIO]
+"""Opens a file for hashing: e.g. one that reads a file kept encrypted as its plaintext."""
+
+
+def content_root(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, observe: Observer | None = None,
+                 opener: Opener | None = None) -> ContentRoot:
+    """The content root of a file, or of every file under a directory (each read through
+    ``opener`` when given: the root is over what it reads)."""
     path = Path(path)
+
+    def one(file: Path, name: str | None = None) -> FileRoot:
+        if opener is None:
+            return hash_file(file, chunk_size, name=name, observe=observe)
+        with opener(file) as src:
+            return hash_stream(src, chunk_size, name=file.name if name is None else name, observe=observe)
+
     if path.is_file():
-        file = hash_file(path, chunk_size, observe=observe)
+        file = one(path)
         return ContentRoot(root=file.root, size=file.size, files=(file,))
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is neither a file nor a directory")
-    files = tuple(
-        hash_file(p, chunk_size, name=p.relative_to(path).as_posix(), observe=observe) for p in _files_under(path)
-    )
+    files = tuple(one(p, p.relative_to(path).as_posix()) for p in _files_under(path))
     if not files:
         raise ValueError(f"directory {path} holds no files")
     root = MerkleTree.from_items(directory_item(f) for f in files).root

@@ -73,11 +73,12 @@ class WriteRejected(NodeError):
 
 
 class DecryptionFailed(NodeError, ValueError):
-    """An encrypted delivery cannot be opened: ``reason``. Wrong key and changed data look alike."""
+    """An encrypted delivery (or ``what`` else) cannot be opened: ``reason``. Wrong key and changed
+    data look alike."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, what: str = "the delivery") -> None:
         self.reason = reason
-        super().__init__(f"cannot decrypt the delivery: {reason}")
+        super().__init__(f"cannot decrypt {what}: {reason}")
 
 
 class NotPermitted(NodeError, PermissionError):

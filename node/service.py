@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -32,9 +33,13 @@ from node.models import AnchorItem, IndexerCursor, OpenDownload, OutboxEntry
 from node.audit.monitor import Monitor
 from node.maintenance import announce_running
 from node.chain.outbox import OutboxWorker, backlog
+from node.datakey import data_key
 from node.settings import NodeSettings
+from node.store import DataStore, first_encrypted, seal_clear_files
 from node.supervision import Supervised, describe
 from node.wakeups import wake_on_commit
+
+log = logging.getLogger(__name__)
 
 
 def load_artifacts(build_dir: Path = PROJECT_ROOT / "build" / "contracts") -> dict[str, ContractArtifact]:
@@ -49,6 +54,8 @@ class NodeService:
     ledger: Ledger
     sender: TransactionSender
     outbox: OutboxWorker
+    store: DataStore
+    """Where the node keeps dataset versions and delivered copies, encrypted (:mod:`node.store`)."""
     indexer: Indexer = field(init=False)
     monitor: Monitor = field(init=False)
     traces: TraceChecker = field(init=False)
@@ -209,6 +216,11 @@ class NodeService:
     @classmethod
     def start(cls, settings: NodeSettings, artifacts: dict[str, ContractArtifact] | None = None) -> NodeService:
         settings.prepare()
+        # First: a wrong passphrase or key file is told before anything is opened.
+        store = DataStore(data_key(settings.data_dir, settings.data_key_secret(),
+                                   lambda: first_encrypted(settings.data_dir)))
+        if sealed := seal_clear_files(store, settings.data_dir):
+            log.info("encrypted %d files an earlier version kept in clear in %s", sealed, settings.data_dir)
         engine = make_engine(settings.sql_url)
         migrate(engine)
         sessions = session_factory(engine)
@@ -225,7 +237,7 @@ class NodeService:
         if member != department_id(settings.department_id):
             raise SettingsInvalid("keystore_path", f"{account.address} is no service account of {settings.department_id}")
         outbox = OutboxWorker(sessions, ledger, sender, confirmations=settings.confirmations)
-        return cls(settings, engine, sessions, ledger, sender, outbox)
+        return cls(settings, engine, sessions, ledger, sender, outbox, store)
 
     def close(self) -> None:
         for unhook in self._unhooks:

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from node.datakey import KeySecret, key_file_secret
 from node.errors import SettingsInvalid
 from node.private import make_private
 
@@ -28,6 +29,9 @@ class NodeSettings(BaseSettings):
     passphrase: SecretStr | None = Field(default=None, description="the keystore passphrase itself")
     passphrase_file: Path | None = Field(default=None, description="or a file holding it (e.g. a mounted secret)")
     data_dir: Path = Path("data")
+    data_key_file: Path | None = Field(default=None, description=(
+        "a file of at least 32 secret bytes the node's data key is kept wrapped under; default: the keystore "
+        "passphrase (see node.datakey)"))
     database_url: str | None = Field(default=None, description="default: a SQLite file in data_dir")
     confirmations: int = Field(default=1, ge=0, le=1000)
     anchor_batch_size: int = Field(default=1000, ge=1)
@@ -104,6 +108,14 @@ class NodeSettings(BaseSettings):
         if secret in _DEMO_PASSPHRASES and not self.allow_demo_passphrase:
             raise SettingsInvalid("passphrase", "a default passphrase is refused outside demos")
         return secret
+
+    def data_key_secret(self) -> KeySecret:
+        """What the node's data key is kept wrapped under: the key file if one is set, else the
+        keystore passphrase."""
+        if self.data_key_file is not None:
+            return key_file_secret(self.data_key_file)
+        setting = "passphrase" if self.passphrase is not None else "passphrase_file"
+        return KeySecret("passphrase", self.keystore_passphrase().encode(), setting)
 
     def prepare(self) -> NodeSettings:
         """Create the data directory, private to the node's user like everything the node will

@@ -58,10 +58,12 @@ from scripts.bench_idle import bench_idle
 from scripts.bench_latency import bench_latency
 from scripts.bench_profile import Profiler
 from scripts.bench_query import bench_query
+from scripts.bench_store import bench_store
 from scripts.bench_trace import bench_indexer, bench_prov, bench_trace, trace_chain
 from scripts.bench_uses import bench_uses, suite as _suite
 
-PARTS = ("uses", "consortium", "latency", "anchoring", "file", "trace", "prov", "indexer", "api", "idle", "query")
+PARTS = ("uses", "consortium", "latency", "anchoring", "file", "store", "trace", "prov", "indexer", "api", "idle",
+         "query")
 ON_TRACE_CHAIN = ("trace", "prov", "indexer", "api")
 
 
@@ -191,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=PARTS, help="run this part only (repeatable)")
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--file-size", type=int, default=1 << 30)
+    parser.add_argument("--store-size", type=int, default=1 << 30, help="bytes of the encrypted version verified")
     parser.add_argument("--uses", type=int, default=20_000, help="batched uses on the local chain")
     parser.add_argument("--consortium-seconds", type=float, default=60.0,
                         help="how long uses are fed to the consortium at --consortium-rate")
@@ -229,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency": lambda: {"latency": bench_latency(args.latency_deliveries, args.latency_load)},
         "anchoring": lambda: {"anchoring": bench_anchoring(args.leaves)},
         "file": lambda: {"file": bench_file_verification(args.file_size)},
+        "store": lambda: {"store": bench_store(args.store_size)},
         "idle": lambda: {"idle": bench_idle(args.idle_seconds)},
         "query": lambda: {"query": bench_query(args.query_rows, args.query_repeats)},
     }

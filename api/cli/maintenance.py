@@ -1,4 +1,4 @@
-"""``provledger node backup|restore|reindex``: the operator's maintenance of one node, on its
+"""``provledger node backup|restore|reindex|rotate-data-key``: the operator's maintenance of one node, on its
 settings (``PROVLEDGER_*``, as ``provledger serve`` reads them; :mod:`node.maintenance`)."""
 
 from __future__ import annotations
@@ -93,8 +93,39 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0 if report.equal or replaced is not None else 1
 
 
+def cmd_rotate_data_key(args: argparse.Namespace) -> int:
+    from node.datakey import KeySecret, key_file_secret, rewrap
+    from node.errors import SettingsInvalid
+    from node.maintenance import NodeRunning, stopped
+
+    settings = _settings("rotate-data-key")
+    try:
+        if args.new_key_file is not None:
+            new = key_file_secret(args.new_key_file, "--new-key-file")
+        else:
+            try:
+                text = args.new_passphrase_file.read_text().strip()
+            except OSError as err:
+                raise SettingsInvalid("--new-passphrase-file", f"cannot read {args.new_passphrase_file}: {err}") from err
+            if not text:
+                raise SettingsInvalid("--new-passphrase-file", f"{args.new_passphrase_file} is empty")
+            new = KeySecret("passphrase", text.encode(), "--new-passphrase-file")
+        with stopped(settings.data_dir):
+            rewrap(settings.data_dir, settings.data_key_secret(), new)
+    except SettingsInvalid as err:
+        raise UsageError(str(err), "provledger node rotate-data-key") from err
+    except NodeRunning as err:
+        raise CliError(f"provledger node rotate-data-key: {err}", 1) from err
+    under = f"the key file {args.new_key_file}" if args.new_key_file is not None else "the new passphrase"
+    setting = (f"PROVLEDGER_DATA_KEY_FILE={args.new_key_file}" if args.new_key_file is not None
+               else "the new keystore passphrase, and no PROVLEDGER_DATA_KEY_FILE")
+    emit(args, {"data_dir": str(settings.data_dir), "wrapped_under": new.kind}, lambda: print(
+        f"{settings.data_dir}: the data key is now wrapped under {under}; start the node with {setting}"))
+    return 0
+
+
 def add_commands(node_commands: SubCommands) -> None:
-    """``node backup``, ``node restore`` and ``node reindex``."""
+    """``node backup``, ``node restore``, ``node reindex`` and ``node rotate-data-key``."""
     backup = node_commands.add_parser("backup", help="the node's database, keystore, manifest, data files and "
                                                      "settings in one archive, while it runs")
     backup.add_argument("--out", required=True, type=Path, metavar="FILE.tar.gz", help="a new file (written 0600)")
@@ -110,5 +141,12 @@ def add_commands(node_commands: SubCommands) -> None:
     reindex.add_argument("--replace", action="store_true",
                          help="then swap the rebuilt index in (the node must be stopped)")
     reindex.set_defaults(run=cmd_reindex)
-    for sub in (backup, restore, reindex):
+    rotate = node_commands.add_parser("rotate-data-key", help="wrap the node's data key under a new passphrase "
+                                      "or key file (the node must be stopped; the files stay as they are)")
+    new = rotate.add_mutually_exclusive_group(required=True)
+    new.add_argument("--new-passphrase-file", type=Path, metavar="FILE",
+                     help="the keystore's new passphrase (change the keystore's own with it)")
+    new.add_argument("--new-key-file", type=Path, metavar="FILE", help="a file of at least 32 secret bytes")
+    rotate.set_defaults(run=cmd_rotate_data_key)
+    for sub in (backup, restore, reindex, rotate):
         json_option(sub)

@@ -112,7 +112,7 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
     @api.get("/datasets/{dataset_id}/trace")
     def trace(request: Request, dataset_id: Id32, db: DB, node: Node, visitor: Auditor,
               after: Annotated[int, Query(ge=0, lt=2**63)] = 0) -> HTMLResponse:
-        found = dataset_page(db, node.ledger, node.traces, dataset_id, after=after)
+        found = dataset_page(db, node.ledger, node.traces, dataset_id, after=after, store=node.store)
         graph = lineage_graph(db, node.ledger, dataset_id)
         return pages.page(request, "trace.html", visitor, nav="trace", trace=found, graph=graph, after=after)
 

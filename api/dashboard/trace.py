@@ -21,6 +21,7 @@ from node.models import Dataset, DatasetVersion
 from node.query.budget import epsilon_text
 from node.audit.trace import TraceItem, dataset_trace
 from node.audit.verify import Report, verify_events, verify_version_files
+from node.store import PLAIN, DataStore
 
 PAGE = 200
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")
@@ -111,16 +112,17 @@ def _facts(item: TraceItem) -> list[tuple[str, str]]:
     return facts
 
 
-def _check_files(db: Session, ledger: Ledger, version: DatasetVersion) -> Report:
+def _check_files(db: Session, ledger: Ledger, version: DatasetVersion, store: DataStore) -> Report:
     try:
-        return verify_version_files(db, ledger, version.id)
+        return verify_version_files(db, ledger, version.id, store=store)
     except (OSError, ValueError) as err:  # the version's file or folder is gone or unreadable
         report = Report(f"dataset {version.dataset_id} version root {version.content_root}")
         report.problems.append(f"the version's files cannot be read: {err}")
         return report
 
 
-def dataset_page(db: Session, ledger: Ledger, traces: TraceChecker, dataset_id: str, *, after: int = 0) -> DatasetTrace:
+def dataset_page(db: Session, ledger: Ledger, traces: TraceChecker, dataset_id: str, *, after: int = 0,
+                 store: DataStore = PLAIN) -> DatasetTrace:
     """One page of the dataset's trace, every item verified and the page's span checked complete;
     on the first page, every version's files too (those this node holds: its own datasets')."""
     dataset_id = dataset_id.lower()
@@ -129,7 +131,7 @@ def dataset_page(db: Session, ledger: Ledger, traces: TraceChecker, dataset_id: 
     complete = traces.check(Subject.dataset(dataset_id), after=after, through=page.next_after)
     versions = list(db.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
                                .order_by(DatasetVersion.number)))
-    checks = [VersionCheck(v, _check_files(db, ledger, v)) for v in versions]
+    checks = [VersionCheck(v, _check_files(db, ledger, v, store)) for v in versions]
     by_number = {c.version.number: c.report for c in checks}
     items = []
     for item, report in zip(page.items, reports):

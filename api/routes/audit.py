@@ -143,7 +143,7 @@ def router(auth: Auth) -> APIRouter:
         dataset = db.get(Dataset, dataset_id.lower())
         if dataset is None:
             raise NotFound("dataset on this node", dataset_id)
-        return _verification(verify_version_files(db, node.ledger, version_of(db, dataset, number).id))
+        return _verification(verify_version_files(db, node.ledger, version_of(db, dataset, number).id, store=node.store))
 
     @api.get("/alerts", response_model=list[AlertOut], responses=errors(422),
              summary="Alerts raised by the monitor, oldest first, paged by id")

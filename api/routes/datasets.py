@@ -132,14 +132,13 @@ def router(auth: Auth) -> APIRouter:
         folder = await run_in_threadpool(check)
         partial = folder / f".upload-{secrets.token_hex(8)}"
         try:
-            received = 0
-            with open(partial, "wb") as f:
+            # Kept encrypted from its first byte (node.store): the upload is never on disk in clear.
+            with node.store.create(partial) as f:
                 async for chunk in request.stream():
-                    received += len(chunk)
-                    if received > cap:
+                    if f.size + len(chunk) > cap:
                         raise too_large(cap)
                     f.write(chunk)
-            if partial.stat().st_size == 0:
+            if f.size == 0:
                 raise InvalidInput("body", "the file is empty")
 
             def register() -> DatasetVersion:
@@ -147,7 +146,8 @@ def router(auth: Auth) -> APIRouter:
                 partial.rename(final)
                 with node.sessions() as db:
                     try:
-                        version = register_version(db, dataset_id=dataset_id.lower(), path=final, encoding=encoding)
+                        version = register_version(db, dataset_id=dataset_id.lower(), path=final, encoding=encoding,
+                                                   store=node.store)
                         db.commit()
                     except Exception:
                         final.unlink(missing_ok=True)
@@ -180,7 +180,7 @@ def router(auth: Auth) -> APIRouter:
               summary="Check a version against the rules; a failure opens an issue")
     def check(dataset_id: Id32, number: Number, body: QualityCheck, db: DB, node: Node, who: Steward) -> Any:
         version = version_of(db, own_dataset(db, node, dataset_id), number)
-        report = quality.check_version(db, version.id)
+        report = quality.check_version(db, version.id, store=node.store)
         if not report.passed and body.open_issue:
             quality.open_issue(db, report, ledger=node.ledger)
         db.commit()
@@ -199,7 +199,7 @@ def router(auth: Auth) -> APIRouter:
     def verify(issue_id: Id32, body: RepairIn, db: DB, node: Node, who: Steward) -> Any:
         issue, version = _issue_and_version(db, node, issue_id, body.version)
         issues.require_reviewer(node.ledger, node.settings.department_id, issue.issue_id, "verify this repair")
-        report = quality.verify_repair(db, issue.issue_id, version.id)
+        report = quality.verify_repair(db, issue.issue_id, version.id, store=node.store)
         db.commit()
         return report
 
@@ -255,14 +255,14 @@ def router(auth: Auth) -> APIRouter:
             raise NotPermitted("the public", "download this dataset", "the chain says it is not open, or frozen")
         checks.require_not_paused(node.ledger)
         checks.require_anchored_version(node.ledger, version)
-        checks.require_untampered_source(version)
+        checks.require_untampered_source(version, store=node.store)
         logged = log_open_download(db, dataset_id=dataset.dataset_id, version=version.number,
                                    content_root=version.content_root, downloader=who.address if who else None)
         db.commit()
         path = Path(version.source_path)
         media = tabular.media_type if (tabular := format_of(path)) else "application/octet-stream"
         headers = {"X-Provledger-Receipt": logged.receipt, "X-Provledger-Content-Root": version.content_root}
-        chunks = file_chunks(path)
+        chunks = file_chunks(node.store.open(path))
         if tabular is not None and version.encoding:
             target = version.encoding if encoding == "source" else "utf-8"
             chunks = transcode(chunks, version.encoding, target)

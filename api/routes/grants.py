@@ -158,7 +158,7 @@ def router(auth: Auth) -> APIRouter:
     def delivery(grant_id: Id32, body: DeliveryIn, db: DB, node: Node, who: Consumer) -> DeliveryOut:
         key = bytes.fromhex(body.public_key[2:]) if body.public_key else None
         row = deliver(db, node.ledger, department=node.settings.department_id, key=node.fingerprint_key,
-                      out_dir=node.deliveries_dir,
+                      out_dir=node.deliveries_dir, store=node.store,
                       request=DeliveryRequest(grant_id.lower(), who.address, version=body.version, encrypt_to=key,
                                               encoding=body.encoding))
         return DeliveryOut(delivery_id=row.delivery_id, grant_id=row.grant_id, dataset_id=row.dataset_id,
@@ -175,7 +175,7 @@ def router(auth: Auth) -> APIRouter:
         grant's ε budget or quota is spent; 403 when the grant allows no query now."""
         outcome = run_granted_query(db, node.ledger, department=node.settings.department_id, grant_id=grant_id,
                                     consumer=who.address, sql=body.sql, epsilon_micro=epsilon_micro(str(body.epsilon)),
-                                    version=body.version)
+                                    version=body.version, store=node.store)
         result = outcome.result
         return QueryOut(columns=result.columns, rows=result.rows, suppressed_groups=result.suppressed_groups,
                         rows_scanned=result.rows_scanned, epsilon=epsilon_text(result.epsilon),
@@ -184,7 +184,7 @@ def router(auth: Auth) -> APIRouter:
                         write=WriteOut.model_validate(outcome.entry))
 
     @api.get("/deliveries/{delivery_id}/content", tags=["consumers"],
-             responses={**errors(404, 410), 200: {"content": {"application/octet-stream": {}}}},
+             responses={**errors(404, 409, 410), 200: {"content": {"application/octet-stream": {}}}},
              summary="Stream a delivery's bytes: exactly those whose hash was recorded (410 once the copy "
                      "is past its retention: its receipt stays)")
     def content(delivery_id: Id32, db: DB, node: Node, who: Consumer) -> StreamingResponse:
@@ -200,7 +200,7 @@ def router(auth: Auth) -> APIRouter:
         checks.require_grant_allows(node.ledger, row.grant_id, grant, Action.DOWNLOAD)
         charset = f"; charset={row.encoding or 'utf-8'}"
         media = "application/octet-stream" if row.encrypted else FORMATS[row.kind].media_type + charset
-        source = retention.open_copy(row)
+        source = retention.open_copy(row, node.store)
 
         def chunks() -> Iterator[bytes]:
             yield from file_chunks(source)

@@ -38,6 +38,7 @@ from node.fields import FieldClass
 from node.formats import kind_of
 from node.models import DatasetVersion, Grant, OutboxEntry
 from node.query.budget import epsilon_text
+from node.store import PLAIN, DataStore
 
 BATCH_SIZE = 100
 """Queries per ``recordQueries`` transaction (~30,000 gas each: each reads its grant afresh)."""
@@ -182,10 +183,10 @@ def _version(session: Session, dataset_id: str, number: int | None) -> DatasetVe
 
 
 def run_granted_query(session: Session, ledger: Ledger, *, department: str, grant_id: str, consumer: str, sql: str,
-                      epsilon_micro: int, version: int | None = None) -> QueryOutcome:
+                      epsilon_micro: int, version: int | None = None, store: DataStore = PLAIN) -> QueryOutcome:
     """Check against the chain that ``consumer`` may run ``sql`` under ``grant_id`` spending
-    ``epsilon_micro``, run it over the version (the latest when None), queue its record and
-    return the released result. Refusals: :class:`LedgerPaused`, :class:`NotPermitted`,
+    ``epsilon_micro``, run it over the version (the latest when None; its source read through
+    ``store``, the node's), queue its record and return the released result. Refusals: :class:`LedgerPaused`, :class:`NotPermitted`,
     :class:`DeliveryRefused` (the grant allows no query now, or has no privacy terms),
     :class:`InvalidInput` (ε over the cap; the SQL, as :class:`QueryRefused`),
     :class:`Conflict` (ε budget or quota spent)."""
@@ -209,7 +210,7 @@ def run_granted_query(session: Session, ledger: Ledger, *, department: str, gran
     if kind is None:
         raise InvalidInput("version", "only CSV and JSON lines datasets are queried")
     checks.require_anchored_version(ledger, row)
-    source = checks.require_untampered_source(row)
+    source = checks.require_untampered_source(row, store=store)
     policy = query.QueryPolicy(fields=checks.granted_fields(session, ledger, grant_id, grant),
                                classes={n: FieldClass(c) for n, c in dataset.field_classes.items()},
                                bounds=_bounds(bounds), min_group_size=terms.min_group_size)
@@ -217,7 +218,7 @@ def run_granted_query(session: Session, ledger: Ledger, *, department: str, gran
     return reserve_and_queue(
         session, ledger, grant_id, epsilon_micro=epsilon_micro, max_uses=grant.max_uses, budget=terms.epsilon_budget,
         release=lambda: query.run(checked, source, kind=kind, encoding=row.encoding or "utf-8",
-                                  content_root=row.content_root, epsilon=epsilon_micro, policy=policy))
+                                  content_root=row.content_root, epsilon=epsilon_micro, policy=policy, store=store))
 
 
 def reserve_and_queue(session: Session, ledger: Ledger, grant_id: str, *, epsilon_micro: int, max_uses: int,

@@ -17,13 +17,13 @@ from web3.types import LogReceipt
 from ledger.deploy import Ledger
 from ledger.errors import ContractError
 from ledger.events import ChainEvent, LogRecord, log_from_json
-from ledger.hashing import content_root
 from ledger.merkle import MerkleTree, leaf_hash, root_from_proof
 from node.audit.chainsets import ChainSets
 from node.chain.anchoring import proof_of
-from node.errors import NotFound
+from node.errors import DecryptionFailed, NotFound
 from node.chain.indexer import event_row
 from node.models import AnchorBatch, AnchorItem, ChainEventRow, DatasetVersion
+from node.store import PLAIN, DataStore
 
 T = TypeVar("T")
 
@@ -56,8 +56,10 @@ def _get(session: Session, model: type[T], key: int, label: str) -> T:
 # ---------------------------------------------------------------- files
 
 
-def verify_version_files(session: Session, ledger: Ledger, version_id: int, path: Path | None = None) -> Report:
-    """Hash the version's content again and compare it with the root anchored on-chain."""
+def verify_version_files(session: Session, ledger: Ledger, version_id: int, path: Path | None = None,
+                         store: DataStore = PLAIN) -> Report:
+    """Hash the version's content again, as ``store`` reads it (the plaintext of a file kept
+    encrypted), and compare it with the root anchored on-chain."""
     version = _get(session, DatasetVersion, version_id, "version")
     report = Report(f"dataset {version.dataset_id} version root {version.content_root}")
     dataset = bytes.fromhex(version.dataset_id[2:])
@@ -67,9 +69,12 @@ def verify_version_files(session: Session, ledger: Ledger, version_id: int, path
         return report
     source = Path(path or version.source_path)
     try:
-        current = content_root(source, version.chunk_size)
+        current = store.root_of(source, version.chunk_size)
     except OSError as err:
         report.problems.append(f"the content cannot be read at {source}: {err.strerror or err}")
+        return report
+    except DecryptionFailed as err:
+        report.problems.append(f"the content at {source} does not authenticate: {err.reason}")
         return report
     if "0x" + current.root.hex() == version.content_root:
         return report

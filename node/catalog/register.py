@@ -17,13 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import ids
-from ledger.hashing import DEFAULT_CHUNK_SIZE, Observer, content_root
+from ledger.hashing import DEFAULT_CHUNK_SIZE, Observer
 from node.fields import FieldClass
 from node.catalog.texts import MAX_TEXT, metadata_text, schema_text, text_hash
 from node.formats import FORMATS, TextCheck, canonical_encoding, kind_of
 from node.errors import AlreadyExists, InvalidInput, NotFound
 from node.models import Dataset, DatasetVersion, FileRoot
 from node.chain.outbox import enqueue
+from node.store import PLAIN, DataStore
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -187,8 +188,12 @@ def register_version(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     observe: Observer | None = None,
     encoding: str | None = None,
+    store: DataStore = PLAIN,
 ) -> DatasetVersion:
     """Hash a file or directory into a new version of ``dataset_id`` and queue its anchoring.
+
+    The content root is over the plaintext: a file kept encrypted by ``store`` (an upload) is
+    hashed as it decrypts.
 
     A tabular file's text encoding is ``encoding``, else the one declared for the dataset, else
     detected; the whole file must decode in it, and the dataset's field classes and key fields
@@ -207,7 +212,7 @@ def register_version(
         if observe is not None:
             observe(chunk)
 
-    content = content_root(path, chunk_size, observe=both)
+    content = store.root_of(path, chunk_size, observe=both)
     root = "0x" + content.root.hex()
     if session.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id,
                                                    DatasetVersion.content_root == root)):

@@ -31,6 +31,7 @@ from node.quality.rules import Rule, check_file
 from node.catalog.texts import canonical_hash, canonical_json
 from node.chain import texts
 from node.quality.issues import enqueue_open, enqueue_verdict
+from node.store import PLAIN, DataStore
 
 
 def set_rules(session: Session, dataset_id: str, rules: Sequence[dict[str, Any]]) -> list[Rule]:
@@ -43,8 +44,10 @@ def set_rules(session: Session, dataset_id: str, rules: Sequence[dict[str, Any]]
     return parsed
 
 
-def check_version(session: Session, version_id: int, *, now: int | None = None) -> QualityReportRow:
-    """Run the dataset's rules over one version; keep the report and queue its hash for anchoring."""
+def check_version(session: Session, version_id: int, *, now: int | None = None,
+                  store: DataStore = PLAIN) -> QualityReportRow:
+    """Run the dataset's rules over one version (its plaintext, as ``store`` reads it); keep the
+    report and queue its hash for anchoring."""
     version = session.get(DatasetVersion, version_id)
     if version is None:
         raise NotFound("version", str(version_id))
@@ -53,7 +56,7 @@ def check_version(session: Session, version_id: int, *, now: int | None = None) 
     if kind is None:
         raise InvalidInput("version", "quality rules apply to CSV and JSON lines datasets")
     created = version.created_at if version.created_at.tzinfo else version.created_at.replace(tzinfo=timezone.utc)
-    report = check_file(Path(version.source_path), kind, [Rule.from_json(r) for r in dataset.quality_rules],
+    report = check_file(store.open(Path(version.source_path)), kind, [Rule.from_json(r) for r in dataset.quality_rules],
                         {name: FieldClass(cls) for name, cls in dataset.field_classes.items()},
                         produced_at=int(created.timestamp()), now=now, encoding=version.encoding or "utf-8")
     body = {"dataset_id": dataset.dataset_id, "version": version.number, "content_root": version.content_root,
@@ -106,9 +109,10 @@ def _failures(report: QualityReportRow) -> str:
     return "; ".join(failed)[:2000]
 
 
-def verify_repair(session: Session, issue_id: str, version_id: int, *, now: int | None = None) -> QualityReportRow:
+def verify_repair(session: Session, issue_id: str, version_id: int, *, now: int | None = None,
+                  store: DataStore = PLAIN) -> QualityReportRow:
     """Check the repaired version again: close the issue if it passes, reopen it if not."""
-    report = check_version(session, version_id, now=now)
+    report = check_version(session, version_id, now=now, store=store)
     report.issue_id = issue_id
     version = session.get(DatasetVersion, version_id)
     assert version is not None

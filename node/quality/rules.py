@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import time
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from node.errors import InvalidInput
 from node.fields import NOUNS, FieldClass, has_shape
@@ -306,7 +307,7 @@ def _timeliness(rule: Rule, produced_at: int | None, now: int | None) -> RuleRes
 
 
 def check_file(
-    path: Path,
+    path: Path | BinaryIO,
     kind: Kind,
     rules: Sequence[Rule],
     field_classes: Mapping[str, FieldClass],
@@ -315,8 +316,9 @@ def check_file(
     now: int | None = None,
     encoding: str = "utf-8",
 ) -> QualityReport:
-    """Check the version at ``path`` against ``rules`` in one pass over its text, in ``encoding``
-    (a UTF-8 byte order mark is dropped); refused when there is no rule.
+    """Check the version at ``path`` (or read from an open binary stream, closed at the end)
+    against ``rules`` in one pass over its text, in ``encoding`` (a UTF-8 byte order mark is
+    dropped); refused when there is no rule.
 
     ``field_classes`` classes fields by name, as registration does. ``produced_at`` and ``now`` are
     Unix seconds; ``produced_at`` is needed by timeliness, ``now`` defaults to the clock there,
@@ -337,7 +339,8 @@ def check_file(
     records = 0
     try:
         text = "utf-8-sig" if encoding.startswith("utf-8") else encoding
-        with path.open(encoding=text, newline="") as stream:
+        binary = path.open("rb") if isinstance(path, Path) else path
+        with io.TextIOWrapper(binary, encoding=text, newline="") as stream:
             for records, record in enumerate(read(stream, names), 1):
                 for judge, tally in judges:
                     for verdict in judge(record):

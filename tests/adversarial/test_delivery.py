@@ -152,7 +152,8 @@ def test_a_tampered_source_is_never_served(world: World) -> None:
     api.call("POST", f"/grants/{grant}/deliveries", json={})
     source = _source_of(world, dataset)
     original = source.read_bytes()
-    source.write_bytes(original.replace(b"\xe5\xbc\xa0", b"\xe6\x9d\x8e", 1))  # one name changed on disk
+    # Kept encrypted (node.store): one byte changed on disk, where a name's ciphertext lies.
+    source.write_bytes(original[:-20] + bytes([original[-20] ^ 1]) + original[-19:])
     try:
         _refused(lambda: api.call("POST", f"/grants/{grant}/deliveries", json={}), 409, "source_tampered")
     finally:
@@ -161,13 +162,18 @@ def test_a_tampered_source_is_never_served(world: World) -> None:
     wait_for("both honest uses on chain", lambda: world.uses_on_chain(grant) == 2 or None)
 
 
-def _source_of(world: World, dataset_id: str) -> Path:
+def _source_of(world: World, dataset_id: str, owner: str = OWNER) -> Path:
     """Where the owner's node keeps the latest version: what its operator (or an intruder) can edit."""
-    engine = create_engine(f"sqlite:///{world.deployment.department(OWNER).data_dir / 'node.db'}")
+    return Path(_node_row(world, owner, "select source_path from dataset_versions where dataset_id = :d "
+                                        "order by number desc", d=dataset_id))
+
+
+def _node_row(world: World, owner: str, query: str, **params: str) -> str:
+    """The first value ``query`` finds in ``owner``'s node database, read as an intruder would."""
+    engine = create_engine(f"sqlite:///{world.deployment.department(owner).data_dir / 'node.db'}")
     try:
         with engine.connect() as db:
-            return Path(db.execute(text("select source_path from dataset_versions where dataset_id = :d "
-                                        "order by number desc"), {"d": dataset_id}).scalars().first())
+            return str(db.execute(text(query), params).scalars().first())
     finally:
         engine.dispose()
 

@@ -396,6 +396,7 @@ ELSEWHERE = {
     "node backup": "tests.node.maintenance.test_backup:test_a_backup_taken_while_delivering_restores_into_a_node_with_the_same_data",
     "node restore": "tests.node.maintenance.test_backup:test_a_backup_taken_while_delivering_restores_into_a_node_with_the_same_data",
     "node reindex": "tests.node.maintenance.test_reindex:test_a_row_the_chain_does_not_back_is_found_and_replace_puts_the_chain_s_back",
+    "node rotate-data-key": "tests.node.test_store:test_rotate_data_key_rewraps_with_the_node_stopped_and_refuses_bad_input",
     "consortium show": "tests.api.test_cli_governance:test_members_propose_vote_and_execute_an_admission",
     "consortium propose admit": "tests.api.test_cli_governance:test_members_propose_vote_and_execute_an_admission",
     "consortium propose remove": "tests.api.test_cli_governance:test_members_propose_vote_and_execute_an_admission",

@@ -200,7 +200,8 @@ def test_an_upload_past_the_cap_is_refused_while_streaming_and_nothing_is_lost(
     assert sorted(p.name for p in folder.iterdir()) == before  # no partial upload left behind
     with node.sessions() as session:
         version = session.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == open_dataset)).one()
-        assert Path(version.source_path).read_text() == CSV
+        with node.store.open(Path(version.source_path)) as kept:  # kept encrypted, read through the node's store
+            assert kept.read().decode() == CSV
 
 
 # ---------------------------------------------------------------- relay

@@ -13,11 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 from eth_utils.crypto import keccak
+from sqlalchemy import select
 
 from api.cli import main
 from ledger import ids
 from ledger.clients import Action
 from ledger.tx import write_keystore
+from node.models import DatasetVersion, Grant
 from node.service import NodeService
 from tests.api.clients import bearer, publish, relay, siwe_token, wait_for_write, wait_until
 from tests.api.conftest import serve_node
@@ -131,3 +133,26 @@ def test_provledger_query_prints_the_release_checked_against_the_chain(
     assert "above zero" in capsys.readouterr().err
     assert main(["query", grant, "SELECT 身份证号 FROM data", "--epsilon", "0.1", *wallet]) == 2
     assert "身份证号" in capsys.readouterr().err
+
+
+def test_a_tampered_source_is_refused_before_the_query_runs(site: Site, node: NodeService, suite: Suite,
+                                                             module_database_url: str) -> None:
+    """Its data loaded in the engine already, the stored version edited on disk: the next query is
+    refused (409 source_tampered) before it runs, and spends neither ε nor a use."""
+    tag = module_database_url.split(":", 1)[0].split("+")[0]
+    grant = _query_grant(site, node, suite, f"tamper-{tag}")
+    path = f"/grants/{grant}/queries"
+    made = site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.5"}, headers=bearer(site.consumer))
+    assert made.status_code == 201, made.text
+    assert wait_for_write(site.http, site.staff, made.json()["write"]["id"])["status"] == "confirmed"
+    with node.sessions() as session:
+        source = Path(session.scalars(select(DatasetVersion.source_path).join(
+            Grant, Grant.dataset_id == DatasetVersion.dataset_id).where(Grant.grant_id == grant)).one())
+    stored = bytearray(source.read_bytes())
+    assert "东城区".encode() not in stored  # kept encrypted: the edit is an intruder's flipped byte
+    stored[len(stored) // 2] ^= 0x01
+    source.write_bytes(bytes(stored))
+    _error(site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.5"}, headers=bearer(site.consumer)),
+           409, "source_tampered")
+    assert node.ledger.usage.epsilon_spent(bytes.fromhex(grant[2:])) == 500_000
+    assert node.ledger.usage.uses_of(bytes.fromhex(grant[2:])) == 1

@@ -6,7 +6,8 @@ root is anchored in it with the schema the node holds, the grant is active for t
 consumer, the consumer is still registered with a sponsor (or serves a member department), and
 which fields the grant leaves in the clear, by name; and, under the grant's lock, that a use of
 its quota is left. It then hashes the stored source again and compares it with the anchored
-root, so a file changed on disk is never served.
+root, so a file changed on disk is never served. The root is over the plaintext of a file the
+node keeps encrypted (:mod:`node.store`), so a file that fails to authenticate is tampered too.
 
 Re-hashing is cached by file identity (path, inode, size, modification time), so a source read
 for every delivery is hashed once until it changes.
@@ -31,12 +32,12 @@ from ledger.clients import Action, GrantStatus, Refusal
 from ledger.clients import Grant as ChainGrant
 from ledger.deploy import Ledger, department_id
 from ledger.errors import ContractError
-from ledger.hashing import content_root
 from node.access.review import chain_grant
 from node.chain.outbox import CONFIRMED
 from node.errors import CannotRecord, DeliveryRefused, LedgerPaused, NotFound, NotPermitted, SourceTampered
 from node.models import Dataset, DatasetVersion, Delivery, OutboxEntry
 from node.models import Grant as GrantRow
+from node.store import PLAIN, DataStore
 
 # ---------------------------------------------------------------- the ledger and the dataset
 
@@ -88,13 +89,13 @@ class SourceHashes:
         stats = [(str(p), s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for p in files for s in (os.stat(p),)]
         return (str(path), chunk_size, *stats)
 
-    def root_of(self, path: Path, chunk_size: int) -> str:
+    def root_of(self, path: Path, chunk_size: int, store: DataStore = PLAIN) -> str:
         key = self._identity(path, chunk_size)
         with self._lock:
             known = self._roots.get(key)
         if known is not None:
             return known
-        root = "0x" + content_root(path, chunk_size).root.hex()
+        root = "0x" + store.root_of(path, chunk_size).root.hex()
         with self._lock:
             self._roots[key] = root
         return root
@@ -103,11 +104,14 @@ class SourceHashes:
 SOURCES = SourceHashes()
 
 
-def require_untampered_source(version: DatasetVersion, sources: SourceHashes = SOURCES) -> Path:
-    """The stored source still hashes to the version's anchored root; returns its path."""
+def require_untampered_source(version: DatasetVersion, sources: SourceHashes = SOURCES,
+                              store: DataStore = PLAIN) -> Path:
+    """The stored source still hashes to the version's anchored root; returns its path, which
+    ``store`` opens as plaintext (a source kept encrypted needs the node's store: without it,
+    it is refused as unreadable)."""
     path = Path(version.source_path)
     try:
-        found = sources.root_of(path, version.chunk_size)
+        found = sources.root_of(path, version.chunk_size, store)
     except (OSError, ValueError) as err:
         raise SourceTampered(f"the source of version {version.number} of {version.dataset_id}",
                              version.content_root, f"nothing readable ({err})") from err

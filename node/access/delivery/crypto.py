@@ -5,29 +5,22 @@ HKDF-SHA256, gives a one-time AES-256-GCM key: the salt is the ephemeral public 
 the header, and unique to the delivery), the info is a version label followed by the consumer's
 uncompressed public key, so the key is bound to whom it was made for.
 
-The plaintext is cut into chunks sealed one by one, in the manner of the STREAM construction
-(Hoang, Reyhanitabar, Rogaway, Vizár), so deliveries of any size pass in constant memory and a
-reader detects cut, reordered or spliced frames as surely as changed bytes. Integers are
+The plaintext is sealed in authenticated frames (:mod:`node.frames`, the STREAM construction
+shared with the node's encrypted store), so deliveries of any size pass in constant memory and
+a reader detects cut, reordered or spliced frames as surely as changed bytes. Integers are
 big-endian::
 
     header  magic "PLDV" | version (1 byte) | ephemeral public key (65 bytes, uncompressed)
             | nonce prefix (4 random bytes) | chunk size (4 bytes)
-    frame   final flag (1 byte: 1 on the last frame, else 0) | length (4 bytes) | ciphertext
-
-Chunk ``i`` is sealed under the nonce ``prefix || i`` (``i`` in 8 bytes) with the whole header,
-``i`` and the final flag as associated data. Every frame but the last holds a full chunk, and
-an empty delivery is one final frame with an empty chunk, so a stream cut anywhere lacks its
-final frame.
+    frames  as :mod:`node.frames` lays them out, the header bound into each
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import struct
 from typing import BinaryIO
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -35,18 +28,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from node.errors import DecryptionFailed, InvalidInput
+from node.frames import MAX_CHUNK_SIZE, FrameWriter, open_frames, read_up_to, require_chunk_size
 
 MAGIC = b"PLDV"
 VERSION = 1
 DEFAULT_CHUNK_SIZE = 1 << 20
-MAX_CHUNK_SIZE = 1 << 26
-"""The largest chunk a reader buffers, so that a forged header cannot make it hold more."""
-
 _INFO = b"provledger delivery v1"
 _CURVE = ec.SECP256K1()
 _HEADER = struct.Struct(">4sB65s4sI")
-_FRAME = struct.Struct(">BI")
-_TAG_SIZE = 16
 
 
 # ---------------------------------------------------------------- keys
@@ -88,28 +77,7 @@ def _cipher(own: ec.EllipticCurvePrivateKey, peer: ec.EllipticCurvePublicKey, ep
     return AESGCM(key)
 
 
-# ---------------------------------------------------------------- frames
-
-
-def _nonce(prefix: bytes, index: int) -> bytes:
-    return prefix + index.to_bytes(8, "big")
-
-
-def _associated(header: bytes, index: int, final: bool) -> bytes:
-    return header + struct.pack(">QB", index, final)
-
-
-def _read_up_to(src: BinaryIO, size: int) -> bytes:
-    """``size`` bytes of ``src``, fewer only at its end: pipes and sockets return short reads."""
-    parts: list[bytes] = []
-    remaining = size
-    while remaining:
-        part = src.read(remaining)
-        if not part:
-            break
-        parts.append(part)
-        remaining -= len(part)
-    return b"".join(parts)
+# ---------------------------------------------------------------- streams
 
 
 def encrypt_stream(
@@ -119,8 +87,7 @@ def encrypt_stream(
 
     The key may be 65 bytes uncompressed, 33 compressed, or 64 raw as Ethereum keeps it.
     """
-    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
-        raise InvalidInput("chunk_size", f"{chunk_size} is not from 1 to {MAX_CHUNK_SIZE}")
+    require_chunk_size(chunk_size)
     recipient = _public_key(recipient_public_key)
     ephemeral = ec.generate_private_key(_CURVE)
     ephemeral_public = _uncompressed(ephemeral.public_key())
@@ -128,17 +95,10 @@ def encrypt_stream(
     header = _HEADER.pack(MAGIC, VERSION, ephemeral_public, prefix, chunk_size)
     cipher = _cipher(ephemeral, recipient, ephemeral_public, _uncompressed(recipient))
     dst.write(header)
-    chunk = _read_up_to(src, chunk_size)
-    for index in itertools.count():
-        # A full chunk may be the last one: only the next read tells.
-        following = _read_up_to(src, chunk_size) if len(chunk) == chunk_size else b""
-        final = not following
-        sealed = cipher.encrypt(_nonce(prefix, index), chunk, _associated(header, index, final))
-        dst.write(_FRAME.pack(final, len(sealed)))
-        dst.write(sealed)
-        if final:
-            return
-        chunk = following
+    frames = FrameWriter(cipher, prefix, header, dst, chunk_size)
+    while chunk := src.read(chunk_size):
+        frames.write(chunk)
+    frames.close()
 
 
 def decrypt_stream(src: BinaryIO, dst: BinaryIO, private_key: bytes) -> None:
@@ -148,7 +108,7 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, private_key: bytes) -> None:
     ``dst`` holds a genuine but incomplete prefix, which the caller must discard.
     """
     own = _private_key(private_key)
-    header = _read_up_to(src, _HEADER.size)
+    header = read_up_to(src, _HEADER.size)
     if len(header) < _HEADER.size:
         raise DecryptionFailed("the header is cut short")
     magic, version, ephemeral_public, prefix, chunk_size = _HEADER.unpack(header)
@@ -163,22 +123,5 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, private_key: bytes) -> None:
     except ValueError as err:
         raise DecryptionFailed("the ephemeral key is not a point of secp256k1") from err
     cipher = _cipher(own, ephemeral, ephemeral_public, _uncompressed(own.public_key()))
-    for index in itertools.count():
-        frame = _read_up_to(src, _FRAME.size)
-        if len(frame) < _FRAME.size:
-            raise DecryptionFailed("the stream ends before its final frame")
-        final, length = _FRAME.unpack(frame)
-        if final not in (0, 1) or not _TAG_SIZE <= length <= chunk_size + _TAG_SIZE:
-            raise DecryptionFailed(f"frame {index} has a malformed header")
-        sealed = _read_up_to(src, length)
-        if len(sealed) < length:
-            raise DecryptionFailed(f"frame {index} is cut short")
-        try:
-            chunk = cipher.decrypt(_nonce(prefix, index), sealed, _associated(header, index, bool(final)))
-        except InvalidTag as err:
-            raise DecryptionFailed(f"frame {index} does not authenticate: wrong key, or data changed, moved or cut") from err
+    for chunk in open_frames(src, cipher, prefix, header, chunk_size):
         dst.write(chunk)
-        if final:
-            if src.read(1):
-                raise DecryptionFailed("data follows the final frame")
-            return

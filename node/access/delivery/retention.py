@@ -19,8 +19,10 @@ from typing import BinaryIO
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from node.errors import Gone
+from ledger.hashing import delivery_evidence
+from node.errors import DecryptionFailed, Gone, SourceTampered
 from node.models import Delivery, utcnow
+from node.store import PLAIN, DataStore
 
 
 def key_id(key: bytes) -> str:
@@ -29,18 +31,29 @@ def key_id(key: bytes) -> str:
     return "0x" + hashlib.sha256(b"provledger fingerprint key id\x00" + key).digest()[:8].hex()
 
 
-def open_copy(row: Delivery) -> BinaryIO:
-    """The delivered copy, open for reading (a removal while it is read does not cut it short),
-    or :class:`Gone` when it was removed after its retention or is no longer on disk (a node
-    restored from a backup taken while the copy was being removed)."""
+def open_copy(row: Delivery, store: DataStore = PLAIN) -> BinaryIO:
+    """The delivered copy as its consumer gets it, open for reading (a removal while it is read
+    does not cut it short), or :class:`Gone` when it was removed after its retention or is no
+    longer on disk (a node restored from a backup taken while the copy was being removed).
+
+    The copy is kept encrypted (:mod:`node.store`); it is read through once first, so that a
+    copy that fails to authenticate, or whose bytes are not those of the receipt's evidence
+    (another copy put in its place), is refused as tampered rather than served."""
     if row.removed_at is not None:
         raise Gone("delivery", row.delivery_id, f"its copy was removed on {row.removed_at:%Y-%m-%d %H:%M:%S} UTC "
                    "after its retention; its receipt is kept: ask for a new delivery")
+    subject = f"the copy of delivery {row.delivery_id}"
     try:
-        return open(row.path, "rb")
+        digest, _ = store.sha256(Path(row.path))
+        found = "0x" + delivery_evidence(bytes.fromhex(row.delivery_id[2:]), digest).hex()
+        if found != row.evidence_hash:
+            raise SourceTampered(subject, row.evidence_hash, found)
+        return store.open(Path(row.path))
     except FileNotFoundError:
         raise Gone("delivery", row.delivery_id, "its copy is no longer on this node's disk; its receipt is kept: "
                    "ask for a new delivery") from None
+    except DecryptionFailed as err:
+        raise SourceTampered(subject, row.evidence_hash, f"nothing that authenticates ({err.reason})") from err
 
 
 def mark_downloaded(session: Session, delivery_id: str, at: datetime | None = None) -> None:

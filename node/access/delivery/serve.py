@@ -21,11 +21,10 @@ import csv
 import hashlib
 import json
 import secrets
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 import coincurve
 from sqlalchemy import select
@@ -48,6 +47,7 @@ from node.fields import FieldClass
 from node.formats import FORMATS, Kind, kind_of
 from node.models import Dataset, DatasetVersion, Delivery
 from node.access.uses import UseRequest, queue_uses
+from node.store import PLAIN, DataStore
 
 _COPY_CHUNK = 1 << 20
 
@@ -84,25 +84,19 @@ def _refuse(session: Session, grant_id: str, consumer: str, refused: tuple[Refus
 # ---------------------------------------------------------------- the pipeline
 
 
-def _masked_records(path: Path, kind: Kind, plan: MaskPlan, scratch: BinaryIO, encoding: str) -> Iterator[object]:
-    """The records of the source (text in ``encoding``), masked, through UTF-8 ``scratch``."""
-    with open(path, "rb") as src:
-        (mask_csv if kind == "csv" else mask_jsonl)(iter(lambda: src.read(_COPY_CHUNK), b""), scratch, plan,
-                                                    encoding=encoding)
-    scratch.seek(0)
-    text = (line.decode() for line in scratch)
-    if kind == "csv":
-        yield from csv.reader(text)
-    else:
-        yield from (json.loads(line) for line in text)
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_COPY_CHUNK), b""):
-            digest.update(chunk)
-    return "0x" + digest.hexdigest()
+def _masked_records(src: BinaryIO, kind: Kind, plan: MaskPlan, store: DataStore, scratch: Path,
+                    encoding: str) -> Iterator[object]:
+    """The records of the source (text in ``encoding``), masked, through UTF-8 ``scratch``: a
+    file the store keeps (encrypted) while the copy is written, which the caller removes."""
+    with src, store.create(scratch) as sink:
+        (mask_csv if kind == "csv" else mask_jsonl)(iter(lambda: src.read(_COPY_CHUNK), b""), cast(BinaryIO, sink),
+                                                    plan, encoding=encoding)
+    with store.open(scratch) as masked:
+        text = (line.decode() for line in masked)
+        if kind == "csv":
+            yield from csv.reader(text)
+        else:
+            yield from (json.loads(line) for line in text)
 
 
 @dataclass(frozen=True)
@@ -118,10 +112,11 @@ class Request:
 
 
 def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, out_dir: Path,
-            request: Request) -> Delivery:
+            request: Request, store: DataStore = PLAIN) -> Delivery:
     """Check against the chain that this delivery may go out (see :mod:`node.access.delivery.checks`),
     reserve one use of the grant's quota, then write the delivery for ``request.consumer`` into
-    ``out_dir`` and queue its use; the returned row names the file and the receipt."""
+    ``out_dir`` and queue its use; the returned row names the file and the receipt. The source is
+    read, and the copy kept, through the node's ``store`` (encrypted at rest)."""
     grant_id, consumer = request.grant_id.lower(), Web3.to_checksum_address(request.consumer)
     grant = checks.grant_for(ledger, grant_id, consumer)
     dataset = checks.dataset_row(session, "0x" + grant.dataset_id.hex())
@@ -137,7 +132,7 @@ def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, ou
     if kind is None:
         raise InvalidInput("version", "only CSV and JSON lines datasets are delivered with masking")
     checks.require_anchored_version(ledger, version)
-    source = checks.require_untampered_source(version)
+    source = checks.require_untampered_source(version, store=store)
     # Fields by name, whatever the version's column order: a name the grant does not give is masked.
     plan = MaskPlan({name: FieldClass(cls) for name, cls in dataset.field_classes.items()},
                     set(checks.granted_fields(session, ledger, grant_id, grant)))
@@ -145,31 +140,37 @@ def deliver(session: Session, ledger: Ledger, *, department: str, key: bytes, ou
         refused = checks.quota_refusal(session, ledger, grant_id, grant)
         if refused is not None:
             raise _refuse(session, grant_id, consumer, refused)
-        return _write(session, out_dir, key, request, source=source, kind=kind, plan=plan, grant_id=grant_id,
+        return _write(session, out_dir, key, request, store, source=source, kind=kind, plan=plan, grant_id=grant_id,
                       dataset=dataset, version=version, consumer=consumer)
 
 
-def _write(session: Session, out_dir: Path, key: bytes, request: Request, *, source: Path, kind: Kind,
-           plan: MaskPlan, grant_id: str, dataset: Dataset, version: DatasetVersion, consumer: str) -> Delivery:
+def _write(session: Session, out_dir: Path, key: bytes, request: Request, store: DataStore, *, source: Path,
+           kind: Kind, plan: MaskPlan, grant_id: str, dataset: Dataset, version: DatasetVersion,
+           consumer: str) -> Delivery:
     """Mask, fingerprint and (if asked) encrypt the copy, then queue its use, in one commit."""
     delivery_id = secrets.token_bytes(32)
     out_dir.mkdir(parents=True, exist_ok=True)
     plain = out_dir / f"0x{delivery_id.hex()}.{kind}"
     source_encoding = version.encoding or "utf-8"
     encoding = source_encoding if request.encoding == "source" else "utf-8"
-    with tempfile.TemporaryFile(dir=out_dir) as scratch, open(plain, "wb") as dst:
-        records = _masked_records(source, kind, plan, scratch, source_encoding)
-        if kind == "csv":
-            stats = fingerprint_csv(records, dst, key, delivery_id, encoding=encoding, masked=plan.masked())  # type: ignore[arg-type]
-        else:
-            stats = fingerprint_jsonl(records, dst, key, delivery_id, encoding=encoding, masked=plan.masked())  # type: ignore[arg-type]
-    path = plain
+    scratch = out_dir / f".masking-0x{delivery_id.hex()}"
+    try:
+        with store.create(plain) as sink:
+            records = _masked_records(store.open(source), kind, plan, store, scratch, source_encoding)
+            dst = cast(BinaryIO, sink)
+            if kind == "csv":
+                stats = fingerprint_csv(records, dst, key, delivery_id, encoding=encoding, masked=plan.masked())  # type: ignore[arg-type]
+            else:
+                stats = fingerprint_jsonl(records, dst, key, delivery_id, encoding=encoding, masked=plan.masked())  # type: ignore[arg-type]
+    finally:
+        scratch.unlink(missing_ok=True)
+    path, delivered, size = plain, stats.sha256, sink.size
     if request.encrypt_to is not None:
         path = plain.with_suffix(plain.suffix + ".enc")
-        with open(plain, "rb") as src, open(path, "wb") as dst:
-            encrypt_stream(src, dst, request.encrypt_to)
+        with store.open(plain) as src, store.create(path) as sealed:
+            encrypt_stream(src, cast(BinaryIO, sealed), request.encrypt_to)
         plain.unlink()
-    delivered = bytes.fromhex(_sha256_of(path)[2:]) if request.encrypt_to is not None else stats.sha256
+        delivered, size = store.sha256(path)
     evidence = "0x" + delivery_evidence(delivery_id, delivered).hex()
     [entry] = queue_uses(session, [UseRequest("0x" + delivery_id.hex(), grant_id, Action.DOWNLOAD, evidence)])
     row = Delivery(
@@ -177,7 +178,7 @@ def _write(session: Session, out_dir: Path, key: bytes, request: Request, *, sou
         consumer=consumer, kind=kind, encoding=encoding, encrypted=request.encrypt_to is not None,
         rows=stats.rows - 1 if kind == "csv" and stats.rows else stats.rows,  # records, not the header
         fingerprint_bits=stats.bits, plain_sha256="0x" + stats.sha256.hex(), evidence_hash=evidence,
-        size=path.stat().st_size, path=str(path), outbox_key=entry.key, fingerprint_key_id=key_id(key),
+        size=size, path=str(path), outbox_key=entry.key, fingerprint_key_id=key_id(key),
     )
     session.add(row)
     add_item(session, kind=AnchorKind.DELIVERY_RECEIPTS, item=evidence, label=f"delivery {row.delivery_id}")

@@ -63,7 +63,7 @@ def _ask(service: NodeService, grant: str, consumer: Ledger, sql: str, epsilon: 
     assert consumer.sender is not None
     with service.sessions() as session:
         return run_granted_query(session, service.ledger, department=service.settings.department_id, grant_id=grant,
-                                 consumer=consumer.sender.address, sql=sql, epsilon_micro=epsilon)
+                                 consumer=consumer.sender.address, sql=sql, epsilon_micro=epsilon, store=service.store)
 
 
 def test_a_granted_query_is_released_and_recorded_with_its_hashes(service: NodeService, suite: Suite, tmp_path: Path,

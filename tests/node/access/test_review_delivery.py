@@ -54,7 +54,7 @@ def _deliver(service: NodeService, grant_id: str, consumer: Ledger) -> Path:
     with service.sessions() as session:
         row = deliver(session, service.ledger, department=service.settings.department_id,
                       key=service.fingerprint_key, out_dir=service.deliveries_dir,
-                      request=Request(grant_id, consumer.sender.address))
+                      request=Request(grant_id, consumer.sender.address), store=service.store)
     return Path(row.path)
 
 
@@ -89,7 +89,8 @@ def test_decisions_are_checked_against_the_chain(service: NodeService, suite: Su
         with pytest.raises(NotPermitted, match="another department"):
             review.approve(session, service.ledger, "health-commission", grant)
 
-    delivered = list(csv.reader(io.StringIO(plain_masks(_deliver(service, grant, suite.consumers[0]).read_text()))))
+    with service.store.open(_deliver(service, grant, suite.consumers[0])) as kept:  # kept encrypted
+        delivered = list(csv.reader(io.StringIO(plain_masks(kept.read().decode()))))
     assert delivered == [["name", "phone", "visits"], ["L* L**", "138****8000", "3"], ["H** M*****", "139****9000", "5"]]
     with service.sessions() as session:
         review.freeze(session, service.ledger, department, dataset_id, reason="a breach is being investigated")
