@@ -61,7 +61,7 @@ def _cookie(token: str) -> dict[str, str]:
 
 def test_a_consumer_cannot_read_or_spend_another_consumers_query_grant(site: Site, node: NodeService,
                                                                       suite: Suite) -> None:
-    grant = _grant(site, node, suite, "q-people-other", {"年龄": [0, 120]})
+    grant = _grant(site, node, suite, "qp-other", {"年龄": [0, 120]})
     refused = site.http.get(f"/grants/{grant}/queries", headers=bearer(site.hostile))
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
     assert site.http.get(f"/grants/{grant}/queries").status_code == 401
@@ -79,7 +79,7 @@ def test_a_consumer_cannot_read_or_spend_another_consumers_query_grant(site: Sit
 
 
 def test_the_query_form_refuses_a_post_from_another_site(site: Site, node: NodeService, suite: Suite) -> None:
-    grant = _grant(site, node, suite, "q-people-csrf", {"年龄": [0, 120]})
+    grant = _grant(site, node, suite, "qp-csrf", {"年龄": [0, 120]})
     path, fields = f"/dashboard/queries/{grant}", {"sql": BY_DISTRICT, "epsilon": "0.5"}
     token = {"form_token": form_token(site.honest)}
     for headers, data in (({"Origin": "http://evil.example"}, {**fields, **token}),
@@ -97,7 +97,7 @@ def test_the_query_form_refuses_a_post_from_another_site(site: Site, node: NodeS
 def test_bounds_on_an_identifying_field_are_refused_by_the_cli_and_useless_at_the_node(
         site: Site, node: NodeService, suite: Suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    dataset = create_dataset(site, node, "q-people-bounds", content=ROLL, field_classes=CLASSES)
+    dataset = create_dataset(site, node, "qp-bounds", content=ROLL, field_classes=CLASSES)
     consumer = suite.consumers[0]
     assert consumer.sender is not None
     keystore = write_keystore(consumer.sender.account, tmp_path / "c.json", PASSPHRASE)
@@ -116,7 +116,7 @@ def test_bounds_on_an_identifying_field_are_refused_by_the_cli_and_useless_at_th
     assert node.ledger.w3.eth.get_transaction_count(consumer.sender.address) == nonce, "nothing was signed"
 
     # Asked for on chain without the CLI: the node still runs no aggregate of the ID number.
-    grant = _grant(site, node, suite, "q-people-bounds-chain", {"身份证号": [0, 999999999999999999], "年龄": [0, 120]})
+    grant = _grant(site, node, suite, "qp-bounds-chain", {"身份证号": [0, 999999999999999999], "年龄": [0, 120]})
     for sql in ("SELECT SUM(身份证号) FROM data", "SELECT AVG(\"身份证号\") AS a FROM data",
                 "SELECT 区县, SUM(年龄) FROM data WHERE 身份证号 > 0 GROUP BY 区县"):
         refused = site.http.post(f"/grants/{grant}/queries", json={"sql": sql, "epsilon": "0.5"},

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from api.cli import main
@@ -20,6 +19,7 @@ from ledger.tx import write_keystore
 from node.service import NodeService
 from tests.api.clients import bearer, publish, siwe_token, wait_for_write, wait_until
 from tests.api.conftest import serve_node
+from tests.api.test_queries_routes import Site as RoutesSite
 from tests.utils.ledgers import Suite
 
 PASSWORD = "query people reviewer password"
@@ -36,12 +36,7 @@ TERMS = ("--query", "--epsilon-budget", "5", "--epsilon-cap", "1", "--k", "5",
 
 
 @dataclass
-class Site:
-    http: httpx.Client
-    url: str
-    staff: str
-    consumer: str
-    other: str
+class Site(RoutesSite):
     auditor: str
     wallet: tuple[str, ...]
     """The CLI's options for consumer 7: the node, its keystore."""
@@ -132,10 +127,16 @@ def test_a_query_grant_asked_reviewed_and_used_without_code(
     for reader in (site.staff, site.auditor):
         assert site.http.get(f"/grants/{grant}/queries", headers=bearer(reader)).json() == shown
 
+    code, out, err = run(capsys, "grants", *site.wallet)
+    assert code == 0, err
+    assert f"{grant}  active" in out and "query grant, ε budget 5 (provledger queries GRANT)" in out
     code, out, err = run(capsys, "queries", grant, *site.wallet)
     assert code == 0, err
     assert "ε         1.5 of 5 spent, 0 queued, 3.5 left; 2 of 10 uses" in out
     assert second["normalised_sql"] in out and f"  terms     {WORDS}" in out
+    code, staff_out, err = run(capsys, "queries", grant, "--api", site.url, "--user", "reviewer.people",
+                               "--password", PASSWORD, "--no-progress")
+    assert code == 0 and staff_out == out, err
 
     listed = site.http.get("/dashboard/queries", headers=cookie(site.consumer))
     assert listed.status_code == 200
