@@ -178,3 +178,32 @@ def test_a_refused_query_from_the_dashboard_shows_the_nodes_reason_and_spends_no
     assert over.status_code == 422 and "cap of 1" in over.text
     shown = site.http.get(f"/grants/{grant}/queries", headers=bearer(site.consumer)).json()
     assert (shown["epsilon_spent"], shown["epsilon_queued"], shown["queries"]) == ("0", "0", [])
+
+
+@pytest.mark.parametrize(("terms", "says"), [
+    (("--epsilon-budget", "1", "--epsilon-cap", "2", "--k", "10"), "--epsilon-cap 2 is above --epsilon-budget 1"),
+    (("--epsilon-budget", "5", "--epsilon-cap", "1", "--k", "1"), "--k 1: groups of fewer than 2"),
+    (("--epsilon-budget", "0.0000001", "--epsilon-cap", "1", "--k", "5"), "finer than one micro-ε"),
+    (("--epsilon-budget", "-1", "--epsilon-cap", "1", "--k", "5"), "must be above zero"),
+    (("--epsilon-budget", "nan", "--epsilon-cap", "1", "--k", "5"), "not a finite number"),
+    (("--epsilon-budget", "5", "--epsilon-cap", "1", "--k", "5", "--bounds", "年龄=120:0"), "low bound must be below"),
+    (("--epsilon-budget", "5", "--epsilon-cap", "1", "--k", "5", "--bounds", "年龄=0:inf"), "not a finite number"),
+    (("--epsilon-budget", "5", "--epsilon-cap", "1", "--k", "5", "--bounds", "年龄"), "is not FIELD=LOW:HIGH"),
+    (("--epsilon-budget", "5", "--epsilon-cap", "1", "--k", "5", "--bounds", "年龄=0:1", "--bounds", "年龄=0:2"),
+     "--bounds names 年龄 more than once"),
+    (("--epsilon-budget", "5", "--k", "5"), "--query needs --epsilon-budget, --epsilon-cap and --k"),
+])
+def test_bad_query_terms_exit_2_with_one_line_before_anything_is_asked(
+        terms: tuple[str, ...], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # No node listens on port 9 and the keystore does not exist: reaching either would say so instead.
+    code, _, err = run(capsys, "request", "--dataset", "0x" + "ab" * 32, "--purpose", "统计", "--fields", "区县",
+                       "--uses", "1", "--days", "1", "--query", *terms, "--api", "http://127.0.0.1:9",
+                       "--keystore", str(tmp_path / "none.json"))
+    assert code == 2 and err.count("\n") == 1 and says in err, err
+
+
+def test_query_terms_without_query_are_refused_not_dropped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "request", "--dataset", "0x" + "ab" * 32, "--purpose", "统计", "--fields", "区县",
+                       "--uses", "1", "--days", "1", "--k", "5", "--bounds", "年龄=0:1", "--api", "http://127.0.0.1:9",
+                       "--keystore", str(tmp_path / "none.json"))
+    assert code == 2 and "--k, --bounds go with --query" in err, err
