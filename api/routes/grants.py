@@ -18,12 +18,13 @@ from api.errors import errors
 from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
 from api.schemas.base import MAX_NUMBER
 from api.schemas.grants import (
-    Approval, DeliveryIn, DeliveryOut, GrantOut, QueryIn, QueryOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams,
+    Approval, DeliveryIn, DeliveryOut, GrantOut, GrantQueriesOut, QueryIn, QueryOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams,
     StatementCheckIn, StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
 )
 from ledger.clients import Action
 from node.access import review
 from node.access.queries import run_granted_query
+from node.access.query_grants import GrantQueries, grant_queries, readable_grant
 from node.access.queue import QueueItem, review_queue
 from node.access.delivery import checks, retention
 from node.access.delivery.serve import Request as DeliveryRequest
@@ -182,6 +183,14 @@ def router(auth: Auth) -> APIRouter:
                         normalised_sql=result.normalised_sql, query_hash="0x" + result.query_hash.hex(),
                         result_json=result.result_json.decode(), result_hash="0x" + result.result_hash.hex(),
                         write=WriteOut.model_validate(outcome.entry))
+
+    @api.get("/grants/{grant_id}/queries", response_model=GrantQueriesOut, tags=["consumers"],
+             responses=errors(403, 404),
+             summary="A query grant on this node's datasets: its terms, ε spent, queued and left, and its queries "
+                     "(its consumer, this department's staff, an auditor)")
+    def grant_queries_of(grant_id: Id32, db: DB, node: Node, who: Party) -> GrantQueries:
+        grant, dataset = readable_grant(db, grant_id, consumer=who.address if who.roles == {"consumer"} else None)
+        return grant_queries(db, node.ledger, grant, dataset)
 
     @api.get("/deliveries/{delivery_id}/content", tags=["consumers"],
              responses={**errors(404, 409, 410), 200: {"content": {"application/octet-stream": {}}}},

@@ -1,5 +1,6 @@
 """Aggregate queries under a query grant, at the owner's node: the ε budget reserved, the query
-run by :mod:`node.query`, and its record queued for ``recordQueries``.
+run by :mod:`node.query`, and its record queued for ``recordQueries``; the normalised SQL is
+kept in ``notes`` under its query hash (never published), so pages can show it.
 
 A query goes out only after the checks a delivery makes against the chain hold (ledger not
 paused, dataset this department's, grant active for this consumer and allowing Query, version
@@ -32,6 +33,7 @@ from ledger.deploy import Ledger
 from node import query
 from node.access.delivery import checks
 from node.access.uses import _hex32
+from node.chain import texts
 from node.chain.outbox import CONFIRMED, enqueue
 from node.errors import CannotRecord, Conflict, DeliveryRefused, InvalidInput
 from node.fields import FieldClass
@@ -238,5 +240,6 @@ def reserve_and_queue(session: Session, ledger: Ledger, grant_id: str, *, epsilo
         record = QueryRecord("0x" + secrets.token_hex(32), grant_id, "0x" + result.query_hash.hex(),
                              "0x" + result.result_hash.hex(), epsilon_micro, result.rows_scanned)
         [entry] = queue_queries(session, [record])
+        texts.keep_here(session, result.normalised_sql)
         session.commit()
     return QueryOutcome(result, record, entry)
