@@ -109,6 +109,22 @@ def test_a_consumer_queries_a_grant_and_each_refusal_has_its_status(site: Site, 
     # 0.5 of the budget of 1.5 is left: 0.6 is refused as a conflict with what was spent.
     _error(site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.6"}, headers=bearer(site.consumer)), 409, "conflict")
 
+    # The query is in the dataset's trace, verified against the chain, with its SQL as the node ran it,
+    # and in its PROV export as a release generated from the dataset under the grant.
+    dataset = node.ledger.grants.grant(bytes.fromhex(grant[2:])).dataset_id
+    trace = site.http.get(f"/audit/datasets/0x{dataset.hex()}/trace", params={"verify": "true", "limit": 1000},
+                          headers=bearer(site.staff))
+    assert trace.status_code == 200, trace.text
+    [recorded] = [i for i in trace.json()["items"] if i["name"] == "QueryRecorded"]
+    assert recorded["args"]["queryHash"] == released["query_hash"]
+    assert recorded["args"]["resultHash"] == released["result_hash"]
+    assert int(recorded["args"]["epsilon"]) == 1_000_000 and recorded["grant_id"] == grant
+    assert recorded["texts"]["queryHash"] == released["normalised_sql"]
+    assert all(i["verification"]["ok"] for i in trace.json()["items"]) and trace.json()["complete"]["ok"], \
+        trace.text
+    prov = site.http.get(f"/audit/datasets/0x{dataset.hex()}/prov", headers=bearer(site.staff))
+    assert prov.status_code == 200 and "provledger:QueryResult" in prov.text
+
 
 def test_provledger_query_prints_the_release_checked_against_the_chain(
         site: Site, node: NodeService, suite: Suite, module_database_url: str, tmp_path: Path,
