@@ -13,6 +13,7 @@ from api.cli.access import check_statement, decide, request_access, use_grant
 from api.cli.audit import print_trace, trace
 from api.cli.client import Api, CliError, Progress, Refused, signed_call
 from api.cli.datasets import register_dataset, upload_version, wait_anchored
+from api.demo_queries import query_chapter
 from ledger.deploy import Ledger, Manifest
 from node.access.settlement import chain_terms
 from node.access.delivery.fingerprint import plain_masks
@@ -109,7 +110,8 @@ class Story:
     def tell(self) -> bool:
         try:
             for chapter in (self.sign_in_staff, self.register, self.request, self.review, self.co_approve,
-                            self.deliver, self.quota, self.alerts, self.quality, self.settle, self.audit, self.leak):
+                            self.deliver, self.quota, self.alerts, self.quality, self.settle, self.audit, self.leak,
+                            self.queries):
                 chapter()
         except CliError as err:
             self.check(False, f"the story stopped: {err}")
@@ -341,6 +343,9 @@ class Story:
         acks = [i for i in page["items"] if i["name"] == "StatementAcknowledged"]
         self.check(len(acks) == 2 and all(i["verification"]["ok"] for i in page["items"]) and page["complete"]["ok"],
                    f"consumer-1's trace: {len(page['items'])} items verified, the statement acknowledged by both sides")
+
+    def queries(self) -> None:
+        query_chapter(self)
 
     def leak(self) -> None:
         self.step("half of a copy leaks: the auditor asks the owner's node whose it was")

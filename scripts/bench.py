@@ -62,7 +62,8 @@ from scripts.bench_store import bench_store
 from scripts.bench_trace import bench_indexer, bench_prov, bench_trace, trace_chain
 from scripts.bench_uses import bench_uses, suite as _suite
 
-PARTS = ("uses", "consortium", "latency", "anchoring", "file", "store", "trace", "prov", "indexer", "api", "idle", "query")
+PARTS = ("uses", "consortium", "latency", "anchoring", "file", "store", "trace", "prov", "indexer", "api", "idle",
+         "query")
 ON_TRACE_CHAIN = ("trace", "prov", "indexer", "api")
 
 

@@ -17,9 +17,10 @@ from eth_utils.crypto import keccak
 from api.cli.catalog import catalog_entry
 from api.cli.client import HASH32, Api, CliError, UsageError, signed_call
 from api.cli.options import emit
+from api.cli.queries import check_bounded_fields, privacy_terms
 from api.cli.signin import connect, staff_sign_in, wallet
 from ledger import ids
-from ledger.clients import Action
+from ledger.clients import Action, PrivacyTerms
 from ledger.hashing import delivery_evidence
 from node.access.delivery.crypto import decrypt_stream, public_key_of
 from node.access.settlement import chain_terms
@@ -30,9 +31,10 @@ from node.query import epsilon_micro
 
 
 def request_access(api: Api, account: LocalAccount, dataset_id: str, *, purpose: str, fields: list[str], uses: int,
-                   days: int) -> str:
+                   days: int, terms: PrivacyTerms | None = None) -> str:
     """Ask for access to ``dataset_id`` with ``fields`` in the clear, by name: requested on-chain
-    by the consumer itself; the grant's id is derived from the consumer and a fresh key."""
+    by the consumer itself; the grant's id is derived from the consumer and a fresh key. With
+    ``terms``, a query grant (``requestQueryAccess``): aggregate queries only, under those terms."""
     entry = catalog_entry(api, dataset_id)
     if entry["schema_hash"] is None:
         raise CliError(f"dataset {dataset_id} has no version yet")
@@ -44,11 +46,16 @@ def request_access(api: Api, account: LocalAccount, dataset_id: str, *, purpose:
         texts.checked("purpose", purpose.strip(), max_bytes=texts.MAX_PURPOSE_BYTES)
     except InvalidInput as err:
         raise UsageError(str(err)) from err
+    if terms is not None:
+        check_bounded_fields(dataset_id, entry, fields, terms)
     key = secrets.token_bytes(32)
     request = (bytes.fromhex(dataset_id[2:]), purpose.strip(),
                bytes.fromhex(entry["schema_hash"][2:]), ids.canonical_fields(fields),
-               Action.mask(Action.DOWNLOAD), days * DAY, uses)
-    signed_call(api, account, "AccessGrants", "requestAccess", key, request)
+               Action.mask(Action.DOWNLOAD if terms is None else Action.QUERY), days * DAY, uses)
+    if terms is None:
+        signed_call(api, account, "AccessGrants", "requestAccess", key, request)
+    else:
+        signed_call(api, account, "AccessGrants", "requestQueryAccess", key, request, terms.as_tuple())
     return "0x" + ids.grant_id(account.address, key).hex()
 
 
@@ -135,14 +142,30 @@ def check_statement(api: Api, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_request(args: argparse.Namespace) -> int:
+    terms = _query_terms(args)
     account = wallet(args)
     with connect(args) as api:
         api.sign_in_siwe(account)
         grant = request_access(api, account, args.dataset, purpose=args.purpose, fields=args.fields, uses=args.uses,
-                               days=args.days)
-    emit(args, {"grant_id": grant, "consumer": account.address, "dataset_id": args.dataset},
-         lambda: print(f"grant {grant} requested by {account.address}: waiting for the owner's review"))
+                               days=args.days, terms=terms)
+    what = "query grant" if terms is not None else "grant"
+    emit(args, {"grant_id": grant, "consumer": account.address, "dataset_id": args.dataset, "query": terms is not None},
+         lambda: print(f"{what} {grant} requested by {account.address}: waiting for the owner's review"))
     return 0
+
+
+def _query_terms(args: argparse.Namespace) -> PrivacyTerms | None:
+    """The privacy terms of ``--query``, checked before anything is signed; the terms' options
+    without ``--query`` are refused rather than dropped."""
+    given = [f"--{name.replace('_', '-')}" for name in ("epsilon_budget", "epsilon_cap", "k")
+             if getattr(args, name) is not None] + (["--bounds"] if args.bounds else [])
+    if not args.query:
+        if given:
+            raise UsageError(f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --query")
+        return None
+    if args.epsilon_budget is None or args.epsilon_cap is None or args.k is None:
+        raise UsageError("--query needs --epsilon-budget, --epsilon-cap and --k")
+    return privacy_terms(budget=args.epsilon_budget, cap=args.epsilon_cap, k=args.k, bounds=args.bounds)
 
 
 def cmd_approve(args: argparse.Namespace) -> int:

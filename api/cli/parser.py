@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from api.cli.access import cmd_approve, cmd_query, cmd_request, cmd_statement, cmd_use, epsilon_option
 from api.cli.audit import cmd_trace, cmd_verify
 from api.cli.catalog import cmd_catalog
+from api.cli.queries import bounds_option, cmd_queries
 from api.cli.datasets import cmd_register
 from api.cli.nodes import cmd_demo, cmd_serve, cmd_up
 from api.cli.options import Parser as _Parser
@@ -123,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "'' for none: every personal field is then masked")
     request.add_argument("--uses", required=True, type=_at_least(1), metavar="N")
     request.add_argument("--days", required=True, type=_at_least(1), metavar="N")
+    asked = request.add_argument_group("a query grant (aggregate queries only, 数据可用不可见)")
+    asked.add_argument("--query", action="store_true", help="ask for a query grant instead of downloads")
+    asked.add_argument("--epsilon-budget", type=epsilon_option, metavar="ε", help="ε all queries may spend, e.g. 5")
+    asked.add_argument("--epsilon-cap", type=epsilon_option, metavar="ε", help="the most ε one query spends, e.g. 1")
+    asked.add_argument("--k", type=int, metavar="K", help="groups of fewer rows are never released (at least 2)")
+    asked.add_argument("--bounds", type=bounds_option, action="append", default=[], metavar="FIELD=LOW:HIGH",
+                       help="clamping bounds of a numeric field for SUM and AVG, repeatable, e.g. 年龄=0:120")
     _connection(request)
     _wallet_options(request)
     json_option(request)
@@ -166,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     _wallet_options(query)
     json_option(query)
     query.set_defaults(run=cmd_query)
+
+    queries = commands.add_parser("queries", help="a query grant's terms, ε spent and left, and its queries "
+                                                  "(its consumer, the owner's staff, an auditor)")
+    queries.add_argument("grant", type=_hash32("grant"), metavar="GRANT")
+    _connection(queries)
+    _staff_options(queries)
+    _wallet_options(queries)
+    json_option(queries)
+    queries.set_defaults(run=cmd_queries)
 
     statement = commands.add_parser("statement", help="settlement statements (consumer)")
     statement_commands = statement.add_subparsers(dest="statement_command", required=True, metavar="COMMAND")

@@ -41,6 +41,8 @@ def describe(item: dict[str, Any]) -> list[str]:
         + ("" if masked is None else f"; masked: {', '.join(masked) or 'no classed field'}"),
         f"  terms     at most {item['max_uses']} uses, {item['duration_days']:g} days",
     ]
+    if item.get("query_terms"):
+        lines.append(f"  privacy   {item['query_terms']['words']}")
     if decision:
         reason = f": {decision['reason']}" if decision["reason"] else ""
         lines.append(f"  owner     approved by {decision['department']['name']} ({decision['reviewer']}) "

@@ -8,6 +8,7 @@ script and a style sheet from this package, nothing from elsewhere at run time.
     /dashboard/datasets/{id}/purge      steward staff of the owner: purge a version or a person's records (confirmed)
     /dashboard/monitor                  signed in: the live usage stream (and the alerts, for auditors and staff)
     /dashboard/staff                    admin staff: the accounts, their roles; add, change, disable
+    /dashboard/queries                  consumers: their query grants, ε spent and left, their queries; run one
     /dashboard/consortium               signed in: members, proposals, consumers, auditors, the pause; the
                                         forms of the roles that hold them (vote, propose, sponsor, pause)
 
@@ -21,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.auth.service import Auth
-from api.dashboard import consortium, pages, purge, quality, signin, staff
+from api.dashboard import consortium, pages, purge, quality, queries, signin, staff
 from api.dashboard.links import LoginLinks
 from api.dashboard.render import STATIC, Pages
 from api.dashboard.session import PATH, PageRefused, SignInNeeded
@@ -36,6 +37,7 @@ def install(app: FastAPI, auth: Auth) -> None:
     app.include_router(purge.router(auth, rendered))
     app.include_router(staff.router(auth, rendered))
     app.include_router(consortium.router(auth, rendered))
+    app.include_router(queries.router(auth, rendered))
     app.mount(f"{PATH}/static", StaticFiles(directory=STATIC), name="dashboard-static")
     app.add_exception_handler(SignInNeeded, rendered.sign_in_needed)
     app.add_exception_handler(PageRefused, rendered.refused)

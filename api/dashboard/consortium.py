@@ -5,9 +5,9 @@ the forms of the roles that may act (a member's ``admin`` staff: vote, execute, 
 consumer; the coordinator's admins: auditors, coordinators, pause and resume, close founding).
 
 The page reads and acts through the node's own governance routes (``/consortium``, see
-:mod:`api.routes.consortium`), called in-process with the visitor's session token, which is the
-API's own: every rule (the role on chain, the contract's refusals, the pause) has its one home
-there, and the page shows the route's refusal in its words.
+:mod:`api.routes.consortium`), called in-process with the visitor's session token
+(:mod:`api.dashboard.inprocess`): every rule (the role on chain, the contract's refusals, the
+pause) has its one home there, and the page shows the route's refusal in its words.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
@@ -16,11 +16,11 @@ import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth.service import Auth
+from api.dashboard.inprocess import NodeRoutes, refusal_text
 from api.dashboard.render import Pages
 from api.dashboard.session import PATH, PageRefused, Visitor, checked_form, signed_in
 from api.sessions import staff_allows
@@ -37,31 +37,6 @@ DONE = {"proposals": "Proposal sent", "vote": "Vote sent", "execute": "Execution
         "remove": "Removal sent", "auditors": "Appointment sent", "coordinators": "Appointment sent",
         "service-accounts": "Offer sent", "pause": "Pause sent", "resume": "Resume sent",
         "close-founding": "Closing of founding sent"}
-
-
-class Governance:
-    """The node's governance routes, called in-process for one visitor with its session token."""
-
-    def __init__(self, request: Request, visitor: Visitor) -> None:
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=request.app), base_url="http://node",
-                                        headers={"Authorization": f"Bearer {visitor.token}"}, timeout=60)
-
-    async def call(self, method: str, path: str, body: dict[str, str] | None = None) -> tuple[int, Any]:
-        async with self.client as client:
-            response = await client.request(method, path, json=body)
-        try:
-            return response.status_code, response.json()
-        except ValueError:
-            return response.status_code, None
-
-
-def _error(status: int, answer: Any) -> str:
-    """A refusal of the routes in its own words."""
-    error = answer.get("error") if isinstance(answer, dict) else None
-    if isinstance(error, dict) and error.get("message"):
-        reason = f" ({error['reason']})" if error.get("reason") else ""
-        return f"{error['message']}{reason}"
-    return f"The node answered {status}."
 
 
 def _body(action: str, fields: dict[str, str]) -> dict[str, str] | None:
@@ -82,9 +57,9 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
 
     async def page(request: Request, visitor: Visitor, *, status: int = 200, error: str | None = None,
                    done: str | None = None, write: int | None = None) -> HTMLResponse:
-        read, state = await Governance(request, visitor).call("GET", "/consortium")
+        read, state = await NodeRoutes(request, visitor).call("GET", "/consortium")
         if read != 200:
-            raise PageRefused(read, _error(read, state))
+            raise PageRefused(read, refusal_text(read, state))
         principal = visitor.principal
         assert principal is not None
         admin = visitor.has("department") and principal.staff_role is not None \
@@ -103,10 +78,10 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
         visitor, fields = form
         if not ACTIONS.fullmatch(action):
             raise PageRefused(404, "No such consortium action.")
-        status, answer = await Governance(request, visitor).call("POST", f"/consortium/{action}",
+        status, answer = await NodeRoutes(request, visitor).call("POST", f"/consortium/{action}",
                                                                  _body(action, fields))
         if status != 202:
-            return await page(request, visitor, status=status if status >= 400 else 502, error=_error(status, answer))
+            return await page(request, visitor, status=status if status >= 400 else 502, error=refusal_text(status, answer))
         done = quote(action.rsplit("/", 1)[-1])
         return RedirectResponse(f"{PATH}/consortium?done={done}&write={answer['id']}", status_code=303)
 

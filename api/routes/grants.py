@@ -18,12 +18,13 @@ from api.errors import errors
 from api.deps import DB, RECORDS, Id32, Node, Number, file_chunks
 from api.schemas.base import MAX_NUMBER
 from api.schemas.grants import (
-    Approval, DeliveryIn, DeliveryOut, GrantOut, QueryIn, QueryOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams,
+    Approval, DeliveryIn, DeliveryOut, GrantOut, GrantQueriesOut, QueryIn, QueryOut, QueueItemOut, Reason, RelayIn, RelayOut, RelayParams,
     StatementCheckIn, StatementCheckOut, StatementIn, StatementOut, UseOut, WriteOut,
 )
 from ledger.clients import Action
 from node.access import review
 from node.access.queries import run_granted_query
+from node.access.query_grants import GrantQueries, grant_queries, readable_grant
 from node.access.queue import QueueItem, review_queue
 from node.access.delivery import checks, retention
 from node.access.delivery.serve import Request as DeliveryRequest
@@ -175,13 +176,21 @@ def router(auth: Auth) -> APIRouter:
         grant's ε budget or quota is spent; 403 when the grant allows no query now."""
         outcome = run_granted_query(db, node.ledger, department=node.settings.department_id, grant_id=grant_id,
                                     consumer=who.address, sql=body.sql, epsilon_micro=epsilon_micro(str(body.epsilon)),
-                                    version=body.version)
+                                    version=body.version, store=node.store)
         result = outcome.result
         return QueryOut(columns=result.columns, rows=result.rows, suppressed_groups=result.suppressed_groups,
                         rows_scanned=result.rows_scanned, epsilon=epsilon_text(result.epsilon),
                         normalised_sql=result.normalised_sql, query_hash="0x" + result.query_hash.hex(),
                         result_json=result.result_json.decode(), result_hash="0x" + result.result_hash.hex(),
                         write=WriteOut.model_validate(outcome.entry))
+
+    @api.get("/grants/{grant_id}/queries", response_model=GrantQueriesOut, tags=["consumers"],
+             responses=errors(403, 404),
+             summary="A query grant on this node's datasets: its terms, ε spent, queued and left, and its queries "
+                     "(its consumer, this department's staff, an auditor)")
+    def grant_queries_of(grant_id: Id32, db: DB, node: Node, who: Party) -> GrantQueries:
+        grant, dataset = readable_grant(db, grant_id, consumer=who.address if who.roles == {"consumer"} else None)
+        return grant_queries(db, node.ledger, grant, dataset)
 
     @api.get("/deliveries/{delivery_id}/content", tags=["consumers"],
              responses={**errors(404, 409, 410), 200: {"content": {"application/octet-stream": {}}}},

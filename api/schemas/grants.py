@@ -9,6 +9,7 @@ from pydantic import Field
 
 from api.schemas.base import ADDRESS_EXAMPLE, MAX_NUMBER, MAX_PRICE, Body, Model
 from api.schemas.mirror import literal_of, mirrors
+from node.access.query_grants import Bound, GrantQueries, QueryLine, QueryTerms
 from node.access.queue import COORDINATOR, OWNER, Decision, Department, QueueItem
 from node.audit.monitor import UsageEvent
 from node.chain.outbox import CONFIRMED, FAILED, PENDING, SIGNED
@@ -92,6 +93,27 @@ class DecisionOut(Model):
     price_per_use: str
 
 
+@mirrors(Bound)
+class BoundOut(Model):
+    field: str = Field(examples=["年龄"])
+    low: str = Field(examples=["0"])
+    high: str = Field(examples=["120"])
+
+
+@mirrors(QueryTerms)
+class QueryTermsOut(Model):
+    """A query grant's privacy terms, ε as decimal text."""
+
+    epsilon_budget: str = Field(description="ε the grant's queries may spend in all", examples=["5"])
+    epsilon_cap: str = Field(description="the most ε one query may spend", examples=["1"])
+    min_group_size: int = Field(description="k: groups of fewer rows are never released", examples=[10])
+    bounds: list[BoundOut] | None = Field(description="the clamping bounds of numeric fields (None: their text on "
+                                          "chain is not readable as bounds)")
+    bounds_text: str = Field(description="the bounds' JSON text, as asked for on chain", examples=['{"年龄":[0,120]}'])
+    words: str = Field(description="the terms in words", examples=[
+        "query grant: ε budget 5, at most 1 per query, groups of at least 10, bounds 年龄 0–120"])
+
+
 @mirrors(QueueItem, narrowed={"waiting_for": WAITING_FOR})
 class QueueItemOut(Model):
     grant_id: str
@@ -117,6 +139,7 @@ class QueueItemOut(Model):
     max_uses: int
     requested_block: int
     owner_decision: DecisionOut | None = Field(description="for a co-approval: the owner's approval")
+    query_terms: QueryTermsOut | None = Field(default=None, description="a query grant's privacy terms")
 
 
 @mirrors(Grant)
@@ -170,6 +193,41 @@ class QueryOut(Model):
     result_json: str
     result_hash: str
     write: WriteOut = Field(description="the record of the query on chain, as a use of the grant")
+
+
+@mirrors(QueryLine)
+class QueryLineOut(Model):
+    """A query recorded on chain under its grant."""
+
+    sequence: int = Field(description="its number among the grant's uses")
+    block_number: int
+    block_time: int | None
+    epsilon: str = Field(examples=["0.5"])
+    rows_scanned: int
+    query_hash: str = Field(description="keccak256 of the normalised SQL, as recorded")
+    result_hash: str = Field(description="keccak256 of the released result's canonical JSON, as recorded")
+    sql: str | None = Field(description="the normalised SQL, where the owner's node ran the query and kept it")
+    tx_hash: str
+
+
+@mirrors(GrantQueries)
+class GrantQueriesOut(Model):
+    """A query grant with its dataset, purpose, terms, ε spent, queued and left, and its queries."""
+
+    grant_id: str
+    dataset_id: str
+    dataset_name: str = Field(examples=["低保对象名册"])
+    grantee: str = Field(examples=[ADDRESS_EXAMPLE])
+    status: str = Field(examples=["active"])
+    purpose: str | None = Field(examples=["2026年社会救助统计"])
+    fields: list[str]
+    uses: int
+    max_uses: int
+    terms: QueryTermsOut
+    epsilon_spent: str = Field(description="ε spent on chain", examples=["1.5"])
+    epsilon_queued: str = Field(description="ε of queries run whose record is not on chain yet", examples=["0"])
+    epsilon_left: str = Field(examples=["3.5"])
+    queries: list[QueryLineOut]
 
 
 @mirrors(Delivery, added=("download",))

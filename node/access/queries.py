@@ -1,5 +1,6 @@
 """Aggregate queries under a query grant, at the owner's node: the ε budget reserved, the query
-run by :mod:`node.query`, and its record queued for ``recordQueries``.
+run by :mod:`node.query`, and its record queued for ``recordQueries``; the normalised SQL is
+kept in ``notes`` under its query hash (never published), so pages can show it.
 
 A query goes out only after the checks a delivery makes against the chain hold (ledger not
 paused, dataset this department's, grant active for this consumer and allowing Query, version
@@ -32,12 +33,14 @@ from ledger.deploy import Ledger
 from node import query
 from node.access.delivery import checks
 from node.access.uses import _hex32
+from node.chain import texts
 from node.chain.outbox import CONFIRMED, enqueue
 from node.errors import CannotRecord, Conflict, DeliveryRefused, InvalidInput
 from node.fields import FieldClass
 from node.formats import kind_of
 from node.models import DatasetVersion, Grant, OutboxEntry
 from node.query.budget import epsilon_text
+from node.store import PLAIN, DataStore
 
 BATCH_SIZE = 100
 """Queries per ``recordQueries`` transaction (~30,000 gas each: each reads its grant afresh)."""
@@ -182,10 +185,10 @@ def _version(session: Session, dataset_id: str, number: int | None) -> DatasetVe
 
 
 def run_granted_query(session: Session, ledger: Ledger, *, department: str, grant_id: str, consumer: str, sql: str,
-                      epsilon_micro: int, version: int | None = None) -> QueryOutcome:
+                      epsilon_micro: int, version: int | None = None, store: DataStore = PLAIN) -> QueryOutcome:
     """Check against the chain that ``consumer`` may run ``sql`` under ``grant_id`` spending
-    ``epsilon_micro``, run it over the version (the latest when None), queue its record and
-    return the released result. Refusals: :class:`LedgerPaused`, :class:`NotPermitted`,
+    ``epsilon_micro``, run it over the version (the latest when None; its source read through
+    ``store``, the node's), queue its record and return the released result. Refusals: :class:`LedgerPaused`, :class:`NotPermitted`,
     :class:`DeliveryRefused` (the grant allows no query now, or has no privacy terms),
     :class:`InvalidInput` (ε over the cap; the SQL, as :class:`QueryRefused`),
     :class:`Conflict` (ε budget or quota spent)."""
@@ -209,7 +212,7 @@ def run_granted_query(session: Session, ledger: Ledger, *, department: str, gran
     if kind is None:
         raise InvalidInput("version", "only CSV and JSON lines datasets are queried")
     checks.require_anchored_version(ledger, row)
-    source = checks.require_untampered_source(row)
+    source = checks.require_untampered_source(row, store=store)
     policy = query.QueryPolicy(fields=checks.granted_fields(session, ledger, grant_id, grant),
                                classes={n: FieldClass(c) for n, c in dataset.field_classes.items()},
                                bounds=_bounds(bounds), min_group_size=terms.min_group_size)
@@ -217,7 +220,7 @@ def run_granted_query(session: Session, ledger: Ledger, *, department: str, gran
     return reserve_and_queue(
         session, ledger, grant_id, epsilon_micro=epsilon_micro, max_uses=grant.max_uses, budget=terms.epsilon_budget,
         release=lambda: query.run(checked, source, kind=kind, encoding=row.encoding or "utf-8",
-                                  content_root=row.content_root, epsilon=epsilon_micro, policy=policy))
+                                  content_root=row.content_root, epsilon=epsilon_micro, policy=policy, store=store))
 
 
 def reserve_and_queue(session: Session, ledger: Ledger, grant_id: str, *, epsilon_micro: int, max_uses: int,
@@ -237,5 +240,6 @@ def reserve_and_queue(session: Session, ledger: Ledger, grant_id: str, *, epsilo
         record = QueryRecord("0x" + secrets.token_hex(32), grant_id, "0x" + result.query_hash.hex(),
                              "0x" + result.result_hash.hex(), epsilon_micro, result.rows_scanned)
         [entry] = queue_queries(session, [record])
+        texts.keep_here(session, result.normalised_sql)
         session.commit()
     return QueryOutcome(result, record, entry)

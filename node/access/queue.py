@@ -3,7 +3,8 @@
 Each request waiting for this department (as the dataset's owner, or as the coordinator) comes
 with the consumer's purpose in its own words, the dataset's name, grade and category, who asks
 and which department sponsors it, the fields it would get in the clear and those that stay
-masked, the quota, the duration, and, for the coordinator, the owner's decision (who approved,
+masked, the quota, the duration, a query grant's privacy terms in words (ε budget and cap as
+decimals, k, the bounds), and, for the coordinator, the owner's decision (who approved,
 when, at what price, and why). Departments are named by their name on chain, never by raw hex.
 
 Everything comes from this node's index of the chain: the purpose from the request's own event,
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ledger.clients import GrantStatus
 from ledger.deploy import Ledger, department_id
+from node.access.query_grants import QueryTerms, terms_of
 from node.catalog.entries import entries
 from node.catalog.freshness import DAY
 from node.chain import texts
@@ -84,6 +86,8 @@ class QueueItem:
     max_uses: int
     requested_block: int
     owner_decision: Decision | None
+    query_terms: QueryTerms | None
+    """A query grant's privacy terms (None: a grant asked for without them)."""
 
 
 class Names:
@@ -191,5 +195,6 @@ def review_queue(session: Session, ledger: Ledger, department: str, *, coordinat
             list(grant.fields), masked, grant.actions, grant.duration, round(grant.duration / DAY, 2),
             grant.max_uses, grant.requested_block,
             _decision(owner, approvals.get(grant.grant_id)) if waiting_for == COORDINATOR else None,
+            terms_of(grant),
         ))
     return items

@@ -63,8 +63,9 @@ class Lineage:
 
 
 MAX_PAGE = 1000
-TEXT_HASHES = ("purposeHash", "reasonHash", "noteHash", "reportHash", "textHash")
-"""The event arguments that name a text by its hash."""
+TEXT_HASHES = ("purposeHash", "reasonHash", "noteHash", "reportHash", "textHash", "queryHash")
+"""The event arguments that name a text by its hash (a query's is its normalised SQL, kept by the node
+that ran it)."""
 
 
 

@@ -59,6 +59,17 @@ def publish(session: Session, text: str, *, field: str = "reason") -> str:
     return digest
 
 
+def keep_here(session: Session, text: str) -> str:
+    """Keep ``text`` under its hash on this node only, never published, and return the hash: for
+    a text whose hash alone goes on chain, such as the normalised SQL of a query run here, so
+    this node's pages can show what the hash stands for. :mod:`node.maintenance.reindex` keeps
+    unpublished notes."""
+    digest = text_hash(text)
+    if session.get(Note, digest) is None:
+        session.add(Note(hash=digest, text=text))
+    return digest
+
+
 def keep(session: Session, digest: str, text: object, block: int) -> None:
     """Keep ``text``, read from an event in ``block``, under ``digest`` if it hashes to it."""
     if not isinstance(text, str) or text_hash(text) != digest:

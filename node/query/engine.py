@@ -29,6 +29,7 @@ from node.query.budget import epsilon_text, split
 from node.query.noise import noisy_counts, noisy_sums
 from node.query.policy import Aggregate, CheckedQuery, QueryPolicy
 from node.query.tables import LoadedVersion, execute, loaded
+from node.store import PLAIN, DataStore
 
 
 @dataclass(frozen=True)
@@ -131,15 +132,15 @@ def result_json(checked: CheckedQuery, rows: list[list[object]], suppressed: int
 
 
 def exact_groups(checked: CheckedQuery, source: Path, *, kind: Kind, encoding: str,
-                 content_root: str) -> tuple[list[tuple[Any, ...]], int]:
+                 content_root: str, store: DataStore = PLAIN) -> tuple[list[tuple[Any, ...]], int]:
     """Every group's keys, true row count and exact measures, before k and noise, and the
     version's row count. Never released: what :func:`run` releases is computed from it."""
-    with loaded(source, kind=kind, encoding=encoding, content_root=content_root) as version:
+    with loaded(source, kind=kind, encoding=encoding, content_root=content_root, store=store) as version:
         return execute(exact_sql(checked, version)), version.rows
 
 
 def run(checked: CheckedQuery, source: Path, *, kind: Kind, encoding: str, content_root: str,
-        epsilon: int, policy: QueryPolicy) -> QueryResult:
+        epsilon: int, policy: QueryPolicy, store: DataStore = PLAIN) -> QueryResult:
     """``checked`` run over the version at ``source`` (``kind``, text in ``encoding``, already
     checked against ``content_root`` by the caller), released with ``epsilon`` micro-ε of noise
     under ``policy``'s k (its bounds were fixed into ``checked`` by the check)."""
@@ -148,7 +149,8 @@ def run(checked: CheckedQuery, source: Path, *, kind: Kind, encoding: str, conte
     if policy.min_group_size < 2:
         raise InvalidInput("min_group_size", f"k must be at least 2, not {policy.min_group_size}")
     shares = split(epsilon, sum(2 if a.kind == "avg" else 1 for a in checked.aggregates))
-    groups, scanned = exact_groups(checked, source, kind=kind, encoding=encoding, content_root=content_root)
+    groups, scanned = exact_groups(checked, source, kind=kind, encoding=encoding, content_root=content_root,
+                                   store=store)
     k, count = policy.min_group_size, len(checked.groups)
     kept = [g for g in groups if int(g[count]) >= k] if sum(int(g[count]) for g in groups) >= k else []
     rows = _ordered(checked, _release(checked, kept, shares))

@@ -14,7 +14,9 @@ the LRU evicts only versions no query is reading.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import tempfile
 import threading
 from collections import OrderedDict
@@ -22,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 from sqlglot import exp
@@ -30,6 +32,7 @@ from sqlglot import exp
 from node.access.delivery.masking import field_key
 from node.errors import InvalidInput, QueryRefused
 from node.formats import Kind, transcode
+from node.store import PLAIN, DataStore
 
 LOADED_VERSIONS = 4
 """How many versions stay loaded at once."""
@@ -106,18 +109,16 @@ def execute(sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ..
                            "check its comparisons' types against the fields'") from None
 
 
-def _utf8_csv(source: Path, kind: Kind, encoding: str, out: Path) -> Path:
-    """The version as UTF-8 CSV with a header: ``source`` itself when it is one already."""
+def _write_utf8_csv(src: BinaryIO, kind: Kind, encoding: str, dst: BinaryIO) -> None:
+    """The version read from ``src`` (its plaintext) written to ``dst`` as UTF-8 CSV with a header."""
     if kind == "csv":
-        if encoding == "utf-8":
-            return source
-        with source.open("rb") as src, out.open("wb") as dst:
-            for chunk in transcode(iter(lambda: src.read(_CHUNK), b""), encoding, "utf-8"):
-                dst.write(chunk)
-        return out
+        chunks = iter(lambda: src.read(_CHUNK), b"")
+        for chunk in chunks if encoding == "utf-8" else transcode(chunks, encoding, "utf-8"):
+            dst.write(chunk)
+        return
     records = []
     names: dict[str, None] = {}
-    text = source.read_bytes().decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
+    text = src.read().decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -129,12 +130,64 @@ def _utf8_csv(source: Path, kind: Kind, encoding: str, out: Path) -> Path:
             raise InvalidInput("jsonl", f"line {number} is not a JSON object")
         names.update(dict.fromkeys(record))
         records.append(record)
-    with out.open("w", encoding="utf-8", newline="") as dst:
-        writer = csv.writer(dst, lineterminator="\n")
-        writer.writerow(names)
-        for record in records:
-            writer.writerow(_cell(record.get(name)) for name in names)
-    return out
+    out = io.TextIOWrapper(dst, encoding="utf-8", newline="", write_through=True)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    for record in records:
+        writer.writerow(_cell(record.get(name)) for name in names)
+    out.detach()
+
+
+@contextmanager
+def _piped(source: Path, kind: Kind, encoding: str, store: DataStore) -> Iterator[Path]:
+    """A named pipe, in a folder only this user may enter, from which the version reads as UTF-8
+    CSV: DuckDB reads the plaintext as a thread decrypts and converts it, and no copy of it in
+    clear is ever on disk. The writer always opens the pipe (so its reader never waits for it),
+    and whatever the reader leaves unread is drained (so the writer always ends); a failure to
+    read the source is raised here, after the reader, which then saw a short table."""
+    failure: list[BaseException] = []
+    with tempfile.TemporaryDirectory(prefix="provledger-query-") as folder:
+        pipe = Path(folder) / "version.csv"
+        os.mkfifo(pipe, 0o600)
+
+        def write() -> None:
+            try:
+                with open(pipe, "wb") as dst, store.open(source) as src:
+                    _write_utf8_csv(src, kind, encoding, dst)
+            except BrokenPipeError:
+                pass
+            except BaseException as err:
+                failure.append(err)
+
+        writer = threading.Thread(target=write, name="query-load", daemon=True)
+        writer.start()
+        try:
+            yield pipe
+        except BaseException:
+            _drain(pipe, writer)
+            if failure:  # the source's own failure says more than the reader's short table
+                raise failure[0] from None
+            raise
+        _drain(pipe, writer)
+    if failure:
+        raise failure[0]
+
+
+def _drain(pipe: Path, writer: threading.Thread) -> None:
+    """Read what ``writer`` still writes to ``pipe`` until it ends (it may wait to open the pipe)."""
+    if not writer.is_alive():
+        return
+    fd = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        while writer.is_alive():
+            try:
+                if os.read(fd, _CHUNK):
+                    continue
+            except BlockingIOError:
+                pass
+            writer.join(0.005)
+    finally:
+        os.close(fd)
 
 
 def _cell(value: object) -> str:
@@ -160,18 +213,17 @@ def _types(cursor: duckdb.DuckDBPyConnection, raw: str, cells: list[str]) -> tup
                            for number, whole in zip(flags[0::2], flags[1::2], strict=True)]
 
 
-def _load(table: str, source: Path, kind: Kind, encoding: str) -> LoadedVersion:
+def _load(table: str, source: Path, kind: Kind, encoding: str, store: DataStore) -> LoadedVersion:
     cursor = _STORE.cursor()
     raw = f"{table}_text"
-    with tempfile.TemporaryDirectory(prefix="provledger-query-") as tmp:
-        path = _utf8_csv(source, kind, encoding, Path(tmp) / "version.csv")
-        try:
-            cursor.execute(f"CREATE TABLE {_quoted(raw)} AS SELECT * FROM read_csv({_literal(str(path))}, "
-                           "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
-                           "normalize_names = false)")
-        except duckdb.Error:
-            raise InvalidInput(kind, "DuckDB cannot read this version as a table with a header") from None
     try:
+        with _piped(source, kind, encoding, store) as path:
+            try:
+                cursor.execute(f"CREATE TABLE {_quoted(raw)} AS SELECT * FROM read_csv({_literal(str(path))}, "
+                               "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+                               "normalize_names = false)")
+            except duckdb.Error:
+                raise InvalidInput(kind, "DuckDB cannot read this version as a table with a header") from None
         names = [row[0] for row in cursor.execute(f"DESCRIBE {_quoted(raw)}").fetchall()]
         cells = [f"NULLIF({_quoted(name)}, '')" for name in names]
         rows, kinds = _types(cursor, raw, cells)
@@ -185,9 +237,10 @@ def _load(table: str, source: Path, kind: Kind, encoding: str) -> LoadedVersion:
 
 
 @contextmanager
-def loaded(source: Path, *, kind: Kind, encoding: str, content_root: str) -> Iterator[LoadedVersion]:
-    """The version with ``content_root`` loaded (from ``source`` the first time), held against
-    eviction while the block reads it."""
+def loaded(source: Path, *, kind: Kind, encoding: str, content_root: str,
+           store: DataStore = PLAIN) -> Iterator[LoadedVersion]:
+    """The version with ``content_root`` loaded (from ``source``, read through ``store``, the first
+    time), held against eviction while the block reads it."""
     with _STORE.lock:
         version = _STORE.versions.get(content_root)
         if version is None:
@@ -198,7 +251,7 @@ def loaded(source: Path, *, kind: Kind, encoding: str, content_root: str) -> Ite
     try:
         with version.loading:
             if version.rows < 0:
-                found = _load(version.table, source, kind, encoding)
+                found = _load(version.table, source, kind, encoding, store)
                 version.columns, version.types, version.rows = found.columns, found.types, found.rows
         yield version
     finally:

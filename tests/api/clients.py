@@ -93,11 +93,11 @@ def wait_until(check: Callable[[], Any], timeout: float = 60, every: float = 0.1
 
 
 def publish(http: httpx.Client, token: str, ledger: Ledger, code: str, header: str, rows: str, *,
-            field_classes: dict[str, str], grade: int = 2) -> str:
+            field_classes: dict[str, str], grade: int = 2, name: str | None = None) -> str:
     """Register dataset ``code`` as staff, upload one CSV version, wait until it is anchored on
     chain; its dataset id."""
     created = http.post("/datasets", headers=bearer(token), json={
-        "code": code, "name": f"Visits {code}", "category": "health", "grade": grade, "update_interval": 86400,
+        "code": code, "name": name or f"Visits {code}", "category": "health", "grade": grade, "update_interval": 86400,
         "field_classes": field_classes})
     assert created.status_code == 201, created.text
     dataset_id: str = created.json()["dataset_id"]

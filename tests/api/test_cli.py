@@ -24,7 +24,7 @@ HASH = r"0x[0-9a-f]{64}"
 STEPS = (
     "local deployment", "staff sign in", "registers a grade-3 dataset", "ask for access", "review queue",
     "co-approve", "downloads a delivery", "beyond the quota are refused", "alerts", "quality:", "settlement:",
-    "auditor signs in with Ethereum and traces the dataset", "leaks",
+    "auditor signs in with Ethereum and traces the dataset", "leaks", "a query grant",
 )
 
 

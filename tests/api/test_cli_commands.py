@@ -370,6 +370,7 @@ ELSEWHERE = {
     "approve": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",
     "use": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",
     "query": "tests.api.test_queries_routes:test_provledger_query_prints_the_release_checked_against_the_chain",
+    "queries": "tests.api.test_query_people:test_a_query_grant_asked_reviewed_and_used_without_code",
     "trace": "tests.api.test_cli:test_register_request_approve_use_and_trace_round_trip",  # and --consumer here
     "verify": "tests.api.test_cli:test_verify_a_local_file_against_a_root",
     "review": "tests.api.test_cli:test_review_reject_and_the_coordinators_quality_loop_from_the_command_line",

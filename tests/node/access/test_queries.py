@@ -18,7 +18,7 @@ from ledger.deploy import Ledger
 from node.access.queries import QueryOutcome, privacy_status, run_granted_query
 from node.catalog.register import register_dataset, register_version
 from node.errors import Conflict, DeliveryRefused, InvalidInput, NotPermitted, QueryRefused
-from node.models import QueryRow
+from node.models import Note, OutboxEntry, QueryRow
 from node.service import NodeService
 from tests.utils.ledgers import Suite
 
@@ -63,7 +63,7 @@ def _ask(service: NodeService, grant: str, consumer: Ledger, sql: str, epsilon: 
     assert consumer.sender is not None
     with service.sessions() as session:
         return run_granted_query(session, service.ledger, department=service.settings.department_id, grant_id=grant,
-                                 consumer=consumer.sender.address, sql=sql, epsilon_micro=epsilon)
+                                 consumer=consumer.sender.address, sql=sql, epsilon_micro=epsilon, store=service.store)
 
 
 def test_a_granted_query_is_released_and_recorded_with_its_hashes(service: NodeService, suite: Suite, tmp_path: Path,
@@ -87,6 +87,10 @@ def test_a_granted_query_is_released_and_recorded_with_its_hashes(service: NodeS
             1, "0x" + result.query_hash.hex(), "0x" + result.result_hash.hex(), 1_000_000, 60)
         status = privacy_status(session, service.ledger, grant)
         assert (status.spent, status.pending, status.available, status.bounds) == (1_000_000, 0, 500_000, TERMS.bounds)
+        # The SQL is kept beside its hash for this node's pages, and never published.
+        note = session.get(Note, row.query_hash)
+        assert note is not None and (note.text, note.published_block) == (result.normalised_sql, None)
+        assert session.scalar(select(OutboxEntry).where(OutboxEntry.key == f"text:{row.query_hash}")) is None
 
     # Past the budget: refused before anything runs, nothing more spent.
     with pytest.raises(Conflict, match="budget"):
