@@ -1,5 +1,5 @@
 """A granted query on a purged version (issue 20) is refused over real HTTP with 410
-``version_purged``, and nothing of the grant's ε budget is spent."""
+``version_purged`` (queried before, it answered), and the refused query spends no ε."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ def test_a_query_of_a_purged_version_is_refused_as_purged(site: Site, node: Node
     tag = module_database_url.split(":", 1)[0].split("+")[0]
     grant = _query_grant(site, node, suite, f"purged-{tag}")
     path = f"/grants/{grant}/queries"
+    made = site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.5"}, headers=bearer(site.consumer))
+    assert made.status_code == 201, made.text
+    assert wait_for_write(site.http, site.staff, made.json()["write"]["id"])["status"] == "confirmed"
     dataset = "0x" + node.ledger.grants.grant(bytes.fromhex(grant[2:])).dataset_id.hex()
     purged = site.http.post(f"/datasets/{dataset}/versions/1/purge", json={"reason": "保存期满，依法删除"},
                             headers=bearer(site.staff))
@@ -24,4 +27,4 @@ def test_a_query_of_a_purged_version_is_refused_as_purged(site: Site, node: Node
     assert wait_for_write(site.http, site.staff, purged.json()["id"])["status"] == "confirmed"
     _error(site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.5"}, headers=bearer(site.consumer)),
            410, "version_purged")
-    assert node.ledger.usage.epsilon_spent(bytes.fromhex(grant[2:])) == 0
+    assert node.ledger.usage.epsilon_spent(bytes.fromhex(grant[2:])) == 500_000
