@@ -64,6 +64,7 @@ const WRITES = {
     "freeze by the owner": (t) => t.registry.connect(t.deptA).freeze(t.datasetId, NOTE),
     "freeze by the coordinator": (t) => t.registry.connect(t.coordinator).freeze(t.datasetId, NOTE),
     unfreeze: (t) => t.registry.connect(t.deptA).unfreeze(FROZEN, NOTE),
+    purgeVersion: (t) => t.registry.connect(t.deptA).purgeVersion(t.datasetId, 1, NOTE, NOTE),
   },
   grants: {
     requestAccess: (t) => t.grants.connect(t.consumer2).requestAccess(id("new-request"), requestInput(t.datasetId)),
