@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from node.service import NodeService
 from tests.api.clients import bearer, wait_for_write
-from tests.api.test_queries_routes import BY_DISTRICT, Site, _error, _query_grant, site  # noqa: F401  (fixture)
+from tests.api.test_queries_routes import BY_DISTRICT, DISTRICTS, Site, _error, _query_grant, site  # noqa: F401  (fixture)
 from tests.utils.ledgers import Suite
 
 
@@ -14,10 +14,10 @@ def test_a_query_of_a_purged_version_is_refused_as_purged(site: Site, node: Node
     tag = module_database_url.split(":", 1)[0].split("+")[0]
     grant = _query_grant(site, node, suite, f"purged-{tag}")
     path = f"/grants/{grant}/queries"
-    made = site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.5"}, headers=bearer(site.consumer))
-    assert made.status_code == 201, made.text
-    assert wait_for_write(site.http, site.staff, made.json()["write"]["id"])["status"] == "confirmed"
     dataset = "0x" + node.ledger.grants.grant(bytes.fromhex(grant[2:])).dataset_id.hex()
+    answered = site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": "0.5"}, headers=bearer(site.consumer))
+    assert answered.status_code == 201 and answered.json()["rows_scanned"] == sum(DISTRICTS.values()), answered.text
+    assert wait_for_write(site.http, site.staff, answered.json()["write"]["id"])["status"] == "confirmed"
     purged = site.http.post(f"/datasets/{dataset}/versions/1/purge", json={"reason": "保存期满，依法删除"},
                             headers=bearer(site.staff))
     assert purged.status_code == 202, purged.text
