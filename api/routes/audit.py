@@ -23,7 +23,7 @@ from api.errors import errors
 from api.deps import DB, Id32, Node, Number
 from api.routes.datasets import version_of
 from api.schemas.audit import (
-    AlertOut, AttributionOut, CompletenessOut, LineageOut, PositionOut, SuspectOut, TracePage, Verification,
+    AlertOut, AttributionOut, CompletenessOut, FileVerification, LineageOut, PositionOut, SuspectOut, TracePage,
     trace_json,
 )
 from api.schemas.base import MAX_NUMBER
@@ -35,7 +35,7 @@ from node.audit.prov import dataset_prov
 from node.formats import FORMATS, Kind
 from node.models import Alert, Dataset, Delivery
 from node.audit.trace import Lineage, Page, consumer_trace, dataset_trace, lineage
-from node.audit.verify import Report, verify_events, verify_version_files
+from node.audit.verify import verify_events, verify_version_files
 
 MAX_LEAK = 512 << 20
 After = Annotated[int, Query(ge=0, le=MAX_NUMBER, description="the `next_after` of the previous page")]
@@ -52,10 +52,6 @@ VERIFIED_AT_ONCE = 4
 also wait on the chain, do not hold up plain ones). The limiters are the app's own: an anyio
 limiter belongs to the event loop that first uses it, and several apps (each its own loop) serve
 in one process under ``provledger up``."""
-
-
-def _verification(report: Report) -> Verification:
-    return Verification(ok=report.ok, problems=report.problems, purged=report.purged)
 
 
 def _completeness(found: Completeness) -> CompletenessOut:
@@ -137,13 +133,14 @@ def router(auth: Auth) -> APIRouter:
 
         return StreamingResponse(document(), media_type="application/json")
 
-    @api.get("/datasets/{dataset_id}/versions/{number}/verification", response_model=Verification,
+    @api.get("/datasets/{dataset_id}/versions/{number}/verification", response_model=FileVerification,
              responses=errors(404), summary="Hash a version's files again and compare with the anchored root")
-    def files(dataset_id: Id32, number: Number, db: DB, node: Node, who: Auditor) -> Verification:
+    def files(dataset_id: Id32, number: Number, db: DB, node: Node, who: Auditor) -> FileVerification:
         dataset = db.get(Dataset, dataset_id.lower())
         if dataset is None:
             raise NotFound("dataset on this node", dataset_id)
-        return _verification(verify_version_files(db, node.ledger, version_of(db, dataset, number).id, store=node.store))
+        report = verify_version_files(db, node.ledger, version_of(db, dataset, number).id, store=node.store)
+        return FileVerification(ok=report.ok, problems=report.problems, purged=report.purged)
 
     @api.get("/alerts", response_model=list[AlertOut], responses=errors(422),
              summary="Alerts raised by the monitor, oldest first, paged by id")

@@ -191,7 +191,7 @@ def router(auth: Auth) -> APIRouter:
         db.commit()
         purging.remove_purged(db)
         return PersonPurgeOut(dataset_id=done.dataset_id, subject_hash=done.subject_hash, replaced=done.replaced,
-                              writes=[_write(e) for e in done.entries])
+                              writes=[_write(e) for e in done.writes])
 
     @api.put("/datasets/{dataset_id}/quality-rules", response_model=list[QualityRuleOut],
              responses=errors(404, 422), summary="Replace the dataset's quality rules")

@@ -21,6 +21,12 @@ from node.models import Alert, Delivery
 class Verification(Model):
     ok: bool
     problems: list[str] = Field(default_factory=list)
+
+
+@mirrors(Report)
+class FileVerification(Verification):
+    """A version's files against its anchored root."""
+
     purged: str | None = Field(None, description="the version's plaintext was purged by its owner (when, why), "
                                                  "as the chain records it: not verified, and not tampered")
 

@@ -11,6 +11,7 @@ from api.schemas.base import MAX_NUMBER, Body, Model, UtcDateTime
 from api.schemas.grants import WriteOut
 from api.schemas.mirror import literal_of, mirrors
 from node.catalog.entries import Entry, VersionEntry
+from node.catalog.purge import PersonPurge
 from node.catalog.freshness import Freshness, State
 from node.fields import FieldClass
 from node.formats import ENCODINGS
@@ -190,6 +191,7 @@ class PersonPurgeIn(PurgeIn):
                            "stored, logged or sent on chain (a salted hash of it is)")
 
 
+@mirrors(PersonPurge, converted=("writes",))
 class PersonPurgeOut(Model):
     dataset_id: str
     subject_hash: str = Field(description="keccak256 of the department's secret salt and the ID number")

@@ -64,7 +64,7 @@ class PersonPurge:
     subject_hash: str
     replaced: list[tuple[int, int]]
     """(purged version, successor version) pairs."""
-    entries: list[OutboxEntry]
+    writes: list[OutboxEntry]
 
 
 def _version(session: Session, dataset_id: str, number: int) -> DatasetVersion:
