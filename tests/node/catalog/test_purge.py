@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from node.access.delivery.checks import require_anchored_version, require_untampered_source
 from node.catalog import purge
 from node.catalog.register import register_dataset, register_version
+from node.chain.indexer import touched_keys
+from node.chain.projections import reproject
 from node.errors import Conflict, InvalidInput, NotFound, VersionPurged
 from node.models import CatalogVersion, ChainEventRow, DatasetVersion, OutboxEntry
 from node.service import NodeService
@@ -151,3 +154,19 @@ def test_refusals_change_nothing(service: NodeService, tmp_path: Path, database_
         session.commit()
         with pytest.raises(Conflict, match="purged already"):
             purge.purge_version(session, dataset_id=dataset.dataset_id, number=1, reason="again")
+
+
+def test_a_reorg_undoes_a_purge_the_catalog_showed(session: Session) -> None:
+    """A ``VersionPurged`` above the fork no longer marks the catalog's version (its outbox entry
+    sends it again); one below the fork stays."""
+    def version(number: int, purged_block: int) -> CatalogVersion:
+        return CatalogVersion(dataset_id="0x" + "ab" * 32, number=number, content_root="0x" + f"{number:064x}",
+                              schema_text="{}", schema_hash="0x" + "00" * 32, size_bytes=1, record_count=1,
+                              block_number=5, purged_block=purged_block, purge_reason="0x" + "01" * 32)
+    session.add_all([version(1, 8), version(2, 12)])
+    session.commit()
+    reproject(session, 10, touched_keys([]))
+    session.commit()
+    kept, undone = (session.get(CatalogVersion, ("0x" + "ab" * 32, n)) for n in (1, 2))
+    assert kept is not None and (kept.purged_block, kept.purge_reason) == (8, "0x" + "01" * 32)
+    assert undone is not None and (undone.purged_block, undone.purge_reason) == (None, None)
