@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import re
 
-SECRET_PARAMETERS = ("token", "secret", "password", "passphrase", "nonce", "signature", "key", "code", "auth")
+SECRET_PARAMETERS = ("token", "secret", "password", "passphrase", "nonce", "signature", "key", "code", "auth",
+                     "id_number")
+"""``id_number``: a person's purge takes the ID number in its body; a client that puts it in the URL
+too must not have it logged."""
 
 _QUERY_SECRET = re.compile(
     r"([?&;](?:[^=&#\s]*(?:" + "|".join(SECRET_PARAMETERS) + r")[^=&#\s]*)=)[^&#\s\"]*", re.IGNORECASE)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from api.cli import Refused, main, register_dataset
+from api.redact import redact
 from ledger.errors import ContractError
 from node.fields import id_check_character
 from node.datakey import KeySecret, data_key
@@ -187,3 +188,8 @@ def test_the_dashboard_purges_after_a_confirmation_that_never_holds_the_id_numbe
         assert http.post("/dashboard/sign-in", data={"username": other.username,
                                                      "password": other.password}).status_code == 303
         assert http.get(f"/dashboard/datasets/{dataset}/purge").status_code == 403
+
+
+def test_an_id_number_put_in_a_url_is_redacted_from_the_logs() -> None:
+    line = f"POST /datasets/0xab/purge-person?id_number={VALID_ID}&reason=x HTTP/1.1"
+    assert VALID_ID not in redact(line) and "id_number=[redacted]&reason=x" in redact(line)
