@@ -138,7 +138,9 @@ def _without(store: DataStore, version: DatasetVersion, field: str, person: str,
     # One encoder for the whole file: a BOM (utf-8-sig) is written once, at the start.
     encode = codecs.getincrementalencoder(encoding)().encode
     with store.open(Path(version.source_path)) as raw, store.create(target) as out:
-        lines = _records(io.TextIOWrapper(raw, encoding=encoding, newline=""))
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        # A JSON line is one record whatever quotes it holds (escaped ones too); a CSV record may span lines.
+        lines = _records(text) if kind == "csv" else iter(text)
         column = None
         if kind == "csv":
             header = next(lines, "")

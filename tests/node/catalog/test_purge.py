@@ -38,7 +38,8 @@ CLASSES = {"姓名": "name", "身份证号": "id_number", "手机号": "mobile"}
 def _jsonl() -> tuple[bytes, bytes]:
     rows = [dict(zip(HEADER.split(","), ["a", "110101199003074573", "13800138000", "x"])),
             dict(zip(HEADER.split(","), ["张三", PERSON, "13900139000", "y"])),
-            dict(zip(HEADER.split(","), ["b", "440305199912310011", "13700137000", "z"]))]
+            dict(zip(HEADER.split(","), ["b", "440305199912310011", "13700137000", 'an odd quote: "']))]
+    rows = [rows[2], rows[1], rows[0]]  # a line with an odd count of quotes right before the person's
     lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in rows]
     return "".join(lines).encode(), "".join(lines[::2]).encode()
 
