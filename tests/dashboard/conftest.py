@@ -8,6 +8,8 @@ and one grant approved through the API for the live stream.
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from api.cli import Api, Progress, decide, request_access, upload_version, wait_
 from api.local import LocalDeployment, Participant
 from ledger.compile import PROJECT_ROOT
 from node.departments import DepartmentPlan, DepartmentSpec
+from node.store import DataStore
 from tests.dashboard.browser import Browser, find_chromium, unavailable
 from tests.utils.required import require
 
@@ -71,13 +74,20 @@ def _register(staff: Api, code: str, name: str, *, grade: int, interval: int, pa
     return dataset_id
 
 
-def _tamper(data_dir: Path, dataset_id: str, original: bytes) -> Path:
-    """Change one byte of the file a version was registered from, keeping its size."""
-    stored = [p for p in (data_dir / "datasets" / dataset_id).iterdir() if p.read_bytes() == original]
+def _tamper(store: DataStore, data_dir: Path, dataset_id: str, original: bytes) -> Path:
+    """Change one byte of the file a version was registered from, keeping its size, as one who
+    holds the node's data key would (the file is kept encrypted: it is sealed again)."""
+    def plaintext(path: Path) -> bytes:
+        with store.open(path) as f:
+            return f.read()
+
+    stored = [p for p in (data_dir / "datasets" / dataset_id).iterdir() if plaintext(p) == original]
     assert len(stored) == 1, stored
     changed = original.replace(b"Person 7-3,", b"Persen 7-3,", 1)
     assert changed != original and len(changed) == len(original)
-    stored[0].write_bytes(changed)
+    sealed = stored[0].with_name(stored[0].name + ".tampered")
+    store.store(io.BytesIO(changed), sealed)
+    os.replace(sealed, stored[0])
     return stored[0]
 
 
@@ -103,7 +113,7 @@ def story(deployment: LocalDeployment) -> Iterator[Story]:
                             parents=[parent], versions=[first, people(45, 7)])
         child = _register(staff, "visits-by-district", "Visits by district 2026", grade=1, interval=3600,
                           parents=[dataset], versions=[people(10, 5)])
-        tampered = _tamper(department.data_dir, dataset, first)
+        tampered = _tamper(deployment.node(department.code).store, department.data_dir, dataset, first)
 
         consumer = deployment.consumers[0]
         with Api(department.url, Progress(False)) as as_consumer:
