@@ -3,7 +3,7 @@
 ``dataset_versions`` says when this node removed a version's plaintext and the hash of the
 reason; ``catalog_versions`` says in which block its owner recorded the purge on chain.
 
-Revision ID: 0015
+Revision ID: 0014
 Revises: 0013
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0015'
+revision = '0014'
 down_revision = '0013'
 branch_labels = None
 depends_on = None
