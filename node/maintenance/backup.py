@@ -6,7 +6,8 @@ Consistency: the database is copied first, as one snapshot (SQLite's online back
 (an uploaded version, a delivery) before the row that names it, so every file the copied
 database names is in the archive; a file written after the snapshot is an orphan the restored
 node ignores. The only files a running node deletes are delivered copies past their retention
-(:mod:`node.access.delivery.retention`): the backup pins each data file with a hard link as it
+(:mod:`node.access.delivery.retention`) and the kept files of purged versions
+(:mod:`node.catalog.purge`): the backup pins each data file with a hard link as it
 lists them, so a copy removed meanwhile is still read whole, and one removed before it was
 pinned is left out (its receipt is in the database; the restored node answers that it is gone).
 
