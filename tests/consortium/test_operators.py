@@ -238,8 +238,10 @@ def test_three_departments_found_a_consortium_and_a_fourth_is_voted_in_and_out(
     assert asked.returncode == 0, asked.stderr
     grant = re.search(r"grant (0x[0-9a-f]{64}) requested", asked.stdout)
     assert grant is not None, asked.stdout
-    approved = provledger("approve", grant.group(1), "--api", owner.url, "--user", f"{owner.code}.admin",
-                          "--password", "an admin password of the test")
+    staff = ("--api", owner.url, "--user", f"{owner.code}.admin", "--password", "an admin password of the test")
+    # The request is decided with its purpose in view: once the owner's node has indexed it.
+    eventually(lambda: grant.group(1) in provledger("review", *staff, "--json").stdout, "the request in the review queue")
+    approved = provledger("approve", grant.group(1), *staff)
     assert approved.returncode == 0, approved.stderr
     out = mailbox.parent / "delivery.csv"
     delivered = provledger("use", grant.group(1), "--out", str(out), "--api", owner.url, *as_consumer)
