@@ -28,10 +28,12 @@ import secrets
 import shutil
 import tempfile
 import threading
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from eth_account import Account
@@ -155,12 +157,15 @@ class LocalDeployment:
     """
 
     def __init__(self, work_dir: Path | None = None, *, departments: int | DepartmentPlan = 3,
-                 anchor_interval: float = 1.0, project_root: Path = PROJECT_ROOT) -> None:
+                 anchor_interval: float = 1.0, project_root: Path = PROJECT_ROOT,
+                 node_settings: Mapping[str, Any] | None = None) -> None:
         self.plan = local_plan(departments)
         if work_dir is not None and work_dir.exists() and (not work_dir.is_dir() or any(work_dir.iterdir())):
             raise ValueError(f"{work_dir} is not an empty folder")
         self.count = len(self.plan.departments)
         self.anchor_interval = anchor_interval
+        self.node_settings = dict(node_settings or {})
+        """Further settings of every department's node (a test suite's sign-in rate, say)."""
         self.project_root = project_root
         self._given_dir = work_dir
         self.work_dir = work_dir or Path()
@@ -273,6 +278,7 @@ class LocalDeployment:
             keystore_path=keystore, passphrase=SecretStr(self.passphrase), passphrase_file=None, data_dir=data_dir,
             database_url=f"sqlite:///{(data_dir / 'node.db').resolve()}", confirmations=1,
             anchor_interval=self.anchor_interval, anchor_batch_size=1000, allow_demo_passphrase=False,
+            **self.node_settings,
         )
         node = NodeService.start(settings)
         self._nodes.append(node)

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 import duckdb
 from sqlglot import exp
 
-from node.access.delivery.masking import field_key
+from node.access.delivery.masking import field_key, json_records
 from node.errors import InvalidInput, QueryRefused
 from node.formats import Kind, transcode
 from node.store import PLAIN, DataStore
@@ -118,16 +118,7 @@ def _write_utf8_csv(src: BinaryIO, kind: Kind, encoding: str, dst: BinaryIO) -> 
         return
     records = []
     names: dict[str, None] = {}
-    text = src.read().decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InvalidInput("jsonl", f"line {number}: {err.msg}") from None
-        if not isinstance(record, dict):
-            raise InvalidInput("jsonl", f"line {number} is not a JSON object")
+    for record in json_records(iter(lambda: src.read(_CHUNK), b""), encoding):
         names.update(dict.fromkeys(record))
         records.append(record)
     out = io.TextIOWrapper(dst, encoding="utf-8", newline="", write_through=True)

@@ -197,7 +197,9 @@ class World:
 
 @pytest.fixture(scope="session")
 def deployment() -> Iterator[LocalDeployment]:
-    with LocalDeployment(departments=3, anchor_interval=0.5) as local:
+    # Every test of the session signs in from 127.0.0.1 to the same nodes, many within a minute;
+    # the sign-in limit itself is tested on a node of its own (tests/api/test_hardening.py).
+    with LocalDeployment(departments=3, anchor_interval=0.5, node_settings={"rate_sign_in": "6000/minute"}) as local:
         yield local
 
 

@@ -224,7 +224,7 @@ def test_the_story_through_the_routes(site: Site, node: NodeService, suite: Suit
     assert found.status_code == 200, found.text
     assert found.json()["consumer"] == suite.accounts[8].address and found.json()["confident"]
     files = http.get(f"/audit/datasets/{dataset_id}/versions/1/verification", headers=bearer(site.auditor))
-    assert files.json() == {"ok": True, "problems": []}
+    assert files.json() == {"ok": True, "problems": [], "purged": None}
 
     # The public: the catalog and its DCAT form, health; metrics for staff.
     assert dataset_id in {d["dataset_id"] for d in http.get("/catalog").json()}

@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from node.errors import InvalidInput
 from node.fields import FieldClass, mask_value
@@ -133,15 +133,9 @@ def _mask_json(cls: FieldClass, value: object) -> object:
     return mask_value(cls, json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
-def mask_jsonl(src: BinaryIO | Iterable[bytes], dst: BinaryIO, plan: MaskPlan, *, encoding: str = "utf-8") -> MaskStats:
-    """Copy JSON lines from ``src`` (text in ``encoding``) to ``dst`` (in UTF-8) one record at a
-    time, masking as ``plan`` says.
-
-    Only top-level fields are masked; null and empty strings stay as they are. Keys keep their
-    order, text stays unescaped, and records are written compactly. Blank lines are dropped.
-    """
-    masked = plan.masked()
-    stats = MaskStats()
+def json_records(src: BinaryIO | Iterable[bytes], encoding: str = "utf-8") -> Iterator[dict[str, Any]]:
+    """The records of JSON lines read from ``src`` (text in ``encoding``), one at a time; blank
+    lines are skipped, and a line that is no JSON object is refused, naming it."""
     for number, line in enumerate(_text_lines(src, "jsonl", encoding), 1):
         if not line.strip():
             continue
@@ -151,6 +145,19 @@ def mask_jsonl(src: BinaryIO | Iterable[bytes], dst: BinaryIO, plan: MaskPlan, *
             raise InvalidInput("jsonl", f"line {number}: {err.msg}") from err
         if not isinstance(record, dict):
             raise InvalidInput("jsonl", f"line {number} is not a JSON object")
+        yield record
+
+
+def mask_jsonl(src: BinaryIO | Iterable[bytes], dst: BinaryIO, plan: MaskPlan, *, encoding: str = "utf-8") -> MaskStats:
+    """Copy JSON lines from ``src`` (text in ``encoding``) to ``dst`` (in UTF-8) one record at a
+    time, masking as ``plan`` says.
+
+    Only top-level fields are masked; null and empty strings stay as they are. Keys keep their
+    order, text stays unescaped, and records are written compactly. Blank lines are dropped.
+    """
+    masked = plan.masked()
+    stats = MaskStats()
+    for record in json_records(src, encoding):
         for name, value in record.items():
             cls = masked.get(field_key(name))
             if cls is not None and value not in (None, ""):
