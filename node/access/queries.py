@@ -82,7 +82,12 @@ class GrantPrivacyStatus:
 
     @property
     def available(self) -> int:
-        return max(self.terms.epsilon_budget - self.spent - self.pending, 0)
+        return _left(self.terms.epsilon_budget, self.spent, self.pending)
+
+
+def _left(budget: int, spent: int, pending: int) -> int:
+    """The ε (micro-ε) a grant has left: its budget less what landed on chain and what is on its way."""
+    return max(budget - spent - pending, 0)
 
 
 def queue_queries(session: Session, queries: Sequence[QueryRecord], *, batch_size: int = BATCH_SIZE) -> list[OutboxEntry]:
@@ -135,16 +140,6 @@ def _spent(session: Session, ledger: Ledger, grant_id: str) -> _Spent:
     return _Spent(uses=checks.uses_spent(session, ledger, grant_id) + len(pending),
                   epsilon=ledger.usage.epsilon_spent(grant, block=block),
                   pending_epsilon=sum(int(q["epsilon"]) for q in pending))
-
-
-def epsilon_available(session: Session, ledger: Ledger, grant_id: str) -> int:
-    """The grant's ε budget less what its queries spent on chain and this node's queued ones
-    (micro-ε; 0 for a grant without privacy terms). Call it holding
-    ``checks.GRANT_LOCKS.hold(grant_id)`` until the query is queued."""
-    grant_id = grant_id.lower()
-    terms = ledger.grants.privacy_terms(bytes.fromhex(grant_id[2:]))
-    spent = _spent(session, ledger, grant_id)
-    return max(terms.epsilon_budget - spent.epsilon - spent.pending_epsilon, 0)
 
 
 def privacy_status(session: Session, ledger: Ledger, grant_id: str) -> GrantPrivacyStatus:
@@ -232,9 +227,9 @@ def reserve_and_queue(session: Session, ledger: Ledger, grant_id: str, *, epsilo
         spent = _spent(session, ledger, grant_id)
         if spent.uses >= max_uses:
             raise Conflict(f"grant {grant_id}", f"{spent.uses} of {max_uses} uses spent or on their way")
-        available = budget - spent.epsilon - spent.pending_epsilon
+        available = _left(budget, spent.epsilon, spent.pending_epsilon)
         if epsilon_micro > available:
-            raise Conflict(f"grant {grant_id}", f"ε {epsilon_text(epsilon_micro)} asked, {epsilon_text(max(available, 0))} "
+            raise Conflict(f"grant {grant_id}", f"ε {epsilon_text(epsilon_micro)} asked, {epsilon_text(available)} "
                                                 f"of its budget of {epsilon_text(budget)} left")
         result = release()
         record = QueryRecord("0x" + secrets.token_hex(32), grant_id, "0x" + result.query_hash.hex(),

@@ -20,7 +20,7 @@ from web3.types import TxReceipt
 from ledger.clients import Action, PrivacyTerms, QueryInput, Refusal, Use
 from ledger.deploy import Ledger
 from ledger.errors import ContractError
-from node.access.queries import epsilon_available, privacy_status, reserve_and_queue
+from node.access.queries import privacy_status, reserve_and_queue
 from node.chain.outbox import OutboxWorker
 from node.db import make_engine, migrate, session_factory
 from node.errors import Conflict
@@ -125,7 +125,7 @@ def test_concurrent_reservations_never_exceed_the_budget(suite: Suite, database_
         answers = list(pool.map(ask, range(8)))
     assert answers.count("queued") == 3, answers  # 3 x 0.3 of a budget of 1: the fourth would overspend
     with sessions() as session:
-        assert epsilon_available(session, owner, grant_id) == BUDGET - 3 * CAP
+        assert privacy_status(session, owner, grant_id).available == BUDGET - 3 * CAP
         status = privacy_status(session, owner, grant_id)
         assert (status.spent, status.pending, status.available) == (0, 3 * CAP, BUDGET - 3 * CAP)
     OutboxWorker(sessions, owner, owner.sender).run_until_idle(timeout=120)
