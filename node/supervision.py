@@ -87,20 +87,23 @@ class Supervised:
 
     The idle wait starts at ``idle`` and doubles, step after step without work, up to
     ``idle_max`` (default: ``idle``, a fixed poll), so an idle node costs next to nothing; it
-    starts over after work, and while ``busy()`` says work is under way that a step will finish
-    (a write sent, not yet mined). :meth:`nudge` ends a wait at once: whoever makes work for the
+    starts over after work. While ``busy()`` says work is under way that a step will finish (a
+    write sent, not yet mined) the loop looks again every ``poll`` seconds (default: ``idle``):
+    nothing announces that work's end, so no idle wait may delay it. :meth:`nudge` ends a wait at once: whoever makes work for the
     loop (a write queued, events indexed) nudges it, so backing off adds no lag to that work; a
     step that did work nudges the loop it ``wakes`` (the one that takes its results on).
     Whoever sets ``stop`` nudges the loop too, or it ends after its current wait."""
 
     def __init__(self, name: str, step: Callable[[], int], *, idle: float = 0.2, idle_max: float | None = None,
-                 busy: Callable[[], bool] | None = None, wakes: Supervised | None = None, first_retry: float = 0.5,
+                 busy: Callable[[], bool] | None = None, poll: float | None = None,
+                 wakes: Supervised | None = None, first_retry: float = 0.5,
                  max_retry: float = 10.0, lock: threading.Lock | None = None) -> None:
         self.name = name
         self._step = step
         self.idle = idle
         self.idle_max = max(idle if idle_max is None else idle_max, idle)
         self._busy = busy
+        self.poll = idle if poll is None else poll
         self._wakes = wakes
         self.first_retry = first_retry
         self.max_retry = max(max_retry, first_retry)
@@ -141,7 +144,7 @@ class Supervised:
             return float(min(self.max_retry, self.first_retry * 2 ** min(max(failures - 1, 0), 30)))
         if done or self._under_way:
             self._quiet = 0
-            return 0.0 if done else self.idle
+            return 0.0 if done else self.poll
         self._quiet += 1
         return float(min(self.idle_max, self.idle * 2 ** min(self._quiet - 1, 30)))
 

@@ -34,7 +34,9 @@ BOUND = 120.0
 @contextmanager
 def idle_an_hour(service: NodeService) -> Iterator[None]:
     """The node's loops running, each waiting an hour whenever it finds nothing to do; inside,
-    each has done its first step (the indexer and monitor read through the chain so far)."""
+    each has done its first step (the indexer and monitor read through the chain so far). Work
+    under way (a write sent, not yet mined) is still looked at every ``poll``: nothing announces
+    its end (a slow chain mines a write after the step that sent it looked)."""
     for loop in service.workers.values():
         loop.idle = loop.idle_max = AN_HOUR
     stop = threading.Event()
@@ -59,6 +61,18 @@ def test_the_idle_wait_doubles_up_to_its_cap_and_starts_over_after_work() -> Non
     assert [loop.delay_after(loop.attempt()) for _ in range(3)] == [0.05, 0.05, 0.05]
     busy.clear()
     assert [loop.delay_after(loop.attempt()) for _ in range(2)] == [0.05, 0.1]
+
+
+def test_work_under_way_is_looked_at_every_poll_however_long_the_idle_wait() -> None:
+    # A write sent and not yet mined: no wake-up announces its mining, so an hour's idle wait
+    # must not hold its confirmation back.
+    sent = threading.Event()
+    sent.set()
+    loop = Supervised("outbox", lambda: 0, idle=AN_HOUR, idle_max=AN_HOUR, busy=sent.is_set, poll=0.05)
+    assert [loop.delay_after(loop.attempt()) for _ in range(3)] == [0.05, 0.05, 0.05]
+    sent.clear()
+    assert loop.delay_after(loop.attempt()) == AN_HOUR
+    assert Supervised("anchors", lambda: 0, idle=0.2, busy=lambda: True).poll == 0.2
 
 
 def test_a_failing_look_for_work_under_way_fails_the_step_and_never_ends_the_loop() -> None:
