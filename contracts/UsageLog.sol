@@ -107,6 +107,25 @@ contract UsageLog is IUsageLog, ConsortiumBound {
         emit UsesBatchRecorded(batchId, msg.sender, recorded, uint32(queries.length) - recorded);
     }
 
+    function recordRefusedQueries(
+        bytes32 batchId,
+        RefusedQueryInput[] calldata refusals
+    ) external whenLedgerNotPaused {
+        if (refusals.length == 0) revert UsageEmptyBatch(batchId);
+        _claim(batchId);
+        bytes32 callerDepartment = _consortium.departmentOf(msg.sender);
+        bytes32 grantId;
+        address consumer;
+        for (uint256 i = 0; i < refusals.length; i++) {
+            RefusedQueryInput calldata r = refusals[i];
+            if (i == 0 || r.grantId != grantId) {
+                grantId = r.grantId;
+                consumer = _refusedQueryConsumer(grantId, callerDepartment);
+            }
+            emit QueryRefused(grantId, consumer, r.queryHash, r.reason);
+        }
+    }
+
     // ------------------------------------------------------------------ settlement
 
     function acknowledgeStatement(StatementInput calldata input) external whenLedgerNotPaused {
@@ -237,6 +256,18 @@ contract UsageLog is IUsageLog, ConsortiumBound {
     function _checkPlainQuery(bytes32 grantId) private view returns (Refusal) {
         (, uint64 cap, , ) = _grants.privacyTerms(grantId);
         return cap == 0 ? Refusal.None : Refusal.EpsilonOverCap;
+    }
+
+    /// @dev The grantee of `grantId`, once the caller is known to serve its dataset's owner.
+    function _refusedQueryConsumer(bytes32 grantId, bytes32 callerDepartment) private view returns (address grantee) {
+        IAccessGrants.Status status;
+        bytes32 datasetId;
+        (grantee, status, , , , datasetId) = _grants.useTerms(grantId);
+        if (status == IAccessGrants.Status.None) revert UsageUnknownGrant(grantId);
+        (bytes32 owner, , ) = _registry.useStatus(datasetId);
+        if (callerDepartment == 0 || callerDepartment != owner) {
+            revert UsageCallerNotAllowed(msg.sender, grantId, Action.Query);
+        }
     }
 
     function _revertFor(Refusal refusal, Terms memory t, UseInput calldata use) private view {

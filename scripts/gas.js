@@ -101,6 +101,10 @@ async function main() {
   for (const n of [1, 10]) {
     await measure(`UsageLog.recordQueries x${n} (1 grant)`, usage.connect(deptA).recordQueries(f.id(`q-${n}`), queries(n, `q${n}`)), n);
   }
+  const refusals = (n, tag) => Array.from({ length: n }, (_, i) => ({ grantId: gq, queryHash: f.hash(`${tag} refused ${i}`), reason: 1 }));
+  for (const n of [1, 10, 100]) {
+    await measure(`UsageLog.recordRefusedQueries x${n} (1 grant)`, usage.connect(deptA).recordRefusedQueries(f.id(`r-${n}`), refusals(n, `r${n}`)), n);
+  }
   await measure("UsageLog.recordUses x100 (10 grants)", usage.connect(deptA).recordUses(f.id("b10"), uses(tenGrants, 100)), 100);
   const statement = {
     statementId: f.id("st-1"), ownerDepartment: f.DEPT_A, consumer: consumer.address,

@@ -27,6 +27,9 @@ import {IAccessGrants} from "./IAccessGrants.sol";
  * A Query use recorded by {recordUse} or {recordUses} spends no ε, so on a grant with privacy
  * terms it is refused as over the cap ({Refusal}.EpsilonOverCap).
  *
+ * A query the owner's node refused to run is recorded too, with {recordRefusedQueries}: an
+ * attempt the auditor sees ({QueryRefused}), spending neither quota nor ε.
+ *
  * Settlement statements are keyed by the owner department and the statement id together
  * (storage key `keccak256(abi.encode(ownerDepartment, statementId))`), so a department can issue
  * statements only under its own name.
@@ -60,6 +63,20 @@ interface IUsageLog {
         BudgetExhausted
     }
 
+    /// @dev Why the owner's node refused to run a query. Every reason but `SqlUnreadable` names
+    /// the hash of the SQL as the node normalised it; `SqlUnreadable` (the text does not parse as
+    /// one SQL statement) names the hash of the raw text.
+    enum QueryRefusal {
+        SqlNotAllowed,
+        IdentifyingField,
+        SqlUnreadable,
+        EpsilonOverCap,
+        BudgetExhausted,
+        QuotaExhausted,
+        NoPrivacyTerms,
+        GrantNotAllowing
+    }
+
     struct UseInput {
         bytes32 grantId;
         Action action;
@@ -74,6 +91,13 @@ interface IUsageLog {
         bytes32 resultHash;
         uint64 epsilon;
         uint64 rowsScanned;
+    }
+
+    /// @dev One query the owner's node refused: the hash of its SQL (see {QueryRefusal}) and why.
+    struct RefusedQueryInput {
+        bytes32 grantId;
+        bytes32 queryHash;
+        QueryRefusal reason;
     }
 
     struct StatementInput {
@@ -143,6 +167,9 @@ interface IUsageLog {
         uint64 epsilonSpent,
         uint64 rowsScanned
     );
+    /// @dev The owner's node refused to run a query of `consumer` (the grantee) under `grantId`,
+    /// for `reason`; `queryHash` as {QueryRefusal} says. Nothing was spent.
+    event QueryRefused(bytes32 indexed grantId, address indexed consumer, bytes32 queryHash, QueryRefusal reason);
     /// @dev A use of `grantId` was refused for `reason`.
     event UseRefused(bytes32 indexed grantId, address indexed actor, Action action, bytes32 evidenceHash, Refusal reason);
     /// @dev Batch `batchId` recorded `recorded` uses and refused `refused`; a single use is a
@@ -202,6 +229,21 @@ interface IUsageLog {
      * Emits {UseRecorded} and {QueryRecorded}, or {UseRefused}, per query, then {UsesBatchRecorded}.
      */
     function recordQueries(bytes32 batchId, QueryInput[] calldata queries) external returns (uint32 recorded);
+
+    /**
+     * @dev Records a batch of queries the owner's node refused to run, so the attempts are
+     * traced; they spend neither quota nor ε. A run of refusals of the same grant placed next
+     * to each other is checked against one read of the grant.
+     *
+     * Requirements:
+     * - not paused; `batchId` is not zero and new for the caller (the same id space as uses);
+     *   `refusals` is not empty;
+     * - every grant exists and the caller serves the department owning its dataset, whatever
+     *   the grant's status (a revoked grant's attempts are recorded too).
+     *
+     * Emits {QueryRefused} per refusal.
+     */
+    function recordRefusedQueries(bytes32 batchId, RefusedQueryInput[] calldata refusals) external;
 
     /**
      * @dev Acknowledges a settlement statement. The owner department issues it, which fixes

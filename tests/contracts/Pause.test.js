@@ -83,6 +83,8 @@ const WRITES = {
     // Refused per query (no privacy terms) when unpaused, but the pause check comes first.
     recordQueries: (t) => t.usage.connect(t.deptA).recordQueries(id("queries-1"),
       [{ grantId: t.grantId, queryHash: hash("q"), resultHash: hash("r"), epsilon: 1, rowsScanned: 1 }]),
+    recordRefusedQueries: (t) => t.usage.connect(t.deptA).recordRefusedQueries(id("refused-1"),
+      [{ grantId: t.grantId, queryHash: hash("q"), reason: 0 }]),
     "acknowledgeStatement by the owner": (t) => t.usage.connect(t.deptA).acknowledgeStatement(statementInput(t.consumer, id("statement-new"))),
     "acknowledgeStatement by the consumer": (t) => t.usage.connect(t.consumer).acknowledgeStatement(statementInput(t.consumer, ISSUED)),
   },

@@ -166,4 +166,55 @@ describe("Query grants", function () {
       expect(seen).to.deep.equal([["UseRecorded", grantId, Action.Query], ["UseRefused", queryGrant, Refusal.EpsilonOverCap], ["UsesBatchRecorded", 1, 1]]);
     });
   });
+
+  describe("recordRefusedQueries", function () {
+    // IUsageLog.QueryRefusal, in declaration order.
+    const Why = { SqlNotAllowed: 0, IdentifyingField: 1, SqlUnreadable: 2, EpsilonOverCap: 3, BudgetExhausted: 4,
+      QuotaExhausted: 5, NoPrivacyTerms: 6, GrantNotAllowing: 7 };
+    const refusal = (grantId, reason, n = serial++) => ({ grantId, queryHash: hash(`refused ${n}`), reason });
+    const refusedEvents = async (usage, tx) => {
+      const receipt = await (await tx).wait();
+      return receipt.logs.filter((log) => log.address === usage.target).map((log) => usage.interface.parseLog(log))
+        .map((e) => [e.name, e.args.grantId, e.args.consumer, e.args.queryHash, Number(e.args.reason)]);
+    };
+
+    it("records each refusal of a batch, in order, with its grantee, and spends neither quota nor ε", async function () {
+      const { usage, deptA, consumer, queryGrant, grantId } = this;
+      await usage.connect(deptA).recordQueries(id("one"), [query(queryGrant, 100_000n)]);
+      const batch = [refusal(queryGrant, Why.IdentifyingField), refusal(queryGrant, Why.EpsilonOverCap),
+        refusal(grantId, Why.NoPrivacyTerms), refusal(queryGrant, Why.SqlUnreadable)];
+      expect(await refusedEvents(usage, usage.connect(deptA).recordRefusedQueries(id("refusals"), batch))).to.deep.equal(
+        batch.map((r) => ["QueryRefused", r.grantId, consumer.address, r.queryHash, r.reason]));
+      expect(await usage.usesOf(queryGrant)).to.equal(1n);
+      expect(await usage.epsilonSpent(queryGrant)).to.equal(100_000n);
+      expect(await usage.usesOf(grantId)).to.equal(0n);
+    });
+
+    it("records the attempts on a revoked grant: it allows no query now", async function () {
+      const { usage, grants, deptA, consumer, queryGrant } = this;
+      await grants.connect(deptA).revoke(queryGrant, hash("misuse"));
+      const r = refusal(queryGrant, Why.GrantNotAllowing);
+      await expect(usage.connect(deptA).recordRefusedQueries(id("revoked"), [r]))
+        .to.emit(usage, "QueryRefused").withArgs(queryGrant, consumer.address, r.queryHash, Why.GrantNotAllowing);
+    });
+
+    it("lets only the owner department record refusals: neither the consumer nor another department", async function () {
+      const { usage, consumer, deptB, queryGrant } = this;
+      for (const caller of [consumer, deptB]) {
+        await expect(usage.connect(caller).recordRefusedQueries(id("not-mine"), [refusal(queryGrant, Why.SqlNotAllowed)]))
+          .to.be.revertedWithCustomError(usage, "UsageCallerNotAllowed").withArgs(caller.address, queryGrant, Action.Query);
+      }
+    });
+
+    it("refuses a batch naming an unknown grant anywhere, an empty batch, a reused id and an unknown reason", async function () {
+      const { usage, deptA, queryGrant } = this;
+      await expect(usage.connect(deptA).recordRefusedQueries(id("unknown"), [refusal(queryGrant, 0), refusal(id("nothing"), 0)]))
+        .to.be.revertedWithCustomError(usage, "UsageUnknownGrant").withArgs(id("nothing"));
+      await expect(usage.connect(deptA).recordRefusedQueries(id("empty"), [])).to.be.revertedWithCustomError(usage, "UsageEmptyBatch");
+      await usage.connect(deptA).recordRefusedQueries(id("once"), [refusal(queryGrant, 0)]);
+      await expect(usage.connect(deptA).recordRefusedQueries(id("once"), [refusal(queryGrant, 0)]))
+        .to.be.revertedWithCustomError(usage, "UsageIdUsed").withArgs(deptA.address, id("once"));
+      await expect(usage.connect(deptA).recordRefusedQueries(id("reason"), [refusal(queryGrant, 8)])).to.be.reverted;
+    });
+  });
 });
