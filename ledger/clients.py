@@ -69,6 +69,20 @@ class Refusal(IntEnum):
     BUDGET_EXHAUSTED = 12
 
 
+class QueryRefusal(IntEnum):
+    """``IUsageLog.QueryRefusal``: why the owner's node refused to run a query. The query hash
+    recorded with it is of the normalised SQL, but for ``SQL_UNREADABLE`` of the raw text."""
+
+    SQL_NOT_ALLOWED = 0
+    IDENTIFYING_FIELD = 1
+    SQL_UNREADABLE = 2
+    EPSILON_OVER_CAP = 3
+    BUDGET_EXHAUSTED = 4
+    QUOTA_EXHAUSTED = 5
+    NO_PRIVACY_TERMS = 6
+    GRANT_NOT_ALLOWING = 7
+
+
 class AnchorKind(IntEnum):
     DATASET_VERSIONS = 0
     DELIVERY_RECEIPTS = 1
@@ -202,6 +216,18 @@ class QueryInput:
 
     def as_tuple(self) -> tuple[bytes, bytes, bytes, int, int]:
         return (self.grant_id, self.query_hash, self.result_hash, self.epsilon, self.rows_scanned)
+
+
+@dataclass(frozen=True)
+class RefusedQueryInput:
+    """``IUsageLog.RefusedQueryInput``: one query the owner's node refused, and why."""
+
+    grant_id: bytes
+    query_hash: bytes
+    reason: QueryRefusal
+
+    def as_tuple(self) -> tuple[bytes, bytes, int]:
+        return (self.grant_id, self.query_hash, int(self.reason))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from web3.types import TxReceipt
 
 from ledger.clients import (
     Anchor, AnchorKind, ContractClient, Dataset, Department, Grant, GrantPrivacy, GrantStatus, Issue,
-    IssueStatus, PrivacyTerms, Proposal, QueryInput, Rights, Statement, Use, Version,
+    IssueStatus, PrivacyTerms, Proposal, QueryInput, RefusedQueryInput, Rights, Statement, Use, Version,
 )
 from ledger.tx import Call, SentTransaction
 
@@ -245,6 +245,9 @@ class UsageLogClient(ContractClient):
     def record_queries_call(self, batch_id: bytes, queries: Sequence[QueryInput]) -> Call:
         """``recordQueries(batch_id, queries)`` encoded for sending (see :meth:`record_uses_call`)."""
         return self.encode_call("recordQueries", batch_id, [q.as_tuple() for q in queries])
+
+    def record_refused_queries(self, batch_id: bytes, refusals: Sequence[RefusedQueryInput]) -> TxReceipt:
+        return self._send("recordRefusedQueries", batch_id, [r.as_tuple() for r in refusals])
 
     def acknowledge_statement(self, statement: Statement) -> TxReceipt:
         return self._send("acknowledgeStatement", statement.as_tuple())

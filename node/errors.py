@@ -66,11 +66,13 @@ class InvalidInput(NodeError, ValueError):
 class QueryRefused(InvalidInput):
     """An aggregate query is refused before it runs: ``construct`` (``SELECT *``, a join, the
     field 身份证号...) is not allowed, ``reason`` says why. ``column`` is the dataset field it
-    concerns, if any. Nothing is run, released or spent."""
+    concerns, if any; ``identifying`` when that field is of an identifying class. Nothing is
+    run, released or spent."""
 
-    def __init__(self, construct: str, reason: str, *, column: str | None = None) -> None:
+    def __init__(self, construct: str, reason: str, *, column: str | None = None, identifying: bool = False) -> None:
         self.construct = construct
         self.column = column
+        self.identifying = identifying
         super().__init__("sql", f"{construct}: {reason}")
 
 

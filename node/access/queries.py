@@ -21,6 +21,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from eth_utils.crypto import keccak
@@ -28,10 +29,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from ledger.clients import Action, GrantPrivacy
+from ledger.clients import Action, GrantPrivacy, QueryRefusal
 from ledger.deploy import Ledger
 from node import query
 from node.access.delivery import checks
+from node.access.refused_queries import Attempt
 from node.access.uses import _hex32
 from node.chain import texts
 from node.chain.outbox import CONFIRMED, enqueue
@@ -186,19 +188,24 @@ def run_granted_query(session: Session, ledger: Ledger, *, department: str, gran
     ``store``, the node's), queue its record and return the released result. Refusals: :class:`LedgerPaused`, :class:`NotPermitted`,
     :class:`DeliveryRefused` (the grant allows no query now, or has no privacy terms),
     :class:`InvalidInput` (ε over the cap; the SQL, as :class:`QueryRefused`),
-    :class:`Conflict` (ε budget or quota spent)."""
+    :class:`Conflict` (ε budget or quota spent). Those the consumer caused are recorded on
+    chain first (:mod:`node.access.refused_queries`)."""
     grant_id, consumer = grant_id.lower(), Web3.to_checksum_address(consumer)
+    attempt = Attempt(session, grant_id, sql)
     checks.require_not_paused(ledger)
     grant = checks.grant_for(ledger, grant_id, consumer)
     dataset = checks.dataset_row(session, "0x" + grant.dataset_id.hex())
     checks.require_own_dataset(ledger, department, dataset.dataset_id)
-    checks.require_grant_allows(ledger, grant_id, grant, Action.QUERY)
+    with attempt.guard(QueryRefusal.GRANT_NOT_ALLOWING, DeliveryRefused):
+        checks.require_grant_allows(ledger, grant_id, grant, Action.QUERY)
     terms = ledger.grants.privacy_terms(bytes.fromhex(grant_id[2:]))
     if not terms.present:
-        raise DeliveryRefused(grant_id, "NO_PRIVACY_TERMS", "the grant has no privacy terms: it allows no query")
+        raise attempt.refuse(QueryRefusal.NO_PRIVACY_TERMS, DeliveryRefused(
+            grant_id, "NO_PRIVACY_TERMS", "the grant has no privacy terms: it allows no query"))
     if not 0 < epsilon_micro <= terms.epsilon_cap:
-        raise InvalidInput("epsilon", f"must be above zero and at most the grant's cap of "
-                                      f"{epsilon_text(terms.epsilon_cap)} per query, not {epsilon_micro} micro-ε")
+        raise attempt.refuse(QueryRefusal.EPSILON_OVER_CAP, InvalidInput(
+            "epsilon", f"must be above zero and at most the grant's cap of {epsilon_text(terms.epsilon_cap)} "
+                       f"per query, not {epsilon_micro} micro-ε"))
     bounds = _bounds_text(session, grant_id, terms)
     if bounds is None:
         raise CannotRecord(f"the bounds of grant {grant_id} have not been indexed from the chain yet")
@@ -211,27 +218,36 @@ def run_granted_query(session: Session, ledger: Ledger, *, department: str, gran
     policy = query.QueryPolicy(fields=checks.granted_fields(session, ledger, grant_id, grant),
                                classes={n: FieldClass(c) for n, c in dataset.field_classes.items()},
                                bounds=_bounds(bounds), min_group_size=terms.min_group_size)
-    checked = query.check_query(sql, policy)
+    with attempt.sql_checked():
+        checked = query.check_query(sql, policy)
     return reserve_and_queue(
         session, ledger, grant_id, epsilon_micro=epsilon_micro, max_uses=grant.max_uses, budget=terms.epsilon_budget,
-        release=lambda: query.run(checked, source, kind=kind, encoding=row.encoding or "utf-8",
+        attempt=attempt, release=lambda: query.run(checked, source, kind=kind, encoding=row.encoding or "utf-8",
                                   content_root=row.content_root, epsilon=epsilon_micro, policy=policy, store=store))
 
 
 def reserve_and_queue(session: Session, ledger: Ledger, grant_id: str, *, epsilon_micro: int, max_uses: int,
-                      budget: int, release: Callable[[], query.QueryResult]) -> QueryOutcome:
+                      budget: int, release: Callable[[], query.QueryResult],
+                      attempt: Attempt | None = None) -> QueryOutcome:
     """Under the grant's lock: check that a use and ``epsilon_micro`` of the ``budget`` are left
     (on chain and queued here), ``release`` the result, and queue and commit its record, so no
-    two queries spend the same ε. :class:`Conflict` when the quota or the budget is spent."""
+    two queries spend the same ε. :class:`Conflict` when the quota or the budget is spent, and
+    :class:`QueryRefused` from ``release``, each recorded as a refusal of ``attempt`` if given."""
     with checks.GRANT_LOCKS.hold(grant_id):
         spent = _spent(session, ledger, grant_id)
-        if spent.uses >= max_uses:
-            raise Conflict(f"grant {grant_id}", f"{spent.uses} of {max_uses} uses spent or on their way")
+        refused: tuple[QueryRefusal, Conflict] | None = None
         available = _left(budget, spent.epsilon, spent.pending_epsilon)
-        if epsilon_micro > available:
-            raise Conflict(f"grant {grant_id}", f"ε {epsilon_text(epsilon_micro)} asked, {epsilon_text(available)} "
-                                                f"of its budget of {epsilon_text(budget)} left")
-        result = release()
+        if spent.uses >= max_uses:
+            refused = QueryRefusal.QUOTA_EXHAUSTED, Conflict(
+                f"grant {grant_id}", f"{spent.uses} of {max_uses} uses spent or on their way")
+        elif epsilon_micro > available:
+            refused = QueryRefusal.BUDGET_EXHAUSTED, Conflict(
+                f"grant {grant_id}", f"ε {epsilon_text(epsilon_micro)} asked, {epsilon_text(available)} "
+                                     f"of its budget of {epsilon_text(budget)} left")
+        if refused is not None:
+            raise attempt.refuse(*refused) if attempt is not None else refused[1]
+        with attempt.sql_checked() if attempt is not None else nullcontext():
+            result = release()
         record = QueryRecord("0x" + secrets.token_hex(32), grant_id, "0x" + result.query_hash.hex(),
                              "0x" + result.result_hash.hex(), epsilon_micro, result.rows_scanned)
         [entry] = queue_queries(session, [record])

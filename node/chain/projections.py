@@ -20,7 +20,8 @@ from ledger import ids
 from ledger.clients import GrantStatus, IssueStatus
 from node.catalog import texts
 from node.models import (
-    CatalogDataset, CatalogVersion, ChainEventRow, Dataset, Grant, Lineage, Note, QualityIssue, QueryRow, Use,
+    CatalogDataset, CatalogVersion, ChainEventRow, Dataset, Grant, Lineage, Note, QualityIssue, QueryRow,
+    RefusedQueryRow, Use,
 )
 from node.chain.attribution import GrantTerms
 from node.chain.bulk import insert_rows
@@ -30,6 +31,7 @@ from node.chain.texts import keep, text_published
 
 USES: Table = Use.__table__  # type: ignore[assignment]
 QUERIES: Table = QueryRow.__table__  # type: ignore[assignment]
+REFUSED_QUERIES: Table = RefusedQueryRow.__table__  # type: ignore[assignment]
 SQL_PARAMETERS = 500
 """Keys per ``IN (...)``, well under every database's limit on bound parameters."""
 
@@ -42,6 +44,7 @@ class Projection:
         self.session = session
         self.uses: list[dict[str, Any]] = []
         self.queries: list[dict[str, Any]] = []
+        self.refused_queries: list[dict[str, Any]] = []
         # Held here, not only in the session's identity map, which drops unreferenced rows.
         self._grants: dict[str, Grant | None] = {}
         self._terms: dict[str, GrantTerms] = {}
@@ -93,7 +96,7 @@ class Projection:
             if grant is not None:
                 grant.uses = max(grant.uses, sequence)
         self._sequences = {}
-        for table, rows in ((USES, self.uses), (QUERIES, self.queries)):
+        for table, rows in ((USES, self.uses), (QUERIES, self.queries), (REFUSED_QUERIES, self.refused_queries)):
             insert_rows(self.session, table, rows)
             rows.clear()
         self.session.flush()
@@ -168,6 +171,15 @@ def _query_recorded(projection: Projection, row: IndexedEvent) -> None:
         "result_hash": a["resultHash"], "epsilon": int(a["epsilon"]), "epsilon_spent": int(a["epsilonSpent"]),
         "rows_scanned": int(a["rowsScanned"]), "block_number": log.block_number, "block_time": row.block_time,
         "tx_hash": log.tx_hash, "log_index": log.log_index,
+    })
+
+
+def _query_refused(projection: Projection, row: IndexedEvent) -> None:
+    a, log = row.args, row.log
+    projection.refused_queries.append({
+        "grant_id": a["grantId"], "consumer": a["consumer"], "query_hash": a["queryHash"], "reason": int(a["reason"]),
+        "block_number": log.block_number, "block_time": row.block_time, "tx_hash": log.tx_hash,
+        "log_index": log.log_index,
     })
 
 
@@ -266,6 +278,7 @@ PROJECTORS: dict[str, Projector] = {
     "AccessRequested": _requested,
     "QueryTermsRequested": _query_terms,
     "QueryRecorded": _query_recorded,
+    "QueryRefused": _query_refused,
     "RequestApproved": _approved,
     "GrantActivated": _activated,
     "RequestRejected": _set_grant_status(GrantStatus.REJECTED),
@@ -287,6 +300,7 @@ def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None
     """After a rollback to ``fork``: drop derived rows above it and rebuild touched keys."""
     session.execute(delete(Use).where(Use.block_number > fork))
     session.execute(delete(QueryRow).where(QueryRow.block_number > fork))
+    session.execute(delete(RefusedQueryRow).where(RefusedQueryRow.block_number > fork))
     session.execute(delete(Lineage).where(Lineage.block_number > fork))
     session.execute(delete(CatalogDataset).where(CatalogDataset.registered_block > fork))
     session.execute(delete(CatalogVersion).where(CatalogVersion.block_number > fork))
@@ -323,7 +337,7 @@ def reproject(session: Session, fork: int, touched: dict[str, set[str]]) -> None
     ).all()
     projection, grant_ids, issue_ids = Projection(session), set(grants), set(issues)
     for row in remaining:
-        if row.name in ("UseRecorded", "UseRefused", "QueryRecorded"):  # rows below the fork are kept
+        if row.name in ("UseRecorded", "UseRefused", "QueryRecorded", "QueryRefused"):  # rows below the fork are kept
             if row.grant_id in grant_ids and row.name == "UseRecorded":
                 projection.count_use(row.args["grantId"], int(row.args["sequence"]))
             continue

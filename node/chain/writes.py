@@ -119,6 +119,11 @@ def _query_tuples(payload: dict[str, Any]) -> list[tuple[bytes, bytes, bytes, in
             for q in payload["queries"]]
 
 
+def _refusal_tuples(payload: dict[str, Any]) -> list[tuple[bytes, bytes, int]]:
+    """A ``record_refused_queries`` payload's refusals as the ABI's ``RefusedQueryInput`` tuples."""
+    return [(b32(r["grant_id"]), b32(r["query_hash"]), r["reason"]) for r in payload["refusals"]]
+
+
 def _text_gas(text: str) -> int:
     """Room for a catalog text: calldata, the event's copy and its hash, with a margin."""
     return 80 * len(text.encode())
@@ -244,6 +249,12 @@ WRITES: dict[str, WriteKind] = {
             "record_queries",
             gas=lambda p: 160_000 + 40_000 * len(p["queries"]),
             call=lambda l, p: _fn(l, "usage", "recordQueries")(b32(p["batch_id"]), _query_tuples(p)),
+            applied=lambda l, p: l.usage.id_used(_sender(l), b32(p["batch_id"])),
+        ),
+        WriteKind(
+            "record_refused_queries",
+            gas=lambda p: 120_000 + 12_000 * len(p["refusals"]),
+            call=lambda l, p: _fn(l, "usage", "recordRefusedQueries")(b32(p["batch_id"]), _refusal_tuples(p)),
             applied=lambda l, p: l.usage.id_used(_sender(l), b32(p["batch_id"])),
         ),
         _grant_write("approve", "approve", priced=True,

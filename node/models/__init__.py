@@ -7,7 +7,7 @@ digests, proofs) are their 32-byte values concatenated. Every table is imported 
 from node.models.base import Base, Hash, utcnow
 from node.models.datasets import Dataset, DatasetVersion, FileRoot, CatalogDataset, CatalogVersion
 from node.models.writes import OutboxEntry, AnchorBatch, AnchorItem, OpenDownload
-from node.models.index import IndexedBlock, ChainEventRow, Grant, Use, QueryRow, QualityIssue, Lineage, Statement, IndexerCursor
+from node.models.index import IndexedBlock, ChainEventRow, Grant, Use, QueryRow, RefusedQueryRow, QualityIssue, Lineage, Statement, IndexerCursor
 from node.models.access import Note, Delivery, QualityReportRow, AlertRule, Alert, Watermark
 from node.models.people import StaffAccount, SignInNonce, STAFF_ROLES
 
@@ -29,6 +29,7 @@ __all__ = [
     "Grant",
     "Use",
     "QueryRow",
+    "RefusedQueryRow",
     "QualityIssue",
     "Lineage",
     "Statement",

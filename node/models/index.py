@@ -113,6 +113,24 @@ class QueryRow(Base):
     log_index: Mapped[int] = mapped_column(Integer)
 
 
+class RefusedQueryRow(Base):
+    """One query the owner's node refused, recorded on chain (``QueryRefused``): the consumer who
+    tried, the hash of its SQL (normalised, or raw for ``SQL_UNREADABLE``) and the reason's code
+    (``ledger.clients.QueryRefusal``). Nothing was spent."""
+
+    __tablename__ = "refused_queries"
+    __table_args__ = (PrimaryKeyConstraint("block_number", "log_index"),)
+
+    grant_id: Mapped[str] = mapped_column(Hash, index=True)
+    consumer: Mapped[str] = mapped_column(String(42))
+    query_hash: Mapped[str] = mapped_column(Hash)
+    reason: Mapped[int] = mapped_column(Integer)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tx_hash: Mapped[str] = mapped_column(Hash)
+    log_index: Mapped[int] = mapped_column(Integer)
+
+
 class QualityIssue(Base):
     __tablename__ = "quality_issues"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from node.errors import QueryRefused
 from node.query.budget import epsilon_micro, epsilon_text, split
 from node.query.engine import QueryResult, run
-from node.query.policy import CheckedQuery, QueryPolicy, check_query, parse_bounds
+from node.query.policy import CheckedQuery, QueryPolicy, check_query, normalised_sql, parse_bounds
 
 __all__ = ["CheckedQuery", "QueryPolicy", "QueryRefused", "QueryResult", "check_query", "epsilon_micro",
-           "epsilon_text", "parse_bounds", "run", "split"]
+           "epsilon_text", "normalised_sql", "parse_bounds", "run", "split"]

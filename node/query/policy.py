@@ -163,7 +163,7 @@ class _Fields:
         cls = self.classes.get(key, FieldClass.PLAIN)
         if cls is not FieldClass.PLAIN:
             raise QueryRefused(f"field {name} {where}", f"it holds {NOUNS[cls]}, which no query may read, "
-                               "select, group or filter on", column=name)
+                               "select, group or filter on", column=name, identifying=True)
         if self.granted and key not in self.granted:
             raise QueryRefused(f"field {name} {where}", "the grant does not cover it", column=name)
         self.used.add(name)
@@ -188,7 +188,9 @@ def _refuse_node(node: exp.Expr, where: str) -> QueryRefused:
     return QueryRefused(f"{type(node).__name__.upper()} ({node.sql(dialect='duckdb')[:80]})", f"not allowed {where}")
 
 
-def _parse(sql: str) -> exp.Select:
+def _statement(sql: str) -> exp.Expr:
+    """``sql`` parsed as one statement, whatever it is; :class:`QueryRefused` when it is not
+    readable as one (too long, too deep, not SQL, none or several)."""
     if len(sql) > MAX_SQL:
         raise QueryRefused("the query", f"is {len(sql)} characters, more than {MAX_SQL}")
     try:
@@ -206,7 +208,25 @@ def _parse(sql: str) -> exp.Select:
     if len(statements) != 1:
         raise QueryRefused("a second statement" if statements else "an empty query",
                            f"one SELECT is allowed, {len(statements)} statements were sent")
-    (tree,) = statements
+    return statements[0]
+
+
+def _render(tree: exp.Expr) -> str:
+    """The normalised SQL of a parsed statement: sqlglot's rendering, identifiers quoted, no comments."""
+    return tree.sql(dialect="duckdb", identify=True, comments=False)
+
+
+def normalised_sql(sql: str) -> str | None:
+    """``sql`` normalised as :func:`check_query` normalises it, allowed or not; None when it is
+    not readable as one statement. A refused query is recorded under this text's hash."""
+    try:
+        return _render(_statement(sql))
+    except QueryRefused:
+        return None
+
+
+def _parse(sql: str) -> exp.Select:
+    tree = _statement(sql)
     if not isinstance(tree, exp.Select):
         raise _refuse_node(tree, "as the statement; only one SELECT is allowed")
     for clause, value in tree.args.items():
@@ -354,7 +374,7 @@ def check_query(sql: str, policy: QueryPolicy) -> CheckedQuery:
     order = checker.order(outputs)
     limit = checker.count("limit")
     offset = checker.count("offset") or 0
-    normalised = tree.sql(dialect="duckdb", identify=True, comments=False)
+    normalised = _render(tree)
     return CheckedQuery(sql=sql, normalised_sql=normalised, query_hash=keccak(normalised.encode()), groups=groups,
                         aggregates=aggregates, outputs=outputs, where=where, order=order, limit=limit,
                         offset=offset, fields=frozenset(checker.fields.used))

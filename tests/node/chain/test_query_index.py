@@ -1,5 +1,6 @@
-"""The indexer projects query grants' privacy terms and the queries recorded on chain, undoes
-them through a reorg like the uses, and the outbox sends ``record_queries`` batches once."""
+"""The indexer projects query grants' privacy terms and the queries recorded on chain, refused
+ones too, undoes them through a reorg like the uses, and the outbox sends ``record_queries`` and
+``record_refused_queries`` batches once."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from eth_utils.crypto import keccak
 from sqlalchemy import select
 
 from ledger.chain import LocalChain
-from ledger.clients import Action, PrivacyTerms, QueryInput
+from ledger.clients import Action, PrivacyTerms, QueryInput, QueryRefusal, RefusedQueryInput
 from node.access.queries import QueryRecord, queue_queries
+from node.access.refused_queries import RefusedQuery, queue_refusals
 from node.chain.indexer import Indexer
 from node.chain.outbox import OutboxWorker
 from node.db import make_engine, migrate, session_factory
-from node.models import Grant, QueryRow
+from node.models import Grant, QueryRow, RefusedQueryRow
 from tests.utils.ledgers import Suite, approved_grant
 
 TERMS = PrivacyTerms(epsilon_budget=3_000_000, epsilon_cap=1_000_000, min_group_size=5, bounds='{"年龄":[0,120]}')
@@ -38,15 +40,20 @@ def test_queries_are_indexed_and_undone_by_a_reorg(chain: LocalChain, suite: Sui
     _, grant = approved_grant(owner, consumer, f"query index {run}", Action.QUERY, terms=TERMS)
     gid = "0x" + grant.hex()
     owner.usage.record_queries(keccak(f"kept {run}".encode()), [_query(grant, "kept", 1_000_000)])
+    owner.usage.record_refused_queries(keccak(f"kept refusal {run}".encode()),
+                                       [RefusedQueryInput(grant, keccak(b"id"), QueryRefusal.IDENTIFYING_FIELD)])
     indexer = Indexer(sessions, owner, confirmations=1, chunk=7)
     indexer.catch_up()
 
     snapshot = _rpc(chain, "evm_snapshot")
     owner.usage.record_queries(keccak(f"undone {run}".encode()), [_query(grant, "undone", 1_000_000)] * 2)
+    owner.usage.record_refused_queries(keccak(f"undone refusal {run}".encode()),
+                                       [RefusedQueryInput(grant, keccak(b"cap"), QueryRefusal.EPSILON_OVER_CAP)] * 2)
     indexer.catch_up()
     with sessions() as session:
         assert [q.epsilon_spent for q in session.scalars(select(QueryRow).where(QueryRow.grant_id == gid)
                                                          .order_by(QueryRow.sequence))] == [1_000_000, 2_000_000, 3_000_000]
+        assert len(session.scalars(select(RefusedQueryRow).where(RefusedQueryRow.grant_id == gid)).all()) == 3
 
     assert _rpc(chain, "evm_revert", snapshot)
     owner.sender.nonces.resync()  # type: ignore[union-attr]
@@ -62,6 +69,9 @@ def test_queries_are_indexed_and_undone_by_a_reorg(chain: LocalChain, suite: Sui
         assert [(q.sequence, q.query_hash, q.epsilon, q.epsilon_spent, q.rows_scanned) for q in queries] == [
             (1, "0x" + keccak(b"q kept").hex(), 1_000_000, 1_000_000, 1000),
             (2, "0x" + keccak(b"q instead").hex(), 500_000, 1_500_000, 1000)]
+        refused = session.scalars(select(RefusedQueryRow).where(RefusedQueryRow.grant_id == gid)).all()
+        assert [(r.consumer, r.query_hash, r.reason) for r in refused] == [
+            (consumer.sender.address, "0x" + keccak(b"id").hex(), QueryRefusal.IDENTIFYING_FIELD)]  # type: ignore[union-attr]
     assert owner.usage.epsilon_spent(grant) == 1_500_000
     engine.dispose()
 
@@ -84,4 +94,29 @@ def test_the_outbox_records_queued_queries_once(suite: Suite, database_url: str)
     assert owner.sender is not None
     OutboxWorker(sessions, owner, owner.sender).run_until_idle(timeout=120)
     assert owner.usage.epsilon_spent(grant) == 2_000_000 and owner.usage.uses_of(grant) == 5
+    engine.dispose()
+
+
+def test_the_outbox_records_queued_refusals_once_spending_nothing(suite: Suite, database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    owner, consumer = suite.departments[0], suite.consumers[1]
+    run = database_url.split(":", 1)[0]
+    _, grant = approved_grant(owner, consumer, f"refusal outbox {run}", Action.QUERY, terms=TERMS)
+    refusals = [RefusedQuery("0x" + hashlib.sha256(f"{run} refused {i}".encode()).hexdigest(), "0x" + grant.hex(),
+                             "0x" + keccak(b"refused %d" % i).hex(), QueryRefusal(i % 8)) for i in range(5)]
+    with sessions() as session:
+        first = queue_refusals(session, refusals, batch_size=3)
+        again = queue_refusals(session, refusals, batch_size=3)
+        assert [e.key for e in first] == [e.key for e in again] and len(first) == 2
+        session.commit()
+    assert owner.sender is not None
+    OutboxWorker(sessions, owner, owner.sender).run_until_idle(timeout=120)
+    Indexer(sessions, owner, confirmations=0).catch_up()
+    with sessions() as session:
+        rows = session.scalars(select(RefusedQueryRow).where(RefusedQueryRow.grant_id == "0x" + grant.hex())).all()
+        assert sorted((r.query_hash, r.reason) for r in rows) == sorted((r.query_hash, int(r.reason)) for r in refusals)
+        assert {r.consumer for r in rows} == {consumer.sender.address}  # type: ignore[union-attr]
+    assert owner.usage.epsilon_spent(grant) == 0 and owner.usage.uses_of(grant) == 0
     engine.dispose()

@@ -1,0 +1,134 @@
+"""Queries the owner's node refused, recorded on chain as attempts (``recordRefusedQueries``), so
+that 事后溯源 sees what a consumer tried and not only what it got.
+
+A refusal the consumer caused is queued in the outbox before the node answers with the same
+error as it would otherwise: SQL not allowed (an identifying field named on its own, see
+:class:`~ledger.clients.QueryRefusal`), ε over the grant's cap, its budget or quota spent, no
+privacy terms, or a grant no longer allowing Query. Refusals that come from the node's own state
+(ledger paused, chain away, version not anchored or purged, source tampered, bounds not indexed
+yet), from a grant that is not the caller's, or from a bad version number are not the
+consumer's attempts at the data and are not recorded.
+
+The query hash is that of the SQL as :func:`node.query.normalised_sql` renders it, so an
+attempt and an accepted query of the same text have the same hash; a text that does not parse as
+one statement is recorded as ``SQL_UNREADABLE`` with the hash of its raw text, whatever else was
+wrong with the query. Either text is kept on this node only (:func:`texts.keep_here`), as the SQL
+of accepted queries is, so this node's trace shows the auditor what was tried. Nothing is spent:
+the contract touches neither quota nor ε.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from ledger.clients import QueryRefusal
+from node.access.uses import _hex32
+from node.chain import texts
+from node.chain.outbox import enqueue
+from node.errors import InvalidInput, QueryRefused
+from node.models import OutboxEntry
+from node.query import normalised_sql
+
+BATCH_SIZE = 100
+"""Refusals per ``recordRefusedQueries`` transaction (~4,400 gas each on one grant)."""
+KIND = "record_refused_queries"
+
+REASON_WORDS: dict[QueryRefusal, str] = {
+    QueryRefusal.SQL_NOT_ALLOWED: "SQL not allowed",
+    QueryRefusal.IDENTIFYING_FIELD: "SQL reading an identifying field",
+    QueryRefusal.SQL_UNREADABLE: "SQL not readable as one statement",
+    QueryRefusal.EPSILON_OVER_CAP: "ε over the grant's cap per query",
+    QueryRefusal.BUDGET_EXHAUSTED: "ε budget spent",
+    QueryRefusal.QUOTA_EXHAUSTED: "quota of uses spent",
+    QueryRefusal.NO_PRIVACY_TERMS: "the grant has no privacy terms",
+    QueryRefusal.GRANT_NOT_ALLOWING: "the grant allows no query now",
+}
+"""Each reason as people read it: the trace, PROV, the queries page and the CLI say these words."""
+
+E = TypeVar("E", bound=Exception)
+
+
+def reason_words(reason: object) -> str:
+    """A ``QueryRefused`` event's reason in words (an unknown code as itself)."""
+    try:
+        return REASON_WORDS[QueryRefusal(int(str(reason)))]
+    except (ValueError, KeyError):
+        return f"reason {reason}"
+
+
+@dataclass(frozen=True)
+class RefusedQuery:
+    """One refused query as ``recordRefusedQueries`` records it; ``query_id`` (random) makes it
+    one write however alike two attempts are."""
+
+    query_id: str
+    grant_id: str
+    query_hash: str
+    reason: QueryRefusal
+
+
+def queue_refusals(session: Session, refusals: Sequence[RefusedQuery], *,
+                   batch_size: int = BATCH_SIZE) -> list[OutboxEntry]:
+    """Queue ``refusals`` as outbox batches of at most ``batch_size``, those of one grant next to
+    each other (the contract reads a grant once per run); returns the batch entries. A batch's
+    id hashes its refusals' ids, so the same refusals queued again make the same batch."""
+    if not 1 <= batch_size <= BATCH_SIZE:
+        raise InvalidInput("batch_size", f"must be 1 to {BATCH_SIZE}")
+    checked = sorted((RefusedQuery(_hex32("query_id", r.query_id), _hex32("grant_id", r.grant_id),
+                                   _hex32("query_hash", r.query_hash), QueryRefusal(r.reason)) for r in refusals),
+                     key=lambda r: (r.grant_id, r.query_id))
+    entries = []
+    for start in range(0, len(checked), batch_size):
+        chunk = checked[start : start + batch_size]
+        batch_id = "0x" + hashlib.sha256(b"".join(bytes.fromhex(r.query_id[2:]) for r in chunk)).hexdigest()
+        entries.append(enqueue(session, key=f"refused-queries:{batch_id}", kind=KIND, payload={
+            "batch_id": batch_id,
+            "refusals": [{"query_id": r.query_id, "grant_id": r.grant_id, "query_hash": r.query_hash,
+                          "reason": int(r.reason)} for r in chunk],
+        }))
+    return entries
+
+
+class Attempt:
+    """A consumer's query of ``sql`` under ``grant_id`` at this node: each refusal it causes is
+    recorded (:meth:`refuse`, :meth:`guard`) before its error is raised."""
+
+    def __init__(self, session: Session, grant_id: str, sql: str) -> None:
+        self.session = session
+        self.grant_id = grant_id
+        self.sql = sql
+
+    def refuse(self, reason: QueryRefusal, err: E) -> E:
+        """Keep the SQL here, queue the refusal and commit it; returns ``err`` for raising."""
+        text = normalised_sql(self.sql)
+        if text is None:
+            text, reason = self.sql, QueryRefusal.SQL_UNREADABLE
+        digest = texts.keep_here(self.session, text)
+        queue_refusals(self.session, [RefusedQuery("0x" + secrets.token_hex(32), self.grant_id, digest, reason)])
+        self.session.commit()
+        return err
+
+    @contextmanager
+    def guard(self, reason: QueryRefusal, *errors: type[Exception]) -> Iterator[None]:
+        """Record an error of the types ``errors`` raised in the block as a refusal for ``reason``."""
+        try:
+            yield
+        except errors as err:
+            self.refuse(reason, err)
+            raise
+
+    @contextmanager
+    def sql_checked(self) -> Iterator[None]:
+        """Record a :class:`QueryRefused` raised in the block, an identifying field as such."""
+        try:
+            yield
+        except QueryRefused as err:
+            self.refuse(QueryRefusal.IDENTIFYING_FIELD if err.identifying else QueryRefusal.SQL_NOT_ALLOWED, err)
+            raise
