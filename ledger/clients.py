@@ -82,6 +82,31 @@ class QueryRefusal(IntEnum):
     NO_PRIVACY_TERMS = 6
     GRANT_NOT_ALLOWING = 7
 
+    @property
+    def words(self) -> str:
+        """The reason as people read it: the trace, PROV, the queries pages and the CLI say these."""
+        return _QUERY_REFUSAL_WORDS[self]
+
+
+_QUERY_REFUSAL_WORDS = {
+    QueryRefusal.SQL_NOT_ALLOWED: "SQL not allowed",
+    QueryRefusal.IDENTIFYING_FIELD: "SQL reading an identifying field",
+    QueryRefusal.SQL_UNREADABLE: "SQL not readable as one statement",
+    QueryRefusal.EPSILON_OVER_CAP: "ε over the grant's cap per query",
+    QueryRefusal.BUDGET_EXHAUSTED: "ε budget spent",
+    QueryRefusal.QUOTA_EXHAUSTED: "quota of uses spent",
+    QueryRefusal.NO_PRIVACY_TERMS: "the grant has no privacy terms",
+    QueryRefusal.GRANT_NOT_ALLOWING: "the grant allows no query now",
+}
+
+
+def query_refusal_words(reason: object) -> str:
+    """A ``QueryRefused`` event's reason code in words (a code unknown here as itself)."""
+    try:
+        return QueryRefusal(int(str(reason))).words
+    except ValueError:
+        return f"reason {reason}"
+
 
 class AnchorKind(IntEnum):
     DATASET_VERSIONS = 0

@@ -54,6 +54,10 @@ def print_trace(items: list[dict[str, Any]], out: TextIO | None = None) -> tuple
         verified += bool(check and check["ok"])
         failed += bool(check and not check["ok"])
         print(f"   block {item['block_number']:>5}  {item['contract']:<14} {item['name']:<22}{mark}", file=out)
+        if item["name"] == "QueryRefused":
+            said = item.get("texts", {})
+            print(f"         refused: {said.get('reason', item['args']['reason'])}; "
+                  f"{said.get('queryHash') or 'query ' + item['args']['queryHash']}", file=out)
     return verified, failed
 
 

@@ -113,6 +113,9 @@ def describe_grant(found: Mapping[str, Any]) -> list[str]:
         lines.append(f"        {q['sql'] if q['sql'] is not None else 'query ' + q['query_hash']}")
     if not found["queries"]:
         lines.append("  no query recorded yet")
+    for r in found.get("refused", []):
+        lines.append(f"  refused  block {r['block_number']}  {r['reason']} (nothing spent)")
+        lines.append(f"        {r['sql'] if r['sql'] is not None else 'query ' + r['query_hash']}")
     return lines
 
 

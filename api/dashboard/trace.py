@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.clients import Action, Refusal
+from ledger.clients import Action, Refusal, query_refusal_words
 from ledger.deploy import Ledger
 from node.audit.chainsets import Subject
 from node.audit.completeness import Completeness, TraceChecker
@@ -27,7 +27,7 @@ PAGE = 200
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 # The arguments worth a line on the timeline, in the order they are told.
-_SHOWN = ("version", "contentRoot", "recordCount", "grantee", "actor", "action", "sequence", "reason", "grade",
+_SHOWN = ("version", "contentRoot", "recordCount", "grantee", "actor", "consumer", "action", "sequence", "reason", "grade",
           "grantId", "pricePerUse", "expiresAt", "maxUses", "repairedVersion", "issueId", "parents",
           "epsilon", "epsilonSpent", "rowsScanned", "queryHash", "resultHash",
           "epsilonBudget", "epsilonCap", "minGroupSize", "bounds")
@@ -102,6 +102,8 @@ def _facts(item: TraceItem) -> list[tuple[str, str]]:
             value = Action(int(value)).name.lower()
         elif key == "reason" and item.name == "UseRefused":
             value = Refusal(int(value)).name.lower().replace("_", " ")
+        elif key == "reason" and item.name == "QueryRefused":
+            value = query_refusal_words(value)
         elif key == "parents":
             value = ", ".join(short(p) for p in value) or "none"
         elif key == "expiresAt":

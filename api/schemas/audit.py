@@ -47,7 +47,8 @@ class TraceItemOut(Model):
     grant_id: str | None
     consumer: str | None
     texts: dict[str, str] = Field(default_factory=dict, description="the texts behind the event's hashes, by "
-                                  "argument name (purposeHash, reasonHash, noteHash, reportHash), where the node holds them")
+                                  "argument name (purposeHash, reasonHash, noteHash, reportHash, queryHash: a query's "
+                                  "SQL), where the node holds them; a refused query's reason in words under reason")
     verification: Verification | None = None
 
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from api.schemas.base import ADDRESS_EXAMPLE, MAX_NUMBER, MAX_PRICE, Body, Model
 from api.schemas.mirror import literal_of, mirrors
-from node.access.query_grants import Bound, GrantQueries, QueryLine, QueryTerms
+from node.access.query_grants import Bound, GrantQueries, QueryLine, QueryTerms, RefusedLine
 from node.access.queue import COORDINATOR, OWNER, Decision, Department, QueueItem
 from node.audit.monitor import UsageEvent
 from node.chain.outbox import CONFIRMED, FAILED, PENDING, SIGNED
@@ -210,6 +210,19 @@ class QueryLineOut(Model):
     tx_hash: str
 
 
+@mirrors(RefusedLine)
+class RefusedLineOut(Model):
+    """A query the owner's node refused under its grant, recorded on chain as an attempt: nothing was spent."""
+
+    block_number: int
+    block_time: int | None
+    reason: str = Field(description="why, in words", examples=["SQL reading an identifying field"])
+    query_hash: str = Field(description="keccak256 of the SQL as normalised (of the raw text when it does not "
+                                        "parse as one statement), as recorded")
+    sql: str | None = Field(description="that SQL, where the owner's node refused the query and kept it")
+    tx_hash: str
+
+
 @mirrors(GrantQueries)
 class GrantQueriesOut(Model):
     """A query grant with its dataset, purpose, terms, ε spent, queued and left, and its queries."""
@@ -228,6 +241,7 @@ class GrantQueriesOut(Model):
     epsilon_queued: str = Field(description="ε of queries run whose record is not on chain yet", examples=["0"])
     epsilon_left: str = Field(examples=["3.5"])
     queries: list[QueryLineOut]
+    refused: list[RefusedLineOut] = Field(description="the queries the owner's node refused, oldest first")
 
 
 @mirrors(Delivery, added=("download",))

@@ -4,8 +4,9 @@
 ε is shown as decimal text ("0.5"), never in micro-ε: :func:`node.query.budget.epsilon_text`
 is the one writer. The terms come from the indexed ``QueryTermsRequested`` (the grants table);
 ε spent and queued from :func:`node.access.queries.privacy_status`, which reads the chain; each
-query from the indexed ``QueryRecorded`` rows, with the normalised SQL where this node ran it
-and kept it (``notes``, under the query hash).
+query from the indexed ``QueryRecorded`` rows, and each query this node refused from the indexed
+``QueryRefused`` rows (the consumer sees its own attempts), with the SQL where this node ran or
+refused it and kept it (``notes``, under the query hash).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ledger.deploy import Ledger
 from node.access.queries import privacy_status
 from node.chain import texts
 from node.errors import InvalidInput, NotFound, NotPermitted
-from node.models import Dataset, Grant, QueryRow
+from ledger.clients import query_refusal_words
+from node.models import Dataset, Grant, QueryRow, RefusedQueryRow
 from node.query import epsilon_text, parse_bounds
 
 
@@ -93,6 +95,20 @@ class QueryLine:
 
 
 @dataclass(frozen=True)
+class RefusedLine:
+    """One query refused under a grant, as recorded on chain: nothing was spent."""
+
+    block_number: int
+    block_time: int | None
+    reason: str
+    """Why, in words."""
+    query_hash: str
+    sql: str | None
+    """The SQL as normalised (the raw text when it did not parse), where this node refused it and kept it."""
+    tx_hash: str
+
+
+@dataclass(frozen=True)
 class GrantQueries:
     """A query grant with its dataset, purpose, terms, ε spent, queued and left, and its queries."""
 
@@ -111,6 +127,8 @@ class GrantQueries:
     """ε of queries run here whose record is not on chain yet."""
     epsilon_left: str
     queries: list[QueryLine]
+    refused: list[RefusedLine]
+    """The queries this node refused to run under the grant, oldest first."""
 
 
 def readable_grant(session: Session, grant_id: str, *, consumer: str | None) -> tuple[Grant, Dataset]:
@@ -134,13 +152,18 @@ def grant_queries(session: Session, ledger: Ledger, grant: Grant, dataset: Datas
     status = privacy_status(session, ledger, grant.grant_id)
     rows = list(session.scalars(select(QueryRow).where(QueryRow.grant_id == grant.grant_id)
                                 .order_by(QueryRow.sequence)))
-    known = texts.texts(session, [grant.purpose_hash, *(r.query_hash for r in rows)])
+    refused = list(session.scalars(select(RefusedQueryRow).where(RefusedQueryRow.grant_id == grant.grant_id)
+                                   .order_by(RefusedQueryRow.block_number, RefusedQueryRow.log_index)))
+    known = texts.texts(session, [grant.purpose_hash, *(r.query_hash for r in rows),
+                                  *(r.query_hash for r in refused)])
     return GrantQueries(
         grant.grant_id, grant.dataset_id, dataset.name, grant.grantee, grant.status, known.get(grant.purpose_hash),
         list(grant.fields), grant.uses, grant.max_uses, terms, epsilon_text(status.spent),
         epsilon_text(status.pending), epsilon_text(status.available),
         [QueryLine(r.sequence, r.block_number, r.block_time, epsilon_text(r.epsilon), r.rows_scanned, r.query_hash,
-                   r.result_hash, known.get(r.query_hash), r.tx_hash) for r in rows])
+                   r.result_hash, known.get(r.query_hash), r.tx_hash) for r in rows],
+        [RefusedLine(r.block_number, r.block_time, query_refusal_words(r.reason), r.query_hash, known.get(r.query_hash),
+                     r.tx_hash) for r in refused])
 
 
 def consumer_query_grants(session: Session, ledger: Ledger, consumer: str) -> list[GrantQueries]:

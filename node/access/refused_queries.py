@@ -39,28 +39,7 @@ from node.query import normalised_sql
 BATCH_SIZE = 100
 """Refusals per ``recordRefusedQueries`` transaction (~4,400 gas each on one grant)."""
 KIND = "record_refused_queries"
-
-REASON_WORDS: dict[QueryRefusal, str] = {
-    QueryRefusal.SQL_NOT_ALLOWED: "SQL not allowed",
-    QueryRefusal.IDENTIFYING_FIELD: "SQL reading an identifying field",
-    QueryRefusal.SQL_UNREADABLE: "SQL not readable as one statement",
-    QueryRefusal.EPSILON_OVER_CAP: "ε over the grant's cap per query",
-    QueryRefusal.BUDGET_EXHAUSTED: "ε budget spent",
-    QueryRefusal.QUOTA_EXHAUSTED: "quota of uses spent",
-    QueryRefusal.NO_PRIVACY_TERMS: "the grant has no privacy terms",
-    QueryRefusal.GRANT_NOT_ALLOWING: "the grant allows no query now",
-}
-"""Each reason as people read it: the trace, PROV, the queries page and the CLI say these words."""
-
 E = TypeVar("E", bound=Exception)
-
-
-def reason_words(reason: object) -> str:
-    """A ``QueryRefused`` event's reason in words (an unknown code as itself)."""
-    try:
-        return REASON_WORDS[QueryRefusal(int(str(reason)))]
-    except (ValueError, KeyError):
-        return f"reason {reason}"
 
 
 @dataclass(frozen=True)

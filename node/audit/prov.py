@@ -33,9 +33,10 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
 
-from ledger.clients import Refusal
+from ledger.clients import Refusal, query_refusal_words
 from node.audit.prov_json import Attributes, Document, Element, Namespace, QName, key_text, value_text
-from node.audit.trace import TraceItem, every_item
+from node.audit.trace import REFUSED_QUERY, TraceItem, every_item
+from node.chain.texts import texts
 
 PROVLEDGER_URI = "https://provledger.example/ns#"
 PROVLEDGER = Namespace("provledger", PROVLEDGER_URI)
@@ -59,6 +60,7 @@ _RESERVED = frozenset(("blockNumber", "blockHash", "txHash", "logIndex", "contra
 _FIXED_NAMES = frozenset(("blockNumber", "blockHash", "txHash", "logIndex", "contract", "contractAddress", "event"))
 _VERSION_ATTRIBUTES = {name: PROVLEDGER[name] for name in ("contentRoot", "schemaHash", "sizeBytes", "recordCount")}
 _REFUSALS = {refusal.value: refusal.name.lower() for refusal in Refusal}
+_SQL = PROVLEDGER["sql"]
 
 Relation = Callable[[QName, QName], None]
 
@@ -201,7 +203,10 @@ class _Export:
         own: Attributes = []
         if rule.refusal is not None:
             reason = int(item.args[rule.refusal])
-            own.append((_REFUSED, _REFUSALS.get(reason, str(reason))))
+            own.append((_REFUSED, query_refusal_words(reason) if item.name == REFUSED_QUERY
+                        else _REFUSALS.get(reason, str(reason))))
+        if "queryHash" in item.texts:
+            own.append((_SQL, item.texts["queryHash"]))
         if item.consumer:
             own.append((_CONSUMER_AGENT, self.account(item.consumer)))
         return own
@@ -268,7 +273,7 @@ class _Rule:
     """How one event maps to PROV, beyond its activity. ``actor`` and ``owner`` name arguments:
     the account that performed the event, and the department the generated entity (or else the
     first used one) is attributed to; ``delegations`` pairs an account argument with the
-    department argument it acts for; ``refusal`` is the argument giving why a use was refused."""
+    department argument it acts for; ``refusal`` is the argument giving why a use or a query was refused."""
 
     actor: str | None = None
     generates: Ref | None = None
@@ -364,6 +369,9 @@ _RULES: dict[str, _Rule] = {
     "QueryTermsRequested": _Rule(uses=(_grant,)),
     "QueryRecorded": _Rule(generates=_keyed("result", "resultHash", _RESULT),
                            uses=(_dataset, _grant, _keyed("query", "queryHash", _QUERY))),
+    # A query the owner's node refused: an attempt under the grant, with the query by hash; nothing
+    # of the dataset was used. Its consumer is the activity's consumerAgent, its reason in words.
+    REFUSED_QUERY: _Rule(uses=(_grant, _keyed("query", "queryHash", _QUERY)), refusal="reason"),
     "StatementAcknowledged": _Rule(actor="party", uses=(_statement,), owner="ownerDepartment"),
     "StatementSettled": _Rule(uses=(_statement,)),
     "RootAnchored": _Rule(actor="by", generates=_keyed("anchor", "root", _ANCHOR), owner="department",
@@ -409,5 +417,14 @@ def trace_prov_json(items: Iterable[TraceItem], *, subject: str, chain_id: int) 
 
 def dataset_prov(session: Session, addresses: Mapping[str, str], dataset_id: str, *, chain_id: int) -> Iterator[str]:
     """A dataset's whole trace as PROV-JSON, read from the index and written as it is read."""
-    items = every_item(session, "dataset", dataset_id.lower(), addresses)
+    items = _refused_sql(session, every_item(session, "dataset", dataset_id.lower(), addresses))
     return trace_prov_chunks(items, subject=dataset_id.lower(), chain_id=chain_id)
+
+
+def _refused_sql(session: Session, items: Iterable[TraceItem]) -> Iterator[TraceItem]:
+    """``items`` with each refused query's SQL, where this node kept it (refusals are few: one
+    read each, rather than every item's texts)."""
+    for item in items:
+        if item.name == REFUSED_QUERY:
+            item.texts = {"queryHash": text for text in texts(session, [item.args["queryHash"]]).values()}
+        yield item

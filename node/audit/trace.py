@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 from web3 import Web3
 
+from ledger.clients import query_refusal_words
 from node.chain.texts import ZERO_HASH
 from node.errors import InvalidInput
 from node.models import ChainEventRow, Note
@@ -44,8 +45,9 @@ class TraceItem:
     grant_id: str | None
     consumer: str | None
     texts: dict[str, str] = field(default_factory=dict)
-    """The texts behind the event's hashes (a purpose, a reason, a note, a report), by argument
-    name, where this node holds them (``notes``, filled from the chain on every node)."""
+    """The texts behind the event's hashes (a purpose, a reason, a note, a report, a query's SQL),
+    by argument name, where this node holds them (``notes``, filled from the chain on every node);
+    and a refused query's reason code in words, under ``reason``."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ TEXT_HASHES = ("purposeHash", "reasonHash", "noteHash", "reportHash", "textHash"
 that ran it)."""
 
 
+
+REFUSED_QUERY = "QueryRefused"
+"""The event of a query the owner's node refused: its reason code is told in words."""
 
 By = Literal["dataset", "consumer"]
 """What a trace follows: a dataset (its id, lowercase) or a consumer (its checksummed address)."""
@@ -100,6 +105,8 @@ def rows(session: Session, by: By, key: str, addresses: Mapping[str, str], *, af
     for row, args in zip(found, arguments):
         held = {name: str(text) for name, text in zip(TEXT_HASHES, row[len(_COLUMNS):]) if text is not None} \
             if texts else {}
+        if texts and row[7] == REFUSED_QUERY:
+            held["reason"] = query_refusal_words(args["reason"])
         yield TraceItem(row[0], row[1], row[2], row[3], row[4], row[5], row[6], addresses.get(row[6], ""), row[7],
                         args, row[9], row[10], row[11], held)
 
