@@ -1,5 +1,7 @@
 """Rate limits on the API's open doors: signing in, nonces and what anyone may read without a
-session, counted per client address in moving windows (the ``limits`` library, in memory).
+session, and on sending aggregate queries (each refused one is recorded on chain, so a consumer
+probing a grant could otherwise fill blocks), counted per client address in moving windows (the
+``limits`` library, in memory).
 
 Which routes are doors is said once, in :data:`DOORS`; :func:`install` puts an ASGI middleware
 in front of the app that answers a request past its door's limit with 429, a JSON error body and
@@ -29,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.errors import ApiError
 from node.settings import NodeSettings
 
-Door = Literal["sign_in", "nonce", "anonymous"]
+Door = Literal["sign_in", "nonce", "anonymous", "query"]
 
 DOORS: Mapping[tuple[str, str], Door] = {
     ("POST", "/auth/siwe"): "sign_in",
@@ -44,9 +46,12 @@ DOORS: Mapping[tuple[str, str], Door] = {
     ("GET", "/open/{dataset_id}/content"): "anonymous",
     ("GET", "/health"): "anonymous",
     ("GET", "/departments"): "anonymous",
+    ("POST", "/grants/{grant_id}/queries"): "query",
 }
 """(method, route path) -> the door it is; an ``anonymous`` door counts only requests without
-an ``Authorization`` header, every other door counts every request."""
+an ``Authorization`` header, every other door counts every request. The dashboard's query form
+posts through the query route in-process, under its visitor's address
+(:mod:`api.dashboard.inprocess`), so the form is counted at the route's door."""
 
 TOO_MANY: dict[str, Any] = {
     "description": "too many requests from this address: retry after the seconds in Retry-After",
@@ -84,6 +89,7 @@ class RateLimits:
             "sign_in": _Limit(parse(settings.rate_sign_in), "sign-in attempts"),
             "nonce": _Limit(parse(settings.rate_nonce), "nonces"),
             "anonymous": _Limit(parse(settings.rate_anonymous), "requests without a session"),
+            "query": _Limit(parse(settings.rate_query), "queries"),
             "staff_user": _Limit(parse(settings.rate_staff_user), "sign-in attempts for this username"),
         }
 

@@ -61,6 +61,8 @@ class NodeSettings(BaseSettings):
     rate_nonce: str = Field(default="120/minute", description="GET /auth/nonce, per client address")
     rate_anonymous: str = Field(default="600/minute", description="requests without a session to the catalog, "
                                 "DCAT, open downloads and /health, per client address")
+    rate_query: str = Field(default="120/minute", description="aggregate queries sent (POST /grants/{id}/queries "
+                            "and the dashboard's query form), per client address: each refused one is a write on chain")
     max_upload_bytes: int = Field(default=1 << 30, ge=1, description="the largest dataset version an upload may send")
     metrics_public: bool = Field(default=False, description="serve /metrics without a staff session")
     delivery_keep_after_download: float = Field(
@@ -71,7 +73,7 @@ class NodeSettings(BaseSettings):
     open_download_interval: float = Field(default=60.0, gt=0,
                                           description="seconds an open download waits at most for its anchored item")
 
-    @field_validator("rate_sign_in", "rate_staff_user", "rate_nonce", "rate_anonymous")
+    @field_validator("rate_sign_in", "rate_staff_user", "rate_nonce", "rate_anonymous", "rate_query")
     @classmethod
     def _rate(cls, value: str) -> str:
         if not re.fullmatch(r"[1-9][0-9]{0,8}/(second|minute|hour|day)", value):

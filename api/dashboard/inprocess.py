@@ -17,7 +17,10 @@ class NodeRoutes:
     """The node's routes, called in-process for ``visitor``."""
 
     def __init__(self, request: Request, visitor: Visitor) -> None:
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=request.app), base_url="http://node",
+        # The visitor's own address, so that the API's rate limits count the visitor, not the dashboard.
+        client = (request.client.host, request.client.port) if request.client else ("127.0.0.1", 123)
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=request.app, client=client),
+                                        base_url="http://node",
                                         headers={"Authorization": f"Bearer {visitor.token}"}, timeout=60)
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:

@@ -1,5 +1,5 @@
-"""The API's open doors against anyone who reaches them, over real HTTP: sign-in, nonces and
-anonymous reads are rate limited (429 with Retry-After), nonces cost no stored row until spent,
+"""The API's open doors against anyone who reaches them, over real HTTP: sign-in, nonces,
+anonymous reads and queries sent are rate limited (429 with Retry-After), nonces cost no stored row until spent,
 uploads are capped while they stream (413), /relay answers before its transaction is mined and
 takes only the sender's next nonce, open downloads are anchored many to one item, /metrics needs
 staff, and no secret used in a whole flow reaches a log line."""
@@ -39,7 +39,7 @@ from tests.utils.ledgers import Suite
 STAFF, PASSWORD = "steward.hardening", "hardening staff password"
 CAP = 64 << 10
 LIMITS = {"rate_sign_in": "5/minute", "rate_staff_user": "3/minute", "rate_nonce": "4/minute",
-          "rate_anonymous": "8/minute", "max_upload_bytes": CAP, "open_download_batch": 3,
+          "rate_anonymous": "8/minute", "rate_query": "3/minute", "max_upload_bytes": CAP, "open_download_batch": 3,
           "open_download_interval": 3600.0}
 CSV = "name,visits\n" + "".join(f"person {i},{i}\n" for i in range(50))
 
@@ -173,6 +173,20 @@ def test_anonymous_reads_past_their_limit_are_refused_but_sessions_are_not(node:
         _rate_limited(http.get("/health"), "requests without a session")
         _rate_limited(http.get("/catalog"), "requests without a session")
         assert http.get("/catalog", headers=bearer(staff)).status_code == 200
+
+
+
+def test_queries_past_their_limit_are_refused_before_the_route_runs(node: NodeService, suite: Suite) -> None:
+    """Each query a node refuses is recorded on chain: a consumer probing a grant is held to a rate,
+    counted before the route reads the session, while reading the grant's queries is not."""
+    with api(node) as http:
+        consumer = siwe_token(http, suite.accounts[7], http.base_url.netloc.decode(), node.ledger.manifest.chain_id)
+        path, probe = f"/grants/0x{'12' * 32}/queries", {"sql": "SELECT 身份证号 FROM data", "epsilon": "0.5"}
+        assert http.post(path, json=probe).status_code == 401
+        for _ in range(2):
+            assert http.post(path, json=probe, headers=bearer(consumer)).status_code == 404
+        _rate_limited(http.post(path, json=probe, headers=bearer(consumer)), "queries per minute")
+        assert http.get(path, headers=bearer(consumer)).status_code == 404
 
 
 # ---------------------------------------------------------------- uploads
