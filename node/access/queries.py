@@ -17,7 +17,6 @@ again make the same batch, which the outbox and the contract both refuse to appl
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -34,9 +33,9 @@ from ledger.deploy import Ledger
 from node import query
 from node.access.delivery import checks
 from node.access.refused_queries import Attempt
-from node.access.uses import _hex32
+from node.access.uses import _hex32, queue_batches
 from node.chain import texts
-from node.chain.outbox import CONFIRMED, enqueue
+from node.chain.outbox import CONFIRMED
 from node.errors import CannotRecord, Conflict, DeliveryRefused, InvalidInput
 from node.fields import FieldClass
 from node.formats import kind_of
@@ -94,26 +93,14 @@ def _left(budget: int, spent: int, pending: int) -> int:
 
 def queue_queries(session: Session, queries: Sequence[QueryRecord], *, batch_size: int = BATCH_SIZE) -> list[OutboxEntry]:
     """Queue ``queries`` as outbox batches of at most ``batch_size``; returns the batch entries."""
-    if not 1 <= batch_size <= BATCH_SIZE:
-        raise InvalidInput("batch_size", f"must be 1 to {BATCH_SIZE}")
     for q in queries:
         if q.epsilon <= 0 or q.rows_scanned < 0:
             raise InvalidInput("epsilon", "a recorded query spends a positive ε and scans no negative rows")
-    checked = sorted((QueryRecord(_hex32("query_id", q.query_id), _hex32("grant_id", q.grant_id),
-                                  _hex32("query_hash", q.query_hash), _hex32("result_hash", q.result_hash),
-                                  q.epsilon, q.rows_scanned) for q in queries),
-                     key=lambda q: (q.grant_id, q.query_id))
-    entries = []
-    for start in range(0, len(checked), batch_size):
-        chunk = checked[start : start + batch_size]
-        batch_id = "0x" + hashlib.sha256(b"".join(bytes.fromhex(q.query_id[2:]) for q in chunk)).hexdigest()
-        entries.append(enqueue(session, key=f"queries:{batch_id}", kind=KIND, payload={
-            "batch_id": batch_id,
-            "queries": [{"query_id": q.query_id, "grant_id": q.grant_id, "query_hash": q.query_hash,
-                         "result_hash": q.result_hash, "epsilon": q.epsilon, "rows_scanned": q.rows_scanned}
-                        for q in chunk],
-        }))
-    return entries
+    return queue_batches(session, KIND, [
+        {"query_id": _hex32("query_id", q.query_id), "grant_id": _hex32("grant_id", q.grant_id),
+         "query_hash": _hex32("query_hash", q.query_hash), "result_hash": _hex32("result_hash", q.result_hash),
+         "epsilon": q.epsilon, "rows_scanned": q.rows_scanned} for q in queries],
+        name="queries", id_field="query_id", batch_size=batch_size, largest=BATCH_SIZE)
 
 
 # ---------------------------------------------------------------- the budget

@@ -19,7 +19,6 @@ the contract touches neither quota nor ε.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,10 +28,9 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from ledger.clients import QueryRefusal
-from node.access.uses import _hex32
+from node.access.uses import _hex32, queue_batches
 from node.chain import texts
-from node.chain.outbox import enqueue
-from node.errors import InvalidInput, QueryRefused
+from node.errors import QueryRefused
 from node.models import OutboxEntry
 from node.query import normalised_sql
 
@@ -58,21 +56,10 @@ def queue_refusals(session: Session, refusals: Sequence[RefusedQuery], *,
     """Queue ``refusals`` as outbox batches of at most ``batch_size``, those of one grant next to
     each other (the contract reads a grant once per run); returns the batch entries. A batch's
     id hashes its refusals' ids, so the same refusals queued again make the same batch."""
-    if not 1 <= batch_size <= BATCH_SIZE:
-        raise InvalidInput("batch_size", f"must be 1 to {BATCH_SIZE}")
-    checked = sorted((RefusedQuery(_hex32("query_id", r.query_id), _hex32("grant_id", r.grant_id),
-                                   _hex32("query_hash", r.query_hash), QueryRefusal(r.reason)) for r in refusals),
-                     key=lambda r: (r.grant_id, r.query_id))
-    entries = []
-    for start in range(0, len(checked), batch_size):
-        chunk = checked[start : start + batch_size]
-        batch_id = "0x" + hashlib.sha256(b"".join(bytes.fromhex(r.query_id[2:]) for r in chunk)).hexdigest()
-        entries.append(enqueue(session, key=f"refused-queries:{batch_id}", kind=KIND, payload={
-            "batch_id": batch_id,
-            "refusals": [{"query_id": r.query_id, "grant_id": r.grant_id, "query_hash": r.query_hash,
-                          "reason": int(r.reason)} for r in chunk],
-        }))
-    return entries
+    return queue_batches(session, KIND, [
+        {"query_id": _hex32("query_id", r.query_id), "grant_id": _hex32("grant_id", r.grant_id),
+         "query_hash": _hex32("query_hash", r.query_hash), "reason": int(QueryRefusal(r.reason))} for r in refusals],
+        name="refusals", id_field="query_id", batch_size=batch_size, largest=BATCH_SIZE)
 
 
 class Attempt:

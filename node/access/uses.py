@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -57,4 +58,23 @@ def queue_uses(session: Session, uses: Sequence[UseRequest], *, batch_size: int 
             "batch_id": batch_id,
             "uses": [{"grant_id": u.grant_id, "action": int(u.action), "evidence_hash": u.evidence_hash} for u in chunk],
         }))
+    return entries
+
+
+def queue_batches(session: Session, kind: str, items: Sequence[dict[str, Any]], *, name: str, id_field: str,
+                  batch_size: int, largest: int) -> list[OutboxEntry]:
+    """Queue ``items`` (checked payload entries, each with ``grant_id`` and its random
+    ``id_field``) as outbox entries of ``kind`` keyed ``name:batch id``, each holding at most
+    ``batch_size`` under ``name``,
+    those of one grant next to each other; a batch's id hashes its items' ids, so the same items
+    queued again make the same entries. For the queries and refused queries of query grants."""
+    if not 1 <= batch_size <= largest:
+        raise InvalidInput("batch_size", f"must be 1 to {largest}")
+    ordered = sorted(items, key=lambda i: (i["grant_id"], i[id_field]))
+    entries = []
+    for start in range(0, len(ordered), batch_size):
+        chunk = ordered[start : start + batch_size]
+        batch_id = "0x" + hashlib.sha256(b"".join(bytes.fromhex(i[id_field][2:]) for i in chunk)).hexdigest()
+        entries.append(enqueue(session, key=f"{name}:{batch_id}", kind=kind,
+                               payload={"batch_id": batch_id, name: list(chunk)}))
     return entries

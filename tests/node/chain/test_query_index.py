@@ -76,7 +76,7 @@ def test_queries_are_indexed_and_undone_by_a_reorg(chain: LocalChain, suite: Sui
     engine.dispose()
 
 
-def test_the_outbox_records_queued_queries_once(suite: Suite, database_url: str) -> None:
+def test_the_outbox_records_queued_queries_and_refusals_once(suite: Suite, database_url: str) -> None:
     engine = make_engine(database_url)
     migrate(engine)
     sessions = session_factory(engine)
@@ -86,37 +86,22 @@ def test_the_outbox_records_queued_queries_once(suite: Suite, database_url: str)
     records = [QueryRecord("0x" + hashlib.sha256(f"{run} {i}".encode()).hexdigest(), "0x" + grant.hex(),
                            "0x" + keccak(b"q%d" % i).hex(), "0x" + keccak(b"r%d" % i).hex(), 400_000, 10 + i)
                for i in range(5)]
-    with sessions() as session:
-        first = queue_queries(session, records, batch_size=3)
-        again = queue_queries(session, records, batch_size=3)
-        assert [e.key for e in first] == [e.key for e in again] and len(first) == 2
-        session.commit()
-    assert owner.sender is not None
-    OutboxWorker(sessions, owner, owner.sender).run_until_idle(timeout=120)
-    assert owner.usage.epsilon_spent(grant) == 2_000_000 and owner.usage.uses_of(grant) == 5
-    engine.dispose()
-
-
-def test_the_outbox_records_queued_refusals_once_spending_nothing(suite: Suite, database_url: str) -> None:
-    engine = make_engine(database_url)
-    migrate(engine)
-    sessions = session_factory(engine)
-    owner, consumer = suite.departments[0], suite.consumers[1]
-    run = database_url.split(":", 1)[0]
-    _, grant = approved_grant(owner, consumer, f"refusal outbox {run}", Action.QUERY, terms=TERMS)
     refusals = [RefusedQuery("0x" + hashlib.sha256(f"{run} refused {i}".encode()).hexdigest(), "0x" + grant.hex(),
                              "0x" + keccak(b"refused %d" % i).hex(), QueryRefusal(i % 8)) for i in range(5)]
     with sessions() as session:
-        first = queue_refusals(session, refusals, batch_size=3)
-        again = queue_refusals(session, refusals, batch_size=3)
-        assert [e.key for e in first] == [e.key for e in again] and len(first) == 2
+        for queue, items in ((queue_queries, records), (queue_refusals, refusals)):
+            first = queue(session, items, batch_size=3)  # type: ignore[operator]
+            again = queue(session, items, batch_size=3)  # type: ignore[operator]
+            assert [e.key for e in first] == [e.key for e in again] and len(first) == 2
         session.commit()
     assert owner.sender is not None
     OutboxWorker(sessions, owner, owner.sender).run_until_idle(timeout=120)
+    # The refusals spent nothing: the five queries alone did.
+    assert owner.usage.epsilon_spent(grant) == 2_000_000 and owner.usage.uses_of(grant) == 5
     Indexer(sessions, owner, confirmations=0).catch_up()
     with sessions() as session:
         rows = session.scalars(select(RefusedQueryRow).where(RefusedQueryRow.grant_id == "0x" + grant.hex())).all()
         assert sorted((r.query_hash, r.reason) for r in rows) == sorted((r.query_hash, int(r.reason)) for r in refusals)
         assert {r.consumer for r in rows} == {consumer.sender.address}  # type: ignore[union-attr]
-    assert owner.usage.epsilon_spent(grant) == 0 and owner.usage.uses_of(grant) == 0
     engine.dispose()
+
