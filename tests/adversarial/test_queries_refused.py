@@ -10,11 +10,13 @@ attempts.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from eth_utils.crypto import keccak
 
+from api.cli.audit import print_trace
 from api.cli.queries import describe_grant
 from api.dashboard.session import COOKIE
 from ledger.clients import Action, PrivacyTerms, QueryRefusal, RefusedQueryInput
@@ -91,6 +93,9 @@ def test_each_refused_probe_is_on_chain_with_its_reason_and_in_the_verified_trac
     assert {(i["grant_id"], i["consumer"], i["args"]["consumer"]) for i in attempts} == {
         (grant, suite.consumers[0].sender.address, suite.consumers[0].sender.address)}  # type: ignore[union-attr]
     assert all(i["verification"]["ok"] for i in items) and trace.json()["complete"]["ok"], trace.text
+    printed = io.StringIO()
+    assert print_trace(items, printed) == (len(items), 0)
+    assert f"refused: SQL reading an identifying field; {expected[1][1]}" in printed.getvalue()
     mine = site.http.get(f"/audit/consumers/{attempts[0]['consumer']}/trace", params={"verify": "true", "limit": 1000},
                          headers=bearer(site.auditor))
     assert [i["args"]["queryHash"] for i in mine.json()["items"] if i["name"] == "QueryRefused"] == \

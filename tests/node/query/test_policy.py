@@ -8,7 +8,7 @@ import pytest
 from eth_utils.crypto import keccak
 
 from node.errors import InvalidInput, QueryRefused
-from node.query import QueryPolicy, check_query, parse_bounds
+from node.query import QueryPolicy, check_query, normalised_sql, parse_bounds
 from tests.utils.civil import BOUNDS, CLASSES
 
 POLICY = QueryPolicy(fields=[], classes=CLASSES, bounds=BOUNDS, min_group_size=10)
@@ -30,12 +30,29 @@ def test_aggregates_over_plain_fields_are_accepted(sql: str) -> None:
     checked = check_query(sql, POLICY)
     assert checked.query_hash == keccak(checked.normalised_sql.encode())
     assert checked.aggregates
+    # A refused query is recorded under the same normalisation: the same text, the same hash.
+    assert normalised_sql(sql) == checked.normalised_sql
 
 
 def test_the_normalised_sql_quotes_identifiers_and_drops_comments() -> None:
     checked = check_query("select 区县, count(*) /* how many */ from data -- all\n group by 区县", POLICY)
     assert checked.normalised_sql == 'SELECT "区县", COUNT(*) FROM "data" GROUP BY "区县"'
     assert check_query('SELECT "区县", COUNT(*) FROM "data" GROUP BY "区县"', POLICY).query_hash == checked.query_hash
+
+
+@pytest.mark.parametrize(("sql", "normalised"), [
+    ("select 身份证号 from data -- who\n", 'SELECT "身份证号" FROM "data"'),
+    ("SELECT * FROM data JOIN other ON 1 = 1", 'SELECT * FROM "data" JOIN "other" ON 1 = 1'),
+    ("DROP TABLE data", 'DROP TABLE "data"'),
+    ("SELEC 区县 FROM data ((", None),
+    ("SELECT 1; SELECT 2", None),
+    ("", None),
+    ("SELECT " + "(" * 40 + "1" + ")" * 40, None),
+])
+def test_a_refused_query_is_normalised_when_it_reads_as_one_statement(sql: str, normalised: str | None) -> None:
+    assert normalised_sql(sql) == normalised
+    with pytest.raises(QueryRefused):
+        check_query(sql, POLICY)
 
 
 def test_the_parts_the_engine_runs() -> None:
