@@ -98,7 +98,8 @@ def test_each_refused_probe_is_on_chain_with_its_reason_and_in_the_verified_trac
     assert f"refused: SQL reading an identifying field; {expected[1][1]}" in printed.getvalue()
     mine = site.http.get(f"/audit/consumers/{attempts[0]['consumer']}/trace", params={"verify": "true", "limit": 1000},
                          headers=bearer(site.auditor))
-    assert [i["args"]["queryHash"] for i in mine.json()["items"] if i["name"] == "QueryRefused"] == \
+    assert [i["args"]["queryHash"] for i in mine.json()["items"] if i["name"] == "QueryRefused"
+            and i["grant_id"] == grant] == \
         [i["args"]["queryHash"] for i in attempts]
     assert mine.json()["complete"]["ok"], mine.text
 

@@ -13,7 +13,7 @@ from eth_abi import encode
 from eth_utils.abi import event_abi_to_log_topic
 
 from ledger import ids
-from ledger.clients import Action, AnchorKind, PrivacyTerms, QueryInput, Rights, Use
+from ledger.clients import Action, AnchorKind, PrivacyTerms, QueryInput, QueryRefusal, RefusedQueryInput, Rights, Use
 from ledger.compile import ContractArtifact
 from ledger.deploy import department_id
 from ledger.events import EventDecoder, LogRecord, fetch_logs, log_from_json
@@ -51,6 +51,8 @@ def test_raw_decoding_matches_web3_on_a_chains_logs(suite: Suite) -> None:
                                     terms=PrivacyTerms(2_000_000, 1_000_000, 5, '{"年龄":[0,120]}'))
     owner.usage.record_queries(b"\x08" * 32, [QueryInput(query_grant, b"\x0a" * 32, b"\x0b" * 32, 700_000, 10_000),
                                               QueryInput(query_grant, b"\x0c" * 32, b"\x0d" * 32, 2_000_000, 5)])
+    owner.usage.record_refused_queries(b"\x0e" * 32, [RefusedQueryInput(query_grant, b"\x0f" * 32, reason)
+                                                      for reason in QueryRefusal])
     owner.grants.revoke(grant, b"\x03" * 32)
     owner.anchors.anchor(hashlib.sha256(b"raw decoding root").digest(), 3, AnchorKind.LIFECYCLE_EVIDENCE)
     owner.anchors.publish_text("a reason, in full: ünïcode too")
@@ -63,7 +65,7 @@ def test_raw_decoding_matches_web3_on_a_chains_logs(suite: Suite) -> None:
     assert {"DatasetRegistered", "VersionAdded", "MetadataUpdated", "DatasetFrozen", "DatasetUnfrozen",
             "AccessRequested", "RequestApproved", "UseRecorded", "UseRefused", "UsesBatchRecorded",
             "GrantRevoked", "RootAnchored", "TextPublished", "IssueOpened", "ConsumerRegistered",
-            "QueryTermsRequested", "QueryRecorded", "VersionPurged"} <= names
+            "QueryTermsRequested", "QueryRecorded", "QueryRefused", "VersionPurged"} <= names
     # Argument order too: the indexer stores the arguments as JSON in the order they come.
     assert all(list(web3.args) == list(raw.args) for web3, raw in pairs if web3 is not None)
 
