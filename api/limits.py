@@ -49,7 +49,8 @@ DOORS: Mapping[tuple[str, str], Door] = {
     ("POST", "/grants/{grant_id}/queries"): "query",
 }
 """(method, route path) -> the door it is; an ``anonymous`` door counts only requests without
-an ``Authorization`` header, every other door counts every request. The dashboard's query form
+an ``Authorization`` header, the ``query`` door only those with one (a query without a session
+is refused before anything is recorded), every other door counts every request. The dashboard's query form
 posts through the query route in-process, under its visitor's address
 (:mod:`api.dashboard.inprocess`), so the form is counted at the route's door."""
 
@@ -145,7 +146,7 @@ class _Middleware:
         if scope["type"] == "http":
             door = self._door(scope)
             anonymous = not any(name == b"authorization" for name, _ in scope["headers"])
-            if door is not None and (door != "anonymous" or anonymous):
+            if door is not None and {"anonymous": anonymous, "query": not anonymous}.get(door, True):
                 client = scope.get("client")
                 try:
                     self.limits.door(door, client[0] if client else "unknown")
