@@ -93,6 +93,9 @@ def test_each_refused_probe_is_on_chain_with_its_reason_and_in_the_verified_trac
     assert {(i["grant_id"], i["consumer"], i["args"]["consumer"]) for i in attempts} == {
         (grant, suite.consumers[0].sender.address, suite.consumers[0].sender.address)}  # type: ignore[union-attr]
     assert all(i["verification"]["ok"] for i in items) and trace.json()["complete"]["ok"], trace.text
+    timeline = site.http.get(f"/dashboard/datasets/{dataset}/trace", headers={"Cookie": f"{COOKIE}={site.auditor}"})
+    assert timeline.status_code == 200 and timeline.text.count("SQL reading an identifying field") == 2, timeline.text
+    assert ID_NUMBER in timeline.text and "Query refused" in timeline.text
     printed = io.StringIO()
     assert print_trace(items, printed) == (len(items), 0)
     assert f"refused: SQL reading an identifying field; {expected[1][1]}" in printed.getvalue()
