@@ -125,6 +125,16 @@ def _id_field(dataset: Dataset) -> str:
     return fields[0]
 
 
+def person_of(id_number: str) -> str:
+    """The 18-character form of the ID number a person's purge is asked for (every spelling of one
+    person gives one); :class:`InvalidInput` (``id_number``) saying why it is no resident ID number
+    (a wrong check character is a typo, never a purge of nobody), the number masked."""
+    try:
+        return checked_id_number(id_number, utcnow().date())
+    except ValueError as err:
+        raise InvalidInput("id_number", str(err)) from None
+
+
 def _records(text: Iterator[str]) -> Iterator[str]:
     """The CSV records of ``text`` (lines with their endings), a quoted field's line breaks kept inside."""
     pending = ""
@@ -174,10 +184,7 @@ def purge_person(session: Session, store: DataStore, *, dataset_id: str, id_numb
     (``id_number``) when it is no resident ID number: a wrong check character is a typo."""
     dataset = _own(session, dataset_id)
     field = _id_field(dataset)
-    try:
-        person = checked_id_number(id_number, utcnow().date())
-    except ValueError as err:
-        raise InvalidInput("id_number", str(err)) from None
+    person = person_of(id_number)
     reason_hash, subject = _reason(session, reason), subject_hash(salt, person)
     replaced, entries = [], []
     versions = session.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id,
