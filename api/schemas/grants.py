@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from api.schemas.base import ADDRESS_EXAMPLE, MAX_NUMBER, MAX_PRICE, Body, Model
 from api.schemas.mirror import literal_of, mirrors
@@ -15,7 +15,7 @@ from node.audit.monitor import UsageEvent
 from node.chain.outbox import CONFIRMED, FAILED, PENDING, SIGNED
 from node.chain.relay import Relayed
 from node.models import Delivery, Grant, OutboxEntry, Statement
-from node.query import QueryResult
+from node.query import QueryResult, epsilon_text
 
 WRITE_STATUSES = (PENDING, SIGNED, CONFIRMED, FAILED)
 WAITING_FOR = (OWNER, COORDINATOR)
@@ -142,7 +142,17 @@ class QueueItemOut(Model):
     query_terms: QueryTermsOut | None = Field(default=None, description="a query grant's privacy terms")
 
 
-@mirrors(Grant)
+def _epsilon(micro: Any) -> Any:
+    # The index keeps micro-ε integers, as the chain does; people and clients read decimal ε.
+    return epsilon_text(micro) if isinstance(micro, int) and not isinstance(micro, bool) else micro
+
+
+EpsilonOut = Annotated[str, BeforeValidator(_epsilon)]
+"""ε as decimal text (``"0.5"``, ``"5"``), as every route speaks it; made from the micro-ε
+integers the index and the chain keep (:func:`node.query.epsilon_text`)."""
+
+
+@mirrors(Grant, converted=("epsilon_budget", "epsilon_cap"))
 class GrantOut(Model):
     grant_id: str
     dataset_id: str
@@ -155,8 +165,10 @@ class GrantOut(Model):
     uses: int
     expires_at: int | None
     price_per_use: str
-    epsilon_budget: int | None = Field(default=None, description="a query grant's ε budget, in micro-ε (1 ε = 1,000,000)")
-    epsilon_cap: int | None = Field(default=None, description="the most ε one query may spend, in micro-ε")
+    epsilon_budget: EpsilonOut | None = Field(default=None, description="a query grant's ε budget, as decimal text",
+                                              examples=["5"])
+    epsilon_cap: EpsilonOut | None = Field(default=None, description="the most ε one query of it may spend, as "
+                                           "decimal text", examples=["0.5"])
     min_group_size: int | None = Field(default=None, description="k: smaller groups are never released")
     bounds: str | None = Field(default=None, description="the clamping bounds per numeric field, JSON text",
                                examples=['{"年龄":[0,120]}'])

@@ -21,6 +21,7 @@ from ledger import ids
 from ledger.clients import Action
 from ledger.tx import write_keystore
 from node.models import DatasetVersion, Grant
+from node.query import epsilon_text
 from node.service import NodeService
 from tests.api.clients import bearer, publish, relay, siwe_token, wait_for_write, wait_until
 from tests.api.conftest import serve_node
@@ -79,7 +80,9 @@ def _query_grant(site: Site, node: NodeService, suite: Suite, tag: str, dataset:
     approved = site.http.post(f"/grants/{grant}/approve", json={"reason": "统计用途", "price_per_use": 0},
                               headers=bearer(site.staff))
     assert wait_for_write(site.http, site.staff, approved.json()["id"])["status"] == "confirmed"
-    wait_until(lambda: any(g["grant_id"] == grant and g["status"] == "active" and g["epsilon_budget"] == terms[0]
+    # ε as decimal text, as every route speaks it, not the micro-ε the chain keeps.
+    wait_until(lambda: any(g["grant_id"] == grant and g["status"] == "active"
+                           and (g["epsilon_budget"], g["epsilon_cap"]) == (epsilon_text(terms[0]), epsilon_text(terms[1]))
                            for g in site.http.get("/me/grants", headers=bearer(site.consumer)).json()))
     return grant
 
