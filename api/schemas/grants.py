@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, computed_field
 
 from api.schemas.base import ADDRESS_EXAMPLE, MAX_NUMBER, MAX_PRICE, Body, Model
 from api.schemas.mirror import literal_of, mirrors
+from ledger.clients import Action
 from node.access.query_grants import Bound, GrantQueries, QueryLine, QueryTerms
 from node.access.queue import COORDINATOR, OWNER, Decision, Department, QueueItem
 from node.audit.monitor import UsageEvent
@@ -133,13 +134,18 @@ class QueueItemOut(Model):
                               examples=[["visits"]])
     masked_fields: list[str] | None = Field(description="the dataset's personal-data fields that stay masked "
                                             "(None: not known on this node)")
-    actions: int
+    actions: int = Field(description="the actions asked for, as the chain's bitmask (see action_names)")
     duration: int = Field(description="seconds")
     duration_days: float
     max_uses: int
     requested_block: int
     owner_decision: DecisionOut | None = Field(description="for a co-approval: the owner's approval")
     query_terms: QueryTermsOut | None = Field(default=None, description="a query grant's privacy terms")
+
+    @computed_field(description="the actions, by name", examples=[["download", "query"]])  # type: ignore[prop-decorator]
+    @property
+    def action_names(self) -> list[str]:
+        return Action.names(self.actions)
 
 
 def _epsilon(micro: Any) -> Any:
@@ -159,7 +165,7 @@ class GrantOut(Model):
     grantee: str
     status: str = Field(examples=["active"])
     fields: list[str] = Field(description="the fields left in the clear, by name", examples=[["visits"]])
-    actions: int
+    actions: int = Field(description="the actions allowed, as the chain's bitmask (see action_names)")
     duration: int
     max_uses: int
     uses: int
@@ -172,6 +178,11 @@ class GrantOut(Model):
     min_group_size: int | None = Field(default=None, description="k: smaller groups are never released")
     bounds: str | None = Field(default=None, description="the clamping bounds per numeric field, JSON text",
                                examples=['{"年龄":[0,120]}'])
+
+    @computed_field(description="the actions, by name", examples=[["download", "query"]])  # type: ignore[prop-decorator]
+    @property
+    def action_names(self) -> list[str]:
+        return Action.names(self.actions)
 
 
 class DeliveryIn(Body):
