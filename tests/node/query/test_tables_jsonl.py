@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from node.access.delivery.masking import json_records
 from node.query.tables import execute, loaded
 from node.store import DataStore
+from tests.node.access.delivery.test_json_records import per_line_records
 
 TRICKY = [
     '{"编码":"0101","区县":"朝阳区","人数":3,"金额":12.5,"备注":null,"嵌套":{"键":[1,"中"],"b":true}}',
@@ -33,7 +33,7 @@ def reference_table(source: Path, encoding: str, tmp_path: Path) -> tuple[dict[s
     """The version loaded the way JSON lines loaded before streaming: every record read into a
     list, the union of their keys a CSV header, each value a cell (text as it is, null empty,
     the rest as compact JSON), and that CSV loaded by the unchanged CSV path."""
-    records = list(json_records(iter([source.read_bytes()]), encoding))
+    records = list(per_line_records(iter([source.read_bytes()]), encoding))
     names: dict[str, None] = {}
     for record in records:
         names.update(dict.fromkeys(record))
