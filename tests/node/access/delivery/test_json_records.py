@@ -28,10 +28,11 @@ def per_line_records(src: Iterable[bytes], encoding: str = "utf-8") -> Iterator[
             continue
         try:
             record = json.loads(line)
+            refusal = None if isinstance(record, dict) else f"line {number} is not a JSON object"
         except json.JSONDecodeError as err:
-            raise InvalidInput("jsonl", f"line {number}: {err.msg}") from err
-        if not isinstance(record, dict):
-            raise InvalidInput("jsonl", f"line {number} is not a JSON object")
+            refusal = f"line {number}: {err.msg}"
+        if refusal is not None:
+            raise InvalidInput("jsonl", refusal)
         yield record
 
 
