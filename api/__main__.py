@@ -8,6 +8,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from api.app import ApiSettings, create_app
+from api.streams import Server
 from node.errors import NodeError
 from node.service import NodeService
 from node.settings import startup_error
@@ -23,8 +24,9 @@ def main() -> int:
     app = create_app(node, domain=settings.domain, token_lifetime=settings.token_lifetime,
                      role_ttl=settings.role_ttl)
     try:
-        # Live streams never end by themselves: give them 5 s to close on shutdown.
-        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info", timeout_graceful_shutdown=5)
+        # The server ends live streams as it stops; other responses have 5 s to finish.
+        Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info",
+                              timeout_graceful_shutdown=5)).run()
     finally:
         node.close()
     return 0

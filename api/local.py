@@ -43,6 +43,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.staff import create_staff
+from api.streams import Server
 from ledger.chain import LocalChain, find_anvil, free_port
 from ledger.compile import PROJECT_ROOT
 from ledger.deploy import FoundingDepartment, Ledger, deploy_suite, department_id
@@ -122,7 +123,7 @@ class Served:
         config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
                                 log_config=None, access_log=False, timeout_graceful_shutdown=5,
                                 http="httptools", loop="uvloop")
-        self.server = uvicorn.Server(config)
+        self.server = Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"api-{port}", daemon=True)
 
     def start(self, timeout: float) -> None:

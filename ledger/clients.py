@@ -52,6 +52,12 @@ class Action(IntEnum):
             bits |= 1 << int(action)
         return bits
 
+    @staticmethod
+    def names(mask: int) -> list[str]:
+        """The actions the grant bitmask ``mask`` allows, by lower-case name (``query``,
+        ``download``): how people read it."""
+        return [action.name.lower() for action in Action if mask >> int(action) & 1]
+
 
 class Refusal(IntEnum):
     NONE = 0

@@ -6,10 +6,18 @@ Numbers may be grouped by spaces or hyphens (``SEPARATORS``): shapes are judged 
 symbols, and masks keep the separators where they are.
 
 Shapes (:func:`has_shape`): an ID number carries the GB 11643-1999 check character and a real
-birth date, not after ``latest`` when given; region and sequence codes are not looked up. A
+birth date, not after ``latest`` when given; region and sequence codes are not looked up
+(:func:`id_number_problem` says which of these fails, in words that never repeat the number). A
 mobile number is 11 digits starting ``1[3-9]``; a bank card 13 to 19 digits passing the Luhn
 check; an email one ``@`` between a local part and a dotted domain; a name 1 to 64 characters
 and no digit; an address at least 4 characters. Plain text is always valid.
+
+One person, however the number is written (:func:`id_number_key`, :func:`checked_id_number`):
+full-width digits and ``Ｘ``, a lower-case ``x``, spaces anywhere (ideographic ones too) and
+hyphens are read away, and a first-generation 15-digit number is read as its 18-character
+upgrade (``19`` inserted after the 6-digit area code, the check character computed), as the
+public security bureaus upgraded them. The shapes above judge a value as written (a full-width
+number is a quality problem of the data); finding a person does not.
 
 Masks (:func:`mask_value`) keep only what lets a person tell records apart or check a value by
 hand, never enough to recover it:
@@ -34,6 +42,7 @@ whitespace).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import date
 from enum import Enum
@@ -103,13 +112,66 @@ def _born(yyyymmdd: str, latest: date | None) -> bool:
     return _EARLIEST_BIRTH <= birth and (latest is None or birth <= latest)
 
 
+def _id_problem(number: str, latest: date | None) -> str | None:
+    """Why the symbols ``number`` are no resident ID number, or None; never repeats them."""
+    if not number:
+        return "is empty"
+    if ID_18.fullmatch(number):
+        if number[17] != id_check_character(number[:17]):
+            return ("has a check character (the last) that does not agree with its first 17 digits "
+                    "(GB 11643-1999): a character is mistyped")
+        birth = number[6:14]
+    elif ID_15.fullmatch(number):
+        # The 15-digit form was issued before 2000 and writes the year of birth with two digits.
+        birth = "19" + number[6:12]
+    elif len(number) in (15, 18):
+        return ("is not a resident ID number: it holds a character other than digits "
+                "(only the 18th may be X)")
+    else:
+        return (f"is not a resident ID number: {len(number)} characters, not 18 (or 15 in the first-generation "
+                "form)")
+    if not _born(birth, latest):
+        return "is not a resident ID number: its birth date is no real day" + (
+            "" if latest is None else f" on or before {latest}")
+    return None
+
+
 def is_id_number(text: str, latest: date | None = None) -> bool:
     """Whether ``text`` is a resident ID number with a valid check character and birth date."""
-    number = symbols(text, upper=True)
-    if ID_18.fullmatch(number):
-        return number[17] == id_check_character(number[:17]) and _born(number[6:14], latest)
-    # The 15-digit form was issued before 2000 and writes the year of birth with two digits.
-    return ID_15.fullmatch(number) is not None and _born("19" + number[6:12], latest)
+    return _id_problem(symbols(text, upper=True), latest) is None
+
+
+def id_symbols(text: str) -> str:
+    """An ID number's symbols however it was typed: full-width forms read as ASCII (NFKC), every
+    space (inner, outer, ideographic) and hyphen dropped, a lower-case x upper-cased."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in folded if not c.isspace() and c not in SEPARATORS).upper()
+
+
+def id_number_key(text: str) -> str:
+    """What records are matched on: :func:`id_symbols`, a 15-digit number as its 18-character
+    upgrade. Not checked: a value that is no ID number keeps its symbols (and is no one's)."""
+    number = id_symbols(text)
+    if ID_15.fullmatch(number):
+        body = number[:6] + "19" + number[6:]
+        return body + id_check_character(body)
+    return number
+
+
+def id_number_problem(text: str, latest: date | None = None) -> str | None:
+    """Why ``text``, read as :func:`id_symbols`, is no resident ID number (wrong check character,
+    length, characters or birth date), in words that never repeat it; None when it is one."""
+    return _id_problem(id_symbols(text), latest)
+
+
+def checked_id_number(text: str, latest: date | None = None) -> str:
+    """The 18-character form (:func:`id_number_key`) of the resident ID number ``text``;
+    ``ValueError`` saying why (:func:`id_number_problem`, the number masked) when it is none."""
+    problem = id_number_problem(text, latest)
+    if problem is not None:
+        number = id_symbols(text)
+        raise ValueError(f"{_mask_id_number(number)} {problem}" if number else problem)
+    return id_number_key(text)
 
 
 def _luhn(digits: str) -> bool:

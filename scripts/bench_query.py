@@ -1,7 +1,8 @@
 """Bench part ``query``: privacy-checked aggregate queries beside DuckDB running the same SQL bare.
 
 A generated civil-affairs roll (``tests.utils.civil``, Chinese fields, valid ID numbers) of
-``rows`` rows is written as CSV and loaded once (the load is timed and reported). Then each query
+``rows`` rows is written as CSV and loaded once (the load is timed and reported, beside loading the
+same rows written as JSON lines, which stream through Python's parser). Then each query
 of :data:`QUERIES` is run ``repeats`` times both ways, alternating, in this process on the same
 loaded table: :func:`node.query.check_query` + :func:`node.query.run` (parse and check, the exact
 groups in DuckDB, k-suppression, OpenDP noise, canonical JSON and its keccak), and the bare engine
@@ -45,7 +46,13 @@ def _bare(sql: str, table: str) -> str:
 def bench_query(rows: int, repeats: int) -> list[Figure]:
     """Queries/s checked and released against the bare engine, on a ``rows``-row roll."""
     with tempfile.TemporaryDirectory(prefix="provledger-bench-query-") as tmp:
-        source = write_table(Path(tmp) / "roll.csv", civil_rows(rows), kind="csv")
+        roll = civil_rows(rows)
+        source = write_table(Path(tmp) / "roll.csv", roll, kind="csv")
+        lines = write_table(Path(tmp) / "roll.jsonl", roll, kind="jsonl")
+        del roll
+        started = time.perf_counter()
+        with loaded(lines, kind="jsonl", encoding="utf-8", content_root=f"bench-jsonl-{rows}"):
+            load_lines = time.perf_counter() - started
         root = f"bench-{rows}"
         started = time.perf_counter()
         with loaded(source, kind="csv", encoding="utf-8", content_root=root) as version:
@@ -61,11 +68,13 @@ def bench_query(rows: int, repeats: int) -> list[Figure]:
                     execute(_bare(sql, version.table))
                     bare += time.perf_counter() - started
     count = repeats * len(QUERIES)
-    raw = {"rows": rows, "queries": count, "ours_s": ours, "bare_s": bare, "load_s": load}
+    raw = {"rows": rows, "queries": count, "ours_s": ours, "bare_s": bare, "load_s": load, "load_jsonl_s": load_lines}
     return [
         Figure(f"aggregate queries over {rows:,} rows (4 shapes), checked + run + k + OpenDP noise + hashed, "
                "queries/s", count / ours, "queries/s", count / bare, "DuckDB running the same SQL bare, same table",
                ">= 50%", raw=raw),
         Figure(f"loading those {rows:,} rows (CSV) into DuckDB for queries, once per version", load, "s", None, "",
                "", raw=raw),
+        Figure(f"loading those {rows:,} rows written as JSON lines, streamed", load_lines, "s", load,
+               "loading them as CSV, same process", "", raw=raw),
     ]

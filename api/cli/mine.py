@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from api.cli.client import CliError, UsageError, signed_call
 from api.cli.options import at_least, connection, emit, hash32, json_option, node_command, wallet_options
 from api.cli.signin import auditor_or_staff_sign_in, connect, wallet
+from ledger.clients import Action
 from node.access.delivery.crypto import decrypt_stream
 from node.errors import DecryptionFailed
-from node.query import epsilon_text
 
 if TYPE_CHECKING:
     from api.cli.options import SubCommands
@@ -35,8 +35,9 @@ def cmd_grants(args: argparse.Namespace) -> int:
         print(f"{len(grants)} grant(s) of {address} on this node's datasets")
         for g in grants:
             print(f"   {g['grant_id']}  {g['status']:<9} dataset {g['dataset_id'][:18]}...  uses {g['uses']}/"
-                  f"{g['max_uses']}  in the clear: {', '.join(g['fields']) or 'none'}"
-                  + (f"; query grant, ε budget {epsilon_text(g['epsilon_budget'])} (provledger queries GRANT)"
+                  f"{g['max_uses']}  {', '.join(Action.names(g['actions'])) or 'no action'}, in the clear: "
+                  f"{', '.join(g['fields']) or 'none'}"
+                  + (f"; query grant, ε budget {g['epsilon_budget']} (provledger queries GRANT)"
                      if g.get("epsilon_budget") is not None else ""))
 
     emit(args, grants, text)

@@ -9,6 +9,7 @@ from typing import Any
 from api.cli.client import Api, UsageError
 from api.cli.options import emit
 from api.cli.signin import connect, staff_sign_in
+from ledger.clients import Action
 from node.errors import InvalidInput
 from node.quality.issues import Finding
 
@@ -39,7 +40,8 @@ def describe(item: dict[str, Any]) -> list[str]:
         f"  purpose   {purpose}",
         f"  in clear  {', '.join(item['fields']) or 'no field'}"
         + ("" if masked is None else f"; masked: {', '.join(masked) or 'no classed field'}"),
-        f"  terms     at most {item['max_uses']} uses, {item['duration_days']:g} days",
+        f"  terms     {', '.join(Action.names(item['actions'])) or 'no action'}, at most {item['max_uses']} uses, "
+        f"{item['duration_days']:g} days",
     ]
     if item.get("query_terms"):
         lines.append(f"  privacy   {item['query_terms']['words']}")

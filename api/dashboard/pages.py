@@ -21,6 +21,7 @@ from api.dashboard.trace import dataset_page
 from api.sessions import staff_allows
 from api.deps import DB, Id32, Node
 from api.errors import status_of
+from api.streams import event_stream
 from ledger.errors import LedgerError
 from node.access import review
 from node.catalog.entries import entries, owners
@@ -144,7 +145,6 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
             async for event in usage_stream(node.sessions, after=after, consumer=consumer, poll=0.25):
                 yield f"id: {event.id}\nevent: use\ndata: {json.dumps(asdict(event))}\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return event_stream(request, events(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     return api

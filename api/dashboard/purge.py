@@ -3,7 +3,8 @@ one with when and why; a steward purges a version, or one person's records, in t
 form, then a page saying what will go and what stays, confirmed by a second post) through
 :mod:`node.catalog.purge`, as ``POST /datasets/{id}/versions/{n}/purge`` and ``/purge-person`` do.
 The ID number travels in the forms' bodies only: the confirmation page never holds it (it is typed
-again there)."""
+again there; the page names the person masked, ``110105********002X``), and one that is no resident
+ID number (a wrong check character) is refused at the first form, masked too."""
 
 # No `from __future__ import annotations`: FastAPI reads the role dependencies, made per app, at runtime.
 
@@ -24,6 +25,7 @@ from ledger.errors import LedgerError
 from node.catalog import purge as purging
 from node.chain.texts import texts
 from node.errors import InvalidInput, NodeError
+from node.fields import FieldClass, mask_value
 from node.models import DatasetVersion
 from node.service import NodeService
 
@@ -62,9 +64,12 @@ def router(auth: Auth, pages: Pages) -> APIRouter:
                 raise InvalidInput("reason", "a purge needs a reason")
             if bool(chosen["version"]) == bool(chosen["id_number"]):
                 raise InvalidInput("version", "choose a version, or give a person's ID number (one of them)")
+            # A typo is told at the form, before any confirmation; the confirmation names the person masked.
+            person = mask_value(FieldClass.ID_NUMBER, purging.person_of(chosen["id_number"])) \
+                if chosen["id_number"] else ""
             if fields.get("confirmed") != "yes":
-                return purge_page(request, db, node, visitor, dataset_id,
-                                  confirm={"version": chosen["version"], "reason": chosen["reason"]})
+                return purge_page(request, db, node, visitor, dataset_id, confirm={
+                    "version": chosen["version"], "reason": chosen["reason"], "person": person})
             node.require_can_record()
             if chosen["version"]:
                 if not chosen["version"].isdigit():

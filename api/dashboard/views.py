@@ -29,10 +29,6 @@ class QueueRow:
     """A decision on it already sent to the chain."""
 
 
-def _bits(mask: int, names: list[str]) -> list[str]:
-    return [name for i, name in enumerate(names) if mask >> i & 1]
-
-
 def review_rows(db: Session, ledger: Ledger, department: str, *, coordinator: bool) -> list[QueueRow]:
     items = review_queue(db, ledger, department, coordinator=coordinator)
     keys = [f"{kind}:{item.grant_id}" for item in items for kind in ("approve", "reject", "co_approve")]
@@ -40,7 +36,7 @@ def review_rows(db: Session, ledger: Ledger, department: str, *, coordinator: bo
               for entry in db.scalars(select(OutboxEntry).where(OutboxEntry.key.in_(keys)).order_by(OutboxEntry.id))}
     rows = []
     for item in items:
-        rows.append(QueueRow(item, _bits(item.actions, [a.name.lower() for a in Action]), queued.get(item.grant_id)))
+        rows.append(QueueRow(item, Action.names(item.actions), queued.get(item.grant_id)))
     return rows
 
 

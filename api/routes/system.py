@@ -20,6 +20,7 @@ from api.errors import errors
 from api.deps import DB, Node
 from api.schemas.base import MAX_NUMBER
 from api.schemas.system import DepartmentOut, Health, WorkerHealthOut
+from api.streams import event_stream
 from node.models import Alert, IndexerCursor, OutboxEntry
 from node.audit.monitor import usage_stream
 
@@ -137,7 +138,6 @@ def router(auth: Auth, metrics: Metrics) -> APIRouter:
                     return
                 yield f"id: {event.id}\nevent: use\ndata: {json.dumps(asdict(event))}\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return event_stream(request, events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     return api

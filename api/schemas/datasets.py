@@ -187,14 +187,18 @@ class PurgeIn(Body):
 
 
 class PersonPurgeIn(PurgeIn):
-    id_number: str = Field(min_length=15, max_length=40, description="the person's resident ID number: never "
-                           "stored, logged or sent on chain (a salted hash of it is)")
+    id_number: str = Field(min_length=15, max_length=40, description="the person's resident ID number, 18 "
+                           "characters or the first-generation 15 digits (full-width digits, a lower-case x and "
+                           "spaces are read away; records are matched however they write it). One whose check "
+                           "character is wrong is refused (422). Never stored, logged or sent on chain (a salted "
+                           "hash of its 18-character form is)", examples=["11010519491231002X"])
 
 
 @mirrors(PersonPurge, converted=("writes",))
 class PersonPurgeOut(Model):
     dataset_id: str
-    subject_hash: str = Field(description="keccak256 of the department's secret salt and the ID number")
+    subject_hash: str = Field(description="keccak256 of the department's secret salt and the ID number in its "
+                              "18-character form")
     replaced: list[tuple[int, int]] = Field(description="(purged version, successor version) pairs")
     writes: list[WriteOut]
 

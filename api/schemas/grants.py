@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, computed_field
 
 from api.schemas.base import ADDRESS_EXAMPLE, MAX_NUMBER, MAX_PRICE, Body, Model
 from api.schemas.mirror import literal_of, mirrors
+from ledger.clients import Action
 from node.access.query_grants import Bound, GrantQueries, QueryLine, QueryTerms, RefusedLine
 from node.access.queue import COORDINATOR, OWNER, Decision, Department, QueueItem
 from node.audit.monitor import UsageEvent
 from node.chain.outbox import CONFIRMED, FAILED, PENDING, SIGNED
 from node.chain.relay import Relayed
 from node.models import Delivery, Grant, OutboxEntry, Statement
-from node.query import QueryResult
+from node.query import QueryResult, epsilon_text
 
 WRITE_STATUSES = (PENDING, SIGNED, CONFIRMED, FAILED)
 WAITING_FOR = (OWNER, COORDINATOR)
@@ -133,7 +134,7 @@ class QueueItemOut(Model):
                               examples=[["visits"]])
     masked_fields: list[str] | None = Field(description="the dataset's personal-data fields that stay masked "
                                             "(None: not known on this node)")
-    actions: int
+    actions: int = Field(description="the actions asked for, as the chain's bitmask (see action_names)")
     duration: int = Field(description="seconds")
     duration_days: float
     max_uses: int
@@ -141,25 +142,47 @@ class QueueItemOut(Model):
     owner_decision: DecisionOut | None = Field(description="for a co-approval: the owner's approval")
     query_terms: QueryTermsOut | None = Field(default=None, description="a query grant's privacy terms")
 
+    @computed_field(description="the actions, by name", examples=[["download", "query"]])  # type: ignore[prop-decorator]
+    @property
+    def action_names(self) -> list[str]:
+        return Action.names(self.actions)
 
-@mirrors(Grant)
+
+def _epsilon(micro: Any) -> Any:
+    # The index keeps micro-ε integers, as the chain does; people and clients read decimal ε.
+    return epsilon_text(micro) if isinstance(micro, int) and not isinstance(micro, bool) else micro
+
+
+EpsilonOut = Annotated[str, BeforeValidator(_epsilon)]
+"""ε as decimal text (``"0.5"``, ``"5"``), as every route speaks it; made from the micro-ε
+integers the index and the chain keep (:func:`node.query.epsilon_text`)."""
+
+
+@mirrors(Grant, converted=("epsilon_budget", "epsilon_cap"))
 class GrantOut(Model):
     grant_id: str
     dataset_id: str
     grantee: str
     status: str = Field(examples=["active"])
     fields: list[str] = Field(description="the fields left in the clear, by name", examples=[["visits"]])
-    actions: int
+    actions: int = Field(description="the actions allowed, as the chain's bitmask (see action_names)")
     duration: int
     max_uses: int
     uses: int
     expires_at: int | None
     price_per_use: str
-    epsilon_budget: int | None = Field(default=None, description="a query grant's ε budget, in micro-ε (1 ε = 1,000,000)")
-    epsilon_cap: int | None = Field(default=None, description="the most ε one query may spend, in micro-ε")
+    epsilon_budget: EpsilonOut | None = Field(default=None, description="a query grant's ε budget, as decimal text",
+                                              examples=["5"])
+    epsilon_cap: EpsilonOut | None = Field(default=None, description="the most ε one query of it may spend, as "
+                                           "decimal text", examples=["0.5"])
     min_group_size: int | None = Field(default=None, description="k: smaller groups are never released")
     bounds: str | None = Field(default=None, description="the clamping bounds per numeric field, JSON text",
                                examples=['{"年龄":[0,120]}'])
+
+    @computed_field(description="the actions, by name", examples=[["download", "query"]])  # type: ignore[prop-decorator]
+    @property
+    def action_names(self) -> list[str]:
+        return Action.names(self.actions)
 
 
 class DeliveryIn(Body):

@@ -8,7 +8,11 @@ A whole version is purged (:func:`purge_version`), or one person's records
 classes name it) is the person's gets a successor without those records, registered through the
 normal path (new root anchored), and the old version is purged naming the person by a salted hash
 (:func:`subject_hash`; the salt is the node's secret, so the chain carries no ID number's hash
-anyone could brute-force from the few million birth dates and districts).
+anyone could brute-force from the few million birth dates and districts). The number asked for is
+checked first (its GB 11643-1999 check character and birth date: a typo is refused, never a purge
+of nobody), and both it and the records are read in their 18-character form
+(:func:`node.fields.id_number_key`): full-width digits, a lower-case x, spaces, and the
+first-generation 15-digit number all find the same person, and name them by one hash.
 
 The rows are marked and the chain write queued in the caller's transaction; the plaintext itself
 (the version's stored file and the delivered copies made from it) is removed by
@@ -37,7 +41,7 @@ from node.catalog.register import register_version
 from node.chain.outbox import enqueue
 from node.chain.texts import ZERO_HASH, publish
 from node.errors import Conflict, InvalidInput, NotFound
-from node.fields import FieldClass, symbols
+from node.fields import FieldClass, checked_id_number, id_number_key
 from node.formats import kind_of
 from node.keyfiles import secret_file
 from node.models import CatalogVersion, Dataset, DatasetVersion, Delivery, OutboxEntry, utcnow
@@ -52,8 +56,10 @@ def subject_salt(data_dir: Path) -> bytes:
 
 
 def subject_hash(salt: bytes, id_number: str) -> str:
-    """``keccak256(salt || normalised ID number)`` in 0x hex: the person a purge names on chain."""
-    return "0x" + keccak(salt + symbols(id_number.strip(), upper=True).encode()).hex()
+    """``keccak256(salt || ID number)`` in 0x hex, the number in its 18-character form
+    (:func:`~node.fields.id_number_key`, so every spelling of one person gives one hash): the person
+    a purge names on chain."""
+    return "0x" + keccak(salt + id_number_key(id_number).encode()).hex()
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,16 @@ def _id_field(dataset: Dataset) -> str:
     return fields[0]
 
 
+def person_of(id_number: str) -> str:
+    """The 18-character form of the ID number a person's purge is asked for (every spelling of one
+    person gives one); :class:`InvalidInput` (``id_number``) saying why it is no resident ID number
+    (a wrong check character is a typo, never a purge of nobody), the number masked."""
+    try:
+        return checked_id_number(id_number, utcnow().date())
+    except ValueError as err:
+        raise InvalidInput("id_number", str(err)) from None
+
+
 def _records(text: Iterator[str]) -> Iterator[str]:
     """The CSV records of ``text`` (lines with their endings), a quoted field's line breaks kept inside."""
     pending = ""
@@ -153,7 +169,7 @@ def _without(store: DataStore, version: DatasetVersion, field: str, person: str,
                 value = values[column] if column is not None and column < len(values) else ""
             else:
                 value = str(json.loads(record).get(field, "")) if record.strip() else ""
-            if symbols(value.strip(), upper=True) == person:
+            if id_number_key(value) == person:
                 removed += 1
                 continue
             out.write(encode(record))
@@ -164,12 +180,11 @@ def purge_person(session: Session, store: DataStore, *, dataset_id: str, id_numb
                  salt: bytes) -> PersonPurge:
     """Replace every unpurged version of the dataset holding the person's records with a successor
     without them, and purge the old one naming the person by :func:`subject_hash`. The ID number
-    is never part of an error, a log line or the chain."""
+    is never part of an error (masked there), a log line or the chain. :class:`InvalidInput`
+    (``id_number``) when it is no resident ID number: a wrong check character is a typo."""
     dataset = _own(session, dataset_id)
     field = _id_field(dataset)
-    person = symbols(id_number.strip(), upper=True)
-    if not person:
-        raise InvalidInput("id_number", "is empty")
+    person = person_of(id_number)
     reason_hash, subject = _reason(session, reason), subject_hash(salt, person)
     replaced, entries = [], []
     versions = session.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id,

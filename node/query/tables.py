@@ -6,6 +6,11 @@ an empty one as NULL, and then a column becomes a number only when every value i
 (whole numbers BIGINT, others DOUBLE) and none is written with a leading zero: a code such as
 ``0101`` stays the text it is, so CSV and JSON lines of the same table load alike.
 
+DuckDB reads a version streamed through a private named pipe as a thread decrypts it, CSV as
+UTF-8 text and JSON lines as one JSON array of cells a record (parsed by :mod:`json` here, so
+that values read as they do for deliveries): whatever its size, a version is never held whole
+in Python's memory.
+
 One in-memory DuckDB database serves the process; each thread queries it through a cursor of
 its own (DuckDB connections are not shared across threads). A version in use is never dropped:
 the LRU evicts only versions no query is reading.
@@ -16,13 +21,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -37,6 +44,8 @@ from node.store import PLAIN, DataStore
 LOADED_VERSIONS = 4
 """How many versions stay loaded at once."""
 _CHUNK = 1 << 20
+_LINES_CHUNK = 1 << 16
+"""JSON lines are read in smaller chunks: each is split into a list of its lines."""
 
 
 def _quoted(name: str) -> str:
@@ -109,57 +118,62 @@ def execute(sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ..
                            "check its comparisons' types against the fields'") from None
 
 
-def _write_utf8_csv(src: BinaryIO, kind: Kind, encoding: str, dst: BinaryIO) -> None:
-    """The version read from ``src`` (its plaintext) written to ``dst`` as UTF-8 CSV with a header."""
-    if kind == "csv":
-        chunks = iter(lambda: src.read(_CHUNK), b"")
-        for chunk in chunks if encoding == "utf-8" else transcode(chunks, encoding, "utf-8"):
-            dst.write(chunk)
-        return
-    records = []
-    names: dict[str, None] = {}
-    for record in json_records(iter(lambda: src.read(_CHUNK), b""), encoding):
-        names.update(dict.fromkeys(record))
-        records.append(record)
-    out = io.TextIOWrapper(dst, encoding="utf-8", newline="", write_through=True)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
-    for record in records:
-        writer.writerow(_cell(record.get(name)) for name in names)
-    out.detach()
+def _write_utf8_csv(src: BinaryIO, encoding: str, dst: BinaryIO) -> None:
+    """CSV read from ``src`` (its plaintext) written to ``dst`` as UTF-8."""
+    chunks = iter(lambda: src.read(_CHUNK), b"")
+    for chunk in chunks if encoding == "utf-8" else transcode(chunks, encoding, "utf-8"):
+        dst.write(chunk)
+
+
+def _write_json_arrays(src: BinaryIO, encoding: str, dst: BinaryIO, names: dict[str, None]) -> None:
+    """JSON lines read from ``src`` written to ``dst`` one record at a time, each as a JSON array
+    of its cells in the order of ``names``, the keys seen so far (filled in here): a record
+    before a key's first appearance has a shorter array, so no record waits for the last one's
+    keys and the version is never held whole."""
+    batch: list[str] = []
+    for record in json_records(iter(lambda: src.read(_LINES_CHUNK), b""), encoding):
+        if not names.keys() >= record.keys():
+            names.update(dict.fromkeys(record))
+        cells = [value if type(value) is str else _cell(value) for value in map(record.get, names)]
+        batch.append("[" + ",".join(map(encode_basestring, cells)) + "]")
+        if len(batch) == 1024:
+            dst.write(("\n".join(batch) + "\n").encode())
+            batch.clear()
+    if batch:
+        dst.write(("\n".join(batch) + "\n").encode())
 
 
 @contextmanager
-def _piped(source: Path, kind: Kind, encoding: str, store: DataStore) -> Iterator[Path]:
-    """A named pipe, in a folder only this user may enter, from which the version reads as UTF-8
-    CSV: DuckDB reads the plaintext as a thread decrypts and converts it, and no copy of it in
-    clear is ever on disk. The writer always opens the pipe (so its reader never waits for it),
-    and whatever the reader leaves unread is drained (so the writer always ends); a failure to
-    read the source is raised here, after the reader, which then saw a short table."""
+def _piped(folder: str, name: str, produce: Callable[[BinaryIO], object]) -> Iterator[Path]:
+    """A named pipe ``name`` in ``folder`` (one only this user may enter), which a thread fills
+    with what ``produce`` writes while the reader reads it: DuckDB reads the plaintext as it is
+    decrypted and converted, and no copy of it in clear is ever on disk. The writer always opens
+    the pipe (so its reader never waits for it), and whatever the reader leaves unread is
+    drained (so the writer always ends); a failure to produce is raised here, after the reader,
+    which then saw a short table."""
     failure: list[BaseException] = []
-    with tempfile.TemporaryDirectory(prefix="provledger-query-") as folder:
-        pipe = Path(folder) / "version.csv"
-        os.mkfifo(pipe, 0o600)
+    pipe = Path(folder) / name
+    os.mkfifo(pipe, 0o600)
 
-        def write() -> None:
-            try:
-                with open(pipe, "wb") as dst, store.open(source) as src:
-                    _write_utf8_csv(src, kind, encoding, dst)
-            except BrokenPipeError:
-                pass
-            except BaseException as err:
-                failure.append(err)
-
-        writer = threading.Thread(target=write, name="query-load", daemon=True)
-        writer.start()
+    def write() -> None:
         try:
-            yield pipe
-        except BaseException:
-            _drain(pipe, writer)
-            if failure:  # the source's own failure says more than the reader's short table
-                raise failure[0] from None
-            raise
+            with open(pipe, "wb") as dst:
+                produce(dst)
+        except BrokenPipeError:
+            pass
+        except BaseException as err:
+            failure.append(err)
+
+    writer = threading.Thread(target=write, name="query-load", daemon=True)
+    writer.start()
+    try:
+        yield pipe
+    except BaseException:
         _drain(pipe, writer)
+        if failure:  # the source's own failure says more than the reader's short table
+            raise failure[0] from None
+        raise
+    _drain(pipe, writer)
     if failure:
         raise failure[0]
 
@@ -181,11 +195,20 @@ def _drain(pipe: Path, writer: threading.Thread) -> None:
         os.close(fd)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _cell(value: object) -> str:
-    """A JSON value as the CSV cell it would be: text as it is, null empty, the rest as JSON."""
+    """A JSON value as the CSV cell of it that the table is read from: text as it is, null
+    empty, the rest as compact JSON (numbers written as :mod:`json` writes them, without its
+    encoder for the common ones)."""
     if value is None or isinstance(value, str):
         return value or ""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    return _JSON(value)
 
 
 _NUMBER = "isfinite(TRY_CAST({c} AS DOUBLE)) AND NOT regexp_matches({c}, '^\\s*[+-]?0[0-9]')"
@@ -204,21 +227,67 @@ def _types(cursor: duckdb.DuckDBPyConnection, raw: str, cells: list[str]) -> tup
                            for number, whole in zip(flags[0::2], flags[1::2], strict=True)]
 
 
+_READ_CSV = ("header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+             "normalize_names = false")
+
+
+def _read(cursor: duckdb.DuckDBPyConnection, kind: Kind, sql: str) -> None:
+    """``sql``, which reads the version from its pipe, run; DuckDB's error text is not passed on."""
+    try:
+        cursor.execute(sql)
+    except duckdb.Error:
+        raise InvalidInput(kind, "DuckDB cannot read this version as a table with a header") from None
+
+
+def _csv_table(cursor: duckdb.DuckDBPyConnection, raw: str, folder: str, plaintext: Callable[[], BinaryIO],
+               encoding: str) -> list[tuple[str, str]]:
+    """CSV loaded, streamed, as text table ``raw``; its columns' names and the expressions of
+    their cells."""
+    def text(dst: BinaryIO) -> None:
+        with plaintext() as src:
+            _write_utf8_csv(src, encoding, dst)
+
+    with _piped(folder, "version.csv", text) as path:
+        _read(cursor, "csv", f"CREATE TABLE {_quoted(raw)} AS SELECT * FROM read_csv({_literal(str(path))}, {_READ_CSV})")
+    return [(row[0], _quoted(row[0])) for row in cursor.execute(f"DESCRIBE {_quoted(raw)}").fetchall()]
+
+
+def _json_lines_table(cursor: duckdb.DuckDBPyConnection, raw: str, folder: str, plaintext: Callable[[], BinaryIO],
+                      encoding: str) -> list[tuple[str, str]]:
+    """JSON lines loaded, streamed, as table ``raw`` of one list of cells a record; its columns'
+    names and the expressions of their cells. The names are those DuckDB gives the header of
+    the records' CSV conversion (the keys in order of first appearance; an empty one
+    ``column<n>``, one repeated but for case suffixed ``_1``), so that a table loads alike from
+    CSV and JSON lines, read by DuckDB from a pipe of its own once the last record is read."""
+    keys: dict[str, None] = {}
+
+    def arrays(dst: BinaryIO) -> None:
+        with plaintext() as src:
+            _write_json_arrays(src, encoding, dst, keys)
+
+    with _piped(folder, "version.jsonl", arrays) as path:
+        _read(cursor, "jsonl", f"CREATE TABLE {_quoted(raw)} AS SELECT cells FROM read_json({_literal(str(path))}, "
+                               "format = 'newline_delimited', records = false, columns = {'cells': 'VARCHAR[]'})")
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(keys)
+    with _piped(folder, "header.csv", lambda dst: dst.write(header.getvalue().encode())) as path:
+        names = [row[0] for row in
+                 cursor.execute(f"DESCRIBE SELECT * FROM read_csv({_literal(str(path))}, {_READ_CSV})").fetchall()]
+    if keys and len(names) != len(keys):
+        raise InvalidInput("jsonl", "DuckDB cannot read this version's keys as a table's column names")
+    return [(name, f"cells[{i}]") for i, name in enumerate(names, 1)]
+
+
 def _load(table: str, source: Path, kind: Kind, encoding: str, store: DataStore) -> LoadedVersion:
     cursor = _STORE.cursor()
     raw = f"{table}_text"
     try:
-        with _piped(source, kind, encoding, store) as path:
-            try:
-                cursor.execute(f"CREATE TABLE {_quoted(raw)} AS SELECT * FROM read_csv({_literal(str(path))}, "
-                               "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
-                               "normalize_names = false)")
-            except duckdb.Error:
-                raise InvalidInput(kind, "DuckDB cannot read this version as a table with a header") from None
-        names = [row[0] for row in cursor.execute(f"DESCRIBE {_quoted(raw)}").fetchall()]
-        cells = [f"NULLIF({_quoted(name)}, '')" for name in names]
+        with tempfile.TemporaryDirectory(prefix="provledger-query-") as folder:
+            read = _csv_table if kind == "csv" else _json_lines_table
+            found = read(cursor, raw, folder, lambda: store.open(source), encoding)
+        cells = [f"NULLIF({cell}, '')" for _, cell in found]
         rows, kinds = _types(cursor, raw, cells)
-        columns = [(field_key(name), kind) for name, kind in zip(names, kinds, strict=True)]
+        columns = [(field_key(name), kind) for (name, _), kind in zip(found, kinds, strict=True)]
         select = [f"{cell if kind == 'VARCHAR' else f'TRY_CAST({cell} AS {kind})'} AS {_quoted(name)}"
                   for cell, (name, kind) in zip(cells, columns, strict=True)]
         cursor.execute(f"CREATE TABLE {_quoted(table)} AS SELECT {', '.join(select)} FROM {_quoted(raw)}")

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.staff import create_staff
+from api.streams import Server
 from ledger.chain import LocalChain, free_port
 from ledger.tx import write_keystore
 from ledger.waiting import wait_for
@@ -75,7 +76,7 @@ def serve(app: FastAPI, port: int | None = None, *, lifespan: bool = False,
     """Run ``app`` with uvicorn on 127.0.0.1 in a thread for the ``with`` block (with its
     lifespan, and so the node's background work, if asked)."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level,
+    server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level,
                                            timeout_graceful_shutdown=5,
                                            lifespan="on" if lifespan else "off"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)

@@ -342,7 +342,7 @@ def test_review_reject_and_the_coordinators_quality_loop_from_the_command_line(
     assert (item["purpose"], item["dataset_name"], item["fields"], item["masked_fields"]) == (
         "区县门诊量统计", "门诊记录", ["visits"], ["id_number"])
     code, out, err = run(capsys, "review", *staff)
-    assert code == 0 and "purpose   区县门诊量统计" in out and "at most 2 uses, 3 days" in out, err
+    assert code == 0 and "purpose   区县门诊量统计" in out and "terms     download, at most 2 uses, 3 days" in out, err
     code, out, err = run(capsys, "reject", grant, "--reason", "用途不明确", *staff)
     assert code == 0 and "rejected: confirmed in block" in out, err
 

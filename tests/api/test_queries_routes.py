@@ -21,6 +21,7 @@ from ledger import ids
 from ledger.clients import Action
 from ledger.tx import write_keystore
 from node.models import DatasetVersion, Grant
+from node.query import epsilon_text
 from node.service import NodeService
 from tests.api.clients import bearer, publish, relay, siwe_token, wait_for_write, wait_until
 from tests.api.conftest import serve_node
@@ -74,12 +75,16 @@ def _query_grant(site: Site, node: NodeService, suite: Suite, tag: str, dataset:
         key, (bytes.fromhex(dataset[2:]), f"人口统计 {tag}", b"\x00" * 32, [], Action.mask(Action.QUERY), 3600, 10), terms)
     assert relay(site.http, site.consumer, consumer.sender.account, call)["status"] == "success"
     grant = "0x" + ids.grant_id(consumer.sender.address, key).hex()
-    wait_until(lambda: any(q["grant_id"] == grant for q in site.http.get(
+    # Actions by name beside the chain's bitmask, for clients that show them.
+    wait_until(lambda: any(q["grant_id"] == grant and q["action_names"] == ["query"] for q in site.http.get(
         "/review/queue", headers=bearer(site.staff)).json()))
     approved = site.http.post(f"/grants/{grant}/approve", json={"reason": "统计用途", "price_per_use": 0},
                               headers=bearer(site.staff))
     assert wait_for_write(site.http, site.staff, approved.json()["id"])["status"] == "confirmed"
-    wait_until(lambda: any(g["grant_id"] == grant and g["status"] == "active" and g["epsilon_budget"] == terms[0]
+    # ε as decimal text, as every route speaks it, not the micro-ε the chain keeps.
+    wait_until(lambda: any(g["grant_id"] == grant and g["status"] == "active"
+                           and (g["epsilon_budget"], g["epsilon_cap"]) == (epsilon_text(terms[0]), epsilon_text(terms[1]))
+                           and g["action_names"] == ["query"]
                            for g in site.http.get("/me/grants", headers=bearer(site.consumer)).json()))
     return grant
 

@@ -130,6 +130,7 @@ def test_a_query_grant_asked_reviewed_and_used_without_code(
     code, out, err = run(capsys, "grants", *site.wallet)
     assert code == 0, err
     assert f"{grant}  active" in out and "query grant, ε budget 5 (provledger queries GRANT)" in out
+    assert "  query, in the clear: " in out  # the grant's actions by name, not its bitmask
     code, out, err = run(capsys, "queries", grant, *site.wallet)
     assert code == 0, err
     assert "ε         1.5 of 5 spent, 0 queued, 3.5 left; 2 of 10 uses" in out

@@ -26,11 +26,14 @@ from node.service import NodeService
 
 HEADER = "姓名,身份证号,手机号,备注"
 PERSON = "11010519491231002X"
+FIRST_GENERATION = "110105491231002"  # the same person's 15-digit number, before the 18-character upgrade
+WIDE = PERSON.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
 CSV_RECORDS = [
     "司马筠菊,110101199003074573,13800138000,无\n",
     f'张三,{PERSON.lower()},13900139000,"两行\n备注"\n',  # the ID number written in lower case: the same person
     "欧阳娜娜,440305199912310011,13700137000,\"含,逗号\"\n",
-    f"张三,{PERSON},13900139000,复诊\n",
+    f"张三, {WIDE[:6]} {WIDE[6:]} ,13900139000,复诊\n",  # full-width, spaced: the same person
+    f"张三,{FIRST_GENERATION},13900139000,旧证\n",  # the first-generation number: the same person
 ]
 CLASSES = {"姓名": "name", "身份证号": "id_number", "手机号": "mobile"}
 
@@ -69,7 +72,10 @@ def test_a_persons_purge_keeps_every_other_record_as_it_was_and_purges_on_chain(
                                   reason="依法删除", salt=purge.subject_salt(service.settings.data_dir))
         session.commit()
         assert done.replaced == [(1, 2)]
-        assert done.subject_hash == "0x" + keccak(purge.subject_salt(service.settings.data_dir) + PERSON.encode()).hex()
+        salt = purge.subject_salt(service.settings.data_dir)
+        assert done.subject_hash == "0x" + keccak(salt + PERSON.encode()).hex()  # over the 18-character form
+        assert {purge.subject_hash(salt, spelled) for spelled in (PERSON.lower(), WIDE, FIRST_GENERATION)} == {
+            done.subject_hash}
         successor = session.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id,
                                                                 DatasetVersion.number == 2))
         assert successor is not None
@@ -147,6 +153,13 @@ def test_refusals_change_nothing(service: NodeService, tmp_path: Path, database_
             purge.purge_person(session, service.store, dataset_id=dataset.dataset_id, id_number="110101199003070011",
                                reason="x", salt=salt)
         assert "110101199003070011" not in str(missing.value)  # the ID number is never said back
+        session.rollback()
+        typo = PERSON[:16] + "3X"  # one digit mistyped: the check character no longer agrees
+        with pytest.raises(InvalidInput, match="check character") as refused:
+            purge.purge_person(session, service.store, dataset_id=dataset.dataset_id, id_number=typo, reason="x",
+                               salt=salt)
+        assert refused.value.field == "id_number" and typo not in str(refused.value)
+        assert "110105********003X" in str(refused.value)  # masked as a consumer would see it
         session.rollback()
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == before
         assert session.scalar(select(func.count()).select_from(DatasetVersion)
