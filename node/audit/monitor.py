@@ -9,6 +9,10 @@ restart or a reorg replays events) is one alert:
 - ``refused``: any other refused use, once per grant and reason; an attempt by a caller who
   may not use the grant at all, once per grant and caller, naming the caller (``consumer`` is
   whoever the index files the event under: ``node.chain.attribution``);
+- ``refused_query``: a query the owner's node refused (recorded on chain as ``QueryRefused``),
+  once per grant, consumer and reason; an attempt to read rows or an identifying field is
+  ``high`` (someone tried to single people out), the others (ε over the cap, budget or quota
+  spent, no terms) are ``warning``;
 - ``quota``: a grant's uses reach ``threshold`` (a share, 0.8) of its quota;
 - ``burst``: more than ``threshold`` uses of one grant within ``window_seconds``;
 - ``stale``: a dataset of ours without a new version for ``threshold`` times its expected
@@ -29,11 +33,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.clients import Action, Refusal
+from ledger.clients import Action, QueryRefusal, Refusal
 from node.chain.attribution import callers_attempt
 from node.models import Alert, AlertRule, ChainEventRow, Dataset, DatasetVersion, Grant, Use, Watermark
 
 USE_EVENTS = ("UseRecorded", "UseRefused")
+WATCHED = (*USE_EVENTS, "QueryRefused")
+"""What the alert rules look at: the uses, and the queries refused before they became one."""
+PROBES = (QueryRefusal.SQL_NOT_ALLOWED, QueryRefusal.IDENTIFYING_FIELD)
+"""Query refusals that mean someone asked for rows or for what identifies a person."""
 WATERMARK = "monitor"
 
 
@@ -63,8 +71,8 @@ class UsageEvent:
 
 
 def _use_rows(session: Session, after: int, limit: int, dataset_id: str | None = None,
-              consumer: str | None = None) -> list[ChainEventRow]:
-    query = select(ChainEventRow).where(ChainEventRow.id > after, ChainEventRow.name.in_(USE_EVENTS))
+              consumer: str | None = None, names: Sequence[str] = USE_EVENTS) -> list[ChainEventRow]:
+    query = select(ChainEventRow).where(ChainEventRow.id > after, ChainEventRow.name.in_(names))
     if dataset_id is not None:
         query = query.where(ChainEventRow.dataset_id == dataset_id)
     if consumer is not None:
@@ -150,6 +158,18 @@ def _refused(session: Session, rule: AlertRule, rows: Sequence[ChainEventRow]) -
                   f"a use of grant {grant} was refused on-chain: {reason}")
 
 
+def _refused_query(session: Session, rule: AlertRule, rows: Sequence[ChainEventRow]) -> Iterator[Sighting]:
+    for row in rows:
+        if row.name != "QueryRefused":
+            continue
+        grant, consumer, reason = row.args["grantId"], row.args["consumer"], QueryRefusal(row.args["reason"])
+        probe = reason in PROBES
+        yield _on(row, f"refused_query:{grant}:{consumer}:{reason.name.lower()}", "refused_query",
+                  "high" if probe else "warning",
+                  f"{consumer} asked grant {grant} for a query refused before it ran: {reason.words}"
+                  + ("; an attempt to read rows or what identifies a person" if probe else ""))
+
+
 def _recorded(rows: Sequence[ChainEventRow]) -> dict[str, list[ChainEventRow]]:
     """The step's recorded uses by grant, in chain order."""
     by_grant: dict[str, list[ChainEventRow]] = {}
@@ -206,6 +226,7 @@ def _burst(session: Session, rule: AlertRule, rows: Sequence[ChainEventRow]) -> 
 EVENT_RULES: dict[str, Rule] = {
     "expired_attempt": _expired_attempt,
     "refused": _refused,
+    "refused_query": _refused_query,
     "quota": _quota,
     "burst": _burst,
 }
@@ -225,7 +246,7 @@ class Monitor:
         with self.sessions() as session:
             rules = {r.kind: r for r in session.scalars(select(AlertRule).where(AlertRule.enabled))}
             mark = session.get(Watermark, WATERMARK) or Watermark(name=WATERMARK, value=0)
-            rows = _use_rows(session, mark.value, self.batch)
+            rows = _use_rows(session, mark.value, self.batch, names=WATCHED)
             self.seen = len(rows)
             sightings = [s for kind, rule in rules.items() if kind in EVENT_RULES
                          for s in EVENT_RULES[kind](session, rule, rows)]
@@ -243,7 +264,7 @@ class Monitor:
         while True:
             with self.sessions() as session:
                 mark = session.get(Watermark, WATERMARK)
-                behind = bool(_use_rows(session, mark.value if mark else 0, 1))
+                behind = bool(_use_rows(session, mark.value if mark else 0, 1, names=WATCHED))
             raised += self.step(now)
             if not behind:
                 return raised

@@ -66,6 +66,18 @@ def test_each_refused_probe_is_on_chain_with_its_reason_and_in_the_verified_trac
         return found if (len(found["refused"]), len(found["queries"])) == (len(probes), 2) else None
 
     shown = wait_until(indexed, timeout=120, what="the refusals indexed")
+    # Watched while it happens (事中监控): one alert a reason, high for asking for rows or an ID field.
+    reasons = {why for *_, why in probes}
+
+    def alerted() -> dict[QueryRefusal, str] | None:
+        found = {why: a["severity"] for a in site.http.get("/audit/alerts", headers=bearer(site.auditor)).json()
+                 if a["kind"] == "refused_query" and a["grant_id"] == grant
+                 for why in reasons if a["message"].split(": ", 1)[-1].startswith(why.words)}
+        return found if found.keys() == reasons else None
+
+    assert wait_until(alerted, timeout=120, what="the refusals alerted") == {
+        why: "high" if why in (QueryRefusal.SQL_NOT_ALLOWED, QueryRefusal.IDENTIFYING_FIELD) else "warning"
+        for why in reasons}
     expected = [(why.words, sql if why is QueryRefusal.SQL_UNREADABLE else normalised_sql(sql))
                 for sql, _, _, why in probes]
     assert [(r["reason"], r["sql"]) for r in shown["refused"]] == expected
