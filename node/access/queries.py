@@ -192,7 +192,7 @@ def run_granted_query(session: Session, ledger: Ledger, *, department: str, gran
     if not 0 < epsilon_micro <= terms.epsilon_cap:
         raise attempt.refuse(QueryRefusal.EPSILON_OVER_CAP, InvalidInput(
             "epsilon", f"must be above zero and at most the grant's cap of {epsilon_text(terms.epsilon_cap)} "
-                       f"per query, not {epsilon_micro} micro-ε"))
+                       f"per query, not {'-' * (epsilon_micro < 0)}{epsilon_text(abs(epsilon_micro))}"))
     bounds = _bounds_text(session, grant_id, terms)
     if bounds is None:
         raise CannotRecord(f"the bounds of grant {grant_id} have not been indexed from the chain yet")
