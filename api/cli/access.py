@@ -221,8 +221,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         print("\t".join(released["columns"]))
         for row in released["rows"]:
             print("\t".join(str(value) for value in row))
-        print(f"ε {released['epsilon']} spent over {released['rows_scanned']} rows; {released['suppressed_groups']} "
-              f"groups under k left out; recorded on chain as query {released['query_hash']}, result "
+        print(f"ε {released['epsilon']} spent over {released['rows_scanned']} rows; only groups whose noisy count "
+              f"reached {released['release_threshold']} released; recorded on chain as query {released['query_hash']}, result "
               f"{released['result_hash']} (write {released['write']['id']})", file=sys.stderr)
 
     emit(args, released, text)

@@ -178,7 +178,7 @@ def router(auth: Auth) -> APIRouter:
                                     consumer=who.address, sql=body.sql, epsilon_micro=epsilon_micro(str(body.epsilon)),
                                     version=body.version, store=node.store)
         result = outcome.result
-        return QueryOut(columns=result.columns, rows=result.rows, suppressed_groups=result.suppressed_groups,
+        return QueryOut(columns=result.columns, rows=result.rows, release_threshold=result.release_threshold,
                         rows_scanned=result.rows_scanned, epsilon=epsilon_text(result.epsilon),
                         normalised_sql=result.normalised_sql, query_hash="0x" + result.query_hash.hex(),
                         result_json=result.result_json.decode(), result_hash="0x" + result.result_hash.hex(),

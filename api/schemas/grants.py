@@ -208,7 +208,9 @@ class QueryOut(Model):
 
     columns: list[str]
     rows: list[list[Any]]
-    suppressed_groups: int = Field(description="groups of fewer than k rows, left out")
+    release_threshold: int = Field(description="τ: a group went out only if its noisy row count reached this "
+                                   "(at least k; set by k and ε, never by the data, so how many groups were left "
+                                   "out is not told)", examples=[15])
     rows_scanned: int
     epsilon: str = Field(examples=["0.5"])
     normalised_sql: str

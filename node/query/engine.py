@@ -3,11 +3,14 @@
 A version is loaded once per content root (:mod:`node.query.tables`) and kept in a small LRU.
 The SQL that runs is built here from the :class:`~node.query.policy.CheckedQuery`: per group the
 true row count (for k) and each aggregate's exact value over values clamped to the grant's bounds
-(``LEAST(GREATEST(x, lo), hi)``). The release is Python's: groups of fewer than k rows are
-dropped (all of them when the ``WHERE`` leaves fewer than k rows), the rest get OpenDP noise
-(:mod:`node.query.noise`) with ε split evenly among the released measurements (an AVG is a noisy
-sum over a noisy count: two), and ORDER BY and LIMIT apply to the noisy values, so even the
-order releases nothing exact.
+(``LEAST(GREATEST(x, lo), hi)``). The release is Python's: every group gets OpenDP noise
+(:mod:`node.query.noise`) with ε split evenly among the measurements (an AVG is a noisy sum over
+a noisy count: two), and a group is released only when its *noisy* row count reaches τ
+(:func:`~node.query.noise.release_threshold`, at least k): the query's own ``COUNT(*)`` when it
+has one, else a row count drawn for this alone with one more share of ε. A cut on the true count
+would tell a group of k rows from one of k − 1 for certain, so one person's presence (or a value
+of theirs, by differencing two WHEREs) would show; nor is the number of groups left out released.
+ORDER BY and LIMIT apply to the noisy values, so even the order releases nothing exact.
 
 ``rows_scanned`` is the version's row count, not the rows the ``WHERE`` kept: it goes on chain
 in clear, and a true count of matching rows would undo the noise.
@@ -26,7 +29,7 @@ from sqlglot import exp
 from node.errors import InvalidInput, QueryRefused
 from node.formats import Kind
 from node.query.budget import epsilon_text, split
-from node.query.noise import noisy_counts, noisy_sums
+from node.query.noise import noisy_counts, noisy_sums, release_threshold
 from node.query.policy import Aggregate, CheckedQuery, QueryPolicy
 from node.query.tables import LoadedVersion, execute, loaded
 from node.store import PLAIN, DataStore
@@ -39,7 +42,8 @@ class QueryResult:
 
     columns: list[str]
     rows: list[list[object]]
-    suppressed_groups: int
+    release_threshold: int
+    """τ: the noisy row count a group reached to be released (k and ε set it, never the data)."""
     rows_scanned: int
     epsilon: int
     normalised_sql: str
@@ -84,13 +88,12 @@ def exact_sql(checked: CheckedQuery, version: LoadedVersion) -> str:
     return sql + (f" GROUP BY {', '.join(keys)}" if keys else "")
 
 
-def _release(checked: CheckedQuery, groups: list[tuple[Any, ...]], epsilon: list[int]) -> list[list[object]]:
-    """Each group's released values, in the query's output order: keys as they are, aggregates
-    noisy, each measurement with its share of ``epsilon`` (micro-ε, in order)."""
+def _noisy(checked: CheckedQuery, groups: list[tuple[Any, ...]], epsilon: list[int]) -> list[list[Any]]:
+    """Each aggregate's noisy values, one per group, each measurement with its share of
+    ``epsilon`` (micro-ε, in order)."""
     shares = iter(epsilon)
-    width = len(checked.groups) + 1
-    released: list[list[object]] = []
-    at = width
+    released: list[list[Any]] = []
+    at = len(checked.groups) + 1
     for aggregate in checked.aggregates:
         if aggregate.kind in ("count", "count_field"):
             released.append(list(noisy_counts([int(g[at]) for g in groups], next(shares))))
@@ -105,11 +108,35 @@ def _release(checked: CheckedQuery, groups: list[tuple[Any, ...]], epsilon: list
         counts = noisy_counts([int(g[at + 1]) for g in groups], next(shares))
         released.append([min(max(s / max(c, 1), bounds[0]), bounds[1]) for s, c in zip(sums, counts, strict=True)])
         at += 2
-    rows = []
-    for i, group in enumerate(groups):
-        rows.append([group[o.group] if o.group is not None else released[o.aggregate or 0][i]
-                     for o in checked.outputs])
-    return rows
+    return released
+
+
+def _shares(checked: CheckedQuery, epsilon: int) -> tuple[list[int], int | None]:
+    """``epsilon`` split among the aggregates' measurements (an AVG's two), and the index of the
+    share of the released ``COUNT(*)`` that decides which groups go out; when the query has none,
+    one more share is split off, last, for a row count drawn for that alone (index None)."""
+    sizes = [2 if a.kind == "avg" else 1 for a in checked.aggregates]
+    counted = next((i for i, a in enumerate(checked.aggregates) if a.kind == "count"), None)
+    shares = split(epsilon, sum(sizes) + (counted is None))
+    return shares, None if counted is None else sum(sizes[:counted])
+
+
+def _released(checked: CheckedQuery, groups: list[tuple[Any, ...]], epsilon: int,
+              min_group_size: int) -> tuple[list[list[object]], int]:
+    """The released rows in the query's output order (keys as they are, aggregates noisy), of
+    the groups whose noisy row count reached τ, and τ."""
+    shares, counted = _shares(checked, epsilon)
+    noisy = _noisy(checked, groups, shares)
+    if counted is not None:
+        index = next(i for i, a in enumerate(checked.aggregates) if a.kind == "count")
+        sizes, share = [int(n) for n in noisy[index]], shares[counted]
+    else:
+        share = shares[-1]
+        sizes = noisy_counts([int(g[len(checked.groups)]) for g in groups], share)
+    threshold = release_threshold(min_group_size, share)
+    rows = [[group[o.group] if o.group is not None else noisy[o.aggregate or 0][i] for o in checked.outputs]
+            for i, group in enumerate(groups) if sizes[i] >= threshold]
+    return rows, threshold
 
 
 def _ordered(checked: CheckedQuery, rows: list[list[Any]]) -> list[list[Any]]:
@@ -124,9 +151,9 @@ def _ordered(checked: CheckedQuery, rows: list[list[Any]]) -> list[list[Any]]:
     return rows[checked.offset:end]
 
 
-def result_json(checked: CheckedQuery, rows: list[list[object]], suppressed: int, epsilon: int) -> bytes:
+def result_json(checked: CheckedQuery, rows: list[list[object]], threshold: int, epsilon: int) -> bytes:
     """The canonical JSON bytes of a release, as the consumer hashes them to compare with the chain."""
-    body = {"columns": [o.name for o in checked.outputs], "rows": rows, "suppressed_groups": suppressed,
+    body = {"columns": [o.name for o in checked.outputs], "rows": rows, "release_threshold": threshold,
             "epsilon": epsilon_text(epsilon), "query": checked.normalised_sql}
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
@@ -148,13 +175,11 @@ def run(checked: CheckedQuery, source: Path, *, kind: Kind, encoding: str, conte
         raise InvalidInput("epsilon", "must be above zero: no result is released without noise")
     if policy.min_group_size < 2:
         raise InvalidInput("min_group_size", f"k must be at least 2, not {policy.min_group_size}")
-    shares = split(epsilon, sum(2 if a.kind == "avg" else 1 for a in checked.aggregates))
     groups, scanned = exact_groups(checked, source, kind=kind, encoding=encoding, content_root=content_root,
                                    store=store)
-    k, count = policy.min_group_size, len(checked.groups)
-    kept = [g for g in groups if int(g[count]) >= k] if sum(int(g[count]) for g in groups) >= k else []
-    rows = _ordered(checked, _release(checked, kept, shares))
-    body = result_json(checked, rows, len(groups) - len(kept), epsilon)
-    return QueryResult(columns=[o.name for o in checked.outputs], rows=rows, suppressed_groups=len(groups) - len(kept),
+    released, threshold = _released(checked, groups, epsilon, policy.min_group_size)
+    rows = _ordered(checked, released)
+    body = result_json(checked, rows, threshold, epsilon)
+    return QueryResult(columns=[o.name for o in checked.outputs], rows=rows, release_threshold=threshold,
                        rows_scanned=scanned, epsilon=epsilon, normalised_sql=checked.normalised_sql,
                        query_hash=checked.query_hash, result_json=body, result_hash=keccak(body))

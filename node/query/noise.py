@@ -14,6 +14,7 @@ person changes one of them (parallel composition) and the vector's L1 sensitivit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,10 @@ import opendp.prelude as dp
 from node.query.budget import MICRO
 
 dp.enable_features("contrib")
+
+DELTA = 1e-6
+"""The chance, at most, that a group of one person's rows alone passes :func:`release_threshold`:
+which groups exist depends on who is in the data, so releasing a group at all is bounded so."""
 
 
 def _checked(build: Callable[[float], Any], sensitivity: float, epsilon: int) -> tuple[Any, float]:
@@ -68,3 +73,14 @@ def noisy_sums(sums: list[float], epsilon: int, bounds: tuple[float, float]) -> 
         return []
     sensitivity = max(abs(bounds[0]), abs(bounds[1])) or 1.0
     return [float(value) for value in _sums(epsilon, float(sensitivity))[0](sums)]
+
+
+def release_threshold(min_group_size: int, epsilon: int) -> int:
+    """τ: the noisy row count (drawn with ``epsilon`` micro-ε) a group must reach to be released.
+
+    At least k, and high enough that a group holding one person alone passes with chance at most
+    :data:`DELTA` (discrete Laplace tails: ``1 + scale · ln(1 / 2δ)``). It depends on k and ε
+    only, never on the data, so releasing it tells nothing; deciding on the noisy count, never on
+    the true one, is what keeps a group of exactly k rows and one of k − 1 (one person in or out)
+    alike to whoever asks."""
+    return max(min_group_size, math.ceil(1 + count_scale(epsilon) * math.log(1 / (2 * DELTA))))

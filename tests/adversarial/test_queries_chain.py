@@ -97,7 +97,7 @@ def test_privacy_terms_cannot_be_asked_for_loosely(suite: Suite) -> None:
 
 
 def _released(n: int) -> QueryResult:
-    return QueryResult(columns=["n"], rows=[[n]], suppressed_groups=0, rows_scanned=100, epsilon=CAP,
+    return QueryResult(columns=["n"], rows=[[n]], release_threshold=15, rows_scanned=100, epsilon=CAP,
                        normalised_sql='SELECT COUNT(*) AS "n" FROM "data"', query_hash=keccak(b"count"),
                        result_json=b'{"n":%d}' % n, result_hash=keccak(b'{"n":%d}' % n))
 

@@ -32,7 +32,7 @@ from tests.utils.ledgers import Suite
 
 PASSWORD = "query reviewer password"
 PASSPHRASE = "query consumer passphrase"
-DISTRICTS = {"东城区": 30, "西城区": 25, "朝阳区": 3}
+DISTRICTS = {"东城区": 150, "西城区": 120, "朝阳区": 3}
 ROWS = "".join(f"张{d}{i},11010119900101{i:04d},{d},{20 + i % 50}\n" for d, n in DISTRICTS.items() for i in range(n))
 TERMS = (1_500_000, 1_000_000, 5, json.dumps({"年龄": [0, 120]}, ensure_ascii=False))
 BY_DISTRICT = "SELECT 区县, COUNT(*) AS n FROM data GROUP BY 区县"
@@ -108,7 +108,9 @@ def test_a_consumer_queries_a_grant_and_each_refusal_has_its_status(site: Site, 
     made = site.http.post(path, json={"sql": BY_DISTRICT, "epsilon": 1}, headers=bearer(site.consumer))
     assert made.status_code == 201, made.text
     released = made.json()
-    assert {row[0] for row in released["rows"]} == {"东城区", "西城区"} and released["suppressed_groups"] == 1
+    # τ = 15 at ε 1 (k = 5): 朝阳区's 3 people are never released; 东城区's 150 and 西城区's 120 always
+    # are (τ is 34 at the smallest ε asked here, 0.4).
+    assert {row[0] for row in released["rows"]} == {"东城区", "西城区"} and released["release_threshold"] == 15
     assert released["epsilon"] == "1" and released["rows_scanned"] == sum(DISTRICTS.values())
     assert "0x" + keccak(released["result_json"].encode()).hex() == released["result_hash"]
     assert "0x" + keccak(released["normalised_sql"].encode()).hex() == released["query_hash"]
@@ -211,14 +213,14 @@ def test_the_civil_affairs_roll_of_10000_rows_in_gbk_answers_in_groups_of_at_lea
     assert made.status_code == 201, made.text
     released = {row[0]: row for row in made.json()["rows"]}
     assert set(released) == {d for d, n in truth.items() if n >= 10} and SMALL_DISTRICT[0] not in released
-    assert made.json()["suppressed_groups"] == 1 and made.json()["rows_scanned"] == 10_000
+    assert made.json()["release_threshold"] == 80 and made.json()["rows_scanned"] == 10_000
     for district, row in released.items():
         # ε 0.5 over three measures: Laplace of scale 6 on a count, past 120 once in e**20 draws
         assert abs(row[1] - truth[district]) < 120, (district, row, truth[district])
         assert 0 <= row[2] <= 5000
     # A WHERE that leaves one small district: fewer than k rows, nothing released about them.
     alone = ask(f"SELECT COUNT(*) FROM data WHERE 区县 = '{SMALL_DISTRICT[0]}'")
-    assert alone.status_code == 201 and alone.json()["rows"] == [] and alone.json()["suppressed_groups"] == 1
+    assert alone.status_code == 201 and alone.json()["rows"] == []
     # Row-level output, an ID number anywhere, a person singled out: refused, naming what.
     for sql, named in (("SELECT * FROM data", "*"), ("SELECT 身份证号, 补助金额 FROM data", "身份证号"),
                        ("SELECT 身份证号, COUNT(*) FROM data GROUP BY 身份证号", "身份证号"),

@@ -25,7 +25,7 @@ from tests.utils.ledgers import Suite
 PASSWORD = "query people reviewer password"
 PASSPHRASE = "query people consumer passphrase"
 HEADER = "姓名,身份证号,区县,年龄,补助金额"
-DISTRICTS = {"东城区": 30, "西城区": 25, "朝阳区": 3}
+DISTRICTS = {"东城区": 150, "西城区": 120, "朝阳区": 3}
 ROWS = "".join(f"王{d}{i},11010119800101{i:04d},{d},{30 + i % 40},{100 * (i % 20)}\n"
                for d, n in DISTRICTS.items() for i in range(n))
 CLASSES = {"姓名": "name", "身份证号": "id_number"}
@@ -104,7 +104,7 @@ def test_a_query_grant_asked_reviewed_and_used_without_code(
                          data={"form_token": form_token(site.consumer), "sql": BY_DISTRICT, "epsilon": "1"})
     assert ran.status_code == 200, ran.text
     assert 'id="released"' in ran.text and "东城区" in ran.text and "西城区" in ran.text
-    assert '<dd class="suppressed">1 group under k</dd>' in ran.text
+    assert '<dd class="threshold">groups whose noisy row count reached 15 ' in ran.text
     code, out, err = run(capsys, "query", grant, "SELECT 区县, SUM(补助金额) AS s FROM data GROUP BY 区县",
                          "--epsilon", "0.5", *site.wallet, "--json")
     assert code == 0, err

@@ -28,8 +28,9 @@ TERMS = PrivacyTerms(epsilon_budget=1_500_000, epsilon_cap=1_000_000, min_group_
 
 
 def _dataset(service: NodeService, tmp_path: Path, code: str) -> str:
-    """60 people: 30 in 东城区, 25 in 西城区, 5 in 朝阳区 (k = 5 keeps it; one fewer would not)."""
-    counts = dict(zip(DISTRICTS, (30, 25, 5)))
+    """150 people: 60 in 东城区, 50 in 西城区, 40 in 朝阳区 (each far past the release threshold τ
+    of 15 at ε 1, so all three go out but once in 10**10 queries)."""
+    counts = dict(zip(DISTRICTS, (60, 50, 40)))
     lines = ["姓名,身份证号,区县,年龄"] + [f"张{d}{i},11010119900101{i:04d},{d},{20 + i % 50}"
                                            for d, n in counts.items() for i in range(n)]
     path = tmp_path / f"{code}.csv"
@@ -75,8 +76,8 @@ def test_a_granted_query_is_released_and_recorded_with_its_hashes(service: NodeS
 
     outcome = _ask(service, grant, consumer, "SELECT 区县, COUNT(*) AS n FROM data GROUP BY 区县", 1_000_000)
     result = outcome.result
-    assert sorted(row[0] for row in result.rows) == sorted(DISTRICTS) and result.suppressed_groups == 0
-    assert result.rows_scanned == 60 and result.epsilon == 1_000_000
+    assert sorted(row[0] for row in result.rows) == sorted(DISTRICTS) and result.release_threshold == 15
+    assert result.rows_scanned == 150 and result.epsilon == 1_000_000
     # What the consumer gets hashes to what the chain records.
     assert keccak(result.result_json) == result.result_hash and keccak(result.normalised_sql.encode()) == result.query_hash
     service.settle()
@@ -84,7 +85,7 @@ def test_a_granted_query_is_released_and_recorded_with_its_hashes(service: NodeS
     with service.sessions() as session:
         [row] = session.scalars(select(QueryRow).where(QueryRow.grant_id == grant)).all()
         assert (row.sequence, row.query_hash, row.result_hash, row.epsilon, row.rows_scanned) == (
-            1, "0x" + result.query_hash.hex(), "0x" + result.result_hash.hex(), 1_000_000, 60)
+            1, "0x" + result.query_hash.hex(), "0x" + result.result_hash.hex(), 1_000_000, 150)
         status = privacy_status(session, service.ledger, grant)
         assert (status.spent, status.pending, status.available, status.bounds) == (1_000_000, 0, 500_000, TERMS.bounds)
         # The SQL is kept beside its hash for this node's pages, and never published.
