@@ -33,7 +33,7 @@ from ledger.deploy import Ledger
 from node import query
 from node.access.delivery import checks
 from node.access.refused_queries import Attempt
-from node.access.uses import _hex32, queue_batches
+from node.access.uses import hex32, queue_batches
 from node.chain import texts
 from node.chain.outbox import CONFIRMED
 from node.errors import CannotRecord, Conflict, DeliveryRefused, InvalidInput
@@ -97,8 +97,8 @@ def queue_queries(session: Session, queries: Sequence[QueryRecord], *, batch_siz
         if q.epsilon <= 0 or q.rows_scanned < 0:
             raise InvalidInput("epsilon", "a recorded query spends a positive ε and scans no negative rows")
     return queue_batches(session, KIND, [
-        {"query_id": _hex32("query_id", q.query_id), "grant_id": _hex32("grant_id", q.grant_id),
-         "query_hash": _hex32("query_hash", q.query_hash), "result_hash": _hex32("result_hash", q.result_hash),
+        {"query_id": hex32("query_id", q.query_id), "grant_id": hex32("grant_id", q.grant_id),
+         "query_hash": hex32("query_hash", q.query_hash), "result_hash": hex32("result_hash", q.result_hash),
          "epsilon": q.epsilon, "rows_scanned": q.rows_scanned} for q in queries],
         name="queries", id_field="query_id", batch_size=batch_size, largest=BATCH_SIZE)
 

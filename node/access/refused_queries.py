@@ -28,7 +28,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from ledger.clients import QueryRefusal
-from node.access.uses import _hex32, queue_batches
+from node.access.uses import hex32, queue_batches
 from node.chain import texts
 from node.errors import QueryRefused
 from node.models import OutboxEntry
@@ -57,8 +57,8 @@ def queue_refusals(session: Session, refusals: Sequence[RefusedQuery], *,
     each other (the contract reads a grant once per run); returns the batch entries. A batch's
     id hashes its refusals' ids, so the same refusals queued again make the same batch."""
     return queue_batches(session, KIND, [
-        {"query_id": _hex32("query_id", r.query_id), "grant_id": _hex32("grant_id", r.grant_id),
-         "query_hash": _hex32("query_hash", r.query_hash), "reason": int(QueryRefusal(r.reason))} for r in refusals],
+        {"query_id": hex32("query_id", r.query_id), "grant_id": hex32("grant_id", r.grant_id),
+         "query_hash": hex32("query_hash", r.query_hash), "reason": int(QueryRefusal(r.reason))} for r in refusals],
         name="refusals", id_field="query_id", batch_size=batch_size, largest=BATCH_SIZE)
 
 

@@ -33,7 +33,8 @@ class UseRequest:
     evidence_hash: str
 
 
-def _hex32(name: str, value: str) -> str:
+def hex32(name: str, value: str) -> str:
+    """``value`` checked as a 32-byte hash in 0x hex, lower-cased."""
     if len(value) != 66 or not value.startswith("0x"):
         raise InvalidInput(name, "must be a 32-byte hash in 0x hex")
     bytes.fromhex(value[2:])
@@ -42,32 +43,19 @@ def _hex32(name: str, value: str) -> str:
 
 def queue_uses(session: Session, uses: Sequence[UseRequest], *, batch_size: int = BATCH_SIZE) -> list[OutboxEntry]:
     """Queue ``uses`` as outbox batches of at most ``batch_size``; returns the batch entries."""
-    if not 1 <= batch_size <= 500:
-        raise InvalidInput("batch_size", "must be 1 to 500")
-    checked = [
-        UseRequest(_hex32("use_id", u.use_id), _hex32("grant_id", u.grant_id), Action(u.action),
-                   _hex32("evidence_hash", u.evidence_hash))
-        for u in uses
-    ]
-    ordered = sorted(checked, key=lambda u: (u.grant_id, u.use_id))
-    entries = []
-    for start in range(0, len(ordered), batch_size):
-        chunk = ordered[start : start + batch_size]
-        batch_id = "0x" + hashlib.sha256(b"".join(bytes.fromhex(u.use_id[2:]) for u in chunk)).hexdigest()
-        entries.append(enqueue(session, key=f"uses:{batch_id}", kind="record_uses", payload={
-            "batch_id": batch_id,
-            "uses": [{"grant_id": u.grant_id, "action": int(u.action), "evidence_hash": u.evidence_hash} for u in chunk],
-        }))
-    return entries
+    return queue_batches(session, "record_uses", [
+        {"use_id": hex32("use_id", u.use_id), "grant_id": hex32("grant_id", u.grant_id), "action": int(Action(u.action)),
+         "evidence_hash": hex32("evidence_hash", u.evidence_hash)} for u in uses],
+        name="uses", id_field="use_id", batch_size=batch_size, largest=BATCH_SIZE)
 
 
 def queue_batches(session: Session, kind: str, items: Sequence[dict[str, Any]], *, name: str, id_field: str,
                   batch_size: int, largest: int) -> list[OutboxEntry]:
     """Queue ``items`` (checked payload entries, each with ``grant_id`` and its random
     ``id_field``) as outbox entries of ``kind`` keyed ``name:batch id``, each holding at most
-    ``batch_size`` under ``name``,
+    ``batch_size`` of them under ``name`` (without ``id_field``: the contract takes the batch's),
     those of one grant next to each other; a batch's id hashes its items' ids, so the same items
-    queued again make the same entries. For the queries and refused queries of query grants."""
+    queued again make the same entries. For uses, queries and refused queries alike."""
     if not 1 <= batch_size <= largest:
         raise InvalidInput("batch_size", f"must be 1 to {largest}")
     ordered = sorted(items, key=lambda i: (i["grant_id"], i[id_field]))
@@ -75,6 +63,6 @@ def queue_batches(session: Session, kind: str, items: Sequence[dict[str, Any]], 
     for start in range(0, len(ordered), batch_size):
         chunk = ordered[start : start + batch_size]
         batch_id = "0x" + hashlib.sha256(b"".join(bytes.fromhex(i[id_field][2:]) for i in chunk)).hexdigest()
-        entries.append(enqueue(session, key=f"{name}:{batch_id}", kind=kind,
-                               payload={"batch_id": batch_id, name: list(chunk)}))
+        entries.append(enqueue(session, key=f"{name}:{batch_id}", kind=kind, payload={
+            "batch_id": batch_id, name: [{k: v for k, v in i.items() if k != id_field} for i in chunk]}))
     return entries

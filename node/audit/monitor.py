@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.clients import Action, QueryRefusal, Refusal
+from ledger.clients import Action, QueryRefusal, Refusal, query_refusal_words
 from node.chain.attribution import callers_attempt
 from node.models import Alert, AlertRule, ChainEventRow, Dataset, DatasetVersion, Grant, Use, Watermark
 
@@ -162,11 +162,11 @@ def _refused_query(session: Session, rule: AlertRule, rows: Sequence[ChainEventR
     for row in rows:
         if row.name != "QueryRefused":
             continue
-        grant, consumer, reason = row.args["grantId"], row.args["consumer"], QueryRefusal(row.args["reason"])
+        grant, consumer, reason = row.args["grantId"], row.args["consumer"], int(row.args["reason"])
         probe = reason in PROBES
-        yield _on(row, f"refused_query:{grant}:{consumer}:{reason.name.lower()}", "refused_query",
-                  "high" if probe else "warning",
-                  f"{consumer} asked grant {grant} for a query refused before it ran: {reason.words}"
+        # A code this node does not know yet (a newer contract) is alerted too, as its number.
+        yield _on(row, f"refused_query:{grant}:{consumer}:{reason}", "refused_query", "high" if probe else "warning",
+                  f"{consumer} asked grant {grant} for a query refused before it ran: {query_refusal_words(reason)}"
                   + ("; an attempt to read rows or what identifies a person" if probe else ""))
 
 
