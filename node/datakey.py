@@ -139,11 +139,22 @@ def rewrap(data_dir: Path, old: KeySecret, new: KeySecret) -> None:
 
 
 def key_file_secret(path: Path, setting: str = "data_key_file") -> KeySecret:
-    """The secret of a key file, which must be readable and hold at least 32 bytes."""
+    """The secret of a key file, which must be readable and hold at least 32 bytes: a text file
+    (hex, base64, a passphrase) without the whitespace around it, as an editor may add a final
+    newline; random bytes as they are, whatever bytes they start or end with."""
     try:
-        secret = path.read_bytes()
+        raw = path.read_bytes()
     except OSError as err:
         raise SettingsInvalid(setting, f"cannot read {path}: {err.strerror or err}") from err
-    if len(secret.strip()) < MIN_KEY_FILE:
-        raise SettingsInvalid(setting, f"{path} holds {len(secret.strip())} bytes; a data key file needs at least {MIN_KEY_FILE}")
-    return KeySecret("key file", secret.strip(), setting)
+    secret = _key_material(raw)
+    if len(secret) < MIN_KEY_FILE:
+        raise SettingsInvalid(setting, f"{path} holds {len(secret)} bytes; a data key file needs at least {MIN_KEY_FILE}")
+    return KeySecret("key file", secret, setting)
+
+
+def _key_material(raw: bytes) -> bytes:
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return raw
+    return text.encode() if text.isprintable() else raw

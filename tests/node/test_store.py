@@ -238,6 +238,16 @@ def test_a_short_or_missing_key_file_is_a_bad_setting(tmp_path: Path) -> None:
         key_file_secret(tmp_path / "short")
 
 
+def test_random_key_bytes_are_kept_whole_and_a_text_key_loses_its_final_newline(tmp_path: Path) -> None:
+    # `head -c 32 /dev/urandom`: one file in twenty starts or ends with a whitespace byte.
+    binary = b"\n" + bytes(range(0x80, 0x9e)) + b" "
+    (tmp_path / "binary").write_bytes(binary)
+    assert key_file_secret(tmp_path / "binary").secret == binary
+    hexed = os.urandom(32).hex()
+    (tmp_path / "text").write_text(hexed + "\n")
+    assert key_file_secret(tmp_path / "text").secret == hexed.encode()
+
+
 # ---------------------------------------------------------------- rotation from the command line
 
 
